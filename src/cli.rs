@@ -1,0 +1,39 @@
+//! The command line: clap derive types whose doc comments are the help text.
+//!
+//! Each subcommand's own flags live beside its `run` in `cmd/<name>.rs`; this module holds the
+//! top level and the options every command shares.
+
+use crate::cmd;
+use clap::{Args, Parser, Subcommand};
+
+/// Process per-account event streams in strict per-account order, as fast as this machine
+/// allows; verify the order and measure the result against the theoretical lower bound.
+#[derive(Debug, Parser)]
+#[command(name = "eventbench", version, propagate_version = true)]
+#[command(after_help = "Examples:
+  eventbench run                                 # the built-in 10,000-event workload, 1 s per event
+  eventbench generate --events 10000 --max-account-id 1000 --seed 7 --output events.csv
+  eventbench run --input events.csv --workers 500 --strategy sharded
+  eventbench compare --input events.csv          # sweep strategies x workers on the virtual clock")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options accepted by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Show no progress bars (they appear only when stderr is a terminal anyway).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate random events into a CSV file.
+    Generate(cmd::generate::Args),
+    /// Process a workload through per-account queues and verify the order.
+    Run(cmd::run::Args),
+}

@@ -1,0 +1,76 @@
+//! Domain errors and the mapping from an error chain to the process exit code.
+
+use std::path::PathBuf;
+
+/// Exit code: the run completed but failed a check (ordering violation, regression).
+pub const EXIT_CHECK_FAILED: u8 = 1;
+/// Exit code: bad usage or bad input; nothing was processed and no output file was written.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code: the run could not complete (I/O failure, lost broker connection, ...).
+pub const EXIT_RUNTIME: u8 = 3;
+
+/// A malformed or unreadable input file: names the file, the line (1-based) and the problem.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}: {reason}", path.display())]
+    Line {
+        path: PathBuf,
+        line: u64,
+        reason: String,
+    },
+    #[error("{}: {reason}", path.display())]
+    File { path: PathBuf, reason: String },
+}
+
+/// Bad usage that clap's parsers cannot see on their own (a combination of flags, a bad value).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The run completed, but a check failed: ordering violated, or a regression beyond tolerance.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CheckFailed(pub String);
+
+/// Maps an error chain to the documented exit code.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if cause.is::<InputError>() || cause.is::<UsageError>() {
+            return EXIT_BAD_INPUT;
+        }
+        if cause.is::<CheckFailed>() {
+            return EXIT_CHECK_FAILED;
+        }
+    }
+    EXIT_RUNTIME
+}
+
+/// True when the error is a closed stdout/stderr pipe (`eventbench ... | head`): exit quietly.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_follow_the_contract() {
+        let bad = anyhow::Error::new(UsageError("x".into())).context("while parsing");
+        assert_eq!(exit_code(&bad), EXIT_BAD_INPUT);
+        let check = anyhow::Error::new(CheckFailed("order".into()));
+        assert_eq!(exit_code(&check), EXIT_CHECK_FAILED);
+        assert_eq!(exit_code(&anyhow::anyhow!("disk full")), EXIT_RUNTIME);
+        let pipe = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert!(is_broken_pipe(&pipe));
+    }
+}

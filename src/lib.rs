@@ -1,0 +1,19 @@
+//! eventbench: process per-account event streams in strict per-account order as fast as the
+//! machine allows, prove that the order held, and measure the result against the lower bound.
+//!
+//! The binary is a thin shell over this library: [`cli`] parses flags into validated types,
+//! [`cmd`] holds one module per subcommand, [`engine`] owns queues, strategies and clocks,
+//! [`report`] turns what happened into numbers, and [`server`] / [`broker`] bring events in
+//! over HTTP or RabbitMQ.
+
+pub mod broker;
+pub mod cli;
+pub mod cmd;
+pub mod engine;
+pub mod error;
+pub mod export;
+pub mod output;
+pub mod report;
+pub mod server;
+pub mod types;
+pub mod workload;

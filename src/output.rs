@@ -1,0 +1,107 @@
+//! Output files written atomically: a temporary file in the same folder, renamed into place.
+
+use anyhow::{Context, Result};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// A file being written; it appears under its final name only on [`AtomicFile::commit`].
+///
+/// Dropping it without committing removes the temporary file, so a failed run never leaves a
+/// half-written output behind.
+pub struct AtomicFile {
+    target: PathBuf,
+    tmp: Option<PathBuf>,
+    writer: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    pub fn create(target: &Path) -> Result<Self> {
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = target
+            .file_name()
+            .with_context(|| format!("{}: not a file name", target.display()))?;
+        let tmp = dir.join(format!(
+            ".{}.tmp-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        let file =
+            File::create(&tmp).with_context(|| format!("cannot create {}", target.display()))?;
+        Ok(AtomicFile {
+            target: target.to_path_buf(),
+            tmp: Some(tmp),
+            writer: Some(BufWriter::with_capacity(1 << 20, file)),
+        })
+    }
+
+    pub fn writer(&mut self) -> &mut BufWriter<File> {
+        self.writer.as_mut().expect("writer is present until commit")
+    }
+
+    /// Flushes, syncs and renames the file into place.
+    pub fn commit(mut self) -> Result<()> {
+        let writer = self.writer.take().expect("commit once");
+        let file = writer
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("cannot write {}", self.target.display()))?;
+        file.sync_all()
+            .with_context(|| format!("cannot write {}", self.target.display()))?;
+        let tmp = self.tmp.take().expect("commit once");
+        std::fs::rename(&tmp, &self.target)
+            .with_context(|| format!("cannot write {}", self.target.display()))?;
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writer().write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer().flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            self.writer.take();
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Writes a whole file atomically from a closure.
+pub fn write_atomic(
+    target: &Path,
+    fill: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
+) -> Result<()> {
+    let mut f = AtomicFile::create(target)?;
+    fill(f.writer())?;
+    f.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_appears_without_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.csv");
+        {
+            let mut f = AtomicFile::create(&target).unwrap();
+            f.write_all(b"half").unwrap();
+        }
+        assert!(!target.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        write_atomic(&target, |w| Ok(w.write_all(b"whole")?)).unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "whole");
+    }
+}

@@ -1,0 +1,128 @@
+//! Newtypes for the ids and times that every module passes around.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// An event's id as it appears in the input (unique within a workload).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EventId(pub u64);
+
+/// An account's id as it appears in the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AccountId(pub u64);
+
+/// Dense index of an account inside one workload, in order of the account's first event.
+///
+/// Dense indexes let per-account state live in plain vectors instead of hash maps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountIdx(pub u32);
+
+/// Index of an event in arrival order (0 is the first event that entered the queue).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventIdx(pub u32);
+
+/// Index of the worker (lane) that ran an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LaneId(pub u32);
+
+/// A span of time in whole microseconds: processing times, timestamps since a run's start.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+pub struct Micros(pub u64);
+
+impl Micros {
+    pub const ZERO: Micros = Micros(0);
+
+    pub fn from_duration(d: Duration) -> Self {
+        Micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    }
+
+    pub fn as_duration(self) -> Duration {
+        Duration::from_micros(self.0)
+    }
+
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e6
+    }
+
+    pub fn saturating_add(self, other: Micros) -> Micros {
+        Micros(self.0.saturating_add(other.0))
+    }
+
+    pub fn saturating_sub(self, other: Micros) -> Micros {
+        Micros(self.0.saturating_sub(other.0))
+    }
+}
+
+impl fmt::Display for Micros {
+    /// Human form with the unit that keeps the number short: `950us`, `2.500ms`, `22.004s`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let us = self.0;
+        if us < 1_000 {
+            write!(f, "{us}us")
+        } else if us < 1_000_000 {
+            write!(f, "{:.3}ms", us as f64 / 1e3)
+        } else {
+            write!(f, "{:.3}s", us as f64 / 1e6)
+        }
+    }
+}
+
+impl std::str::FromStr for Micros {
+    type Err = String;
+
+    /// Parses `1s`, `250ms`, `10us`, `1.5s` (humantime syntax, plus decimal seconds/millis).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_duration(s).map(Micros::from_duration)
+    }
+}
+
+/// Parses a duration such as `1s`, `250ms`, `10us`, `1m 30s` or `0.5s`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("empty duration (expected e.g. 1s, 250ms, 10us)".into());
+    }
+    if let Ok(d) = humantime::parse_duration(t) {
+        return Ok(d);
+    }
+    // humantime has no fractions; accept `0.5s`, `2.5ms`, `1.25us`.
+    for (suffix, scale) in [("ms", 1e-3), ("us", 1e-6), ("µs", 1e-6), ("s", 1.0)] {
+        if let Some(num) = t.strip_suffix(suffix) {
+            if let Ok(v) = num.trim().parse::<f64>() {
+                if v.is_finite() && v >= 0.0 && v * scale < 1e12 {
+                    return Ok(Duration::from_secs_f64(v * scale));
+                }
+            }
+        }
+    }
+    Err(format!(
+        "invalid duration '{s}' (expected e.g. 1s, 250ms, 10us)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_common_durations() {
+        assert_eq!("1s".parse::<Micros>().unwrap(), Micros(1_000_000));
+        assert_eq!("250ms".parse::<Micros>().unwrap(), Micros(250_000));
+        assert_eq!("10us".parse::<Micros>().unwrap(), Micros(10));
+        assert_eq!("0.5s".parse::<Micros>().unwrap(), Micros(500_000));
+        assert_eq!("2.5ms".parse::<Micros>().unwrap(), Micros(2_500));
+        assert!("".parse::<Micros>().is_err());
+        assert!("-1s".parse::<Micros>().is_err());
+        assert!("fast".parse::<Micros>().is_err());
+    }
+
+    #[test]
+    fn displays_with_a_short_unit() {
+        assert_eq!(Micros(950).to_string(), "950us");
+        assert_eq!(Micros(2_500).to_string(), "2.500ms");
+        assert_eq!(Micros(22_004_000).to_string(), "22.004s");
+    }
+}

@@ -1,0 +1,1 @@
+//! Events CSV loading (being written).

@@ -1,0 +1,1 @@
+//! Event generation (being written).
