@@ -36,4 +36,14 @@ pub enum Command {
     Generate(cmd::generate::Args),
     /// Process a workload through per-account queues and verify the order.
     Run(cmd::run::Args),
+    /// Sweep strategies x worker counts; tables, histograms, plots, regression check.
+    Compare(cmd::compare::Args),
+    /// Serve the original system's web API (POST /api) and process events live.
+    Serve(cmd::serve::Args),
+    /// Post a workload's events to a running `serve`, keeping per-account order.
+    Send(cmd::send::Args),
+    /// Publish a workload to RabbitMQ queues routed by account.
+    Publish(cmd::publish::Args),
+    /// Consume RabbitMQ queues and process events in per-account order.
+    Worker(cmd::worker::Args),
 }

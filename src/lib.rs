@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod export;
 pub mod output;
+pub mod progress;
 pub mod report;
 pub mod server;
 pub mod types;

@@ -1,7 +1,12 @@
 //! One module per subcommand, each with its flags (`Args`) and its `run`.
 
+pub mod compare;
 pub mod generate;
+pub mod publish;
 pub mod run;
+pub mod send;
+pub mod serve;
+pub mod worker;
 
 use crate::cli::{Cli, Command};
 
@@ -10,5 +15,51 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Generate(args) => generate::run(args, &cli.global),
         Command::Run(args) => run::run(args, &cli.global),
+        Command::Compare(args) => compare::run(args, &cli.global),
+        Command::Serve(args) => serve::run(args, &cli.global),
+        Command::Send(args) => send::run(args, &cli.global),
+        Command::Publish(args) => publish::run(args, &cli.global),
+        Command::Worker(args) => worker::run(args, &cli.global),
     }
+}
+
+use crate::error::UsageError;
+use crate::types::Micros;
+use crate::workload::{self, Workload};
+use std::path::Path;
+
+/// The workload a command runs: `--input`, else `./events.csv` when present (what `generate`
+/// writes by default), else the built-in workload.
+pub fn load_workload(input: Option<&Path>, process_time: Micros) -> anyhow::Result<Workload> {
+    let default = Path::new("events.csv");
+    let path = match input {
+        Some(p) => Some(p),
+        None if default.is_file() => Some(default),
+        None => None,
+    };
+    Ok(match path {
+        Some(p) => crate::workload::csv::load(p, process_time)?,
+        None => workload::generate::build(&workload::generate::builtin_spec(), process_time),
+    })
+}
+
+/// Fails early (before any work) when an output file's folder does not exist.
+pub fn check_output_paths<'a>(
+    paths: impl IntoIterator<Item = Option<&'a Path>>,
+) -> anyhow::Result<()> {
+    for p in paths.into_iter().flatten() {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) {
+            return Err(UsageError(format!(
+                "{}: folder {} does not exist",
+                p.display(),
+                dir.unwrap_or(Path::new(".")).display()
+            ))
+            .into());
+        }
+        if p.is_dir() {
+            return Err(UsageError(format!("{}: is a folder, not a file", p.display())).into());
+        }
+    }
+    Ok(())
 }

@@ -1,1 +1,223 @@
-//! The engine (being written).
+//! The engine: per-account queues, scheduling strategies, and the executors that run them on a
+//! real clock (tokio + a precise timer thread) or a virtual one (discrete-event simulation).
+//!
+//! A strategy is a [`scheduler::Scheduler`]: a small state machine that is told when events
+//! arrive and finish and answers "what starts next, on which lane". Both executors drive the
+//! same schedulers, so a virtual-clock run is an exact model of the real one.
+
+pub mod bound;
+pub mod clock;
+pub mod handler;
+pub mod policy;
+pub mod real;
+pub mod record;
+pub mod scheduler;
+pub mod sim;
+pub mod timer;
+pub mod verify;
+
+use crate::error::UsageError;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::num::NonZeroU32;
+use std::str::FromStr;
+
+/// How events are assigned to workers. See the module docs of [`scheduler`] for each policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// One lane per account; no bound on how many run at once.
+    PerAccount,
+    /// Worker i owns the accounts with `account_id % W == i` and runs them FIFO (the original
+    /// PHP + RabbitMQ design).
+    Sharded,
+    /// Work-conserving: an idle worker takes the account that became ready first.
+    Pool,
+    /// Work-conserving: an idle worker takes the ready account with the most remaining work.
+    Optimal,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 4] = [
+        Strategy::PerAccount,
+        Strategy::Sharded,
+        Strategy::Pool,
+        Strategy::Optimal,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::PerAccount => "per-account",
+            Strategy::Sharded => "sharded",
+            Strategy::Pool => "pool",
+            Strategy::Optimal => "optimal",
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Strategy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Strategy::ALL
+            .into_iter()
+            .find(|k| k.name() == s.trim())
+            .ok_or_else(|| {
+                format!("unknown strategy '{s}' (valid: per-account, sharded, pool, optimal)")
+            })
+    }
+}
+
+/// How many events may be in flight at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Workers {
+    /// One lane per account with events: nothing else can shorten a sleep-bound run.
+    Auto,
+    /// At most this many events in flight.
+    Fixed(NonZeroU32),
+}
+
+impl Workers {
+    /// The number of lanes this resolves to for a workload with `accounts` accounts.
+    pub fn resolve(self, accounts: u64) -> u64 {
+        match self {
+            Workers::Auto => accounts.max(1),
+            Workers::Fixed(n) => u64::from(n.get()),
+        }
+    }
+}
+
+impl fmt::Display for Workers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Workers::Auto => f.write_str("auto"),
+            Workers::Fixed(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl FromStr for Workers {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        if t == "auto" {
+            return Ok(Workers::Auto);
+        }
+        match t.parse::<u64>() {
+            Ok(0) => Err("workers must be at least 1 (or 'auto')".into()),
+            Ok(n) => u32::try_from(n)
+                .ok()
+                .and_then(NonZeroU32::new)
+                .map(Workers::Fixed)
+                .ok_or_else(|| format!("workers '{s}' is too large (at most {})", u32::MAX)),
+            Err(_) => Err(format!(
+                "invalid workers '{s}' (expected 'auto' or a whole number ≥ 1)"
+            )),
+        }
+    }
+}
+
+/// Which clock a run uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClockKind {
+    /// Wall-clock time: handlers really run (sleep) and the run takes as long as it takes.
+    Real,
+    /// Simulated time: the same schedule computed instantly and exactly.
+    Virtual,
+}
+
+impl fmt::Display for ClockKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ClockKind::Real => "real",
+            ClockKind::Virtual => "virtual",
+        })
+    }
+}
+
+/// A validated strategy + worker count: the combinations that make no sense cannot be built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Plan {
+    strategy: Strategy,
+    workers: Workers,
+}
+
+impl Plan {
+    /// Rejects `per-account` with a fixed worker count: that strategy has one lane per account
+    /// by definition, and silently ignoring the number would mislabel the result.
+    pub fn new(strategy: Strategy, workers: Workers) -> Result<Self, UsageError> {
+        if strategy == Strategy::PerAccount && workers != Workers::Auto {
+            return Err(UsageError(format!(
+                "--strategy per-account runs one lane per account, so --workers {workers} does \
+                 not apply; use --workers auto, or a bounded strategy (sharded, pool, optimal)"
+            )));
+        }
+        Ok(Plan { strategy, workers })
+    }
+
+    pub fn strategy(self) -> Strategy {
+        self.strategy
+    }
+
+    pub fn workers(self) -> Workers {
+        self.workers
+    }
+
+    /// Lanes for a workload with `accounts` accounts; `None` means unbounded (one per account).
+    pub fn lanes(self, accounts: u64) -> Option<u64> {
+        match (self.strategy, self.workers) {
+            (Strategy::PerAccount, _) => None,
+            (_, w) => Some(w.resolve(accounts)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_parse_and_reject_zero() {
+        assert_eq!("auto".parse::<Workers>().unwrap(), Workers::Auto);
+        assert_eq!(
+            "500".parse::<Workers>().unwrap(),
+            Workers::Fixed(NonZeroU32::new(500).unwrap())
+        );
+        assert!("0".parse::<Workers>().unwrap_err().contains("at least 1"));
+        assert!("-3".parse::<Workers>().is_err());
+        assert!("99999999999".parse::<Workers>().is_err());
+    }
+
+    #[test]
+    fn strategies_round_trip_and_list_valid_values() {
+        for s in Strategy::ALL {
+            assert_eq!(s.name().parse::<Strategy>().unwrap(), s);
+        }
+        assert!("fastest"
+            .parse::<Strategy>()
+            .unwrap_err()
+            .contains("optimal"));
+    }
+
+    #[test]
+    fn per_account_refuses_a_worker_count() {
+        let n = Workers::Fixed(NonZeroU32::new(4).unwrap());
+        assert!(Plan::new(Strategy::PerAccount, n).is_err());
+        assert!(Plan::new(Strategy::PerAccount, Workers::Auto).is_ok());
+        assert_eq!(Plan::new(Strategy::Pool, n).unwrap().lanes(10), Some(4));
+        assert_eq!(
+            Plan::new(Strategy::Optimal, Workers::Auto)
+                .unwrap()
+                .lanes(10),
+            Some(10)
+        );
+    }
+}

@@ -1,1 +1,152 @@
-//! Reports (being written).
+//! Reports: what a run achieved against its lower bound, as a terminal table or JSON, plus the
+//! processed log. The JSON field names are a contract (SPEC.md): add fields, never rename.
+
+pub mod log;
+pub mod stats;
+pub mod table;
+
+use crate::engine::bound::lower_bound;
+use crate::engine::record::Execution;
+use crate::engine::verify::Verification;
+use crate::engine::{ClockKind, Plan, Strategy};
+use crate::workload::Workload;
+use serde::{Deserialize, Serialize};
+use stats::{Distribution, Percentiles};
+
+/// One run's report (the `--json` object).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub eventbench_version: String,
+    /// Where the events came from (file path, built-in workload, live ingest).
+    pub input: String,
+    /// A hash of the workload's events (ids, accounts, durations) to match runs across files.
+    pub workload_fingerprint: String,
+    pub events: u64,
+    pub accounts: u64,
+    pub strategy: Strategy,
+    /// Lanes the run had: the number given, or one per account for `auto` / `per-account`.
+    pub workers: u64,
+    /// `--workers` as given (`auto` or a number).
+    pub workers_requested: String,
+    pub clock: ClockKind,
+    /// The fixed processing time, or the mean duration when events carry their own.
+    pub process_time_s: f64,
+    pub per_event_durations: bool,
+    pub longest_chain: u64,
+    pub total_work_s: f64,
+    pub lower_bound_s: f64,
+    pub wall_time_s: f64,
+    /// `lower_bound_s / wall_time_s` (1.0 when both are zero).
+    pub efficiency: f64,
+    /// Processed events per second of wall time (0 when the wall time is zero).
+    pub throughput_eps: f64,
+    pub ordering_violations: u64,
+    pub unprocessed: u64,
+    pub duplicates: u64,
+    pub short_handlers: u64,
+    pub max_in_flight: u64,
+    /// The run was stopped before every event ran (Ctrl-C, shutdown).
+    pub interrupted: bool,
+    /// Queue entry to end of processing, per event.
+    pub latency_us: Percentiles,
+    /// Handler time beyond the event's own duration (engine + timer cost), per event.
+    pub overshoot_us: Percentiles,
+    /// The first few violations, in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<String>,
+    /// Latency histogram for the terminal: `(upper bound µs, count)`.
+    #[serde(skip)]
+    pub latency_histogram: Vec<(u64, u64)>,
+}
+
+/// What the report needs to know about how the run was configured.
+#[derive(Clone, Copy, Debug)]
+pub struct RunInfo {
+    pub plan: Plan,
+    pub clock: ClockKind,
+}
+
+impl Report {
+    /// Builds the report of one verified run.
+    pub fn build(w: &Workload, info: RunInfo, exec: &Execution, v: &Verification) -> Report {
+        let shape = w.shape();
+        let lanes = info.plan.lanes(shape.accounts);
+        let bound = lower_bound(&shape, lanes);
+        let (latency, overshoot) = distributions(w, exec);
+        let ran = shape.events - v.unprocessed;
+        let wall = exec.wall.as_secs_f64();
+        let bound_s = bound.as_secs_f64();
+        let process_time = match shape.uniform {
+            Some(d) => d.as_secs_f64(),
+            None if shape.events > 0 => shape.total_work.as_secs_f64() / shape.events as f64,
+            None => 0.0,
+        };
+        Report {
+            eventbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            input: w.source().to_string(),
+            workload_fingerprint: fingerprint(w),
+            events: shape.events,
+            accounts: shape.accounts,
+            strategy: info.plan.strategy(),
+            workers: lanes.unwrap_or(shape.accounts),
+            workers_requested: info.plan.workers().to_string(),
+            clock: info.clock,
+            process_time_s: process_time,
+            per_event_durations: w.has_per_event_durations(),
+            longest_chain: shape.longest_chain,
+            total_work_s: shape.total_work.as_secs_f64(),
+            lower_bound_s: bound_s,
+            wall_time_s: wall,
+            efficiency: if wall > 0.0 { bound_s / wall } else { 1.0 },
+            throughput_eps: if wall > 0.0 { ran as f64 / wall } else { 0.0 },
+            ordering_violations: v.ordering_violations,
+            unprocessed: v.unprocessed,
+            duplicates: v.duplicates,
+            short_handlers: v.short_handlers,
+            max_in_flight: v.max_in_flight,
+            interrupted: exec.interrupted,
+            latency_us: latency.percentiles(),
+            overshoot_us: overshoot.percentiles(),
+            violations: v.examples.iter().map(ToString::to_string).collect(),
+            latency_histogram: latency.buckets(10),
+        }
+    }
+
+    /// True when the run's checks passed.
+    pub fn passed(&self) -> bool {
+        self.ordering_violations == 0
+            && self.duplicates == 0
+            && self.short_handlers == 0
+            && (self.interrupted || self.unprocessed == 0)
+    }
+}
+
+fn distributions(w: &Workload, exec: &Execution) -> (Distribution, Distribution) {
+    let mut latency = Distribution::default();
+    let mut overshoot = Distribution::default();
+    for e in w.indexes() {
+        if let Some(r) = exec.records.get(e) {
+            latency.record(r.end.saturating_sub(r.arrival).0);
+            let took = r.end.saturating_sub(r.start);
+            overshoot.record(took.saturating_sub(w.duration(e)).0);
+        }
+    }
+    (latency, overshoot)
+}
+
+/// FNV-1a over (event id, account id, duration) in arrival order: equal workloads, equal hash.
+pub fn fingerprint(w: &Workload) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut mix = |v: u64| {
+        for b in v.to_le_bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for e in w.indexes() {
+        mix(w.event_id(e).0);
+        mix(w.account_id(w.account_of(e)).0);
+        mix(w.duration(e).0);
+    }
+    format!("{h:016x}")
+}

@@ -1,1 +1,3 @@
-//! placeholder
+//! The web API of the original system (being written).
+
+pub mod ingest;

@@ -160,6 +160,18 @@ impl Workload {
         &self.durations
     }
 
+    /// `Some(d)` when every event takes exactly `d` (always so for fixed durations).
+    pub fn uniform_duration(&self) -> Option<Micros> {
+        match &self.durations {
+            Durations::Fixed(d) => Some(*d),
+            Durations::PerEvent(v) => match v.first() {
+                Some(first) if v.iter().all(|d| d == first) => Some(*first),
+                Some(_) => None,
+                None => Some(Micros::ZERO),
+            },
+        }
+    }
+
     /// True when the events carry their own durations (a `duration_us` column).
     pub fn has_per_event_durations(&self) -> bool {
         matches!(self.durations, Durations::PerEvent(_))

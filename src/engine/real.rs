@@ -1,0 +1,339 @@
+//! The real executor: runs handlers as tokio tasks under a scheduler, on a real (or paused
+//! tokio) clock, for preloaded workloads and for events that arrive while it runs.
+//!
+//! The scheduler and the records sit behind one mutex that is held only for the few
+//! operations between two handler calls, never across a handler. A task that finishes an
+//! event asks the scheduler for the next one and runs it itself, so an account's chain usually
+//! stays on one task and there is no dispatcher thread to bottleneck on. Display code never
+//! runs here: progress is read from counters by whoever shows it.
+
+use super::clock::Clock;
+use super::handler::{Ctx, Handler, Job};
+use super::record::{Execution, Records};
+use super::scheduler::{self, Dispatch, Scheduler};
+use super::{ClockKind, Strategy};
+use crate::types::{AccountId, EventId, EventIdx, Micros};
+use crate::workload::Workload;
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::watch;
+
+/// Called with each job after its handler returned and before its successor may start, so
+/// callbacks of one account run in arrival order (the broker acks from here).
+pub type Observer = Arc<dyn Fn(&Job) + Send + Sync>;
+
+/// Live counters, readable at any time without taking the engine's lock.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub arrived: AtomicU64,
+    pub finished: AtomicU64,
+    pub in_flight: AtomicU64,
+    pub panicked: AtomicU64,
+}
+
+impl Counters {
+    /// Events accepted but not started yet.
+    pub fn queued(&self) -> u64 {
+        let arrived = self.arrived.load(Relaxed);
+        let started = self.finished.load(Relaxed) + self.in_flight.load(Relaxed);
+        arrived.saturating_sub(started)
+    }
+}
+
+/// Why an event was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    #[error("the engine is shutting down and accepts no more events")]
+    Closed,
+}
+
+struct Core {
+    workload: Workload,
+    sched: Box<dyn Scheduler>,
+    records: Records,
+    closed: bool,
+    stopping: bool,
+}
+
+struct Shared<H, C> {
+    core: Mutex<Core>,
+    handler: H,
+    clock: C,
+    counters: Counters,
+    observer: Option<Observer>,
+    done: watch::Sender<bool>,
+}
+
+/// A running engine. See the module docs.
+pub struct Engine<H, C> {
+    shared: Arc<Shared<H, C>>,
+}
+
+impl<H, C> Clone for Engine<H, C> {
+    fn clone(&self) -> Self {
+        Engine {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<H: Handler, C: Clock> Engine<H, C> {
+    /// Starts processing `workload` (empty for a live run) with `strategy` on `lanes` lanes
+    /// (`None`: one per account). Preloaded events all entered the queue at time 0. Must be
+    /// called inside a tokio runtime.
+    pub fn start(
+        workload: Workload,
+        strategy: Strategy,
+        lanes: Option<u64>,
+        handler: H,
+        clock: C,
+        observer: Option<Observer>,
+    ) -> Self {
+        let mut sched = scheduler::build(strategy, lanes);
+        for e in workload.indexes() {
+            sched.arrive(&workload, e);
+        }
+        let records = Records::batch(workload.len());
+        let counters = Counters::default();
+        counters.arrived.store(workload.len() as u64, Relaxed);
+        let (done, _) = watch::channel(false);
+        let engine = Engine {
+            shared: Arc::new(Shared {
+                core: Mutex::new(Core {
+                    workload,
+                    sched,
+                    records,
+                    closed: false,
+                    stopping: false,
+                }),
+                handler,
+                clock,
+                counters,
+                observer,
+                done,
+            }),
+        };
+        let jobs = engine.dispatch_all(&mut engine.lock());
+        engine.spawn_all(jobs);
+        engine
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Core> {
+        lock(&self.shared)
+    }
+
+    /// Appends a live event to its account's queue; it starts as soon as the policy allows.
+    pub fn submit(
+        &self,
+        event: EventId,
+        account: AccountId,
+        duration: Option<Micros>,
+    ) -> Result<EventIdx, Rejected> {
+        let now = self.shared.clock.now();
+        let (idx, jobs) = {
+            let mut core = self.lock();
+            if core.closed || core.stopping {
+                return Err(Rejected::Closed);
+            }
+            let idx = core.workload.push(event, account, duration);
+            core.records.push_arrival(now);
+            let Core {
+                workload, sched, ..
+            } = &mut *core;
+            sched.arrive(workload, idx);
+            self.shared.counters.arrived.fetch_add(1, Relaxed);
+            (idx, self.dispatch_all(&mut core))
+        };
+        self.spawn_all(jobs);
+        Ok(idx)
+    }
+
+    /// No more arrivals: the engine finishes once every accepted event has run.
+    pub fn close(&self) {
+        let mut core = self.lock();
+        core.closed = true;
+        check_done(&self.shared, &core);
+    }
+
+    /// No more starts: the engine finishes once the events in flight have ended.
+    pub fn stop(&self) {
+        let mut core = self.lock();
+        core.closed = true;
+        core.stopping = true;
+        check_done(&self.shared, &core);
+    }
+
+    /// Waits until the engine is done (see [`Engine::close`] and [`Engine::stop`]).
+    pub async fn wait(&self) {
+        let mut rx = self.shared.done.subscribe();
+        let _ = rx.wait_for(|d| *d).await;
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.shared.counters
+    }
+
+    /// The run's current time on its clock.
+    pub fn now(&self) -> Micros {
+        self.shared.clock.now()
+    }
+
+    /// The workload and what happened to it; call after [`Engine::wait`].
+    pub fn finish(self, clock: ClockKind) -> (Workload, Execution) {
+        let mut core = self.lock();
+        let records = std::mem::take(&mut core.records);
+        let workload = std::mem::replace(
+            &mut core.workload,
+            Workload::new(crate::workload::Source::Live(String::new()), Micros::ZERO),
+        );
+        let wall = records.spans().map(|(_, e)| e).max().unwrap_or(0);
+        let ran = self.shared.counters.finished.load(Relaxed) as usize;
+        let interrupted = ran < workload.len();
+        let execution = Execution {
+            records,
+            wall: Micros(wall),
+            clock,
+            interrupted,
+        };
+        (workload, execution)
+    }
+
+    /// Copies of the events accepted but never started (for a hand-back after a drain
+    /// timeout), in arrival order.
+    pub fn unstarted(&self) -> Vec<(EventId, AccountId, Micros)> {
+        let core = self.lock();
+        let w = &core.workload;
+        w.indexes()
+            .filter(|&e| core.records.get(e).is_none())
+            .map(|e| (w.event_id(e), w.account_id(w.account_of(e)), w.duration(e)))
+            .collect()
+    }
+
+    fn dispatch_all(&self, core: &mut Core) -> Vec<(Dispatch, Job)> {
+        let mut jobs = Vec::new();
+        while let Some(j) = next_job(&self.shared, core) {
+            jobs.push(j);
+        }
+        jobs
+    }
+
+    fn spawn_all(&self, jobs: Vec<(Dispatch, Job)>) {
+        for (d, job) in jobs {
+            tokio::spawn(drive(Arc::clone(&self.shared), d, job));
+        }
+    }
+}
+
+fn lock<H, C>(shared: &Shared<H, C>) -> MutexGuard<'_, Core> {
+    // A panic never happens while the lock is held (handlers run outside it), so a poisoned
+    // lock still holds consistent state.
+    shared.core.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn next_job<H, C>(shared: &Shared<H, C>, core: &mut Core) -> Option<(Dispatch, Job)> {
+    if core.stopping {
+        return None;
+    }
+    let d = core.sched.next(&core.workload)?;
+    shared.counters.in_flight.fetch_add(1, Relaxed);
+    let w = &core.workload;
+    let job = Job {
+        index: d.event,
+        event: w.event_id(d.event),
+        account: w.account_id(w.account_of(d.event)),
+        duration: w.duration(d.event),
+    };
+    Some((d, job))
+}
+
+fn check_done<H, C>(shared: &Shared<H, C>, core: &Core) {
+    let c = &shared.counters;
+    let idle = c.in_flight.load(Relaxed) == 0;
+    let all_ran = c.finished.load(Relaxed) == c.arrived.load(Relaxed);
+    if idle && ((core.closed && all_ran) || core.stopping) {
+        shared.done.send_replace(true);
+    }
+}
+
+/// [`drive`] behind a named type: a task that spawns tasks of its own kind needs one, or the
+/// compiler cannot decide whether the future is `Send`.
+fn boxed_drive<H: Handler, C: Clock>(
+    shared: Arc<Shared<H, C>>,
+    d: Dispatch,
+    job: Job,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(drive(shared, d, job))
+}
+
+/// Runs a job, then keeps taking the next job the scheduler hands out on this task.
+async fn drive<H: Handler, C: Clock>(shared: Arc<Shared<H, C>>, mut d: Dispatch, mut job: Job) {
+    let mut since_yield = 0u32;
+    loop {
+        let start = shared.clock.now();
+        let ctx = Ctx {
+            clock: &shared.clock,
+            urgency: d.urgency,
+        };
+        let outcome = AssertUnwindSafe(shared.handler.handle(job, ctx))
+            .catch_unwind()
+            .await;
+        let end = shared.clock.now();
+        if outcome.is_err() {
+            shared.counters.panicked.fetch_add(1, Relaxed);
+        }
+        if let Some(observe) = &shared.observer {
+            observe(&job);
+        }
+        let (next, extra) = {
+            let mut core = lock(&shared);
+            let Core {
+                workload,
+                sched,
+                records,
+                ..
+            } = &mut *core;
+            records.set(d.event, start, end, d.lane);
+            sched.finish(workload, d);
+            shared.counters.in_flight.fetch_sub(1, Relaxed);
+            shared.counters.finished.fetch_add(1, Relaxed);
+            let next = next_job(&shared, &mut core);
+            let mut extra = Vec::new();
+            if next.is_some() {
+                while let Some(j) = next_job(&shared, &mut core) {
+                    extra.push(j);
+                }
+            }
+            check_done(&shared, &core);
+            (next, extra)
+        };
+        for (d2, job2) in extra {
+            tokio::spawn(boxed_drive(Arc::clone(&shared), d2, job2));
+        }
+        let Some((d2, job2)) = next else { return };
+        (d, job) = (d2, job2);
+        // Zero-time handlers complete without ever returning Pending; yield now and then so
+        // one long chain cannot monopolise a worker thread.
+        since_yield += 1;
+        if since_yield == 256 {
+            since_yield = 0;
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Runs a preloaded workload to completion (or until `stop` is called on the returned engine
+/// from elsewhere), returning the workload and what happened.
+pub async fn run_batch<H: Handler, C: Clock>(
+    workload: Workload,
+    strategy: Strategy,
+    lanes: Option<u64>,
+    handler: H,
+    clock: C,
+) -> (Workload, Execution) {
+    let engine = Engine::start(workload, strategy, lanes, handler, clock, None);
+    engine.close();
+    engine.wait().await;
+    engine.finish(ClockKind::Real)
+}

@@ -1,0 +1,139 @@
+//! What happened in a run: when each event entered the queue, started and ended, and on which
+//! lane. Executors fill it; the verifier and the reports read it.
+
+use super::ClockKind;
+use crate::types::{EventIdx, LaneId, Micros};
+
+/// Marks an event that never ran (an interrupted run, or a bug the verifier must catch).
+pub const NOT_RUN: u64 = u64::MAX;
+
+/// Per-event timings, columnar and indexed by [`EventIdx`]; times are µs since the run began.
+#[derive(Clone, Debug, Default)]
+pub struct Records {
+    start: Vec<u64>,
+    end: Vec<u64>,
+    lane: Vec<u32>,
+    /// `None` when every event entered the queue at time 0 (a batch run).
+    arrival: Option<Vec<u64>>,
+    /// Times an event was recorded again after it had already run (must stay 0).
+    duplicates: u64,
+}
+
+/// One event's timings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub arrival: Micros,
+    pub start: Micros,
+    pub end: Micros,
+    pub lane: LaneId,
+}
+
+impl Records {
+    /// Slots for `events` events that all entered the queue at time 0.
+    pub fn batch(events: usize) -> Self {
+        Records {
+            start: vec![NOT_RUN; events],
+            end: vec![NOT_RUN; events],
+            lane: vec![0; events],
+            arrival: None,
+            duplicates: 0,
+        }
+    }
+
+    /// Empty records for events that will arrive over time.
+    pub fn live() -> Self {
+        Records {
+            arrival: Some(Vec::new()),
+            ..Records::default()
+        }
+    }
+
+    /// Adds a slot for an event that arrived at `at` (live runs).
+    pub fn push_arrival(&mut self, at: Micros) {
+        self.start.push(NOT_RUN);
+        self.end.push(NOT_RUN);
+        self.lane.push(0);
+        self.arrival
+            .get_or_insert_with(|| vec![0; self.start.len() - 1])
+            .push(at.0);
+    }
+
+    /// Records a finished event; a second record for the same event is counted, not kept.
+    pub fn set(&mut self, e: EventIdx, start: Micros, end: Micros, lane: LaneId) {
+        let i = e.0 as usize;
+        if self.start[i] != NOT_RUN {
+            self.duplicates += 1;
+            return;
+        }
+        self.start[i] = start.0;
+        self.end[i] = end.0;
+        self.lane[i] = lane.0;
+    }
+
+    pub fn len(&self) -> usize {
+        self.start.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start.is_empty()
+    }
+
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+
+    /// The record of an event, or `None` if it never ran.
+    pub fn get(&self, e: EventIdx) -> Option<Record> {
+        let i = e.0 as usize;
+        (self.start[i] != NOT_RUN).then(|| Record {
+            arrival: Micros(self.arrival.as_ref().map_or(0, |a| a[i])),
+            start: Micros(self.start[i]),
+            end: Micros(self.end[i]),
+            lane: LaneId(self.lane[i]),
+        })
+    }
+
+    /// Start and end times of the events that ran, for sweeps over the timeline.
+    pub fn spans(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.start
+            .iter()
+            .zip(&self.end)
+            .filter(|(s, _)| **s != NOT_RUN)
+            .map(|(s, e)| (*s, *e))
+    }
+}
+
+/// The outcome of one executor run, before verification and statistics.
+#[derive(Clone, Debug)]
+pub struct Execution {
+    pub records: Records,
+    /// From the run's start to the end of its last event (the makespan).
+    pub wall: Micros,
+    pub clock: ClockKind,
+    /// True when the run was stopped early (Ctrl-C, shutdown) and some events never ran.
+    pub interrupted: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_record_of_an_event_is_a_duplicate() {
+        let mut r = Records::batch(2);
+        r.set(EventIdx(0), Micros(0), Micros(5), LaneId(1));
+        r.set(EventIdx(0), Micros(6), Micros(9), LaneId(0));
+        assert_eq!(r.duplicates(), 1);
+        assert_eq!(r.get(EventIdx(0)).unwrap().end, Micros(5));
+        assert_eq!(r.get(EventIdx(1)), None);
+    }
+
+    #[test]
+    fn live_arrivals_keep_their_times() {
+        let mut r = Records::live();
+        r.push_arrival(Micros(3));
+        r.push_arrival(Micros(7));
+        r.set(EventIdx(1), Micros(8), Micros(9), LaneId(0));
+        assert_eq!(r.get(EventIdx(1)).unwrap().arrival, Micros(7));
+    }
+}

@@ -1,0 +1,290 @@
+//! The ordering verifier: checks what actually happened, independently of any scheduler.
+//!
+//! It reads only the workload (arrival order per account) and the records (start and end of
+//! each event), so a scheduler bug cannot hide itself. Checks: every event ran exactly once;
+//! within an account, each event started only after the previous one (in arrival order)
+//! ended; every handler ran at least its own duration; and the largest number of events in
+//! flight at once.
+
+use super::record::{Records, NOT_RUN};
+use crate::types::{AccountId, EventId, EventIdx};
+use crate::workload::Workload;
+use serde::Serialize;
+
+/// How many violations are kept as examples for the report.
+const EXAMPLES: usize = 10;
+
+/// One broken rule, with enough detail to find it in the `--log`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Violation {
+    /// `later` started before `earlier` (same account, earlier arrival) had finished.
+    OutOfOrder {
+        account: AccountId,
+        earlier: EventId,
+        later: EventId,
+        earlier_end_us: u64,
+        later_start_us: u64,
+    },
+    /// `later` ran although `earlier` (same account, earlier arrival) never did.
+    RanAfterGap {
+        account: AccountId,
+        missing: EventId,
+        later: EventId,
+    },
+    /// The handler returned before its own duration had passed.
+    Short {
+        event: EventId,
+        took_us: u64,
+        duration_us: u64,
+    },
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Violation::OutOfOrder {
+                account,
+                earlier,
+                later,
+                earlier_end_us,
+                later_start_us,
+            } => write!(
+                f,
+                "account {}: event {} started at {later_start_us}us, before event {} (earlier in \
+                 the queue) ended at {earlier_end_us}us",
+                account.0, later.0, earlier.0
+            ),
+            Violation::RanAfterGap {
+                account,
+                missing,
+                later,
+            } => write!(
+                f,
+                "account {}: event {} ran although event {} (earlier in the queue) never did",
+                account.0, later.0, missing.0
+            ),
+            Violation::Short {
+                event,
+                took_us,
+                duration_us,
+            } => write!(
+                f,
+                "event {}: handler took {took_us}us, less than its duration {duration_us}us",
+                event.0
+            ),
+        }
+    }
+}
+
+/// The verdict on one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    /// Events of an account that did not run strictly after their predecessor.
+    pub ordering_violations: u64,
+    /// Events that never ran.
+    pub unprocessed: u64,
+    /// Events that ran more than once.
+    pub duplicates: u64,
+    /// Handlers that returned before their own duration.
+    pub short_handlers: u64,
+    /// Most events in flight at one instant.
+    pub max_in_flight: u64,
+    /// The first few violations found.
+    pub examples: Vec<Violation>,
+}
+
+impl Verification {
+    /// True when order held, nothing ran twice or short, and (unless the run was interrupted)
+    /// everything ran.
+    pub fn passed(&self, interrupted: bool) -> bool {
+        self.ordering_violations == 0
+            && self.duplicates == 0
+            && self.short_handlers == 0
+            && (interrupted || self.unprocessed == 0)
+    }
+
+    fn note(&mut self, v: Violation) {
+        if self.examples.len() < EXAMPLES {
+            self.examples.push(v);
+        }
+    }
+}
+
+/// Verifies `records` against the arrival order of `w`.
+pub fn verify(w: &Workload, records: &Records) -> Verification {
+    let mut out = Verification {
+        duplicates: records.duplicates(),
+        ..Verification::default()
+    };
+    // Per account: end of the last event seen, or GAP once an event was missing.
+    const GAP: u64 = NOT_RUN;
+    let mut prev_end = vec![0u64; w.account_count()];
+    let mut prev_event = vec![EventIdx(0); w.account_count()];
+    for e in w.indexes() {
+        let a = w.account_of(e).0 as usize;
+        let Some(r) = records.get(e) else {
+            out.unprocessed += 1;
+            if prev_end[a] != GAP {
+                prev_end[a] = GAP;
+                prev_event[a] = e;
+            }
+            continue;
+        };
+        let account = w.account_id(w.account_of(e));
+        if prev_end[a] == GAP {
+            out.ordering_violations += 1;
+            out.note(Violation::RanAfterGap {
+                account,
+                missing: w.event_id(prev_event[a]),
+                later: w.event_id(e),
+            });
+            continue;
+        }
+        if r.start.0 < prev_end[a] {
+            out.ordering_violations += 1;
+            out.note(Violation::OutOfOrder {
+                account,
+                earlier: w.event_id(prev_event[a]),
+                later: w.event_id(e),
+                earlier_end_us: prev_end[a],
+                later_start_us: r.start.0,
+            });
+        }
+        let took = r.end.saturating_sub(r.start);
+        if took < w.duration(e) {
+            out.short_handlers += 1;
+            out.note(Violation::Short {
+                event: w.event_id(e),
+                took_us: took.0,
+                duration_us: w.duration(e).0,
+            });
+        }
+        prev_end[a] = prev_end[a].max(r.end.0);
+        prev_event[a] = e;
+    }
+    out.max_in_flight = max_in_flight(records);
+    out
+}
+
+/// The most events running at one instant (an event ending at t does not overlap one
+/// starting at t).
+pub fn max_in_flight(records: &Records) -> u64 {
+    let (mut starts, mut ends): (Vec<u64>, Vec<u64>) = records.spans().unzip();
+    starts.sort_unstable();
+    ends.sort_unstable();
+    let mut ended = 0usize;
+    let mut best = 0u64;
+    for (k, s) in starts.iter().enumerate() {
+        while ended < ends.len() && ends[ended] <= *s {
+            ended += 1;
+        }
+        best = best.max((k + 1).saturating_sub(ended) as u64);
+    }
+    best
+}
+
+/// Human summary line of a verification, used by the table report.
+pub fn summary(v: &Verification, events: u64) -> String {
+    if v.ordering_violations == 0 && v.duplicates == 0 && v.short_handlers == 0 {
+        let ran = events - v.unprocessed;
+        format!("ok: {ran} of {events} events ran once each, in per-account order")
+    } else {
+        format!(
+            "FAILED: {} ordering violations, {} duplicates, {} short handlers",
+            v.ordering_violations, v.duplicates, v.short_handlers
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{LaneId, Micros};
+    use crate::workload::Source;
+
+    fn two_accounts() -> Workload {
+        let mut w = Workload::new(Source::Live("t".into()), Micros(10));
+        for (id, acct) in [(1, 1), (2, 2), (3, 1)] {
+            w.push(EventId(id), AccountId(acct), None);
+        }
+        w
+    }
+
+    fn set(r: &mut Records, e: u32, start: u64, end: u64) {
+        r.set(EventIdx(e), Micros(start), Micros(end), LaneId(0));
+    }
+
+    #[test]
+    fn a_correct_schedule_passes() {
+        let w = two_accounts();
+        let mut r = Records::batch(3);
+        set(&mut r, 0, 0, 10);
+        set(&mut r, 1, 0, 10);
+        set(&mut r, 2, 10, 20);
+        let v = verify(&w, &r);
+        assert!(v.passed(false), "{v:?}");
+        assert_eq!(v.max_in_flight, 2);
+    }
+
+    #[test]
+    fn overlap_inside_an_account_is_caught() {
+        let w = two_accounts();
+        let mut r = Records::batch(3);
+        set(&mut r, 0, 0, 10);
+        set(&mut r, 1, 0, 10);
+        set(&mut r, 2, 5, 15);
+        let v = verify(&w, &r);
+        assert_eq!(v.ordering_violations, 1);
+        assert!(!v.passed(false));
+        assert!(v.examples[0].to_string().contains("before event 1"));
+    }
+
+    #[test]
+    fn reversed_order_is_caught() {
+        let w = two_accounts();
+        let mut r = Records::batch(3);
+        set(&mut r, 2, 0, 10);
+        set(&mut r, 1, 0, 10);
+        set(&mut r, 0, 10, 20);
+        assert_eq!(verify(&w, &r).ordering_violations, 1);
+    }
+
+    #[test]
+    fn running_past_a_missing_event_is_caught() {
+        let w = two_accounts();
+        let mut r = Records::batch(3);
+        set(&mut r, 1, 0, 10);
+        set(&mut r, 2, 0, 10);
+        let v = verify(&w, &r);
+        assert_eq!((v.unprocessed, v.ordering_violations), (1, 1));
+        assert!(
+            !v.passed(true),
+            "even an interrupted run must not skip ahead"
+        );
+    }
+
+    #[test]
+    fn short_handlers_and_duplicates_are_caught() {
+        let w = two_accounts();
+        let mut r = Records::batch(3);
+        set(&mut r, 0, 0, 9);
+        set(&mut r, 1, 0, 10);
+        set(&mut r, 1, 0, 10);
+        set(&mut r, 2, 10, 20);
+        let v = verify(&w, &r);
+        assert_eq!((v.short_handlers, v.duplicates), (1, 1));
+        assert!(!v.passed(false));
+    }
+
+    #[test]
+    fn an_interrupted_prefix_passes() {
+        let w = two_accounts();
+        let mut r = Records::batch(3);
+        set(&mut r, 0, 0, 10);
+        let v = verify(&w, &r);
+        assert_eq!(v.unprocessed, 2);
+        assert!(v.passed(true));
+        assert!(!v.passed(false));
+    }
+}
