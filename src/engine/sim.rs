@@ -91,3 +91,81 @@ pub fn simulate(w: &Workload, sched: &mut dyn Scheduler) -> Execution {
         interrupted: false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::bound::lower_bound;
+    use crate::engine::scheduler::build;
+    use crate::engine::verify::verify;
+    use crate::engine::Strategy;
+    use crate::types::{AccountId, EventId};
+    use crate::workload::Source;
+
+    fn workload(accounts: &[u64], d: u64) -> Workload {
+        let mut w = Workload::new(Source::Live("t".into()), Micros(d));
+        for (i, &a) in accounts.iter().enumerate() {
+            w.push(EventId(i as u64 + 1), AccountId(a), None);
+        }
+        w
+    }
+
+    #[test]
+    fn per_account_makespan_is_the_longest_chain() {
+        let w = workload(&[1, 2, 1, 3, 1, 2], 1_000_000);
+        let exec = simulate(&w, build(Strategy::PerAccount, None).as_mut());
+        assert_eq!(exec.wall, Micros(3_000_000));
+        assert!(verify(&w, &exec.records).passed(false));
+    }
+
+    #[test]
+    fn optimal_meets_the_bound_where_pool_does_not() {
+        // One long account arriving last: FIFO starts it late, most-work-first starts it first.
+        let mut accounts: Vec<u64> = (2..=7).collect();
+        accounts.extend([1, 1, 1, 1]);
+        let w = workload(&accounts, 10);
+        let bound = lower_bound(&w.shape(), Some(2));
+        let optimal = simulate(&w, build(Strategy::Optimal, Some(2)).as_mut());
+        let pool = simulate(&w, build(Strategy::Pool, Some(2)).as_mut());
+        assert_eq!(optimal.wall, bound);
+        assert!(pool.wall > bound);
+        let v = verify(&w, &optimal.records);
+        assert!(v.passed(false));
+        assert_eq!(v.max_in_flight, 2);
+    }
+
+    #[test]
+    fn sharded_makespan_is_the_busiest_shard() {
+        // Accounts 1 and 3 share lane 1 of 2: four events back to back.
+        let w = workload(&[1, 3, 1, 3, 2], 5);
+        let exec = simulate(&w, build(Strategy::Sharded, Some(2)).as_mut());
+        assert_eq!(exec.wall, Micros(20));
+    }
+
+    #[test]
+    fn unequal_durations_end_in_time_order() {
+        let mut w = Workload::with_durations(
+            Source::Live("t".into()),
+            crate::workload::Durations::PerEvent(vec![]),
+        );
+        for (id, acct, d) in [(1, 1, 7), (2, 2, 3), (3, 2, 3), (4, 1, 1)] {
+            w.push(EventId(id), AccountId(acct), Some(Micros(d)));
+        }
+        let exec = simulate(&w, build(Strategy::PerAccount, None).as_mut());
+        assert_eq!(exec.wall, Micros(8));
+        assert!(verify(&w, &exec.records).passed(false));
+    }
+
+    #[test]
+    fn empty_and_zero_time_workloads_finish_at_zero() {
+        let empty = workload(&[], 1);
+        assert_eq!(
+            simulate(&empty, build(Strategy::Optimal, Some(3)).as_mut()).wall,
+            Micros(0)
+        );
+        let zero = workload(&[1, 1, 2], 0);
+        let exec = simulate(&zero, build(Strategy::Pool, Some(1)).as_mut());
+        assert_eq!(exec.wall, Micros(0));
+        assert!(verify(&zero, &exec.records).passed(false));
+    }
+}

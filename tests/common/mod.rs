@@ -1,0 +1,113 @@
+//! Helpers shared by the integration tests: workload files and an independent `--log` checker.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Writes an events CSV with ids 1..=N and the given accounts (and durations, if any).
+pub fn write_events(path: &Path, accounts: &[u64], durations: Option<&[u64]>) {
+    let mut s = String::from(if durations.is_some() {
+        "event_id,account_id,duration_us\n"
+    } else {
+        "event_id,account_id\n"
+    });
+    for (i, a) in accounts.iter().enumerate() {
+        match durations {
+            Some(d) => s.push_str(&format!("{},{a},{}\n", i + 1, d[i])),
+            None => s.push_str(&format!("{},{a}\n", i + 1)),
+        }
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+/// A deterministic pseudo-random account list (no RNG crate needed in tests).
+pub fn accounts(n: usize, max: u64, seed: u64) -> Vec<u64> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % max + 1
+        })
+        .collect()
+}
+
+/// One row of a processed log.
+#[derive(Debug, Clone, Copy)]
+pub struct Row {
+    pub account: u64,
+    pub event: u64,
+    pub worker: u64,
+    pub start: u64,
+    pub end: u64,
+}
+
+pub fn read_log(path: &Path) -> Vec<Row> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("account_id,event_id,worker,start_us,end_us")
+    );
+    lines
+        .map(|l| {
+            let f: Vec<u64> = l.split(',').map(|x| x.parse().unwrap()).collect();
+            Row {
+                account: f[0],
+                event: f[1],
+                worker: f[2],
+                start: f[3],
+                end: f[4],
+            }
+        })
+        .collect()
+}
+
+/// Checks a log against its input without trusting the engine: every event exactly once,
+/// per-account arrival order with no overlap, each handler at least its duration, and at
+/// most `max_workers` in flight. Returns the makespan (latest end).
+pub fn check_log(events: &[(u64, u64, u64)], log: &[Row], max_workers: Option<u64>) -> u64 {
+    let by_event: HashMap<u64, &Row> = log.iter().map(|r| (r.event, r)).collect();
+    assert_eq!(
+        by_event.len(),
+        log.len(),
+        "an event appears twice in the log"
+    );
+    assert_eq!(log.len(), events.len(), "not every event was processed");
+    let mut last_end: HashMap<u64, u64> = HashMap::new();
+    for &(id, account, duration) in events {
+        let r = by_event
+            .get(&id)
+            .unwrap_or_else(|| panic!("event {id} missing"));
+        assert_eq!(
+            r.account, account,
+            "event {id} logged under another account"
+        );
+        assert!(
+            r.end - r.start >= duration,
+            "event {id} ran {}us < {duration}us",
+            r.end - r.start
+        );
+        let prev = last_end.insert(account, r.end).unwrap_or(0);
+        assert!(
+            r.start >= prev,
+            "account {account}: event {id} started before its predecessor ended"
+        );
+    }
+    if let Some(w) = max_workers {
+        let mut points: Vec<(u64, i64)> = log
+            .iter()
+            .flat_map(|r| [(r.start, 1), (r.end, -1)])
+            .collect();
+        points.sort_by_key(|&(t, d)| (t, d));
+        let mut cur = 0i64;
+        for (_, d) in points {
+            cur += d;
+            assert!(cur <= w as i64, "{cur} events in flight with {w} workers");
+        }
+    }
+    log.iter().map(|r| r.end).max().unwrap_or(0)
+}
