@@ -24,6 +24,8 @@ const NONE: u32 = u32::MAX;
 pub struct Dispatch {
     pub lane: LaneId,
     pub event: EventIdx,
+    /// The event's account (carried so that finishing needs no lookup).
+    pub account: AccountIdx,
     /// Work (µs) still ahead on this event's critical path, this event included. Timers due at
     /// the same instant wake the most urgent first, so the longest chains lose the least.
     pub urgency: u64,
@@ -53,6 +55,9 @@ pub fn build(strategy: Strategy, lanes: Option<u64>) -> Box<dyn Scheduler> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
     Idle,
+    /// Has work and no running event, but not queued yet: arrivals are gathered and queued at
+    /// the next `next()`, so loading a million-event backlog queues each account once.
+    Pending,
     Ready,
     Running,
 }
@@ -91,6 +96,7 @@ pub struct LaneScheduler<Q> {
     next_of: Vec<u32>,
     accounts: Accounts,
     ready: Q,
+    pending: Vec<AccountIdx>,
     free: Vec<u32>,
     /// Lanes `fresh..limit` were never used; handing them out lazily keeps an unbounded
     /// scheduler from allocating a lane table.
@@ -104,6 +110,7 @@ impl<Q: ReadyQueue + Default> LaneScheduler<Q> {
             next_of: Vec::new(),
             accounts: Accounts(Vec::new()),
             ready: Q::default(),
+            pending: Vec::new(),
             free: Vec::new(),
             fresh: 0,
             limit: lanes.unwrap_or(u32::MAX),
@@ -147,17 +154,23 @@ impl<Q: ReadyQueue + Default> Scheduler for LaneScheduler<Q> {
         q.tail = e.0;
         q.remaining += w.duration(e).0;
         match q.state {
-            State::Idle => self.make_ready(a),
+            State::Idle => {
+                q.state = State::Pending;
+                self.pending.push(a);
+            }
+            State::Pending | State::Running => {}
             State::Ready => {
                 q.version = q.version.wrapping_add(1);
                 let (remaining, version) = (q.remaining, q.version);
                 self.ready.grow(a, remaining, version);
             }
-            State::Running => {}
         }
     }
 
     fn next(&mut self, w: &Workload) -> Option<Dispatch> {
+        for a in std::mem::take(&mut self.pending) {
+            self.make_ready(a);
+        }
         if self.free.is_empty() && self.fresh >= self.limit {
             return None;
         }
@@ -175,12 +188,13 @@ impl<Q: ReadyQueue + Default> Scheduler for LaneScheduler<Q> {
         Some(Dispatch {
             lane: LaneId(lane),
             event: EventIdx(e),
+            account: a,
             urgency,
         })
     }
 
-    fn finish(&mut self, w: &Workload, d: Dispatch) {
-        let a = w.account_of(d.event);
+    fn finish(&mut self, _w: &Workload, d: Dispatch) {
+        let a = d.account;
         self.free.push(d.lane.0);
         let q = &mut self.accounts.0[a.0 as usize];
         if q.head == NONE {
@@ -240,6 +254,7 @@ impl Scheduler for Sharded {
         Some(Dispatch {
             lane: LaneId(lane),
             event: EventIdx(e),
+            account: w.account_of(EventIdx(e)),
             urgency,
         })
     }

@@ -23,7 +23,7 @@ enum InFlight {
 
 /// A [`Dispatch`] packed for the heap (it needs `Ord`).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct DispatchKey(u32, u32, u64);
+struct DispatchKey(u32, u32, u32, u64);
 
 impl InFlight {
     fn push(&mut self, end: u64, d: Dispatch) {
@@ -34,7 +34,7 @@ impl InFlight {
                 h.push(Reverse((
                     end,
                     *seq,
-                    DispatchKey(d.lane.0, d.event.0, d.urgency),
+                    DispatchKey(d.lane.0, d.event.0, d.account.0, d.urgency),
                 )));
             }
         }
@@ -53,7 +53,8 @@ impl InFlight {
             InFlight::Heap(h, _) => h.pop().map(|Reverse((_, _, k))| Dispatch {
                 lane: crate::types::LaneId(k.0),
                 event: crate::types::EventIdx(k.1),
-                urgency: k.2,
+                account: crate::types::AccountIdx(k.2),
+                urgency: k.3,
             }),
         }
     }
