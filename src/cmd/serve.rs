@@ -1,10 +1,143 @@
-//! `eventbench serve` (being written).
+//! `eventbench serve`: flags, runtime, listener and signals around [`crate::server::run`].
+
 use crate::cli::GlobalArgs;
+use crate::cmd::run::{check, finish_run, print_report, Format};
+use crate::engine::{ClockKind, Plan, Strategy, Workers};
+use crate::report::RunInfo;
+use crate::server::{self, Config};
+use crate::types::Micros;
+use anyhow::{Context, Result};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// Flags of `serve`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "Examples:
+  eventbench serve                                  # 127.0.0.1:3910, optimal strategy, 1 s per event
+  eventbench serve --listen 127.0.0.1:0 --process-time 10ms --max-queued 100000
+  eventbench serve --workers 500 --strategy sharded --log log.csv --drain-timeout 30s
 
-pub fn run(_args: Args, _global: &GlobalArgs) -> anyhow::Result<()> {
-    anyhow::bail!("serve is not implemented yet")
+  curl -si localhost:3910/api -H 'content-type: application/json' -d '{\"account_id\": 7, \"event_id\": 1}'
+  curl -si localhost:3910/api -d account_id=7 -d event_id=2
+  curl -s localhost:3910/metrics
+
+Status codes of POST /api: 202 accepted; 400 unparseable body (broken JSON or encoding);
+415 content type other than JSON or form fields; 422 missing, non-integer or negative field;
+409 event_id already accepted; 413 body over 64 KiB; 503 queue full (with Retry-After) or
+shutting down; 405 other methods (with Allow). Every error has a JSON body.
+
+SIGINT/SIGTERM: stop accepting, finish every accepted event (past --drain-timeout: start no
+more and write the unstarted ones to --leftover as an events CSV), verify, print the report.
+Exit codes: 0 ok, 1 ordering violated, 2 bad usage.")]
+pub struct Args {
+    /// Address to listen on (port 0: any free port; the real one is printed)
+    #[arg(long, default_value = "127.0.0.1:3910")]
+    pub listen: SocketAddr,
+    /// Most events in flight: `auto` (one lane per account as accounts appear) or a number ≥ 1
+    #[arg(long, short, default_value = "auto")]
+    pub workers: Workers,
+    /// How events are assigned to workers (`sharded` needs a number of workers)
+    #[arg(long, short, value_enum, default_value_t = Strategy::Optimal)]
+    pub strategy: Strategy,
+    /// Processing time of every event, e.g. 1s, 250ms
+    #[arg(long, default_value = "1s")]
+    pub process_time: Micros,
+    /// Answer 503 (with Retry-After) while this many events wait to start [default: unlimited]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_queued: Option<u64>,
+    /// Write every processed event (account_id,event_id,worker,start_us,end_us) at shutdown
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// After a shutdown signal, start queued events only this long [default: until all ran]
+    #[arg(long)]
+    pub drain_timeout: Option<Micros>,
+    /// Where the events not started before the drain timeout go (an events CSV for `run`)
+    /// [default: unprocessed-<unix time>.csv]
+    #[arg(long)]
+    pub leftover: Option<PathBuf>,
+    /// Write the report as JSON to this file at shutdown
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Report format on stdout
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
+    let plan = Plan::new(args.strategy, args.workers)?;
+    let lanes = server::live_lanes(plan)?;
+    super::check_output_paths([
+        args.log.as_deref(),
+        args.json.as_deref(),
+        args.leftover.as_deref(),
+    ])?;
+    let leftover = args.leftover.clone().unwrap_or_else(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        PathBuf::from(format!("unprocessed-{now}.csv"))
+    });
+    let config = Config {
+        strategy: plan.strategy(),
+        lanes,
+        process_time: args.process_time,
+        per_event_durations: false,
+        max_queued: args.max_queued,
+        drain_timeout: args.drain_timeout.map(Micros::as_duration),
+        leftover,
+        announce: true,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    let outcome = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        server::run(listener, config, shutdown_signal()).await
+    })?;
+    let info = RunInfo {
+        plan,
+        clock: ClockKind::Real,
+    };
+    let report = finish_run(
+        &outcome.workload,
+        info,
+        &outcome.execution,
+        args.log.as_ref(),
+        args.json.as_ref(),
+    )?;
+    print_report(&report, args.format)?;
+    if let Some(l) = &outcome.leftover {
+        eprintln!(
+            "{} accepted events were handed back in {}",
+            l.events,
+            l.path.display()
+        );
+    }
+    check(&report)
+}
+
+/// Completes on the first SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    eprintln!("shutting down: no new events; finishing the accepted ones");
 }

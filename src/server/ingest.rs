@@ -1,14 +1,84 @@
-//! `run --ingest http` (being written).
+//! `run --ingest http`: the whole original pipeline in one process — a server on an ephemeral
+//! loopback port, and the same client as `send` posting the workload to it.
+
+use super::client::{send_all, SendConfig, SendReport};
+use super::Config;
 use crate::engine::record::Execution;
 use crate::engine::Plan;
+use crate::progress::Progress;
+use crate::types::Micros;
 use crate::workload::Workload;
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+/// Concurrent account streams the in-process client uses.
+const CONCURRENCY: usize = 64;
 
 /// Starts `serve` in-process on 127.0.0.1:0, sends `workload` through real HTTP and processes
 /// it live; returns the live workload (in server arrival order) and what happened.
-pub fn run_http(
-    _workload: Workload,
-    _plan: Plan,
-    _quiet: bool,
-) -> anyhow::Result<(Workload, Execution)> {
-    anyhow::bail!("--ingest http is not implemented yet")
+pub fn run_http(workload: Workload, plan: Plan, quiet: bool) -> Result<(Workload, Execution)> {
+    let config = Config {
+        strategy: plan.strategy(),
+        // The workload is known here, so `auto` resolves as in a batch run (sharded included).
+        lanes: plan.lanes(workload.account_count() as u64),
+        process_time: workload.uniform_duration().unwrap_or(Micros::ZERO),
+        per_event_durations: workload.has_per_event_durations(),
+        max_queued: None,
+        drain_timeout: None,
+        leftover: PathBuf::from("unprocessed-events.csv"),
+        announce: false,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot listen on 127.0.0.1")?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(super::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        let accepted = Arc::new(AtomicU64::new(0));
+        let progress = Progress::new(workload.len() as u64, "sending", quiet);
+        let counter = Arc::clone(&accepted);
+        let ticker = progress.follow(move || counter.load(std::sync::atomic::Ordering::Relaxed));
+        let send_config = SendConfig {
+            url: format!("http://{addr}/api"),
+            concurrency: CONCURRENCY,
+        };
+        let sent = send_all(&workload, &send_config, accepted).await;
+        if let Some(t) = ticker {
+            t.stop().await;
+        }
+        progress.finish();
+        // Every event is accepted (or sending failed): close, and let the server drain.
+        let _ = stop.send(());
+        let outcome = server.await.context("the server task failed")??;
+        let report = sent?;
+        if !quiet {
+            eprintln!("{}", summary(&report));
+        }
+        Ok((outcome.workload, outcome.execution))
+    })
+}
+
+/// One line on how the HTTP side went.
+pub fn summary(r: &SendReport) -> String {
+    let p = r.latency_us;
+    format!(
+        "ingest: {} events over HTTP in {:.3} s ({:.0} requests/s, {} retries); request latency \
+         p50 {} p99 {} max {}",
+        r.accepted,
+        r.elapsed_s,
+        r.requests_per_s,
+        r.retries,
+        Micros(p.p50),
+        Micros(p.p99),
+        Micros(p.max)
+    )
 }

@@ -1,3 +1,225 @@
-//! The web API of the original system (being written).
+//! The web API of the original system: `POST /api` feeds the live engine, `GET /metrics` and
+//! `GET /healthz` watch it, and a shutdown drains it without losing an accepted event.
+//!
+//! [`run`] takes a bound listener and a shutdown future (as in tokio's mini-redis), so the
+//! binary wires real signals and a real port while tests inject port 0 and a channel.
 
+pub mod api;
+pub mod client;
 pub mod ingest;
+pub mod intake;
+pub mod metrics;
+pub mod parse;
+
+use crate::engine::clock::PreciseClock;
+use crate::engine::handler::SleepHandler;
+use crate::engine::real::{Engine, Observer};
+use crate::engine::record::Execution;
+use crate::engine::timer::TimerThread;
+use crate::engine::{ClockKind, Plan, Strategy, Workers};
+use crate::error::UsageError;
+use crate::types::Micros;
+use crate::workload::{Durations, Source, Workload};
+use anyhow::{Context, Result};
+use axum::serve::ListenerExt;
+use intake::{Arrivals, Intake, LiveEngine};
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a server runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub strategy: Strategy,
+    /// Most events in flight; `None`: one lane per account (see [`live_lanes`]).
+    pub lanes: Option<u64>,
+    /// Processing time of events that do not carry their own `duration_us`.
+    pub process_time: Micros,
+    /// Honour a `duration_us` field per event (the report then shows per-event durations).
+    pub per_event_durations: bool,
+    /// Refuse new events with 503 while this many are waiting to start.
+    pub max_queued: Option<u64>,
+    /// After shutdown, how long to keep starting queued events; `None`: until all have run.
+    pub drain_timeout: Option<Duration>,
+    /// Where events never started (after a drain timeout) are written.
+    pub leftover: PathBuf,
+    /// Print the address and configuration to stderr on startup.
+    pub announce: bool,
+}
+
+/// What a server that has shut down hands back.
+pub struct ServeOutcome {
+    pub addr: SocketAddr,
+    /// Every accepted event, in server arrival order.
+    pub workload: Workload,
+    pub execution: Execution,
+    /// Events that were accepted but never started, written to `Config::leftover`.
+    pub leftover: Option<Leftover>,
+    /// Requests refused, all reasons together.
+    pub rejected: u64,
+}
+
+/// The hand-back file of a drain that timed out.
+#[derive(Clone, Debug)]
+pub struct Leftover {
+    pub path: PathBuf,
+    pub events: usize,
+}
+
+/// Lanes for a live run, where the set of accounts is not known up front: `auto` means one lane
+/// per account as accounts appear, which `sharded` cannot do (it needs its modulus at start).
+pub fn live_lanes(plan: Plan) -> Result<Option<u64>, UsageError> {
+    match (plan.strategy(), plan.workers()) {
+        (Strategy::Sharded, Workers::Auto) => Err(UsageError(
+            "--strategy sharded needs a number of workers when serving (accounts are not known \
+             up front); use e.g. --workers 500, or --strategy optimal with --workers auto"
+                .into(),
+        )),
+        (Strategy::PerAccount, _) | (_, Workers::Auto) => Ok(None),
+        (_, Workers::Fixed(n)) => Ok(Some(u64::from(n.get()))),
+    }
+}
+
+/// Serves until `shutdown` completes, then drains and returns what happened.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<ServeOutcome> {
+    let addr = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    let timer = TimerThread::start().context("cannot start the timer thread")?;
+    let clock = PreciseClock::new(timer.handle());
+    let source = Source::Live(format!("http://{addr}/api"));
+    let workload = if config.per_event_durations {
+        Workload::with_durations(source, Durations::PerEvent(Vec::new()))
+    } else {
+        Workload::new(source, config.process_time)
+    };
+    let arrivals = Arc::new(Arrivals::new(clock.clone()));
+    let watcher = Arc::clone(&arrivals);
+    let observer: Observer = Arc::new(move |job| watcher.finished(job));
+    let engine = Engine::start(
+        workload,
+        config.strategy,
+        config.lanes,
+        SleepHandler,
+        clock,
+        Some(observer),
+    );
+    let intake = Arc::new(Intake::new(
+        engine.clone(),
+        arrivals,
+        config.max_queued,
+        config.process_time,
+        config.per_event_durations,
+    ));
+    if config.announce {
+        announce(addr, &config);
+    }
+    let closing = Arc::clone(&intake);
+    let signal = async move {
+        shutdown.await;
+        closing.begin_shutdown();
+    };
+    // Small request/response pairs on keep-alive connections: Nagle would only add delay.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, api::router(Arc::clone(&intake)))
+        .with_graceful_shutdown(signal)
+        .await
+        .context("the HTTP server failed")?;
+    // The listener is closed and every request answered, so nothing can arrive any more.
+    let leftover = drain(&engine, &config).await?;
+    let rejected = intake.metrics().rejected_total();
+    let (workload, execution) = engine.finish(ClockKind::Real);
+    drop(timer);
+    Ok(ServeOutcome {
+        addr,
+        workload,
+        execution,
+        leftover,
+        rejected,
+    })
+}
+
+fn announce(addr: SocketAddr, c: &Config) {
+    let lanes = c
+        .lanes
+        .map_or("auto (one per account)".to_string(), |n| n.to_string());
+    let max_queued = c
+        .max_queued
+        .map_or("unlimited".to_string(), |n| n.to_string());
+    let drain = c
+        .drain_timeout
+        .map_or("none (finish every event)".to_string(), |d| {
+            Micros::from_duration(d).to_string()
+        });
+    eprintln!(
+        "eventbench serve listening on http://{addr} (POST /api, GET /metrics, GET /healthz)"
+    );
+    eprintln!(
+        "  strategy {}, workers {lanes}, process time {}, max queued {max_queued}, drain timeout {drain}",
+        c.strategy, c.process_time
+    );
+}
+
+/// Finishes the accepted events; past the drain timeout, starts no more and hands back the
+/// unstarted ones in a CSV that `run --input` accepts.
+async fn drain(engine: &LiveEngine, config: &Config) -> Result<Option<Leftover>> {
+    engine.close();
+    let finished = match config.drain_timeout {
+        None => {
+            engine.wait().await;
+            true
+        }
+        Some(limit) => tokio::time::timeout(limit, engine.wait()).await.is_ok(),
+    };
+    if finished {
+        return Ok(None);
+    }
+    engine.stop();
+    engine.wait().await;
+    let unstarted = engine.unstarted();
+    if unstarted.is_empty() {
+        return Ok(None);
+    }
+    write_leftover(&config.leftover, &unstarted)?;
+    if config.announce {
+        eprintln!(
+            "drain timeout: {} accepted events were not started; written to {} \
+             (re-run with: eventbench run --input {})",
+            unstarted.len(),
+            config.leftover.display(),
+            config.leftover.display()
+        );
+    }
+    Ok(Some(Leftover {
+        path: config.leftover.clone(),
+        events: unstarted.len(),
+    }))
+}
+
+fn write_leftover(
+    path: &Path,
+    events: &[(crate::types::EventId, crate::types::AccountId, Micros)],
+) -> Result<()> {
+    crate::output::write_atomic(path, |f| {
+        writeln!(f, "event_id,account_id,duration_us")?;
+        for (e, a, d) in events {
+            writeln!(f, "{},{},{}", e.0, a.0, d.0)?;
+        }
+        Ok(())
+    })
+    .with_context(|| {
+        format!(
+            "cannot hand back the unstarted events to {}",
+            path.display()
+        )
+    })
+}

@@ -1,0 +1,265 @@
+//! Turning a `POST /api` body into an event: JSON or form fields, with the status code each
+//! kind of bad input earns.
+//!
+//! 415: the content type is neither JSON nor form fields. 400: the body cannot be parsed at
+//! all (broken JSON, broken percent-encoding). 422: it parses, but a field is missing, not a
+//! whole number, negative or too large.
+
+use super::intake::Incoming;
+use super::metrics::Reason;
+use crate::types::{AccountId, EventId, Micros};
+
+/// Bodies larger than this are refused with 413 before they are read in full.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// A refused body: the reason (status code) and a message for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadInput {
+    pub reason: Reason,
+    pub message: String,
+}
+
+fn bad(reason: Reason, message: impl Into<String>) -> BadInput {
+    BadInput {
+        reason,
+        message: message.into(),
+    }
+}
+
+/// The body encodings `POST /api` understands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Json,
+    Form,
+}
+
+/// Picks the encoding from a `Content-Type` header value (parameters such as charset ignored).
+pub fn encoding(content_type: Option<&str>) -> Result<Encoding, BadInput> {
+    let essence = content_type
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    match essence.as_deref() {
+        Some("application/json") => Ok(Encoding::Json),
+        Some("application/x-www-form-urlencoded") => Ok(Encoding::Form),
+        other => Err(bad(
+            Reason::UnsupportedMediaType,
+            format!(
+                "content type {} is not supported; send application/json or \
+                 application/x-www-form-urlencoded",
+                other.map_or("(none)".to_string(), |v| format!("'{v}'"))
+            ),
+        )),
+    }
+}
+
+/// Parses a body in the given encoding.
+pub fn event(encoding: Encoding, body: &[u8]) -> Result<Incoming, BadInput> {
+    match encoding {
+        Encoding::Json => from_json(body),
+        Encoding::Form => from_form(body),
+    }
+}
+
+/// One field's raw value, before it is checked to be a whole number.
+enum Raw<'a> {
+    Json(&'a serde_json::Value),
+    Text(&'a str),
+}
+
+fn from_json(body: &[u8]) -> Result<Incoming, BadInput> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| bad(Reason::BadRequest, format!("malformed JSON: {e}")))?;
+    let obj = value.as_object().ok_or_else(|| {
+        bad(
+            Reason::InvalidValue,
+            "expected a JSON object with account_id and event_id",
+        )
+    })?;
+    let field = |name| obj.get(name).map(Raw::Json);
+    build(field("event_id"), field("account_id"), field("duration_us"))
+}
+
+fn from_form(body: &[u8]) -> Result<Incoming, BadInput> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| bad(Reason::BadRequest, "form body is not valid UTF-8"))?;
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (percent_decode(k)?, percent_decode(v)?);
+        if fields.iter().any(|(seen, _)| *seen == k) {
+            return Err(bad(
+                Reason::InvalidValue,
+                format!("field {k} is given twice"),
+            ));
+        }
+        fields.push((k, v));
+    }
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| Raw::Text(v))
+    };
+    build(field("event_id"), field("account_id"), field("duration_us"))
+}
+
+fn build(
+    event: Option<Raw>,
+    account: Option<Raw>,
+    duration: Option<Raw>,
+) -> Result<Incoming, BadInput> {
+    let required = |raw: Option<Raw>, name: &str| {
+        let raw = raw.ok_or_else(|| bad(Reason::InvalidValue, format!("missing field {name}")))?;
+        whole_number(raw, name)
+    };
+    let event = EventId(required(event, "event_id")?);
+    let account = AccountId(required(account, "account_id")?);
+    let duration = match duration {
+        Some(raw) => Some(Micros(whole_number(raw, "duration_us")?)),
+        None => None,
+    };
+    Ok(Incoming {
+        event,
+        account,
+        duration,
+    })
+}
+
+/// Accepts a JSON integer or a string of digits (what form posts and many clients send).
+fn whole_number(raw: Raw, name: &str) -> Result<u64, BadInput> {
+    let text = match raw {
+        Raw::Json(v) if v.is_u64() => return Ok(v.as_u64().unwrap_or_default()),
+        Raw::Json(v) if v.is_i64() => return Err(negative(name)),
+        Raw::Json(serde_json::Value::String(s)) => s.as_str(),
+        Raw::Json(v) => {
+            return Err(bad(
+                Reason::InvalidValue,
+                format!("{name} must be a whole number ≥ 0, got {v}"),
+            ))
+        }
+        Raw::Text(s) => s,
+    };
+    if let Some(rest) = text.strip_prefix('-') {
+        if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(negative(name));
+        }
+    }
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(
+            Reason::InvalidValue,
+            format!("{name} must be a whole number ≥ 0, got '{text}'"),
+        ));
+    }
+    text.parse().map_err(|_| {
+        bad(
+            Reason::InvalidValue,
+            format!("{name} is too large (at most {})", u64::MAX),
+        )
+    })
+}
+
+fn negative(name: &str) -> BadInput {
+    bad(Reason::InvalidValue, format!("{name} must not be negative"))
+}
+
+fn percent_decode(s: &str) -> Result<String, BadInput> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = b
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                let byte = hex
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| {
+                        bad(Reason::BadRequest, "broken percent-encoding in form body")
+                    })?;
+                out.push(byte);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| bad(Reason::BadRequest, "form field is not valid UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(enc: Encoding, body: &str) -> Reason {
+        event(enc, body.as_bytes()).unwrap_err().reason
+    }
+
+    #[test]
+    fn json_and_form_give_the_same_event() {
+        let j = event(Encoding::Json, br#"{"account_id": 7, "event_id": "12"}"#).unwrap();
+        let f = event(Encoding::Form, b"event_id=12&account_id=%37").unwrap();
+        assert_eq!(j, f);
+        assert_eq!(
+            (j.event, j.account, j.duration),
+            (EventId(12), AccountId(7), None)
+        );
+    }
+
+    #[test]
+    fn bad_bodies_get_400_or_422() {
+        use Encoding::*;
+        assert_eq!(reason(Json, "{\"account_id\": 1,"), Reason::BadRequest);
+        assert_eq!(reason(Json, "[1, 2]"), Reason::InvalidValue);
+        assert_eq!(reason(Json, r#"{"account_id": 1}"#), Reason::InvalidValue);
+        assert_eq!(
+            reason(Json, r#"{"account_id": -1, "event_id": 1}"#),
+            Reason::InvalidValue
+        );
+        assert_eq!(
+            reason(Json, r#"{"account_id": 1.5, "event_id": 1}"#),
+            Reason::InvalidValue
+        );
+        assert_eq!(
+            reason(Json, r#"{"account_id": "x", "event_id": 1}"#),
+            Reason::InvalidValue
+        );
+        assert_eq!(
+            reason(Form, "account_id=-4&event_id=1"),
+            Reason::InvalidValue
+        );
+        assert_eq!(
+            reason(Form, "account_id=1&event_id=1&event_id=2"),
+            Reason::InvalidValue
+        );
+        assert_eq!(
+            reason(Form, "account_id=%zz&event_id=1"),
+            Reason::BadRequest
+        );
+        assert_eq!(
+            reason(Form, "account_id=1&event_id=99999999999999999999"),
+            Reason::InvalidValue
+        );
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(
+            encoding(Some("application/json; charset=utf-8")),
+            Ok(Encoding::Json)
+        );
+        assert_eq!(
+            encoding(Some("Application/X-WWW-Form-Urlencoded")),
+            Ok(Encoding::Form)
+        );
+        assert_eq!(
+            encoding(Some("text/plain")).unwrap_err().reason,
+            Reason::UnsupportedMediaType
+        );
+        assert_eq!(
+            encoding(None).unwrap_err().reason,
+            Reason::UnsupportedMediaType
+        );
+    }
+}

@@ -1,0 +1,495 @@
+//! The web API end to end: a server on port 0 with an injected shutdown, real HTTP requests,
+//! every status code, the metrics, and the drain (with and without a hand-back).
+
+use eventbench::engine::Strategy;
+use eventbench::server::{self, Config, ServeOutcome};
+use eventbench::types::Micros;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+struct Running {
+    base: String,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<ServeOutcome>>,
+    http: reqwest::Client,
+}
+
+impl Running {
+    async fn start(config: Config) -> Running {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        Running {
+            base,
+            stop,
+            task,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn post_json(&self, body: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/api", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn event(&self, event: u64, account: u64) -> reqwest::Response {
+        self.post_json(&format!(r#"{{"event_id":{event},"account_id":{account}}}"#))
+            .await
+    }
+
+    async fn shutdown(self) -> ServeOutcome {
+        self.stop.send(()).unwrap();
+        self.task.await.unwrap().unwrap()
+    }
+}
+
+fn config(process_time_ms: u64) -> Config {
+    Config {
+        strategy: Strategy::Optimal,
+        lanes: None,
+        process_time: Micros(process_time_ms * 1_000),
+        per_event_durations: false,
+        max_queued: None,
+        drain_timeout: None,
+        leftover: PathBuf::from("never-written.csv"),
+        announce: false,
+    }
+}
+
+/// Asserts the status and that the body is a JSON error naming `code`.
+async fn assert_error(resp: reqwest::Response, status: StatusCode, code: &str) {
+    assert_eq!(resp.status(), status);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16());
+}
+
+fn processed(o: &ServeOutcome) -> usize {
+    o.workload
+        .indexes()
+        .filter(|&e| o.execution.records.get(e).is_some())
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_and_form_events_are_accepted_with_their_position() {
+    let s = Running::start(config(10)).await;
+    let resp = s.event(1, 7).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "accepted");
+    assert_eq!(body["sequence"], 0);
+    assert!(body["queue_position"].is_u64());
+    let form = s
+        .http
+        .post(format!("{}/api", s.base))
+        .form(&[("account_id", "7"), ("event_id", "2")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::ACCEPTED);
+    let body: Value = form.json().await.unwrap();
+    assert_eq!(body["sequence"], 1);
+    let o = s.shutdown().await;
+    assert_eq!(o.workload.len(), 2);
+    assert_eq!(processed(&o), 2);
+    assert!(o.leftover.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_json_errors_and_leave_the_server_unharmed() {
+    let s = Running::start(config(1)).await;
+    let cases = [
+        (
+            r#"{"account_id": 1,"#,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            r#"{"account_id": 1}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+        ),
+        (
+            r#"{"account_id": -1, "event_id": 5}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+        ),
+        (
+            r#"{"account_id": 1.5, "event_id": 5}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+        ),
+        (
+            r#"{"account_id": "abc", "event_id": 5}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+        ),
+        (
+            r#"[1, 5]"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+        ),
+    ];
+    for (body, status, code) in cases {
+        assert_error(s.post_json(body).await, status, code).await;
+    }
+    let form = s
+        .http
+        .post(format!("{}/api", s.base))
+        .form(&[("account_id", "-3"), ("event_id", "5")])
+        .send()
+        .await
+        .unwrap();
+    assert_error(form, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value").await;
+    let text = s
+        .http
+        .post(format!("{}/api", s.base))
+        .header("content-type", "text/plain")
+        .body("account_id=1&event_id=5")
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        text,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    let none = s
+        .http
+        .post(format!("{}/api", s.base))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        none,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    // Still serving, and event 5 was never taken by any of the refused requests.
+    assert_eq!(s.event(5, 1).await.status(), StatusCode::ACCEPTED);
+    let o = s.shutdown().await;
+    assert_eq!(o.workload.len(), 1);
+    assert_eq!(o.rejected, 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_methods_get_405_with_allow() {
+    let s = Running::start(config(1)).await;
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    ] {
+        let resp = s
+            .http
+            .request(method, format!("{}/api", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()["allow"], "POST");
+        assert_error(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    }
+    let resp = s
+        .http
+        .post(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["allow"], "GET, HEAD");
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let missing = s.http.get(format!("{}/nope", s.base)).send().await.unwrap();
+    assert_error(missing, StatusCode::NOT_FOUND, "not_found").await;
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_event_id_is_a_409_not_a_second_event() {
+    let s = Running::start(config(1)).await;
+    assert_eq!(s.event(42, 1).await.status(), StatusCode::ACCEPTED);
+    assert_error(
+        s.event(42, 1).await,
+        StatusCode::CONFLICT,
+        "duplicate_event",
+    )
+    .await;
+    assert_error(
+        s.event(42, 2).await,
+        StatusCode::CONFLICT,
+        "duplicate_event",
+    )
+    .await;
+    let o = s.shutdown().await;
+    assert_eq!(o.workload.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_64_kib_is_a_413() {
+    let s = Running::start(config(1)).await;
+    let padding = " ".repeat(64 * 1024);
+    let body = format!(r#"{{"event_id":1,"account_id":1}}{padding}"#);
+    assert_error(
+        s.post_json(&body).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+    )
+    .await;
+    // Without a Content-Length (chunked) the limit still holds while streaming.
+    let mut tcp = tokio::net::TcpStream::connect(s.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = "POST /api HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+                Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    let request = format!("{head}{:x}\r\n{body}\r\n0\r\n\r\n", body.len());
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tcp.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("body_too_large"), "{answer}");
+    let o = s.shutdown().await;
+    assert_eq!(o.workload.len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_is_a_503_with_retry_after_and_nothing_is_lost() {
+    let mut c = config(200);
+    c.lanes = Some(1);
+    c.max_queued = Some(1);
+    let s = Running::start(c).await;
+    // The first starts at once (one lane), the second waits, the third finds the queue full.
+    assert_eq!(s.event(1, 1).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(s.event(2, 2).await.status(), StatusCode::ACCEPTED);
+    let full = s.event(3, 3).await;
+    assert_eq!(full.headers()["retry-after"], "1");
+    assert_error(full, StatusCode::SERVICE_UNAVAILABLE, "queue_full").await;
+    let metrics = s
+        .http
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("eventbench_requests_rejected_total{reason=\"queue_full\"} 1"));
+    let o = s.shutdown().await;
+    assert_eq!((o.workload.len(), processed(&o)), (2, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_and_metrics_report_the_live_counters() {
+    let s = Running::start(config(1)).await;
+    let health: Value = s
+        .http
+        .get(format!("{}/healthz", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    for i in 1..=3 {
+        assert_eq!(s.event(i, 9).await.status(), StatusCode::ACCEPTED);
+    }
+    s.post_json("{").await;
+    let resp = s
+        .http
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = resp.text().await.unwrap();
+    for needle in [
+        "# TYPE eventbench_events_accepted_total counter",
+        "eventbench_events_accepted_total 3",
+        "eventbench_events_processed_total ",
+        "eventbench_events_queued ",
+        "eventbench_events_in_flight ",
+        "eventbench_ordering_violations 0",
+        "eventbench_requests_rejected_total{reason=\"bad_request\"} 1",
+        "# TYPE eventbench_event_latency_seconds histogram",
+        "eventbench_event_latency_seconds_bucket{le=\"+Inf\"} ",
+        "eventbench_event_latency_seconds_count ",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+    let o = s.shutdown().await;
+    assert_eq!(processed(&o), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_every_queued_event_in_order() {
+    let mut c = config(10);
+    c.lanes = Some(2);
+    let s = Running::start(c).await;
+    for i in 1..=30 {
+        assert_eq!(s.event(i, i % 4).await.status(), StatusCode::ACCEPTED);
+    }
+    let o = s.shutdown().await;
+    assert_eq!((o.workload.len(), processed(&o)), (30, 30));
+    assert!(o.leftover.is_none());
+    let v = eventbench::engine::verify::verify(&o.workload, &o.execution.records);
+    assert!(v.passed(false), "{v:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_drain_timeout_the_unstarted_events_are_handed_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(100);
+    c.lanes = Some(1);
+    c.drain_timeout = Some(Duration::from_millis(1));
+    c.leftover = dir.path().join("left.csv");
+    let s = Running::start(c).await;
+    for i in 1..=10 {
+        assert_eq!(s.event(100 + i, i % 3).await.status(), StatusCode::ACCEPTED);
+    }
+    let o = s.shutdown().await;
+    let left = o.leftover.as_ref().expect("events were still queued");
+    let text = std::fs::read_to_string(&left.path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("event_id,account_id,duration_us"));
+    let handed: Vec<u64> = lines
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    let unstarted: Vec<u64> = o
+        .workload
+        .indexes()
+        .filter(|&e| o.execution.records.get(e).is_none())
+        .map(|e| o.workload.event_id(e).0)
+        .collect();
+    assert!(!handed.is_empty());
+    assert_eq!(handed, unstarted);
+    assert_eq!(left.events, handed.len());
+    assert_eq!(
+        processed(&o) + handed.len(),
+        10,
+        "every accepted event is accounted for"
+    );
+    assert!(o.execution.interrupted);
+    // The hand-back is a valid events CSV, loadable by `run --input`.
+    let again = eventbench::workload::csv::load(&left.path, Micros(1)).unwrap();
+    assert_eq!(again.len(), handed.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_after_shutdown_are_refused_not_dropped() {
+    let s = Running::start(config(1)).await;
+    let base = s.base.clone();
+    assert_eq!(s.event(1, 1).await.status(), StatusCode::ACCEPTED);
+    let o = s.shutdown().await;
+    assert_eq!(processed(&o), 1);
+    // The listener is closed: a client gets a connection error, never a silent 2xx.
+    let late = reqwest::Client::new()
+        .post(format!("{base}/api"))
+        .header("content-type", "application/json")
+        .body(r#"{"event_id":2,"account_id":1}"#)
+        .send()
+        .await;
+    assert!(late.is_err() || late.unwrap().status() == StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_send_client_keeps_each_accounts_order() {
+    let s = Running::start(config(2)).await;
+    let mut w = eventbench::workload::Workload::new(
+        eventbench::workload::Source::Live("test".into()),
+        Micros(2_000),
+    );
+    for i in 0..60u64 {
+        w.push(
+            eventbench::types::EventId(i + 1),
+            eventbench::types::AccountId(i % 5),
+            None,
+        );
+    }
+    let cfg = server::client::SendConfig {
+        url: format!("{}/api", s.base),
+        concurrency: 3,
+    };
+    let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let report = server::client::send_all(&w, &cfg, counter).await.unwrap();
+    assert_eq!((report.events, report.accepted), (60, 60));
+    let o = s.shutdown().await;
+    // Per account, the server saw the events in their original (ascending) order.
+    for a in 0..5u64 {
+        let seen: Vec<u64> = o
+            .workload
+            .indexes()
+            .filter(|&e| o.workload.account_id(o.workload.account_of(e)).0 == a)
+            .map(|e| o.workload.event_id(e).0)
+            .collect();
+        assert!(
+            seen.windows(2).all(|p| p[0] < p[1]),
+            "account {a}: {seen:?}"
+        );
+        assert_eq!(seen.len(), 12);
+    }
+}
+
+#[test]
+fn run_ingest_http_processes_a_generated_workload_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("events.csv");
+    let mut csv = String::from("event_id,account_id\n");
+    for i in 1..=200u64 {
+        csv.push_str(&format!("{i},{}\n", (i * 7) % 13));
+    }
+    std::fs::write(&input, csv).unwrap();
+    let json = dir.path().join("report.json");
+    let out = assert_cmd::Command::cargo_bin("eventbench")
+        .unwrap()
+        .args([
+            "run",
+            "--ingest",
+            "http",
+            "--process-time",
+            "10ms",
+            "--quiet",
+        ])
+        .arg("--input")
+        .arg(&input)
+        .arg("--json")
+        .arg(&json)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("ordering     ok"), "{stdout}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["events"], 200);
+    assert_eq!(report["ordering_violations"], 0);
+    assert_eq!(report["unprocessed"], 0);
+}
+
+#[test]
+fn serving_sharded_with_auto_workers_is_a_usage_error() {
+    assert_cmd::Command::cargo_bin("eventbench")
+        .unwrap()
+        .args(["serve", "--listen", "127.0.0.1:0", "--strategy", "sharded"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "sharded needs a number of workers",
+        ));
+}
