@@ -296,3 +296,98 @@ fn an_unreachable_broker_is_a_clear_error_with_exit_code_3() {
             ));
     }
 }
+
+/// A TCP forwarder to the broker that can cut every connection at once (a lost network).
+struct Proxy {
+    port: u16,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(url: &str) -> Self {
+        let uri: lapin::uri::AMQPUri = url.parse().unwrap();
+        let target = format!("{}:{}", uri.authority.host, uri.authority.port);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&conns);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = std::net::TcpStream::connect(&target) else {
+                    return;
+                };
+                let mut k = kept.lock().unwrap();
+                k.push(client.try_clone().unwrap());
+                k.push(server.try_clone().unwrap());
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Proxy { port, conns }
+    }
+
+    fn url(&self) -> String {
+        format!("amqp://127.0.0.1:{}/%2f", self.port)
+    }
+
+    fn cut(&self) {
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+#[test]
+fn a_lost_connection_exits_3_and_acks_nothing_unprocessed() {
+    let Some(url) = broker() else { return };
+    let q = Queues::new(&url, 2, "lost");
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_events(dir.path(), 200, 4);
+    bin()
+        .arg("publish")
+        .args(q.args())
+        .args(["--process-time", "20ms", "--input"])
+        .arg(&input)
+        .assert()
+        .success();
+    let proxy = Proxy::start(&url);
+    let (log_a, log_b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    let mut a = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"))
+        .args(["worker", "--broker", &proxy.url(), "--queues", "2", "-q"])
+        .args(["--queue-prefix", &q.topo.prefix, "--log"])
+        .arg(&log_a)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_rows(&log_a, 30, &mut a);
+    proxy.cut();
+    let out = a.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "exit code after losing the broker"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("lost RabbitMQ"), "unclear error: {stderr}");
+    // Whatever A did not log must still be in the queues for B.
+    bin()
+        .arg("worker")
+        .args(q.args())
+        .args(["--exit-when-idle", "1s", "-q", "--log"])
+        .arg(&log_b)
+        .assert()
+        .success();
+    let mut rows = log_rows(&log_a);
+    assert!(rows.len() < 200, "worker A finished before the cut");
+    rows.extend(log_rows(&log_b));
+    assert_complete_and_in_order(&arrivals(&input), &rows);
+}

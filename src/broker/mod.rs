@@ -136,3 +136,39 @@ pub fn remap(original: Workload, consumed: &Workload, exec: Execution) -> (Workl
     };
     (original, execution)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ClockKind;
+    use crate::types::{AccountId, EventId, LaneId};
+
+    #[test]
+    fn remap_follows_event_ids_and_counts_second_runs() {
+        let mut original = Workload::new(Source::Live("o".into()), Micros(5));
+        for (e, a) in [(1, 7), (2, 8), (3, 7)] {
+            original.push(EventId(e), AccountId(a), None);
+        }
+        // Delivered as 2, 1, 1 (again), 3; the repeat of 1 is a duplicate.
+        let mut consumed = Workload::new(Source::Live("c".into()), Micros(5));
+        let mut records = Records::live();
+        for (i, (e, a)) in [(2, 8), (1, 7), (1, 7), (3, 7)].into_iter().enumerate() {
+            let idx = consumed.push(EventId(e), AccountId(a), None);
+            records.push_arrival(Micros(i as u64));
+            let start = Micros(10 * i as u64);
+            records.set(idx, start, start.saturating_add(Micros(5)), LaneId(0));
+        }
+        let exec = Execution {
+            records,
+            wall: Micros(35),
+            clock: ClockKind::Real,
+            interrupted: false,
+        };
+        let (w, exec) = remap(original, &consumed, exec);
+        assert_eq!(w.event_id(EventIdx(0)), EventId(1));
+        let first = exec.records.get(EventIdx(0)).unwrap();
+        assert_eq!((first.arrival, first.start), (Micros(1), Micros(10)));
+        assert_eq!(exec.records.get(EventIdx(1)).unwrap().start, Micros(0));
+        assert_eq!(exec.records.duplicates(), 1);
+    }
+}
