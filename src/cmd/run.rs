@@ -61,6 +61,9 @@ pub struct Args {
     /// Number of RabbitMQ queues (eventbench.0 .. eventbench.N-1) with --broker
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..), requires = "broker")]
     pub queues: Option<u32>,
+    /// Queue name prefix with --broker (queues are PREFIX.0 .. PREFIX.N-1)
+    #[arg(long, default_value = crate::broker::amqp::DEFAULT_PREFIX, requires = "broker")]
+    pub queue_prefix: String,
 }
 
 /// Ways to bring events into the engine besides loading them.
@@ -94,7 +97,14 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         }
         (None, Some(url), _) => {
             let queues = args.queues.expect("clap requires --queues with --broker");
-            crate::broker::run_through(url, queues, workload, plan, global.quiet)?
+            crate::broker::run_through(
+                url,
+                queues,
+                &args.queue_prefix,
+                workload,
+                plan,
+                global.quiet,
+            )?
         }
         (None, None, ClockKind::Virtual) => {
             let mut sched =

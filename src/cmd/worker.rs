@@ -1,10 +1,184 @@
-//! `eventbench worker` (being written).
+//! `eventbench worker`: consume RabbitMQ queues through the live engine, ack after processing.
+
+use super::run::{print_report, Format};
+use crate::broker::amqp::{self, Topology};
+use crate::broker::consume::{self, BrokerStats, Config, StopWhen};
+use crate::broker::livelog::{LiveLog, LoggedSleep};
 use crate::cli::GlobalArgs;
+use crate::engine::{ClockKind, Plan, Strategy, Workers};
+use crate::error::UsageError;
+use crate::report::{Report, RunInfo};
+use crate::types::Micros;
+use crate::workload::{Durations, Source, Workload};
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Flags of `worker`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "Examples:
+  eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 500 --log worker1.csv
+  eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 500 --exit-when-idle 2s --json r.json
+  eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 500 --one-at-a-time   # the PHP design
 
-pub fn run(_args: Args, _global: &GlobalArgs) -> anyhow::Result<()> {
-    anyhow::bail!("worker is not implemented yet")
+Run one per machine, or several: each queue has one active consumer and the others stand by,
+taking over when it dies; its unacknowledged events are then redelivered and processed again.
+Exit codes: 0 ok, 1 ordering violated, 2 bad usage, 3 broker unreachable or connection lost.")]
+pub struct Args {
+    /// RabbitMQ URL, e.g. amqp://guest:guest@127.0.0.1:5672/%2f
+    #[arg(long)]
+    pub broker: String,
+    /// Number of queues to consume (PREFIX.0 .. PREFIX.N-1)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub queues: u32,
+    /// Queue name prefix
+    #[arg(long, default_value = amqp::DEFAULT_PREFIX)]
+    pub queue_prefix: String,
+    /// Most events in flight in this worker: `auto` (no limit) or a number ≥ 1
+    #[arg(long, short, default_value = "auto")]
+    pub workers: Workers,
+    /// How events are assigned to this worker's lanes
+    #[arg(long, short, value_enum, default_value_t = Strategy::Optimal)]
+    pub strategy: Strategy,
+    /// Processing time of events whose message has no duration_us
+    #[arg(long, default_value = "1s")]
+    pub process_time: Micros,
+    /// Unacknowledged messages per queue (basic.qos); bounds what a crash hands back
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..))]
+    pub prefetch: u16,
+    /// The original design: prefetch 1, so each queue's consumer processes strictly one
+    /// message at a time (head-of-line blocking across the accounts of a queue)
+    #[arg(long, conflicts_with = "prefetch")]
+    pub one_at_a_time: bool,
+    /// Append every processed event (account_id,event_id,worker,start_us,end_us) to this CSV,
+    /// flushed per event; `worker` is this process's id
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Exit once the queues were empty and nothing was in flight for this long (else run
+    /// until Ctrl-C / SIGTERM), then verify and report
+    #[arg(long)]
+    pub exit_when_idle: Option<Micros>,
+    /// Write the report (with the broker's delivery counts) as JSON to this file
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Report format on stdout
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// The worker's JSON report: the run report plus delivery counts.
+#[derive(Serialize)]
+struct WorkerReport<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    mode: &'static str,
+    queues: u32,
+    prefetch: u16,
+    broker: BrokerStats,
+}
+
+pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
+    let plan = Plan::new(args.strategy, args.workers)?;
+    let lanes = match (plan.strategy(), plan.workers()) {
+        (Strategy::Sharded, Workers::Auto) => {
+            return Err(UsageError(
+                "worker --strategy sharded needs a number of workers (--workers N): a worker \
+                 does not know its accounts in advance"
+                    .into(),
+            )
+            .into())
+        }
+        (Strategy::PerAccount, _) | (_, Workers::Auto) => None,
+        (_, Workers::Fixed(n)) => Some(u64::from(n.get())),
+    };
+    super::check_output_paths([args.log.as_deref(), args.json.as_deref()])?;
+    let log = match &args.log {
+        Some(p) => Some(Arc::new(LiveLog::open(p)?)),
+        None => None,
+    };
+    let prefetch = if args.one_at_a_time { 1 } else { args.prefetch };
+    let topo = Topology::new(&args.broker, args.queues, &args.queue_prefix);
+    let stop = args
+        .exit_when_idle
+        .map_or(StopWhen::Signal, |d| StopWhen::Idle(d.as_duration()));
+    let cfg = Config {
+        topology: topo.clone(),
+        strategy: plan.strategy(),
+        lanes,
+        prefetch,
+        workload: Workload::with_durations(
+            Source::Live(format!(
+                "RabbitMQ {} ({}.*)",
+                topo.display_url(),
+                topo.prefix
+            )),
+            Durations::PerEvent(Vec::new()),
+        ),
+        process_time: args.process_time,
+        handler: LoggedSleep {
+            log: log.clone(),
+            worker: u64::from(std::process::id()),
+        },
+    };
+    if !global.quiet {
+        eprintln!(
+            "worker {}: consuming {} queues {}.* at {} (prefetch {prefetch}, {} strategy, {} \
+             workers)",
+            std::process::id(),
+            topo.queues,
+            topo.prefix,
+            topo.display_url(),
+            plan.strategy(),
+            plan.workers()
+        );
+    }
+    let consumed = consume_all(cfg, stop)?;
+    if let Some(l) = &log {
+        l.check()?;
+    }
+    let info = RunInfo {
+        plan,
+        clock: ClockKind::Real,
+    };
+    let report = super::run::finish_run(&consumed.workload, info, &consumed.execution, None, None)?;
+    let full = WorkerReport {
+        report: &report,
+        mode: if args.one_at_a_time {
+            "one-at-a-time"
+        } else {
+            "engine"
+        },
+        queues: topo.queues,
+        prefetch,
+        broker: consumed.stats,
+    };
+    if let Some(path) = &args.json {
+        crate::output::write_atomic(path, |f| {
+            serde_json::to_writer_pretty(&mut *f, &full)?;
+            Ok(writeln!(f)?)
+        })?;
+    }
+    print_report(&report, args.format)?;
+    let s = consumed.stats;
+    eprintln!(
+        "broker: {} deliveries, {} redelivered, {} repeated event ids, {} malformed, {} acked",
+        s.deliveries, s.redelivered, s.repeated, s.malformed, s.acked
+    );
+    super::run::check(&report)
+}
+
+fn consume_all(cfg: Config, stop: StopWhen) -> Result<consume::Consumed> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    rt.block_on(async move {
+        let conn = amqp::connect(&cfg.topology.url).await?;
+        let ch = conn.create_channel().await?;
+        amqp::declare(&ch, &cfg.topology).await?;
+        let running = consume::start(&conn, cfg).await?;
+        running.finish(&conn, stop).await
+    })
 }

@@ -1,0 +1,192 @@
+//! AMQP plumbing shared by the publisher and the consumer: connecting, queue names and
+//! declarations, and the message body.
+
+use crate::types::AccountId;
+use anyhow::{Context, Result};
+use lapin::options::{QueueDeclareOptions, QueueDeleteOptions, QueuePurgeOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{Channel, Connection, ConnectionProperties};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The queue prefix used when none is given.
+pub const DEFAULT_PREFIX: &str = "eventbench";
+
+/// A blackholed address would otherwise make `connect` hang for minutes.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Where the events go: a broker and N queues `<prefix>.0 … <prefix>.N-1`.
+#[derive(Clone, Debug)]
+pub struct Topology {
+    pub url: String,
+    pub queues: u32,
+    pub prefix: String,
+}
+
+impl Topology {
+    pub fn new(url: &str, queues: u32, prefix: &str) -> Self {
+        Topology {
+            url: url.to_string(),
+            queues: queues.max(1),
+            prefix: prefix.to_string(),
+        }
+    }
+
+    pub fn queue_name(&self, i: u32) -> String {
+        format!("{}.{i}", self.prefix)
+    }
+
+    pub fn queue_names(&self) -> Vec<String> {
+        (0..self.queues).map(|i| self.queue_name(i)).collect()
+    }
+
+    /// Every event of an account goes to the same queue, so the queue keeps their order.
+    pub fn queue_of(&self, account: AccountId) -> u32 {
+        (account.0 % u64::from(self.queues)) as u32
+    }
+
+    /// The URL without its password, for messages.
+    pub fn display_url(&self) -> String {
+        redact(&self.url)
+    }
+}
+
+/// One event on the wire (JSON). `duration_us` is absent when the consumer's
+/// `--process-time` applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub event_id: u64,
+    pub account_id: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_us: Option<u64>,
+}
+
+/// Hides the password of `amqp://user:password@host/...`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Opens a connection, with a bounded wait and an error that names the broker.
+pub async fn connect(url: &str) -> Result<Connection> {
+    let what = || format!("cannot connect to RabbitMQ at {}", redact(url));
+    let conn = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        Connection::connect(url, ConnectionProperties::default()),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("no answer within {}s", CONNECT_TIMEOUT.as_secs()))
+    .with_context(what)?
+    .with_context(what)?;
+    Ok(conn)
+}
+
+/// Declares the durable single-active-consumer queues (idempotent: same arguments every time).
+pub async fn declare(ch: &Channel, topo: &Topology) -> Result<()> {
+    let mut args = FieldTable::default();
+    args.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
+    let opts = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    for name in topo.queue_names() {
+        ch.queue_declare(&name, opts, args.clone())
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot declare queue {name} (if it exists with other arguments, delete it)"
+                )
+            })?;
+    }
+    Ok(())
+}
+
+/// Empties the queues; returns how many messages were dropped.
+pub async fn purge(ch: &Channel, topo: &Topology) -> Result<u64> {
+    let mut dropped = 0u64;
+    for name in topo.queue_names() {
+        dropped += u64::from(
+            ch.queue_purge(&name, QueuePurgeOptions::default())
+                .await
+                .with_context(|| format!("cannot purge queue {name}"))?,
+        );
+    }
+    Ok(dropped)
+}
+
+/// Messages ready for delivery (not counting those delivered and unacknowledged) over all queues.
+pub async fn ready_messages(ch: &Channel, topo: &Topology) -> Result<u64> {
+    let opts = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    let mut ready = 0u64;
+    for name in topo.queue_names() {
+        let q = ch
+            .queue_declare(&name, opts, FieldTable::default())
+            .await
+            .with_context(|| format!("cannot inspect queue {name}"))?;
+        ready += u64::from(q.message_count());
+    }
+    Ok(ready)
+}
+
+/// Deletes the queues (tests and one-off benchmarks clean up after themselves).
+pub async fn delete(url: &str, topo: &Topology) -> Result<()> {
+    let conn = connect(url).await?;
+    let ch = conn.create_channel().await?;
+    for name in topo.queue_names() {
+        ch.queue_delete(&name, QueueDeleteOptions::default())
+            .await
+            .with_context(|| format!("cannot delete queue {name}"))?;
+    }
+    let _ = conn.close(200, "done").await;
+    Ok(())
+}
+
+/// True when something accepts TCP connections at the URL's host and port (tests use this to
+/// decide whether a broker is there at all).
+pub fn reachable(url: &str) -> bool {
+    let Ok(uri) = url.parse::<lapin::uri::AMQPUri>() else {
+        return false;
+    };
+    let addr = format!("{}:{}", uri.authority.host, uri.authority.port);
+    let Ok(mut addrs) = std::net::ToSocketAddrs::to_socket_addrs(&addr) else {
+        return false;
+    };
+    addrs.any(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_map_to_fixed_queues_and_passwords_are_hidden() {
+        let t = Topology::new("amqp://u:secret@h:5672/%2f", 5, "x");
+        assert_eq!(t.queue_of(AccountId(12)), 2);
+        assert_eq!(t.queue_name(2), "x.2");
+        assert_eq!(t.display_url(), "amqp://u:***@h:5672/%2f");
+        assert_eq!(redact("amqp://h/%2f"), "amqp://h/%2f");
+    }
+
+    #[test]
+    fn message_round_trips_without_duration() {
+        let m = Message {
+            event_id: 1,
+            account_id: 2,
+            duration_us: None,
+        };
+        let s = serde_json::to_string(&m).unwrap();
+        assert_eq!(s, r#"{"event_id":1,"account_id":2}"#);
+        assert_eq!(serde_json::from_str::<Message>(&s).unwrap(), m);
+    }
+}

@@ -1,0 +1,96 @@
+//! The worker's processed log: appended row by row and written through to the OS per event,
+//! so whatever a killed worker processed is on disk.
+
+use crate::engine::clock::Clock;
+use crate::engine::handler::{Ctx, Handler, Job, SleepHandler};
+use anyhow::{Context, Result};
+use std::fs::{File, OpenOptions};
+use std::future::Future;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// An append-only CSV log (see `report::log` for the columns).
+pub struct LiveLog {
+    path: PathBuf,
+    file: Mutex<File>,
+    /// The first write error; the worker reports it at the end instead of stopping mid-run.
+    failed: Mutex<Option<std::io::Error>>,
+}
+
+impl LiveLog {
+    /// Opens `path` for appending; writes the header only when the file is new or empty.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open log {}", path.display()))?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len == 0 {
+            writeln!(file, "{}", crate::report::log::HEADER)
+                .with_context(|| format!("cannot write log {}", path.display()))?;
+        }
+        Ok(LiveLog {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+            failed: Mutex::new(None),
+        })
+    }
+
+    /// One row, in a single write so concurrent rows never interleave.
+    pub fn append(&self, fields: [u64; 5]) {
+        let mut row = String::with_capacity(64);
+        let mut buf = itoa::Buffer::new();
+        for (i, v) in fields.into_iter().enumerate() {
+            if i > 0 {
+                row.push(',');
+            }
+            row.push_str(buf.format(v));
+        }
+        row.push('\n');
+        let result = self
+            .file
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .write_all(row.as_bytes());
+        if let Err(e) = result {
+            self.failed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(e);
+        }
+    }
+
+    /// The first write error, if any.
+    pub fn check(&self) -> Result<()> {
+        match self.failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(e) => Err(e).with_context(|| format!("cannot write log {}", self.path.display())),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The benchmark's sleep, plus a log row written after it and before the engine acks.
+#[derive(Clone)]
+pub struct LoggedSleep {
+    pub log: Option<Arc<LiveLog>>,
+    /// The `worker` column: this process's id, so logs of several workers can be told apart.
+    pub worker: u64,
+}
+
+impl Handler for LoggedSleep {
+    fn handle<C: Clock>(&self, job: Job, ctx: Ctx<'_, C>) -> impl Future<Output = ()> + Send {
+        let log = self.log.clone();
+        let worker = self.worker;
+        let clock = ctx.clock.clone();
+        async move {
+            let start = clock.now();
+            SleepHandler.handle(job, ctx).await;
+            if let Some(log) = log {
+                let end = clock.now();
+                log.append([job.account.0, job.event.0, worker, start.0, end.0]);
+            }
+        }
+    }
+}
