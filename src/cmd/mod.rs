@@ -37,10 +37,12 @@ pub fn load_workload(input: Option<&Path>, process_time: Micros) -> anyhow::Resu
         None if default.is_file() => Some(default),
         None => None,
     };
-    Ok(match path {
+    let mut w = match path {
         Some(p) => crate::workload::csv::load(p, process_time)?,
         None => workload::generate::build(&workload::generate::builtin_spec(), process_time),
-    })
+    };
+    w.freeze();
+    Ok(w)
 }
 
 /// Fails early (before any work) when an output file's folder does not exist.

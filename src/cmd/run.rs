@@ -3,7 +3,7 @@
 use crate::cli::GlobalArgs;
 use crate::engine::clock::PreciseClock;
 use crate::engine::handler::SleepHandler;
-use crate::engine::real::Engine;
+use crate::engine::real::{Backlog, Engine};
 use crate::engine::record::Execution;
 use crate::engine::timer::TimerThread;
 use crate::engine::{scheduler, sim, verify, ClockKind, Plan, Strategy, Workers};
@@ -117,7 +117,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let report = finish_run(
         &workload,
         info,
-        &exec,
+        exec,
         args.log.as_ref(),
         args.json.as_ref(),
     )?;
@@ -153,8 +153,9 @@ pub fn run_real(workload: Workload, plan: Plan, quiet: bool) -> Result<(Workload
         let total = workload.len() as u64;
         let lanes = plan.lanes(workload.account_count() as u64);
         let progress = Progress::new(total, "processing", quiet);
+        let backlog = Backlog::new(workload, plan.strategy(), lanes);
         let clock = PreciseClock::new(timer.handle());
-        let engine = Engine::start(workload, plan.strategy(), lanes, SleepHandler, clock, None);
+        let engine = Engine::launch(backlog, SleepHandler, clock, None);
         engine.close();
         let watcher = engine.clone();
         let ticker = progress.follow(move || watcher.counters().finished.load(Relaxed));
@@ -182,15 +183,17 @@ pub fn run_real(workload: Workload, plan: Plan, quiet: bool) -> Result<(Workload
 pub fn finish_run(
     w: &Workload,
     info: RunInfo,
-    exec: &Execution,
+    exec: Execution,
     log: Option<&PathBuf>,
     json: Option<&PathBuf>,
 ) -> Result<Report> {
-    let verdict = verify::verify(w, &exec.records);
-    let report = Report::build(w, info, exec, &verdict);
+    let verdict = verify::check_order(w, &exec.records);
+    let mut report = Report::build(w, info, &exec, &verdict);
     if let Some(path) = log {
         report::log::write(path, w, &exec.records)?;
     }
+    // Last, because it consumes the records.
+    report.max_in_flight = verify::max_in_flight(exec.records);
     if let Some(path) = json {
         crate::output::write_atomic(path, |f| {
             serde_json::to_writer_pretty(&mut *f, &report)?;

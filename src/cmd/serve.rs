@@ -104,7 +104,7 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
     let report = finish_run(
         &outcome.workload,
         info,
-        &outcome.execution,
+        outcome.execution,
         args.log.as_ref(),
         args.json.as_ref(),
     )?;

@@ -142,7 +142,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         plan,
         clock: ClockKind::Real,
     };
-    let report = super::run::finish_run(&consumed.workload, info, &consumed.execution, None, None)?;
+    let report = super::run::finish_run(&consumed.workload, info, consumed.execution, None, None)?;
     let full = WorkerReport {
         report: &report,
         mode: if args.one_at_a_time {

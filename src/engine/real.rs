@@ -1,11 +1,12 @@
 //! The real executor: runs handlers as tokio tasks under a scheduler, on a real (or paused
 //! tokio) clock, for preloaded workloads and for events that arrive while it runs.
 //!
-//! The scheduler and the records sit behind one mutex that is held only for the few
-//! operations between two handler calls, never across a handler. A task that finishes an
-//! event asks the scheduler for the next one and runs it itself, so an account's chain usually
-//! stays on one task and there is no dispatcher thread to bottleneck on. Display code never
-//! runs here: progress is read from counters by whoever shows it.
+//! Handlers run inside a few *group* tasks (two per runtime worker), each driving its in-flight
+//! handlers through a `FuturesUnordered`: a million sleeping handlers cost a small node each
+//! instead of a tokio task each. A group gathers every handler that has finished, then takes
+//! the one mutex over scheduler and records once for the whole batch: it records them, tells
+//! the scheduler, and starts whatever the policy picks next. The lock is never held across a
+//! handler. Display code never runs here: progress is read from counters by whoever shows it.
 
 use super::clock::Clock;
 use super::handler::{Ctx, Handler, Job};
@@ -14,11 +15,18 @@ use super::scheduler::{self, Dispatch, Scheduler};
 use super::{ClockKind, Strategy};
 use crate::types::{AccountId, EventId, EventIdx, Micros};
 use crate::workload::Workload;
-use futures_util::FutureExt;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+
+/// Most finished handlers a group records under one lock acquisition.
+const BATCH: usize = 256;
+
+/// An event to start, with what its handler is told.
+type Work = (Dispatch, Job);
 
 /// Called with each job after its handler returned and before its successor may start, so
 /// callbacks of one account run in arrival order (the broker acks from here).
@@ -64,6 +72,26 @@ struct Shared<H, C> {
     counters: Counters,
     observer: Option<Observer>,
     done: watch::Sender<bool>,
+    /// Where live arrivals are handed to groups; emptied when the engine is done, which is
+    /// what lets the groups end.
+    inboxes: Mutex<Vec<mpsc::UnboundedSender<Work>>>,
+    next_inbox: AtomicUsize,
+}
+
+/// A workload already sitting in its per-account queues, ready for [`Engine::launch`].
+pub struct Backlog {
+    workload: Workload,
+    sched: Box<dyn Scheduler>,
+}
+
+impl Backlog {
+    pub fn new(workload: Workload, strategy: Strategy, lanes: Option<u64>) -> Self {
+        let mut sched = scheduler::build(strategy, lanes);
+        for e in workload.indexes() {
+            sched.arrive(&workload, e);
+        }
+        Backlog { workload, sched }
+    }
 }
 
 /// A running engine. See the module docs.
@@ -91,14 +119,20 @@ impl<H: Handler, C: Clock> Engine<H, C> {
         clock: C,
         observer: Option<Observer>,
     ) -> Self {
-        let mut sched = scheduler::build(strategy, lanes);
-        for e in workload.indexes() {
-            sched.arrive(&workload, e);
-        }
+        Self::launch(Backlog::new(workload, strategy, lanes), handler, clock, observer)
+    }
+
+    /// Starts processing a prepared backlog. Time 0 of `clock` should be now: queueing ten
+    /// million events takes a second, and that is loading, not processing.
+    pub fn launch(backlog: Backlog, handler: H, clock: C, observer: Option<Observer>) -> Self {
+        let Backlog { workload, sched } = backlog;
         let records = Records::batch(workload.len());
         let counters = Counters::default();
         counters.arrived.store(workload.len() as u64, Relaxed);
         let (done, _) = watch::channel(false);
+        let groups = group_count();
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..groups).map(|_| mpsc::unbounded_channel()).unzip();
         let engine = Engine {
             shared: Arc::new(Shared {
                 core: Mutex::new(Core {
@@ -113,10 +147,19 @@ impl<H: Handler, C: Clock> Engine<H, C> {
                 counters,
                 observer,
                 done,
+                inboxes: Mutex::new(senders),
+                next_inbox: AtomicUsize::new(0),
             }),
         };
         let jobs = engine.dispatch_all(&mut engine.lock());
-        engine.spawn_all(jobs);
+        // Deal the backlog out round-robin: each group gets a share in the policy's order.
+        let mut shares: Vec<Vec<Work>> = (0..groups).map(|_| Vec::new()).collect();
+        for (i, job) in jobs.into_iter().enumerate() {
+            shares[i % groups].push(job);
+        }
+        for (share, inbox) in shares.into_iter().zip(receivers) {
+            tokio::spawn(group(Arc::clone(&engine.shared), share, inbox));
+        }
         engine
     }
 
@@ -211,7 +254,7 @@ impl<H: Handler, C: Clock> Engine<H, C> {
             .collect()
     }
 
-    fn dispatch_all(&self, core: &mut Core) -> Vec<(Dispatch, Job)> {
+    fn dispatch_all(&self, core: &mut Core) -> Vec<Work> {
         let mut jobs = Vec::new();
         while let Some(j) = next_job(&self.shared, core) {
             jobs.push(j);
@@ -219,9 +262,16 @@ impl<H: Handler, C: Clock> Engine<H, C> {
         jobs
     }
 
-    fn spawn_all(&self, jobs: Vec<(Dispatch, Job)>) {
-        for (d, job) in jobs {
-            tokio::spawn(drive(Arc::clone(&self.shared), d, job));
+    /// Hands live work to the groups, round-robin.
+    fn spawn_all(&self, jobs: Vec<Work>) {
+        let inboxes = self.shared.inboxes.lock().unwrap_or_else(|p| p.into_inner());
+        for job in jobs {
+            let i = self.shared.next_inbox.fetch_add(1, Relaxed) % inboxes.len().max(1);
+            if let Some(inbox) = inboxes.get(i) {
+                // A group outlives its inbox sender, so a send can only fail after the engine
+                // is done, when no work is dispatched any more.
+                let _ = inbox.send(job);
+            }
         }
     }
 }
@@ -232,7 +282,7 @@ fn lock<H, C>(shared: &Shared<H, C>) -> MutexGuard<'_, Core> {
     shared.core.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn next_job<H, C>(shared: &Shared<H, C>, core: &mut Core) -> Option<(Dispatch, Job)> {
+fn next_job<H, C>(shared: &Shared<H, C>, core: &mut Core) -> Option<Work> {
     if core.stopping {
         return None;
     }
@@ -254,73 +304,133 @@ fn check_done<H, C>(shared: &Shared<H, C>, core: &Core) {
     let all_ran = c.finished.load(Relaxed) == c.arrived.load(Relaxed);
     if idle && ((core.closed && all_ran) || core.stopping) {
         shared.done.send_replace(true);
+        shared
+            .inboxes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 }
 
-/// [`drive`] behind a named type: a task that spawns tasks of its own kind needs one, or the
-/// compiler cannot decide whether the future is `Send`.
-fn boxed_drive<H: Handler, C: Clock>(
-    shared: Arc<Shared<H, C>>,
+/// Two groups per runtime worker, so that one busy group never leaves a worker idle.
+fn group_count() -> usize {
+    let workers = tokio::runtime::Handle::try_current()
+        .map(|h| h.metrics().num_workers())
+        .unwrap_or(1);
+    (workers * 2).max(2)
+}
+
+/// A handler call that has returned.
+struct Finished {
     d: Dispatch,
     job: Job,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-    Box::pin(drive(shared, d, job))
+    start: Micros,
+    end: Micros,
+    panicked: bool,
 }
 
-/// Runs a job, then keeps taking the next job the scheduler hands out on this task.
-async fn drive<H: Handler, C: Clock>(shared: Arc<Shared<H, C>>, mut d: Dispatch, mut job: Job) {
-    let mut since_yield = 0u32;
-    loop {
-        let start = shared.clock.now();
-        let ctx = Ctx {
-            clock: &shared.clock,
-            urgency: d.urgency,
+/// Invokes one handler now and returns the future that finishes it, timed from right before
+/// the call to right after the future completes.
+///
+/// The call happens here, not at the future's first poll: a handler that fixes its deadline
+/// when called (as [`super::handler::SleepHandler`] does) starts on time even when the group
+/// is still busy with the rest of a wake-up storm.
+fn run_one<'a, H: Handler, C: Clock>(
+    shared: &'a Shared<H, C>,
+    (d, job): Work,
+) -> impl std::future::Future<Output = Finished> + Send + 'a {
+    let start = shared.clock.now();
+    let ctx = Ctx {
+        clock: &shared.clock,
+        urgency: d.urgency,
+    };
+    let call = std::panic::catch_unwind(AssertUnwindSafe(|| shared.handler.handle(job, ctx)));
+    async move {
+        let panicked = match call {
+            Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await.is_err(),
+            Err(_) => true,
         };
-        let outcome = AssertUnwindSafe(shared.handler.handle(job, ctx))
-            .catch_unwind()
-            .await;
-        let end = shared.clock.now();
-        if outcome.is_err() {
-            shared.counters.panicked.fetch_add(1, Relaxed);
-        }
-        if let Some(observe) = &shared.observer {
-            observe(&job);
-        }
-        let (next, extra) = {
-            let mut core = lock(&shared);
-            let Core {
-                workload,
-                sched,
-                records,
-                ..
-            } = &mut *core;
-            records.set(d.event, start, end, d.lane);
-            sched.finish(workload, d);
-            shared.counters.in_flight.fetch_sub(1, Relaxed);
-            shared.counters.finished.fetch_add(1, Relaxed);
-            let next = next_job(&shared, &mut core);
-            let mut extra = Vec::new();
-            if next.is_some() {
-                while let Some(j) = next_job(&shared, &mut core) {
-                    extra.push(j);
-                }
-            }
-            check_done(&shared, &core);
-            (next, extra)
-        };
-        for (d2, job2) in extra {
-            tokio::spawn(boxed_drive(Arc::clone(&shared), d2, job2));
-        }
-        let Some((d2, job2)) = next else { return };
-        (d, job) = (d2, job2);
-        // Zero-time handlers complete without ever returning Pending; yield now and then so
-        // one long chain cannot monopolise a worker thread.
-        since_yield += 1;
-        if since_yield == 256 {
-            since_yield = 0;
-            tokio::task::yield_now().await;
+        Finished {
+            d,
+            job,
+            start,
+            end: shared.clock.now(),
+            panicked,
         }
     }
+}
+
+/// A group task: runs its share of the handlers until the engine is done.
+async fn group<H: Handler, C: Clock>(
+    shared: Arc<Shared<H, C>>,
+    share: Vec<Work>,
+    mut inbox: mpsc::UnboundedReceiver<Work>,
+) {
+    let shared = &*shared;
+    let mut running = FuturesUnordered::new();
+    for work in share {
+        running.push(run_one(shared, work));
+    }
+    let mut finished = Vec::with_capacity(BATCH);
+    let mut next = Vec::new();
+    let mut inbox_open = true;
+    loop {
+        tokio::select! {
+            biased;
+            Some(first) = running.next(), if !running.is_empty() => {
+                finished.push(first);
+                // Take every handler that is already done, then lock once for all of them.
+                while finished.len() < BATCH {
+                    match running.next().now_or_never() {
+                        Some(Some(f)) => finished.push(f),
+                        _ => break,
+                    }
+                }
+                complete(shared, &mut finished, &mut next);
+                for work in next.drain(..) {
+                    running.push(run_one(shared, work));
+                }
+                // Zero-time handlers never return Pending; give the worker back now and then.
+                tokio::task::consume_budget().await;
+            }
+            work = inbox.recv(), if inbox_open => match work {
+                Some(work) => running.push(run_one(shared, work)),
+                None => inbox_open = false,
+            },
+            else => return,
+        }
+    }
+}
+
+/// Records a batch of finished handlers and collects what the policy starts next.
+fn complete<H, C>(shared: &Shared<H, C>, finished: &mut Vec<Finished>, next: &mut Vec<Work>) {
+    for f in finished.iter() {
+        if f.panicked {
+            shared.counters.panicked.fetch_add(1, Relaxed);
+        }
+        // Before the scheduler hears of it, so the account's next event cannot start first.
+        if let Some(observe) = &shared.observer {
+            observe(&f.job);
+        }
+    }
+    let mut core = lock(shared);
+    let Core {
+        workload,
+        sched,
+        records,
+        ..
+    } = &mut *core;
+    let n = finished.len() as u64;
+    for f in finished.drain(..) {
+        records.set(f.d.event, f.start, f.end, f.d.lane);
+        sched.finish(workload, f.d);
+    }
+    shared.counters.in_flight.fetch_sub(n, Relaxed);
+    shared.counters.finished.fetch_add(n, Relaxed);
+    while let Some(work) = next_job(shared, &mut core) {
+        next.push(work);
+    }
+    check_done(shared, &core);
 }
 
 /// Runs a preloaded workload to completion (or until `stop` is called on the returned engine

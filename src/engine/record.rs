@@ -103,6 +103,21 @@ impl Records {
     }
 }
 
+impl Records {
+    /// Start and end times of the events that ran, each list sorted; consumes the records so
+    /// the sort reuses their memory (ten million events would otherwise need 160 MB more).
+    pub fn into_sorted_spans(self) -> (Vec<u64>, Vec<u64>) {
+        let (mut start, mut end) = (self.start, self.end);
+        start.sort_unstable();
+        end.sort_unstable();
+        // Events that never ran hold NOT_RUN (u64::MAX) in both lists and sort last.
+        let ran = start.partition_point(|&s| s != NOT_RUN);
+        start.truncate(ran);
+        end.truncate(ran);
+        (start, end)
+    }
+}
+
 /// The outcome of one executor run, before verification and statistics.
 #[derive(Clone, Debug)]
 pub struct Execution {

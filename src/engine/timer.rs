@@ -8,7 +8,7 @@
 //! path) are polled first.
 
 use crate::types::Micros;
-use std::collections::BinaryHeap;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
@@ -34,7 +34,10 @@ struct Shared {
 }
 
 struct State {
-    heap: BinaryHeap<Entry>,
+    /// Pending sleeps by (deadline, registration order). A B-tree rather than a binary heap:
+    /// deadlines arrive nearly sorted, so inserts touch the hot right edge and pops the hot
+    /// left edge, where a million-entry heap pays a cache miss per level on every pop.
+    timers: BTreeMap<(u64, u64), (u64, Waker)>,
     /// Deadline the thread is waiting for (`u64::MAX`: waiting for any timer; `AWAKE`: busy).
     sleeping_until: u64,
     seq: u64,
@@ -43,42 +46,13 @@ struct State {
 
 const AWAKE: u64 = 0;
 
-struct Entry {
-    deadline: u64,
-    urgency: u64,
-    seq: u64,
-    waker: Waker,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == std::cmp::Ordering::Equal
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    /// The heap's top is the earliest deadline.
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        other
-            .deadline
-            .cmp(&self.deadline)
-            .then(self.urgency.cmp(&other.urgency))
-            .then(other.seq.cmp(&self.seq))
-    }
-}
-
 impl TimerThread {
     /// Starts the thread; times are measured from this moment.
     pub fn start() -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             origin: Instant::now(),
             state: Mutex::new(State {
-                heap: BinaryHeap::new(),
+                timers: BTreeMap::new(),
                 sleeping_until: AWAKE,
                 seq: 0,
                 shutdown: false,
@@ -121,12 +95,7 @@ impl Shared {
         let mut st = self.state.lock().expect("timer lock");
         st.seq += 1;
         let seq = st.seq;
-        st.heap.push(Entry {
-            deadline,
-            urgency,
-            seq,
-            waker,
-        });
+        st.timers.insert((deadline, seq), (urgency, waker));
         if st.sleeping_until != AWAKE && deadline < st.sleeping_until {
             self.wake.notify_one();
         }
@@ -145,23 +114,28 @@ fn tighten_timer_slack() {
 
 fn run(shared: &Shared) {
     tighten_timer_slack();
-    let mut due: Vec<Entry> = Vec::new();
+    // Due timers as (urgency, registration order, waker).
+    let mut due: Vec<(u64, u64, Waker)> = Vec::new();
     let mut st = shared.state.lock().expect("timer lock");
     loop {
         if st.shutdown {
             return;
         }
         let now = shared.now();
-        match st.heap.peek().map(|e| e.deadline) {
+        match st.timers.first_key_value().map(|(k, _)| k.0) {
             Some(d) if d <= now => {
-                while st.heap.peek().is_some_and(|e| e.deadline <= now) {
-                    due.push(st.heap.pop().expect("peeked"));
+                while let Some(entry) = st.timers.first_entry() {
+                    if entry.key().0 > now {
+                        break;
+                    }
+                    let ((_, seq), (urgency, waker)) = entry.remove_entry();
+                    due.push((urgency, seq, waker));
                 }
                 st.sleeping_until = AWAKE;
                 drop(st);
-                due.sort_unstable_by(|a, b| b.urgency.cmp(&a.urgency).then(a.seq.cmp(&b.seq)));
-                for e in due.drain(..) {
-                    e.waker.wake();
+                due.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+                for (_, _, waker) in due.drain(..) {
+                    waker.wake();
                 }
                 st = shared.state.lock().expect("timer lock");
             }

@@ -111,8 +111,15 @@ impl Verification {
     }
 }
 
-/// Verifies `records` against the arrival order of `w`.
+/// Verifies `records` against the arrival order of `w`, including the most events in flight.
 pub fn verify(w: &Workload, records: &Records) -> Verification {
+    let mut v = check_order(w, records);
+    v.max_in_flight = max_in_flight(records.clone());
+    v
+}
+
+/// Every check but the in-flight count (`max_in_flight` is left 0): see [`max_in_flight`].
+pub fn check_order(w: &Workload, records: &Records) -> Verification {
     let mut out = Verification {
         duplicates: records.duplicates(),
         ..Verification::default()
@@ -163,16 +170,13 @@ pub fn verify(w: &Workload, records: &Records) -> Verification {
         prev_end[a] = prev_end[a].max(r.end.0);
         prev_event[a] = e;
     }
-    out.max_in_flight = max_in_flight(records);
     out
 }
 
 /// The most events running at one instant (an event ending at t does not overlap one
-/// starting at t).
-pub fn max_in_flight(records: &Records) -> u64 {
-    let (mut starts, mut ends): (Vec<u64>, Vec<u64>) = records.spans().unzip();
-    starts.sort_unstable();
-    ends.sort_unstable();
+/// starting at t). Consumes the records: the sweep sorts their time columns in place.
+pub fn max_in_flight(records: Records) -> u64 {
+    let (starts, ends) = records.into_sorted_spans();
     let mut ended = 0usize;
     let mut best = 0u64;
     for (k, s) in starts.iter().enumerate() {

@@ -84,7 +84,11 @@ pub struct Shape {
 #[derive(Clone, Debug)]
 pub struct Workload {
     source: Source,
+    /// Event ids, or empty while they are `first_id, first_id + 1, ...` in arrival order (what
+    /// `generate` writes): then they cost no memory.
     event_ids: Vec<EventId>,
+    first_id: Option<u64>,
+    len: usize,
     accounts: Vec<AccountIdx>,
     durations: Durations,
     account_ids: Vec<AccountId>,
@@ -102,6 +106,8 @@ impl Workload {
         Workload {
             source,
             event_ids: Vec::new(),
+            first_id: None,
+            len: 0,
             accounts: Vec::new(),
             durations,
             account_ids: Vec::new(),
@@ -111,7 +117,6 @@ impl Workload {
 
     /// Reserves room for `events` more events (loaders know the count up front).
     pub fn reserve(&mut self, events: usize) {
-        self.event_ids.reserve(events);
         self.accounts.reserve(events);
         if let Durations::PerEvent(d) = &mut self.durations {
             d.reserve(events);
@@ -123,18 +128,50 @@ impl Workload {
     /// `duration` is used only by per-event workloads (it must be `Some` there) and ignored by
     /// fixed ones. Uniqueness of event ids is the loader's job; this does not check it.
     pub fn push(&mut self, id: EventId, account: AccountId, duration: Option<Micros>) -> EventIdx {
-        let idx = EventIdx(u32::try_from(self.event_ids.len()).expect("more than 2^32 events"));
+        let idx = EventIdx(u32::try_from(self.len).expect("more than 2^32 events"));
+        if self.lookup.is_empty() && !self.account_ids.is_empty() {
+            self.rebuild_lookup();
+        }
         let next_account = AccountIdx(self.account_ids.len() as u32);
         let acct = *self.lookup.entry(account).or_insert(next_account);
         if acct == next_account {
             self.account_ids.push(account);
         }
-        self.event_ids.push(id);
+        self.push_id(id);
         self.accounts.push(acct);
+        self.len += 1;
         if let Durations::PerEvent(d) = &mut self.durations {
             d.push(duration.expect("per-event workload needs a duration for every event"));
         }
         idx
+    }
+
+    fn push_id(&mut self, id: EventId) {
+        let first = *self.first_id.get_or_insert(id.0);
+        let implicit = self.event_ids.is_empty() && first.checked_add(self.len as u64) == Some(id.0);
+        if implicit {
+            return;
+        }
+        if self.event_ids.is_empty() {
+            self.event_ids.reserve(self.accounts.capacity().max(self.len + 1));
+            self.event_ids.extend((0..self.len as u64).map(|i| EventId(first + i)));
+        }
+        self.event_ids.push(id);
+    }
+
+    /// Frees the id-to-index map of the accounts (tens of megabytes at a million accounts) once
+    /// no more events will be pushed; a later [`Workload::push`] rebuilds it.
+    pub fn freeze(&mut self) {
+        self.lookup = IdMap::default();
+    }
+
+    fn rebuild_lookup(&mut self) {
+        self.lookup = self
+            .account_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, AccountIdx(i as u32)))
+            .collect();
     }
 
     pub fn source(&self) -> &Source {
@@ -146,11 +183,11 @@ impl Workload {
     }
 
     pub fn len(&self) -> usize {
-        self.event_ids.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.event_ids.is_empty()
+        self.len == 0
     }
 
     /// Number of distinct accounts that have at least one event.
@@ -159,7 +196,13 @@ impl Workload {
     }
 
     pub fn event_id(&self, e: EventIdx) -> EventId {
-        self.event_ids[e.0 as usize]
+        match self.event_ids.get(e.0 as usize) {
+            Some(id) => *id,
+            None if (e.0 as usize) < self.len => {
+                EventId(self.first_id.expect("non-empty workload has a first id") + u64::from(e.0))
+            }
+            None => panic!("event index {} out of range ({} events)", e.0, self.len),
+        }
     }
 
     pub fn account_of(&self, e: EventIdx) -> AccountIdx {
@@ -168,11 +211,6 @@ impl Workload {
 
     pub fn account_id(&self, a: AccountIdx) -> AccountId {
         self.account_ids[a.0 as usize]
-    }
-
-    /// The dense index of an account id, if the account has events.
-    pub fn account_idx(&self, id: AccountId) -> Option<AccountIdx> {
-        self.lookup.get(&id).copied()
     }
 
     pub fn duration(&self, e: EventIdx) -> Micros {
@@ -205,7 +243,7 @@ impl Workload {
 
     /// Event indexes in arrival order.
     pub fn indexes(&self) -> impl Iterator<Item = EventIdx> + '_ {
-        (0..self.event_ids.len() as u32).map(EventIdx)
+        (0..self.len as u32).map(EventIdx)
     }
 
     /// Computes the counts and sums behind the lower bound in one pass.
@@ -213,7 +251,7 @@ impl Workload {
         let mut chain = vec![0u64; self.account_ids.len()];
         let mut work = vec![0u64; self.account_ids.len()];
         let mut total = 0u64;
-        let mut uniform = self.event_ids.first().map(|_| self.duration(EventIdx(0)));
+        let mut uniform = (self.len > 0).then(|| self.duration(EventIdx(0)));
         for e in self.indexes() {
             let a = self.account_of(e).0 as usize;
             let d = self.duration(e);
@@ -228,7 +266,7 @@ impl Workload {
             uniform = Some(d);
         }
         Shape {
-            events: self.event_ids.len() as u64,
+            events: self.len as u64,
             accounts: self.account_ids.len() as u64,
             longest_chain: chain.iter().copied().max().unwrap_or(0),
             heaviest_account: Micros(work.iter().copied().max().unwrap_or(0)),
@@ -257,6 +295,21 @@ mod tests {
         assert_eq!(s.total_work, Micros(3_000));
         assert_eq!(s.heaviest_account, Micros(2_000));
         assert_eq!(s.uniform, Some(Micros(1_000)));
+    }
+
+    #[test]
+    fn sequential_ids_are_implicit_until_one_breaks_the_run() {
+        let mut w = Workload::new(Source::Live("t".into()), Micros(1));
+        for id in [5, 6, 7] {
+            w.push(EventId(id), AccountId(1), None);
+        }
+        assert!(w.event_ids.is_empty());
+        w.push(EventId(100), AccountId(2), None);
+        w.freeze();
+        w.push(EventId(8), AccountId(2), None);
+        let ids: Vec<u64> = w.indexes().map(|e| w.event_id(e).0).collect();
+        assert_eq!(ids, vec![5, 6, 7, 100, 8]);
+        assert_eq!(w.account_of(EventIdx(4)), AccountIdx(1), "lookup rebuilt after freeze");
     }
 
     #[test]
