@@ -195,4 +195,43 @@ fn bad_input_exits_2_before_writing_anything() {
     let out = tmp.path().join("nofile");
     compare(&missing, &out).assert().code(2);
     assert!(!out.exists());
+    let malformed = tmp.path().join("malformed.csv");
+    std::fs::write(&malformed, "event_id,account_id\n1,x\n").unwrap();
+    let out = tmp.path().join("malformed");
+    compare(&malformed, &out)
+        .assert()
+        .code(2)
+        .stderr(contains("malformed.csv:2"));
+    assert!(!out.exists());
+}
+
+#[test]
+fn default_output_is_a_new_dated_folder_under_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = workload(tmp.path());
+    for _ in 0..2 {
+        Command::cargo_bin("eventbench")
+            .unwrap()
+            .current_dir(tmp.path())
+            .args(["compare", "-q", "-w", "10", "-s", "pool", "--input"])
+            .arg(&input)
+            .assert()
+            .success();
+    }
+    let mut dirs: Vec<String> = std::fs::read_dir(tmp.path().join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs.len(), 2, "each sweep gets its own folder: {dirs:?}");
+    let name = &dirs[0];
+    // <YYYY-MM-DD>-compare-<HHMMSS>
+    assert_eq!(name.len(), 25, "{name}");
+    assert_eq!(&name[10..19], "-compare-", "{name}");
+    assert!(tmp
+        .path()
+        .join("results")
+        .join(name)
+        .join("compare.svg")
+        .is_file());
 }

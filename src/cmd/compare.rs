@@ -20,15 +20,15 @@ use std::str::FromStr;
 /// Flags of `compare`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  eventbench compare                                   # built-in workload, virtual clock, full sweep
-  eventbench compare --input events.csv --workers 10,100,auto --strategies sharded,optimal
-  eventbench compare --clock real --process-time 20ms --workers 100,auto --min-efficiency 0.9
-  eventbench compare --input tests/data/baseline-events.csv --workers 10,50,100,auto \\
-      --strategies per-account,sharded,pool,optimal \\
-      --baseline results/baseline.json --max-regression 2%   # the CI regression gate
+  eventbench compare                  # built-in workload, virtual clock, default sweep
+  eventbench compare -i events.csv -w 10,100,auto -s sharded,optimal --histograms
+  eventbench compare --clock real --process-time 20ms -w 100,auto --min-efficiency 0.9
+  eventbench compare -i results/baseline-events.csv -w 10,50,100,auto \\
+      -s per-account,sharded,pool,optimal \\
+      --baseline results/baseline.json --max-regression 2%     # the CI gate
 
-Exit codes: 0 ok, 1 a run failed its ordering check, regressed beyond --max-regression or fell
-below --min-efficiency, 2 bad usage or input (nothing is run and no file is written).")]
+Exit codes: 0 ok; 1 a run failed its ordering check, regressed beyond --max-regression or
+fell below --min-efficiency; 2 bad usage or input (nothing runs, no file is written).")]
 pub struct Args {
     /// Events CSV to process [default: ./events.csv if it exists, else the built-in workload]
     #[arg(long, short)]
