@@ -61,6 +61,22 @@ fn log_start(lo: f64) -> f64 {
     }
 }
 
+/// A tick label with four significant digits and no trailing zeros (`0.41`, not
+/// `0.41000000000000006`).
+fn short(v: f64) -> String {
+    let digits = if v == 0.0 {
+        0
+    } else {
+        (3 - v.abs().log10().floor() as i32).clamp(0, 9) as usize
+    };
+    let s = format!("{v:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
 fn title(doc: &CompareDoc) -> String {
     match doc.runs.first() {
         Some(r) => format!(
@@ -138,7 +154,7 @@ where
         ))
         .y_desc(y_desc)
         .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&|v| format!("{v}"))
+        .y_label_formatter(&|v| short(*v))
         .light_line_style(TRANSPARENT)
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
@@ -210,6 +226,15 @@ mod tests {
         ] {
             assert!(text.contains(label), "{label} missing");
         }
+    }
+
+    #[test]
+    fn tick_labels_are_short() {
+        assert_eq!(short(0.41000000000000006), "0.41");
+        assert_eq!(short(200.0), "200");
+        assert_eq!(short(0.0), "0");
+        assert_eq!(short(1234.5678), "1235");
+        assert_eq!(short(0.012345), "0.01235");
     }
 
     #[test]
