@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn tick_labels_are_short() {
-        assert_eq!(short(0.41000000000000006), "0.41");
+        assert_eq!(short(0.4 + 0.01), "0.41");
         assert_eq!(short(200.0), "200");
         assert_eq!(short(0.0), "0");
         assert_eq!(short(1234.5678), "1235");
