@@ -1,10 +1,367 @@
-//! `eventbench compare` (being written).
+//! `eventbench compare`: sweep strategies × worker counts over one workload, print one table
+//! and a few histograms, write the exports after every run, and gate on a baseline.
+
 use crate::cli::GlobalArgs;
+use crate::cmd::run::{finish_run, run_real, Format};
+use crate::engine::bound::lower_bound;
+use crate::engine::{scheduler, sim, ClockKind, Plan, Strategy, Workers};
+use crate::error::{CheckFailed, UsageError};
+use crate::export;
+use crate::report::compare::{self as sweep, CompareDoc, Tolerance};
+use crate::report::{Report, RunInfo};
+use crate::types::Micros;
+use crate::workload::Workload;
+use anyhow::{Context, Result};
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 /// Flags of `compare`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "Examples:
+  eventbench compare                  # built-in workload, virtual clock, default sweep
+  eventbench compare -i events.csv -w 10,100,auto -s sharded,optimal --histograms
+  eventbench compare --clock real --process-time 20ms -w 100,auto --min-efficiency 0.9
+  eventbench compare -i results/baseline-events.csv -w 10,50,100,auto \\
+      -s per-account,sharded,pool,optimal \\
+      --baseline results/baseline.json --max-regression 2%     # the CI gate
 
-pub fn run(_args: Args, _global: &GlobalArgs) -> anyhow::Result<()> {
-    anyhow::bail!("compare is not implemented yet")
+Exit codes: 0 ok; 1 a run failed its ordering check, regressed beyond --max-regression or
+fell below --min-efficiency; 2 bad usage or input (nothing runs, no file is written).")]
+pub struct Args {
+    /// Events CSV to process [default: ./events.csv if it exists, else the built-in workload]
+    #[arg(long, short)]
+    pub input: Option<PathBuf>,
+    /// Worker counts to sweep, comma-separated: numbers ≥ 1 and/or `auto` (one per account)
+    #[arg(long, short, default_value = "10,100,500,1000,auto")]
+    pub workers: WorkerList,
+    /// Strategies to sweep, comma-separated: per-account, sharded, pool, optimal
+    /// (per-account runs once, with workers = auto)
+    #[arg(long, short, default_value = "sharded,pool,optimal")]
+    pub strategies: StrategyList,
+    /// `virtual` computes each schedule exactly and instantly; `real` sleeps for real
+    #[arg(long, value_enum, default_value_t = ClockKind::Virtual)]
+    pub clock: ClockKind,
+    /// Processing time of every event (when the input has no duration_us column), e.g. 1s, 20ms
+    #[arg(long, default_value = "1s")]
+    pub process_time: Micros,
+    /// Folder for compare.{json,csv,md,svg} (created if missing)
+    /// [default: results/<date>-compare-<time>/]
+    #[arg(long, short)]
+    pub output_dir: Option<PathBuf>,
+    /// A compare.json to check against; runs match by strategy, workers, clock and workload
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Allowed slowdown against --baseline (wall time up or efficiency down), e.g. 2%, 0.5%
+    #[arg(long, default_value = "2%", requires = "baseline")]
+    pub max_regression: Tolerance,
+    /// Fail (exit 1) when any run's efficiency is below this fraction, e.g. 0.9
+    #[arg(long)]
+    pub min_efficiency: Option<Fraction>,
+    /// Print the latency histogram of every run, not only the best and the worst
+    #[arg(long)]
+    pub histograms: bool,
+    /// Summary format on stdout (json prints the compare.json document)
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// A non-empty list of distinct worker counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerList(pub Vec<Workers>);
+
+/// A non-empty list of distinct strategies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StrategyList(pub Vec<Strategy>);
+
+/// Splits `a,b,c`, parses each item, and rejects an empty list or an item given twice.
+fn parse_list<T: FromStr<Err = String> + PartialEq + fmt::Display>(
+    s: &str,
+    what: &str,
+) -> Result<Vec<T>, String> {
+    let mut out: Vec<T> = Vec::new();
+    for item in s.split(',').map(str::trim) {
+        if item.is_empty() {
+            return Err(format!("empty item in the {what} list '{s}'"));
+        }
+        let v: T = item.parse()?;
+        if out.contains(&v) {
+            return Err(format!("{what} '{v}' is listed twice"));
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+impl FromStr for WorkerList {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_list(s, "workers").map(WorkerList)
+    }
+}
+
+impl FromStr for StrategyList {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_list(s, "strategy").map(StrategyList)
+    }
+}
+
+/// A fraction in (0, 1], e.g. an efficiency floor.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fraction(pub f64);
+
+impl FromStr for Fraction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().parse::<f64>() {
+            Ok(v) if v > 0.0 && v <= 1.0 => Ok(Fraction(v)),
+            _ => Err(format!(
+                "invalid fraction '{s}' (expected a number above 0 and at most 1, e.g. 0.9)"
+            )),
+        }
+    }
+}
+
+/// The runs of a sweep, strategy by strategy; `per-account` once, with `auto`.
+pub fn sweep_plans(strategies: &StrategyList, workers: &WorkerList) -> Vec<Plan> {
+    let mut plans = Vec::new();
+    for &s in &strategies.0 {
+        if s == Strategy::PerAccount {
+            plans.extend(Plan::new(s, Workers::Auto));
+            continue;
+        }
+        plans.extend(workers.0.iter().filter_map(|&w| Plan::new(s, w).ok()));
+    }
+    plans
+}
+
+pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
+    let plans = sweep_plans(&args.strategies, &args.workers);
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(CompareDoc::load_baseline)
+        .transpose()?;
+    if let Some(dir) = args
+        .output_dir
+        .as_deref()
+        .filter(|d| d.exists() && !d.is_dir())
+    {
+        return Err(UsageError(format!("--output-dir {}: is not a folder", dir.display())).into());
+    }
+    let workload = super::load_workload(args.input.as_deref(), args.process_time)?;
+    let dir = prepare_output_dir(args.output_dir.as_deref())?;
+    if !global.quiet {
+        announce(&workload, &plans, args.clock);
+    }
+    let (reports, interrupted) = sweep(workload, &plans, args.clock, &dir, global.quiet)?;
+    let doc = CompareDoc::new(reports);
+    let comparison = baseline
+        .as_ref()
+        .map(|b| sweep::compare(b, &doc.runs, args.max_regression));
+    print_summary(&doc, &args, comparison.as_ref())?;
+    if !global.quiet {
+        eprintln!("wrote {}/compare.{{json,csv,md,svg}}", dir.display());
+    }
+    if interrupted {
+        anyhow::bail!(
+            "interrupted: the sweep stopped after {} runs",
+            doc.runs.len()
+        );
+    }
+    verdict(&doc.runs, comparison.as_ref(), args.min_efficiency)
+}
+
+/// Runs every plan, rewriting the exports after each so a late failure keeps the earlier runs.
+fn sweep(
+    mut workload: Workload,
+    plans: &[Plan],
+    clock: ClockKind,
+    dir: &Path,
+    quiet: bool,
+) -> Result<(Vec<Report>, bool)> {
+    let mut reports = Vec::with_capacity(plans.len());
+    for (i, &plan) in plans.iter().enumerate() {
+        if clock == ClockKind::Real && !quiet {
+            eprintln!(
+                "run {}/{}: {} strategy, {} workers",
+                i + 1,
+                plans.len(),
+                plan.strategy(),
+                plan.workers()
+            );
+        }
+        let (w, report) = run_one(workload, plan, clock, quiet)?;
+        workload = w;
+        let interrupted = report.interrupted;
+        reports.push(report);
+        export::write_all(dir, &CompareDoc::new(reports.clone()))?;
+        if interrupted {
+            return Ok((reports, true));
+        }
+    }
+    Ok((reports, false))
+}
+
+/// One run of the sweep, verified and reported; hands the workload back for the next.
+fn run_one(
+    workload: Workload,
+    plan: Plan,
+    clock: ClockKind,
+    quiet: bool,
+) -> Result<(Workload, Report)> {
+    let (workload, exec) = match clock {
+        ClockKind::Virtual => {
+            let lanes = plan.lanes(workload.account_count() as u64);
+            let mut sched = scheduler::build(plan.strategy(), lanes);
+            let exec = sim::simulate(&workload, sched.as_mut());
+            (workload, exec)
+        }
+        ClockKind::Real => run_real(workload, plan, quiet)?,
+    };
+    let report = finish_run(&workload, RunInfo { plan, clock }, &exec, None, None)?;
+    Ok((workload, report))
+}
+
+/// The default output folder: `results/<YYYY-MM-DD>-compare-<HHMMSS>` (UTC), never reused.
+fn dated_dir() -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let (date, time) = stamp.split_once('T').unwrap_or((&stamp, ""));
+    let time: String = time.chars().filter(char::is_ascii_digit).collect();
+    let base = PathBuf::from("results").join(format!("{date}-compare-{time}"));
+    let mut dir = base.clone();
+    let mut n = 2;
+    while dir.exists() {
+        dir = PathBuf::from(format!("{}-{n}", base.display()));
+        n += 1;
+    }
+    dir
+}
+
+fn prepare_output_dir(dir: Option<&Path>) -> Result<PathBuf> {
+    let dir = dir.map_or_else(dated_dir, Path::to_path_buf);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// One stderr line before the work: the input, the sweep, and for real runs how long it takes.
+fn announce(w: &Workload, plans: &[Plan], clock: ClockKind) {
+    let shape = w.shape();
+    eprintln!(
+        "input: {} ({} events, {} accounts, longest chain {}); {} runs on the {clock} clock",
+        w.source(),
+        shape.events,
+        shape.accounts,
+        shape.longest_chain,
+        plans.len()
+    );
+    if clock == ClockKind::Real {
+        let floor: u64 = plans
+            .iter()
+            .map(|p| lower_bound(&shape, p.lanes(shape.accounts)).0)
+            .sum();
+        eprintln!(
+            "expected duration: at least {} (the sum of the runs' lower bounds)",
+            Micros(floor)
+        );
+    }
+}
+
+fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&sweep::Comparison>) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Table => {
+            out.write_all(sweep::render_table(&doc.runs).as_bytes())?;
+            out.write_all(sweep::render_histograms(&doc.runs, args.histograms).as_bytes())?;
+            if let Some(c) = cmp {
+                writeln!(out)?;
+                out.write_all(c.render(&doc.runs).as_bytes())?;
+            }
+        }
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, doc)?;
+            writeln!(out)?;
+            // stdout stays one JSON document; the comparison goes to stderr.
+            if let Some(c) = cmp {
+                eprint!("{}", c.render(&doc.runs));
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Exit 1 on any failed ordering check, regression, or efficiency below the floor.
+fn verdict(
+    runs: &[Report],
+    cmp: Option<&sweep::Comparison>,
+    floor: Option<Fraction>,
+) -> Result<()> {
+    let mut failures = Vec::new();
+    let broken: Vec<String> = runs
+        .iter()
+        .filter(|r| !r.passed())
+        .map(sweep::run_label)
+        .collect();
+    if !broken.is_empty() {
+        failures.push(format!("ordering check failed: {}", broken.join("; ")));
+    }
+    failures.extend(cmp.and_then(sweep::Comparison::failure));
+    if let Some(Fraction(min)) = floor {
+        let low: Vec<String> = runs
+            .iter()
+            .filter(|r| r.efficiency < min)
+            .map(|r| format!("{} ({:.2}%)", sweep::run_label(r), r.efficiency * 100.0))
+            .collect();
+        if !low.is_empty() {
+            failures.push(format!(
+                "efficiency below {:.2}%: {}",
+                min * 100.0,
+                low.join("; ")
+            ));
+        }
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    Err(CheckFailed(failures.join("\n")).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_parse_into_validated_values() {
+        let w: WorkerList = "10, 100,auto".parse().unwrap();
+        assert_eq!(w.0.len(), 3);
+        assert!("".parse::<WorkerList>().is_err());
+        assert!("10,,20".parse::<WorkerList>().is_err());
+        assert!("0"
+            .parse::<WorkerList>()
+            .unwrap_err()
+            .contains("at least 1"));
+        assert!("10,10".parse::<WorkerList>().unwrap_err().contains("twice"));
+        let err = "pool,fastest".parse::<StrategyList>().unwrap_err();
+        assert!(err.contains("per-account, sharded, pool, optimal"), "{err}");
+    }
+
+    #[test]
+    fn per_account_runs_once_with_auto() {
+        let s: StrategyList = "per-account,pool".parse().unwrap();
+        let w: WorkerList = "10,100".parse().unwrap();
+        let plans = sweep_plans(&s, &w);
+        assert_eq!(plans.len(), 3);
+        assert_eq!(plans[0].workers(), Workers::Auto);
+    }
+
+    #[test]
+    fn fractions_are_between_zero_and_one() {
+        assert_eq!("0.9".parse::<Fraction>().unwrap(), Fraction(0.9));
+        for bad in ["0", "1.5", "-0.1", "90%", "x"] {
+            assert!(bad.parse::<Fraction>().is_err(), "{bad}");
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Reports: what a run achieved against its lower bound, as a terminal table or JSON, plus the
 //! processed log. The JSON field names are a contract (SPEC.md): add fields, never rename.
 
+pub mod compare;
 pub mod log;
 pub mod stats;
 pub mod table;

@@ -1,0 +1,121 @@
+//! Engine throughput with zero processing time: how many events per second each strategy's
+//! scheduler pushes through the virtual clock, the real executor's overhead per event, and a
+//! whole virtual-clock run (simulate + verify + report) as `run`/`compare` do it.
+//!
+//! Workloads have ten events per account on average (the shape of the original problem) and are
+//! built once per size; the 10M cases take few samples so `cargo bench` stays within minutes.
+
+use divan::counter::ItemsCount;
+use divan::Bencher;
+use eventbench::cmd::run::finish_run;
+use eventbench::engine::clock::PreciseClock;
+use eventbench::engine::handler::SleepHandler;
+use eventbench::engine::timer::TimerThread;
+use eventbench::engine::{real, scheduler, sim, ClockKind, Plan, Strategy, Workers};
+use eventbench::report::RunInfo;
+use eventbench::types::{AccountId, EventId, Micros};
+use eventbench::workload::{Source, Workload};
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Mutex, OnceLock};
+
+fn main() {
+    divan::main();
+}
+
+/// Lanes for the bounded strategies: enough to keep every scheduler busy, far below the
+/// account count so the ready queues matter.
+const LANES: u64 = 100;
+
+/// A zero-time workload of `events` events over `events / 10` accounts, built once per size.
+fn workload(events: u64) -> &'static Workload {
+    static CACHE: OnceLock<Mutex<HashMap<u64, &'static Workload>>> = OnceLock::new();
+    let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
+    cache.entry(events).or_insert_with(|| {
+        let accounts = (events / 10).max(1);
+        let mut w = Workload::new(Source::Live("bench".into()), Micros::ZERO);
+        w.reserve(events as usize);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for id in 1..=events {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            w.push(EventId(id), AccountId((x >> 33) % accounts + 1), None);
+        }
+        Box::leak(Box::new(w))
+    })
+}
+
+fn lanes(s: Strategy) -> Option<u64> {
+    (s != Strategy::PerAccount).then_some(LANES)
+}
+
+fn bench_simulate(b: Bencher, s: Strategy, events: u64) {
+    let w = workload(events);
+    b.counter(ItemsCount::new(events)).bench_local(|| {
+        let mut sched = scheduler::build(s, lanes(s));
+        sim::simulate(w, sched.as_mut())
+    });
+}
+
+/// Schedulers on the virtual clock, 10k events.
+#[divan::bench(args = Strategy::ALL, sample_count = 50)]
+fn simulate_10k(b: Bencher, s: Strategy) {
+    bench_simulate(b, s, 10_000);
+}
+
+/// Schedulers on the virtual clock, 1M events.
+#[divan::bench(args = Strategy::ALL, sample_count = 5, sample_size = 1)]
+fn simulate_1m(b: Bencher, s: Strategy) {
+    bench_simulate(b, s, 1_000_000);
+}
+
+/// Schedulers on the virtual clock, 10M events.
+#[divan::bench(args = Strategy::ALL, sample_count = 2, sample_size = 1)]
+fn simulate_10m(b: Bencher, s: Strategy) {
+    bench_simulate(b, s, 10_000_000);
+}
+
+fn bench_real(b: Bencher, s: Strategy, events: u64) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // The precise timer completes a zero sleep on its first poll; tokio's own clock would
+    // round every sleep up to its 1 ms tick and measure that instead of the engine.
+    let timer = TimerThread::start().unwrap();
+    let w = workload(events);
+    b.counter(ItemsCount::new(events))
+        .with_inputs(|| w.clone())
+        .bench_local_values(|w| {
+            let clock = PreciseClock::new(timer.handle());
+            rt.block_on(async move { real::run_batch(w, s, lanes(s), SleepHandler, clock).await })
+        });
+}
+
+/// The real executor with zero-time handlers: pure engine overhead, 10k events.
+#[divan::bench(args = Strategy::ALL, sample_count = 20)]
+fn real_executor_10k(b: Bencher, s: Strategy) {
+    bench_real(b, s, 10_000);
+}
+
+/// The real executor with zero-time handlers, 1M events.
+#[divan::bench(args = Strategy::ALL, sample_count = 3, sample_size = 1)]
+fn real_executor_1m(b: Bencher, s: Strategy) {
+    bench_real(b, s, 1_000_000);
+}
+
+/// A whole virtual-clock run of `optimal` with 100 workers: simulate, verify, build the report.
+#[divan::bench(args = [10_000, 1_000_000], sample_count = 5, sample_size = 1)]
+fn virtual_run(b: Bencher, events: u64) {
+    let w = workload(events);
+    let workers = Workers::Fixed(NonZeroU32::new(LANES as u32).unwrap());
+    let plan = Plan::new(Strategy::Optimal, workers).unwrap();
+    let info = RunInfo {
+        plan,
+        clock: ClockKind::Virtual,
+    };
+    b.counter(ItemsCount::new(events)).bench_local(|| {
+        let mut sched = scheduler::build(plan.strategy(), plan.lanes(w.account_count() as u64));
+        let exec = sim::simulate(w, sched.as_mut());
+        finish_run(w, info, &exec, None, None).unwrap()
+    });
+}

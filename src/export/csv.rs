@@ -1,0 +1,118 @@
+//! `compare.csv`: one row per run, the report's scalar fields with percentiles flattened
+//! (`latency_p50_us`, …) so a spreadsheet or pandas reads it without parsing JSON.
+
+use super::Exporter;
+use crate::report::compare::CompareDoc;
+use crate::report::stats::Percentiles;
+use crate::report::Report;
+use std::io::Write;
+
+/// One CSV row per run.
+pub struct Csv;
+
+const SCALARS: [&str; 23] = [
+    "eventbench_version",
+    "input",
+    "workload_fingerprint",
+    "events",
+    "accounts",
+    "strategy",
+    "workers",
+    "workers_requested",
+    "clock",
+    "process_time_s",
+    "per_event_durations",
+    "longest_chain",
+    "total_work_s",
+    "lower_bound_s",
+    "wall_time_s",
+    "efficiency",
+    "throughput_eps",
+    "ordering_violations",
+    "unprocessed",
+    "duplicates",
+    "short_handlers",
+    "max_in_flight",
+    "interrupted",
+];
+
+const PERCENTILES: [&str; 5] = ["p50", "p90", "p99", "p999", "max"];
+
+fn header() -> Vec<String> {
+    let mut h: Vec<String> = SCALARS.iter().map(|s| s.to_string()).collect();
+    for dist in ["latency", "overshoot"] {
+        h.extend(PERCENTILES.iter().map(|p| format!("{dist}_{p}_us")));
+    }
+    h
+}
+
+fn percentiles(p: &Percentiles) -> [String; 5] {
+    [p.p50, p.p90, p.p99, p.p999, p.max].map(|v| v.to_string())
+}
+
+fn row(r: &Report) -> Vec<String> {
+    let mut v = vec![
+        r.eventbench_version.clone(),
+        r.input.clone(),
+        r.workload_fingerprint.clone(),
+        r.events.to_string(),
+        r.accounts.to_string(),
+        r.strategy.to_string(),
+        r.workers.to_string(),
+        r.workers_requested.clone(),
+        r.clock.to_string(),
+        r.process_time_s.to_string(),
+        r.per_event_durations.to_string(),
+        r.longest_chain.to_string(),
+        r.total_work_s.to_string(),
+        r.lower_bound_s.to_string(),
+        r.wall_time_s.to_string(),
+        r.efficiency.to_string(),
+        r.throughput_eps.to_string(),
+        r.ordering_violations.to_string(),
+        r.unprocessed.to_string(),
+        r.duplicates.to_string(),
+        r.short_handlers.to_string(),
+        r.max_in_flight.to_string(),
+        r.interrupted.to_string(),
+    ];
+    debug_assert_eq!(v.len(), SCALARS.len());
+    v.extend(percentiles(&r.latency_us));
+    v.extend(percentiles(&r.overshoot_us));
+    v
+}
+
+impl Exporter for Csv {
+    fn file_name(&self) -> &'static str {
+        "compare.csv"
+    }
+
+    fn write(&self, doc: &CompareDoc, out: &mut dyn Write) -> anyhow::Result<()> {
+        let mut w = ::csv::Writer::from_writer(out);
+        w.write_record(header())?;
+        for r in &doc.runs {
+            w.write_record(row(r))?;
+        }
+        w.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::{fixture, render};
+
+    #[test]
+    fn snapshot_of_the_fixture() {
+        let text = render(&Csv, &fixture::doc()).unwrap();
+        let expected = "\
+eventbench_version,input,workload_fingerprint,events,accounts,strategy,workers,workers_requested,clock,process_time_s,per_event_durations,longest_chain,total_work_s,lower_bound_s,wall_time_s,efficiency,throughput_eps,ordering_violations,unprocessed,duplicates,short_handlers,max_in_flight,interrupted,latency_p50_us,latency_p90_us,latency_p99_us,latency_p999_us,latency_max_us,overshoot_p50_us,overshoot_p90_us,overshoot_p99_us,overshoot_p999_us,overshoot_max_us
+0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,sharded,2,2,virtual,1,false,8,20,10,16,0.625,1.25,0,0,0,0,2,false,8000000,14000000,16000000,16000000,16000000,0,0,0,0,0
+0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,pool,2,2,virtual,1,false,8,20,10,10,1,2,0,0,0,0,2,false,5000000,8750000,10000000,10000000,10000000,0,0,0,0,0
+0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,optimal,4,auto,virtual,1,false,8,20,8,8,1,2.5,0,0,0,0,4,false,4000000,7000000,8000000,8000000,8000000,0,0,0,0,0
+0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,per-account,4,auto,virtual,1,false,8,20,8,8,1,2.5,0,0,0,0,4,false,4000000,7000000,8000000,8000000,8000000,0,0,0,0,0
+";
+        assert_eq!(text, expected);
+    }
+}
