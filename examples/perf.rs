@@ -22,7 +22,12 @@ fn main() {
     let mut s = scheduler::build(strategy, lanes);
     let exec = sim::simulate(&w, s.as_mut());
     let el = t.elapsed();
-    eprintln!("sim {:?} {:.1} M ev/s wall {}", el, n as f64 / el.as_secs_f64() / 1e6, exec.wall);
+    eprintln!(
+        "sim {:?} {:.1} M ev/s wall {}",
+        el,
+        n as f64 / el.as_secs_f64() / 1e6,
+        exec.wall
+    );
     let t = Instant::now();
     let v = verify::verify(&w, &exec.records);
     eprintln!("verify {:?} ok={}", t.elapsed(), v.passed(false));

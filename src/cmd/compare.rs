@@ -2,9 +2,9 @@
 //! and a few histograms, write the exports after every run, and gate on a baseline.
 
 use crate::cli::GlobalArgs;
-use crate::cmd::run::{finish_run, run_real, Format};
+use crate::cmd::run::{execute, finish_run, Format};
 use crate::engine::bound::lower_bound;
-use crate::engine::{scheduler, sim, ClockKind, Plan, Strategy, Workers};
+use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::{CheckFailed, UsageError};
 use crate::export;
 use crate::report::compare::{self as sweep, CompareDoc, Tolerance};
@@ -212,16 +212,8 @@ fn run_one(
     clock: ClockKind,
     quiet: bool,
 ) -> Result<(Workload, Report)> {
-    let (workload, exec) = match clock {
-        ClockKind::Virtual => {
-            let lanes = plan.lanes(workload.account_count() as u64);
-            let mut sched = scheduler::build(plan.strategy(), lanes);
-            let exec = sim::simulate(&workload, sched.as_mut());
-            (workload, exec)
-        }
-        ClockKind::Real => run_real(workload, plan, quiet)?,
-    };
-    let report = finish_run(&workload, RunInfo { plan, clock }, &exec, None, None)?;
+    let (workload, exec) = execute(workload, plan, clock, quiet)?;
+    let report = finish_run(&workload, RunInfo { plan, clock }, exec, None, None)?;
     Ok((workload, report))
 }
 

@@ -114,13 +114,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         }
         (None, None, ClockKind::Real) => run_real(workload, plan, global.quiet)?,
     };
-    let report = finish_run(
-        &workload,
-        info,
-        exec,
-        args.log.as_ref(),
-        args.json.as_ref(),
-    )?;
+    let report = finish_run(&workload, info, exec, args.log.as_ref(), args.json.as_ref())?;
     print_report(&report, args.format)?;
     check(&report)
 }
@@ -139,6 +133,23 @@ fn announce(w: &Workload, info: RunInfo) {
         info.clock,
         bound
     );
+}
+
+/// Runs a loaded workload in memory on either clock.
+pub fn execute(
+    workload: Workload,
+    plan: Plan,
+    clock: ClockKind,
+    quiet: bool,
+) -> Result<(Workload, Execution)> {
+    match clock {
+        ClockKind::Virtual => {
+            let lanes = plan.lanes(workload.account_count() as u64);
+            let exec = sim::simulate(&workload, scheduler::build(plan.strategy(), lanes).as_mut());
+            Ok((workload, exec))
+        }
+        ClockKind::Real => run_real(workload, plan, quiet),
+    }
 }
 
 /// Runs on the real clock: tokio workers for the handlers, the precise timer thread for the

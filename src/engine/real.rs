@@ -119,7 +119,12 @@ impl<H: Handler, C: Clock> Engine<H, C> {
         clock: C,
         observer: Option<Observer>,
     ) -> Self {
-        Self::launch(Backlog::new(workload, strategy, lanes), handler, clock, observer)
+        Self::launch(
+            Backlog::new(workload, strategy, lanes),
+            handler,
+            clock,
+            observer,
+        )
     }
 
     /// Starts processing a prepared backlog. Time 0 of `clock` should be now: queueing ten
@@ -264,7 +269,11 @@ impl<H: Handler, C: Clock> Engine<H, C> {
 
     /// Hands live work to the groups, round-robin.
     fn spawn_all(&self, jobs: Vec<Work>) {
-        let inboxes = self.shared.inboxes.lock().unwrap_or_else(|p| p.into_inner());
+        let inboxes = self
+            .shared
+            .inboxes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         for job in jobs {
             let i = self.shared.next_inbox.fetch_add(1, Relaxed) % inboxes.len().max(1);
             if let Some(inbox) = inboxes.get(i) {

@@ -148,13 +148,16 @@ impl Workload {
 
     fn push_id(&mut self, id: EventId) {
         let first = *self.first_id.get_or_insert(id.0);
-        let implicit = self.event_ids.is_empty() && first.checked_add(self.len as u64) == Some(id.0);
+        let implicit =
+            self.event_ids.is_empty() && first.checked_add(self.len as u64) == Some(id.0);
         if implicit {
             return;
         }
         if self.event_ids.is_empty() {
-            self.event_ids.reserve(self.accounts.capacity().max(self.len + 1));
-            self.event_ids.extend((0..self.len as u64).map(|i| EventId(first + i)));
+            self.event_ids
+                .reserve(self.accounts.capacity().max(self.len + 1));
+            self.event_ids
+                .extend((0..self.len as u64).map(|i| EventId(first + i)));
         }
         self.event_ids.push(id);
     }
@@ -309,7 +312,11 @@ mod tests {
         w.push(EventId(8), AccountId(2), None);
         let ids: Vec<u64> = w.indexes().map(|e| w.event_id(e).0).collect();
         assert_eq!(ids, vec![5, 6, 7, 100, 8]);
-        assert_eq!(w.account_of(EventIdx(4)), AccountIdx(1), "lookup rebuilt after freeze");
+        assert_eq!(
+            w.account_of(EventIdx(4)),
+            AccountIdx(1),
+            "lookup rebuilt after freeze"
+        );
     }
 
     #[test]
