@@ -116,6 +116,6 @@ fn virtual_run(b: Bencher, events: u64) {
     b.counter(ItemsCount::new(events)).bench_local(|| {
         let mut sched = scheduler::build(plan.strategy(), plan.lanes(w.account_count() as u64));
         let exec = sim::simulate(w, sched.as_mut());
-        finish_run(w, info, &exec, None, None).unwrap()
+        finish_run(w, info, exec, None, None).unwrap()
     });
 }
