@@ -82,6 +82,7 @@ struct Shared<H, C> {
 pub struct Backlog {
     workload: Workload,
     sched: Box<dyn Scheduler>,
+    records: Records,
 }
 
 impl Backlog {
@@ -90,7 +91,12 @@ impl Backlog {
         for e in workload.indexes() {
             sched.arrive(&workload, e);
         }
-        Backlog { workload, sched }
+        let records = Records::batch(workload.len());
+        Backlog {
+            workload,
+            sched,
+            records,
+        }
     }
 }
 
@@ -130,8 +136,11 @@ impl<H: Handler, C: Clock> Engine<H, C> {
     /// Starts processing a prepared backlog. Time 0 of `clock` should be now: queueing ten
     /// million events takes a second, and that is loading, not processing.
     pub fn launch(backlog: Backlog, handler: H, clock: C, observer: Option<Observer>) -> Self {
-        let Backlog { workload, sched } = backlog;
-        let records = Records::batch(workload.len());
+        let Backlog {
+            workload,
+            sched,
+            records,
+        } = backlog;
         let counters = Counters::default();
         counters.arrived.store(workload.len() as u64, Relaxed);
         let (done, _) = watch::channel(false);
@@ -156,14 +165,10 @@ impl<H: Handler, C: Clock> Engine<H, C> {
                 next_inbox: AtomicUsize::new(0),
             }),
         };
-        let jobs = engine.dispatch_all(&mut engine.lock());
-        // Deal the backlog out round-robin: each group gets a share in the policy's order.
-        let mut shares: Vec<Vec<Work>> = (0..groups).map(|_| Vec::new()).collect();
-        for (i, job) in jobs.into_iter().enumerate() {
-            shares[i % groups].push(job);
-        }
-        for (share, inbox) in shares.into_iter().zip(receivers) {
-            tokio::spawn(group(Arc::clone(&engine.shared), share, inbox));
+        // The groups pull the backlog themselves, a batch at a time, so the first events start
+        // at once rather than after a million dispatch decisions.
+        for inbox in receivers {
+            tokio::spawn(group(Arc::clone(&engine.shared), inbox));
         }
         engine
     }
@@ -372,18 +377,24 @@ fn run_one<'a, H: Handler, C: Clock>(
 /// A group task: runs its share of the handlers until the engine is done.
 async fn group<H: Handler, C: Clock>(
     shared: Arc<Shared<H, C>>,
-    share: Vec<Work>,
     mut inbox: mpsc::UnboundedReceiver<Work>,
 ) {
     let shared = &*shared;
     let mut running = FuturesUnordered::new();
-    for work in share {
-        running.push(run_one(shared, work));
-    }
-    let mut finished = Vec::with_capacity(BATCH);
+    let mut finished: Vec<Finished> = Vec::with_capacity(BATCH);
     let mut next = Vec::new();
     let mut inbox_open = true;
+    // More work may be startable than the last batch took (the backlog at launch).
+    let mut more = true;
     loop {
+        if more {
+            more = complete(shared, &mut finished, &mut next);
+            for work in next.drain(..) {
+                running.push(run_one(shared, work));
+            }
+            // Let the other groups take their share of the backlog too.
+            tokio::task::yield_now().await;
+        }
         tokio::select! {
             biased;
             Some(first) = running.next(), if !running.is_empty() => {
@@ -395,7 +406,7 @@ async fn group<H: Handler, C: Clock>(
                         _ => break,
                     }
                 }
-                complete(shared, &mut finished, &mut next);
+                more = complete(shared, &mut finished, &mut next);
                 for work in next.drain(..) {
                     running.push(run_one(shared, work));
                 }
@@ -406,13 +417,20 @@ async fn group<H: Handler, C: Clock>(
                 Some(work) => running.push(run_one(shared, work)),
                 None => inbox_open = false,
             },
+            _ = std::future::ready(()), if more => {}
             else => return,
         }
     }
 }
 
-/// Records a batch of finished handlers and collects what the policy starts next.
-fn complete<H, C>(shared: &Shared<H, C>, finished: &mut Vec<Finished>, next: &mut Vec<Work>) {
+/// Records a batch of finished handlers and collects what the policy starts next: at most a
+/// batch more than finished, so one group never swallows a whole backlog. Returns true when
+/// that limit cut the collection short.
+fn complete<H, C>(
+    shared: &Shared<H, C>,
+    finished: &mut Vec<Finished>,
+    next: &mut Vec<Work>,
+) -> bool {
     for f in finished.iter() {
         if f.panicked {
             shared.counters.panicked.fetch_add(1, Relaxed);
@@ -430,16 +448,22 @@ fn complete<H, C>(shared: &Shared<H, C>, finished: &mut Vec<Finished>, next: &mu
         ..
     } = &mut *core;
     let n = finished.len() as u64;
+    let limit = finished.len() + BATCH;
     for f in finished.drain(..) {
         records.set(f.d.event, f.start, f.end, f.d.lane);
         sched.finish(workload, f.d);
     }
     shared.counters.in_flight.fetch_sub(n, Relaxed);
     shared.counters.finished.fetch_add(n, Relaxed);
-    while let Some(work) = next_job(shared, &mut core) {
-        next.push(work);
+    while next.len() < limit {
+        match next_job(shared, &mut core) {
+            Some(work) => next.push(work),
+            None => break,
+        }
     }
+    let more = next.len() == limit;
     check_done(shared, &core);
+    more
 }
 
 /// Runs a preloaded workload to completion (or until `stop` is called on the returned engine
