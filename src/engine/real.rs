@@ -11,7 +11,7 @@
 use super::clock::Clock;
 use super::handler::{Ctx, Handler, Job};
 use super::record::{Execution, Records};
-use super::scheduler::{self, Dispatch, Scheduler};
+use super::scheduler::{self, Dispatch, Scheduler, Slot};
 use super::{ClockKind, Strategy};
 use crate::types::{AccountId, EventId, EventIdx, Micros};
 use crate::workload::Workload;
@@ -302,14 +302,17 @@ fn next_job<H, C>(shared: &Shared<H, C>, core: &mut Core) -> Option<Work> {
     }
     let d = core.sched.next(&core.workload)?;
     shared.counters.in_flight.fetch_add(1, Relaxed);
-    let w = &core.workload;
-    let job = Job {
-        index: d.event,
-        event: w.event_id(d.event),
-        account: w.account_id(w.account_of(d.event)),
-        duration: w.duration(d.event),
-    };
-    Some((d, job))
+    Some((d, job_of(&core.workload, d.slot.event)))
+}
+
+/// What a handler is told about an event.
+fn job_of(w: &Workload, e: EventIdx) -> Job {
+    Job {
+        index: e,
+        event: w.event_id(e),
+        account: w.account_id(w.account_of(e)),
+        duration: w.duration(e),
+    }
 }
 
 fn check_done<H, C>(shared: &Shared<H, C>, core: &Core) {
@@ -334,10 +337,10 @@ fn group_count() -> usize {
     (workers * 2).max(2)
 }
 
-/// A handler call that has returned.
+/// A handler call that has returned. Only the slot is kept, not the job: a million of these
+/// futures may be in flight, and every byte counts a megabyte.
 struct Finished {
-    d: Dispatch,
-    job: Job,
+    slot: Slot,
     start: Micros,
     end: Micros,
     panicked: bool,
@@ -365,8 +368,7 @@ fn run_one<'a, H: Handler, C: Clock>(
             Err(_) => true,
         };
         Finished {
-            d,
-            job,
+            slot: d.slot,
             start,
             end: shared.clock.now(),
             panicked,
@@ -431,14 +433,19 @@ fn complete<H, C>(
     finished: &mut Vec<Finished>,
     next: &mut Vec<Work>,
 ) -> bool {
-    for f in finished.iter() {
-        if f.panicked {
-            shared.counters.panicked.fetch_add(1, Relaxed);
-        }
-        // Before the scheduler hears of it, so the account's next event cannot start first.
-        if let Some(observe) = &shared.observer {
-            observe(&f.job);
-        }
+    let panicked = finished.iter().filter(|f| f.panicked).count() as u64;
+    shared.counters.panicked.fetch_add(panicked, Relaxed);
+    if let Some(observe) = &shared.observer {
+        // Before the scheduler hears of them, so an account's next event cannot start first;
+        // and outside the lock, since observers take locks of their own.
+        let jobs: Vec<Job> = {
+            let core = lock(shared);
+            finished
+                .iter()
+                .map(|f| job_of(&core.workload, f.slot.event))
+                .collect()
+        };
+        jobs.iter().for_each(|job| observe(job));
     }
     let mut core = lock(shared);
     let Core {
@@ -450,8 +457,8 @@ fn complete<H, C>(
     let n = finished.len() as u64;
     let limit = finished.len() + BATCH;
     for f in finished.drain(..) {
-        records.set(f.d.event, f.start, f.end, f.d.lane);
-        sched.finish(workload, f.d);
+        records.set(f.slot.event, f.start, f.end, f.slot.lane);
+        sched.finish(workload, f.slot);
     }
     shared.counters.in_flight.fetch_sub(n, Relaxed);
     shared.counters.finished.fetch_add(n, Relaxed);

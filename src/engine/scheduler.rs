@@ -19,13 +19,19 @@ use std::collections::VecDeque;
 
 const NONE: u32 = u32::MAX;
 
-/// An event to start now on a lane.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Dispatch {
+/// An event running on a lane (kept small: a million of them may be in flight).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Slot {
     pub lane: LaneId,
     pub event: EventIdx,
     /// The event's account (carried so that finishing needs no lookup).
     pub account: AccountIdx,
+}
+
+/// An event to start now on a lane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dispatch {
+    pub slot: Slot,
     /// Work (µs) still ahead on this event's critical path, this event included. Timers due at
     /// the same instant wake the most urgent first, so the longest chains lose the least.
     pub urgency: u64,
@@ -37,8 +43,8 @@ pub trait Scheduler: Send {
     fn arrive(&mut self, w: &Workload, e: EventIdx);
     /// The next event to start, if a lane is free and an event may start.
     fn next(&mut self, w: &Workload) -> Option<Dispatch>;
-    /// The event of `d` finished; its lane is free again.
-    fn finish(&mut self, w: &Workload, d: Dispatch);
+    /// The event in `slot` finished; its lane is free again.
+    fn finish(&mut self, w: &Workload, slot: Slot);
 }
 
 /// Builds the scheduler of a strategy; `lanes = None` means one lane per account.
@@ -186,16 +192,18 @@ impl<Q: ReadyQueue + Default> Scheduler for LaneScheduler<Q> {
         q.remaining -= w.duration(EventIdx(e)).0;
         q.state = State::Running;
         Some(Dispatch {
-            lane: LaneId(lane),
-            event: EventIdx(e),
-            account: a,
+            slot: Slot {
+                lane: LaneId(lane),
+                event: EventIdx(e),
+                account: a,
+            },
             urgency,
         })
     }
 
-    fn finish(&mut self, _w: &Workload, d: Dispatch) {
-        let a = d.account;
-        self.free.push(d.lane.0);
+    fn finish(&mut self, _w: &Workload, slot: Slot) {
+        let a = slot.account;
+        self.free.push(slot.lane.0);
         let q = &mut self.accounts.0[a.0 as usize];
         if q.head == NONE {
             q.state = State::Idle;
@@ -252,18 +260,20 @@ impl Scheduler for Sharded {
         let urgency = self.remaining[l];
         self.remaining[l] -= w.duration(EventIdx(e)).0;
         Some(Dispatch {
-            lane: LaneId(lane),
-            event: EventIdx(e),
-            account: w.account_of(EventIdx(e)),
+            slot: Slot {
+                lane: LaneId(lane),
+                event: EventIdx(e),
+                account: w.account_of(EventIdx(e)),
+            },
             urgency,
         })
     }
 
-    fn finish(&mut self, _w: &Workload, d: Dispatch) {
-        let l = d.lane.0 as usize;
+    fn finish(&mut self, _w: &Workload, slot: Slot) {
+        let l = slot.lane.0 as usize;
         self.busy[l] = false;
         if !self.queues[l].is_empty() {
-            self.runnable.push(d.lane.0);
+            self.runnable.push(slot.lane.0);
         }
     }
 }
@@ -292,14 +302,14 @@ mod tests {
         let mut s = build(Strategy::Pool, Some(4));
         w.indexes().for_each(|e| s.arrive(&w, e));
         let first = drain(s.as_mut(), &w);
-        let events: Vec<_> = first.iter().map(|d| d.event.0).collect();
+        let events: Vec<_> = first.iter().map(|d| d.slot.event.0).collect();
         assert_eq!(
             events,
             vec![0, 3],
             "account 1's second event waits for its first"
         );
-        s.finish(&w, first[0]);
-        assert_eq!(drain(s.as_mut(), &w)[0].event, EventIdx(1));
+        s.finish(&w, first[0].slot);
+        assert_eq!(drain(s.as_mut(), &w)[0].slot.event, EventIdx(1));
     }
 
     #[test]
@@ -309,7 +319,7 @@ mod tests {
         w.indexes().for_each(|e| s.arrive(&w, e));
         let d = drain(s.as_mut(), &w);
         assert_eq!(d.len(), 1, "one lane");
-        assert_eq!(w.account_id(w.account_of(d[0].event)), AccountId(2));
+        assert_eq!(w.account_id(d[0].slot.account), AccountId(2));
         assert_eq!(d[0].urgency, 3);
     }
 
@@ -320,11 +330,11 @@ mod tests {
         w.indexes().for_each(|e| s.arrive(&w, e));
         let d = drain(s.as_mut(), &w);
         assert_eq!(d.len(), 2);
-        let odd = d.iter().find(|d| d.lane == LaneId(1)).unwrap();
-        assert_eq!(odd.event, EventIdx(0));
-        s.finish(&w, *odd);
+        let odd = d.iter().find(|d| d.slot.lane == LaneId(1)).unwrap();
+        assert_eq!(odd.slot.event, EventIdx(0));
+        s.finish(&w, odd.slot);
         assert_eq!(
-            drain(s.as_mut(), &w)[0].event,
+            drain(s.as_mut(), &w)[0].slot.event,
             EventIdx(1),
             "account 3 shares lane 1"
         );

@@ -6,7 +6,7 @@
 //! reach the bound exactly).
 
 use super::record::{Execution, Records};
-use super::scheduler::{Dispatch, Scheduler};
+use super::scheduler::{Scheduler, Slot};
 use super::ClockKind;
 use crate::types::Micros;
 use crate::workload::Workload;
@@ -16,46 +16,30 @@ use std::collections::{BinaryHeap, VecDeque};
 /// Events in flight, ordered by end time.
 enum InFlight {
     /// Equal durations: events end in the order they started, so a FIFO is already sorted.
-    Fifo(VecDeque<(u64, Dispatch)>),
-    /// Unequal durations: a heap by (end, start order).
-    Heap(BinaryHeap<Reverse<(u64, u64, DispatchKey)>>, u64),
+    Fifo(VecDeque<(u64, Slot)>),
+    /// Unequal durations: a min-heap by end time (ties by lane/event, deterministic).
+    Heap(BinaryHeap<Reverse<(u64, Slot)>>),
 }
 
-/// A [`Dispatch`] packed for the heap (it needs `Ord`).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct DispatchKey(u32, u32, u32, u64);
-
 impl InFlight {
-    fn push(&mut self, end: u64, d: Dispatch) {
+    fn push(&mut self, end: u64, slot: Slot) {
         match self {
-            InFlight::Fifo(q) => q.push_back((end, d)),
-            InFlight::Heap(h, seq) => {
-                *seq += 1;
-                h.push(Reverse((
-                    end,
-                    *seq,
-                    DispatchKey(d.lane.0, d.event.0, d.account.0, d.urgency),
-                )));
-            }
+            InFlight::Fifo(q) => q.push_back((end, slot)),
+            InFlight::Heap(h) => h.push(Reverse((end, slot))),
         }
     }
 
     fn next_end(&self) -> Option<u64> {
         match self {
             InFlight::Fifo(q) => q.front().map(|(t, _)| *t),
-            InFlight::Heap(h, _) => h.peek().map(|Reverse((t, _, _))| *t),
+            InFlight::Heap(h) => h.peek().map(|Reverse((t, _))| *t),
         }
     }
 
-    fn pop(&mut self) -> Option<Dispatch> {
+    fn pop(&mut self) -> Option<Slot> {
         match self {
-            InFlight::Fifo(q) => q.pop_front().map(|(_, d)| d),
-            InFlight::Heap(h, _) => h.pop().map(|Reverse((_, _, k))| Dispatch {
-                lane: crate::types::LaneId(k.0),
-                event: crate::types::EventIdx(k.1),
-                account: crate::types::AccountIdx(k.2),
-                urgency: k.3,
-            }),
+            InFlight::Fifo(q) => q.pop_front().map(|(_, s)| s),
+            InFlight::Heap(h) => h.pop().map(|Reverse((_, s))| s),
         }
     }
 }
@@ -69,20 +53,21 @@ pub fn simulate(w: &Workload, sched: &mut dyn Scheduler) -> Execution {
     let mut in_flight = if w.uniform_duration().is_some() {
         InFlight::Fifo(VecDeque::new())
     } else {
-        InFlight::Heap(BinaryHeap::new(), 0)
+        InFlight::Heap(BinaryHeap::new())
     };
     let mut now = 0u64;
     loop {
         while let Some(d) = sched.next(w) {
-            let end = now.saturating_add(w.duration(d.event).0);
-            records.set(d.event, Micros(now), Micros(end), d.lane);
-            in_flight.push(end, d);
+            let slot = d.slot;
+            let end = now.saturating_add(w.duration(slot.event).0);
+            records.set(slot.event, Micros(now), Micros(end), slot.lane);
+            in_flight.push(end, slot);
         }
         let Some(t) = in_flight.next_end() else { break };
         now = t;
         while in_flight.next_end() == Some(now) {
-            let d = in_flight.pop().expect("peeked");
-            sched.finish(w, d);
+            let slot = in_flight.pop().expect("peeked");
+            sched.finish(w, slot);
         }
     }
     Execution {
