@@ -16,6 +16,9 @@ pub struct Percentiles {
 /// A distribution of microsecond values.
 pub struct Distribution {
     hist: Histogram<u64>,
+    /// The exact largest value: the histogram would report it rounded up to its precision,
+    /// and a maximum latency above the run's wall time would be a false number.
+    max: u64,
 }
 
 impl Default for Distribution {
@@ -23,12 +26,14 @@ impl Default for Distribution {
         Distribution {
             // Three significant digits: 0.1% resolution at any magnitude.
             hist: Histogram::new(3).expect("3 significant figures is valid"),
+            max: 0,
         }
     }
 }
 
 impl Distribution {
     pub fn record(&mut self, us: u64) {
+        self.max = self.max.max(us);
         // Auto-resizing histograms only fail past u64 range, which microseconds never reach.
         let _ = self.hist.record(us);
     }
@@ -45,13 +50,14 @@ impl Distribution {
         if self.hist.is_empty() {
             return Percentiles::default();
         }
-        let q = |p: f64| self.hist.value_at_quantile(p);
+        // Quantiles are reported at their bucket's upper edge, so never above the exact max.
+        let q = |p: f64| self.hist.value_at_quantile(p).min(self.max);
         Percentiles {
             p50: q(0.50),
             p90: q(0.90),
             p99: q(0.99),
             p999: q(0.999),
-            max: self.hist.max(),
+            max: self.max,
         }
     }
 
@@ -60,7 +66,7 @@ impl Distribution {
         if self.hist.is_empty() || buckets == 0 {
             return Vec::new();
         }
-        let (lo, hi) = (self.hist.min(), self.hist.max());
+        let (lo, hi) = (self.hist.min(), self.max);
         let width = ((hi - lo) / buckets as u64).max(1);
         let mut out: Vec<(u64, u64)> = (1..=buckets as u64).map(|i| (lo + width * i, 0)).collect();
         out.last_mut().expect("buckets > 0").0 = hi;
@@ -106,6 +112,15 @@ mod tests {
         assert_eq!(p.p50, 500);
         assert_eq!(p.p99, 990);
         assert_eq!(p.max, 1000);
+    }
+
+    #[test]
+    fn max_is_exact_not_rounded_up() {
+        let mut d = Distribution::default();
+        d.record(21_005_625);
+        let p = d.percentiles();
+        assert_eq!(p.max, 21_005_625);
+        assert!(p.p50 <= p.max);
     }
 
     #[test]
