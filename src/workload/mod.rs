@@ -35,6 +35,78 @@ impl Hasher for IdHasher {
 /// A map keyed by ids, hashed with [`IdHasher`].
 pub type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
+/// Account id to dense index. Ids are usually small and dense (`generate` writes 1..=max), and
+/// then a plain table indexed by id costs one mostly cached read where a hash map of a million
+/// accounts costs two cache misses per event; sparse ids fall back to the map.
+#[derive(Clone, Debug)]
+enum AccountLookup {
+    /// `table[id]` is the index, or `u32::MAX` for an id not seen.
+    Dense(Vec<u32>),
+    Sparse(IdMap<AccountId, AccountIdx>),
+}
+
+impl Default for AccountLookup {
+    fn default() -> Self {
+        AccountLookup::Dense(Vec::new())
+    }
+}
+
+impl AccountLookup {
+    /// Dense tables may hold this many slots per known account before the ids count as
+    /// sparse, and always this many (16 MB): ids come in random order, so the first few say
+    /// nothing about density.
+    const SLOTS_PER_ACCOUNT: usize = 8;
+    const FLOOR: usize = 1 << 22;
+
+    fn is_empty(&self) -> bool {
+        match self {
+            AccountLookup::Dense(t) => t.is_empty(),
+            AccountLookup::Sparse(m) => m.is_empty(),
+        }
+    }
+
+    /// The index of `id`, inserting `next` when the id is new.
+    fn get_or_insert(&mut self, id: AccountId, next: AccountIdx, ids: &[AccountId]) -> AccountIdx {
+        if let AccountLookup::Dense(table) = self {
+            let slot = usize::try_from(id.0).unwrap_or(usize::MAX);
+            if slot >= table.len() {
+                let allowed = (ids.len() + 1) * Self::SLOTS_PER_ACCOUNT + Self::FLOOR;
+                if slot < allowed {
+                    let len = (slot + 1).max(table.len() * 2).min(allowed);
+                    table.resize(len, u32::MAX);
+                } else {
+                    *self = AccountLookup::Sparse(Self::map_of(ids));
+                }
+            }
+        }
+        match self {
+            AccountLookup::Dense(table) => {
+                let slot = &mut table[id.0 as usize];
+                if *slot == u32::MAX {
+                    *slot = next.0;
+                }
+                AccountIdx(*slot)
+            }
+            AccountLookup::Sparse(map) => *map.entry(id).or_insert(next),
+        }
+    }
+
+    fn map_of(ids: &[AccountId]) -> IdMap<AccountId, AccountIdx> {
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| (*id, AccountIdx(i as u32)))
+            .collect()
+    }
+
+    fn rebuild(ids: &[AccountId]) -> Self {
+        let mut lookup = AccountLookup::default();
+        for (i, id) in ids.iter().enumerate() {
+            lookup.get_or_insert(*id, AccountIdx(i as u32), &ids[..i]);
+        }
+        lookup
+    }
+}
+
 /// Where a workload came from; printed in every report so a number is never detached from its input.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -92,7 +164,7 @@ pub struct Workload {
     accounts: Vec<AccountIdx>,
     durations: Durations,
     account_ids: Vec<AccountId>,
-    lookup: IdMap<AccountId, AccountIdx>,
+    lookup: AccountLookup,
 }
 
 impl Workload {
@@ -111,7 +183,7 @@ impl Workload {
             accounts: Vec::new(),
             durations,
             account_ids: Vec::new(),
-            lookup: IdMap::default(),
+            lookup: AccountLookup::default(),
         }
     }
 
@@ -133,7 +205,9 @@ impl Workload {
             self.rebuild_lookup();
         }
         let next_account = AccountIdx(self.account_ids.len() as u32);
-        let acct = *self.lookup.entry(account).or_insert(next_account);
+        let acct = self
+            .lookup
+            .get_or_insert(account, next_account, &self.account_ids);
         if acct == next_account {
             self.account_ids.push(account);
         }
@@ -165,16 +239,11 @@ impl Workload {
     /// Frees the id-to-index map of the accounts (tens of megabytes at a million accounts) once
     /// no more events will be pushed; a later [`Workload::push`] rebuilds it.
     pub fn freeze(&mut self) {
-        self.lookup = IdMap::default();
+        self.lookup = AccountLookup::default();
     }
 
     fn rebuild_lookup(&mut self) {
-        self.lookup = self
-            .account_ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (*id, AccountIdx(i as u32)))
-            .collect();
+        self.lookup = AccountLookup::rebuild(&self.account_ids);
     }
 
     pub fn source(&self) -> &Source {
@@ -317,6 +386,31 @@ mod tests {
             AccountIdx(1),
             "lookup rebuilt after freeze"
         );
+    }
+
+    #[test]
+    fn sparse_account_ids_fall_back_to_a_map() {
+        let mut w = Workload::new(Source::Live("t".into()), Micros(1));
+        let ids = [3, u64::MAX, 3, 1 << 40, 7, u64::MAX];
+        // (ids beyond the dense table's reach)
+        for (i, a) in ids.into_iter().enumerate() {
+            w.push(EventId(i as u64), AccountId(a), None);
+        }
+        assert!(matches!(w.lookup, AccountLookup::Sparse(_)));
+        let dense: Vec<u32> = w.indexes().map(|e| w.account_of(e).0).collect();
+        assert_eq!(dense, vec![0, 1, 0, 2, 3, 1]);
+        assert_eq!(w.account_count(), 4);
+    }
+
+    #[test]
+    fn dense_account_ids_use_a_table() {
+        let mut w = Workload::new(Source::Live("t".into()), Micros(1));
+        for (i, a) in [5u64, 0, 5, 1000].into_iter().enumerate() {
+            w.push(EventId(i as u64), AccountId(a), None);
+        }
+        assert!(matches!(w.lookup, AccountLookup::Dense(_)));
+        let dense: Vec<u32> = w.indexes().map(|e| w.account_of(e).0).collect();
+        assert_eq!(dense, vec![0, 1, 0, 2]);
     }
 
     #[test]
