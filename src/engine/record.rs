@@ -3,6 +3,7 @@
 
 use super::ClockKind;
 use crate::types::{EventIdx, LaneId, Micros};
+use crate::workload::IdMap;
 
 /// Marks an event that never ran (an interrupted run, or a bug the verifier must catch).
 pub const NOT_RUN: u64 = u64::MAX;
@@ -11,7 +12,10 @@ pub const NOT_RUN: u64 = u64::MAX;
 #[derive(Clone, Debug, Default)]
 pub struct Records {
     start: Vec<u64>,
-    end: Vec<u64>,
+    /// `end - start` in µs: 4 bytes instead of 8, 40 MB less at ten million events. A handler
+    /// that ran 71 minutes or more stores `u32::MAX` here and its exact time in `long`.
+    took: Vec<u32>,
+    long: IdMap<u32, u64>,
     lane: Vec<u32>,
     /// `None` when every event entered the queue at time 0 (a batch run).
     arrival: Option<Vec<u64>>,
@@ -33,7 +37,8 @@ impl Records {
     pub fn batch(events: usize) -> Self {
         Records {
             start: vec![NOT_RUN; events],
-            end: vec![NOT_RUN; events],
+            took: vec![0; events],
+            long: IdMap::default(),
             lane: vec![0; events],
             arrival: None,
             duplicates: 0,
@@ -51,7 +56,7 @@ impl Records {
     /// Adds a slot for an event that arrived at `at` (live runs).
     pub fn push_arrival(&mut self, at: Micros) {
         self.start.push(NOT_RUN);
-        self.end.push(NOT_RUN);
+        self.took.push(0);
         self.lane.push(0);
         self.arrival
             .get_or_insert_with(|| vec![0; self.start.len() - 1])
@@ -66,8 +71,20 @@ impl Records {
             return;
         }
         self.start[i] = start.0;
-        self.end[i] = end.0;
+        let took = end.0.saturating_sub(start.0);
+        self.took[i] = u32::try_from(took).unwrap_or(u32::MAX);
+        if self.took[i] == u32::MAX {
+            self.long.insert(e.0, took);
+        }
         self.lane[i] = lane.0;
+    }
+
+    fn end_of(&self, i: usize) -> u64 {
+        let took = match self.took[i] {
+            u32::MAX => self.long[&(i as u32)],
+            t => u64::from(t),
+        };
+        self.start[i] + took
     }
 
     pub fn len(&self) -> usize {
@@ -88,32 +105,29 @@ impl Records {
         (self.start[i] != NOT_RUN).then(|| Record {
             arrival: Micros(self.arrival.as_ref().map_or(0, |a| a[i])),
             start: Micros(self.start[i]),
-            end: Micros(self.end[i]),
+            end: Micros(self.end_of(i)),
             lane: LaneId(self.lane[i]),
         })
     }
 
     /// Start and end times of the events that ran, for sweeps over the timeline.
     pub fn spans(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.start
-            .iter()
-            .zip(&self.end)
-            .filter(|(s, _)| **s != NOT_RUN)
-            .map(|(s, e)| (*s, *e))
+        (0..self.start.len())
+            .filter(|&i| self.start[i] != NOT_RUN)
+            .map(|i| (self.start[i], self.end_of(i)))
     }
 }
 
 impl Records {
     /// Start and end times of the events that ran, each list sorted; consumes the records so
     /// the sort reuses their memory (ten million events would otherwise need 160 MB more).
-    pub fn into_sorted_spans(self) -> (Vec<u64>, Vec<u64>) {
-        let (mut start, mut end) = (self.start, self.end);
+    pub fn into_sorted_spans(mut self) -> (Vec<u64>, Vec<u64>) {
+        self.lane = Vec::new();
+        let mut end: Vec<u64> = self.spans().map(|(_, e)| e).collect();
+        let Records { mut start, .. } = self;
+        start.retain(|&s| s != NOT_RUN);
         start.sort_unstable();
         end.sort_unstable();
-        // Events that never ran hold NOT_RUN (u64::MAX) in both lists and sort last.
-        let ran = start.partition_point(|&s| s != NOT_RUN);
-        start.truncate(ran);
-        end.truncate(ran);
         (start, end)
     }
 }
@@ -141,6 +155,15 @@ mod tests {
         assert_eq!(r.duplicates(), 1);
         assert_eq!(r.get(EventIdx(0)).unwrap().end, Micros(5));
         assert_eq!(r.get(EventIdx(1)), None);
+    }
+
+    #[test]
+    fn handlers_longer_than_u32_micros_keep_their_exact_end() {
+        let mut r = Records::batch(1);
+        let end = Micros(5 + u64::from(u32::MAX) * 3);
+        r.set(EventIdx(0), Micros(5), end, LaneId(0));
+        assert_eq!(r.get(EventIdx(0)).unwrap().end, end);
+        assert_eq!(r.into_sorted_spans(), (vec![5], vec![end.0]));
     }
 
     #[test]

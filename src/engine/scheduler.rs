@@ -51,7 +51,10 @@ pub trait Scheduler: Send {
 pub fn build(strategy: Strategy, lanes: Option<u64>) -> Box<dyn Scheduler> {
     let lanes = lanes.map(|l| u32::try_from(l).unwrap_or(u32::MAX));
     match strategy {
-        Strategy::PerAccount => Box::new(LaneScheduler::<Fifo>::new(None)),
+        // With a lane for every account nobody waits for a lane, so the queue order decides
+        // only which account starts first within an instant: the heaviest, which is the one
+        // that can least afford to be woken late.
+        Strategy::PerAccount => Box::new(LaneScheduler::<MostWork>::new(None)),
         Strategy::Pool => Box::new(LaneScheduler::<Fifo>::new(lanes)),
         Strategy::Optimal => Box::new(LaneScheduler::<MostWork>::new(lanes)),
         Strategy::Sharded => Box::new(Sharded::new(lanes.unwrap_or(1).max(1))),
