@@ -1,0 +1,123 @@
+//! Tests of `real`.
+
+use super::*;
+use crate::engine::clock::TokioClock;
+use crate::engine::handler::SleepHandler;
+use crate::engine::scheduler::build;
+use crate::engine::sim::simulate;
+use crate::engine::verify::verify;
+use crate::workload::Source;
+
+const MS: u64 = 1_000;
+
+/// Accounts with chains of different lengths, in an order that punishes FIFO.
+fn workload() -> Workload {
+    let mut w = Workload::new(Source::Live("t".into()), Micros(10 * MS));
+    let accounts = [5, 6, 7, 8, 5, 9, 1, 1, 1, 1, 1, 2, 2, 3];
+    for (i, a) in accounts.into_iter().enumerate() {
+        w.push(EventId(i as u64 + 1), AccountId(a), None);
+    }
+    w
+}
+
+#[tokio::test(start_paused = true)]
+async fn paused_clock_runs_reproduce_the_simulated_schedule() {
+    let cases = [
+        (Strategy::PerAccount, None),
+        (Strategy::Optimal, Some(3)),
+        (Strategy::Sharded, Some(3)),
+        (Strategy::Optimal, Some(1)),
+    ];
+    for (strategy, lanes) in cases {
+        let w = workload();
+        let expected = simulate(&w, build(strategy, lanes).as_mut()).wall;
+        let (w, exec) = run_batch(w, strategy, lanes, SleepHandler, TokioClock::new()).await;
+        assert_eq!(exec.wall, expected, "{strategy} on {lanes:?} lanes");
+        let v = verify(&w, &exec.records);
+        assert!(v.passed(false), "{strategy}: {v:?}");
+        assert!(lanes.is_none_or(|l| v.max_in_flight <= l));
+        assert!(!exec.interrupted);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_lets_events_in_flight_finish_and_starts_nothing_new() {
+    let engine = Engine::start(
+        workload(),
+        Strategy::Pool,
+        Some(2),
+        SleepHandler,
+        TokioClock::new(),
+        None,
+    );
+    engine.close();
+    tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+    engine.stop();
+    engine.wait().await;
+    let (w, exec) = engine.finish(ClockKind::Real);
+    let v = verify(&w, &exec.records);
+    assert!(exec.interrupted);
+    assert_eq!(w.len() as u64 - v.unprocessed, 4, "two rounds of two lanes");
+    assert!(v.passed(true), "{v:?}");
+    assert_eq!(exec.wall, Micros(20 * MS));
+}
+
+#[tokio::test(start_paused = true)]
+async fn live_arrivals_run_in_arrival_order_and_observer_sees_them_in_order() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let observer: Observer = Arc::new(move |job: &Job| log.lock().unwrap().push(job.event.0));
+    let engine = Engine::start(
+        Workload::new(Source::Live("t".into()), Micros(10 * MS)),
+        Strategy::Optimal,
+        Some(4),
+        SleepHandler,
+        TokioClock::new(),
+        Some(observer),
+    );
+    for i in 1..=6u64 {
+        engine.submit(EventId(i), AccountId(i % 2), None).unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    engine.close();
+    assert_eq!(
+        engine.submit(EventId(99), AccountId(1), None),
+        Err(Rejected::Closed)
+    );
+    engine.wait().await;
+    let (w, exec) = engine.finish(ClockKind::Real);
+    assert!(verify(&w, &exec.records).passed(false));
+    let order = seen.lock().unwrap().clone();
+    let odd: Vec<_> = order.iter().filter(|e| *e % 2 == 1).copied().collect();
+    assert_eq!(odd, vec![1, 3, 5]);
+    // Event 5 arrived at 12 ms but waited for event 3 (started 10 ms): latency counts from arrival.
+    let r = exec.records.get(EventIdx(4)).unwrap();
+    assert_eq!(r.arrival, Micros(12 * MS));
+    assert_eq!(r.start, Micros(20 * MS));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_handler_is_counted_and_the_run_still_ends() {
+    struct Boom;
+    impl Handler for Boom {
+        #[allow(clippy::manual_async_fn)]
+        fn handle<C: Clock>(
+            &self,
+            job: Job,
+            _ctx: Ctx<'_, C>,
+        ) -> impl std::future::Future<Output = ()> + Send {
+            async move { assert!(job.event.0 != 2, "handler failure") }
+        }
+    }
+    let engine = Engine::start(
+        workload(),
+        Strategy::Pool,
+        Some(2),
+        Boom,
+        TokioClock::new(),
+        None,
+    );
+    engine.close();
+    engine.wait().await;
+    assert_eq!(engine.counters().panicked.load(Relaxed), 1);
+}
