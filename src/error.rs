@@ -8,6 +8,8 @@ pub const EXIT_CHECK_FAILED: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code: the run could not complete (I/O failure, lost broker connection, ...).
 pub const EXIT_RUNTIME: u8 = 3;
+/// Exit code: stopped by Ctrl-C after printing the partial report (128 + SIGINT, as shells do).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// A malformed or unreadable input file: names the file, the line (1-based) and the problem.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,11 @@ pub struct UsageError(pub String);
 #[error("{0}")]
 pub struct CheckFailed(pub String);
 
+/// The run was stopped by Ctrl-C; its partial report has been printed.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted: {0} events never started (the partial report above covers the rest)")]
+pub struct Interrupted(pub u64);
+
 /// Maps an error chain to the documented exit code.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
@@ -46,6 +53,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         }
         if cause.is::<CheckFailed>() {
             return EXIT_CHECK_FAILED;
+        }
+        if cause.is::<Interrupted>() {
+            return EXIT_INTERRUPTED;
         }
     }
     EXIT_RUNTIME

@@ -270,3 +270,28 @@ fn missing_output_folder_is_rejected_before_running() {
         .code(2)
         .stderr(predicate::str::contains("does not exist"));
 }
+
+#[test]
+fn ctrl_c_stops_cleanly_with_a_partial_report() {
+    let dir = TempDir::new().unwrap();
+    let input = fixture(&dir, &[1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
+    let bin = assert_cmd::cargo::cargo_bin("eventbench");
+    let child = std::process::Command::new(bin)
+        .args(["run", "-q", "--process-time", "1s", "--format", "json"])
+        .args(["--input", input.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt while the first events run; the exact moment does not matter.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: kill with a valid pid and signal number has no memory effects.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["interrupted"], true);
+    assert_eq!(report["ordering_violations"], 0);
+    assert!(report["unprocessed"].as_u64().unwrap() > 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+}

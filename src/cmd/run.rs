@@ -25,7 +25,8 @@ use std::sync::atomic::Ordering::Relaxed;
   eventbench run --clock virtual --strategy optimal --workers 100      # exact schedule, instantly
   eventbench run --process-time 100ms --log log.csv --json report.json
 
-Exit codes: 0 ok, 1 ordering violated, 2 bad usage or input.")]
+Exit codes: 0 ok, 1 ordering violated, 2 bad usage or input, 3 could not complete,
+130 interrupted by Ctrl-C (after the partial report).")]
 pub struct Args {
     /// Events CSV to process [default: ./events.csv if it exists, else the built-in workload]
     #[arg(long, short)]
@@ -116,7 +117,11 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     };
     let report = finish_run(&workload, info, exec, args.log.as_ref(), args.json.as_ref())?;
     print_report(&report, args.format)?;
-    check(&report)
+    check(&report)?;
+    if report.interrupted {
+        return Err(crate::error::Interrupted(report.unprocessed).into());
+    }
+    Ok(())
 }
 
 /// One stderr line before the work starts: what runs, and how long it cannot beat.
