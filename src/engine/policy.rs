@@ -52,8 +52,23 @@ impl ReadyQueue for Fifo {
 /// `max(L, ceil(N/W))` exactly: while at least W chains remain, every lane is busy and the
 /// longest chains shrink first, so the longest never exceeds `ceil(remaining / W)` by more
 /// than the rounds left; once fewer than W chains remain each runs every round and the run
-/// ends after the longest one. With unequal durations this is a heuristic (the problem is
-/// NP-hard); `compare` shows how close it lands.
+/// ends after the longest one.
+///
+/// With unequal durations (a `duration_us` column) this is a heuristic, not an optimum: the
+/// problem is NP-hard already for independent events (P||Cmax), and ordering by remaining work
+/// is the chain analogue of LPT (longest processing time first). It is still work-conserving,
+/// so Graham's bound holds: never above twice the lower bound. In practice it lands close:
+/// on 54 generated 10,000-event workloads (`--distribution uniform|zipf:1.2|hot:0.3`,
+/// `--max-account-id 10|1000|100000`, `--duration uniform:0ms..5ms|exp:2ms`, three seeds) at
+/// 2, 7, 10, 100, 500 and 1,000 workers, all 324 virtual-clock runs reached at least 99.65% of
+/// the bound (mean 99.99%), where `pool` reached 60.9% at worst (mean 93.1%), and `optimal` was
+/// never slower than `pool`. On the real clock (2 cores, 10,000 events over 1,000 accounts,
+/// 0..5 ms each, 100 workers) it reached 92-98% of the bound in six runs, `pool` 87-93%; see
+/// `results/2026-11-26-durations/`. Small adversarial cases exist where it loses to `pool`:
+/// two workers, account A with two 2 µs events arriving before accounts B and C with one 5 µs
+/// event each; this starts B and C first and finishes A's chain at 9 µs, while FIFO starts A
+/// at once and meets the bound, 7 µs (about one random 12-event workload in a hundred loses to
+/// `pool` by more than 1%, by up to 29%; see `tests/scheduler_props.rs`).
 #[derive(Default)]
 pub struct MostWork {
     /// Ready accounts bucketed by remaining work, FIFO inside a bucket. With equal durations
