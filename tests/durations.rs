@@ -201,8 +201,6 @@ fn bad_duration_values_exit_2_naming_file_line_and_problem() {
 }
 
 #[test]
-#[ignore = "known bug: per-account sums of duration_us overflow u64 (debug: panic in \
-            scheduler.rs arrive; release: wraps and exits 1 with a false ordering failure)"]
 fn durations_whose_sum_overflows_are_rejected_as_bad_input() {
     let dir = TempDir::new().unwrap();
     let input = bad_input(dir.path(), "sum.csv", "2,1,18446744073709551615");
@@ -211,7 +209,21 @@ fn durations_whose_sum_overflows_are_rejected_as_bad_input() {
         .arg(&input)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("sum.csv"));
+        .stderr(predicate::str::contains(
+            "sum.csv:3: duration_us 18446744073709551615",
+        ));
+    eventbench()
+        .args([
+            "run",
+            "-q",
+            "--clock",
+            "virtual",
+            "--process-time",
+            "500000000y",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("more than 2^64"));
 }
 
 #[test]

@@ -41,6 +41,13 @@ pub fn load_workload(input: Option<&Path>, process_time: Micros) -> anyhow::Resu
         Some(p) => crate::workload::csv::load(p, process_time)?,
         None => workload::generate::build(&workload::generate::builtin_spec(), process_time),
     };
+    if !w.has_per_event_durations() && process_time.0.checked_mul(w.len() as u64).is_none() {
+        return Err(UsageError(format!(
+            "--process-time {process_time} × {} events is more than 2^64 µs of work",
+            w.len()
+        ))
+        .into());
+    }
     w.freeze();
     Ok(w)
 }

@@ -150,7 +150,7 @@ pub fn execute(
     match clock {
         ClockKind::Virtual => {
             let lanes = plan.lanes(workload.account_count() as u64);
-            let exec = sim::simulate(&workload, scheduler::build(plan.strategy(), lanes).as_mut());
+            let exec = sim::run(&workload, plan.strategy(), lanes);
             Ok((workload, exec))
         }
         ClockKind::Real => run_real(workload, plan, quiet),

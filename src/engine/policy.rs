@@ -68,7 +68,10 @@ impl ReadyQueue for Fifo {
 /// two workers, account A with two 2 µs events arriving before accounts B and C with one 5 µs
 /// event each; this starts B and C first and finishes A's chain at 9 µs, while FIFO starts A
 /// at once and meets the bound, 7 µs (about one random 12-event workload in a hundred loses to
-/// `pool` by more than 1%, by up to 29%; see `tests/scheduler_props.rs`).
+/// `pool` by more than 1%, by up to 29%; see `tests/scheduler_props.rs`). So when a preloaded
+/// workload has unequal durations, `optimal` simulates this order and ready order exactly and
+/// runs the shorter one ([`super::scheduler::build_for`]): it never loses to `pool` there.
+/// Live arrivals (`serve`, `worker`) cannot be simulated ahead and use this order.
 #[derive(Default)]
 pub struct MostWork {
     /// Ready accounts bucketed by remaining work, FIFO inside a bucket. With equal durations

@@ -87,7 +87,7 @@ pub struct Backlog {
 
 impl Backlog {
     pub fn new(workload: Workload, strategy: Strategy, lanes: Option<u64>) -> Self {
-        let mut sched = scheduler::build(strategy, lanes);
+        let mut sched = scheduler::build_for(strategy, lanes, &workload);
         for e in workload.indexes() {
             sched.arrive(&workload, e);
         }

@@ -141,6 +141,7 @@ fn read<R: Read>(
         workload: Workload::with_durations(Source::File(PathBuf::from(path)), durations),
         lines: LineMap::default(),
         order: IdOrder::default(),
+        total_work: 0,
     };
     let data_start = rdr.position().byte();
     while let Some(line) = next_record(&mut rdr, &mut record, &loader.errors)? {
@@ -311,6 +312,9 @@ struct Loader<'a> {
     workload: Workload,
     lines: LineMap,
     order: IdOrder,
+    /// Sum of `duration_us` so far: kept below 2^64 µs, so that no schedule's clock (never
+    /// later than the total work) and no per-account sum can overflow.
+    total_work: u64,
 }
 
 impl Loader<'_> {
@@ -322,7 +326,7 @@ impl Loader<'_> {
         let event = self.number(record, self.cols.event, line)?;
         let account = self.number(record, self.cols.account, line)?;
         let duration = match self.cols.duration {
-            Some(col) => Some(Micros(self.number(record, col, line)?)),
+            Some(col) => Some(Micros(self.duration(record, col, line)?)),
             None => None,
         };
         if !self.order.unordered {
@@ -344,6 +348,21 @@ impl Loader<'_> {
         self.workload
             .push(EventId(event), AccountId(account), duration);
         Ok(())
+    }
+
+    #[inline]
+    fn duration(&mut self, record: &ByteRecord, col: usize, line: u64) -> Result<u64, InputError> {
+        let d = self.number(record, col, line)?;
+        self.total_work = self.total_work.checked_add(d).ok_or_else(|| {
+            self.errors.line(
+                line,
+                format!(
+                    "duration_us {d} brings the total processing time past 2^64 µs \
+                     (about 584,542 years)"
+                ),
+            )
+        })?;
+        Ok(d)
     }
 
     #[inline]
