@@ -288,7 +288,12 @@ fn ctrl_c_stops_cleanly_with_a_partial_report() {
     // SAFETY: kill with a valid pid and signal number has no memory effects.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["interrupted"], true);
     assert_eq!(report["ordering_violations"], 0);
