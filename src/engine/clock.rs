@@ -39,8 +39,12 @@ impl Clock for PreciseClock {
     }
 
     fn sleep_until(&self, deadline: Micros, urgency: u64) -> Sleep {
-        self.timer
-            .sleep_until(deadline.saturating_add(self.origin), urgency)
+        // Time 0 of this clock is past for sure; the timer treats its own 0 as "ready now".
+        let absolute = match deadline {
+            Micros::ZERO => Micros::ZERO,
+            d => d.saturating_add(self.origin),
+        };
+        self.timer.sleep_until(absolute, urgency)
     }
 }
 

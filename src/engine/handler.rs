@@ -15,9 +15,12 @@ pub struct Job {
     pub duration: Micros,
 }
 
-/// What a handler may use from the engine: the run's clock, and the urgency of its event.
+/// What a handler may use from the engine: the run's clock, its own start, and the urgency of
+/// its event.
 pub struct Ctx<'a, C> {
     pub clock: &'a C,
+    /// When this handler call started (the log's `start_us`), on the run's clock.
+    pub start: Micros,
     /// Work left on this event's account, this event included (see [`Clock::sleep_until`]).
     pub urgency: u64,
 }
@@ -26,6 +29,17 @@ impl<C: Clock> Ctx<'_, C> {
     /// Sleeps `d` from now, on the run's clock.
     pub fn sleep(&self, d: Micros) -> C::Sleep {
         let deadline = self.clock.now().saturating_add(d);
+        self.clock.sleep_until(deadline, self.urgency)
+    }
+
+    /// Sleeps until `d` after this handler's own start: the call then lasts at least `d` by
+    /// construction, however late it was polled.
+    pub fn finish_after(&self, d: Micros) -> C::Sleep {
+        let deadline = match d {
+            // Time 0 is past for any clock: a zero-length event ends without a clock read.
+            Micros::ZERO => Micros::ZERO,
+            d => self.start.saturating_add(d),
+        };
         self.clock.sleep_until(deadline, self.urgency)
     }
 }
@@ -42,6 +56,6 @@ pub struct SleepHandler;
 
 impl Handler for SleepHandler {
     fn handle<C: Clock>(&self, job: Job, ctx: Ctx<'_, C>) -> impl Future<Output = ()> + Send {
-        ctx.sleep(job.duration)
+        ctx.finish_after(job.duration)
     }
 }

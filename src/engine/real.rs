@@ -359,6 +359,7 @@ fn run_one<'a, H: Handler, C: Clock>(
     let start = shared.clock.now();
     let ctx = Ctx {
         clock: &shared.clock,
+        start,
         urgency: d.urgency,
     };
     let call = std::panic::catch_unwind(AssertUnwindSafe(|| shared.handler.handle(job, ctx)));
