@@ -25,7 +25,7 @@ pub struct Cli {
 /// Options accepted by every subcommand.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Show no progress bars (they appear only when stderr is a terminal anyway).
+    /// Show no progress bars or notes on stderr (bars appear only on a terminal anyway).
     #[arg(long, short, global = true)]
     pub quiet: bool,
 }
