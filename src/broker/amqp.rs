@@ -75,6 +75,20 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Checks a `--broker` value before anything runs: an `amqp://` or `amqps://` URL that parses.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    if !matches!(scheme.as_deref(), Some("amqp" | "amqps")) {
+        return Err(format!(
+            "'{}' is not a RabbitMQ URL (expected amqp://host:5672/%2f or amqps://…)",
+            redact(url)
+        ));
+    }
+    url.parse::<lapin::uri::AMQPUri>()
+        .map_err(|e| format!("invalid RabbitMQ URL '{}': {e}", redact(url)))?;
+    Ok(())
+}
+
 /// Opens a connection, with a bounded wait and an error that names the broker.
 pub async fn connect(url: &str) -> Result<Connection> {
     let what = || format!("cannot connect to RabbitMQ at {}", redact(url));
@@ -176,6 +190,18 @@ mod tests {
         assert_eq!(t.queue_name(2), "x.2");
         assert_eq!(t.display_url(), "amqp://u:***@h:5672/%2f");
         assert_eq!(redact("amqp://h/%2f"), "amqp://h/%2f");
+    }
+
+    #[test]
+    fn only_amqp_urls_pass_the_check() {
+        assert!(check_url("amqp://127.0.0.1:5672/%2f").is_ok());
+        assert!(check_url("amqps://u:p@h/%2f").is_ok());
+        let err = check_url("http://u:secret@h:5672/").unwrap_err();
+        assert!(
+            err.contains("not a RabbitMQ URL") && !err.contains("secret"),
+            "{err}"
+        );
+        assert!(check_url("127.0.0.1:5672").is_err());
     }
 
     #[test]

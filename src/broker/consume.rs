@@ -280,11 +280,16 @@ impl Running {
             Err(_) => self.engine.stop(),
         }
         self.engine.wait().await;
+        // Every ack goes out before the consumers (which own the channels) are dropped: a
+        // dropped channel closes, and an ack still queued for it would fail.
+        let flushed = match outcome {
+            Ok(()) => self.flush_acks().await,
+            Err(e) => Err(e),
+        };
         for p in &self.pumps {
             p.abort();
         }
-        outcome?;
-        self.flush_acks().await?;
+        flushed?;
         let _ = conn.close(200, "done").await;
         let mut stats = lock(&self.book).stats;
         stats.acked = self.acked.load(Relaxed);

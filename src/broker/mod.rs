@@ -2,10 +2,12 @@
 //! by account, and consuming them through the live engine with acks in per-account order.
 //!
 //! [`amqp`] holds the wire details, [`publish`] the publisher, [`consume`] the consumer, and
-//! [`livelog`] the kill-proof processed log of a worker.
+//! [`livelog`] the kill-proof processed log of a worker; [`design`] runs the original
+//! one-message-at-a-time design and ours on throwaway queues for `compare --broker`.
 
 pub mod amqp;
 pub mod consume;
+pub mod design;
 pub mod livelog;
 pub mod publish;
 
@@ -18,6 +20,27 @@ use anyhow::{Context, Result};
 use consume::{Config, StopWhen};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
+
+/// How an in-process broker run consumes and times its events.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Unacknowledged messages per queue: `u16::MAX` for our consumer, 1 for the original
+    /// one-message-at-a-time design.
+    pub prefetch: u16,
+    /// Count latency from the publish (the event entered RabbitMQ) instead of from the
+    /// delivery to the consumer; matters when messages wait in the broker (prefetch 1).
+    pub arrival_at_publish: bool,
+}
+
+impl Default for Options {
+    /// What `run --broker` does: our consumer, latency from delivery.
+    fn default() -> Self {
+        Options {
+            prefetch: u16::MAX,
+            arrival_at_publish: false,
+        }
+    }
+}
 
 /// `run --broker URL --queues N`: publishes `workload` to N queues and consumes it in this
 /// process; returns the workload and what happened, checked against the original arrival order.
@@ -34,13 +57,15 @@ pub fn run_through(
         .build()
         .context("cannot start the tokio runtime")?;
     let topo = Topology::new(url, queues, prefix);
-    rt.block_on(run_async(topo, workload, plan, quiet))
+    rt.block_on(run_async(topo, workload, plan, Options::default(), quiet))
 }
 
-async fn run_async(
+/// Publishes and consumes `workload` on `topo` (declared and purged first) in this process.
+pub async fn run_async(
     topo: Topology,
     workload: Workload,
     plan: Plan,
+    opts: Options,
     quiet: bool,
 ) -> Result<(Workload, Execution)> {
     let conn = amqp::connect(&topo.url).await?;
@@ -51,31 +76,15 @@ async fn run_async(
         eprintln!("broker: purged {stale} old messages from {}.*", topo.prefix);
     }
     let per_event = workload.has_per_event_durations();
-    let template = Workload::with_durations(
-        Source::Live(format!("RabbitMQ {}", topo.display_url())),
-        if per_event {
-            Durations::PerEvent(Vec::new())
-        } else {
-            Durations::Fixed(workload.uniform_duration().unwrap_or(Micros::ZERO))
-        },
-    );
-    let cfg = Config {
-        topology: topo.clone(),
-        strategy: plan.strategy(),
-        lanes: plan.lanes(workload.account_count() as u64),
-        prefetch: u16::MAX,
-        workload: template,
-        process_time: Micros::ZERO,
-        handler: livelog::LoggedSleep {
-            log: None,
-            worker: u64::from(std::process::id()),
-        },
-    };
+    let cfg = consumer_config(&topo, &workload, plan, opts.prefetch);
     let running = consume::start(&conn, cfg).await?;
     let progress = crate::progress::Progress::new(workload.len() as u64, "processing", quiet);
     let engine = running.engine().clone();
     let ticker = progress.follow(move || engine.counters().finished.load(Relaxed));
-    let published = publish::publish(&conn, &topo, &workload, per_event).await?;
+    let clock = running.engine().clone();
+    let now = move || clock.now();
+    let (published, stamps) =
+        publish::publish_timed(&conn, &topo, &workload, per_event, &now).await?;
     let consumed = running
         .finish(&conn, StopWhen::Processed(published.events))
         .await?;
@@ -95,12 +104,52 @@ async fn run_async(
             consumed.stats.acked
         );
     }
-    Ok(remap(workload, &consumed.workload, consumed.execution))
+    let stamps = opts.arrival_at_publish.then_some(stamps.as_slice());
+    Ok(remap_with(
+        workload,
+        &consumed.workload,
+        consumed.execution,
+        stamps,
+    ))
+}
+
+/// The in-process consumer of a run: the plan's strategy and lanes, durations as loaded.
+fn consumer_config(topo: &Topology, workload: &Workload, plan: Plan, prefetch: u16) -> Config {
+    let template = Workload::with_durations(
+        Source::Live(format!("RabbitMQ {}", topo.display_url())),
+        if workload.has_per_event_durations() {
+            Durations::PerEvent(Vec::new())
+        } else {
+            Durations::Fixed(workload.uniform_duration().unwrap_or(Micros::ZERO))
+        },
+    );
+    Config {
+        topology: topo.clone(),
+        strategy: plan.strategy(),
+        lanes: plan.lanes(workload.account_count() as u64),
+        prefetch,
+        workload: template,
+        process_time: Micros::ZERO,
+        handler: livelog::LoggedSleep {
+            log: None,
+            worker: u64::from(std::process::id()),
+        },
+    }
 }
 
 /// Re-expresses what ran (indexed in delivery order) against the original workload, so the
 /// verifier checks the original arrival order; a second run of an event counts as a duplicate.
 pub fn remap(original: Workload, consumed: &Workload, exec: Execution) -> (Workload, Execution) {
+    remap_with(original, consumed, exec, None)
+}
+
+/// [`remap`], with each event's arrival taken from `published` (in workload order) when given.
+pub fn remap_with(
+    original: Workload,
+    consumed: &Workload,
+    exec: Execution,
+    published: Option<&[Micros]>,
+) -> (Workload, Execution) {
     let by_id: HashMap<u64, EventIdx> = original
         .indexes()
         .map(|e| (original.event_id(e).0, e))
@@ -120,6 +169,9 @@ pub fn remap(original: Workload, consumed: &Workload, exec: Execution) -> (Workl
             arrival[e.0 as usize] = r.arrival;
         }
         runs.push((e, r));
+    }
+    if let Some(p) = published.filter(|p| p.len() == arrival.len()) {
+        arrival.copy_from_slice(p);
     }
     let mut records = Records::live();
     for at in arrival {

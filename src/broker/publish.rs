@@ -2,6 +2,7 @@
 //! confirms, in arrival order (one channel, so an account's events keep their order).
 
 use super::amqp::{Message, Topology};
+use crate::types::Micros;
 use crate::workload::Workload;
 use anyhow::{bail, Context, Result};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -39,6 +40,32 @@ pub async fn publish(
     w: &Workload,
     with_durations: bool,
 ) -> Result<Published> {
+    publish_inner(conn, topo, w, with_durations, None).await
+}
+
+/// Like [`publish`], and returns when each event (in workload order) was handed to the broker,
+/// read from `now` right before its publish: the moment it entered the queue.
+pub async fn publish_timed(
+    conn: &Connection,
+    topo: &Topology,
+    w: &Workload,
+    with_durations: bool,
+    now: &(dyn Fn() -> Micros + Sync),
+) -> Result<(Published, Vec<Micros>)> {
+    let mut stamps = Vec::with_capacity(w.len());
+    let p = publish_inner(conn, topo, w, with_durations, Some((now, &mut stamps))).await?;
+    Ok((p, stamps))
+}
+
+type Stamps<'a> = Option<(&'a (dyn Fn() -> Micros + Sync), &'a mut Vec<Micros>)>;
+
+async fn publish_inner(
+    conn: &Connection,
+    topo: &Topology,
+    w: &Workload,
+    with_durations: bool,
+    mut stamps: Stamps<'_>,
+) -> Result<Published> {
     let started = Instant::now();
     let ch = conn.create_channel().await?;
     ch.confirm_select(ConfirmSelectOptions::default()).await?;
@@ -57,6 +84,9 @@ pub async fn publish(
         };
         let body = serde_json::to_vec(&msg)?;
         let queue = &names[topo.queue_of(account) as usize];
+        if let Some((now, out)) = stamps.as_mut() {
+            out.push(now());
+        }
         let confirm = ch
             .basic_publish(
                 "",

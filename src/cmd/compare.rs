@@ -1,13 +1,17 @@
 //! `eventbench compare`: sweep strategies × worker counts over one workload, print one table
 //! and a few histograms, write the exports after every run, and gate on a baseline.
+//! With `--broker`, the sweep also runs through RabbitMQ ([`broker`]).
 
+mod broker;
+
+use crate::broker::amqp;
 use crate::cli::GlobalArgs;
 use crate::cmd::run::{execute, finish_run, Format};
 use crate::engine::bound::lower_bound;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::{CheckFailed, UsageError};
 use crate::export;
-use crate::report::compare::{self as sweep, CompareDoc, Tolerance};
+use crate::report::compare::{self as sweep, Backend, CompareDoc, Tolerance};
 use crate::report::{Report, RunInfo};
 use crate::types::Micros;
 use crate::workload::Workload;
@@ -26,6 +30,17 @@ use std::str::FromStr;
   eventbench compare -i results/baseline-events.csv -w 10,50,100,auto \\
       -s per-account,sharded,pool,optimal \\
       --baseline results/baseline.json --max-regression 2%     # the CI gate
+  eventbench compare --broker amqp://127.0.0.1:5672/%2f -w 100,500 -s optimal --process-time 50ms
+      # beside the in-memory runs: the original design (500 queues, one message at a time
+      # each) and ours, through the same RabbitMQ, on the real clock
+
+--broker adds, for every numeric worker count W (auto and per-account stay in memory), a run
+of the original design (W queues, prefetch 1: the sharded schedule, labelled `RabbitMQ,
+original`) and one of our consumer per strategy (W queues, W lanes: `RabbitMQ, ours`). Broker
+runs always use the real clock; the in-memory runs keep --clock. Each broker run uses its own
+queues PREFIX.compare-… and deletes them afterwards. In compare.json broker runs carry
+\"backend\": \"broker-original\" or \"broker-ours\" (memory runs have no backend field), and
+--baseline only matches runs of the same backend.
 
 Exit codes: 0 ok; 1 a run failed its ordering check, regressed beyond --max-regression or
 fell below --min-efficiency; 2 bad usage or input (nothing runs, no file is written).")]
@@ -65,6 +80,21 @@ pub struct Args {
     /// Summary format on stdout (json prints the compare.json document)
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Also run through this RabbitMQ (amqp://…): the original design and ours, per numeric
+    /// worker count, on the real clock
+    #[arg(long)]
+    pub broker: Option<String>,
+    /// Queue name prefix of the --broker runs (each uses fresh PREFIX.compare-… queues)
+    #[arg(long, default_value = amqp::DEFAULT_PREFIX, requires = "broker")]
+    pub queue_prefix: String,
+}
+
+/// One run of a sweep: a plan on a clock, in memory or through RabbitMQ.
+#[derive(Clone, Copy, Debug)]
+pub struct Job {
+    pub plan: Plan,
+    pub clock: ClockKind,
+    pub backend: Backend,
 }
 
 /// A non-empty list of distinct worker counts.
@@ -138,7 +168,14 @@ pub fn sweep_plans(strategies: &StrategyList, workers: &WorkerList) -> Vec<Plan>
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
-    let plans = sweep_plans(&args.strategies, &args.workers);
+    if let Some(url) = &args.broker {
+        amqp::check_url(url).map_err(UsageError)?;
+    }
+    let (jobs, notes) = all_jobs(&args);
+    let target = args.broker.as_ref().map(|url| broker::Target {
+        url: url.clone(),
+        prefix: args.queue_prefix.clone(),
+    });
     let baseline = args
         .baseline
         .as_deref()
@@ -152,11 +189,14 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         return Err(UsageError(format!("--output-dir {}: is not a folder", dir.display())).into());
     }
     let workload = super::load_workload(args.input.as_deref(), args.process_time)?;
+    if let Some(t) = &target {
+        crate::broker::design::preflight(&t.url)?;
+    }
     let dir = prepare_output_dir(args.output_dir.as_deref())?;
     if !global.quiet {
-        announce(&workload, &plans, args.clock);
+        announce(&workload, &jobs, &notes);
     }
-    let (reports, interrupted) = sweep(workload, &plans, args.clock, &dir, global.quiet)?;
+    let (reports, interrupted) = sweep(workload, &jobs, target.as_ref(), &dir, global.quiet)?;
     let doc = CompareDoc::new(reports);
     let comparison = baseline
         .as_ref()
@@ -174,26 +214,49 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     verdict(&doc.runs, comparison.as_ref(), args.min_efficiency)
 }
 
-/// Runs every plan, rewriting the exports after each so a late failure keeps the earlier runs.
+/// The in-memory runs on `--clock`, then (with `--broker`) the broker runs on the real clock;
+/// and notes on what the broker part leaves out.
+fn all_jobs(args: &Args) -> (Vec<Job>, Vec<String>) {
+    let mut jobs: Vec<Job> = sweep_plans(&args.strategies, &args.workers)
+        .into_iter()
+        .map(|plan| Job {
+            plan,
+            clock: args.clock,
+            backend: Backend::Memory,
+        })
+        .collect();
+    if args.broker.is_none() {
+        return (jobs, Vec::new());
+    }
+    let (more, notes) = broker::jobs(&args.strategies, &args.workers);
+    jobs.extend(more);
+    (jobs, notes)
+}
+
+/// Runs every job, rewriting the exports after each so a late failure keeps the earlier runs.
 fn sweep(
     mut workload: Workload,
-    plans: &[Plan],
-    clock: ClockKind,
+    jobs: &[Job],
+    target: Option<&broker::Target>,
     dir: &Path,
     quiet: bool,
 ) -> Result<(Vec<Report>, bool)> {
-    let mut reports = Vec::with_capacity(plans.len());
-    for (i, &plan) in plans.iter().enumerate() {
-        if clock == ClockKind::Real && !quiet {
+    let mut reports = Vec::with_capacity(jobs.len());
+    for (i, &job) in jobs.iter().enumerate() {
+        if job.clock == ClockKind::Real && !quiet {
+            let via = match job.backend {
+                Backend::Memory => String::new(),
+                b => format!(" through RabbitMQ ({})", b.name()),
+            };
             eprintln!(
-                "run {}/{}: {} strategy, {} workers",
+                "run {}/{}: {} strategy, {} workers{via}",
                 i + 1,
-                plans.len(),
-                plan.strategy(),
-                plan.workers()
+                jobs.len(),
+                job.plan.strategy(),
+                job.plan.workers()
             );
         }
-        let (w, report) = run_one(workload, plan, clock, quiet)?;
+        let (w, report) = run_one(workload, job, target, quiet)?;
         workload = w;
         let interrupted = report.interrupted;
         reports.push(report);
@@ -208,12 +271,21 @@ fn sweep(
 /// One run of the sweep, verified and reported; hands the workload back for the next.
 fn run_one(
     workload: Workload,
-    plan: Plan,
-    clock: ClockKind,
+    job: Job,
+    target: Option<&broker::Target>,
     quiet: bool,
 ) -> Result<(Workload, Report)> {
-    let (workload, exec) = execute(workload, plan, clock, quiet)?;
-    let report = finish_run(&workload, RunInfo { plan, clock }, exec, None, None)?;
+    let (workload, exec) = match (job.backend, target) {
+        (Backend::Memory, _) => execute(workload, job.plan, job.clock, quiet)?,
+        (_, Some(t)) => broker::execute(t, job, workload, quiet)?,
+        (_, None) => anyhow::bail!("a broker run without --broker"),
+    };
+    let info = RunInfo {
+        plan: job.plan,
+        clock: job.clock,
+    };
+    let mut report = finish_run(&workload, info, exec, None, None)?;
+    report.backend = job.backend;
     Ok((workload, report))
 }
 
@@ -238,24 +310,41 @@ fn prepare_output_dir(dir: Option<&Path>) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// One stderr line before the work: the input, the sweep, and for real runs how long it takes.
-fn announce(w: &Workload, plans: &[Plan], clock: ClockKind) {
+/// Stderr lines before the work: the input, the sweep (which runs on which clock and queue),
+/// notes on skipped broker runs, and for real-clock runs how long they take at least.
+fn announce(w: &Workload, jobs: &[Job], notes: &[String]) {
     let shape = w.shape();
+    let count = |f: &dyn Fn(&Job) -> bool| jobs.iter().filter(|j| f(j)).count();
+    let memory = count(&|j| j.backend == Backend::Memory);
+    let clock = jobs.first().map_or(ClockKind::Virtual, |j| j.clock);
     eprintln!(
-        "input: {} ({} events, {} accounts, longest chain {}); {} runs on the {clock} clock",
+        "input: {} ({} events, {} accounts, longest chain {}); {memory} runs in memory on the \
+         {clock} clock",
         w.source(),
         shape.events,
         shape.accounts,
         shape.longest_chain,
-        plans.len()
     );
-    if clock == ClockKind::Real {
-        let floor: u64 = plans
-            .iter()
-            .map(|p| lower_bound(&shape, p.lanes(shape.accounts)).0)
-            .sum();
+    let brokered = jobs.len() - memory;
+    if brokered > 0 {
+        let original = count(&|j| j.backend == Backend::BrokerOriginal);
         eprintln!(
-            "expected duration: at least {} (the sum of the runs' lower bounds)",
+            "broker: {brokered} runs through RabbitMQ on the real clock ({original} of the \
+             original design, {} of ours), one set of fresh queues per run",
+            brokered - original
+        );
+    }
+    for note in notes {
+        eprintln!("broker: {note}");
+    }
+    let floor: u64 = jobs
+        .iter()
+        .filter(|j| j.clock == ClockKind::Real)
+        .map(|j| lower_bound(&shape, j.plan.lanes(shape.accounts)).0)
+        .sum();
+    if jobs.iter().any(|j| j.clock == ClockKind::Real) {
+        eprintln!(
+            "expected duration: at least {} (the sum of the real-clock runs' lower bounds)",
             Micros(floor)
         );
     }
@@ -266,6 +355,9 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&sweep::Comparison>)
     match args.format {
         Format::Table => {
             out.write_all(sweep::render_table(&doc.runs).as_bytes())?;
+            if let Some(note) = broker::clock_note(&doc.runs) {
+                writeln!(out, "{note}")?;
+            }
             out.write_all(sweep::render_histograms(&doc.runs, args.histograms).as_bytes())?;
             if let Some(c) = cmp {
                 writeln!(out)?;

@@ -20,6 +20,7 @@ pub fn report(strategy: Strategy, workers: &str, bound: f64, wall: f64) -> Repor
         workers: lanes,
         workers_requested: workers.into(),
         clock: ClockKind::Virtual,
+        backend: Default::default(),
         process_time_s: 1.0,
         per_event_durations: false,
         longest_chain: 8,

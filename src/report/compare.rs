@@ -12,6 +12,41 @@ use std::fmt::{self, Write};
 use std::path::Path;
 use std::str::FromStr;
 
+/// Where a run's events were queued: in memory, or in RabbitMQ (`compare --broker`) with our
+/// consumer or with the original one-message-at-a-time design.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    #[default]
+    Memory,
+    BrokerOurs,
+    BrokerOriginal,
+}
+
+impl Backend {
+    /// For `skip_serializing_if`: memory runs keep the JSON they always had.
+    pub fn is_memory(&self) -> bool {
+        *self == Backend::Memory
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Memory => "memory",
+            Backend::BrokerOurs => "broker-ours",
+            Backend::BrokerOriginal => "broker-original",
+        }
+    }
+
+    /// What the workers cell adds to a broker run's worker count.
+    fn tag(self) -> &'static str {
+        match self {
+            Backend::Memory => "",
+            Backend::BrokerOurs => " (RabbitMQ, ours)",
+            Backend::BrokerOriginal => " (RabbitMQ, original)",
+        }
+    }
+}
+
 /// The `compare.json` document: every run of one sweep.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CompareDoc {
@@ -88,12 +123,14 @@ impl FromStr for Tolerance {
     }
 }
 
-/// What makes two runs comparable: same policy, same requested workers, same clock, same events.
+/// What makes two runs comparable: same policy, same requested workers, same clock, same
+/// backend, same events.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct RunKey {
     strategy: Strategy,
     workers: String,
     clock: ClockKind,
+    backend: Backend,
     fingerprint: String,
 }
 
@@ -103,15 +140,21 @@ impl RunKey {
             strategy: r.strategy,
             workers: r.workers_requested.clone(),
             clock: r.clock,
+            backend: r.backend,
             fingerprint: r.workload_fingerprint.clone(),
         }
     }
 }
 
-/// A short name for a run in messages: `optimal, 100 workers, virtual clock`.
+/// A short name for a run in messages: `optimal, 100 workers, virtual clock`, plus the
+/// backend for broker runs (`…, real clock, broker-original`).
 pub fn run_label(r: &Report) -> String {
+    let backend = match r.backend {
+        Backend::Memory => String::new(),
+        b => format!(", {}", b.name()),
+    };
     format!(
-        "{}, {} workers, {} clock",
+        "{}, {} workers, {} clock{backend}",
         r.strategy, r.workers_requested, r.clock
     )
 }
@@ -252,12 +295,14 @@ impl Comparison {
     }
 }
 
-/// The `workers` cell: the number, or `auto (N)`; `per-account` gets a footnote mark.
+/// The `workers` cell: the number, or `auto (N)`; `per-account` gets a footnote mark, and a
+/// broker run its design: `100 (RabbitMQ, original)`.
 pub fn workers_cell(r: &Report) -> String {
+    let tag = r.backend.tag();
     match (r.strategy, r.workers_requested.as_str()) {
-        (Strategy::PerAccount, _) => format!("auto ({})*", r.workers),
-        (_, "auto") => format!("auto ({})", r.workers),
-        (_, w) => w.to_string(),
+        (Strategy::PerAccount, _) => format!("auto ({}){tag}*", r.workers),
+        (_, "auto") => format!("auto ({}){tag}", r.workers),
+        (_, w) => format!("{w}{tag}"),
     }
 }
 
@@ -431,6 +476,25 @@ mod tests {
         assert!(err.0.contains("not a compare output"), "{}", err.0);
         std::fs::write(&path, serde_json::to_string(&doc()).unwrap()).unwrap();
         assert_eq!(CompareDoc::load_baseline(&path).unwrap(), doc());
+    }
+
+    #[test]
+    fn broker_runs_never_match_memory_runs() {
+        let base = doc();
+        let mut runs = base.runs.clone();
+        runs[0].backend = Backend::BrokerOriginal;
+        runs[0].wall_time_s *= 10.0;
+        let c = compare(&base, &runs, Tolerance::default());
+        assert!(c.failure().is_none(), "{c:?}");
+        assert_eq!(c.unmatched, vec![run_label(&runs[0])]);
+        assert!(c.unmatched[0].ends_with("broker-original"), "{c:?}");
+        assert_eq!(workers_cell(&runs[0]), "2 (RabbitMQ, original)");
+        let json = serde_json::to_value(&runs[0]).unwrap();
+        assert_eq!(json["backend"], "broker-original");
+        assert!(serde_json::to_value(&runs[1])
+            .unwrap()
+            .get("backend")
+            .is_none());
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub struct Report {
     /// `--workers` as given (`auto` or a number).
     pub workers_requested: String,
     pub clock: ClockKind,
+    /// Where the events were queued: `memory` (the default, left out of the JSON) or, in
+    /// `compare --broker`, RabbitMQ with our consumer or the original design.
+    #[serde(default, skip_serializing_if = "compare::Backend::is_memory")]
+    pub backend: compare::Backend,
     /// The fixed processing time, or the mean duration when events carry their own.
     pub process_time_s: f64,
     pub per_event_durations: bool,
@@ -92,6 +96,7 @@ impl Report {
             workers: lanes.unwrap_or(shape.accounts),
             workers_requested: info.plan.workers().to_string(),
             clock: info.clock,
+            backend: compare::Backend::Memory,
             process_time_s: process_time,
             per_event_durations: w.has_per_event_durations(),
             longest_chain: shape.longest_chain,

@@ -1,0 +1,123 @@
+//! `compare --broker`: the RabbitMQ runs of a sweep. For every numeric worker count W, the
+//! original design (W queues, one message at a time per queue: the `sharded` schedule) and our
+//! consumer (each strategy of the sweep with W lanes over W queues), always on the real clock.
+
+use super::{Job, StrategyList, WorkerList};
+use crate::broker::design::{self, Design};
+use crate::engine::record::Execution;
+use crate::engine::{ClockKind, Plan, Strategy, Workers};
+use crate::report::compare::Backend;
+use crate::report::Report;
+use crate::workload::Workload;
+use anyhow::Result;
+
+/// Where the broker runs go.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub url: String,
+    pub prefix: String,
+}
+
+/// The broker runs of a sweep, and notes on what was left out (`auto`, `per-account`).
+pub fn jobs(strategies: &StrategyList, workers: &WorkerList) -> (Vec<Job>, Vec<String>) {
+    let ours: Vec<Strategy> = strategies
+        .0
+        .iter()
+        .copied()
+        .filter(|&s| s != Strategy::PerAccount)
+        .collect();
+    let mut notes = Vec::new();
+    if ours.len() < strategies.0.len() {
+        notes.push(
+            "per-account has no worker count to map to queues: it runs in memory only".into(),
+        );
+    }
+    let mut jobs = Vec::new();
+    for &w in &workers.0 {
+        let Workers::Fixed(_) = w else {
+            notes.push(
+                "workers = auto would mean one queue per account: it runs in memory only".into(),
+            );
+            continue;
+        };
+        let mut add = |strategy, backend| {
+            if let Ok(plan) = Plan::new(strategy, w) {
+                jobs.push(Job {
+                    plan,
+                    clock: ClockKind::Real,
+                    backend,
+                });
+            }
+        };
+        add(Strategy::Sharded, Backend::BrokerOriginal);
+        for &s in &ours {
+            add(s, Backend::BrokerOurs);
+        }
+    }
+    (jobs, notes)
+}
+
+/// Under the table when broker runs sit beside in-memory runs of another clock.
+pub fn clock_note(runs: &[Report]) -> Option<String> {
+    let memory = runs.iter().find(|r| r.backend == Backend::Memory)?;
+    let brokered = runs.iter().find(|r| r.backend != Backend::Memory)?;
+    (memory.clock != brokered.clock).then(|| {
+        format!(
+            "note: in-memory runs on the {} clock, RabbitMQ runs on the {} clock",
+            memory.clock, brokered.clock
+        )
+    })
+}
+
+/// Runs one broker job on its own queues (deleted afterwards); W workers = W queues.
+pub fn execute(
+    target: &Target,
+    job: Job,
+    workload: Workload,
+    quiet: bool,
+) -> Result<(Workload, Execution)> {
+    let design = match job.backend {
+        Backend::BrokerOriginal => Design::Original,
+        _ => Design::Ours,
+    };
+    let queues = match job.plan.workers() {
+        Workers::Fixed(n) => n.get(),
+        Workers::Auto => workload.account_count().max(1) as u32,
+    };
+    design::run_design(
+        &target.url,
+        &target.prefix,
+        queues,
+        design,
+        workload,
+        job.plan,
+        quiet,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_numeric_worker_count_gets_the_original_and_ours() {
+        let s: StrategyList = "per-account,optimal".parse().unwrap();
+        let w: WorkerList = "5,auto,10".parse().unwrap();
+        let (jobs, notes) = jobs(&s, &w);
+        let got: Vec<(Strategy, String, Backend)> = jobs
+            .iter()
+            .map(|j| (j.plan.strategy(), j.plan.workers().to_string(), j.backend))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Strategy::Sharded, "5".into(), Backend::BrokerOriginal),
+                (Strategy::Optimal, "5".into(), Backend::BrokerOurs),
+                (Strategy::Sharded, "10".into(), Backend::BrokerOriginal),
+                (Strategy::Optimal, "10".into(), Backend::BrokerOurs),
+            ]
+        );
+        assert!(jobs.iter().all(|j| j.clock == ClockKind::Real));
+        assert_eq!(notes.len(), 2, "{notes:?}");
+    }
+}
