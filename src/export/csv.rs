@@ -10,7 +10,7 @@ use std::io::Write;
 /// One CSV row per run.
 pub struct Csv;
 
-const SCALARS: [&str; 23] = [
+const SCALARS: [&str; 24] = [
     "eventbench_version",
     "input",
     "workload_fingerprint",
@@ -34,6 +34,7 @@ const SCALARS: [&str; 23] = [
     "short_handlers",
     "max_in_flight",
     "interrupted",
+    "backend",
 ];
 
 const PERCENTILES: [&str; 5] = ["p50", "p90", "p99", "p999", "max"];
@@ -75,6 +76,7 @@ fn row(r: &Report) -> Vec<String> {
         r.short_handlers.to_string(),
         r.max_in_flight.to_string(),
         r.interrupted.to_string(),
+        r.backend.name().to_string(),
     ];
     debug_assert_eq!(v.len(), SCALARS.len());
     v.extend(percentiles(&r.latency_us));
@@ -107,11 +109,11 @@ mod tests {
     fn snapshot_of_the_fixture() {
         let text = render(&Csv, &fixture::doc()).unwrap();
         let expected = "\
-eventbench_version,input,workload_fingerprint,events,accounts,strategy,workers,workers_requested,clock,process_time_s,per_event_durations,longest_chain,total_work_s,lower_bound_s,wall_time_s,efficiency,throughput_eps,ordering_violations,unprocessed,duplicates,short_handlers,max_in_flight,interrupted,latency_p50_us,latency_p90_us,latency_p99_us,latency_p999_us,latency_max_us,overshoot_p50_us,overshoot_p90_us,overshoot_p99_us,overshoot_p999_us,overshoot_max_us
-0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,sharded,2,2,virtual,1,false,8,20,10,16,0.625,1.25,0,0,0,0,2,false,8000000,14000000,16000000,16000000,16000000,0,0,0,0,0
-0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,pool,2,2,virtual,1,false,8,20,10,10,1,2,0,0,0,0,2,false,5000000,8750000,10000000,10000000,10000000,0,0,0,0,0
-0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,optimal,4,auto,virtual,1,false,8,20,8,8,1,2.5,0,0,0,0,4,false,4000000,7000000,8000000,8000000,8000000,0,0,0,0,0
-0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,per-account,4,auto,virtual,1,false,8,20,8,8,1,2.5,0,0,0,0,4,false,4000000,7000000,8000000,8000000,8000000,0,0,0,0,0
+eventbench_version,input,workload_fingerprint,events,accounts,strategy,workers,workers_requested,clock,process_time_s,per_event_durations,longest_chain,total_work_s,lower_bound_s,wall_time_s,efficiency,throughput_eps,ordering_violations,unprocessed,duplicates,short_handlers,max_in_flight,interrupted,backend,latency_p50_us,latency_p90_us,latency_p99_us,latency_p999_us,latency_max_us,overshoot_p50_us,overshoot_p90_us,overshoot_p99_us,overshoot_p999_us,overshoot_max_us
+0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,sharded,2,2,virtual,1,false,8,20,10,16,0.625,1.25,0,0,0,0,2,false,memory,8000000,14000000,16000000,16000000,16000000,0,0,0,0,0
+0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,pool,2,2,virtual,1,false,8,20,10,10,1,2,0,0,0,0,2,false,memory,5000000,8750000,10000000,10000000,10000000,0,0,0,0,0
+0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,optimal,4,auto,virtual,1,false,8,20,8,8,1,2.5,0,0,0,0,4,false,memory,4000000,7000000,8000000,8000000,8000000,0,0,0,0,0
+0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,per-account,4,auto,virtual,1,false,8,20,8,8,1,2.5,0,0,0,0,4,false,memory,4000000,7000000,8000000,8000000,8000000,0,0,0,0,0
 ";
         assert_eq!(text, expected);
     }

@@ -3,7 +3,7 @@
 
 use super::Exporter;
 use crate::engine::Strategy;
-use crate::report::compare::CompareDoc;
+use crate::report::compare::{Backend, CompareDoc};
 use crate::report::Report;
 use crate::types::Micros;
 use anyhow::anyhow;
@@ -159,25 +159,21 @@ where
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
         .draw()?;
-    for s in Strategy::ALL {
-        let runs: Vec<&Report> = doc.runs.iter().filter(|r| r.strategy == s).collect();
-        if runs.is_empty() {
-            continue;
+    for backend in [
+        Backend::Memory,
+        Backend::BrokerOurs,
+        Backend::BrokerOriginal,
+    ] {
+        for s in Strategy::ALL {
+            let runs: Vec<&Report> = doc
+                .runs
+                .iter()
+                .filter(|r| r.strategy == s && r.backend == backend)
+                .collect();
+            if !runs.is_empty() {
+                draw_strategy(&mut chart, s, backend, &series(&runs, |r| r.wall_time_s))?;
+            }
         }
-        let pts = series(&runs, |r| r.wall_time_s);
-        let c = colour(s);
-        chart
-            .draw_series(LineSeries::new(pts.clone(), c.stroke_width(3)))?
-            .label(s.name())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
-        // per-account is a single point that usually coincides with `auto` of the others;
-        // a ring keeps it visible around their dots.
-        let marker = match s {
-            Strategy::PerAccount => c.stroke_width(3),
-            _ => c.filled(),
-        };
-        let radius = if s == Strategy::PerAccount { 10 } else { 5 };
-        chart.draw_series(pts.iter().map(|&p| Circle::new(p, radius, marker)))?;
     }
     // The bound goes on top: the best strategies run exactly on it.
     let all: Vec<&Report> = doc.runs.iter().collect();
@@ -204,6 +200,45 @@ where
         .border_style(RGBColor(180, 180, 180))
         .label_font(("sans-serif", 16))
         .draw()?;
+    Ok(())
+}
+
+/// One strategy's line and dots; runs through RabbitMQ are dashed and labelled as such.
+fn draw_strategy<DB: DrawingBackend, X, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    s: Strategy,
+    backend: Backend,
+    pts: &[(f64, f64)],
+) -> anyhow::Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+    DB::ErrorType: 'static,
+{
+    let c = colour(s);
+    let label = format!("{}{}", s.name(), backend.tag());
+    let legend =
+        move |(x, y): (i32, i32)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3));
+    if backend == Backend::Memory {
+        chart
+            .draw_series(LineSeries::new(pts.to_vec(), c.stroke_width(3)))?
+            .label(label)
+            .legend(legend);
+    } else {
+        chart
+            .draw_series(DashedLineSeries::new(pts.to_vec(), 6, 4, c.stroke_width(2)))?
+            .label(label)
+            .legend(legend);
+    }
+    // per-account is a single point that usually coincides with `auto` of the others;
+    // a ring keeps it visible around their dots.
+    let marker = match s {
+        Strategy::PerAccount => c.stroke_width(3),
+        _ if backend != Backend::Memory => c.stroke_width(2),
+        _ => c.filled(),
+    };
+    let radius = if s == Strategy::PerAccount { 10 } else { 5 };
+    chart.draw_series(pts.iter().map(|&p| Circle::new(p, radius, marker)))?;
     Ok(())
 }
 

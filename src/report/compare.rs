@@ -37,8 +37,8 @@ impl Backend {
         }
     }
 
-    /// What the workers cell adds to a broker run's worker count.
-    fn tag(self) -> &'static str {
+    /// What the workers cell (and a plot's legend) adds to a broker run's label.
+    pub fn tag(self) -> &'static str {
         match self {
             Backend::Memory => "",
             Backend::BrokerOurs => " (RabbitMQ, ours)",
