@@ -300,3 +300,22 @@ fn ctrl_c_stops_cleanly_with_a_partial_report() {
     assert!(report["unprocessed"].as_u64().unwrap() > 0);
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
 }
+
+#[test]
+fn optimal_on_the_virtual_clock_keeps_the_shorter_order_for_unequal_durations() {
+    // Most-work-first alone would finish at 9 µs; ready order meets the bound of 7 µs.
+    let dir = TempDir::new().unwrap();
+    let input = dir.path().join("events.csv");
+    common::write_events(&input, &[3, 3, 4, 1], Some(&[2, 2, 5, 5]));
+    let r = json_report(&[
+        "run",
+        "--clock",
+        "virtual",
+        "-w",
+        "2",
+        "-i",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(r["wall_time_s"].as_f64().unwrap(), 7e-6);
+    assert_eq!(r["lower_bound_s"].as_f64().unwrap(), 7e-6);
+}

@@ -6,7 +6,7 @@ use crate::engine::handler::SleepHandler;
 use crate::engine::real::{Backlog, Engine};
 use crate::engine::record::Execution;
 use crate::engine::timer::TimerThread;
-use crate::engine::{scheduler, sim, verify, ClockKind, Plan, Strategy, Workers};
+use crate::engine::{sim, verify, ClockKind, Plan, Strategy, Workers};
 use crate::error::CheckFailed;
 use crate::progress::Progress;
 use crate::report::{self, Report, RunInfo};
@@ -107,13 +107,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
                 global.quiet,
             )?
         }
-        (None, None, ClockKind::Virtual) => {
-            let mut sched =
-                scheduler::build(plan.strategy(), plan.lanes(workload.account_count() as u64));
-            let exec = sim::simulate(&workload, sched.as_mut());
-            (workload, exec)
-        }
-        (None, None, ClockKind::Real) => run_real(workload, plan, global.quiet)?,
+        (None, None, clock) => execute(workload, plan, clock, global.quiet)?,
     };
     let report = finish_run(&workload, info, exec, args.log.as_ref(), args.json.as_ref())?;
     print_report(&report, args.format)?;
