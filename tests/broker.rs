@@ -2,29 +2,14 @@
 //! Without one each test prints "skipped: no RabbitMQ at …" and passes, except under CI=true,
 //! where a missing broker is a failure (CI installs one with .ci/rabbitmq.sh).
 
+mod common;
+
 use assert_cmd::Command;
 use eventbench::broker::amqp::{self, Topology};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-
-const DEFAULT_URL: &str = "amqp://127.0.0.1:5672/%2f";
-
-/// The broker URL, or `None` (after saying so) when no broker is reachable outside CI.
-fn broker() -> Option<String> {
-    let url = std::env::var("EVENTBENCH_AMQP_URL").unwrap_or_else(|_| DEFAULT_URL.into());
-    if amqp::reachable(&url) {
-        return Some(url);
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(
-        !ci,
-        "CI=true but no RabbitMQ at {url} (run .ci/rabbitmq.sh)"
-    );
-    println!("skipped: no RabbitMQ at {url}");
-    None
-}
 
 /// Queues with a name unique to this test; deleted when dropped, even after a failed assert.
 struct Queues {
@@ -140,7 +125,9 @@ fn assert_complete_and_in_order(input: &[(u64, u64)], rows: &[[u64; 5]]) {
 
 #[test]
 fn run_through_the_broker_processes_every_event_once_in_order() {
-    let Some(url) = broker() else { return };
+    let Some(url) = common::broker_url() else {
+        return;
+    };
     let q = Queues::new(&url, 5, "run");
     let dir = tempfile::tempdir().unwrap();
     let input = write_events(dir.path(), 500, 60);
@@ -181,7 +168,9 @@ fn wait_for_rows(log: &Path, n: usize, child: &mut Child) {
 
 #[test]
 fn a_killed_worker_loses_nothing_and_the_standby_finishes_in_order() {
-    let Some(url) = broker() else { return };
+    let Some(url) = common::broker_url() else {
+        return;
+    };
     let q = Queues::new(&url, 3, "kill");
     let dir = tempfile::tempdir().unwrap();
     // 400 events over 4 accounts at 20 ms: about 2 s of chains, long enough to kill mid-run.
@@ -233,7 +222,9 @@ fn a_killed_worker_loses_nothing_and_the_standby_finishes_in_order() {
 
 #[test]
 fn one_at_a_time_runs_one_message_per_queue() {
-    let Some(url) = broker() else { return };
+    let Some(url) = common::broker_url() else {
+        return;
+    };
     let q = Queues::new(&url, 3, "single");
     let dir = tempfile::tempdir().unwrap();
     let input = write_events(dir.path(), 60, 9);
@@ -347,7 +338,9 @@ impl Proxy {
 
 #[test]
 fn a_lost_connection_exits_3_and_acks_nothing_unprocessed() {
-    let Some(url) = broker() else { return };
+    let Some(url) = common::broker_url() else {
+        return;
+    };
     let q = Queues::new(&url, 2, "lost");
     let dir = tempfile::tempdir().unwrap();
     let input = write_events(dir.path(), 200, 4);

@@ -10,23 +10,6 @@ use eventbench::broker::amqp;
 use serde_json::Value;
 use std::path::Path;
 
-const DEFAULT_URL: &str = "amqp://127.0.0.1:5672/%2f";
-
-/// The broker URL, or `None` (after saying so) when no broker is reachable outside CI.
-fn broker() -> Option<String> {
-    let url = std::env::var("EVENTBENCH_AMQP_URL").unwrap_or_else(|_| DEFAULT_URL.into());
-    if amqp::reachable(&url) {
-        return Some(url);
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(
-        !ci,
-        "CI=true but no RabbitMQ at {url} (run .ci/rabbitmq.sh)"
-    );
-    println!("skipped: no RabbitMQ at {url}");
-    None
-}
-
 fn bin() -> Command {
     Command::cargo_bin("eventbench").unwrap()
 }
@@ -50,7 +33,9 @@ fn backend(r: &Value) -> &str {
 
 #[test]
 fn both_designs_run_beside_memory_and_the_original_is_slower() {
-    let Some(url) = broker() else { return };
+    let Some(url) = common::broker_url() else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let input = small_workload(tmp.path());
     let out = tmp.path().join("out");

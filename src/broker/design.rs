@@ -79,10 +79,7 @@ pub fn run_design(
     plan: Plan,
     quiet: bool,
 ) -> Result<(Workload, Execution)> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
+    let rt = crate::engine::runtime()?;
     let topo = Topology::new(url, queues, &unique_prefix(prefix, design, queues));
     let outcome = rt.block_on(super::run_async(
         topo.clone(),

@@ -16,7 +16,7 @@ use crate::engine::Plan;
 use crate::types::{EventIdx, Micros};
 use crate::workload::{Durations, Source, Workload};
 use amqp::Topology;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use consume::{Config, StopWhen};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -52,10 +52,7 @@ pub fn run_through(
     plan: Plan,
     quiet: bool,
 ) -> Result<(Workload, Execution)> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
+    let rt = crate::engine::runtime()?;
     let topo = Topology::new(url, queues, prefix);
     rt.block_on(run_async(topo, workload, plan, Options::default(), quiet))
 }

@@ -4,7 +4,7 @@ use crate::broker::amqp::{self, Topology};
 use crate::broker::publish;
 use crate::cli::GlobalArgs;
 use crate::types::Micros;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::path::PathBuf;
 
 /// Flags of `publish`.
@@ -43,10 +43,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let workload = super::load_workload(args.input.as_deref(), fallback)?;
     let with_durations = args.process_time.is_some() || workload.has_per_event_durations();
     let topo = Topology::new(&args.broker, args.queues, &args.queue_prefix);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
+    let rt = crate::engine::runtime()?;
     let published = rt.block_on(async {
         let conn = amqp::connect(&topo.url).await?;
         let ch = conn.create_channel().await?;

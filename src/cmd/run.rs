@@ -154,10 +154,7 @@ pub fn execute(
 /// Runs on the real clock: tokio workers for the handlers, the precise timer thread for the
 /// sleeps. Ctrl-C stops new starts, lets the events in flight end, and reports what ran.
 pub fn run_real(workload: Workload, plan: Plan, quiet: bool) -> Result<(Workload, Execution)> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
+    let rt = crate::engine::runtime()?;
     let outcome = rt.block_on(async move {
         let timer = TimerThread::start().context("cannot start the timer thread")?;
         let total = workload.len() as u64;

@@ -5,7 +5,7 @@ use crate::cmd::run::Format;
 use crate::progress::Progress;
 use crate::server::client::{send_all, SendConfig, SendReport};
 use crate::types::Micros;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -54,10 +54,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         url: args.url.clone(),
         concurrency: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
+    let rt = crate::engine::runtime()?;
     let report = rt.block_on(async {
         let accepted = Arc::new(AtomicU64::new(0));
         let progress = Progress::new(workload.len() as u64, "sending", global.quiet);

@@ -87,10 +87,7 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
         leftover,
         announce: true,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
+    let rt = crate::engine::runtime()?;
     let outcome = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

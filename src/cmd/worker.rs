@@ -170,10 +170,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
 }
 
 fn consume_all(cfg: Config, stop: StopWhen) -> Result<consume::Consumed> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
+    let rt = crate::engine::runtime()?;
     rt.block_on(async move {
         let conn = amqp::connect(&cfg.topology.url).await?;
         let ch = conn.create_channel().await?;

@@ -22,6 +22,15 @@ use std::fmt;
 use std::num::NonZeroU32;
 use std::str::FromStr;
 
+/// The multi-thread tokio runtime that real-clock work runs on (one worker per core).
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")
+}
+
 /// How events are assigned to workers. See the module docs of [`scheduler`] for each policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

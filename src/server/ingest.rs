@@ -30,10 +30,7 @@ pub fn run_http(workload: Workload, plan: Plan, quiet: bool) -> Result<(Workload
         leftover: PathBuf::from("unprocessed-events.csv"),
         announce: false,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
+    let rt = crate::engine::runtime()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

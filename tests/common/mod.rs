@@ -111,3 +111,20 @@ pub fn check_log(events: &[(u64, u64, u64)], log: &[Row], max_workers: Option<u6
     }
     log.iter().map(|r| r.end).max().unwrap_or(0)
 }
+
+/// The RabbitMQ URL for broker tests (`EVENTBENCH_AMQP_URL`, default the local one), or `None`
+/// after printing "skipped: …" when none is reachable. Under `CI=true` a missing broker fails.
+pub fn broker_url() -> Option<String> {
+    let url =
+        std::env::var("EVENTBENCH_AMQP_URL").unwrap_or_else(|_| "amqp://127.0.0.1:5672/%2f".into());
+    if eventbench::broker::amqp::reachable(&url) {
+        return Some(url);
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(
+        !ci,
+        "CI=true but no RabbitMQ at {url} (run .ci/rabbitmq.sh)"
+    );
+    println!("skipped: no RabbitMQ at {url}");
+    None
+}
