@@ -10,7 +10,7 @@ use crate::error::UsageError;
 use crate::report::{Report, RunInfo};
 use crate::types::Micros;
 use crate::workload::{Durations, Source, Workload};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
