@@ -6,7 +6,6 @@
 mod common;
 
 use assert_cmd::Command;
-use eventbench::broker::amqp;
 use serde_json::Value;
 use std::path::Path;
 
