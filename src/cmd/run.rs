@@ -1,8 +1,11 @@
 //! `eventbench run`: process a workload through per-account queues, verify, report.
 
 use crate::cli::GlobalArgs;
+use crate::engine::clock::Clock;
 use crate::engine::clock::PreciseClock;
+use crate::engine::handler::Handler;
 use crate::engine::handler::SleepHandler;
+use crate::engine::own_lane::{self, OwnLanes};
 use crate::engine::real::{Backlog, Engine};
 use crate::engine::record::Execution;
 use crate::engine::timer::TimerThread;
@@ -157,36 +160,82 @@ pub fn run_real(workload: Workload, plan: Plan, quiet: bool) -> Result<(Workload
     let rt = crate::engine::runtime()?;
     let outcome = rt.block_on(async move {
         let timer = TimerThread::start().context("cannot start the timer thread")?;
-        let total = workload.len() as u64;
-        let lanes = plan.lanes(workload.account_count() as u64);
-        let progress = Progress::new(total, "processing", quiet);
+        let progress = Progress::new(workload.len() as u64, "processing", quiet);
+        let accounts = workload.account_count() as u64;
+        let lanes = plan.lanes(accounts);
+        // With a lane for every account no policy ever decides anything: the lock-free
+        // executor runs each account's chain (see engine::own_lane).
+        if plan.strategy() != Strategy::Sharded && lanes.is_none_or(|l| l >= accounts) {
+            let prepared = own_lane::Prepared::new(workload);
+            let clock = PreciseClock::new(timer.handle());
+            let run = OwnLanes::launch(prepared, SleepHandler, clock);
+            until_done(&run, &progress).await;
+            return Ok(run.finish());
+        }
         let backlog = Backlog::new(workload, plan.strategy(), lanes);
         let clock = PreciseClock::new(timer.handle());
         let engine = Engine::launch(backlog, SleepHandler, clock, None);
         engine.close();
-        let watcher = engine.clone();
-        let ticker = progress.follow(move || watcher.counters().finished.load(Relaxed));
-        tokio::select! {
-            _ = engine.wait() => {}
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("interrupted: letting the events in flight finish (Ctrl-C again to abort)");
-                engine.stop();
-                tokio::spawn(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                    std::process::exit(130);
-                });
-                engine.wait().await;
-            }
-        }
-        if let Some(t) = ticker {
-            t.stop().await;
-        }
-        progress.finish();
+        until_done(&engine, &progress).await;
         Ok(engine.finish(ClockKind::Real))
     });
     drop(rt);
     release_freed_memory();
     outcome
+}
+
+/// What `run` needs from a real-clock execution in progress.
+trait Running: Clone + Send + Sync + 'static {
+    fn finished(&self) -> u64;
+    fn stop(&self);
+    fn wait(&self) -> impl std::future::Future<Output = ()> + Send;
+}
+
+impl<H: Handler, C: Clock> Running for Engine<H, C> {
+    fn finished(&self) -> u64 {
+        self.counters().finished.load(Relaxed)
+    }
+    fn stop(&self) {
+        Engine::stop(self);
+    }
+    fn wait(&self) -> impl std::future::Future<Output = ()> + Send {
+        Engine::wait(self)
+    }
+}
+
+impl<H: Handler, C: Clock> Running for OwnLanes<H, C> {
+    fn finished(&self) -> u64 {
+        OwnLanes::finished(self)
+    }
+    fn stop(&self) {
+        OwnLanes::stop(self);
+    }
+    fn wait(&self) -> impl std::future::Future<Output = ()> + Send {
+        OwnLanes::wait(self)
+    }
+}
+
+/// Shows progress until the run ends. Ctrl-C stops new starts and lets the events in flight
+/// finish; a second Ctrl-C aborts at once.
+async fn until_done<R: Running>(run: &R, progress: &Progress) {
+    let watcher = run.clone();
+    let ticker = progress.follow(move || watcher.finished());
+    tokio::select! {
+        _ = run.wait() => {}
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("interrupted: letting the events in flight finish (Ctrl-C again to abort)");
+            run.stop();
+            tokio::spawn(async {
+                let _ = tokio::signal::ctrl_c().await;
+                std::process::exit(130);
+            });
+            run.wait().await;
+        }
+    }
+    if let Some(t) = ticker {
+        t.stop().await;
+    }
+    progress.finish();
 }
 
 /// Hands the heap freed by a run (a million in-flight handler states) back to the OS before

@@ -330,7 +330,7 @@ fn check_done<H, C>(shared: &Shared<H, C>, core: &Core) {
 }
 
 /// Two groups per runtime worker, so that one busy group never leaves a worker idle.
-fn group_count() -> usize {
+pub(crate) fn group_count() -> usize {
     let workers = tokio::runtime::Handle::try_current()
         .map(|h| h.metrics().num_workers())
         .unwrap_or(1);

@@ -4,6 +4,8 @@
 use super::ClockKind;
 use crate::types::{EventIdx, LaneId, Micros};
 use crate::workload::IdMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
 
 /// Marks an event that never ran (an interrupted run, or a bug the verifier must catch).
 pub const NOT_RUN: u64 = u64::MAX;
@@ -132,6 +134,58 @@ impl Records {
     }
 }
 
+/// Records that several tasks fill at once, each event's slot by exactly one task: relaxed
+/// atomic stores, which cost what plain stores cost, and no lock. [`SharedRecords::into_records`]
+/// turns them into [`Records`] once every task is done (the join orders the stores before it).
+pub struct SharedRecords {
+    start: Vec<AtomicU64>,
+    took: Vec<AtomicU32>,
+    lane: Vec<AtomicU32>,
+    long: Mutex<IdMap<u32, u64>>,
+}
+
+impl SharedRecords {
+    pub fn new(events: usize) -> Self {
+        SharedRecords {
+            start: (0..events).map(|_| AtomicU64::new(NOT_RUN)).collect(),
+            took: (0..events).map(|_| AtomicU32::new(0)).collect(),
+            lane: (0..events).map(|_| AtomicU32::new(0)).collect(),
+            long: Mutex::new(IdMap::default()),
+        }
+    }
+
+    /// As [`Records::set`], but a second record of an event overwrites the first; duplicates
+    /// are counted in [`SharedRecords::into_records`] instead (reading the slot first would
+    /// cost a cache miss per event).
+    pub fn set(&self, e: EventIdx, start: Micros, end: Micros, lane: LaneId) {
+        let i = e.0 as usize;
+        self.start[i].store(start.0, Relaxed);
+        let took = end.0.saturating_sub(start.0);
+        let short = u32::try_from(took).unwrap_or(u32::MAX);
+        if short == u32::MAX {
+            let mut long = self.long.lock().unwrap_or_else(|p| p.into_inner());
+            long.insert(e.0, took);
+        }
+        self.took[i].store(short, Relaxed);
+        self.lane[i].store(lane.0, Relaxed);
+    }
+
+    /// The records, given how many times [`SharedRecords::set`] was called: every call beyond
+    /// one per event that ran is a duplicate.
+    pub fn into_records(self, set_calls: u64) -> Records {
+        let start: Vec<u64> = self.start.into_iter().map(AtomicU64::into_inner).collect();
+        let ran = start.iter().filter(|&&s| s != NOT_RUN).count() as u64;
+        Records {
+            start,
+            took: self.took.into_iter().map(AtomicU32::into_inner).collect(),
+            long: self.long.into_inner().unwrap_or_else(|p| p.into_inner()),
+            lane: self.lane.into_iter().map(AtomicU32::into_inner).collect(),
+            arrival: None,
+            duplicates: set_calls.saturating_sub(ran),
+        }
+    }
+}
+
 /// The outcome of one executor run, before verification and statistics.
 #[derive(Clone, Debug)]
 pub struct Execution {
@@ -164,6 +218,21 @@ mod tests {
         r.set(EventIdx(0), Micros(5), end, LaneId(0));
         assert_eq!(r.get(EventIdx(0)).unwrap().end, end);
         assert_eq!(r.into_sorted_spans(), (vec![5], vec![end.0]));
+    }
+
+    #[test]
+    fn shared_records_become_the_same_records() {
+        let shared = SharedRecords::new(3);
+        shared.set(EventIdx(2), Micros(4), Micros(9), LaneId(7));
+        shared.set(EventIdx(2), Micros(4), Micros(9), LaneId(7));
+        let r = shared.into_records(2);
+        assert_eq!(r.duplicates(), 1);
+        assert_eq!(r.get(EventIdx(0)), None);
+        let rec = r.get(EventIdx(2)).unwrap();
+        assert_eq!(
+            (rec.start, rec.end, rec.lane),
+            (Micros(4), Micros(9), LaneId(7))
+        );
     }
 
     #[test]

@@ -1,0 +1,72 @@
+//! Tests of `own_lane`: under tokio's paused clock it must reproduce the simulated schedule.
+
+use super::*;
+use crate::engine::clock::TokioClock;
+use crate::engine::handler::SleepHandler;
+use crate::engine::sim;
+use crate::engine::verify::verify;
+use crate::types::{AccountId, EventId};
+use crate::workload::{Durations, Source};
+
+fn workload(durations: Option<&[u64]>) -> Workload {
+    let accounts = [5u64, 6, 7, 8, 5, 9, 1, 1, 1, 1, 1, 2, 2, 3];
+    let mut w = match durations {
+        Some(_) => Workload::with_durations(Source::Live("t".into()), Durations::PerEvent(vec![])),
+        None => Workload::new(Source::Live("t".into()), Micros(10_000)),
+    };
+    for (i, a) in accounts.into_iter().enumerate() {
+        let d = durations.map(|d| Micros(d[i % d.len()] * 1_000));
+        w.push(EventId(i as u64 + 1), AccountId(a), d);
+    }
+    w
+}
+
+async fn run(w: Workload) -> (Workload, Execution) {
+    let lanes = OwnLanes::launch(Prepared::new(w), SleepHandler, TokioClock::new());
+    lanes.wait().await;
+    lanes.finish()
+}
+
+#[tokio::test(start_paused = true)]
+async fn paused_clock_runs_reproduce_the_one_pass_schedule() {
+    for durations in [None, Some(&[3u64, 1, 4, 1, 5, 9, 2, 6][..])] {
+        let w = workload(durations);
+        let expected = sim::unbounded(&w);
+        let (w, exec) = run(w).await;
+        assert_eq!(exec.wall, expected.wall);
+        for e in w.indexes() {
+            let (a, b) = (
+                exec.records.get(e).unwrap(),
+                expected.records.get(e).unwrap(),
+            );
+            assert_eq!((a.start, a.end), (b.start, b.end), "event {e:?}");
+        }
+        let v = verify(&w, &exec.records);
+        assert!(v.passed(false), "{v:?}");
+        assert!(!exec.interrupted);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_ends_after_the_events_in_flight() {
+    let lanes = OwnLanes::launch(
+        Prepared::new(workload(None)),
+        SleepHandler,
+        TokioClock::new(),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+    lanes.stop();
+    lanes.wait().await;
+    let (w, exec) = lanes.finish();
+    assert!(exec.interrupted);
+    let v = verify(&w, &exec.records);
+    assert!(v.passed(true), "{v:?}");
+    // Two rounds of 10 ms: the first events of every account, then the second of those with more.
+    assert_eq!(exec.wall, Micros(20_000));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_empty_workload_ends_at_once() {
+    let (_, exec) = run(Workload::new(Source::Live("t".into()), Micros(1))).await;
+    assert_eq!(exec.wall, Micros::ZERO);
+}
