@@ -65,7 +65,7 @@ pub struct Args {
 
 pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
     let plan = Plan::new(args.strategy, args.workers)?;
-    let lanes = server::live_lanes(plan)?;
+    let lanes = plan.live_lanes()?;
     super::check_output_paths([
         args.log.as_deref(),
         args.json.as_deref(),

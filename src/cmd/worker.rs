@@ -6,7 +6,6 @@ use crate::broker::consume::{self, BrokerStats, Config, StopWhen};
 use crate::broker::livelog::{LiveLog, LoggedSleep};
 use crate::cli::GlobalArgs;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
-use crate::error::UsageError;
 use crate::report::{Report, RunInfo};
 use crate::types::Micros;
 use crate::workload::{Durations, Source, Workload};
@@ -81,18 +80,7 @@ struct WorkerReport<'a> {
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let plan = Plan::new(args.strategy, args.workers)?;
-    let lanes = match (plan.strategy(), plan.workers()) {
-        (Strategy::Sharded, Workers::Auto) => {
-            return Err(UsageError(
-                "worker --strategy sharded needs a number of workers (--workers N): a worker \
-                 does not know its accounts in advance"
-                    .into(),
-            )
-            .into())
-        }
-        (Strategy::PerAccount, _) | (_, Workers::Auto) => None,
-        (_, Workers::Fixed(n)) => Some(u64::from(n.get())),
-    };
+    let lanes = plan.live_lanes()?;
     super::check_output_paths([args.log.as_deref(), args.json.as_deref()])?;
     let log = match &args.log {
         Some(p) => Some(Arc::new(LiveLog::open(p)?)),

@@ -181,6 +181,22 @@ impl Plan {
         self.workers
     }
 
+    /// Lanes when events arrive live and the accounts are not known up front: `auto` means one
+    /// lane per account as accounts appear, which `sharded` cannot do (it needs its modulus at
+    /// the start).
+    pub fn live_lanes(self) -> Result<Option<u64>, UsageError> {
+        match (self.strategy, self.workers) {
+            (Strategy::Sharded, Workers::Auto) => Err(UsageError(
+                "--strategy sharded needs a number of workers when events arrive live (the \
+                 accounts are not known up front); use e.g. --workers 500, or --strategy \
+                 optimal with --workers auto"
+                    .into(),
+            )),
+            (Strategy::PerAccount, _) | (_, Workers::Auto) => Ok(None),
+            (_, Workers::Fixed(n)) => Ok(Some(u64::from(n.get()))),
+        }
+    }
+
     /// Lanes for a workload with `accounts` accounts; `None` means unbounded (one per account).
     pub fn lanes(self, accounts: u64) -> Option<u64> {
         match (self.strategy, self.workers) {

@@ -16,8 +16,7 @@ use crate::engine::handler::SleepHandler;
 use crate::engine::real::{Engine, Observer};
 use crate::engine::record::Execution;
 use crate::engine::timer::TimerThread;
-use crate::engine::{ClockKind, Plan, Strategy, Workers};
-use crate::error::UsageError;
+use crate::engine::{ClockKind, Strategy};
 use crate::types::Micros;
 use crate::workload::{Durations, Source, Workload};
 use anyhow::{Context, Result};
@@ -34,7 +33,7 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct Config {
     pub strategy: Strategy,
-    /// Most events in flight; `None`: one lane per account (see [`live_lanes`]).
+    /// Most events in flight; `None`: one lane per account (see [`Plan::live_lanes`]).
     pub lanes: Option<u64>,
     /// Processing time of events that do not carry their own `duration_us`.
     pub process_time: Micros,
@@ -67,20 +66,6 @@ pub struct ServeOutcome {
 pub struct Leftover {
     pub path: PathBuf,
     pub events: usize,
-}
-
-/// Lanes for a live run, where the set of accounts is not known up front: `auto` means one lane
-/// per account as accounts appear, which `sharded` cannot do (it needs its modulus at start).
-pub fn live_lanes(plan: Plan) -> Result<Option<u64>, UsageError> {
-    match (plan.strategy(), plan.workers()) {
-        (Strategy::Sharded, Workers::Auto) => Err(UsageError(
-            "--strategy sharded needs a number of workers when serving (accounts are not known \
-             up front); use e.g. --workers 500, or --strategy optimal with --workers auto"
-                .into(),
-        )),
-        (Strategy::PerAccount, _) | (_, Workers::Auto) => Ok(None),
-        (_, Workers::Fixed(n)) => Ok(Some(u64::from(n.get()))),
-    }
 }
 
 /// Serves until `shutdown` completes, then drains and returns what happened.
