@@ -35,8 +35,11 @@ pub struct Micros(pub u64);
 impl Micros {
     pub const ZERO: Micros = Micros(0);
 
+    /// Saturates at `u64::MAX` µs (585,000 years). Avoids `Duration::as_micros`, whose
+    /// 128-bit division showed up in profiles: clocks call this twice per event.
     pub fn from_duration(d: Duration) -> Self {
-        Micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        let whole = d.as_secs().checked_mul(1_000_000);
+        Micros(whole.map_or(u64::MAX, |w| w.saturating_add(u64::from(d.subsec_micros()))))
     }
 
     pub fn as_duration(self) -> Duration {
@@ -117,6 +120,15 @@ mod tests {
         assert!("".parse::<Micros>().is_err());
         assert!("-1s".parse::<Micros>().is_err());
         assert!("fast".parse::<Micros>().is_err());
+    }
+
+    #[test]
+    fn durations_convert_exactly_and_saturate() {
+        assert_eq!(
+            Micros::from_duration(Duration::new(3, 999_999_999)),
+            Micros(3_999_999)
+        );
+        assert_eq!(Micros::from_duration(Duration::MAX), Micros(u64::MAX));
     }
 
     #[test]

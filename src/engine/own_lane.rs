@@ -12,13 +12,17 @@ use super::clock::Clock;
 use super::handler::{Ctx, Handler, Job};
 use super::record::{Execution, SharedRecords};
 use super::ClockKind;
-use crate::types::{AccountIdx, EventIdx, LaneId, Micros};
+use crate::types::{AccountId, AccountIdx, EventIdx, LaneId, Micros};
 use crate::workload::Workload;
-use futures_util::stream::FuturesUnordered;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::task::AtomicWaker;
+use futures_util::FutureExt;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::AcqRel, Ordering::Relaxed};
 use std::sync::Arc;
+use std::sync::Mutex;
+use std::task::{Context, Poll, Wake, Waker};
 use tokio::sync::watch;
 
 /// Most handlers a group starts before letting the other groups start theirs.
@@ -56,10 +60,6 @@ impl Chains {
             offsets,
             work,
         }
-    }
-
-    fn events(&self, a: usize) -> &[u32] {
-        &self.order[self.offsets[a] as usize..self.offsets[a + 1] as usize]
     }
 }
 
@@ -187,9 +187,9 @@ impl<H: Handler, C: Clock> OwnLanes<H, C> {
     }
 }
 
-/// A handler call that has returned, for the account at `slot` of its group.
+/// A handler call that has returned.
 struct Finished {
-    slot: u32,
+    account: u32,
     event: u32,
     start: Micros,
     end: Micros,
@@ -198,7 +198,7 @@ struct Finished {
 /// Invokes the handler of event `e` now (see `real::run_one` for why not at first poll).
 fn run_one<'a, H: Handler, C: Clock>(
     s: &'a Shared<H, C>,
-    (slot, account): (u32, AccountIdx),
+    (account, id): (AccountIdx, AccountId),
     e: u32,
     urgency: u64,
 ) -> impl std::future::Future<Output = Finished> + Send + 'a {
@@ -207,7 +207,7 @@ fn run_one<'a, H: Handler, C: Clock>(
     let job = Job {
         index: idx,
         event: w.event_id(idx),
-        account: w.account_id(account),
+        account: id,
         duration: w.duration(idx),
     };
     let start = s.clock.now();
@@ -223,7 +223,7 @@ fn run_one<'a, H: Handler, C: Clock>(
             let _ = AssertUnwindSafe(fut).catch_unwind().await;
         }
         Finished {
-            slot,
+            account: account.0,
             event: e,
             start,
             end: s.clock.now(),
@@ -231,62 +231,157 @@ fn run_one<'a, H: Handler, C: Clock>(
     }
 }
 
+/// Slots woken since the group last looked, and the group task's waker.
+#[derive(Default)]
+struct Woken {
+    slots: Mutex<Vec<u32>>,
+    group: AtomicWaker,
+}
+
+/// The waker of one account slot: made once per account and reused for all its events, so a
+/// wake-up costs no allocation.
+struct SlotWaker {
+    slot: u32,
+    woken: Arc<Woken>,
+}
+
+impl Wake for SlotWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        lock(&self.woken.slots).push(self.slot);
+        self.woken.group.wake();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Per owned account: where its chain stands.
+struct Chain {
+    account: u32,
+    /// The account's id, kept here because the group touches this entry anyway.
+    id: AccountId,
+    /// Position of the next event in `Chains::order`, and the end of this account's range.
+    next: u32,
+    end: u32,
+    left: u64,
+}
+
 /// Runs the chains of a group's accounts (given heaviest first) to their ends.
+///
+/// Each account has one slot holding its running handler future in place, polled with the
+/// slot's own waker: at most one event per account runs at a time, so a slot per account is
+/// all the storage ever needed, and a handler that finishes at once (zero time) is followed by
+/// the account's next event without any allocation or queueing.
 async fn group<H: Handler, C: Clock>(s: &Shared<H, C>, accounts: Vec<u32>) {
-    // Per owned account: position of its next event in its chain, and the work left.
-    let mut next: Vec<usize> = vec![0; accounts.len()];
-    let mut left: Vec<u64> = accounts
-        .iter()
-        .map(|&a| s.chains.work[a as usize])
+    let n = accounts.len();
+    let woken = Arc::new(Woken::default());
+    let wakers: Vec<Waker> = (0..n as u32)
+        .map(|slot| {
+            let woken = Arc::clone(&woken);
+            Waker::from(Arc::new(SlotWaker { slot, woken }))
+        })
         .collect();
-    let mut running = FuturesUnordered::new();
-    let mut started = 0usize;
-    let mut done = 0u64;
+    let mut chains: Vec<Chain> = accounts
+        .iter()
+        .map(|&account| Chain {
+            account,
+            id: s.workload.account_id(AccountIdx(account)),
+            next: s.chains.offsets[account as usize],
+            end: s.chains.offsets[account as usize + 1],
+            left: s.chains.work[account as usize],
+        })
+        .collect();
+    // Never grows after this, so a future in it never moves once polled.
+    let mut slots = Vec::with_capacity(n);
+    slots.resize_with(n, || None);
+    let (mut started, mut running, mut done) = (0usize, 0usize, 0u64);
+    let mut ready: Vec<u32> = Vec::new();
     loop {
-        // Start the accounts' first events a batch at a time, between completions.
         let stopping = s.stopping.load(Relaxed);
-        while started < accounts.len() && !stopping {
-            let slot = started;
-            let e = s.chains.events(accounts[slot] as usize)[0];
-            next[slot] = 1;
-            let owner = (slot as u32, AccountIdx(accounts[slot]));
-            running.push(run_one(s, owner, e, left[slot]));
+        // Start the accounts' first events a batch at a time, between completions.
+        let batch_end = (started + BATCH).min(n);
+        while started < batch_end && !stopping {
+            slots[started] = start_next(s, &mut chains[started]);
+            running += usize::from(slots[started].is_some());
+            ready.push(started as u32);
             started += 1;
-            if started % BATCH == 0 {
-                break;
-            }
         }
-        let more = started < accounts.len() && !stopping;
-        let Some(f) = (if more {
-            running.next().now_or_never().flatten()
-        } else {
-            running.next().await
-        }) else {
+        ready.append(&mut lock(&woken.slots));
+        if ready.is_empty() {
+            let more = started < n && !stopping;
             if more {
                 tokio::task::yield_now().await;
-                continue;
+            } else if running == 0 {
+                break;
+            } else {
+                wait_for_wake(&woken).await;
             }
-            break;
-        };
-        let slot = f.slot as usize;
-        let a = accounts[slot] as usize;
-        s.records
-            .set(EventIdx(f.event), f.start, f.end, LaneId(a as u32));
-        left[slot] -= s.workload.duration(EventIdx(f.event)).0;
-        done += 1;
-        if done % 64 == 0 {
-            s.finished.fetch_add(64, Relaxed);
+            continue;
         }
-        let chain = s.chains.events(a);
-        if next[slot] < chain.len() && !s.stopping.load(Relaxed) {
-            let e = chain[next[slot]];
-            next[slot] += 1;
-            running.push(run_one(s, (f.slot, AccountIdx(a as u32)), e, left[slot]));
+        for slot in ready.drain(..) {
+            let i = slot as usize;
+            let mut cx = Context::from_waker(&wakers[i]);
+            while let Some(fut) = slots[i].as_mut() {
+                // SAFETY: `slots` never reallocates (its length is fixed above) and a future
+                // in it is only ever dropped in place (by assigning the slot), never moved, so
+                // it stays pinned from its first poll to its drop.
+                let fut = unsafe { Pin::new_unchecked(fut) };
+                let Poll::Ready(f) = fut.poll(&mut cx) else {
+                    break;
+                };
+                s.records
+                    .set(EventIdx(f.event), f.start, f.end, LaneId(f.account));
+                running -= 1;
+                done += 1;
+                let chain = &mut chains[i];
+                chain.left -= s.workload.duration(EventIdx(f.event)).0;
+                slots[i] = None;
+                if !s.stopping.load(Relaxed) {
+                    slots[i] = start_next(s, chain);
+                    running += usize::from(slots[i].is_some());
+                }
+            }
         }
+        s.finished.fetch_add(std::mem::take(&mut done), Relaxed);
         // Zero-time handlers never return Pending; give the worker back now and then.
         tokio::task::consume_budget().await;
     }
-    s.finished.fetch_add(done % 64, Relaxed);
+}
+
+/// Invokes the next handler of a chain, if it has one left.
+fn start_next<'a, H: Handler, C: Clock>(
+    s: &'a Shared<H, C>,
+    chain: &mut Chain,
+) -> Option<impl std::future::Future<Output = Finished> + Send + 'a> {
+    if chain.next == chain.end {
+        return None;
+    }
+    let e = s.chains.order[chain.next as usize];
+    chain.next += 1;
+    Some(run_one(
+        s,
+        (AccountIdx(chain.account), chain.id),
+        e,
+        chain.left,
+    ))
+}
+
+/// Waits until some slot has been woken.
+async fn wait_for_wake(woken: &Woken) {
+    std::future::poll_fn(|cx| {
+        woken.group.register(cx.waker());
+        if lock(&woken.slots).is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
 }
 
 #[cfg(test)]

@@ -88,7 +88,7 @@ impl Drop for TimerThread {
 
 impl Shared {
     fn now(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX)
+        Micros::from_duration(self.origin.elapsed()).0
     }
 
     fn register(&self, deadline: u64, urgency: u64, waker: Waker) {
