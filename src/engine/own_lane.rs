@@ -174,7 +174,9 @@ impl<H: Handler, C: Clock> OwnLanes<H, C> {
             .unwrap_or_else(|_| panic!("finish is called once every group has ended"));
         // Every finished handler was recorded once: that count is the number of record calls.
         let finished = shared.finished.into_inner();
-        let records = shared.records.into_records(finished);
+        let records = shared
+            .records
+            .into_records_by(&shared.chains.order, finished);
         let wall = records.spans().map(|(_, e)| e).max().unwrap_or(0);
         let interrupted = (finished as usize) < shared.workload.len();
         let execution = Execution {
@@ -191,6 +193,8 @@ impl<H: Handler, C: Clock> OwnLanes<H, C> {
 struct Finished {
     account: u32,
     event: u32,
+    /// Where the event sits in `Chains::order`: its record slot during the run.
+    position: u32,
     start: Micros,
     end: Micros,
 }
@@ -199,7 +203,7 @@ struct Finished {
 fn run_one<'a, H: Handler, C: Clock>(
     s: &'a Shared<H, C>,
     (account, id): (AccountIdx, AccountId),
-    e: u32,
+    (e, position): (u32, u32),
     urgency: u64,
 ) -> impl std::future::Future<Output = Finished> + Send + 'a {
     let w = &s.workload;
@@ -225,6 +229,7 @@ fn run_one<'a, H: Handler, C: Clock>(
         Finished {
             account: account.0,
             event: e,
+            position,
             start,
             end: s.clock.now(),
         }
@@ -334,8 +339,9 @@ async fn group<H: Handler, C: Clock>(s: &Shared<H, C>, accounts: Vec<u32>) {
                 let Poll::Ready(f) = fut.poll(&mut cx) else {
                     break;
                 };
+                // By position: an account's events fill neighbouring slots.
                 s.records
-                    .set(EventIdx(f.event), f.start, f.end, LaneId(f.account));
+                    .set(EventIdx(f.position), f.start, f.end, LaneId(f.account));
                 running -= 1;
                 done += 1;
                 let chain = &mut chains[i];
@@ -361,14 +367,11 @@ fn start_next<'a, H: Handler, C: Clock>(
     if chain.next == chain.end {
         return None;
     }
-    let e = s.chains.order[chain.next as usize];
+    let position = chain.next;
+    let e = s.chains.order[position as usize];
     chain.next += 1;
-    Some(run_one(
-        s,
-        (AccountIdx(chain.account), chain.id),
-        e,
-        chain.left,
-    ))
+    let account = (AccountIdx(chain.account), chain.id);
+    Some(run_one(s, account, (e, position), chain.left))
 }
 
 /// Waits until some slot has been woken.

@@ -170,6 +170,21 @@ impl SharedRecords {
         self.lane[i].store(lane.0, Relaxed);
     }
 
+    /// For records filled by position (slot `p` holds event `order[p]`): the records by event.
+    /// Writing by position keeps one account's events in neighbouring slots during the run;
+    /// this one pass after the clock stopped puts them back in arrival order.
+    pub fn into_records_by(self, order: &[u32], set_calls: u64) -> Records {
+        let by_position = self.into_records(set_calls);
+        let mut records = Records::batch(order.len());
+        records.duplicates = by_position.duplicates;
+        for (p, &e) in order.iter().enumerate() {
+            if let Some(r) = by_position.get(EventIdx(p as u32)) {
+                records.set(EventIdx(e), r.start, r.end, r.lane);
+            }
+        }
+        records
+    }
+
     /// The records, given how many times [`SharedRecords::set`] was called: every call beyond
     /// one per event that ran is a duplicate.
     pub fn into_records(self, set_calls: u64) -> Records {
@@ -233,6 +248,17 @@ mod tests {
             (rec.start, rec.end, rec.lane),
             (Micros(4), Micros(9), LaneId(7))
         );
+    }
+
+    #[test]
+    fn records_by_position_come_back_by_event() {
+        let shared = SharedRecords::new(3);
+        shared.set(EventIdx(0), Micros(1), Micros(2), LaneId(0));
+        shared.set(EventIdx(2), Micros(5), Micros(6), LaneId(1));
+        let r = shared.into_records_by(&[2, 0, 1], 2);
+        assert_eq!(r.get(EventIdx(2)).unwrap().start, Micros(1));
+        assert_eq!(r.get(EventIdx(1)).unwrap().start, Micros(5));
+        assert_eq!(r.get(EventIdx(0)), None);
     }
 
     #[test]
