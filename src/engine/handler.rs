@@ -49,6 +49,52 @@ pub trait Handler: Send + Sync + 'static {
     fn handle<C: Clock>(&self, job: Job, ctx: Ctx<'_, C>) -> impl Future<Output = ()> + Send;
 }
 
+/// How one handler call went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timed {
+    /// Right before the handler was called.
+    pub start: Micros,
+    /// Right after the future it returned completed.
+    pub end: Micros,
+    /// The call or its future panicked (the event still ends then).
+    pub panicked: bool,
+}
+
+/// Calls `handler` now and returns the future that finishes the call, timed from right before
+/// the call to right after that future completes: the one place both executors take an
+/// event's start and end.
+///
+/// The call happens here, not at the future's first poll: a handler that fixes its deadline
+/// when called (as [`SleepHandler`] does) starts on time even when its executor is still busy
+/// with the rest of a wake-up storm.
+pub fn invoke<'a, H: Handler, C: Clock>(
+    handler: &'a H,
+    clock: &'a C,
+    job: Job,
+    urgency: u64,
+) -> impl Future<Output = Timed> + Send + 'a {
+    use futures_util::FutureExt;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let start = clock.now();
+    let ctx = Ctx {
+        clock,
+        start,
+        urgency,
+    };
+    let call = catch_unwind(AssertUnwindSafe(|| handler.handle(job, ctx)));
+    async move {
+        let panicked = match call {
+            Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await.is_err(),
+            Err(_) => true,
+        };
+        Timed {
+            start,
+            end: clock.now(),
+            panicked,
+        }
+    }
+}
+
 /// The benchmark's handler: sleeps the event's duration, counted from its own start, so a late
 /// start is never made up by a shorter event.
 #[derive(Clone, Copy, Debug, Default)]

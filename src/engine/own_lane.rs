@@ -9,7 +9,7 @@
 //! speed of the two cores instead of the speed of one mutex.
 
 use super::clock::Clock;
-use super::handler::{Ctx, Handler, Job};
+use super::handler::{invoke, Handler, Job};
 use super::record::{Execution, SharedRecords};
 use super::ClockKind;
 use crate::types::{AccountId, AccountIdx, EventIdx, LaneId, Micros};
@@ -17,7 +17,6 @@ use crate::workload::Workload;
 use futures_util::task::AtomicWaker;
 use futures_util::FutureExt;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::AcqRel, Ordering::Relaxed};
 use std::sync::Arc;
@@ -199,7 +198,7 @@ struct Finished {
     end: Micros,
 }
 
-/// Invokes the handler of event `e` now (see `real::run_one` for why not at first poll).
+/// Runs the handler of event `e` (see [`super::handler::invoke`]).
 fn run_one<'a, H: Handler, C: Clock>(
     s: &'a Shared<H, C>,
     (account, id): (AccountIdx, AccountId),
@@ -214,26 +213,14 @@ fn run_one<'a, H: Handler, C: Clock>(
         account: id,
         duration: w.duration(idx),
     };
-    let start = s.clock.now();
-    let ctx = Ctx {
-        clock: &s.clock,
-        start,
-        urgency,
-    };
-    let call = std::panic::catch_unwind(AssertUnwindSafe(|| s.handler.handle(job, ctx)));
-    async move {
-        if let Ok(fut) = call {
-            // A panicking handler still ends its event; the records show when.
-            let _ = AssertUnwindSafe(fut).catch_unwind().await;
-        }
-        Finished {
-            account: account.0,
-            event: e,
-            position,
-            start,
-            end: s.clock.now(),
-        }
-    }
+    // A panicking handler still ends its event; the records show when.
+    invoke(&s.handler, &s.clock, job, urgency).map(move |t| Finished {
+        account: account.0,
+        event: e,
+        position,
+        start: t.start,
+        end: t.end,
+    })
 }
 
 /// Slots woken since the group last looked, and the group task's waker.

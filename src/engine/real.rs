@@ -9,7 +9,7 @@
 //! handler. Display code never runs here: progress is read from counters by whoever shows it.
 
 use super::clock::Clock;
-use super::handler::{Ctx, Handler, Job};
+use super::handler::{invoke, Handler, Job};
 use super::record::{Execution, Records};
 use super::scheduler::{self, Dispatch, Scheduler, Slot};
 use super::{ClockKind, Strategy};
@@ -17,7 +17,6 @@ use crate::types::{AccountId, EventId, EventIdx, Micros};
 use crate::workload::Workload;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{mpsc, watch};
@@ -346,35 +345,17 @@ struct Finished {
     panicked: bool,
 }
 
-/// Invokes one handler now and returns the future that finishes it, timed from right before
-/// the call to right after the future completes.
-///
-/// The call happens here, not at the future's first poll: a handler that fixes its deadline
-/// when called (as [`super::handler::SleepHandler`] does) starts on time even when the group
-/// is still busy with the rest of a wake-up storm.
+/// Runs one handler (see [`super::handler::invoke`]).
 fn run_one<'a, H: Handler, C: Clock>(
     shared: &'a Shared<H, C>,
     (d, job): Work,
 ) -> impl std::future::Future<Output = Finished> + Send + 'a {
-    let start = shared.clock.now();
-    let ctx = Ctx {
-        clock: &shared.clock,
-        start,
-        urgency: d.urgency,
-    };
-    let call = std::panic::catch_unwind(AssertUnwindSafe(|| shared.handler.handle(job, ctx)));
-    async move {
-        let panicked = match call {
-            Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await.is_err(),
-            Err(_) => true,
-        };
-        Finished {
-            slot: d.slot,
-            start,
-            end: shared.clock.now(),
-            panicked,
-        }
-    }
+    invoke(&shared.handler, &shared.clock, job, d.urgency).map(move |t| Finished {
+        slot: d.slot,
+        start: t.start,
+        end: t.end,
+        panicked: t.panicked,
+    })
 }
 
 /// A group task: runs its share of the handlers until the engine is done.

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::engine::clock::TokioClock;
+use crate::engine::handler::Ctx;
 use crate::engine::handler::SleepHandler;
 use crate::engine::scheduler::build;
 use crate::engine::sim::simulate;
