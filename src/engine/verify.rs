@@ -188,19 +188,6 @@ pub fn max_in_flight(records: Records) -> u64 {
     best
 }
 
-/// Human summary line of a verification, used by the table report.
-pub fn summary(v: &Verification, events: u64) -> String {
-    if v.ordering_violations == 0 && v.duplicates == 0 && v.short_handlers == 0 {
-        let ran = events - v.unprocessed;
-        format!("ok: {ran} of {events} events ran once each, in per-account order")
-    } else {
-        format!(
-            "FAILED: {} ordering violations, {} duplicates, {} short handlers",
-            v.ordering_violations, v.duplicates, v.short_handlers
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
