@@ -47,3 +47,24 @@ pub enum Command {
     /// Consume RabbitMQ queues and process events in per-account order.
     Worker(cmd::worker::Args),
 }
+
+/// The RabbitMQ queues a command works on (`publish`, `worker`).
+#[derive(Debug, Clone, Args)]
+pub struct QueueArgs {
+    /// RabbitMQ URL, e.g. amqp://guest:guest@127.0.0.1:5672/%2f
+    #[arg(long)]
+    pub broker: String,
+    /// Number of queues PREFIX.0 .. PREFIX.N-1; an account's events all go to queue
+    /// account_id % N
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub queues: u32,
+    /// Queue name prefix
+    #[arg(long, default_value = crate::broker::amqp::DEFAULT_PREFIX)]
+    pub queue_prefix: String,
+}
+
+impl QueueArgs {
+    pub fn topology(&self) -> crate::broker::amqp::Topology {
+        crate::broker::amqp::Topology::new(&self.broker, self.queues, &self.queue_prefix)
+    }
+}

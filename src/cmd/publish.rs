@@ -1,6 +1,6 @@
 //! `eventbench publish`: declare the queues and publish a workload to RabbitMQ, routed by account.
 
-use crate::broker::amqp::{self, Topology};
+use crate::broker::amqp;
 use crate::broker::publish;
 use crate::cli::GlobalArgs;
 use crate::types::Micros;
@@ -17,15 +17,8 @@ Each event goes to queue PREFIX.(account_id % N), persistent, with publisher con
 message body is JSON: {\"event_id\": 1, \"account_id\": 42, \"duration_us\": 1000000}.
 Exit codes: 0 all confirmed, 2 bad usage or input, 3 broker unreachable or a message refused.")]
 pub struct Args {
-    /// RabbitMQ URL, e.g. amqp://guest:guest@127.0.0.1:5672/%2f
-    #[arg(long)]
-    pub broker: String,
-    /// Number of queues; an account's events all go to queue account_id % N
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-    pub queues: u32,
-    /// Queue name prefix (queues are PREFIX.0 .. PREFIX.N-1)
-    #[arg(long, default_value = amqp::DEFAULT_PREFIX)]
-    pub queue_prefix: String,
+    #[command(flatten)]
+    pub queue: crate::cli::QueueArgs,
     /// Events CSV to publish [default: ./events.csv if it exists, else the built-in workload]
     #[arg(long, short)]
     pub input: Option<PathBuf>,
@@ -42,7 +35,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let fallback = args.process_time.unwrap_or(Micros(1_000_000));
     let workload = super::load_workload(args.input.as_deref(), fallback)?;
     let with_durations = args.process_time.is_some() || workload.has_per_event_durations();
-    let topo = Topology::new(&args.broker, args.queues, &args.queue_prefix);
+    let topo = args.queue.topology();
     let rt = crate::engine::runtime()?;
     let published = rt.block_on(async {
         let conn = amqp::connect(&topo.url).await?;

@@ -1,7 +1,7 @@
 //! `eventbench worker`: consume RabbitMQ queues through the live engine, ack after processing.
 
 use super::run::{print_report, Format};
-use crate::broker::amqp::{self, Topology};
+use crate::broker::amqp;
 use crate::broker::consume::{self, BrokerStats, Config, StopWhen};
 use crate::broker::livelog::{LiveLog, LoggedSleep};
 use crate::cli::GlobalArgs;
@@ -26,15 +26,8 @@ Run one per machine, or several: each queue has one active consumer and the othe
 taking over when it dies; its unacknowledged events are then redelivered and processed again.
 Exit codes: 0 ok, 1 ordering violated, 2 bad usage, 3 broker unreachable or connection lost.")]
 pub struct Args {
-    /// RabbitMQ URL, e.g. amqp://guest:guest@127.0.0.1:5672/%2f
-    #[arg(long)]
-    pub broker: String,
-    /// Number of queues to consume (PREFIX.0 .. PREFIX.N-1)
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-    pub queues: u32,
-    /// Queue name prefix
-    #[arg(long, default_value = amqp::DEFAULT_PREFIX)]
-    pub queue_prefix: String,
+    #[command(flatten)]
+    pub queue: crate::cli::QueueArgs,
     /// Most events in flight in this worker: `auto` (no limit) or a number ≥ 1
     #[arg(long, short, default_value = "auto")]
     pub workers: Workers,
@@ -87,7 +80,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         None => None,
     };
     let prefetch = if args.one_at_a_time { 1 } else { args.prefetch };
-    let topo = Topology::new(&args.broker, args.queues, &args.queue_prefix);
+    let topo = args.queue.topology();
     let stop = args
         .exit_when_idle
         .map_or(StopWhen::Signal, |d| StopWhen::Idle(d.as_duration()));
