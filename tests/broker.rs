@@ -166,6 +166,17 @@ fn wait_for_rows(log: &Path, n: usize, child: &mut Child) {
     }
 }
 
+/// Publishes `input` to the test's queues, each message carrying `process_time`.
+fn publish(q: &Queues, input: &Path, process_time: &str) {
+    bin()
+        .arg("publish")
+        .args(q.args())
+        .args(["--process-time", process_time, "--input"])
+        .arg(input)
+        .assert()
+        .success();
+}
+
 #[test]
 fn a_killed_worker_loses_nothing_and_the_standby_finishes_in_order() {
     let Some(url) = common::broker_url() else {
@@ -175,13 +186,7 @@ fn a_killed_worker_loses_nothing_and_the_standby_finishes_in_order() {
     let dir = tempfile::tempdir().unwrap();
     // 400 events over 4 accounts at 20 ms: about 2 s of chains, long enough to kill mid-run.
     let input = write_events(dir.path(), 400, 4);
-    bin()
-        .arg("publish")
-        .args(q.args())
-        .args(["--process-time", "20ms", "--input"])
-        .arg(&input)
-        .assert()
-        .success();
+    publish(&q, &input, "20ms");
     let (log_a, log_b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
     let report = dir.path().join("b.json");
     let worker = |log: &Path| {
@@ -228,13 +233,7 @@ fn one_at_a_time_runs_one_message_per_queue() {
     let q = Queues::new(&url, 3, "single");
     let dir = tempfile::tempdir().unwrap();
     let input = write_events(dir.path(), 60, 9);
-    bin()
-        .arg("publish")
-        .args(q.args())
-        .args(["--process-time", "5ms", "--input"])
-        .arg(&input)
-        .assert()
-        .success();
+    publish(&q, &input, "5ms");
     let (log, report) = (dir.path().join("log.csv"), dir.path().join("r.json"));
     bin()
         .arg("worker")
@@ -344,13 +343,7 @@ fn a_lost_connection_exits_3_and_acks_nothing_unprocessed() {
     let q = Queues::new(&url, 2, "lost");
     let dir = tempfile::tempdir().unwrap();
     let input = write_events(dir.path(), 200, 4);
-    bin()
-        .arg("publish")
-        .args(q.args())
-        .args(["--process-time", "20ms", "--input"])
-        .arg(&input)
-        .assert()
-        .success();
+    publish(&q, &input, "20ms");
     let proxy = Proxy::start(&url);
     let (log_a, log_b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
     let mut a = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"))
