@@ -7,12 +7,11 @@
 
 use divan::counter::ItemsCount;
 use divan::Bencher;
-use eventbench::cmd::run::finish_run;
 use eventbench::engine::clock::PreciseClock;
 use eventbench::engine::handler::SleepHandler;
 use eventbench::engine::timer::TimerThread;
 use eventbench::engine::{real, scheduler, sim, ClockKind, Plan, Strategy, Workers};
-use eventbench::report::RunInfo;
+use eventbench::report::{finish_run, RunInfo};
 use eventbench::types::{AccountId, EventId, Micros};
 use eventbench::workload::{Source, Workload};
 use std::collections::HashMap;

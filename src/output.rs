@@ -1,5 +1,7 @@
-//! Output files written atomically: a temporary file in the same folder, renamed into place.
+//! What leaves the process: output files written atomically (a temporary file in the same
+//! folder, renamed into place) and reports printed on stdout.
 
+use crate::report::{self, Report};
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -87,6 +89,27 @@ pub fn write_atomic(
     let mut f = AtomicFile::create(target)?;
     fill(f.writer())?;
     f.commit()
+}
+
+/// How a report is printed on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// Prints a report on stdout in the chosen format.
+pub fn print_report(report: &Report, format: Format) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Table => out.write_all(report::table::render(report).as_bytes())?,
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, report)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 #[cfg(test)]

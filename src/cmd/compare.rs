@@ -6,13 +6,14 @@ mod broker;
 
 use crate::broker::amqp;
 use crate::cli::GlobalArgs;
-use crate::cmd::run::{execute, finish_run, Format};
 use crate::engine::bound::lower_bound;
+use crate::engine::exec::execute;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::{CheckFailed, UsageError};
 use crate::export;
+use crate::output::Format;
 use crate::report::compare::{self as sweep, Backend, CompareDoc, Tolerance};
-use crate::report::{Report, RunInfo};
+use crate::report::{finish_run, Report, RunInfo};
 use crate::types::Micros;
 use crate::workload::Workload;
 use anyhow::{Context, Result};

@@ -1,24 +1,13 @@
 //! `eventbench run`: process a workload through per-account queues, verify, report.
 
 use crate::cli::GlobalArgs;
-use crate::engine::clock::Clock;
-use crate::engine::clock::PreciseClock;
-use crate::engine::handler::Handler;
-use crate::engine::handler::SleepHandler;
-use crate::engine::own_lane::{self, OwnLanes};
-use crate::engine::real::{Backlog, Engine};
-use crate::engine::record::Execution;
-use crate::engine::timer::TimerThread;
-use crate::engine::{sim, verify, ClockKind, Plan, Strategy, Workers};
-use crate::error::CheckFailed;
-use crate::progress::Progress;
-use crate::report::{self, Report, RunInfo};
+use crate::engine::{exec, ClockKind, Plan, Strategy, Workers};
+use crate::output::{print_report, Format};
+use crate::report::{self, RunInfo};
 use crate::types::Micros;
 use crate::workload::Workload;
-use anyhow::{Context, Result};
-use std::io::Write;
+use anyhow::Result;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering::Relaxed;
 
 /// Flags of `run`.
 #[derive(Debug, clap::Args)]
@@ -77,13 +66,6 @@ pub enum Ingest {
     Http,
 }
 
-/// How a report is printed on stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
-
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let plan = Plan::new(args.strategy, args.workers)?;
     super::check_output_paths([args.log.as_deref(), args.json.as_deref()])?;
@@ -110,11 +92,11 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
                 global.quiet,
             )?
         }
-        (None, None, clock) => execute(workload, plan, clock, global.quiet)?,
+        (None, None, clock) => exec::execute(workload, plan, clock, global.quiet)?,
     };
-    let report = finish_run(&workload, info, exec, args.log.as_ref(), args.json.as_ref())?;
+    let report = report::finish_run(&workload, info, exec, args.log.as_ref(), args.json.as_ref())?;
     print_report(&report, args.format)?;
-    check(&report)?;
+    report.check()?;
     if report.interrupted {
         return Err(crate::error::Interrupted(report.unprocessed).into());
     }
@@ -135,165 +117,4 @@ fn announce(w: &Workload, info: RunInfo) {
         info.clock,
         bound
     );
-}
-
-/// Runs a loaded workload in memory on either clock.
-pub fn execute(
-    workload: Workload,
-    plan: Plan,
-    clock: ClockKind,
-    quiet: bool,
-) -> Result<(Workload, Execution)> {
-    match clock {
-        ClockKind::Virtual => {
-            let lanes = plan.lanes(workload.account_count() as u64);
-            let exec = sim::run(&workload, plan.strategy(), lanes);
-            Ok((workload, exec))
-        }
-        ClockKind::Real => run_real(workload, plan, quiet),
-    }
-}
-
-/// Runs on the real clock: tokio workers for the handlers, the precise timer thread for the
-/// sleeps. Ctrl-C stops new starts, lets the events in flight end, and reports what ran.
-pub fn run_real(workload: Workload, plan: Plan, quiet: bool) -> Result<(Workload, Execution)> {
-    let rt = crate::engine::runtime()?;
-    let outcome = rt.block_on(async move {
-        let timer = TimerThread::start().context("cannot start the timer thread")?;
-        let progress = Progress::new(workload.len() as u64, "processing", quiet);
-        let accounts = workload.account_count() as u64;
-        let lanes = plan.lanes(accounts);
-        // With a lane for every account no policy ever decides anything: the lock-free
-        // executor runs each account's chain (see engine::own_lane).
-        if plan.strategy() != Strategy::Sharded && lanes.is_none_or(|l| l >= accounts) {
-            let prepared = own_lane::Prepared::new(workload);
-            let clock = PreciseClock::new(timer.handle());
-            let run = OwnLanes::launch(prepared, SleepHandler, clock);
-            until_done(&run, &progress).await;
-            return Ok(run.finish());
-        }
-        let backlog = Backlog::new(workload, plan.strategy(), lanes);
-        let clock = PreciseClock::new(timer.handle());
-        let engine = Engine::launch(backlog, SleepHandler, clock, None);
-        engine.close();
-        until_done(&engine, &progress).await;
-        Ok(engine.finish(ClockKind::Real))
-    });
-    drop(rt);
-    release_freed_memory();
-    outcome
-}
-
-/// What `run` needs from a real-clock execution in progress.
-trait Running: Clone + Send + Sync + 'static {
-    fn finished(&self) -> u64;
-    fn stop(&self);
-    fn wait(&self) -> impl std::future::Future<Output = ()> + Send;
-}
-
-impl<H: Handler, C: Clock> Running for Engine<H, C> {
-    fn finished(&self) -> u64 {
-        self.counters().finished.load(Relaxed)
-    }
-    fn stop(&self) {
-        Engine::stop(self);
-    }
-    fn wait(&self) -> impl std::future::Future<Output = ()> + Send {
-        Engine::wait(self)
-    }
-}
-
-impl<H: Handler, C: Clock> Running for OwnLanes<H, C> {
-    fn finished(&self) -> u64 {
-        OwnLanes::finished(self)
-    }
-    fn stop(&self) {
-        OwnLanes::stop(self);
-    }
-    fn wait(&self) -> impl std::future::Future<Output = ()> + Send {
-        OwnLanes::wait(self)
-    }
-}
-
-/// Shows progress until the run ends. Ctrl-C stops new starts and lets the events in flight
-/// finish; a second Ctrl-C aborts at once.
-async fn until_done<R: Running>(run: &R, progress: &Progress) {
-    let watcher = run.clone();
-    let ticker = progress.follow(move || watcher.finished());
-    tokio::select! {
-        _ = run.wait() => {}
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("interrupted: letting the events in flight finish (Ctrl-C again to abort)");
-            run.stop();
-            tokio::spawn(async {
-                let _ = tokio::signal::ctrl_c().await;
-                std::process::exit(130);
-            });
-            run.wait().await;
-        }
-    }
-    if let Some(t) = ticker {
-        t.stop().await;
-    }
-    progress.finish();
-}
-
-/// Hands the heap freed by a run (a million in-flight handler states) back to the OS before
-/// the verifier allocates its own buffers, so the peak is the run's, not the sum of both.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the kernel; no pointer is touched.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-/// Verifies a finished run, builds its report and writes the requested files.
-pub fn finish_run(
-    w: &Workload,
-    info: RunInfo,
-    exec: Execution,
-    log: Option<&PathBuf>,
-    json: Option<&PathBuf>,
-) -> Result<Report> {
-    let verdict = verify::check_order(w, &exec.records);
-    let mut report = Report::build(w, info, &exec, &verdict);
-    if let Some(path) = log {
-        report::log::write(path, w, &exec.records)?;
-    }
-    // Last, because it consumes the records.
-    report.max_in_flight = verify::max_in_flight(exec.records);
-    if let Some(path) = json {
-        crate::output::write_atomic(path, |f| {
-            serde_json::to_writer_pretty(&mut *f, &report)?;
-            Ok(writeln!(f)?)
-        })?;
-    }
-    Ok(report)
-}
-
-/// Prints a report on stdout in the chosen format.
-pub fn print_report(report: &Report, format: Format) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match format {
-        Format::Table => out.write_all(report::table::render(report).as_bytes())?,
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, report)?;
-            writeln!(out)?;
-        }
-    }
-    out.flush()?;
-    Ok(())
-}
-
-/// Turns a failed verification into exit code 1.
-pub fn check(report: &Report) -> Result<()> {
-    if report.passed() {
-        return Ok(());
-    }
-    Err(CheckFailed(format!(
-        "ordering check failed: {} violations, {} duplicates, {} short handlers, {} unprocessed",
-        report.ordering_violations, report.duplicates, report.short_handlers, report.unprocessed
-    ))
-    .into())
 }

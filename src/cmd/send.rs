@@ -1,7 +1,7 @@
 //! `eventbench send`: post a workload to a running `serve`, keeping per-account order.
 
 use crate::cli::GlobalArgs;
-use crate::cmd::run::Format;
+use crate::output::Format;
 use crate::progress::Progress;
 use crate::server::client::{send_all, SendConfig, SendReport};
 use crate::types::Micros;

@@ -1,9 +1,9 @@
 //! `eventbench serve`: flags, runtime, listener and signals around [`crate::server::run`].
 
 use crate::cli::GlobalArgs;
-use crate::cmd::run::{check, finish_run, print_report, Format};
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
-use crate::report::RunInfo;
+use crate::output::{print_report, Format};
+use crate::report::{finish_run, RunInfo};
 use crate::server::{self, Config};
 use crate::types::Micros;
 use anyhow::{Context, Result};
@@ -113,7 +113,7 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
             l.path.display()
         );
     }
-    check(&report)
+    Ok(report.check()?)
 }
 
 /// Completes on the first SIGINT or SIGTERM.

@@ -1,12 +1,12 @@
 //! `eventbench worker`: consume RabbitMQ queues through the live engine, ack after processing.
 
-use super::run::{print_report, Format};
 use crate::broker::amqp;
 use crate::broker::consume::{self, BrokerStats, Config, StopWhen};
 use crate::broker::livelog::{LiveLog, LoggedSleep};
 use crate::cli::GlobalArgs;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
-use crate::report::{Report, RunInfo};
+use crate::output::{print_report, Format};
+use crate::report::{self, Report, RunInfo};
 use crate::types::Micros;
 use crate::workload::{Durations, Source, Workload};
 use anyhow::Result;
@@ -123,7 +123,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         plan,
         clock: ClockKind::Real,
     };
-    let report = super::run::finish_run(&consumed.workload, info, consumed.execution, None, None)?;
+    let report = report::finish_run(&consumed.workload, info, consumed.execution, None, None)?;
     let full = WorkerReport {
         report: &report,
         mode: if args.one_at_a_time {
@@ -147,7 +147,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         "broker: {} deliveries, {} redelivered, {} repeated event ids, {} malformed, {} acked",
         s.deliveries, s.redelivered, s.repeated, s.malformed, s.acked
     );
-    super::run::check(&report)
+    Ok(report.check()?)
 }
 
 fn consume_all(cfg: Config, stop: StopWhen) -> Result<consume::Consumed> {

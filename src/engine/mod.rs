@@ -7,6 +7,7 @@
 
 pub mod bound;
 pub mod clock;
+pub mod exec;
 pub mod handler;
 pub mod own_lane;
 pub mod policy;
@@ -197,6 +198,13 @@ impl Plan {
         }
     }
 
+    /// Whether every one of `accounts` accounts gets a lane of its own. Then no policy ever makes
+    /// an account wait, so both clocks take a faster path that runs each account's chain
+    /// straight (`sharded` is excluded: its modulus can put two accounts on one lane).
+    pub fn own_lanes(self, accounts: u64) -> bool {
+        lanes_are_per_account(self.strategy, self.lanes(accounts), accounts)
+    }
+
     /// Lanes for a workload with `accounts` accounts; `None` means unbounded (one per account).
     pub fn lanes(self, accounts: u64) -> Option<u64> {
         match (self.strategy, self.workers) {
@@ -204,6 +212,11 @@ impl Plan {
             (_, w) => Some(w.resolve(accounts)),
         }
     }
+}
+
+/// [`Plan::own_lanes`] for a lane count already resolved (`None`: one per account).
+pub fn lanes_are_per_account(strategy: Strategy, lanes: Option<u64>, accounts: u64) -> bool {
+    strategy != Strategy::Sharded && lanes.is_none_or(|l| l >= accounts)
 }
 
 #[cfg(test)]

@@ -46,13 +46,12 @@ impl InFlight {
 
 /// Runs `strategy` on `lanes` lanes (`None`: one per account) on the virtual clock.
 ///
-/// When every account has a lane of its own (`per-account`, or `pool`/`optimal` with at least
-/// as many lanes as accounts), no policy ever makes an account wait: each runs its events back
-/// to back from time 0. That schedule is computed in one pass ([`unbounded`]), ten times faster
-/// than driving the scheduler; the property tests check that both agree.
+/// When every account has a lane of its own ([`super::Plan::own_lanes`]), no policy ever makes
+/// an account wait: each runs its events back to back from time 0. That schedule is computed in
+/// one pass ([`unbounded`]), ten times faster than driving the scheduler; the property tests
+/// check that both agree.
 pub fn run(w: &Workload, strategy: Strategy, lanes: Option<u64>) -> Execution {
-    let own_lane = lanes.is_none_or(|l| l >= w.account_count() as u64);
-    if own_lane && strategy != Strategy::Sharded {
+    if super::lanes_are_per_account(strategy, lanes, w.account_count() as u64) {
         return unbounded(w);
     }
     simulate(w, super::scheduler::build_for(strategy, lanes, w).as_mut())

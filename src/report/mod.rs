@@ -8,11 +8,15 @@ pub mod table;
 
 use crate::engine::bound::lower_bound;
 use crate::engine::record::Execution;
-use crate::engine::verify::Verification;
+use crate::engine::verify::{self, Verification};
 use crate::engine::{ClockKind, Plan, Strategy};
+use crate::error::CheckFailed;
 use crate::workload::Workload;
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use stats::{Distribution, Percentiles};
+use std::io::Write;
+use std::path::PathBuf;
 
 /// One run's report (the `--json` object).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -125,6 +129,41 @@ impl Report {
             && self.short_handlers == 0
             && (self.interrupted || self.unprocessed == 0)
     }
+
+    /// A failed verification as the error that exits with code 1.
+    pub fn check(&self) -> Result<(), CheckFailed> {
+        if self.passed() {
+            return Ok(());
+        }
+        Err(CheckFailed(format!(
+            "ordering check failed: {} violations, {} duplicates, {} short handlers, {} unprocessed",
+            self.ordering_violations, self.duplicates, self.short_handlers, self.unprocessed
+        )))
+    }
+}
+
+/// Verifies a finished run, builds its report and writes the requested files.
+pub fn finish_run(
+    w: &Workload,
+    info: RunInfo,
+    exec: Execution,
+    log: Option<&PathBuf>,
+    json: Option<&PathBuf>,
+) -> Result<Report> {
+    let verdict = verify::check_order(w, &exec.records);
+    let mut report = Report::build(w, info, &exec, &verdict);
+    if let Some(path) = log {
+        log::write(path, w, &exec.records)?;
+    }
+    // Last, because it consumes the records.
+    report.max_in_flight = verify::max_in_flight(exec.records);
+    if let Some(path) = json {
+        crate::output::write_atomic(path, |f| {
+            serde_json::to_writer_pretty(&mut *f, &report)?;
+            Ok(writeln!(f)?)
+        })?;
+    }
+    Ok(report)
 }
 
 fn distributions(w: &Workload, exec: &Execution) -> (Distribution, Distribution) {

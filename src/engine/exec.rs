@@ -1,0 +1,127 @@
+//! Running a plan: picks the executor for a workload (virtual clock, own lanes, or the
+//! shared-lock engine), drives it to the end on the real clock, and watches for Ctrl-C.
+
+use super::clock::{Clock, PreciseClock};
+use super::handler::{Handler, SleepHandler};
+use super::own_lane::{self, OwnLanes};
+use super::real::{Backlog, Engine};
+use super::record::Execution;
+use super::timer::TimerThread;
+use super::{sim, ClockKind, Plan};
+use crate::progress::Progress;
+use crate::workload::Workload;
+use anyhow::{Context, Result};
+use std::sync::atomic::Ordering::Relaxed;
+
+/// Runs a loaded workload in memory on either clock.
+pub fn execute(
+    workload: Workload,
+    plan: Plan,
+    clock: ClockKind,
+    quiet: bool,
+) -> Result<(Workload, Execution)> {
+    match clock {
+        ClockKind::Virtual => {
+            let lanes = plan.lanes(workload.account_count() as u64);
+            let exec = sim::run(&workload, plan.strategy(), lanes);
+            Ok((workload, exec))
+        }
+        ClockKind::Real => run_real(workload, plan, quiet),
+    }
+}
+
+/// Runs on the real clock: tokio workers for the handlers, the precise timer thread for the
+/// sleeps. Ctrl-C stops new starts, lets the events in flight end, and reports what ran.
+pub fn run_real(workload: Workload, plan: Plan, quiet: bool) -> Result<(Workload, Execution)> {
+    let rt = super::runtime()?;
+    let outcome = rt.block_on(async move {
+        let timer = TimerThread::start().context("cannot start the timer thread")?;
+        let progress = Progress::new(workload.len() as u64, "processing", quiet);
+        let accounts = workload.account_count() as u64;
+        // With a lane for every account no policy ever decides anything: the lock-free
+        // executor runs each account's chain (see engine::own_lane).
+        if plan.own_lanes(accounts) {
+            let prepared = own_lane::Prepared::new(workload);
+            let clock = PreciseClock::new(timer.handle());
+            let run = OwnLanes::launch(prepared, SleepHandler, clock);
+            until_done(&run, &progress).await;
+            return Ok(run.finish());
+        }
+        let backlog = Backlog::new(workload, plan.strategy(), plan.lanes(accounts));
+        let clock = PreciseClock::new(timer.handle());
+        let engine = Engine::launch(backlog, SleepHandler, clock, None);
+        engine.close();
+        until_done(&engine, &progress).await;
+        Ok(engine.finish(ClockKind::Real))
+    });
+    drop(rt);
+    release_freed_memory();
+    outcome
+}
+
+/// A real-clock execution in progress, as the code that waits for it sees it.
+pub trait Executor: Clone + Send + Sync + 'static {
+    /// Events finished so far (for the progress line).
+    fn finished(&self) -> u64;
+    /// Starts nothing new; the events in flight still end.
+    fn stop(&self);
+    /// Resolves when nothing is left to start or in flight.
+    fn wait(&self) -> impl std::future::Future<Output = ()> + Send;
+}
+
+impl<H: Handler, C: Clock> Executor for Engine<H, C> {
+    fn finished(&self) -> u64 {
+        self.counters().finished.load(Relaxed)
+    }
+    fn stop(&self) {
+        Engine::stop(self);
+    }
+    fn wait(&self) -> impl std::future::Future<Output = ()> + Send {
+        Engine::wait(self)
+    }
+}
+
+impl<H: Handler, C: Clock> Executor for OwnLanes<H, C> {
+    fn finished(&self) -> u64 {
+        OwnLanes::finished(self)
+    }
+    fn stop(&self) {
+        OwnLanes::stop(self);
+    }
+    fn wait(&self) -> impl std::future::Future<Output = ()> + Send {
+        OwnLanes::wait(self)
+    }
+}
+
+/// Shows progress until the run ends. Ctrl-C stops new starts and lets the events in flight
+/// finish; a second Ctrl-C aborts at once.
+pub async fn until_done<R: Executor>(run: &R, progress: &Progress) {
+    let watcher = run.clone();
+    let ticker = progress.follow(move || watcher.finished());
+    tokio::select! {
+        _ = run.wait() => {}
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("interrupted: letting the events in flight finish (Ctrl-C again to abort)");
+            run.stop();
+            tokio::spawn(async {
+                let _ = tokio::signal::ctrl_c().await;
+                std::process::exit(130);
+            });
+            run.wait().await;
+        }
+    }
+    if let Some(t) = ticker {
+        t.stop().await;
+    }
+    progress.finish();
+}
+
+/// Hands the heap freed by a run (a million in-flight handler states) back to the OS before
+/// the verifier allocates its own buffers, so the peak is the run's, not the sum of both.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; no pointer is touched.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
