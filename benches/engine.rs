@@ -8,9 +8,10 @@
 use divan::counter::ItemsCount;
 use divan::Bencher;
 use eventbench::engine::clock::PreciseClock;
+use eventbench::engine::exec::{Executor, Launched};
 use eventbench::engine::handler::SleepHandler;
 use eventbench::engine::timer::TimerThread;
-use eventbench::engine::{real, scheduler, sim, ClockKind, Plan, Strategy, Workers};
+use eventbench::engine::{scheduler, sim, ClockKind, Plan, Strategy, Workers};
 use eventbench::report::{finish_run, RunInfo};
 use eventbench::types::{AccountId, EventId, Micros};
 use eventbench::workload::{Source, Workload};
@@ -45,6 +46,14 @@ fn workload(events: u64) -> &'static Workload {
 
 fn lanes(s: Strategy) -> Option<u64> {
     (s != Strategy::PerAccount).then_some(LANES)
+}
+
+fn plan(s: Strategy) -> Plan {
+    let workers = match lanes(s) {
+        Some(n) => Workers::Fixed(NonZeroU32::new(n as u32).unwrap()),
+        None => Workers::Auto,
+    };
+    Plan::new(s, workers).unwrap()
 }
 
 fn bench_simulate(b: Bencher, s: Strategy, events: u64) {
@@ -86,7 +95,12 @@ fn bench_real(b: Bencher, s: Strategy, events: u64) {
         .with_inputs(|| w.clone())
         .bench_local_values(|w| {
             let clock = PreciseClock::new(timer.handle());
-            rt.block_on(async move { real::run_batch(w, s, lanes(s), SleepHandler, clock).await })
+            // The executor `run` picks for this plan (own lanes for per-account).
+            rt.block_on(async move {
+                let run = Launched::new(w, plan(s), SleepHandler, clock);
+                run.wait().await;
+                run.finish()
+            })
         });
 }
 
@@ -113,8 +127,7 @@ fn virtual_run(b: Bencher, events: u64) {
         clock: ClockKind::Virtual,
     };
     b.counter(ItemsCount::new(events)).bench_local(|| {
-        let mut sched = scheduler::build(plan.strategy(), plan.lanes(w.account_count() as u64));
-        let exec = sim::simulate(w, sched.as_mut());
+        let exec = sim::run(w, plan.strategy(), plan.lanes(w.account_count() as u64));
         finish_run(w, info, exec, None, None).unwrap()
     });
 }

@@ -16,5 +16,6 @@ pub mod output;
 pub mod progress;
 pub mod report;
 pub mod server;
+pub mod sync;
 pub mod types;
 pub mod workload;

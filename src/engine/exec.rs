@@ -37,26 +37,82 @@ pub fn run_real(workload: Workload, plan: Plan, quiet: bool) -> Result<(Workload
     let outcome = rt.block_on(async move {
         let timer = TimerThread::start().context("cannot start the timer thread")?;
         let progress = Progress::new(workload.len() as u64, "processing", quiet);
-        let accounts = workload.account_count() as u64;
-        // With a lane for every account no policy ever decides anything: the lock-free
-        // executor runs each account's chain (see engine::own_lane).
-        if plan.own_lanes(accounts) {
-            let prepared = own_lane::Prepared::new(workload);
-            let clock = PreciseClock::new(timer.handle());
-            let run = OwnLanes::launch(prepared, SleepHandler, clock);
-            until_done(&run, &progress).await;
-            return Ok(run.finish());
-        }
-        let backlog = Backlog::new(workload, plan.strategy(), plan.lanes(accounts));
-        let clock = PreciseClock::new(timer.handle());
-        let engine = Engine::launch(backlog, SleepHandler, clock, None);
-        engine.close();
-        until_done(&engine, &progress).await;
-        Ok(engine.finish(ClockKind::Real))
+        let run = Launched::new(
+            workload,
+            plan,
+            SleepHandler,
+            PreciseClock::new(timer.handle()),
+        );
+        until_done(&run, &progress).await;
+        Ok(run.finish())
     });
     drop(rt);
     release_freed_memory();
     outcome
+}
+
+/// A preloaded real-clock run on the executor its plan calls for.
+pub enum Launched<H, C> {
+    /// Every account has a lane of its own: no policy decides anything, so the lock-free
+    /// executor runs each account's chain (see [`super::own_lane`]).
+    OwnLanes(OwnLanes<H, C>),
+    /// Lanes are shared: the scheduler decides under one lock (see [`super::real`]).
+    Shared(Engine<H, C>),
+}
+
+impl<H: Handler, C: Clock> Launched<H, C> {
+    /// Starts `workload` on the executor for `plan` (the one place that choice is made); must
+    /// be called inside a tokio runtime. The workload's layout is built before the clock
+    /// starts, so it counts as loading, not processing.
+    pub fn new(workload: Workload, plan: Plan, handler: H, clock: C) -> Self {
+        let accounts = workload.account_count() as u64;
+        if plan.own_lanes(accounts) {
+            let prepared = own_lane::Prepared::new(workload);
+            return Launched::OwnLanes(OwnLanes::launch(prepared, handler, clock));
+        }
+        let backlog = Backlog::new(workload, plan.strategy(), plan.lanes(accounts));
+        let engine = Engine::launch(backlog, handler, clock, None);
+        engine.close();
+        Launched::Shared(engine)
+    }
+
+    /// The workload and what happened; call after [`Executor::wait`].
+    pub fn finish(self) -> (Workload, Execution) {
+        match self {
+            Launched::OwnLanes(run) => run.finish(),
+            Launched::Shared(engine) => engine.finish(ClockKind::Real),
+        }
+    }
+}
+
+impl<H, C> Clone for Launched<H, C> {
+    fn clone(&self) -> Self {
+        match self {
+            Launched::OwnLanes(run) => Launched::OwnLanes(run.clone()),
+            Launched::Shared(engine) => Launched::Shared(engine.clone()),
+        }
+    }
+}
+
+impl<H: Handler, C: Clock> Executor for Launched<H, C> {
+    fn finished(&self) -> u64 {
+        match self {
+            Launched::OwnLanes(run) => Executor::finished(run),
+            Launched::Shared(engine) => Executor::finished(engine),
+        }
+    }
+    fn stop(&self) {
+        match self {
+            Launched::OwnLanes(run) => Executor::stop(run),
+            Launched::Shared(engine) => Executor::stop(engine),
+        }
+    }
+    async fn wait(&self) {
+        match self {
+            Launched::OwnLanes(run) => OwnLanes::wait(run).await,
+            Launched::Shared(engine) => Engine::wait(engine).await,
+        }
+    }
 }
 
 /// A real-clock execution in progress, as the code that waits for it sees it.

@@ -8,6 +8,7 @@
 pub mod bound;
 pub mod clock;
 pub mod exec;
+mod group;
 pub mod handler;
 pub mod own_lane;
 pub mod policy;

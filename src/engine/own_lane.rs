@@ -9,23 +9,20 @@
 //! speed of the two cores instead of the speed of one mutex.
 
 use super::clock::Clock;
-use super::handler::{invoke, Handler, Job};
+use super::group::{self, DoneSignal, BATCH};
+use super::handler::{Handler, Job};
 use super::record::{Execution, SharedRecords};
 use super::ClockKind;
-use crate::types::{AccountId, AccountIdx, EventIdx, LaneId, Micros};
+use crate::sync::lock;
+use crate::types::{AccountId, AccountIdx, EventIdx, LaneId};
 use crate::workload::Workload;
 use futures_util::task::AtomicWaker;
-use futures_util::FutureExt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::AcqRel, Ordering::Relaxed};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::task::{Context, Poll, Wake, Waker};
-use tokio::sync::watch;
-
-/// Most handlers a group starts before letting the other groups start theirs.
-const BATCH: usize = 256;
 
 /// Each account's events in arrival order, all accounts in one array (CSR layout).
 pub struct Chains {
@@ -76,7 +73,7 @@ struct Shared<H, C> {
 /// state, and [`OwnLanes::finish`] can take it back whole.
 struct Done {
     groups_left: AtomicUsize,
-    tx: watch::Sender<bool>,
+    signal: DoneSignal,
 }
 
 /// A running own-lane execution; the same batch controls as [`super::real::Engine`].
@@ -117,7 +114,7 @@ impl Prepared {
 impl<H: Handler, C: Clock> OwnLanes<H, C> {
     /// Starts every account's chain; must be called inside a tokio runtime.
     pub fn launch(prepared: Prepared, handler: H, clock: C) -> Self {
-        let groups = super::real::group_count();
+        let groups = group::group_count();
         // Heaviest accounts first: in a wake-up storm they are the ones that cannot wait.
         let mut accounts: Vec<u32> = (0..prepared.workload.account_count() as u32).collect();
         accounts.sort_by_key(|&a| std::cmp::Reverse(prepared.chains.work[a as usize]));
@@ -125,10 +122,9 @@ impl<H: Handler, C: Clock> OwnLanes<H, C> {
         for (i, a) in accounts.into_iter().enumerate() {
             shares[i % groups].push(a);
         }
-        let (tx, _) = watch::channel(false);
         let done = Arc::new(Done {
             groups_left: AtomicUsize::new(groups),
-            tx,
+            signal: DoneSignal::new(),
         });
         let shared = Arc::new(Shared {
             workload: prepared.workload,
@@ -145,7 +141,7 @@ impl<H: Handler, C: Clock> OwnLanes<H, C> {
                 group(&shared, share).await;
                 drop(shared);
                 if done.groups_left.fetch_sub(1, AcqRel) == 1 {
-                    done.tx.send_replace(true);
+                    done.signal.fire();
                 }
             });
         }
@@ -163,8 +159,7 @@ impl<H: Handler, C: Clock> OwnLanes<H, C> {
     }
 
     pub async fn wait(&self) {
-        let mut rx = self.done.tx.subscribe();
-        let _ = rx.wait_for(|d| *d).await;
+        self.done.signal.wait().await;
     }
 
     /// The workload and what happened; call after [`OwnLanes::wait`].
@@ -176,27 +171,21 @@ impl<H: Handler, C: Clock> OwnLanes<H, C> {
         let records = shared
             .records
             .into_records_by(&shared.chains.order, finished);
-        let wall = records.spans().map(|(_, e)| e).max().unwrap_or(0);
-        let interrupted = (finished as usize) < shared.workload.len();
-        let execution = Execution {
-            records,
-            wall: Micros(wall),
-            clock: ClockKind::Real,
-            interrupted,
-        };
+        let execution = group::execution(records, finished, shared.workload.len(), ClockKind::Real);
         (shared.workload, execution)
     }
 }
 
-/// A handler call that has returned.
-struct Finished {
+/// Where a finished event belongs.
+struct Place {
     account: u32,
     event: u32,
     /// Where the event sits in `Chains::order`: its record slot during the run.
     position: u32,
-    start: Micros,
-    end: Micros,
 }
+
+/// A handler call that has returned.
+type Finished = group::Finished<Place>;
 
 /// Runs the handler of event `e` (see [`super::handler::invoke`]).
 fn run_one<'a, H: Handler, C: Clock>(
@@ -213,14 +202,12 @@ fn run_one<'a, H: Handler, C: Clock>(
         account: id,
         duration: w.duration(idx),
     };
-    // A panicking handler still ends its event; the records show when.
-    invoke(&s.handler, &s.clock, job, urgency).map(move |t| Finished {
+    let place = Place {
         account: account.0,
         event: e,
         position,
-        start: t.start,
-        end: t.end,
-    })
+    };
+    group::run_one(&s.handler, &s.clock, job, urgency, place)
 }
 
 /// Slots woken since the group last looked, and the group task's waker.
@@ -246,10 +233,6 @@ impl Wake for SlotWaker {
         lock(&self.woken.slots).push(self.slot);
         self.woken.group.wake();
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Per owned account: where its chain stands.
@@ -327,12 +310,16 @@ async fn group<H: Handler, C: Clock>(s: &Shared<H, C>, accounts: Vec<u32>) {
                     break;
                 };
                 // By position: an account's events fill neighbouring slots.
-                s.records
-                    .set(EventIdx(f.position), f.start, f.end, LaneId(f.account));
+                s.records.set(
+                    EventIdx(f.at.position),
+                    f.start,
+                    f.end,
+                    LaneId(f.at.account),
+                );
                 running -= 1;
                 done += 1;
                 let chain = &mut chains[i];
-                chain.left -= s.workload.duration(EventIdx(f.event)).0;
+                chain.left -= s.workload.duration(EventIdx(f.at.event)).0;
                 slots[i] = None;
                 if !s.stopping.load(Relaxed) {
                     slots[i] = start_next(s, chain);

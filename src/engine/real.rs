@@ -9,20 +9,19 @@
 //! handler. Display code never runs here: progress is read from counters by whoever shows it.
 
 use super::clock::Clock;
-use super::handler::{invoke, Handler, Job};
+use super::group::{self, DoneSignal, BATCH};
+use super::handler::{Handler, Job};
 use super::record::{Execution, Records};
 use super::scheduler::{self, Dispatch, Scheduler, Slot};
 use super::{ClockKind, Strategy};
+use crate::sync::lock;
 use crate::types::{AccountId, EventId, EventIdx, Micros};
 use crate::workload::Workload;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::{mpsc, watch};
-
-/// Most finished handlers a group records under one lock acquisition.
-const BATCH: usize = 256;
+use tokio::sync::mpsc;
 
 /// An event to start, with what its handler is told.
 type Work = (Dispatch, Job);
@@ -70,7 +69,7 @@ struct Shared<H, C> {
     clock: C,
     counters: Counters,
     observer: Option<Observer>,
-    done: watch::Sender<bool>,
+    done: DoneSignal,
     /// Where live arrivals are handed to groups; emptied when the engine is done, which is
     /// what lets the groups end.
     inboxes: Mutex<Vec<mpsc::UnboundedSender<Work>>>,
@@ -142,8 +141,8 @@ impl<H: Handler, C: Clock> Engine<H, C> {
         } = backlog;
         let counters = Counters::default();
         counters.arrived.store(workload.len() as u64, Relaxed);
-        let (done, _) = watch::channel(false);
-        let groups = group_count();
+        let done = DoneSignal::new();
+        let groups = group::group_count();
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..groups).map(|_| mpsc::unbounded_channel()).unzip();
         let engine = Engine {
@@ -173,7 +172,7 @@ impl<H: Handler, C: Clock> Engine<H, C> {
     }
 
     fn lock(&self) -> MutexGuard<'_, Core> {
-        lock(&self.shared)
+        lock(&self.shared.core)
     }
 
     /// Appends a live event to its account's queue; it starts as soon as the policy allows.
@@ -219,8 +218,7 @@ impl<H: Handler, C: Clock> Engine<H, C> {
 
     /// Waits until the engine is done (see [`Engine::close`] and [`Engine::stop`]).
     pub async fn wait(&self) {
-        let mut rx = self.shared.done.subscribe();
-        let _ = rx.wait_for(|d| *d).await;
+        self.shared.done.wait().await;
     }
 
     pub fn counters(&self) -> &Counters {
@@ -240,15 +238,8 @@ impl<H: Handler, C: Clock> Engine<H, C> {
             &mut core.workload,
             Workload::new(crate::workload::Source::Live(String::new()), Micros::ZERO),
         );
-        let wall = records.spans().map(|(_, e)| e).max().unwrap_or(0);
-        let ran = self.shared.counters.finished.load(Relaxed) as usize;
-        let interrupted = ran < workload.len();
-        let execution = Execution {
-            records,
-            wall: Micros(wall),
-            clock,
-            interrupted,
-        };
+        let ran = self.shared.counters.finished.load(Relaxed);
+        let execution = group::execution(records, ran, workload.len(), clock);
         (workload, execution)
     }
 
@@ -273,11 +264,7 @@ impl<H: Handler, C: Clock> Engine<H, C> {
 
     /// Hands live work to the groups, round-robin.
     fn spawn_all(&self, jobs: Vec<Work>) {
-        let inboxes = self
-            .shared
-            .inboxes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let inboxes = lock(&self.shared.inboxes);
         for job in jobs {
             let i = self.shared.next_inbox.fetch_add(1, Relaxed) % inboxes.len().max(1);
             if let Some(inbox) = inboxes.get(i) {
@@ -287,12 +274,6 @@ impl<H: Handler, C: Clock> Engine<H, C> {
             }
         }
     }
-}
-
-fn lock<H, C>(shared: &Shared<H, C>) -> MutexGuard<'_, Core> {
-    // A panic never happens while the lock is held (handlers run outside it), so a poisoned
-    // lock still holds consistent state.
-    shared.core.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn next_job<H, C>(shared: &Shared<H, C>, core: &mut Core) -> Option<Work> {
@@ -319,43 +300,21 @@ fn check_done<H, C>(shared: &Shared<H, C>, core: &Core) {
     let idle = c.in_flight.load(Relaxed) == 0;
     let all_ran = c.finished.load(Relaxed) == c.arrived.load(Relaxed);
     if idle && ((core.closed && all_ran) || core.stopping) {
-        shared.done.send_replace(true);
-        shared
-            .inboxes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        shared.done.fire();
+        lock(&shared.inboxes).clear();
     }
-}
-
-/// Two groups per runtime worker, so that one busy group never leaves a worker idle.
-pub(crate) fn group_count() -> usize {
-    let workers = tokio::runtime::Handle::try_current()
-        .map(|h| h.metrics().num_workers())
-        .unwrap_or(1);
-    (workers * 2).max(2)
 }
 
 /// A handler call that has returned. Only the slot is kept, not the job: a million of these
 /// futures may be in flight, and every byte counts a megabyte.
-struct Finished {
-    slot: Slot,
-    start: Micros,
-    end: Micros,
-    panicked: bool,
-}
+type Finished = group::Finished<Slot>;
 
 /// Runs one handler (see [`super::handler::invoke`]).
 fn run_one<'a, H: Handler, C: Clock>(
     shared: &'a Shared<H, C>,
     (d, job): Work,
 ) -> impl std::future::Future<Output = Finished> + Send + 'a {
-    invoke(&shared.handler, &shared.clock, job, d.urgency).map(move |t| Finished {
-        slot: d.slot,
-        start: t.start,
-        end: t.end,
-        panicked: t.panicked,
-    })
+    group::run_one(&shared.handler, &shared.clock, job, d.urgency, d.slot)
 }
 
 /// A group task: runs its share of the handlers until the engine is done.
@@ -421,15 +380,15 @@ fn complete<H, C>(
         // Before the scheduler hears of them, so an account's next event cannot start first;
         // and outside the lock, since observers take locks of their own.
         let jobs: Vec<Job> = {
-            let core = lock(shared);
+            let core = lock(&shared.core);
             finished
                 .iter()
-                .map(|f| job_of(&core.workload, f.slot.event))
+                .map(|f| job_of(&core.workload, f.at.event))
                 .collect()
         };
         jobs.iter().for_each(|job| observe(job));
     }
-    let mut core = lock(shared);
+    let mut core = lock(&shared.core);
     let Core {
         workload,
         sched,
@@ -439,8 +398,8 @@ fn complete<H, C>(
     let n = finished.len() as u64;
     let limit = finished.len() + BATCH;
     for f in finished.drain(..) {
-        records.set(f.slot.event, f.start, f.end, f.slot.lane);
-        sched.finish(workload, f.slot);
+        records.set(f.at.event, f.start, f.end, f.at.lane);
+        sched.finish(workload, f.at);
     }
     shared.counters.in_flight.fetch_sub(n, Relaxed);
     shared.counters.finished.fetch_add(n, Relaxed);

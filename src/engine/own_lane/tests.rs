@@ -5,6 +5,7 @@ use crate::engine::clock::TokioClock;
 use crate::engine::handler::SleepHandler;
 use crate::engine::sim;
 use crate::engine::verify::verify;
+use crate::types::Micros;
 use crate::types::{AccountId, EventId};
 use crate::workload::{Durations, Source};
 
