@@ -70,7 +70,7 @@ impl ReadyQueue for Fifo {
 /// at once and meets the bound, 7 µs (about one random 12-event workload in a hundred loses to
 /// `pool` by more than 1%, by up to 29%; see `tests/scheduler_props.rs`). So when a preloaded
 /// workload has unequal durations, `optimal` simulates this order and ready order exactly and
-/// runs the shorter one ([`super::scheduler::build_for`]): it never loses to `pool` there.
+/// runs the shorter one ([`super::sim::scheduler_for`]): it never loses to `pool` there.
 /// Live arrivals (`serve`, `worker`) cannot be simulated ahead and use this order.
 #[derive(Default)]
 pub struct MostWork {

@@ -12,7 +12,7 @@ use super::clock::Clock;
 use super::group::{self, DoneSignal, BATCH};
 use super::handler::{Handler, Job};
 use super::record::{Execution, Records};
-use super::scheduler::{self, Dispatch, Scheduler, Slot};
+use super::scheduler::{Dispatch, Scheduler, Slot};
 use super::{ClockKind, Strategy};
 use crate::sync::lock;
 use crate::types::{AccountId, EventId, EventIdx, Micros};
@@ -85,7 +85,7 @@ pub struct Backlog {
 
 impl Backlog {
     pub fn new(workload: Workload, strategy: Strategy, lanes: Option<u64>) -> Self {
-        let mut sched = scheduler::build_for(strategy, lanes, &workload);
+        let mut sched = super::sim::scheduler_for(strategy, lanes, &workload);
         for e in workload.indexes() {
             sched.arrive(&workload, e);
         }

@@ -47,22 +47,6 @@ pub trait Scheduler: Send {
     fn finish(&mut self, w: &Workload, slot: Slot);
 }
 
-/// Builds the scheduler for running the preloaded workload `w`. The same as [`build`], except
-/// for `optimal` with unequal durations, where most-work-first is only a heuristic (the
-/// problem is NP-hard) and can lose to plain ready order: the durations are known up front,
-/// so both orders are simulated exactly and the shorter schedule's order is used.
-pub fn build_for(strategy: Strategy, lanes: Option<u64>, w: &Workload) -> Box<dyn Scheduler> {
-    if strategy == Strategy::Optimal && w.uniform_duration().is_none() {
-        let lanes32 = lanes.map(|l| u32::try_from(l).unwrap_or(u32::MAX));
-        let most_work = super::sim::simulate(w, &mut LaneScheduler::<MostWork>::new(lanes32));
-        let ready_order = super::sim::simulate(w, &mut LaneScheduler::<Fifo>::new(lanes32));
-        if ready_order.wall < most_work.wall {
-            return Box::new(LaneScheduler::<Fifo>::new(lanes32));
-        }
-    }
-    build(strategy, lanes)
-}
-
 /// Builds the scheduler of a strategy; `lanes = None` means one lane per account.
 pub fn build(strategy: Strategy, lanes: Option<u64>) -> Box<dyn Scheduler> {
     let lanes = lanes.map(|l| u32::try_from(l).unwrap_or(u32::MAX));

@@ -6,7 +6,7 @@
 //! reach the bound exactly).
 
 use super::record::{Execution, Records};
-use super::scheduler::{Scheduler, Slot};
+use super::scheduler::{self, Scheduler, Slot};
 use super::{ClockKind, Strategy};
 use crate::types::Micros;
 use crate::workload::Workload;
@@ -54,7 +54,23 @@ pub fn run(w: &Workload, strategy: Strategy, lanes: Option<u64>) -> Execution {
     if super::lanes_are_per_account(strategy, lanes, w.account_count() as u64) {
         return unbounded(w);
     }
-    simulate(w, super::scheduler::build_for(strategy, lanes, w).as_mut())
+    simulate(w, scheduler_for(strategy, lanes, w).as_mut())
+}
+
+/// The scheduler for running the preloaded workload `w`, on either clock. The same as
+/// [`scheduler::build`], except for `optimal` with unequal durations, where most-work-first is
+/// only a heuristic (the problem is NP-hard) and can lose to plain ready order: the durations
+/// are known up front, so both orders are simulated exactly here and the order of the shorter
+/// schedule is used (`pool`'s scheduler is ready order on the same lanes).
+pub fn scheduler_for(strategy: Strategy, lanes: Option<u64>, w: &Workload) -> Box<dyn Scheduler> {
+    if strategy == Strategy::Optimal && w.uniform_duration().is_none() {
+        let most_work = simulate(w, scheduler::build(Strategy::Optimal, lanes).as_mut());
+        let ready_order = simulate(w, scheduler::build(Strategy::Pool, lanes).as_mut());
+        if ready_order.wall < most_work.wall {
+            return scheduler::build(Strategy::Pool, lanes);
+        }
+    }
+    scheduler::build(strategy, lanes)
 }
 
 /// The schedule when every account has its own lane: event k of an account starts when its
