@@ -15,7 +15,7 @@ use crate::workload::Workload;
 use anyhow::{Context, Result};
 
 /// Which consumer runs the queues.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Design {
     Original,
     Ours,

@@ -5,6 +5,7 @@
 mod broker;
 
 use crate::broker::amqp;
+use crate::broker::design::Design;
 use crate::cli::GlobalArgs;
 use crate::engine::bound::lower_bound;
 use crate::engine::exec::execute;
@@ -12,8 +13,9 @@ use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::{CheckFailed, UsageError};
 use crate::export;
 use crate::output::Format;
-use crate::report::compare::{self as sweep, Backend, CompareDoc, Tolerance};
-use crate::report::{finish_run, Report, RunInfo};
+use crate::report::baseline::{Comparison, Tolerance};
+use crate::report::sweep::{run_label, CompareDoc};
+use crate::report::{finish_run, summary, Backend, Report, RunInfo};
 use crate::types::Micros;
 use crate::workload::Workload;
 use anyhow::{Context, Result};
@@ -201,7 +203,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let doc = CompareDoc::new(reports);
     let comparison = baseline
         .as_ref()
-        .map(|b| sweep::compare(b, &doc.runs, args.max_regression));
+        .map(|b| Comparison::of(b, &doc.runs, args.max_regression));
     print_summary(&doc, &args, comparison.as_ref())?;
     if !global.quiet {
         eprintln!("wrote {}/compare.{{json,csv,md,svg}}", dir.display());
@@ -278,8 +280,8 @@ fn run_one(
 ) -> Result<(Workload, Report)> {
     let (workload, exec) = match (job.backend, target) {
         (Backend::Memory, _) => execute(workload, job.plan, job.clock, quiet)?,
-        (_, Some(t)) => broker::execute(t, job, workload, quiet)?,
-        (_, None) => anyhow::bail!("a broker run without --broker"),
+        (Backend::Broker(design), Some(t)) => broker::execute(t, design, job, workload, quiet)?,
+        (Backend::Broker(_), None) => anyhow::bail!("a broker run without --broker"),
     };
     let info = RunInfo {
         plan: job.plan,
@@ -328,7 +330,7 @@ fn announce(w: &Workload, jobs: &[Job], notes: &[String]) {
     );
     let brokered = jobs.len() - memory;
     if brokered > 0 {
-        let original = count(&|j| j.backend == Backend::BrokerOriginal);
+        let original = count(&|j| j.backend == Backend::Broker(Design::Original));
         eprintln!(
             "broker: {brokered} runs through RabbitMQ on the real clock ({original} of the \
              original design, {} of ours), one set of fresh queues per run",
@@ -351,15 +353,15 @@ fn announce(w: &Workload, jobs: &[Job], notes: &[String]) {
     }
 }
 
-fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&sweep::Comparison>) -> Result<()> {
+fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Table => {
-            out.write_all(sweep::render_table(&doc.runs).as_bytes())?;
+            out.write_all(summary::render_table(&doc.runs).as_bytes())?;
             if let Some(note) = broker::clock_note(&doc.runs) {
                 writeln!(out, "{note}")?;
             }
-            out.write_all(sweep::render_histograms(&doc.runs, args.histograms).as_bytes())?;
+            out.write_all(summary::render_histograms(&doc.runs, args.histograms).as_bytes())?;
             if let Some(c) = cmp {
                 writeln!(out)?;
                 out.write_all(c.render(&doc.runs).as_bytes())?;
@@ -379,26 +381,18 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&sweep::Comparison>)
 }
 
 /// Exit 1 on any failed ordering check, regression, or efficiency below the floor.
-fn verdict(
-    runs: &[Report],
-    cmp: Option<&sweep::Comparison>,
-    floor: Option<Fraction>,
-) -> Result<()> {
+fn verdict(runs: &[Report], cmp: Option<&Comparison>, floor: Option<Fraction>) -> Result<()> {
     let mut failures = Vec::new();
-    let broken: Vec<String> = runs
-        .iter()
-        .filter(|r| !r.passed())
-        .map(sweep::run_label)
-        .collect();
+    let broken: Vec<String> = runs.iter().filter(|r| !r.passed()).map(run_label).collect();
     if !broken.is_empty() {
         failures.push(format!("ordering check failed: {}", broken.join("; ")));
     }
-    failures.extend(cmp.and_then(sweep::Comparison::failure));
+    failures.extend(cmp.and_then(Comparison::failure));
     if let Some(Fraction(min)) = floor {
         let low: Vec<String> = runs
             .iter()
             .filter(|r| r.efficiency < min)
-            .map(|r| format!("{} ({:.2}%)", sweep::run_label(r), r.efficiency * 100.0))
+            .map(|r| format!("{} ({:.2}%)", run_label(r), r.efficiency * 100.0))
             .collect();
         if !low.is_empty() {
             failures.push(format!(

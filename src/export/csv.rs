@@ -2,8 +2,8 @@
 //! (`latency_p50_us`, …) so a spreadsheet or pandas reads it without parsing JSON.
 
 use super::Exporter;
-use crate::report::compare::CompareDoc;
 use crate::report::stats::Percentiles;
+use crate::report::sweep::CompareDoc;
 use crate::report::Report;
 use std::io::Write;
 

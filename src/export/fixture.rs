@@ -2,8 +2,8 @@
 //! longest chain 8, 1 s per event, on the virtual clock.
 
 use crate::engine::{ClockKind, Strategy};
-use crate::report::compare::CompareDoc;
 use crate::report::stats::Percentiles;
+use crate::report::sweep::CompareDoc;
 use crate::report::Report;
 
 /// One run of the fixture workload with the given bound and wall time (seconds).

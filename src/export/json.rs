@@ -1,7 +1,7 @@
 //! `compare.json`: the sweep document itself, the format `--baseline` reads back.
 
 use super::Exporter;
-use crate::report::compare::CompareDoc;
+use crate::report::sweep::CompareDoc;
 use std::io::Write;
 
 /// Pretty-printed [`CompareDoc`].

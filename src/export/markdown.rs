@@ -2,7 +2,8 @@
 
 use super::Exporter;
 use crate::engine::Strategy;
-use crate::report::compare::{ordering_cell, workers_cell, CompareDoc, PER_ACCOUNT_NOTE};
+use crate::report::summary::{ordering_cell, workers_cell, PER_ACCOUNT_NOTE};
+use crate::report::sweep::CompareDoc;
 use crate::report::Report;
 use crate::types::Micros;
 use std::io::Write;

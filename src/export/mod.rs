@@ -9,7 +9,7 @@ pub mod svg;
 #[cfg(test)]
 pub(crate) mod fixture;
 
-use crate::report::compare::CompareDoc;
+use crate::report::sweep::CompareDoc;
 use anyhow::Result;
 use std::io::Write;
 use std::path::{Path, PathBuf};

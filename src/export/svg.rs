@@ -2,8 +2,10 @@
 //! dashed line, drawn with plotters' SVG backend.
 
 use super::Exporter;
+use crate::broker::design::Design;
 use crate::engine::Strategy;
-use crate::report::compare::{Backend, CompareDoc};
+use crate::report::sweep::CompareDoc;
+use crate::report::Backend;
 use crate::report::Report;
 use crate::types::Micros;
 use anyhow::anyhow;
@@ -161,8 +163,8 @@ where
         .draw()?;
     for backend in [
         Backend::Memory,
-        Backend::BrokerOurs,
-        Backend::BrokerOriginal,
+        Backend::Broker(Design::Ours),
+        Backend::Broker(Design::Original),
     ] {
         for s in Strategy::ALL {
             let runs: Vec<&Report> = doc

@@ -1,11 +1,14 @@
 //! Reports: what a run achieved against its lower bound, as a terminal table or JSON, plus the
 //! processed log. The JSON field names are a contract (SPEC.md): add fields, never rename.
 
-pub mod compare;
+pub mod baseline;
 pub mod log;
 pub mod stats;
+pub mod summary;
+pub mod sweep;
 pub mod table;
 
+use crate::broker::design::Design;
 use crate::engine::bound::lower_bound;
 use crate::engine::record::Execution;
 use crate::engine::verify::{self, Verification};
@@ -36,8 +39,8 @@ pub struct Report {
     pub clock: ClockKind,
     /// Where the events were queued: `memory` (the default, left out of the JSON) or, in
     /// `compare --broker`, RabbitMQ with our consumer or the original design.
-    #[serde(default, skip_serializing_if = "compare::Backend::is_memory")]
-    pub backend: compare::Backend,
+    #[serde(default, skip_serializing_if = "Backend::is_memory")]
+    pub backend: Backend,
     /// The fixed processing time, or the mean duration when events carry their own.
     pub process_time_s: f64,
     pub per_event_durations: bool,
@@ -66,6 +69,61 @@ pub struct Report {
     /// Latency histogram for the terminal: `(upper bound µs, count)`.
     #[serde(skip)]
     pub latency_histogram: Vec<(u64, u64)>,
+}
+
+/// Where a run's events were queued: in memory, or in RabbitMQ (`compare --broker`) with one
+/// of the two consumer designs. Written as `memory`, `broker-ours`, `broker-original`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Backend {
+    #[default]
+    Memory,
+    Broker(Design),
+}
+
+impl Backend {
+    /// For `skip_serializing_if`: memory runs keep the JSON they always had.
+    pub fn is_memory(&self) -> bool {
+        *self == Backend::Memory
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Memory => "memory",
+            Backend::Broker(Design::Ours) => "broker-ours",
+            Backend::Broker(Design::Original) => "broker-original",
+        }
+    }
+
+    /// What the workers cell (and a plot's legend) adds to a broker run's label.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Backend::Memory => "",
+            Backend::Broker(Design::Ours) => " (RabbitMQ, ours)",
+            Backend::Broker(Design::Original) => " (RabbitMQ, original)",
+        }
+    }
+}
+
+impl Serialize for Backend {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Backend {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        [
+            Backend::Memory,
+            Backend::Broker(Design::Ours),
+            Backend::Broker(Design::Original),
+        ]
+        .into_iter()
+        .find(|b| b.name() == name)
+        .ok_or_else(|| {
+            serde::de::Error::unknown_variant(&name, &["memory", "broker-ours", "broker-original"])
+        })
+    }
 }
 
 /// What the report needs to know about how the run was configured.
@@ -100,7 +158,7 @@ impl Report {
             workers: lanes.unwrap_or(shape.accounts),
             workers_requested: info.plan.workers().to_string(),
             clock: info.clock,
-            backend: compare::Backend::Memory,
+            backend: Backend::Memory,
             process_time_s: process_time,
             per_event_durations: w.has_per_event_durations(),
             longest_chain: shape.longest_chain,

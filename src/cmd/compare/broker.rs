@@ -6,8 +6,7 @@ use super::{Job, StrategyList, WorkerList};
 use crate::broker::design::{self, Design};
 use crate::engine::record::Execution;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
-use crate::report::compare::Backend;
-use crate::report::Report;
+use crate::report::{Backend, Report};
 use crate::workload::Workload;
 use anyhow::Result;
 
@@ -49,9 +48,9 @@ pub fn jobs(strategies: &StrategyList, workers: &WorkerList) -> (Vec<Job>, Vec<S
                 });
             }
         };
-        add(Strategy::Sharded, Backend::BrokerOriginal);
+        add(Strategy::Sharded, Backend::Broker(Design::Original));
         for &s in &ours {
-            add(s, Backend::BrokerOurs);
+            add(s, Backend::Broker(Design::Ours));
         }
     }
     (jobs, notes)
@@ -72,14 +71,11 @@ pub fn clock_note(runs: &[Report]) -> Option<String> {
 /// Runs one broker job on its own queues (deleted afterwards); W workers = W queues.
 pub fn execute(
     target: &Target,
+    design: Design,
     job: Job,
     workload: Workload,
     quiet: bool,
 ) -> Result<(Workload, Execution)> {
-    let design = match job.backend {
-        Backend::BrokerOriginal => Design::Original,
-        _ => Design::Ours,
-    };
     let queues = match job.plan.workers() {
         Workers::Fixed(n) => n.get(),
         Workers::Auto => workload.account_count().max(1) as u32,
@@ -111,10 +107,22 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                (Strategy::Sharded, "5".into(), Backend::BrokerOriginal),
-                (Strategy::Optimal, "5".into(), Backend::BrokerOurs),
-                (Strategy::Sharded, "10".into(), Backend::BrokerOriginal),
-                (Strategy::Optimal, "10".into(), Backend::BrokerOurs),
+                (
+                    Strategy::Sharded,
+                    "5".into(),
+                    Backend::Broker(Design::Original)
+                ),
+                (Strategy::Optimal, "5".into(), Backend::Broker(Design::Ours)),
+                (
+                    Strategy::Sharded,
+                    "10".into(),
+                    Backend::Broker(Design::Original)
+                ),
+                (
+                    Strategy::Optimal,
+                    "10".into(),
+                    Backend::Broker(Design::Ours)
+                ),
             ]
         );
         assert!(jobs.iter().all(|j| j.clock == ClockKind::Real));

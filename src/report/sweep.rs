@@ -1,0 +1,76 @@
+//! The sweep document (`compare.json`): every run of one `compare`, readable back as a
+//! baseline, and the short name of a run used in messages.
+
+use super::{Backend, Report};
+use crate::error::UsageError;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The `compare.json` document: every run of one sweep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompareDoc {
+    pub eventbench_version: String,
+    pub runs: Vec<Report>,
+}
+
+impl CompareDoc {
+    pub fn new(runs: Vec<Report>) -> Self {
+        CompareDoc {
+            eventbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            runs,
+        }
+    }
+
+    /// Reads a baseline written by `compare`; anything else is a usage error (exit 2), so a
+    /// wrong file fails before a long sweep rather than after it.
+    pub fn load_baseline(path: &Path) -> Result<Self, UsageError> {
+        let bad = |why: String| UsageError(format!("baseline {}: {why}", path.display()));
+        let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let looks_right = value.get("eventbench_version").is_some()
+            && value.get("runs").is_some_and(|r| r.is_array());
+        if !looks_right {
+            return Err(bad(
+                "not a compare output (expected {\"eventbench_version\": …, \"runs\": [...]}, \
+                 as written to compare.json)"
+                    .into(),
+            ));
+        }
+        serde_json::from_value(value).map_err(|e| {
+            bad(format!(
+                "not a compare output this version can read (another schema): {e}"
+            ))
+        })
+    }
+}
+
+/// A short name for a run in messages: `optimal, 100 workers, virtual clock`, plus the
+/// backend for broker runs (`…, real clock, broker-original`).
+pub fn run_label(r: &Report) -> String {
+    let backend = match r.backend {
+        Backend::Memory => String::new(),
+        b => format!(", {}", b.name()),
+    };
+    format!(
+        "{}, {} workers, {} clock{backend}",
+        r.strategy, r.workers_requested, r.clock
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::fixture::doc;
+
+    #[test]
+    fn a_run_report_is_not_a_baseline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.json");
+        std::fs::write(&path, serde_json::to_string(&doc().runs[0]).unwrap()).unwrap();
+        let err = CompareDoc::load_baseline(&path).unwrap_err();
+        assert!(err.0.contains("not a compare output"), "{}", err.0);
+        std::fs::write(&path, serde_json::to_string(&doc()).unwrap()).unwrap();
+        assert_eq!(CompareDoc::load_baseline(&path).unwrap(), doc());
+    }
+}
