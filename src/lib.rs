@@ -16,6 +16,7 @@ pub mod output;
 pub mod progress;
 pub mod report;
 pub mod server;
+pub mod shutdown;
 pub mod sync;
 pub mod types;
 pub mod workload;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use assert_cmd::Command;
+use common::eventbench;
 use eventbench::broker::amqp::{self, Topology};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -95,10 +95,6 @@ fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn bin() -> Command {
-    Command::cargo_bin("eventbench").unwrap()
-}
-
 /// For each account, the events ordered by their LAST completion in `rows` (which must be in
 /// completion order per account) must be exactly the account's events in arrival order.
 fn assert_complete_and_in_order(input: &[(u64, u64)], rows: &[[u64; 5]]) {
@@ -132,7 +128,7 @@ fn run_through_the_broker_processes_every_event_once_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_events(dir.path(), 500, 60);
     let (log, report) = (dir.path().join("log.csv"), dir.path().join("r.json"));
-    bin()
+    eventbench()
         .arg("run")
         .args(q.args())
         .args(["--process-time", "10ms", "-q", "--input"])
@@ -168,7 +164,7 @@ fn wait_for_rows(log: &Path, n: usize, child: &mut Child) {
 
 /// Publishes `input` to the test's queues, each message carrying `process_time`.
 fn publish(q: &Queues, input: &Path, process_time: &str) {
-    bin()
+    eventbench()
         .arg("publish")
         .args(q.args())
         .args(["--process-time", process_time, "--input"])
@@ -235,7 +231,7 @@ fn one_at_a_time_runs_one_message_per_queue() {
     let input = write_events(dir.path(), 60, 9);
     publish(&q, &input, "5ms");
     let (log, report) = (dir.path().join("log.csv"), dir.path().join("r.json"));
-    bin()
+    eventbench()
         .arg("worker")
         .args(q.args())
         .args(["--one-at-a-time", "--exit-when-idle", "1s", "-q", "--log"])
@@ -270,7 +266,7 @@ fn one_at_a_time_runs_one_message_per_queue() {
 fn an_unreachable_broker_is_a_clear_error_with_exit_code_3() {
     // Needs no broker: port 1 refuses connections.
     for cmd in ["worker", "publish"] {
-        bin()
+        eventbench()
             .args([
                 cmd,
                 "--broker",
@@ -365,7 +361,7 @@ fn a_lost_connection_exits_3_and_acks_nothing_unprocessed() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("lost RabbitMQ"), "unclear error: {stderr}");
     // Whatever A did not log must still be in the queues for B.
-    bin()
+    eventbench()
         .arg("worker")
         .args(q.args())
         .args(["--exit-when-idle", "1s", "-q", "--log"])

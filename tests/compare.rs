@@ -1,7 +1,10 @@
 //! `eventbench compare` end to end: the sweep's files, the baseline gate, and bad input.
 //! No test asserts a wall-clock time: every sweep here runs on the virtual clock.
 
+mod common;
+
 use assert_cmd::Command;
+use common::eventbench;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use std::path::{Path, PathBuf};
@@ -23,7 +26,7 @@ fn workload(dir: &Path) -> PathBuf {
 
 /// `compare` on `input` into `out`, with no sweep flags yet.
 fn bare(input: &Path, out: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("eventbench").unwrap();
+    let mut cmd = eventbench();
     cmd.args(["compare", "-q", "--input"])
         .arg(input)
         .arg("--output-dir")
@@ -129,8 +132,7 @@ fn efficiency_floor_fails_runs_below_it() {
 fn per_account_runs_once_and_json_goes_to_stdout() {
     let tmp = tempfile::tempdir().unwrap();
     let input = workload(tmp.path());
-    let out = Command::cargo_bin("eventbench")
-        .unwrap()
+    let out = eventbench()
         .args(["compare", "-q", "--format", "json", "--input"])
         .arg(&input)
         .args(["--workers", "5,auto", "--strategies", "per-account,optimal"])
@@ -210,8 +212,7 @@ fn default_output_is_a_new_dated_folder_under_results() {
     let tmp = tempfile::tempdir().unwrap();
     let input = workload(tmp.path());
     for _ in 0..2 {
-        Command::cargo_bin("eventbench")
-            .unwrap()
+        eventbench()
             .current_dir(tmp.path())
             .args(["compare", "-q", "-w", "10", "-s", "pool", "--input"])
             .arg(&input)

@@ -5,13 +5,9 @@
 
 mod common;
 
-use assert_cmd::Command;
+use common::eventbench;
 use serde_json::Value;
 use std::path::Path;
-
-fn bin() -> Command {
-    Command::cargo_bin("eventbench").unwrap()
-}
 
 /// 200 events over 20 accounts, the same every run.
 fn small_workload(dir: &Path) -> std::path::PathBuf {
@@ -39,7 +35,7 @@ fn both_designs_run_beside_memory_and_the_original_is_slower() {
     let input = small_workload(tmp.path());
     let out = tmp.path().join("out");
     let prefix = format!("ebtest-compare-{}", std::process::id());
-    let assert = bin()
+    let assert = eventbench()
         .args(["compare", "--broker", &url, "--queue-prefix", &prefix])
         .args(["--workers", "5,10", "--strategies", "optimal"])
         .args(["--process-time", "20ms", "--input"])
@@ -95,7 +91,7 @@ fn a_url_that_is_not_amqp_is_bad_usage_before_any_run() {
     let tmp = tempfile::tempdir().unwrap();
     let input = small_workload(tmp.path());
     let out = tmp.path().join("out");
-    let assert = bin()
+    let assert = eventbench()
         .args(["compare", "--broker", "http://guest:secret@127.0.0.1:5672/"])
         .args(["--workers", "5", "--process-time", "20ms", "--input"])
         .arg(&input)
@@ -111,7 +107,7 @@ fn a_url_that_is_not_amqp_is_bad_usage_before_any_run() {
 
 #[test]
 fn queue_prefix_needs_broker() {
-    bin()
+    eventbench()
         .args(["compare", "--queue-prefix", "x", "--workers", "5"])
         .assert()
         .code(2);
@@ -122,7 +118,7 @@ fn an_unreachable_broker_fails_before_the_in_memory_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let input = small_workload(tmp.path());
     let out = tmp.path().join("out");
-    let assert = bin()
+    let assert = eventbench()
         .args(["compare", "--broker", "amqp://127.0.0.1:1/%2f"])
         .args(["--workers", "5", "--process-time", "20ms", "--input"])
         .arg(&input)

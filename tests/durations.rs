@@ -5,16 +5,12 @@
 
 mod common;
 
-use assert_cmd::Command;
+use common::eventbench;
 use predicates::prelude::*;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
-
-fn eventbench() -> Command {
-    Command::cargo_bin("eventbench").unwrap()
-}
 
 /// `generate --duration uniform:0ms..5ms --seed 1` (10,000 events over 1,000 accounts) into `dir`.
 fn generated(dir: &Path) -> PathBuf {

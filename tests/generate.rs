@@ -1,13 +1,11 @@
 //! `eventbench generate` from the outside: determinism, stdout output, and bad flags that must
 //! fail with exit code 2 and leave no file behind.
 
-use assert_cmd::Command;
+mod common;
+
+use common::eventbench;
 use predicates::prelude::*;
 use std::path::Path;
-
-fn eventbench() -> Command {
-    Command::cargo_bin("eventbench").unwrap()
-}
 
 fn generate(dir: &Path, file: &str, extra: &[&str]) -> Vec<u8> {
     let out = dir.join(file);

@@ -3,14 +3,10 @@
 
 mod common;
 
-use assert_cmd::Command;
+use common::eventbench;
 use predicates::prelude::*;
 use serde_json::Value;
 use tempfile::TempDir;
-
-fn eventbench() -> Command {
-    Command::cargo_bin("eventbench").unwrap()
-}
 
 fn fixture(dir: &TempDir, accounts: &[u64]) -> std::path::PathBuf {
     let path = dir.path().join("events.csv");

@@ -1,6 +1,9 @@
 //! The web API end to end: a server on port 0 with an injected shutdown, real HTTP requests,
 //! every status code, the metrics, and the drain (with and without a hand-back).
 
+mod common;
+
+use common::eventbench;
 use eventbench::engine::Strategy;
 use eventbench::server::{self, Config, ServeOutcome};
 use eventbench::types::Micros;
@@ -458,8 +461,7 @@ fn run_ingest_http_processes_a_generated_workload_in_order() {
     }
     std::fs::write(&input, csv).unwrap();
     let json = dir.path().join("report.json");
-    let out = assert_cmd::Command::cargo_bin("eventbench")
-        .unwrap()
+    let out = eventbench()
         .args([
             "run",
             "--ingest",
@@ -484,8 +486,7 @@ fn run_ingest_http_processes_a_generated_workload_in_order() {
 
 #[test]
 fn serving_sharded_with_auto_workers_is_a_usage_error() {
-    assert_cmd::Command::cargo_bin("eventbench")
-        .unwrap()
+    eventbench()
         .args(["serve", "--listen", "127.0.0.1:0", "--strategy", "sharded"])
         .assert()
         .code(2)

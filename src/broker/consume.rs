@@ -14,6 +14,7 @@ use crate::engine::real::{Engine, Observer};
 use crate::engine::record::Execution;
 use crate::engine::timer::TimerThread;
 use crate::engine::{ClockKind, Strategy};
+use crate::sync::lock;
 use crate::types::{AccountId, EventId, EventIdx, Micros};
 use crate::workload::Workload;
 use anyhow::{anyhow, Context, Result};
@@ -25,7 +26,7 @@ use lapin::{Channel, Connection};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -105,10 +106,6 @@ pub struct Running {
     last_delivery: Arc<AtomicU64>,
     topology: Topology,
     _timer: TimerThread,
-}
-
-fn lock(book: &Mutex<Book>) -> MutexGuard<'_, Book> {
-    book.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Starts the engine, the acker and one consumer per queue on `conn`.
@@ -315,7 +312,7 @@ impl Running {
 
     async fn until(&mut self, stop: StopWhen) -> Result<()> {
         let mut tick = tokio::time::interval(Duration::from_millis(50));
-        let signal = shutdown_signal();
+        let signal = crate::shutdown::signal();
         tokio::pin!(signal);
         loop {
             tokio::select! {
@@ -357,20 +354,4 @@ impl Running {
             }
         }
     }
-}
-
-/// Completes on Ctrl-C, or SIGTERM on Unix.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

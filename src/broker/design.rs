@@ -12,7 +12,7 @@ use super::Options;
 use crate::engine::record::Execution;
 use crate::engine::Plan;
 use crate::workload::Workload;
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 /// Which consumer runs the queues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -57,10 +57,7 @@ pub fn unique_prefix(prefix: &str, design: Design, queues: u32) -> String {
 /// Connects once and hangs up, so an unreachable broker or a refused login fails a sweep
 /// before its first run rather than after the in-memory runs.
 pub fn preflight(url: &str) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
+    let rt = crate::engine::runtime()?;
     rt.block_on(async {
         let conn = amqp::connect(url).await?;
         let _ = conn.close(200, "preflight").await;

@@ -3,6 +3,7 @@
 
 use crate::engine::clock::Clock;
 use crate::engine::handler::{Ctx, Handler, Job, SleepHandler};
+use crate::sync::lock;
 use anyhow::{Context, Result};
 use std::fs::{File, OpenOptions};
 use std::future::Future;
@@ -49,22 +50,15 @@ impl LiveLog {
             row.push_str(buf.format(v));
         }
         row.push('\n');
-        let result = self
-            .file
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .write_all(row.as_bytes());
+        let result = lock(&self.file).write_all(row.as_bytes());
         if let Err(e) = result {
-            self.failed
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get_or_insert(e);
+            lock(&self.failed).get_or_insert(e);
         }
     }
 
     /// The first write error, if any.
     pub fn check(&self) -> Result<()> {
-        match self.failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        match lock(&self.failed).take() {
             Some(e) => Err(e).with_context(|| format!("cannot write log {}", self.path.display())),
             None => Ok(()),
         }

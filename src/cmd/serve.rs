@@ -118,23 +118,6 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
 
 /// Completes on the first SIGINT or SIGTERM.
 async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
+    crate::shutdown::signal().await;
     eprintln!("shutting down: no new events; finishing the accepted ones");
 }

@@ -163,7 +163,7 @@ impl SharedRecords {
         let took = end.0.saturating_sub(start.0);
         let short = u32::try_from(took).unwrap_or(u32::MAX);
         if short == u32::MAX {
-            let mut long = self.long.lock().unwrap_or_else(|p| p.into_inner());
+            let mut long = crate::sync::lock(&self.long);
             long.insert(e.0, took);
         }
         self.took[i].store(short, Relaxed);

@@ -49,8 +49,7 @@ impl Arrivals {
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<u64>> {
-        // Nothing panics while this lock is held, so a poisoned one is still consistent.
-        self.times.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.times)
     }
 
     /// Called by the engine after each handler returned.
@@ -112,7 +111,7 @@ impl Intake {
 
     /// Queues the event behind the earlier events of its account, or says why not.
     pub fn admit(&self, e: Incoming) -> Result<Accepted, Reason> {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = crate::sync::lock(&self.seen);
         if self.is_closing() {
             return Err(Reason::ShuttingDown);
         }

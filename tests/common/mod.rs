@@ -1,8 +1,14 @@
-//! Helpers shared by the integration tests: workload files and an independent `--log` checker.
+//! Helpers shared by the integration tests: the binary under test, workload files and an
+//! independent `--log` checker.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::path::Path;
+
+/// The `eventbench` binary built for these tests.
+pub fn eventbench() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("eventbench").unwrap()
+}
 
 /// Writes an events CSV with ids 1..=N and the given accounts (and durations, if any).
 pub fn write_events(path: &Path, accounts: &[u64], durations: Option<&[u64]>) {
