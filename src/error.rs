@@ -40,10 +40,16 @@ pub struct UsageError(pub String);
 #[error("{0}")]
 pub struct CheckFailed(pub String);
 
-/// The run was stopped by Ctrl-C; its partial report has been printed.
+/// Stopped by Ctrl-C after printing what ran (exit 130).
 #[derive(Debug, thiserror::Error)]
-#[error("interrupted: {0} events never started (the partial report above covers the rest)")]
-pub struct Interrupted(pub u64);
+pub enum Interrupted {
+    /// A run, with this many events never started; its partial report has been printed.
+    #[error("interrupted: {0} events never started (the partial report above covers the rest)")]
+    Events(u64),
+    /// A sweep, after this many runs; their table and files have been written.
+    #[error("interrupted: the sweep stopped after {0} runs")]
+    Sweep(usize),
+}
 
 /// Maps an error chain to the documented exit code.
 pub fn exit_code(err: &anyhow::Error) -> u8 {

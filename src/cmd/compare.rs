@@ -46,7 +46,8 @@ queues PREFIX.compare-… and deletes them afterwards. In compare.json broker ru
 --baseline only matches runs of the same backend.
 
 Exit codes: 0 ok; 1 a run failed its ordering check, regressed beyond --max-regression or
-fell below --min-efficiency; 2 bad usage or input (nothing runs, no file is written).")]
+fell below --min-efficiency; 2 bad usage or input (nothing runs, no file is written);
+130 interrupted by Ctrl-C (after the runs so far are printed and written).")]
 pub struct Args {
     /// Events CSV to process [default: ./events.csv if it exists, else the built-in workload]
     #[arg(long, short)]
@@ -94,7 +95,7 @@ pub struct Args {
 
 /// One run of a sweep: a plan on a clock, in memory or through RabbitMQ.
 #[derive(Clone, Copy, Debug)]
-pub struct Job {
+pub struct SweepRun {
     pub plan: Plan,
     pub clock: ClockKind,
     pub backend: Backend,
@@ -174,7 +175,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     if let Some(url) = &args.broker {
         amqp::check_url(url).map_err(UsageError)?;
     }
-    let (jobs, notes) = all_jobs(&args);
+    let (runs, notes) = all_runs(&args);
     let target = args.broker.as_ref().map(|url| broker::Target {
         url: url.clone(),
         prefix: args.queue_prefix.clone(),
@@ -197,9 +198,9 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     }
     let dir = prepare_output_dir(args.output_dir.as_deref())?;
     if !global.quiet {
-        announce(&workload, &jobs, &notes);
+        announce(&workload, &runs, &notes);
     }
-    let (reports, interrupted) = sweep(workload, &jobs, target.as_ref(), &dir, global.quiet)?;
+    let (reports, interrupted) = sweep(workload, &runs, target.as_ref(), &dir, global.quiet)?;
     let doc = CompareDoc::new(reports);
     let comparison = baseline
         .as_ref()
@@ -209,57 +210,54 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         eprintln!("wrote {}/compare.{{json,csv,md,svg}}", dir.display());
     }
     if interrupted {
-        anyhow::bail!(
-            "interrupted: the sweep stopped after {} runs",
-            doc.runs.len()
-        );
+        return Err(crate::error::Interrupted::Sweep(doc.runs.len()).into());
     }
     verdict(&doc.runs, comparison.as_ref(), args.min_efficiency)
 }
 
 /// The in-memory runs on `--clock`, then (with `--broker`) the broker runs on the real clock;
 /// and notes on what the broker part leaves out.
-fn all_jobs(args: &Args) -> (Vec<Job>, Vec<String>) {
-    let mut jobs: Vec<Job> = sweep_plans(&args.strategies, &args.workers)
+fn all_runs(args: &Args) -> (Vec<SweepRun>, Vec<String>) {
+    let mut runs: Vec<SweepRun> = sweep_plans(&args.strategies, &args.workers)
         .into_iter()
-        .map(|plan| Job {
+        .map(|plan| SweepRun {
             plan,
             clock: args.clock,
             backend: Backend::Memory,
         })
         .collect();
     if args.broker.is_none() {
-        return (jobs, Vec::new());
+        return (runs, Vec::new());
     }
-    let (more, notes) = broker::jobs(&args.strategies, &args.workers);
-    jobs.extend(more);
-    (jobs, notes)
+    let (more, notes) = broker::runs(&args.strategies, &args.workers);
+    runs.extend(more);
+    (runs, notes)
 }
 
-/// Runs every job, rewriting the exports after each so a late failure keeps the earlier runs.
+/// Runs the sweep in order, rewriting the exports after each so a late failure keeps the earlier runs.
 fn sweep(
     mut workload: Workload,
-    jobs: &[Job],
+    runs: &[SweepRun],
     target: Option<&broker::Target>,
     dir: &Path,
     quiet: bool,
 ) -> Result<(Vec<Report>, bool)> {
-    let mut reports = Vec::with_capacity(jobs.len());
-    for (i, &job) in jobs.iter().enumerate() {
-        if job.clock == ClockKind::Real && !quiet {
-            let via = match job.backend {
+    let mut reports = Vec::with_capacity(runs.len());
+    for (i, &run) in runs.iter().enumerate() {
+        if run.clock == ClockKind::Real && !quiet {
+            let via = match run.backend {
                 Backend::Memory => String::new(),
                 b => format!(" through RabbitMQ ({})", b.name()),
             };
             eprintln!(
                 "run {}/{}: {} strategy, {} workers{via}",
                 i + 1,
-                jobs.len(),
-                job.plan.strategy(),
-                job.plan.workers()
+                runs.len(),
+                run.plan.strategy(),
+                run.plan.workers()
             );
         }
-        let (w, report) = run_one(workload, job, target, quiet)?;
+        let (w, report) = run_one(workload, run, target, quiet)?;
         workload = w;
         let interrupted = report.interrupted;
         reports.push(report);
@@ -274,21 +272,21 @@ fn sweep(
 /// One run of the sweep, verified and reported; hands the workload back for the next.
 fn run_one(
     workload: Workload,
-    job: Job,
+    run: SweepRun,
     target: Option<&broker::Target>,
     quiet: bool,
 ) -> Result<(Workload, Report)> {
-    let (workload, exec) = match (job.backend, target) {
-        (Backend::Memory, _) => execute(workload, job.plan, job.clock, quiet)?,
-        (Backend::Broker(design), Some(t)) => broker::execute(t, design, job, workload, quiet)?,
+    let (workload, exec) = match (run.backend, target) {
+        (Backend::Memory, _) => execute(workload, run.plan, run.clock, quiet)?,
+        (Backend::Broker(design), Some(t)) => broker::execute(t, design, run, workload, quiet)?,
         (Backend::Broker(_), None) => anyhow::bail!("a broker run without --broker"),
     };
     let info = RunInfo {
-        plan: job.plan,
-        clock: job.clock,
+        plan: run.plan,
+        clock: run.clock,
     };
     let mut report = finish_run(&workload, info, exec, None, None)?;
-    report.backend = job.backend;
+    report.backend = run.backend;
     Ok((workload, report))
 }
 
@@ -315,11 +313,11 @@ fn prepare_output_dir(dir: Option<&Path>) -> Result<PathBuf> {
 
 /// Stderr lines before the work: the input, the sweep (which runs on which clock and queue),
 /// notes on skipped broker runs, and for real-clock runs how long they take at least.
-fn announce(w: &Workload, jobs: &[Job], notes: &[String]) {
+fn announce(w: &Workload, runs: &[SweepRun], notes: &[String]) {
     let shape = w.shape();
-    let count = |f: &dyn Fn(&Job) -> bool| jobs.iter().filter(|j| f(j)).count();
+    let count = |f: &dyn Fn(&SweepRun) -> bool| runs.iter().filter(|j| f(j)).count();
     let memory = count(&|j| j.backend == Backend::Memory);
-    let clock = jobs.first().map_or(ClockKind::Virtual, |j| j.clock);
+    let clock = runs.first().map_or(ClockKind::Virtual, |j| j.clock);
     eprintln!(
         "input: {} ({} events, {} accounts, longest chain {}); {memory} runs in memory on the \
          {clock} clock",
@@ -328,7 +326,7 @@ fn announce(w: &Workload, jobs: &[Job], notes: &[String]) {
         shape.accounts,
         shape.longest_chain,
     );
-    let brokered = jobs.len() - memory;
+    let brokered = runs.len() - memory;
     if brokered > 0 {
         let original = count(&|j| j.backend == Backend::Broker(Design::Original));
         eprintln!(
@@ -340,12 +338,12 @@ fn announce(w: &Workload, jobs: &[Job], notes: &[String]) {
     for note in notes {
         eprintln!("broker: {note}");
     }
-    let floor: u64 = jobs
+    let floor: u64 = runs
         .iter()
         .filter(|j| j.clock == ClockKind::Real)
         .map(|j| lower_bound(&shape, j.plan.lanes(shape.accounts)).0)
         .sum();
-    if jobs.iter().any(|j| j.clock == ClockKind::Real) {
+    if runs.iter().any(|j| j.clock == ClockKind::Real) {
         eprintln!(
             "expected duration: at least {} (the sum of the real-clock runs' lower bounds)",
             Micros(floor)

@@ -98,7 +98,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     print_report(&report, args.format)?;
     report.check()?;
     if report.interrupted {
-        return Err(crate::error::Interrupted(report.unprocessed).into());
+        return Err(crate::error::Interrupted::Events(report.unprocessed).into());
     }
     Ok(())
 }

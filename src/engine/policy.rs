@@ -57,18 +57,12 @@ impl ReadyQueue for Fifo {
 /// With unequal durations (a `duration_us` column) this is a heuristic, not an optimum: the
 /// problem is NP-hard already for independent events (P||Cmax), and ordering by remaining work
 /// is the chain analogue of LPT (longest processing time first). It is still work-conserving,
-/// so Graham's bound holds: never above twice the lower bound. In practice it lands close:
-/// on 54 generated 10,000-event workloads (`--distribution uniform|zipf:1.2|hot:0.3`,
-/// `--max-account-id 10|1000|100000`, `--duration uniform:0ms..5ms|exp:2ms`, three seeds) at
-/// 2, 7, 10, 100, 500 and 1,000 workers, all 324 virtual-clock runs reached at least 99.65% of
-/// the bound (mean 99.99%), where `pool` reached 60.9% at worst (mean 93.1%), and `optimal` was
-/// never slower than `pool`. On the real clock (2 cores, 10,000 events over 1,000 accounts,
-/// 0..5 ms each, 100 workers) it reached 92-98% of the bound in six runs, `pool` 87-93%; see
-/// `results/2026-11-26-durations/`. Small adversarial cases exist where it loses to `pool`:
-/// two workers, account A with two 2 µs events arriving before accounts B and C with one 5 µs
-/// event each; this starts B and C first and finishes A's chain at 9 µs, while FIFO starts A
-/// at once and meets the bound, 7 µs (about one random 12-event workload in a hundred loses to
-/// `pool` by more than 1%, by up to 29%; see `tests/scheduler_props.rs`). So when a preloaded
+/// so Graham's bound holds: never above twice the lower bound; in practice it lands close to
+/// the bound (measured figures: the README's Results section and `results/`). Small
+/// adversarial cases exist where it loses to `pool`: two workers, account A with two 2 µs
+/// events arriving before accounts B and C with one 5 µs event each; this starts B and C first
+/// and finishes A's chain at 9 µs, while FIFO starts A at once and meets the bound, 7 µs (the
+/// property tests in `tests/scheduler_props.rs` look for such cases). So when a preloaded
 /// workload has unequal durations, `optimal` simulates this order and ready order exactly and
 /// runs the shorter one ([`super::sim::scheduler_for`]): it never loses to `pool` there.
 /// Live arrivals (`serve`, `worker`) cannot be simulated ahead and use this order.

@@ -2,7 +2,7 @@
 //! original design (W queues, one message at a time per queue: the `sharded` schedule) and our
 //! consumer (each strategy of the sweep with W lanes over W queues), always on the real clock.
 
-use super::{Job, StrategyList, WorkerList};
+use super::{StrategyList, SweepRun, WorkerList};
 use crate::broker::design::{self, Design};
 use crate::engine::record::Execution;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
@@ -18,7 +18,7 @@ pub struct Target {
 }
 
 /// The broker runs of a sweep, and notes on what was left out (`auto`, `per-account`).
-pub fn jobs(strategies: &StrategyList, workers: &WorkerList) -> (Vec<Job>, Vec<String>) {
+pub fn runs(strategies: &StrategyList, workers: &WorkerList) -> (Vec<SweepRun>, Vec<String>) {
     let ours: Vec<Strategy> = strategies
         .0
         .iter()
@@ -31,7 +31,7 @@ pub fn jobs(strategies: &StrategyList, workers: &WorkerList) -> (Vec<Job>, Vec<S
             "per-account has no worker count to map to queues: it runs in memory only".into(),
         );
     }
-    let mut jobs = Vec::new();
+    let mut runs = Vec::new();
     for &w in &workers.0 {
         let Workers::Fixed(_) = w else {
             notes.push(
@@ -41,7 +41,7 @@ pub fn jobs(strategies: &StrategyList, workers: &WorkerList) -> (Vec<Job>, Vec<S
         };
         let mut add = |strategy, backend| {
             if let Ok(plan) = Plan::new(strategy, w) {
-                jobs.push(Job {
+                runs.push(SweepRun {
                     plan,
                     clock: ClockKind::Real,
                     backend,
@@ -53,7 +53,7 @@ pub fn jobs(strategies: &StrategyList, workers: &WorkerList) -> (Vec<Job>, Vec<S
             add(s, Backend::Broker(Design::Ours));
         }
     }
-    (jobs, notes)
+    (runs, notes)
 }
 
 /// Under the table when broker runs sit beside in-memory runs of another clock.
@@ -68,15 +68,15 @@ pub fn clock_note(runs: &[Report]) -> Option<String> {
     })
 }
 
-/// Runs one broker job on its own queues (deleted afterwards); W workers = W queues.
+/// Runs one broker run of the sweep on its own queues (deleted afterwards); W workers = W queues.
 pub fn execute(
     target: &Target,
     design: Design,
-    job: Job,
+    run: SweepRun,
     workload: Workload,
     quiet: bool,
 ) -> Result<(Workload, Execution)> {
-    let queues = match job.plan.workers() {
+    let queues = match run.plan.workers() {
         Workers::Fixed(n) => n.get(),
         Workers::Auto => workload.account_count().max(1) as u32,
     };
@@ -86,7 +86,7 @@ pub fn execute(
         queues,
         design,
         workload,
-        job.plan,
+        run.plan,
         quiet,
     )
 }
@@ -99,8 +99,8 @@ mod tests {
     fn each_numeric_worker_count_gets_the_original_and_ours() {
         let s: StrategyList = "per-account,optimal".parse().unwrap();
         let w: WorkerList = "5,auto,10".parse().unwrap();
-        let (jobs, notes) = jobs(&s, &w);
-        let got: Vec<(Strategy, String, Backend)> = jobs
+        let (runs, notes) = runs(&s, &w);
+        let got: Vec<(Strategy, String, Backend)> = runs
             .iter()
             .map(|j| (j.plan.strategy(), j.plan.workers().to_string(), j.backend))
             .collect();
@@ -125,7 +125,7 @@ mod tests {
                 ),
             ]
         );
-        assert!(jobs.iter().all(|j| j.clock == ClockKind::Real));
+        assert!(runs.iter().all(|j| j.clock == ClockKind::Real));
         assert_eq!(notes.len(), 2, "{notes:?}");
     }
 }
