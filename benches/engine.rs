@@ -104,13 +104,14 @@ fn bench_real(b: Bencher, s: Strategy, events: u64) {
         });
 }
 
-/// The real executor with zero-time handlers: pure engine overhead, 10k events.
+/// The real-clock executor `run` picks for each strategy (own lanes for per-account, the
+/// shared-lock engine for 100 lanes), zero-time handlers: pure engine overhead, 10k events.
 #[divan::bench(args = Strategy::ALL, sample_count = 20)]
 fn real_executor_10k(b: Bencher, s: Strategy) {
     bench_real(b, s, 10_000);
 }
 
-/// The real executor with zero-time handlers, 1M events.
+/// The same executors with zero-time handlers, 1M events.
 #[divan::bench(args = Strategy::ALL, sample_count = 3, sample_size = 1)]
 fn real_executor_1m(b: Bencher, s: Strategy) {
     bench_real(b, s, 1_000_000);

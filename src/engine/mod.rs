@@ -3,7 +3,8 @@
 //!
 //! A strategy is a [`scheduler::Scheduler`]: a small state machine that is told when events
 //! arrive and finish and answers "what starts next, on which lane". Both executors drive the
-//! same schedulers, so a virtual-clock run is an exact model of the real one.
+//! same schedulers, so a virtual-clock run is an exact model of the real one. [`exec`] is the
+//! way in for commands: it picks the executor a [`Plan`] calls for and drives it to the end.
 
 pub mod bound;
 pub mod clock;
