@@ -52,7 +52,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct QueueArgs {
     /// RabbitMQ URL, e.g. amqp://guest:guest@127.0.0.1:5672/%2f
-    #[arg(long)]
+    #[arg(long, value_parser = BrokerUrl)]
     pub broker: String,
     /// Number of queues PREFIX.0 .. PREFIX.N-1; an account's events all go to queue
     /// account_id % N
@@ -66,5 +66,32 @@ pub struct QueueArgs {
 impl QueueArgs {
     pub fn topology(&self) -> crate::broker::amqp::Topology {
         crate::broker::amqp::Topology::new(&self.broker, self.queues, &self.queue_prefix)
+    }
+}
+
+/// Parses `--broker`: a malformed URL is bad usage (exit 2), found before anything connects.
+/// The error is raw so that clap does not echo the value, which may hold a password.
+#[derive(Clone, Copy, Debug)]
+pub struct BrokerUrl;
+
+impl clap::builder::TypedValueParser for BrokerUrl {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let flag = arg.map_or_else(|| "--broker".to_string(), |a| format!("--{}", a.get_id()));
+        let fail = |reason: String| {
+            let msg = format!("invalid value for {flag}: {reason}\n");
+            clap::Error::raw(clap::error::ErrorKind::ValueValidation, msg).with_cmd(cmd)
+        };
+        let url = value
+            .to_str()
+            .ok_or_else(|| fail("not valid UTF-8".into()))?;
+        crate::broker::amqp::check_url(url).map_err(fail)?;
+        Ok(url.to_string())
     }
 }

@@ -67,6 +67,26 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     EXIT_RUNTIME
 }
 
+/// The error and its causes on one line, `outer: cause: root`, like anyhow's `{:#}` but
+/// without repeating a cause that the message before it already quotes: many errors (ours
+/// with `{source}`, lapin's, hyper's) put their source into their own message as well.
+pub fn render(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut previous = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !previous.is_empty() && previous.contains(text.as_str()) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+        previous = text;
+    }
+    out
+}
+
 /// True when the error is a closed stdout/stderr pipe (`eventbench ... | head`): exit quietly.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| {
@@ -88,5 +108,22 @@ mod tests {
         assert_eq!(exit_code(&anyhow::anyhow!("disk full")), EXIT_RUNTIME);
         let pipe = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
         assert!(is_broken_pipe(&pipe));
+    }
+
+    #[test]
+    fn a_cause_quoted_by_its_parent_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let err = anyhow::Error::new(InputError::Io {
+            path: "a.csv".into(),
+            source: io,
+        })
+        .context("cannot load");
+        assert_eq!(render(&err), "cannot load: a.csv: gone");
+    }
+
+    #[test]
+    fn causes_not_quoted_are_all_shown() {
+        let err = anyhow::anyhow!("refused").context("tcp connect").context("cannot send");
+        assert_eq!(render(&err), "cannot send: tcp connect: refused");
     }
 }

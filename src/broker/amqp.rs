@@ -75,17 +75,24 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// What a valid `--broker` looks like, for error messages.
+pub const EXAMPLE_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
 /// Checks a `--broker` value before anything runs: an `amqp://` or `amqps://` URL that parses.
 pub fn check_url(url: &str) -> Result<(), String> {
     let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    let example = format!(
+        "a valid one looks like {EXAMPLE_URL} (user:password@host:port/vhost, the default \
+         vhost / written %2f; amqps:// for TLS)"
+    );
     if !matches!(scheme.as_deref(), Some("amqp" | "amqps")) {
         return Err(format!(
-            "'{}' is not a RabbitMQ URL (expected amqp://host:5672/%2f or amqps://…)",
+            "'{}' is not a RabbitMQ URL; {example}",
             redact(url)
         ));
     }
     url.parse::<lapin::uri::AMQPUri>()
-        .map_err(|e| format!("invalid RabbitMQ URL '{}': {e}", redact(url)))?;
+        .map_err(|e| format!("invalid RabbitMQ URL '{}' ({e}); {example}", redact(url)))?;
     Ok(())
 }
 

@@ -86,7 +86,11 @@ pub fn run_design(
         quiet,
     ));
     if let Err(e) = rt.block_on(amqp::delete(url, &topo)) {
-        eprintln!("warning: could not delete queues {}.*: {e:#}", topo.prefix);
+        eprintln!(
+            "warning: could not delete queues {}.*: {}",
+            topo.prefix,
+            crate::error::render(&e)
+        );
     }
     outcome
 }

@@ -49,7 +49,8 @@ Exit codes: 0 ok; 1 a run failed its ordering check, regressed beyond --max-regr
 fell below --min-efficiency; 2 bad usage or input (nothing runs, no file is written);
 130 interrupted by Ctrl-C (after the runs so far are printed and written).")]
 pub struct Args {
-    /// Events CSV to process [default: ./events.csv if it exists, else the built-in workload]
+    /// Events CSV to process, `-` for standard input [default: ./events.csv if it exists, else
+    /// the built-in workload]
     #[arg(long, short)]
     pub input: Option<PathBuf>,
     /// Worker counts to sweep, comma-separated: numbers ≥ 1 and/or `auto` (one per account)
@@ -86,7 +87,7 @@ pub struct Args {
     pub format: Format,
     /// Also run through this RabbitMQ (amqp://…): the original design and ours, per numeric
     /// worker count, on the real clock
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::BrokerUrl)]
     pub broker: Option<String>,
     /// Queue name prefix of the --broker runs (each uses fresh PREFIX.compare-… queues)
     #[arg(long, default_value = amqp::DEFAULT_PREFIX, requires = "broker")]
@@ -172,9 +173,6 @@ pub fn sweep_plans(strategies: &StrategyList, workers: &WorkerList) -> Vec<Plan>
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
-    if let Some(url) = &args.broker {
-        amqp::check_url(url).map_err(UsageError)?;
-    }
     let (runs, notes) = all_runs(&args);
     let target = args.broker.as_ref().map(|url| broker::Target {
         url: url.clone(),

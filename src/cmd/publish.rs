@@ -19,7 +19,8 @@ Exit codes: 0 all confirmed, 2 bad usage or input, 3 broker unreachable or a mes
 pub struct Args {
     #[command(flatten)]
     pub queue: crate::cli::QueueArgs,
-    /// Events CSV to publish [default: ./events.csv if it exists, else the built-in workload]
+    /// Events CSV to publish, `-` for standard input [default: ./events.csv if it exists, else
+    /// the built-in workload]
     #[arg(long, short)]
     pub input: Option<PathBuf>,
     /// Put this processing time into every message (else only a duration_us column is sent,

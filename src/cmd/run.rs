@@ -16,11 +16,13 @@ use std::path::PathBuf;
   eventbench run --input events.csv --workers 500 --strategy sharded   # the original PHP design
   eventbench run --clock virtual --strategy optimal --workers 100      # exact schedule, instantly
   eventbench run --process-time 100ms --log log.csv --json report.json
+  eventbench generate --events 1000 --output - | eventbench run --input - --clock virtual
 
 Exit codes: 0 ok, 1 ordering violated, 2 bad usage or input, 3 could not complete,
 130 interrupted by Ctrl-C (after the partial report).")]
 pub struct Args {
-    /// Events CSV to process [default: ./events.csv if it exists, else the built-in workload]
+    /// Events CSV to process, `-` for standard input [default: ./events.csv if it exists, else
+    /// the built-in workload]
     #[arg(long, short)]
     pub input: Option<PathBuf>,
     /// Most events in flight: `auto` (one lane per account with events) or a number ≥ 1
@@ -49,7 +51,7 @@ pub struct Args {
     #[arg(long, value_enum, conflicts_with_all = ["broker", "clock"])]
     pub ingest: Option<Ingest>,
     /// Queue the events in RabbitMQ (amqp://...) instead of in memory
-    #[arg(long, requires = "queues", conflicts_with = "clock")]
+    #[arg(long, requires = "queues", conflicts_with = "clock", value_parser = crate::cli::BrokerUrl)]
     pub broker: Option<String>,
     /// Number of RabbitMQ queues (eventbench.0 .. eventbench.N-1) with --broker
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..), requires = "broker")]

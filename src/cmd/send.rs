@@ -25,7 +25,8 @@ pub struct Args {
     /// The server's POST endpoint
     #[arg(long, default_value = "http://127.0.0.1:3910/api")]
     pub url: String,
-    /// Events CSV to send [default: ./events.csv if it exists, else the built-in workload]
+    /// Events CSV to send, `-` for standard input [default: ./events.csv if it exists, else
+    /// the built-in workload]
     #[arg(long, short)]
     pub input: Option<PathBuf>,
     /// Accounts sent at the same time (each account's events one after another)

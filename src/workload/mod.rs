@@ -6,9 +6,52 @@
 pub mod csv;
 pub mod generate;
 
+use crate::error::InputError;
 use crate::types::{AccountId, AccountIdx, EventId, EventIdx, Micros};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// What standard input is called in reports and error messages.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// True for the input name `-`, which means standard input (as `generate --output -` means
+/// standard output), so that commands can be piped together.
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// An opened input file or standard input.
+pub struct Input {
+    pub reader: Box<dyn Read + Send>,
+    /// The name for messages and reports: the path, or [`STDIN_NAME`].
+    pub name: PathBuf,
+    /// The size in bytes, when known up front (files, not pipes).
+    pub size: Option<u64>,
+}
+
+/// Opens an input named on the command line: `-` is standard input, anything else a file.
+pub fn open_input(path: &Path) -> Result<Input, InputError> {
+    if is_stdin(path) {
+        return Ok(Input {
+            reader: Box::new(std::io::stdin()),
+            name: PathBuf::from(STDIN_NAME),
+            size: None,
+        });
+    }
+    let io = |source| InputError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    Ok(Input {
+        reader: Box::new(file),
+        name: path.to_path_buf(),
+        size: Some(size),
+    })
+}
 
 /// A hasher for `u64` ids: one multiply-xorshift instead of SipHash. Ids come from files the
 /// user controls, not from an adversary, and lookups sit on the loading hot path.
