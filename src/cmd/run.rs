@@ -107,6 +107,13 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
 
 /// One stderr line before the work starts: what runs, and how long it cannot beat.
 fn announce(w: &Workload, info: RunInfo) {
+    if w.is_empty() {
+        eprintln!(
+            "input: {} has no events: nothing to process (the report below is empty)",
+            w.source()
+        );
+        return;
+    }
     let shape = w.shape();
     let bound = crate::engine::bound::lower_bound(&shape, info.plan.lanes(shape.accounts));
     eprintln!(

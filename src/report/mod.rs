@@ -155,7 +155,11 @@ impl Report {
             events: shape.events,
             accounts: shape.accounts,
             strategy: info.plan.strategy(),
-            workers: lanes.unwrap_or(shape.accounts),
+            // `auto` is one lane per account: none for an empty workload, not the engines' 1.
+            workers: match info.plan.workers() {
+                crate::engine::Workers::Auto => shape.accounts,
+                crate::engine::Workers::Fixed(_) => lanes.unwrap_or(shape.accounts),
+            },
             workers_requested: info.plan.workers().to_string(),
             clock: info.clock,
             backend: Backend::Memory,

@@ -42,6 +42,9 @@ pub fn render(r: &Report) -> String {
         "input        {}: {} events, {} accounts, longest chain {}",
         r.input, r.events, r.accounts, r.longest_chain
     );
+    if r.events == 0 {
+        let _ = writeln!(o, "nothing to process: the input has no events");
+    }
     let per_event = if r.per_event_durations {
         format!(
             "per-event durations (mean {})",
