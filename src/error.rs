@@ -123,7 +123,9 @@ mod tests {
 
     #[test]
     fn causes_not_quoted_are_all_shown() {
-        let err = anyhow::anyhow!("refused").context("tcp connect").context("cannot send");
+        let err = anyhow::anyhow!("refused")
+            .context("tcp connect")
+            .context("cannot send");
         assert_eq!(render(&err), "cannot send: tcp connect: refused");
     }
 }

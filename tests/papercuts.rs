@@ -19,12 +19,16 @@ fn stderr_of(out: &assert_cmd::assert::Assert) -> String {
 #[test]
 fn generate_pipes_into_run_through_stdin() {
     let generated = eventbench()
-        .args(["generate", "--events", "300", "--seed", "3", "--output", "-"])
+        .args([
+            "generate", "--events", "300", "--seed", "3", "--output", "-",
+        ])
         .assert()
         .success();
     let csv = generated.get_output().stdout.clone();
     let out = eventbench()
-        .args(["run", "--input", "-", "--clock", "virtual", "--format", "json"])
+        .args([
+            "run", "--input", "-", "--clock", "virtual", "--format", "json",
+        ])
         .write_stdin(csv)
         .assert()
         .success();
@@ -40,7 +44,15 @@ fn every_input_flag_reads_stdin_for_dash() {
     for cmd in [
         vec!["compare", "--input", "-", "--workers", "2"],
         vec!["send", "--url", "http://127.0.0.1:9/api", "--input", "-"],
-        vec!["publish", "--broker", "amqp://127.0.0.1:9/%2f", "--queues", "1", "--input", "-"],
+        vec![
+            "publish",
+            "--broker",
+            "amqp://127.0.0.1:9/%2f",
+            "--queues",
+            "1",
+            "--input",
+            "-",
+        ],
     ] {
         eventbench()
             .args(&cmd)
@@ -83,7 +95,13 @@ fn a_refused_broker_connection_says_its_cause_once() {
     let input = dir.path().join("e.csv");
     common::write_events(&input, &[1, 2], None);
     let out = eventbench()
-        .args(["publish", "--broker", "amqp://127.0.0.1:9/%2f", "--queues", "1"])
+        .args([
+            "publish",
+            "--broker",
+            "amqp://127.0.0.1:9/%2f",
+            "--queues",
+            "1",
+        ])
         .arg("--input")
         .arg(&input)
         .assert()
@@ -95,7 +113,9 @@ fn a_refused_broker_connection_says_its_cause_once() {
 #[test]
 fn spaces_around_csv_values_are_trimmed() {
     let out = eventbench()
-        .args(["run", "--input", "-", "--clock", "virtual", "--format", "json"])
+        .args([
+            "run", "--input", "-", "--clock", "virtual", "--format", "json",
+        ])
         .write_stdin("event_id, account_id ,duration_us\n1, 6,10\n 2 ,6 , 20 \n3,\t7,5\n")
         .assert()
         .success();
@@ -130,10 +150,17 @@ fn malformed_broker_urls_are_bad_usage_before_connecting() {
         vec!["run", "--queues", "1", "--input", input, "--broker"],
         vec!["compare", "--input", input, "--broker"],
     ] {
-        for bad in ["notaurl", "http://127.0.0.1:5672/", "amqp://u:secret@h:notaport/%2f"] {
+        for bad in [
+            "notaurl",
+            "http://127.0.0.1:5672/",
+            "amqp://u:secret@h:notaport/%2f",
+        ] {
             let out = eventbench().args(&cmd).arg(bad).assert().code(2);
             let err = stderr_of(&out);
-            assert!(err.contains("amqp://guest:guest@127.0.0.1:5672/%2f"), "{cmd:?} {bad}: {err}");
+            assert!(
+                err.contains("amqp://guest:guest@127.0.0.1:5672/%2f"),
+                "{cmd:?} {bad}: {err}"
+            );
             assert!(!err.contains("cannot connect"), "{err}");
             assert!(!err.contains("secret"), "the password is shown: {err}");
         }

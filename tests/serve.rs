@@ -68,6 +68,7 @@ fn config(process_time_ms: u64) -> Config {
         drain_timeout: None,
         leftover: PathBuf::from("never-written.csv"),
         announce: false,
+        connections: server::listen::Limits::default(),
     }
 }
 

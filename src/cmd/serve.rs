@@ -2,8 +2,10 @@
 
 use crate::cli::GlobalArgs;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
+use crate::error::UsageError;
 use crate::output::{print_report, Format};
 use crate::report::{finish_run, RunInfo};
+use crate::server::listen::Limits;
 use crate::server::{self, Config};
 use crate::types::Micros;
 use anyhow::{Context, Result};
@@ -16,6 +18,7 @@ use std::path::PathBuf;
   eventbench serve                                  # 127.0.0.1:3910, optimal strategy, 1 s per event
   eventbench serve --listen 127.0.0.1:0 --process-time 10ms --max-queued 100000
   eventbench serve --workers 500 --strategy sharded --log log.csv --drain-timeout 30s
+  eventbench serve --max-connections 2000 --header-timeout 5s   # many clients, some slow
 
   curl -si localhost:3910/api -H 'content-type: application/json' -d '{\"account_id\": 7, \"event_id\": 1}'
   curl -si localhost:3910/api -d account_id=7 -d event_id=2
@@ -25,6 +28,9 @@ Status codes of POST /api: 202 accepted; 400 unparseable body (broken JSON or en
 415 content type other than JSON or form fields; 422 missing, non-integer or negative field;
 409 event_id already accepted; 413 body over 64 KiB; 503 queue full (with Retry-After) or
 shutting down; 405 other methods (with Allow). Every error has a JSON body.
+Beyond --max-connections a new connection gets 503 too_many_connections and is closed; a
+connection is closed when no complete request header arrives within --header-timeout (also
+while it idles between keep-alive requests).
 
 SIGINT/SIGTERM: stop accepting, finish every accepted event (past --drain-timeout: start no
 more and write the unstarted ones to --leftover as an events CSV), verify, print the report.
@@ -61,11 +67,22 @@ pub struct Args {
     /// Report format on stdout
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Close a connection that has not sent a complete request header this long after it
+    /// opened or after its last response (slow or idle clients), e.g. 10s, 500ms
+    #[arg(long, default_value = "10s")]
+    pub header_timeout: Micros,
+    /// Most connections open at once; more get a 503 and are closed [default: the open-file
+    /// limit minus 128]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
 }
 
 pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
     let plan = Plan::new(args.strategy, args.workers)?;
     let lanes = plan.live_lanes()?;
+    if args.header_timeout == Micros::ZERO {
+        return Err(UsageError("--header-timeout must be more than 0".into()).into());
+    }
     super::check_output_paths([
         args.log.as_deref(),
         args.json.as_deref(),
@@ -86,6 +103,14 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
         drain_timeout: args.drain_timeout.map(Micros::as_duration),
         leftover,
         announce: true,
+        connections: Limits {
+            header_timeout: args.header_timeout.as_duration(),
+            max_connections: args
+                .max_connections
+                .map_or_else(Limits::default_max_connections, |n| {
+                    usize::try_from(n).unwrap_or(usize::MAX)
+                }),
+        },
     };
     let rt = crate::engine::runtime()?;
     let outcome = rt.block_on(async {
@@ -106,6 +131,12 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
         args.json.as_ref(),
     )?;
     print_report(&report, args.format)?;
+    if outcome.refused_connections > 0 {
+        eprintln!(
+            "{} connections were refused (503) while --max-connections were open",
+            outcome.refused_connections
+        );
+    }
     if let Some(l) = &outcome.leftover {
         eprintln!(
             "{} accepted events were handed back in {}",

@@ -29,6 +29,7 @@ pub fn run_http(workload: Workload, plan: Plan, quiet: bool) -> Result<(Workload
         drain_timeout: None,
         leftover: PathBuf::from("unprocessed-events.csv"),
         announce: false,
+        connections: super::listen::Limits::default(),
     };
     let rt = crate::engine::runtime()?;
     rt.block_on(async move {

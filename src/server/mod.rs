@@ -8,6 +8,7 @@ pub mod api;
 pub mod client;
 pub mod ingest;
 pub mod intake;
+pub mod listen;
 pub mod metrics;
 pub mod parse;
 
@@ -20,7 +21,6 @@ use crate::engine::{ClockKind, Strategy};
 use crate::types::Micros;
 use crate::workload::{Durations, Source, Workload};
 use anyhow::{Context, Result};
-use axum::serve::ListenerExt;
 use intake::{Arrivals, Intake, LiveEngine};
 use std::future::Future;
 use std::io::Write;
@@ -47,6 +47,8 @@ pub struct Config {
     pub leftover: PathBuf,
     /// Print the address and configuration to stderr on startup.
     pub announce: bool,
+    /// Header deadline and connection cap, so slow clients cannot hold the server.
+    pub connections: listen::Limits,
 }
 
 /// What a server that has shut down hands back.
@@ -59,6 +61,8 @@ pub struct ServeOutcome {
     pub leftover: Option<Leftover>,
     /// Requests refused, all reasons together.
     pub rejected: u64,
+    /// Connections closed unread because `--max-connections` were open.
+    pub refused_connections: u64,
 }
 
 /// The hand-back file of a drain that timed out.
@@ -111,14 +115,8 @@ pub async fn run(
         shutdown.await;
         closing.begin_shutdown();
     };
-    // Small request/response pairs on keep-alive connections: Nagle would only add delay.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, api::router(Arc::clone(&intake)))
-        .with_graceful_shutdown(signal)
-        .await
-        .context("the HTTP server failed")?;
+    let router = api::router(Arc::clone(&intake));
+    let refused_connections = listen::serve(listener, router, config.connections, signal).await;
     // The listener is closed and every request answered, so nothing can arrive any more.
     let leftover = drain(&engine, &config).await?;
     let rejected = intake.metrics().rejected_total();
@@ -130,6 +128,7 @@ pub async fn run(
         execution,
         leftover,
         rejected,
+        refused_connections,
     })
 }
 
@@ -151,6 +150,11 @@ fn announce(addr: SocketAddr, c: &Config) {
     eprintln!(
         "  strategy {}, workers {lanes}, process time {}, max queued {max_queued}, drain timeout {drain}",
         c.strategy, c.process_time
+    );
+    eprintln!(
+        "  at most {} connections, each closed when no complete request header arrives within {}",
+        c.connections.max_connections,
+        Micros::from_duration(c.connections.header_timeout)
     );
 }
 
