@@ -89,9 +89,11 @@ pub fn render(err: &anyhow::Error) -> String {
 
 /// True when the error is a closed stdout/stderr pipe (`eventbench ... | head`): exit quietly.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    let pipe = Some(std::io::ErrorKind::BrokenPipe);
     err.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        c.downcast_ref::<std::io::Error>().map(|e| e.kind()) == pipe
+            // serde_json's error hides its io::Error from the chain (its `source` skips it).
+            || c.downcast_ref::<serde_json::Error>().and_then(|e| e.io_error_kind()) == pipe
     })
 }
 
@@ -108,6 +110,15 @@ mod tests {
         assert_eq!(exit_code(&anyhow::anyhow!("disk full")), EXIT_RUNTIME);
         let pipe = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
         assert!(is_broken_pipe(&pipe));
+    }
+
+    #[test]
+    fn a_json_report_into_a_closed_pipe_is_a_broken_pipe() {
+        let io = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let err = anyhow::Error::new(serde_json::Error::io(io));
+        assert!(is_broken_pipe(&err));
+        let other = serde_json::Error::io(std::io::Error::other("disk"));
+        assert!(!is_broken_pipe(&anyhow::Error::new(other)));
     }
 
     #[test]
