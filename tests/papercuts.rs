@@ -3,14 +3,10 @@
 
 mod common;
 
-use assert_cmd::Command;
+use common::eventbench;
 use predicates::prelude::*;
 use serde_json::Value;
 use tempfile::TempDir;
-
-fn eventbench() -> Command {
-    Command::cargo_bin("eventbench").unwrap()
-}
 
 fn stderr_of(out: &assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&out.get_output().stderr).into_owned()
