@@ -495,3 +495,51 @@ fn serving_sharded_with_auto_workers_is_a_usage_error() {
             "sharded needs a number of workers",
         ));
 }
+
+#[tokio::test]
+async fn the_dashboard_and_its_stats_follow_the_events() {
+    let server = Running::start(config(0)).await;
+    let page = server
+        .http
+        .get(format!("{}/", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("api/stats"));
+    let icon = server.http.get(format!("{}/favicon.ico", server.base));
+    assert_eq!(icon.send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    for (event, account) in [(1, 7), (2, 8), (3, 7)] {
+        assert_eq!(
+            server.event(event, account).await.status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    // Sampled every 250 ms: wait for a sample that has seen all three (never timed).
+    let stats = loop {
+        let s: Value = server
+            .http
+            .get(format!("{}/api/stats", server.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if s["processed"] == 3 {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(stats["mode"], "serve");
+    assert_eq!(stats["accepted"], 3);
+    assert_eq!(stats["queued"], 0);
+    assert_eq!(
+        stats["rejected"], 0,
+        "the dashboard's own requests are not refusals"
+    );
+    assert_eq!(stats["hottest"], serde_json::json!([]));
+    assert_eq!(stats["lower_bound_s"], Value::Null);
+    assert!(!stats["history"]["t_s"].as_array().unwrap().is_empty());
+    assert_eq!(processed(&server.shutdown().await), 3);
+}

@@ -2,8 +2,10 @@
 
 use crate::cli::GlobalArgs;
 use crate::engine::{exec, ClockKind, Plan, Strategy, Workers};
+use crate::live::{self, observed::Observed};
 use crate::output::{print_report, Format};
 use crate::report::{self, RunInfo};
+use crate::server::dashboard::Standalone;
 use crate::types::Micros;
 use crate::workload::Workload;
 use anyhow::Result;
@@ -17,6 +19,7 @@ use std::path::PathBuf;
   eventbench run --clock virtual --strategy optimal --workers 100      # exact schedule, instantly
   eventbench run --process-time 100ms --log log.csv --json report.json
   eventbench generate --events 1000 --output - | eventbench run --input - --clock virtual
+  eventbench run --dashboard                       # watch it live at http://127.0.0.1:3911/
 
 Exit codes: 0 ok, 1 ordering violated, 2 bad usage or input, 3 could not complete,
 130 interrupted by Ctrl-C (after the partial report).")]
@@ -59,6 +62,12 @@ pub struct Args {
     /// Queue name prefix with --broker (queues are PREFIX.0 .. PREFIX.N-1)
     #[arg(long, default_value = crate::broker::amqp::DEFAULT_PREFIX, requires = "broker")]
     pub queue_prefix: String,
+    /// Serve a live dashboard of this real-clock run at ADDR [default: 127.0.0.1:3911]
+    /// (port 0: any free port; the address is printed). JSON for scripts: GET /api/stats
+    #[arg(long, value_name = "ADDR", num_args = 0..=1,
+          default_missing_value = crate::server::dashboard::DEFAULT_ADDR,
+          conflicts_with_all = ["ingest", "broker"])]
+    pub dashboard: Option<std::net::SocketAddr>,
 }
 
 /// Ways to bring events into the engine besides loading them.
@@ -70,6 +79,12 @@ pub enum Ingest {
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let plan = Plan::new(args.strategy, args.workers)?;
+    if args.dashboard.is_some() && args.clock == ClockKind::Virtual {
+        return Err(crate::error::UsageError(
+            "--dashboard watches a real-clock run; a virtual-clock run ends at once".into(),
+        )
+        .into());
+    }
     super::check_output_paths([args.log.as_deref(), args.json.as_deref()])?;
     let workload = super::load_workload(args.input.as_deref(), args.process_time)?;
     let info = RunInfo {
@@ -79,6 +94,10 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     if !global.quiet {
         announce(&workload, info);
     }
+    let dashboard = match args.dashboard {
+        Some(addr) => Some(Standalone::start(addr, live::run_board(&workload, plan))?),
+        None => None,
+    };
     let (workload, exec) = match (args.ingest, &args.broker, args.clock) {
         (Some(Ingest::Http), _, _) => {
             crate::server::ingest::run_http(workload, plan, global.quiet)?
@@ -94,9 +113,20 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
                 global.quiet,
             )?
         }
+        (None, None, _) if dashboard.is_some() => {
+            let board = dashboard.as_ref().map(Standalone::board).expect("matched");
+            let handler = Observed {
+                inner: crate::engine::handler::SleepHandler,
+                board: std::sync::Arc::clone(board),
+            };
+            exec::run_real_with(workload, plan, global.quiet, handler, || board.begin())?
+        }
         (None, None, clock) => exec::execute(workload, plan, clock, global.quiet)?,
     };
     let report = report::finish_run(&workload, info, exec, args.log.as_ref(), args.json.as_ref())?;
+    if let Some(d) = dashboard {
+        d.complete(&report);
+    }
     print_report(&report, args.format)?;
     report.check()?;
     if report.interrupted {

@@ -23,6 +23,7 @@ use std::path::PathBuf;
   curl -si localhost:3910/api -H 'content-type: application/json' -d '{\"account_id\": 7, \"event_id\": 1}'
   curl -si localhost:3910/api -d account_id=7 -d event_id=2
   curl -s localhost:3910/metrics
+  curl -s localhost:3910/api/stats                  # what the live dashboard at http://localhost:3910/ shows
 
 Status codes of POST /api: 202 accepted; 400 unparseable body (broken JSON or encoding);
 415 content type other than JSON or form fields; 422 missing, non-integer or negative field;

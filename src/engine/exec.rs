@@ -33,16 +33,27 @@ pub fn execute(
 /// Runs on the real clock: tokio workers for the handlers, the precise timer thread for the
 /// sleeps. Ctrl-C stops new starts, lets the events in flight end, and reports what ran.
 pub fn run_real(workload: Workload, plan: Plan, quiet: bool) -> Result<(Workload, Execution)> {
+    run_real_with(workload, plan, quiet, SleepHandler, || {})
+}
+
+/// [`run_real`] with another handler; `started` is called right when the run's clock starts
+/// (a live dashboard takes its time 0 there).
+pub fn run_real_with<H: Handler>(
+    workload: Workload,
+    plan: Plan,
+    quiet: bool,
+    handler: H,
+    started: impl FnOnce() + Send,
+) -> Result<(Workload, Execution)> {
     let rt = super::runtime()?;
     let outcome = rt.block_on(async move {
         let timer = TimerThread::start().context("cannot start the timer thread")?;
-        let progress = Progress::new(workload.len() as u64, "processing", quiet);
-        let run = Launched::new(
-            workload,
-            plan,
-            SleepHandler,
-            PreciseClock::new(timer.handle()),
-        );
+        let shape = workload.shape();
+        let bound = super::bound::lower_bound(&shape, plan.lanes(shape.accounts));
+        let progress = Progress::against_bound(workload.len() as u64, bound, "processing", quiet);
+        let clock = PreciseClock::new(timer.handle());
+        started();
+        let run = Launched::new(workload, plan, handler, clock);
         until_done(&run, &progress).await;
         Ok(run.finish())
     });

@@ -86,7 +86,7 @@ async fn not_found(State(intake): State<Arc<Intake>>) -> Response {
     intake.metrics().reject(Reason::NotFound);
     error(
         Reason::NotFound,
-        "no such route; POST /api, GET /healthz, GET /metrics",
+        "no such route; POST /api, GET /healthz, GET /metrics, GET / (dashboard), GET /api/stats",
     )
 }
 

@@ -6,6 +6,7 @@ use super::metrics::{Metrics, Reason};
 use crate::engine::clock::{Clock, PreciseClock};
 use crate::engine::handler::{Job, SleepHandler};
 use crate::engine::real::Engine;
+use crate::live::Board;
 use crate::types::{AccountId, EventId, Micros};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -37,6 +38,8 @@ pub struct Arrivals {
     times: Mutex<Vec<u64>>,
     clock: PreciseClock,
     pub metrics: Metrics,
+    /// What the dashboard shows.
+    pub live: Arc<Board>,
 }
 
 impl Arrivals {
@@ -45,6 +48,7 @@ impl Arrivals {
             times: Mutex::new(Vec::new()),
             clock,
             metrics: Metrics::default(),
+            live: Arc::new(Board::default()),
         }
     }
 
@@ -56,8 +60,9 @@ impl Arrivals {
     pub fn finished(&self, job: &Job) {
         let arrival = self.lock().get(job.index.0 as usize).copied();
         if let Some(at) = arrival {
-            let now = self.clock.now().0;
-            self.metrics.observe_latency(now.saturating_sub(at));
+            let latency = self.clock.now().0.saturating_sub(at);
+            self.metrics.observe_latency(latency);
+            self.live.finish(job.account.0, job.duration.0, latency);
         }
     }
 }
@@ -100,6 +105,10 @@ impl Intake {
         &self.arrivals.metrics
     }
 
+    pub fn live(&self) -> &Arc<Board> {
+        &self.arrivals.live
+    }
+
     /// From now on every request is refused with 503: the server is draining.
     pub fn begin_shutdown(&self) {
         self.closing.store(true, Relaxed);
@@ -130,6 +139,8 @@ impl Intake {
         let mut times = self.arrivals.lock();
         times.push(self.engine.now().0);
         drop(times);
+        let work = duration.unwrap_or(self.process_time).0;
+        self.arrivals.live.queue(e.account.0, work);
         match self.engine.submit(e.event, e.account, duration) {
             Ok(idx) => {
                 seen.insert(e.event.0);
@@ -140,6 +151,7 @@ impl Intake {
             }
             Err(_) => {
                 self.arrivals.lock().pop();
+                self.arrivals.live.unqueue(e.account.0, work);
                 Err(Reason::ShuttingDown)
             }
         }

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod client;
+pub mod dashboard;
 pub mod ingest;
 pub mod intake;
 pub mod listen;
@@ -107,6 +108,9 @@ pub async fn run(
         config.process_time,
         config.per_event_durations,
     ));
+    let board = Arc::clone(intake.live());
+    watch_live(&board, &intake, &config, addr);
+    let sampler = tokio::spawn(crate::live::sample_forever(Arc::clone(&board)));
     if config.announce {
         announce(addr, &config);
     }
@@ -114,9 +118,11 @@ pub async fn run(
     let signal = async move {
         shutdown.await;
         closing.begin_shutdown();
+        closing.live().draining();
     };
-    let router = api::router(Arc::clone(&intake));
+    let router = api::router(Arc::clone(&intake)).merge(dashboard::routes(board));
     let refused_connections = listen::serve(listener, router, config.connections, signal).await;
+    sampler.abort();
     // The listener is closed and every request answered, so nothing can arrive any more.
     let leftover = drain(&engine, &config).await?;
     let rejected = intake.metrics().rejected_total();
@@ -132,6 +138,35 @@ pub async fn run(
     })
 }
 
+/// Describes the server to its dashboard, whose gauges are the engine's own counters.
+fn watch_live(board: &crate::live::Board, intake: &Arc<Intake>, c: &Config, addr: SocketAddr) {
+    board.describe(crate::live::Info {
+        mode: "serve".into(),
+        strategy: c.strategy.to_string(),
+        workers: c.lanes.map_or("auto".into(), |n| n.to_string()),
+        handler: format!("sleep {}", c.process_time),
+        input: format!("http://{addr}/api"),
+        lanes: c.lanes,
+        ..crate::live::Info::default()
+    });
+    // Weak: the board lives inside the intake, and a strong reference would be a cycle.
+    let weak = Arc::downgrade(intake);
+    board.count_with(Box::new(move || {
+        let Some(intake) = weak.upgrade() else {
+            return crate::live::Counts::default();
+        };
+        let c = intake.engine().counters();
+        crate::live::Counts {
+            accepted: c.arrived.load(std::sync::atomic::Ordering::Relaxed),
+            queued: c.queued(),
+            in_flight: c.in_flight.load(std::sync::atomic::Ordering::Relaxed),
+            processed: c.finished.load(std::sync::atomic::Ordering::Relaxed),
+            rejected: Some(intake.metrics().rejected_total()),
+        }
+    }));
+    board.begin();
+}
+
 fn announce(addr: SocketAddr, c: &Config) {
     let lanes = c
         .lanes
@@ -145,7 +180,8 @@ fn announce(addr: SocketAddr, c: &Config) {
             Micros::from_duration(d).to_string()
         });
     eprintln!(
-        "eventbench serve listening on http://{addr} (POST /api, GET /metrics, GET /healthz)"
+        "eventbench serve listening on http://{addr} (POST /api, GET /metrics, GET /healthz); \
+         live dashboard: http://{addr}/"
     );
     eprintln!(
         "  strategy {}, workers {lanes}, process time {}, max queued {max_queued}, drain timeout {drain}",

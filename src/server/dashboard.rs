@@ -1,0 +1,232 @@
+//! The live dashboard: `GET /` (one self-contained page, every asset embedded in the binary)
+//! and `GET /api/stats` (the [`Snapshot`] it polls), mounted by `serve` and, for a real-clock
+//! `run --dashboard`, by a [`Standalone`] server on its own thread.
+
+use crate::live::{self, Board, Snapshot};
+use anyhow::{Context, Result};
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+/// How long a finished run waits for an open page to fetch its verified result.
+const FINAL_GRACE: Duration = Duration::from_millis(1500);
+
+/// Where `run --dashboard` listens without an address.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:3911";
+
+const UPLOT_JS: &str = include_str!("../../assets/uplot/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("../../assets/uplot/uPlot.min.css");
+pub(crate) const PAGE_CSS: &str = include_str!("../../assets/page.css");
+pub(crate) const CHARTS_JS: &str = include_str!("../../assets/charts.js");
+
+/// Fills a page template's `/*NAME*/` slots; `</script` inside a script would end it early.
+pub(crate) fn fill(template: &str, slots: &[(&str, &str)]) -> String {
+    let mut page = template.to_string();
+    for (name, text) in slots {
+        page = page.replace(
+            &format!("/*{name}*/"),
+            &text.replace("</script", "<\\/script"),
+        );
+    }
+    page
+}
+
+/// uPlot and the shared styles and helpers, for the slots every page has.
+pub(crate) fn common_slots() -> [(&'static str, &'static str); 3] {
+    [
+        ("UPLOT_JS", UPLOT_JS),
+        ("UPLOT_CSS", UPLOT_CSS),
+        ("PAGE_CSS", PAGE_CSS),
+    ]
+}
+
+static PAGE: LazyLock<String> = LazyLock::new(|| {
+    let script = format!("{CHARTS_JS}\n{}", include_str!("../../assets/dashboard.js"));
+    let mut slots = common_slots().to_vec();
+    slots.push(("DASH_JS", &script));
+    fill(include_str!("../../assets/dashboard.html"), &slots)
+});
+
+/// What the routes share: the board, and whether a page has seen the final numbers.
+struct Watch {
+    board: Arc<Board>,
+    watched: AtomicBool,
+    saw_final: AtomicBool,
+}
+
+/// The dashboard's routes; merge them into a server's router.
+pub fn routes(board: Arc<Board>) -> Router {
+    routes_for(Arc::new(Watch {
+        board,
+        watched: AtomicBool::new(false),
+        saw_final: AtomicBool::new(false),
+    }))
+}
+
+fn routes_for(watch: Arc<Watch>) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/api/stats", get(stats))
+        // Browsers ask for it on every page; a 404 would count as a rejected request.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
+        .with_state(watch)
+}
+
+async fn page() -> Response {
+    let ct = HeaderValue::from_static("text/html; charset=utf-8");
+    ([(header::CONTENT_TYPE, ct)], PAGE.as_str()).into_response()
+}
+
+async fn stats(State(w): State<Arc<Watch>>) -> Response {
+    let snap: Snapshot = w.board.snapshot();
+    w.watched.store(true, Relaxed);
+    if snap.done {
+        w.saw_final.store(true, Relaxed);
+    }
+    let no_store = HeaderValue::from_static("no-store");
+    (
+        StatusCode::OK,
+        [(header::CACHE_CONTROL, no_store)],
+        axum::Json(snap),
+    )
+        .into_response()
+}
+
+/// A dashboard server of its own (for `run`): its own thread and runtime, so it lives from
+/// before the run's runtime starts until after the report is verified.
+pub struct Standalone {
+    pub addr: SocketAddr,
+    watch: Arc<Watch>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Standalone {
+    /// Binds `addr` now (so a taken port fails before any work) and serves `board`, sampling
+    /// it every [`live::SAMPLE_EVERY`].
+    pub fn start(addr: SocketAddr, board: Arc<Board>) -> Result<Self> {
+        let std_listener = std::net::TcpListener::bind(addr)
+            .with_context(|| format!("cannot listen on {addr} for the dashboard"))?;
+        std_listener.set_nonblocking(true)?;
+        let addr = std_listener.local_addr()?;
+        eprintln!("live dashboard: http://{addr}/");
+        let watch = Arc::new(Watch {
+            board: Arc::clone(&board),
+            watched: AtomicBool::new(false),
+            saw_final: AtomicBool::new(false),
+        });
+        let app = routes_for(Arc::clone(&watch));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the dashboard's runtime")?;
+        let thread = std::thread::Builder::new()
+            .name("dashboard".into())
+            .spawn(move || {
+                rt.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) else {
+                        return;
+                    };
+                    let sampler = tokio::spawn(live::sample_forever(board));
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(async {
+                            let _ = rx.await;
+                        })
+                        .await;
+                    sampler.abort();
+                });
+            })
+            .context("cannot start the dashboard thread")?;
+        Ok(Standalone {
+            addr,
+            watch,
+            stop: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn board(&self) -> &Arc<Board> {
+        &self.watch.board
+    }
+
+    /// Shows the verified report as the final state, then closes (see [`Standalone::close`]).
+    pub fn complete(self, report: &crate::report::Report) {
+        self.watch.board.complete(
+            report.ordering_violations,
+            report.wall_time_s,
+            report.efficiency,
+        );
+        self.close(FINAL_GRACE);
+    }
+
+    /// Stops serving; if a page is open, first gives it up to `grace` to fetch the final
+    /// numbers (so the page ends on the verified result, not on the last live sample).
+    pub fn close(mut self, grace: Duration) {
+        let until = Instant::now() + grace;
+        while self.watch.watched.load(Relaxed)
+            && !self.watch.saw_final.load(Relaxed)
+            && Instant::now() < until
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Standalone {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_embeds_every_asset() {
+        let page = PAGE.as_str();
+        assert!(!page.contains("/*UPLOT_JS*/") && !page.contains("/*DASH_JS*/"));
+        assert!(page.contains("uPlot") && page.contains("api/stats"));
+        assert!(!page.contains("src=\"http") && !page.contains("href=\"http"));
+        // One closing tag per opened script: nothing embedded ends a script early.
+        assert_eq!(
+            page.matches("<script>").count(),
+            page.matches("</script>").count()
+        );
+    }
+
+    #[test]
+    fn a_standalone_dashboard_serves_the_snapshot_and_stops() {
+        let board = Arc::new(Board::default());
+        let server = Standalone::start("127.0.0.1:0".parse().unwrap(), board).unwrap();
+        let mut tcp = std::net::TcpStream::connect(server.addr).unwrap();
+        use std::io::{Read, Write};
+        write!(
+            tcp,
+            "GET /api/stats HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut reply = String::new();
+        tcp.read_to_string(&mut reply).unwrap();
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        assert!(reply.contains("\"history\""));
+        server.close(Duration::ZERO);
+    }
+}
