@@ -14,7 +14,8 @@ use clap::{Args, Parser, Subcommand};
   eventbench run                                 # the built-in 10,000-event workload, 1 s per event
   eventbench generate --events 10000 --max-account-id 1000 --seed 7 --output events.csv
   eventbench run --input events.csv --workers 500 --strategy sharded
-  eventbench compare --input events.csv          # sweep strategies x workers on the virtual clock")]
+  eventbench compare --input events.csv          # sweep strategies x workers on the virtual clock
+  eventbench run --json report.json && eventbench report report.json --html report.html")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -46,6 +47,8 @@ pub enum Command {
     Publish(cmd::publish::Args),
     /// Consume RabbitMQ queues and process events in per-account order.
     Worker(cmd::worker::Args),
+    /// Show a saved report or compare document again, or render it as an HTML page.
+    Report(cmd::report::Args),
 }
 
 /// The RabbitMQ queues a command works on (`publish`, `worker`).

@@ -72,8 +72,10 @@ fn sweep_writes_every_export_with_nine_runs() {
     assert_eq!(md.lines().filter(|l| l.starts_with("| ")).count(), 10);
     let svg = std::fs::read_to_string(out.join("compare.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("lower bound"));
+    let html = std::fs::read_to_string(out.join("compare.html")).unwrap();
+    assert!(html.starts_with("<!doctype html>") && html.contains("\"kind\":\"compare\""));
     let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
-    assert_eq!(left.len(), 4, "no temporary files remain");
+    assert_eq!(left.len(), 5, "no temporary files remain");
 }
 
 #[test]

@@ -66,7 +66,7 @@ pub struct Args {
     /// Processing time of every event (when the input has no duration_us column), e.g. 1s, 20ms
     #[arg(long, default_value = "1s")]
     pub process_time: Micros,
-    /// Folder for compare.{json,csv,md,svg} (created if missing)
+    /// Folder for compare.{json,csv,md,svg,html} (created if missing)
     /// [default: results/<date>-compare-<time>/]
     #[arg(long, short)]
     pub output_dir: Option<PathBuf>,
@@ -204,8 +204,15 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         .as_ref()
         .map(|b| Comparison::of(b, &doc.runs, args.max_regression));
     print_summary(&doc, &args, comparison.as_ref())?;
+    if let Some(c) = &comparison {
+        // The page written during the sweep had no verdict yet.
+        let page = export::html::compare_page(&doc, Some(c))?;
+        crate::output::write_atomic(&dir.join("compare.html"), |f| {
+            Ok(f.write_all(page.as_bytes())?)
+        })?;
+    }
     if !global.quiet {
-        eprintln!("wrote {}/compare.{{json,csv,md,svg}}", dir.display());
+        eprintln!("wrote {}/compare.{{json,csv,md,svg,html}}", dir.display());
     }
     if interrupted {
         return Err(crate::error::Interrupted::Sweep(doc.runs.len()).into());

@@ -3,6 +3,7 @@
 pub mod compare;
 pub mod generate;
 pub mod publish;
+pub mod report;
 pub mod run;
 pub mod send;
 pub mod serve;
@@ -20,6 +21,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Send(args) => send::run(args, &cli.global),
         Command::Publish(args) => publish::run(args, &cli.global),
         Command::Worker(args) => worker::run(args, &cli.global),
+        Command::Report(args) => report::run(args, &cli.global),
     }
 }
 

@@ -2,6 +2,7 @@
 //! run so that a sweep that fails late still leaves complete files for the runs before.
 
 pub mod csv;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod svg;
@@ -23,8 +24,14 @@ pub trait Exporter {
 }
 
 /// Every format `compare` writes.
-pub fn all() -> [&'static dyn Exporter; 4] {
-    [&json::Json, &csv::Csv, &markdown::Markdown, &svg::Svg]
+pub fn all() -> [&'static dyn Exporter; 5] {
+    [
+        &json::Json,
+        &csv::Csv,
+        &markdown::Markdown,
+        &svg::Svg,
+        &html::Html,
+    ]
 }
 
 /// Writes every format into `dir` (each file atomically) and returns the paths written.

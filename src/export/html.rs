@@ -1,0 +1,123 @@
+//! `compare.html` and `report --html`: one self-contained page (uPlot, styles, script and the
+//! document's JSON all embedded) that opens from disk with no network.
+
+use super::Exporter;
+use crate::report::compare::{CompareDoc, Comparison, Delta};
+use crate::server::dashboard::{common_slots, fill, CHARTS_JS};
+use anyhow::Result;
+use serde_json::{json, Value};
+use std::io::Write;
+
+const TEMPLATE: &str = include_str!("../../assets/report.html");
+const REPORT_JS: &str = include_str!("../../assets/report.js");
+
+/// The `compare.html` exporter (without a verdict; see [`compare_page`]).
+pub struct Html;
+
+impl Exporter for Html {
+    fn file_name(&self) -> &'static str {
+        "compare.html"
+    }
+
+    fn write(&self, doc: &CompareDoc, out: &mut dyn Write) -> Result<()> {
+        out.write_all(compare_page(doc, None)?.as_bytes())?;
+        Ok(())
+    }
+}
+
+/// The page of a sweep, with the baseline verdict when there was one.
+pub fn compare_page(doc: &CompareDoc, verdict: Option<&Comparison>) -> Result<String> {
+    let data = json!({
+        "kind": "compare",
+        "doc": serde_json::to_value(doc)?,
+        "verdict": verdict.map(verdict_json),
+    });
+    Ok(page("eventbench compare", &data))
+}
+
+/// The page of any saved document: a compare document (`{"runs": […]}`) or one report (of
+/// `run`, `serve` or `verify`), given as parsed JSON so fields this version does not know
+/// are shown too.
+pub fn document_page(doc: &Value) -> String {
+    let kind = if doc.get("runs").is_some() {
+        "compare"
+    } else {
+        "report"
+    };
+    let title = match kind {
+        "compare" => "eventbench compare".to_string(),
+        _ => format!(
+            "eventbench report: {}",
+            doc.get("strategy").and_then(Value::as_str).unwrap_or("run")
+        ),
+    };
+    page(
+        &title,
+        &json!({"kind": kind, "doc": doc, "verdict": Value::Null}),
+    )
+}
+
+fn verdict_json(c: &Comparison) -> Value {
+    let delta = |d: &Delta| {
+        json!({
+            "label": d.label, "base_wall_s": d.base_wall_s, "wall_s": d.wall_s,
+            "base_efficiency": d.base_efficiency, "efficiency": d.efficiency,
+        })
+    };
+    json!({
+        "tolerance": c.tolerance,
+        "regressed": c.regressed.iter().map(delta).collect::<Vec<_>>(),
+        "improved": c.improved.iter().map(delta).collect::<Vec<_>>(),
+        "unchanged": c.unchanged,
+        "unmatched": c.unmatched,
+    })
+}
+
+fn page(title: &str, data: &Value) -> String {
+    // `<` only occurs inside JSON strings, where \u003c means the same: no `</script>` inside.
+    let data = data.to_string().replace('<', "\\u003c");
+    let title = title
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let script = format!("{CHARTS_JS}\n{REPORT_JS}");
+    let mut slots = common_slots().to_vec();
+    slots.push(("REPORT_JS", &script));
+    // The data slot is filled last, so nothing inside the document is taken for a slot.
+    let page = fill(TEMPLATE, &slots).replace("/*TITLE*/", &title);
+    page.replace("/*DATA*/", &data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::fixture;
+
+    #[test]
+    fn the_page_is_self_contained_and_carries_the_document() {
+        let doc = fixture::doc();
+        let html = compare_page(&doc, None).unwrap();
+        assert!(!html.contains("/*UPLOT_JS*/") && !html.contains("/*DATA*/"));
+        assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+        let start = html.find("id=\"eb-data\">").unwrap() + "id=\"eb-data\">".len();
+        let end = start + html[start..].find("</script>").unwrap();
+        let data: Value = serde_json::from_str(&html[start..end]).unwrap();
+        assert_eq!(data["kind"], "compare");
+        assert_eq!(
+            data["doc"]["runs"].as_array().unwrap().len(),
+            doc.runs.len()
+        );
+    }
+
+    #[test]
+    fn markup_in_a_document_cannot_end_the_data_script() {
+        let doc = json!({"strategy": "external", "input": "</script><script>alert(1)</script>"});
+        let html = document_page(&doc);
+        assert_eq!(
+            html.matches("</script>").count(),
+            3,
+            "data, uPlot, report script"
+        );
+        assert!(html.contains("\\u003c/script>\\u003cscript>alert(1)"));
+    }
+}
