@@ -3,7 +3,7 @@
 
 use crate::cli::GlobalArgs;
 use crate::error::InputError;
-use crate::report::compare::CompareDoc;
+use crate::report::sweep::CompareDoc;
 use crate::report::Report;
 use anyhow::Result;
 use serde_json::Value;
@@ -89,7 +89,7 @@ fn load(path: &Path) -> Result<Value, InputError> {
 fn render_text(doc: &Value) -> String {
     if doc.get("runs").is_some() {
         if let Ok(c) = serde_json::from_value::<CompareDoc>(doc.clone()) {
-            return crate::report::compare::render_table(&c.runs);
+            return crate::report::summary::render_table(&c.runs);
         }
     } else if let Ok(r) = serde_json::from_value::<Report>(doc.clone()) {
         return crate::report::table::render(&r);

@@ -2,7 +2,8 @@
 //! document's JSON all embedded) that opens from disk with no network.
 
 use super::Exporter;
-use crate::report::compare::{CompareDoc, Comparison, Delta};
+use crate::report::baseline::{Comparison, Delta};
+use crate::report::sweep::CompareDoc;
 use crate::server::dashboard::{common_slots, fill, CHARTS_JS};
 use anyhow::Result;
 use serde_json::{json, Value};
