@@ -3,8 +3,8 @@
 //!
 //! The binary is a thin shell over this library: [`cli`] parses flags into validated types,
 //! [`cmd`] holds one module per subcommand, [`engine`] owns queues, strategies and clocks,
-//! [`report`] turns what happened into numbers, and [`server`] / [`broker`] bring events in
-//! over HTTP or RabbitMQ.
+//! [`report`] turns what happened into numbers, [`live`] shows what is happening now, and
+//! [`server`] / [`broker`] bring events in over HTTP or RabbitMQ.
 
 pub mod broker;
 pub mod cli;

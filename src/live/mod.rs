@@ -9,12 +9,13 @@ pub mod observed;
 
 use crate::engine::bound::lower_bound;
 use crate::engine::{Plan, Workers};
+use crate::sync::lock;
 use crate::workload::Workload;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often the board is sampled: the page polls at the same pace, so ≥ 2 updates/s.
@@ -158,11 +159,6 @@ pub struct Board {
     window: Mutex<Histogram<u64>>,
     source: Mutex<Option<CountsFn>>,
     latest: Mutex<Snapshot>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // No code panics while holding these locks, so a poisoned one is still consistent.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Default for Board {
