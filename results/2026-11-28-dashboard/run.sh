@@ -39,6 +39,9 @@ for rep in 1 2 3; do
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"
 
+# The board's own per-event and per-sample cost.
+cargo bench -q --bench live 2>&1 | tail -n 11 > "$OUT/bench-live.txt"
+
 # Screenshots of the pages, taken by the browser tests in headless Chromium.
 EVENTBENCH_SCREENSHOTS="$PWD/$OUT" cargo test -q --test browser
 
