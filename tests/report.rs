@@ -3,12 +3,11 @@
 
 mod common;
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use std::path::Path;
 
-fn eventbench(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("eventbench").unwrap();
+fn eventbench(dir: &Path) -> assert_cmd::Command {
+    let mut c = common::eventbench();
     c.current_dir(dir);
     c
 }
