@@ -170,3 +170,42 @@ async fn an_observed_run_reports_every_event_once() {
     // The last event of account 1 ends at 30 ms: the latency of the slowest.
     assert_eq!(s.latency_p99_us.map(|v| v / 1000), Some(30));
 }
+
+proptest::proptest! {
+    /// Whatever order the accounts' events run in, the hottest list holds the true work left
+    /// of the heaviest accounts, the gauges add up, and the efficiency so far is a fraction.
+    #[test]
+    fn the_board_tracks_the_true_work_left(
+        accounts in proptest::collection::vec(1u64..6, 1..40),
+        picks in proptest::collection::vec(0usize..6, 0..60),
+    ) {
+        let n = accounts.len() as u64;
+        let b = run_board(n, 1.0, Some(2));
+        let mut left: std::collections::HashMap<u64, u64> = Default::default();
+        for &a in &accounts {
+            b.queue(a, S);
+            *left.entry(a).or_default() += 1;
+        }
+        let mut done = 0u64;
+        for (step, p) in picks.into_iter().enumerate() {
+            let mut ready: Vec<u64> = left.iter().filter(|e| *e.1 > 0).map(|e| *e.0).collect();
+            ready.sort_unstable();
+            let Some(&a) = ready.get(p % ready.len().max(1)) else { break };
+            b.start(a, step as u64 * S, S);
+            b.finish(a, S, S);
+            *left.get_mut(&a).unwrap() -= 1;
+            done += 1;
+        }
+        b.sample_at(Duration::from_secs(done));
+        let s = b.snapshot();
+        proptest::prop_assert_eq!(s.processed, done);
+        proptest::prop_assert_eq!(s.queued + s.in_flight + s.processed, n);
+        let mut expected: Vec<(u64, u64)> = left.into_iter().filter(|e| e.1 > 0).collect();
+        expected.sort_by_key(|&(a, l)| (std::cmp::Reverse(l), a));
+        expected.truncate(HOTTEST);
+        let hot: Vec<(u64, u64)> = s.hottest.iter().map(|h| (h.account_id, h.events_left)).collect();
+        proptest::prop_assert_eq!(hot, expected);
+        let e = s.efficiency_so_far.unwrap();
+        proptest::prop_assert!(e > 0.0 && e <= 1.0, "{}", e);
+    }
+}
