@@ -139,3 +139,19 @@ fn a_taken_dashboard_port_fails_before_the_run() {
         .stdout("")
         .stderr(predicate::str::contains("cannot listen on"));
 }
+
+#[test]
+fn an_http_ingest_run_shows_its_servers_dashboard() {
+    let tmp = tempfile::tempdir().unwrap();
+    common::write_events(&tmp.path().join("events.csv"), &[1, 2, 1], None);
+    eventbench(tmp.path())
+        .args(["run", "-q", "--ingest", "http", "--process-time", "10ms"])
+        .args(["--dashboard", "127.0.0.1:0"])
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 of 3 events ran once each"))
+        .stderr(predicate::str::contains(
+            "live dashboard: http://127.0.0.1:",
+        ));
+}

@@ -63,10 +63,11 @@ pub struct Args {
     #[arg(long, default_value = crate::broker::amqp::DEFAULT_PREFIX, requires = "broker")]
     pub queue_prefix: String,
     /// Serve a live dashboard of this real-clock run at ADDR [default: 127.0.0.1:3911]
-    /// (port 0: any free port; the address is printed). JSON for scripts: GET /api/stats
+    /// (port 0: any free port; the address is printed). JSON for scripts: GET /api/stats.
+    /// With --ingest http the in-process server listens there and shows its own dashboard
     #[arg(long, value_name = "ADDR", num_args = 0..=1,
           default_missing_value = crate::server::dashboard::DEFAULT_ADDR,
-          conflicts_with_all = ["ingest", "broker"])]
+          conflicts_with = "broker")]
     pub dashboard: Option<std::net::SocketAddr>,
 }
 
@@ -94,13 +95,13 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     if !global.quiet {
         announce(&workload, info);
     }
-    let dashboard = match args.dashboard {
-        Some(addr) => Some(Standalone::start(addr, live::run_board(&workload, plan))?),
-        None => None,
+    let dashboard = match (args.dashboard, args.ingest) {
+        (Some(addr), None) => Some(Standalone::start(addr, live::run_board(&workload, plan))?),
+        _ => None,
     };
     let (workload, exec) = match (args.ingest, &args.broker, args.clock) {
         (Some(Ingest::Http), _, _) => {
-            crate::server::ingest::run_http(workload, plan, global.quiet)?
+            crate::server::ingest::run_http(workload, plan, global.quiet, args.dashboard)?
         }
         (None, Some(url), _) => {
             let queues = args.queues.expect("clap requires --queues with --broker");

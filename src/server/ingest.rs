@@ -9,6 +9,7 @@ use crate::progress::Progress;
 use crate::types::Micros;
 use crate::workload::Workload;
 use anyhow::{Context, Result};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -16,9 +17,15 @@ use std::sync::Arc;
 /// Concurrent account streams the in-process client uses.
 const CONCURRENCY: usize = 64;
 
-/// Starts `serve` in-process on 127.0.0.1:0, sends `workload` through real HTTP and processes
-/// it live; returns the live workload (in server arrival order) and what happened.
-pub fn run_http(workload: Workload, plan: Plan, quiet: bool) -> Result<(Workload, Execution)> {
+/// Starts `serve` in-process on 127.0.0.1:0 (or on `dashboard`, whose `GET /` then shows the
+/// run live), sends `workload` through real HTTP and processes it live; returns the live
+/// workload (in server arrival order) and what happened.
+pub fn run_http(
+    workload: Workload,
+    plan: Plan,
+    quiet: bool,
+    dashboard: Option<SocketAddr>,
+) -> Result<(Workload, Execution)> {
     let config = Config {
         strategy: plan.strategy(),
         // The workload is known here, so `auto` resolves as in a batch run (sharded included).
@@ -33,10 +40,14 @@ pub fn run_http(workload: Workload, plan: Plan, quiet: bool) -> Result<(Workload
     };
     let rt = crate::engine::runtime()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let at = dashboard.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener = tokio::net::TcpListener::bind(at)
             .await
-            .context("cannot listen on 127.0.0.1")?;
+            .with_context(|| format!("cannot listen on {at}"))?;
         let addr = listener.local_addr()?;
+        if dashboard.is_some() {
+            eprintln!("live dashboard: http://{addr}/ (the in-process serve's)");
+        }
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(super::run(listener, config, async {
             let _ = stopped.await;
