@@ -67,6 +67,8 @@ fn config(process_time_ms: u64) -> Config {
         max_queued: None,
         drain_timeout: None,
         leftover: PathBuf::from("never-written.csv"),
+        data_dir: None,
+        log: None,
         announce: false,
         connections: server::listen::Limits::default(),
     }

@@ -35,6 +35,8 @@ async fn start(connections: Limits) -> Running {
         max_queued: None,
         drain_timeout: None,
         leftover: PathBuf::from("never-written.csv"),
+        data_dir: None,
+        log: None,
         announce: false,
         connections,
     };

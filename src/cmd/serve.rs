@@ -4,20 +4,22 @@ use crate::cli::GlobalArgs;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::UsageError;
 use crate::output::{print_report, Format};
-use crate::report::{finish_run, RunInfo};
+use crate::report::{finish_run, QueueInfo, RunInfo};
 use crate::server::listen::Limits;
 use crate::server::{self, Config};
 use crate::types::Micros;
 use anyhow::{Context, Result};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Flags of `serve`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  eventbench serve                                  # 127.0.0.1:3910, optimal strategy, 1 s per event
-  eventbench serve --listen 127.0.0.1:0 --process-time 10ms --max-queued 100000
-  eventbench serve --workers 500 --strategy sharded --log log.csv --drain-timeout 30s
+  eventbench serve                                  # 127.0.0.1:3910, durable queue in ./eventbench-data
+  eventbench serve --data-dir /var/lib/eventbench --log processed.csv
+  eventbench serve --in-memory --listen 127.0.0.1:0 --process-time 10ms --max-queued 100000
+  eventbench serve --workers 500 --strategy sharded --drain-timeout 30s
   eventbench serve --max-connections 2000 --header-timeout 5s   # many clients, some slow
 
   curl -si localhost:3910/api -H 'content-type: application/json' -d '{\"account_id\": 7, \"event_id\": 1}'
@@ -27,15 +29,25 @@ use std::path::PathBuf;
 
 Status codes of POST /api: 202 accepted; 400 unparseable body (broken JSON or encoding);
 415 content type other than JSON or form fields; 422 missing, non-integer or negative field;
-409 event_id already accepted; 413 body over 64 KiB; 503 queue full (with Retry-After) or
-shutting down; 405 other methods (with Allow). Every error has a JSON body.
+409 event_id already accepted (also by an earlier run on the same data dir); 413 body over
+64 KiB; 503 queue full (with Retry-After), shutting down, or the event could not be written
+to disk; 405 other methods (with Allow). Every error has a JSON body.
 Beyond --max-connections a new connection gets 503 too_many_connections and is closed; a
 connection is closed when no complete request header arrives within --header-timeout (also
 while it idles between keep-alive requests).
 
+What a 202 promises (durable, the default): the event is in the data dir and synced to disk
+(fsync, one sync per group of requests), and it is processed even if the server is killed
+right after: a restart on the same --data-dir runs the unfinished events first, each account
+in its order, before newer events of that account. An event whose processing was cut off runs
+again (at-least-once) and is counted as `redelivered`. Finished events are deleted, so the
+data dir stays a few MB however many events went through. --in-memory: a 202 only means
+queued in this process.
+
 SIGINT/SIGTERM: stop accepting, finish every accepted event (past --drain-timeout: start no
-more and write the unstarted ones to --leftover as an events CSV), verify, print the report.
-Exit codes: 0 ok, 1 ordering violated, 2 bad usage.")]
+more; durable: the unstarted ones stay in the data dir; --in-memory: they are written to
+--leftover as an events CSV), verify, print the report.
+Exit codes: 0 ok, 1 ordering violated, 2 bad usage or unusable data dir.")]
 pub struct Args {
     /// Address to listen on (port 0: any free port; the real one is printed)
     #[arg(long, default_value = "127.0.0.1:3910")]
@@ -52,14 +64,22 @@ pub struct Args {
     /// Answer 503 (with Retry-After) while this many events wait to start [default: unlimited]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_queued: Option<u64>,
-    /// Write every processed event (account_id,event_id,worker,start_us,end_us) at shutdown
+    /// Append every processed event (account_id,event_id,worker,start_us,end_us) to this CSV
+    /// as it finishes, written through per event (survives a kill); times count from this
+    /// process's start
     #[arg(long)]
     pub log: Option<PathBuf>,
+    /// Where the durable queue lives (created if missing; one server per directory)
+    #[arg(long, default_value = "eventbench-data", conflicts_with = "in_memory")]
+    pub data_dir: PathBuf,
+    /// Keep accepted events in memory only: faster, but a crash loses them (engine benchmarks)
+    #[arg(long)]
+    pub in_memory: bool,
     /// After a shutdown signal, start queued events only this long [default: until all ran]
     #[arg(long)]
     pub drain_timeout: Option<Micros>,
-    /// Where the events not started before the drain timeout go (an events CSV for `run`)
-    /// [default: unprocessed-<unix time>.csv]
+    /// With --in-memory: where the events not started before the drain timeout go (an events
+    /// CSV for `run`) [default: unprocessed-<unix time>.csv]
     #[arg(long)]
     pub leftover: Option<PathBuf>,
     /// Write the report as JSON to this file at shutdown
@@ -103,6 +123,8 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
         max_queued: args.max_queued,
         drain_timeout: args.drain_timeout.map(Micros::as_duration),
         leftover,
+        data_dir: (!args.in_memory).then(|| args.data_dir.clone()),
+        log: args.log.clone(),
         announce: true,
         connections: Limits {
             header_timeout: args.header_timeout.as_duration(),
@@ -118,19 +140,33 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        server::run(listener, config, shutdown_signal()).await
+        let signal = shutdown_signal();
+        server::run(listener, config, signal).await
     })?;
     let info = RunInfo {
         plan,
         clock: ClockKind::Real,
     };
-    let report = finish_run(
-        &outcome.workload,
-        info,
-        outcome.execution,
-        args.log.as_ref(),
-        args.json.as_ref(),
-    )?;
+    // The log was written as events finished; the JSON waits for the queue fields.
+    let mut report = finish_run(&outcome.workload, info, outcome.execution, None, None)?;
+    report.queue = Some(match &outcome.durable {
+        Some(d) => QueueInfo {
+            queue: "durable".into(),
+            data_dir: Some(d.data_dir.display().to_string()),
+            resumed: d.resumed,
+            redelivered: d.redelivered,
+        },
+        None => QueueInfo {
+            queue: "in-memory".into(),
+            ..QueueInfo::default()
+        },
+    });
+    if let Some(path) = &args.json {
+        crate::output::write_atomic(path, |f| {
+            serde_json::to_writer_pretty(&mut *f, &report)?;
+            Ok(writeln!(f)?)
+        })?;
+    }
     print_report(&report, args.format)?;
     if outcome.refused_connections > 0 {
         eprintln!(
@@ -148,8 +184,12 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
     Ok(report.check()?)
 }
 
-/// Completes on the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    crate::shutdown::signal().await;
-    eprintln!("shutting down: no new events; finishing the accepted ones");
+/// Completes on the first SIGINT or SIGTERM; the handlers are installed by this call (see
+/// [`crate::shutdown::signal`]).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    let signal = crate::shutdown::signal();
+    async move {
+        signal.await;
+        eprintln!("shutting down: no new events; finishing the accepted ones");
+    }
 }

@@ -32,9 +32,10 @@ pub(crate) fn run_one<'a, H: Handler, C: Clock, T: Send + 'a>(
     clock: &'a C,
     job: Job,
     urgency: u64,
+    lane: u32,
     at: T,
 ) -> impl Future<Output = Finished<T>> + Send + 'a {
-    invoke(handler, clock, job, urgency).map(move |t| Finished {
+    invoke(handler, clock, job, urgency, lane).map(move |t| Finished {
         at,
         start: t.start,
         end: t.end,

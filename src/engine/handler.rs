@@ -23,6 +23,8 @@ pub struct Ctx<'a, C> {
     pub start: Micros,
     /// Work left on this event's account, this event included (see [`Clock::sleep_until`]).
     pub urgency: u64,
+    /// The lane (worker) running it: the `worker` column of a processed log.
+    pub lane: u32,
 }
 
 impl<C: Clock> Ctx<'_, C> {
@@ -72,6 +74,7 @@ pub fn invoke<'a, H: Handler, C: Clock>(
     clock: &'a C,
     job: Job,
     urgency: u64,
+    lane: u32,
 ) -> impl Future<Output = Timed> + Send + 'a {
     use futures_util::FutureExt;
     use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -80,6 +83,7 @@ pub fn invoke<'a, H: Handler, C: Clock>(
         clock,
         start,
         urgency,
+        lane,
     };
     let call = catch_unwind(AssertUnwindSafe(|| handler.handle(job, ctx)));
     async move {

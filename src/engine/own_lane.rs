@@ -207,7 +207,7 @@ fn run_one<'a, H: Handler, C: Clock>(
         event: e,
         position,
     };
-    group::run_one(&s.handler, &s.clock, job, urgency, place)
+    group::run_one(&s.handler, &s.clock, job, urgency, account.0, place)
 }
 
 /// Slots woken since the group last looked, and the group task's waker.

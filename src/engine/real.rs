@@ -314,7 +314,14 @@ fn run_one<'a, H: Handler, C: Clock>(
     shared: &'a Shared<H, C>,
     (d, job): Work,
 ) -> impl std::future::Future<Output = Finished> + Send + 'a {
-    group::run_one(&shared.handler, &shared.clock, job, d.urgency, d.slot)
+    group::run_one(
+        &shared.handler,
+        &shared.clock,
+        job,
+        d.urgency,
+        d.slot.lane.0,
+        d.slot,
+    )
 }
 
 /// A group task: runs its share of the handlers until the engine is done.

@@ -35,6 +35,7 @@ pub fn report(strategy: Strategy, workers: &str, bound: f64, wall: f64) -> Repor
         short_handlers: 0,
         max_in_flight: lanes,
         interrupted: false,
+        queue: None,
         latency_us: Percentiles {
             p50: us(wall / 2.0),
             p90: us(wall * 7.0 / 8.0),

@@ -66,6 +66,9 @@ pub struct Report {
     /// The first few violations, in words.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<String>,
+    /// `serve` only: how accepted events were kept.
+    #[serde(default, flatten, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueInfo>,
     /// Latency histogram for the terminal: `(upper bound µs, count)`.
     #[serde(skip)]
     pub latency_histogram: Vec<(u64, u64)>,
@@ -126,6 +129,22 @@ impl<'de> Deserialize<'de> for Backend {
     }
 }
 
+/// How `serve` kept the events it accepted.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct QueueInfo {
+    /// `durable` (on disk before the 202) or `in-memory`.
+    pub queue: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<String>,
+    /// Unfinished events found in the data dir at start and run first.
+    #[serde(default)]
+    pub resumed: u64,
+    /// Of those, the ones that had started before the previous process died: they ran again
+    /// (at-least-once), so the processed log may show them twice across the two runs.
+    #[serde(default)]
+    pub redelivered: u64,
+}
+
 /// What the report needs to know about how the run was configured.
 #[derive(Clone, Copy, Debug)]
 pub struct RunInfo {
@@ -180,6 +199,7 @@ impl Report {
             latency_us: latency.percentiles(),
             overshoot_us: overshoot.percentiles(),
             violations: v.examples.iter().map(ToString::to_string).collect(),
+            queue: None,
             latency_histogram: latency.buckets(10),
         }
     }

@@ -90,6 +90,16 @@ pub fn render(r: &Report) -> String {
     for v in &r.violations {
         let _ = writeln!(o, "  violation: {v}");
     }
+    if let Some(q) = &r.queue {
+        let _ = match &q.data_dir {
+            Some(dir) => writeln!(
+                o,
+                "queue        durable in {dir}: {} resumed at start, {} of them redelivered",
+                q.resumed, q.redelivered
+            ),
+            None => writeln!(o, "queue        {}", q.queue),
+        };
+    }
     let _ = writeln!(o, "latency      {}", percentiles(&r.latency_us));
     let _ = writeln!(o, "overshoot    {}", percentiles(&r.overshoot_us));
     if !r.latency_histogram.is_empty() {

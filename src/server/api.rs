@@ -36,7 +36,9 @@ fn status_of(reason: Reason) -> StatusCode {
         Reason::NotFound => StatusCode::NOT_FOUND,
         Reason::Duplicate => StatusCode::CONFLICT,
         Reason::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        Reason::QueueFull | Reason::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        Reason::QueueFull | Reason::ShuttingDown | Reason::StorageFailed => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
     }
 }
 
@@ -47,7 +49,7 @@ fn error(reason: Reason, message: &str) -> Response {
     let mut resp = (status, axum::Json(body)).into_response();
     let headers = resp.headers_mut();
     match reason {
-        Reason::QueueFull => {
+        Reason::QueueFull | Reason::StorageFailed => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_S));
         }
         Reason::ShuttingDown => {
@@ -110,7 +112,7 @@ async fn post_event(State(intake): State<Arc<Intake>>, headers: HeaderMap, body:
         Ok(e) => e,
         Err(bad) => return refuse(&intake, bad),
     };
-    match intake.admit(incoming) {
+    match intake.admit(incoming).await {
         Ok(Accepted { sequence, queued }) => {
             // Hand-formatted: this is the hot path, and every field is a plain number.
             let body = format!(
@@ -128,6 +130,9 @@ async fn post_event(State(intake): State<Arc<Intake>>, headers: HeaderMap, body:
                     incoming.event.0
                 ),
                 Reason::QueueFull => format!("the queue is full; retry after {RETRY_AFTER_S} s"),
+                Reason::StorageFailed => {
+                    "the event could not be written to disk, so it was not accepted".to_string()
+                }
                 _ => "the server is shutting down".to_string(),
             };
             error(reason, &message)

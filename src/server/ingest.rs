@@ -35,6 +35,10 @@ pub fn run_http(
         max_queued: None,
         drain_timeout: None,
         leftover: PathBuf::from("unprocessed-events.csv"),
+        // The run owns its workload, so there is nothing a crash could lose that a re-run
+        // would not redo: in memory, as an engine benchmark should be.
+        data_dir: None,
+        log: None,
         announce: false,
         connections: super::listen::Limits::default(),
     };

@@ -1,19 +1,29 @@
 //! Admission in front of the live engine: duplicate ids, the queue limit and shutdown are
 //! decided here, under one lock, so two concurrent requests can never both pass a check that
-//! only one of them may pass.
+//! only one of them may pass. An admitted event then goes to the intake's [`Sink`]: straight
+//! into the engine, or first onto disk.
 
+use super::durable::{Durable, ServeHandler};
 use super::metrics::{Metrics, Reason};
 use crate::engine::clock::{Clock, PreciseClock};
-use crate::engine::handler::{Job, SleepHandler};
+use crate::engine::handler::Job;
 use crate::engine::real::Engine;
 use crate::live::Board;
 use crate::types::{AccountId, EventId, Micros};
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use rangemap::RangeInclusiveSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The engine the server feeds.
-pub type LiveEngine = Engine<SleepHandler, PreciseClock>;
+pub type LiveEngine = Engine<ServeHandler, PreciseClock>;
+
+/// Where admitted events go. (A broker mode would be a third kind: published and confirmed.)
+pub enum Sink {
+    /// Straight into the engine: lost if the process dies (`--in-memory`).
+    Memory,
+    /// Onto disk first (group commit), then into the engine; answered once on disk.
+    Durable(Arc<Durable>),
+}
 
 /// One event as a request carries it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,7 +36,8 @@ pub struct Incoming {
 /// Where an accepted event stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Accepted {
-    /// 0-based position in the server's arrival order (= the engine's event index).
+    /// 0-based position in the server's arrival order: the engine's event index in memory,
+    /// the store's sequence number (which goes on across restarts) in durable mode.
     pub sequence: u64,
     /// Events waiting to start once this one was queued, this one included (0 if it started
     /// right away).
@@ -56,6 +67,16 @@ impl Arrivals {
         crate::sync::lock(&self.times)
     }
 
+    /// Records that the next event (by engine index) entered the queue at `at`.
+    pub fn arrive(&self, at: Micros) {
+        self.lock().push(at.0);
+    }
+
+    /// Takes back the last [`Arrivals::arrive`], for an event the engine refused.
+    pub fn unarrive(&self) {
+        self.lock().pop();
+    }
+
     /// Called by the engine after each handler returned.
     pub fn finished(&self, job: &Job) {
         let arrival = self.lock().get(job.index.0 as usize).copied();
@@ -71,7 +92,11 @@ impl Arrivals {
 pub struct Intake {
     engine: LiveEngine,
     arrivals: Arc<Arrivals>,
-    seen: Mutex<HashSet<u64>>,
+    /// Every id accepted (or being written): ids mostly arrive in runs, so ranges stay few.
+    seen: Mutex<RangeInclusiveSet<u64>>,
+    sink: Sink,
+    /// Admitted events not yet in the engine (waiting for their commit).
+    committing: AtomicU64,
     max_queued: Option<u64>,
     closing: AtomicBool,
     process_time: Micros,
@@ -82,6 +107,8 @@ impl Intake {
     pub fn new(
         engine: LiveEngine,
         arrivals: Arc<Arrivals>,
+        sink: Sink,
+        accepted: RangeInclusiveSet<u64>,
         max_queued: Option<u64>,
         process_time: Micros,
         per_event: bool,
@@ -89,7 +116,9 @@ impl Intake {
         Intake {
             engine,
             arrivals,
-            seen: Mutex::new(HashSet::new()),
+            seen: Mutex::new(accepted),
+            sink,
+            committing: AtomicU64::new(0),
             max_queued,
             closing: AtomicBool::new(false),
             process_time,
@@ -118,20 +147,69 @@ impl Intake {
         self.closing.load(Relaxed)
     }
 
-    /// Queues the event behind the earlier events of its account, or says why not.
-    pub fn admit(&self, e: Incoming) -> Result<Accepted, Reason> {
-        let mut seen = crate::sync::lock(&self.seen);
+    /// The durable queue, in durable mode.
+    pub fn durable(&self) -> Option<&Arc<Durable>> {
+        match &self.sink {
+            Sink::Durable(d) => Some(d),
+            Sink::Memory => None,
+        }
+    }
+
+    fn seen(&self) -> MutexGuard<'_, RangeInclusiveSet<u64>> {
+        crate::sync::lock(&self.seen)
+    }
+
+    /// Queues the event behind the earlier events of its account, or says why not. In
+    /// durable mode this returns only once the event is on disk.
+    pub async fn admit(&self, e: Incoming) -> Result<Accepted, Reason> {
+        let durable = match &self.sink {
+            Sink::Memory => return self.admit_in_memory(e),
+            Sink::Durable(d) => d,
+        };
+        let duration = self
+            .per_event
+            .then(|| e.duration.unwrap_or(self.process_time));
+        {
+            let mut seen = self.seen();
+            self.check(&seen, e, self.committing.load(Relaxed))?;
+            // Reserved now, so a concurrent request with the same id gets its 409 at once.
+            seen.insert(e.event.0..=e.event.0);
+            self.committing.fetch_add(1, Relaxed);
+        }
+        let written = durable.insert(e.event, e.account, duration).await;
+        self.committing.fetch_sub(1, Relaxed);
+        match written {
+            Ok(seq) => Ok(Accepted {
+                sequence: seq,
+                queued: self.engine.counters().queued(),
+            }),
+            Err(_) => {
+                self.seen().remove(e.event.0..=e.event.0);
+                Err(Reason::StorageFailed)
+            }
+        }
+    }
+
+    /// The checks every event passes, under the `seen` lock.
+    fn check(&self, seen: &RangeInclusiveSet<u64>, e: Incoming, extra: u64) -> Result<(), Reason> {
         if self.is_closing() {
             return Err(Reason::ShuttingDown);
         }
         if seen.contains(&e.event.0) {
             return Err(Reason::Duplicate);
         }
-        let counters = self.engine.counters();
         // Under the lock the queue can only shrink behind our back, so the limit is exact.
-        if self.max_queued.is_some_and(|max| counters.queued() >= max) {
+        let queued = self.engine.counters().queued() + extra;
+        if self.max_queued.is_some_and(|max| queued >= max) {
             return Err(Reason::QueueFull);
         }
+        Ok(())
+    }
+
+    fn admit_in_memory(&self, e: Incoming) -> Result<Accepted, Reason> {
+        let mut seen = self.seen();
+        self.check(&seen, e, 0)?;
+        let counters = self.engine.counters();
         let duration = self
             .per_event
             .then(|| e.duration.unwrap_or(self.process_time));
@@ -143,7 +221,7 @@ impl Intake {
         self.arrivals.live.queue(e.account.0, work);
         match self.engine.submit(e.event, e.account, duration) {
             Ok(idx) => {
-                seen.insert(e.event.0);
+                seen.insert(e.event.0..=e.event.0);
                 Ok(Accepted {
                     sequence: u64::from(idx.0),
                     queued: counters.queued(),

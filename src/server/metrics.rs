@@ -17,10 +17,12 @@ pub enum Reason {
     TooLarge,
     QueueFull,
     ShuttingDown,
+    /// The durable queue could not write the event (disk full, I/O error).
+    StorageFailed,
 }
 
 impl Reason {
-    const ALL: [Reason; 9] = [
+    const ALL: [Reason; 10] = [
         Reason::BadRequest,
         Reason::InvalidValue,
         Reason::UnsupportedMediaType,
@@ -30,6 +32,7 @@ impl Reason {
         Reason::TooLarge,
         Reason::QueueFull,
         Reason::ShuttingDown,
+        Reason::StorageFailed,
     ];
 
     /// The machine-readable name: the `error` field of error bodies and the metric label.
@@ -44,6 +47,7 @@ impl Reason {
             Reason::TooLarge => "body_too_large",
             Reason::QueueFull => "queue_full",
             Reason::ShuttingDown => "shutting_down",
+            Reason::StorageFailed => "storage_failed",
         }
     }
 }

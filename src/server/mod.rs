@@ -1,28 +1,36 @@
 //! The web API of the original system: `POST /api` feeds the live engine, `GET /metrics` and
-//! `GET /healthz` watch it, and a shutdown drains it without losing an accepted event.
+//! `GET /healthz` watch it, and a shutdown drains it without losing an accepted event. By
+//! default accepted events are on disk before they are answered (see [`durable`]), so a crash
+//! loses none either.
 //!
 //! [`run`] takes a bound listener and a shutdown future (as in tokio's mini-redis), so the
 //! binary wires real signals and a real port while tests inject port 0 and a channel.
 
 pub mod api;
 pub mod client;
+pub mod committer;
 pub mod dashboard;
+pub mod durable;
 pub mod ingest;
 pub mod intake;
 pub mod listen;
 pub mod metrics;
 pub mod parse;
+pub mod store;
 
+use crate::broker::livelog::LiveLog;
 use crate::engine::clock::PreciseClock;
-use crate::engine::handler::SleepHandler;
 use crate::engine::real::{Engine, Observer};
 use crate::engine::record::Execution;
 use crate::engine::timer::TimerThread;
 use crate::engine::{ClockKind, Strategy};
+use crate::error::UsageError;
 use crate::types::Micros;
 use crate::workload::{Durations, Source, Workload};
 use anyhow::{Context, Result};
-use intake::{Arrivals, Intake, LiveEngine};
+use durable::{Durable, DurableInfo, ServeHandler};
+use intake::{Arrivals, Intake, LiveEngine, Sink};
+use rangemap::RangeInclusiveSet;
 use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -44,8 +52,12 @@ pub struct Config {
     pub max_queued: Option<u64>,
     /// After shutdown, how long to keep starting queued events; `None`: until all have run.
     pub drain_timeout: Option<Duration>,
-    /// Where events never started (after a drain timeout) are written.
+    /// Where events never started (after a drain timeout) are written, in memory mode.
     pub leftover: PathBuf,
+    /// The durable queue's directory; `None`: events are kept in memory only.
+    pub data_dir: Option<PathBuf>,
+    /// The processed log, appended and flushed per event.
+    pub log: Option<PathBuf>,
     /// Print the address and configuration to stderr on startup.
     pub announce: bool,
     /// Header deadline and connection cap, so slow clients cannot hold the server.
@@ -64,6 +76,8 @@ pub struct ServeOutcome {
     pub rejected: u64,
     /// Connections closed unread because `--max-connections` were open.
     pub refused_connections: u64,
+    /// The durable queue's account of the run; `None` in memory mode.
+    pub durable: Option<DurableInfo>,
 }
 
 /// The hand-back file of a drain that timed out.
@@ -91,19 +105,59 @@ pub async fn run(
         Workload::new(source, config.process_time)
     };
     let arrivals = Arc::new(Arrivals::new(clock.clone()));
+    let log = match &config.log {
+        Some(path) => Some(Arc::new(
+            LiveLog::open(path).map_err(|e| UsageError(format!("{e:#}")))?,
+        )),
+        None => None,
+    };
+    let (workload, sink, accepted, committer) = match &config.data_dir {
+        None => (workload, Sink::Memory, RangeInclusiveSet::new(), None),
+        Some(dir) => {
+            let opened = Durable::open(
+                dir,
+                workload,
+                Arc::clone(&arrivals),
+                config.per_event_durations,
+                config.process_time,
+            )
+            .map_err(|e| UsageError(format!("cannot use the durable queue: {e}")))?;
+            let sink = Sink::Durable(Arc::clone(&opened.durable));
+            (opened.workload, sink, opened.accepted, Some(opened.thread))
+        }
+    };
+    let durable = match &sink {
+        Sink::Durable(d) => Some(Arc::clone(d)),
+        Sink::Memory => None,
+    };
     let watcher = Arc::clone(&arrivals);
-    let observer: Observer = Arc::new(move |job| watcher.finished(job));
+    let marker = durable.clone();
+    let observer: Observer = Arc::new(move |job| {
+        watcher.finished(job);
+        if let Some(d) = &marker {
+            d.finished(job);
+        }
+    });
+    let handler = ServeHandler {
+        durable: durable.clone(),
+        log,
+    };
     let engine = Engine::start(
         workload,
         config.strategy,
         config.lanes,
-        SleepHandler,
+        handler,
         clock,
         Some(observer),
     );
+    if let Some(d) = &durable {
+        d.attach(engine.clone());
+    }
     let intake = Arc::new(Intake::new(
         engine.clone(),
         arrivals,
+        sink,
+        accepted,
         config.max_queued,
         config.process_time,
         config.per_event_durations,
@@ -112,7 +166,7 @@ pub async fn run(
     watch_live(&board, &intake, &config, addr);
     let sampler = tokio::spawn(crate::live::sample_forever(Arc::clone(&board)));
     if config.announce {
-        announce(addr, &config);
+        announce(addr, &config, durable.as_ref().map(|d| d.info()));
     }
     let closing = Arc::clone(&intake);
     let signal = async move {
@@ -124,8 +178,20 @@ pub async fn run(
     let refused_connections = listen::serve(listener, router, config.connections, signal).await;
     sampler.abort();
     // The listener is closed and every request answered, so nothing can arrive any more.
-    let leftover = drain(&engine, &config).await?;
+    let leftover = drain(&engine, &config, durable.is_some()).await?;
     let rejected = intake.metrics().rejected_total();
+    let durable_info = durable.as_ref().map(|d| d.info().clone());
+    if let Some(d) = &durable {
+        d.close();
+    }
+    drop(intake);
+    if let Some(thread) = committer {
+        // Only the finish marks of the last events can be left; losing them means those
+        // events run again at the next start, so a failure here is reported, not fatal.
+        if let Err(e) = thread.join() {
+            eprintln!("eventbench: the durable queue did not close cleanly: {e}");
+        }
+    }
     let (workload, execution) = engine.finish(ClockKind::Real);
     drop(timer);
     Ok(ServeOutcome {
@@ -135,6 +201,7 @@ pub async fn run(
         leftover,
         rejected,
         refused_connections,
+        durable: durable_info,
     })
 }
 
@@ -167,7 +234,7 @@ fn watch_live(board: &crate::live::Board, intake: &Arc<Intake>, c: &Config, addr
     board.begin();
 }
 
-fn announce(addr: SocketAddr, c: &Config) {
+fn announce(addr: SocketAddr, c: &Config, durable: Option<&DurableInfo>) {
     let lanes = c
         .lanes
         .map_or("auto (one per account)".to_string(), |n| n.to_string());
@@ -192,11 +259,22 @@ fn announce(addr: SocketAddr, c: &Config) {
         c.connections.max_connections,
         Micros::from_duration(c.connections.header_timeout)
     );
+    match durable {
+        None => eprintln!(
+            "  queue in memory (--in-memory): accepted events are lost if the process dies"
+        ),
+        Some(d) => eprintln!(
+            "  durable queue in {} (202 = on disk); resumed {} unfinished events ({} redelivered)",
+            d.data_dir.display(),
+            d.resumed,
+            d.redelivered
+        ),
+    }
 }
 
 /// Finishes the accepted events; past the drain timeout, starts no more and hands back the
 /// unstarted ones in a CSV that `run --input` accepts.
-async fn drain(engine: &LiveEngine, config: &Config) -> Result<Option<Leftover>> {
+async fn drain(engine: &LiveEngine, config: &Config, durable: bool) -> Result<Option<Leftover>> {
     engine.close();
     let finished = match config.drain_timeout {
         None => {
@@ -212,6 +290,17 @@ async fn drain(engine: &LiveEngine, config: &Config) -> Result<Option<Leftover>>
     engine.wait().await;
     let unstarted = engine.unstarted();
     if unstarted.is_empty() {
+        return Ok(None);
+    }
+    if durable {
+        // They are on disk already; handing them back too would run them twice.
+        if config.announce {
+            eprintln!(
+                "drain timeout: {} accepted events were not started; they stay in the data dir \
+                 and run first at the next start",
+                unstarted.len()
+            );
+        }
         return Ok(None);
     }
     write_leftover(&config.leftover, &unstarted)?;

@@ -134,3 +134,74 @@ pub fn broker_url() -> Option<String> {
     println!("skipped: no RabbitMQ at {url}");
     None
 }
+
+/// Checks the processed logs of consecutive runs of one durable server (`runs[0]` first)
+/// against the events as they were sent, without trusting the server: every event processed at
+/// least once; only events counted as redelivered (`redelivered`, summed over the restarts)
+/// processed a second time, and none more often; within each account, events ran in the order
+/// they were sent, a rerun coming right where its first run was cut off, and no two overlapped
+/// within a run. Returns the number of events processed twice.
+pub fn check_runs(events: &[(u64, u64)], runs: &[Vec<Row>], redelivered: u64) -> u64 {
+    let position: HashMap<u64, (u64, usize)> = {
+        let mut next: HashMap<u64, usize> = HashMap::new();
+        events
+            .iter()
+            .map(|&(id, account)| {
+                let n = next.entry(account).or_insert(0);
+                *n += 1;
+                (id, (account, *n - 1))
+            })
+            .collect()
+    };
+    let mut times: HashMap<u64, u32> = HashMap::new();
+    // Per account: the last position run and the end of the last row, per run.
+    let mut last: HashMap<u64, (usize, usize, u64)> = HashMap::new();
+    for (run, rows) in runs.iter().enumerate() {
+        let mut rows = rows.clone();
+        rows.sort_by_key(|r| (r.start, r.end));
+        for r in &rows {
+            let &(account, pos) = position
+                .get(&r.event)
+                .unwrap_or_else(|| panic!("run {run}: unknown event {}", r.event));
+            assert_eq!(
+                account, r.account,
+                "event {} under another account",
+                r.event
+            );
+            *times.entry(r.event).or_insert(0) += 1;
+            if let Some(&(prev_run, prev_pos, prev_end)) = last.get(&account) {
+                assert!(
+                    pos >= prev_pos,
+                    "account {account}: event {} (position {pos}) ran after position {prev_pos}",
+                    r.event
+                );
+                assert!(
+                    pos > prev_pos || run > prev_run,
+                    "account {account}: event {} ran twice within run {run}",
+                    r.event
+                );
+                if run == prev_run {
+                    assert!(
+                        r.start >= prev_end,
+                        "account {account}: event {} overlapped its predecessor",
+                        r.event
+                    );
+                }
+            }
+            last.insert(account, (run, pos, r.end));
+        }
+    }
+    for &(id, _) in events {
+        assert!(times.contains_key(&id), "event {id} was never processed");
+    }
+    let twice = times.values().filter(|&&n| n == 2).count() as u64;
+    assert!(
+        times.values().all(|&n| n <= 2),
+        "an event ran more than twice"
+    );
+    assert!(
+        twice <= redelivered,
+        "{twice} events ran twice, but only {redelivered} were counted as redelivered"
+    );
+    twice
+}

@@ -1,0 +1,233 @@
+//! `serve`'s durable mode around the engine: opening the data dir and resuming what it holds,
+//! feeding committed events to the engine, and the handler that marks an event started on disk
+//! before it runs and appends its log row after.
+
+use super::committer::{CommitFailed, Committer, CommitterThread, OnDurable};
+use super::intake::{Arrivals, LiveEngine};
+use super::store::{Pending, Store, StoreError};
+use crate::broker::livelog::LiveLog;
+use crate::engine::clock::Clock;
+use crate::engine::handler::{Ctx, Handler, Job, SleepHandler};
+use crate::types::{AccountId, EventId, Micros};
+use crate::workload::Workload;
+use rangemap::RangeInclusiveSet;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+/// What a durable run reports about its data dir.
+#[derive(Clone, Debug, Default)]
+pub struct DurableInfo {
+    pub data_dir: PathBuf,
+    /// Unfinished events found at start and run first.
+    pub resumed: u64,
+    /// Of those, the ones whose handler had started before: they run a second time.
+    pub redelivered: u64,
+}
+
+/// Maps engine event indexes to store sequence numbers, and owns the engine the committer
+/// feeds. Shared by the committer thread, the handler and the engine's observer.
+struct Feed {
+    seqs: Mutex<Vec<u64>>,
+    engine: Mutex<Option<LiveEngine>>,
+    arrivals: Arc<Arrivals>,
+    per_event: bool,
+    process_time: Micros,
+}
+
+impl Feed {
+    fn seqs(&self) -> MutexGuard<'_, Vec<u64>> {
+        // Nothing panics under this lock, so a poisoned one is still consistent.
+        self.seqs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues committed events in the engine, in store order.
+    fn submit(&self, batch: &[Pending]) {
+        let engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(engine) = engine.as_ref() else {
+            return;
+        };
+        for p in batch {
+            let mut seqs = self.seqs();
+            seqs.push(p.seq);
+            self.arrivals.arrive(engine.now());
+            let duration = self
+                .per_event
+                .then(|| p.duration.unwrap_or(self.process_time));
+            if engine.submit(p.event, p.account, duration).is_err() {
+                // The engine closes only after every request was answered, so this cannot
+                // happen; if it did, the event is still on disk and runs at the next start.
+                seqs.pop();
+                self.arrivals.unarrive();
+            }
+        }
+    }
+}
+
+/// The durable queue as the server sees it. See the module docs.
+pub struct Durable {
+    committer: RwLock<Option<Committer>>,
+    feed: Arc<Feed>,
+    info: DurableInfo,
+    warned: AtomicBool,
+}
+
+/// An opened data dir: the events to resume, and the committer to start once the engine runs.
+pub struct Opened {
+    pub durable: Arc<Durable>,
+    pub thread: CommitterThread,
+    /// The resumed events, already in the workload, in store order.
+    pub workload: Workload,
+    /// Every event id accepted before (finished or not): refused with 409.
+    pub accepted: RangeInclusiveSet<u64>,
+}
+
+impl Durable {
+    /// Opens `dir`, loads its unfinished events into `workload` (before anything new can
+    /// arrive, so they run first in per-account order) and starts the committer.
+    pub fn open(
+        dir: &Path,
+        mut workload: Workload,
+        arrivals: Arc<Arrivals>,
+        per_event: bool,
+        process_time: Micros,
+    ) -> Result<Opened, StoreError> {
+        let (store, recovered) = Store::open(dir)?;
+        let mut seqs = Vec::with_capacity(recovered.pending.len());
+        for p in &recovered.pending {
+            let duration = per_event.then(|| p.duration.unwrap_or(process_time));
+            workload.push(p.event, p.account, duration);
+            seqs.push(p.seq);
+            arrivals.arrive(Micros::ZERO);
+        }
+        let info = DurableInfo {
+            data_dir: dir.to_path_buf(),
+            resumed: recovered.pending.len() as u64,
+            redelivered: recovered.pending.iter().filter(|p| p.started).count() as u64,
+        };
+        let feed = Arc::new(Feed {
+            seqs: Mutex::new(seqs),
+            engine: Mutex::new(None),
+            arrivals,
+            per_event,
+            process_time,
+        });
+        let fed = Arc::clone(&feed);
+        let on_durable: OnDurable = Box::new(move |batch| fed.submit(batch));
+        let accepted = store.accepted().clone();
+        let (committer, thread) =
+            Committer::start(store, on_durable).map_err(|e| StoreError::Open {
+                path: dir.to_path_buf(),
+                reason: format!("cannot start the commit thread: {e}"),
+            })?;
+        let durable = Arc::new(Durable {
+            committer: RwLock::new(Some(committer)),
+            feed,
+            info,
+            warned: AtomicBool::new(false),
+        });
+        Ok(Opened {
+            durable,
+            thread,
+            workload,
+            accepted,
+        })
+    }
+
+    /// From now on committed events go to `engine`.
+    pub fn attach(&self, engine: LiveEngine) {
+        *self.feed.engine.lock().unwrap_or_else(|p| p.into_inner()) = Some(engine);
+    }
+
+    pub fn info(&self) -> &DurableInfo {
+        &self.info
+    }
+
+    fn committer(&self) -> Option<Committer> {
+        self.committer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Resolves once the event is on disk and queued in the engine, with its sequence number.
+    pub async fn insert(
+        &self,
+        event: EventId,
+        account: AccountId,
+        duration: Option<Micros>,
+    ) -> Result<u64, CommitFailed> {
+        match self.committer() {
+            Some(c) => c.insert(event, account, duration).await,
+            None => Err(CommitFailed("the durable queue is closed".into())),
+        }
+    }
+
+    fn seq_of(&self, job: &Job) -> Option<u64> {
+        self.feed.seqs().get(job.index.0 as usize).copied()
+    }
+
+    async fn started(&self, job: &Job) {
+        let (Some(c), Some(seq)) = (self.committer(), self.seq_of(job)) else {
+            return;
+        };
+        if let Err(e) = c.started(seq).await {
+            // Processing goes on: stalling every account would not make the disk work again.
+            if !self.warned.swap(true, Relaxed) {
+                eprintln!("eventbench: events run without a start mark on disk: {e}");
+            }
+        }
+    }
+
+    /// Called after an event's handler returned, before its successor may start.
+    pub fn finished(&self, job: &Job) {
+        if let (Some(c), Some(seq)) = (self.committer(), self.seq_of(job)) {
+            c.finished(seq);
+        }
+    }
+
+    /// No more writes: the committer writes what is queued and stops (see
+    /// [`CommitterThread::join`]). Also lets go of the engine.
+    pub fn close(&self) {
+        self.committer
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        self.feed
+            .engine
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+    }
+}
+
+/// What processing an event means in `serve`: in durable mode its start mark goes to disk
+/// first, then the benchmark's sleep; with `--log`, its row is appended right after.
+#[derive(Clone, Default)]
+pub struct ServeHandler {
+    pub durable: Option<Arc<Durable>>,
+    pub log: Option<Arc<LiveLog>>,
+}
+
+impl Handler for ServeHandler {
+    fn handle<C: Clock>(&self, job: Job, ctx: Ctx<'_, C>) -> impl Future<Output = ()> + Send {
+        let durable = self.durable.clone();
+        let log = self.log.clone();
+        let clock = ctx.clock.clone();
+        let (start, lane) = (ctx.start, ctx.lane);
+        // The sleep ends at start + duration whatever the mark took, so the mark's commit is
+        // part of the event's time, not added to it (unless it takes longer than the event).
+        let sleep = SleepHandler.handle(job, ctx);
+        async move {
+            if let Some(d) = &durable {
+                d.started(&job).await;
+            }
+            sleep.await;
+            if let Some(log) = log {
+                let end = clock.now();
+                log.append([job.account.0, job.event.0, u64::from(lane), start.0, end.0]);
+            }
+        }
+    }
+}

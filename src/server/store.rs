@@ -1,0 +1,405 @@
+//! The durable queue of `serve`: accepted events, their start and finish marks, and every
+//! event id ever accepted, in one SQLite database (WAL mode, `synchronous=FULL`).
+//!
+//! SQLite because people trust it with their data and because it had the highest group-commit
+//! throughput of the three engines measured (results/2026-11-28-durable-intake/store-eval/).
+//! The store is synchronous; [`super::committer`] owns it on its own thread and batches
+//! everything that arrives during one commit into the next one (group commit).
+//!
+//! Disk stays bounded: a finished event's row is deleted, the accepted ids are kept as ranges
+//! (ids that arrive in sequence collapse into one row), freed pages are handed back to the file
+//! system when the queue is empty, and the WAL is truncated at each checkpoint.
+
+use crate::types::{AccountId, EventId, Micros};
+use rangemap::RangeInclusiveSet;
+use rusqlite::{params, Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+
+/// The database file inside the data directory.
+pub const DB_FILE: &str = "queue.sqlite";
+
+/// Bumped when the schema changes incompatibly; a data dir of another version is refused.
+const SCHEMA_VERSION: i64 = 1;
+
+/// The WAL is cut back to this size after a checkpoint.
+const WAL_LIMIT_BYTES: i64 = 4 << 20;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("data dir {}: {reason}", path.display())]
+    Open { path: PathBuf, reason: String },
+    #[error("data dir {}: {source}", path.display())]
+    Sql {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// One accepted event that has not finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// Position in the store's arrival order (increasing, with gaps where events finished).
+    pub seq: u64,
+    pub event: EventId,
+    pub account: AccountId,
+    /// Its own duration, when the server honours per-event durations.
+    pub duration: Option<Micros>,
+    /// Its handler had started (a durable start mark), so running it again is a redelivery.
+    pub started: bool,
+}
+
+/// One change; a batch of them is one transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Insert(Pending),
+    Start(u64),
+    Finish(u64),
+}
+
+/// The open store. See the module docs.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    accepted: RangeInclusiveSet<u64>,
+    next_seq: u64,
+    /// Rows in the queue table (inserted, not finished).
+    rows: u64,
+}
+
+/// What a store held when it was opened.
+pub struct Recovered {
+    /// Unfinished events in arrival order.
+    pub pending: Vec<Pending>,
+}
+
+/// SQLite keeps ids as signed 64-bit integers: u64 ids are stored bit for bit.
+fn to_sql(v: u64) -> i64 {
+    v as i64
+}
+
+fn from_sql(v: i64) -> u64 {
+    v as u64
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, creating the directory, and proves it writable
+    /// with a synced write before any request is answered.
+    pub fn open(dir: &Path) -> Result<(Store, Recovered), StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+            path: dir.to_path_buf(),
+            reason: format!("cannot create it: {e}"),
+        })?;
+        let file = dir.join(DB_FILE);
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let sql = |e| sql_error(dir, e);
+        let conn = Connection::open_with_flags(&file, flags).map_err(sql)?;
+        // auto_vacuum only takes effect before the first table exists.
+        conn.execute_batch(
+            "PRAGMA auto_vacuum = INCREMENTAL;
+             PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;",
+        )
+        .map_err(sql)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_LIMIT_BYTES)
+            .map_err(sql)?;
+        let mut store = Store {
+            conn,
+            path: dir.to_path_buf(),
+            accepted: RangeInclusiveSet::new(),
+            next_seq: 0,
+            rows: 0,
+        };
+        store.init_schema()?;
+        let recovered = store.load()?;
+        Ok((store, recovered))
+    }
+
+    fn init_schema(&mut self) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| sql_error(&self.path, e))?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS queue (
+                 seq INTEGER PRIMARY KEY, event_id INTEGER NOT NULL,
+                 account_id INTEGER NOT NULL, duration_us INTEGER,
+                 started INTEGER NOT NULL DEFAULT 0);
+             CREATE TABLE IF NOT EXISTS accepted (lo INTEGER PRIMARY KEY, hi INTEGER NOT NULL);",
+        )
+        .map_err(|e| sql_error(&self.path, e))?;
+        let version: Option<i64> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .map_err(|e| sql_error(&self.path, e))?;
+        match version {
+            Some(SCHEMA_VERSION) => {}
+            Some(v) => {
+                return Err(StoreError::Open {
+                    path: self.path.clone(),
+                    reason: format!(
+                    "written by another eventbench (schema {v}, this one reads {SCHEMA_VERSION})"
+                ),
+                })
+            }
+            // Written on every fresh open too: the synced commit proves the dir is writable.
+            None => {
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
+                    [SCHEMA_VERSION],
+                )
+                .map_err(|e| sql_error(&self.path, e))?;
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('opened', strftime('%s','now'))",
+            [],
+        )
+        .map_err(|e| sql_error(&self.path, e))?;
+        tx.commit().map_err(|e| sql_error(&self.path, e))
+    }
+
+    fn load(&mut self) -> Result<Recovered, StoreError> {
+        let path = self.path.clone();
+        let err = |e| sql_error(&path, e);
+        let mut ranges = self
+            .conn
+            .prepare("SELECT lo, hi FROM accepted")
+            .map_err(err)?;
+        let rows = ranges
+            .query_map([], |r| Ok((from_sql(r.get(0)?), from_sql(r.get(1)?))))
+            .map_err(err)?;
+        let mut accepted = RangeInclusiveSet::new();
+        for row in rows {
+            let (lo, hi) = row.map_err(err)?;
+            accepted.insert(lo..=hi);
+        }
+        drop(ranges);
+        let mut queue = self
+            .conn
+            .prepare(
+                "SELECT seq, event_id, account_id, duration_us, started FROM queue ORDER BY seq",
+            )
+            .map_err(err)?;
+        let pending: Vec<Pending> = queue
+            .query_map([], |r| {
+                Ok(Pending {
+                    seq: from_sql(r.get(0)?),
+                    event: EventId(from_sql(r.get(1)?)),
+                    account: AccountId(from_sql(r.get(2)?)),
+                    duration: r.get::<_, Option<i64>>(3)?.map(|d| Micros(from_sql(d))),
+                    started: r.get::<_, i64>(4)? != 0,
+                })
+            })
+            .map_err(err)?
+            .collect::<Result<_, _>>()
+            .map_err(err)?;
+        drop(queue);
+        let max_seq: Option<i64> = self
+            .conn
+            .query_row("SELECT max(seq) FROM queue", [], |r| r.get(0))
+            .map_err(err)?;
+        let last_seq: Option<i64> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'next_seq'", [], |r| {
+                r.get(0)
+            })
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .map_err(err)?;
+        self.next_seq = max_seq
+            .map_or(0, |s| from_sql(s) + 1)
+            .max(last_seq.map_or(0, from_sql));
+        self.accepted = accepted;
+        self.rows = pending.len() as u64;
+        Ok(Recovered { pending })
+    }
+
+    /// Every event id accepted so far (finished or not).
+    pub fn accepted(&self) -> &RangeInclusiveSet<u64> {
+        &self.accepted
+    }
+
+    /// The sequence number the next inserted event gets.
+    pub fn next_seq(&mut self) -> u64 {
+        let s = self.next_seq;
+        self.next_seq += 1;
+        s
+    }
+
+    /// Unfinished events in the store.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Applies `ops` in one transaction and syncs it to disk; on error nothing of it is kept.
+    pub fn apply(&mut self, ops: &[Op]) -> Result<(), StoreError> {
+        match self.write(ops) {
+            Ok(rows) => {
+                self.rows = rows;
+                Ok(())
+            }
+            Err(e) => {
+                // The transaction rolled back, so must the ids it added. Removing them is
+                // exact: the intake never passes an id that was accepted before.
+                for op in ops {
+                    if let Op::Insert(p) = op {
+                        self.accepted.remove(p.event.0..=p.event.0);
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn write(&mut self, ops: &[Op]) -> Result<u64, StoreError> {
+        let path = self.path.clone();
+        let err = |e| sql_error(&path, e);
+        let mut rows = self.rows;
+        // Ranges touched by new ids: the old rows they replace, then the merged ranges.
+        let mut stale: Vec<u64> = Vec::new();
+        let mut new_ids: Vec<u64> = Vec::new();
+        for op in ops {
+            if let Op::Insert(p) = op {
+                let id = p.event.0;
+                let neighbours = [id.checked_sub(1), id.checked_add(1), Some(id)];
+                for n in neighbours.into_iter().flatten() {
+                    if let Some(r) = self.accepted.get(&n) {
+                        stale.push(*r.start());
+                    }
+                }
+                self.accepted.insert(id..=id);
+                new_ids.push(id);
+            }
+        }
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO queue (seq, event_id, account_id, duration_us) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(err)?;
+            let mut start = tx
+                .prepare_cached("UPDATE queue SET started = 1 WHERE seq = ?1")
+                .map_err(err)?;
+            let mut finish = tx
+                .prepare_cached("DELETE FROM queue WHERE seq = ?1")
+                .map_err(err)?;
+            for op in ops {
+                match *op {
+                    Op::Insert(p) => {
+                        insert
+                            .execute(params![
+                                to_sql(p.seq),
+                                to_sql(p.event.0),
+                                to_sql(p.account.0),
+                                p.duration.map(|d| to_sql(d.0))
+                            ])
+                            .map_err(err)?;
+                        rows += 1;
+                    }
+                    Op::Start(seq) => {
+                        start.execute([to_sql(seq)]).map_err(err)?;
+                    }
+                    Op::Finish(seq) => {
+                        rows =
+                            rows.saturating_sub(finish.execute([to_sql(seq)]).map_err(err)? as u64);
+                    }
+                }
+            }
+            let mut drop_range = tx
+                .prepare_cached("DELETE FROM accepted WHERE lo = ?1")
+                .map_err(err)?;
+            stale.sort_unstable();
+            stale.dedup();
+            for lo in stale {
+                drop_range.execute([to_sql(lo)]).map_err(err)?;
+            }
+            let mut put_range = tx
+                .prepare_cached("INSERT OR REPLACE INTO accepted (lo, hi) VALUES (?1, ?2)")
+                .map_err(err)?;
+            let mut written: Vec<u64> = Vec::new();
+            for id in new_ids {
+                if let Some(r) = self.accepted.get(&id) {
+                    if written.last() != Some(r.start()) && !written.contains(r.start()) {
+                        put_range
+                            .execute([to_sql(*r.start()), to_sql(*r.end())])
+                            .map_err(err)?;
+                        written.push(*r.start());
+                    }
+                }
+            }
+            if ops.iter().any(|o| matches!(o, Op::Insert(_))) {
+                tx.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?1)",
+                    [to_sql(self.next_seq)],
+                )
+                .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(rows)
+    }
+
+    /// Gives freed pages back and truncates the WAL; cheap enough to call whenever idle.
+    pub fn compact(&mut self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |e| sql_error(&path, e);
+        // Each step of this pragma frees one page, so it must be stepped to the end.
+        let mut vacuum = self
+            .conn
+            .prepare("PRAGMA incremental_vacuum")
+            .map_err(err)?;
+        let mut rows = vacuum.query([]).map_err(err)?;
+        while rows.next().map_err(err)?.is_some() {}
+        drop(rows);
+        drop(vacuum);
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(err)
+    }
+
+    /// Bytes the data dir's database files take (database + WAL).
+    pub fn disk_bytes(dir: &Path) -> u64 {
+        ["", "-wal", "-shm"]
+            .iter()
+            .filter_map(|suffix| {
+                std::fs::metadata(dir.join(format!("{DB_FILE}{suffix}")))
+                    .ok()
+                    .map(|m| m.len())
+            })
+            .sum()
+    }
+
+    /// Makes the store fail with "database or disk is full" once it holds `pages` pages: how
+    /// the tests provoke a full disk without filling one.
+    #[cfg(test)]
+    pub fn limit_pages(&mut self, pages: u64) {
+        self.conn
+            .pragma_update(None, "max_page_count", to_sql(pages))
+            .expect("max_page_count");
+    }
+}
+
+fn sql_error(path: &Path, source: rusqlite::Error) -> StoreError {
+    StoreError::Sql {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests;
