@@ -373,3 +373,63 @@ fn a_full_disk_answers_503_and_every_202_is_on_disk() {
     );
     check_runs(&accepted, &[rows], 0);
 }
+
+#[test]
+fn resumed_events_run_first_and_only_the_started_ones_count_as_redelivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Two accounts, three events each; with hour-long events only each account's first one
+    // has started when the server dies.
+    let first = Server::start(
+        dir.path(),
+        &["--process-time", "1h", "--data-dir"],
+        &[&data],
+    );
+    let events: Vec<(u64, u64)> = vec![(1, 7), (2, 8), (3, 7), (4, 8), (5, 7), (6, 8)];
+    for &(e, a) in &events {
+        assert_eq!(post(&first.addr, e, a), 202);
+    }
+    // The start marks are synced before the handlers sleep; give them that long.
+    let metrics = || {
+        let mut s = TcpStream::connect(&first.addr).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    };
+    for _ in 0..200 {
+        if metrics().contains("eventbench_events_in_flight 2") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    first.kill9();
+
+    let (log, json) = (dir.path().join("log.csv"), dir.path().join("r.json"));
+    let second = Server::start(
+        dir.path(),
+        &["--process-time", "50ms", "--data-dir"],
+        &[&data, Path::new("--log"), &log, Path::new("--json"), &json],
+    );
+    assert_eq!(post(&second.addr, 3, 7), 409, "accepted before the crash");
+    assert_eq!(post(&second.addr, 7, 7), 202);
+    let (code, stdout, stderr) = second.stop();
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let rep = report(&json);
+    assert_eq!(
+        (rep["resumed"].as_u64(), rep["redelivered"].as_u64()),
+        (Some(6), Some(2))
+    );
+    let rows = read_log(&log);
+    let order: Vec<u64> = rows
+        .iter()
+        .filter(|r| r.account == 7)
+        .map(|r| r.event)
+        .collect();
+    assert_eq!(order, vec![1, 3, 5, 7], "account 7 out of order: {order:?}");
+    let mut all = events.clone();
+    all.push((7, 7));
+    check_runs(&all, &[rows], 2);
+}

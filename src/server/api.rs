@@ -184,7 +184,40 @@ async fn healthz(State(intake): State<Arc<Intake>>) -> Response {
 }
 
 async fn metrics(State(intake): State<Arc<Intake>>) -> Response {
-    let text = intake.metrics().render(intake.engine().counters());
+    let mut text = intake.metrics().render(intake.engine().counters());
+    if let Some(d) = intake.durable() {
+        durable_metrics(&mut text, &d.stats());
+    }
     let ct = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
     ([(header::CONTENT_TYPE, ct)], text).into_response()
+}
+
+/// Group commit at work: events per commit is the point of it.
+fn durable_metrics(out: &mut String, s: &super::committer::CommitStats) {
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+    let lines = [
+        (
+            "eventbench_durable_commits_total",
+            "Transactions synced to disk.",
+            &s.commits,
+        ),
+        (
+            "eventbench_durable_events_total",
+            "Events made durable by them.",
+            &s.events,
+        ),
+        (
+            "eventbench_durable_commit_failures_total",
+            "Transactions that failed; their events were refused with 503.",
+            &s.failures,
+        ),
+    ];
+    for (name, help, v) in lines {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+            v.load(Relaxed)
+        );
+    }
 }

@@ -8,7 +8,8 @@
 
 use super::store::{Op, Pending, Store, StoreError};
 use crate::types::{AccountId, EventId, Micros};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -44,10 +45,22 @@ enum Request {
     Finish(u64),
 }
 
+/// How group commit is going, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct CommitStats {
+    /// Transactions synced to disk.
+    pub commits: AtomicU64,
+    /// Events made durable by them.
+    pub events: AtomicU64,
+    /// Transactions that failed (nothing of them was kept).
+    pub failures: AtomicU64,
+}
+
 /// The handle requests use; cheap to clone.
 #[derive(Clone)]
 pub struct Committer {
     tx: mpsc::Sender<Request>,
+    stats: Arc<CommitStats>,
 }
 
 /// Ends the committer thread once every handle is dropped.
@@ -59,15 +72,21 @@ impl Committer {
     /// Starts the committer thread on an opened store.
     pub fn start(store: Store, on_durable: OnDurable) -> std::io::Result<(Self, CommitterThread)> {
         let (tx, rx) = mpsc::channel();
+        let stats = Arc::new(CommitStats::default());
+        let counting = Arc::clone(&stats);
         let thread = std::thread::Builder::new()
             .name("eventbench-commit".into())
-            .spawn(move || commit_loop(store, rx, on_durable))?;
+            .spawn(move || commit_loop(store, rx, on_durable, &counting))?;
         Ok((
-            Committer { tx },
+            Committer { tx, stats },
             CommitterThread {
                 thread: Some(thread),
             },
         ))
+    }
+
+    pub fn stats(&self) -> &Arc<CommitStats> {
+        &self.stats
     }
 
     /// Resolves once the event is on disk (and handed to the engine), with its sequence
@@ -88,12 +107,19 @@ impl Committer {
         self.send_and_wait(req, wait).await
     }
 
-    /// Resolves once the event's start mark is on disk.
-    pub async fn started(&self, seq: u64) -> Result<(), CommitFailed> {
+    /// Queues the event's start mark now; the returned future resolves once it is on disk.
+    pub fn started(
+        &self,
+        seq: u64,
+    ) -> impl std::future::Future<Output = Result<(), CommitFailed>> + Send + 'static {
         let (done, wait) = oneshot::channel();
-        self.send_and_wait(Request::Start { seq, done }, wait)
-            .await
-            .map(drop)
+        let sent = self.tx.send(Request::Start { seq, done }).is_ok();
+        async move {
+            if !sent {
+                return Err(stopped());
+            }
+            wait.await.map_err(|_| stopped())?.map(drop)
+        }
     }
 
     /// Records the event as finished with the next commit; nobody waits for it (a finish
@@ -107,12 +133,13 @@ impl Committer {
         req: Request,
         wait: oneshot::Receiver<Result<u64, CommitFailed>>,
     ) -> Result<u64, CommitFailed> {
-        self.tx
-            .send(req)
-            .map_err(|_| CommitFailed("the durable queue has stopped".into()))?;
-        wait.await
-            .map_err(|_| CommitFailed("the durable queue has stopped".into()))?
+        self.tx.send(req).map_err(|_| stopped())?;
+        wait.await.map_err(|_| stopped())?
     }
+}
+
+fn stopped() -> CommitFailed {
+    CommitFailed("the durable queue has stopped".into())
 }
 
 impl CommitterThread {
@@ -175,6 +202,7 @@ fn commit_loop(
     mut store: Store,
     rx: mpsc::Receiver<Request>,
     mut on_durable: OnDurable,
+    stats: &CommitStats,
 ) -> Result<(), StoreError> {
     let mut last_compact = Instant::now();
     let mut dirty = false;
@@ -203,6 +231,8 @@ fn commit_loop(
         dirty = true;
         match store.apply(&batch.ops) {
             Ok(()) => {
+                stats.commits.fetch_add(1, Relaxed);
+                stats.events.fetch_add(batch.inserted.len() as u64, Relaxed);
                 if !batch.inserted.is_empty() {
                     on_durable(&batch.inserted);
                 }
@@ -211,6 +241,7 @@ fn commit_loop(
                 }
             }
             Err(e) => {
+                stats.failures.fetch_add(1, Relaxed);
                 let failed = CommitFailed(format!("cannot write the durable queue: {e}"));
                 eprintln!("eventbench: {failed}");
                 for (_, w) in batch.waiting {
@@ -223,4 +254,65 @@ fn commit_loop(
         store.compact()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn started(dir: &std::path::Path) -> (Committer, CommitterThread, Arc<Mutex<Vec<Pending>>>) {
+        let (store, _) = Store::open(dir).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        let on_durable: OnDurable = Box::new(move |b| sink.lock().unwrap().extend_from_slice(b));
+        let (c, t) = Committer::start(store, on_durable).unwrap();
+        (c, t, seen)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_inserts_share_commits_and_reach_the_engine_in_store_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, thread, seen) = started(dir.path());
+        let tasks: Vec<_> = (0..400u64)
+            .map(|i| {
+                let c = c.clone();
+                tokio::spawn(async move { c.insert(EventId(i), AccountId(i % 9), None).await })
+            })
+            .collect();
+        let mut seqs = Vec::new();
+        for t in tasks {
+            seqs.push(t.await.unwrap().unwrap());
+        }
+        let stats = Arc::clone(c.stats());
+        let commits = stats.commits.load(Relaxed);
+        assert_eq!(stats.events.load(Relaxed), 400);
+        assert!(commits < 200, "{commits} commits for 400 concurrent events");
+        let fed = seen.lock().unwrap().clone();
+        assert_eq!(fed.len(), 400);
+        assert!(
+            fed.windows(2).all(|w| w[0].seq < w[1].seq),
+            "fed out of store order"
+        );
+        seqs.sort_unstable();
+        seqs.dedup();
+        assert_eq!(seqs.len(), 400, "every event got its own sequence number");
+        drop(c);
+        thread.join().unwrap();
+        let (_, rec) = Store::open(dir.path()).unwrap();
+        assert_eq!(rec.pending.len(), 400);
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_answers_every_waiter_with_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) = Store::open(dir.path()).unwrap();
+        store.limit_pages(2);
+        let (c, thread) = Committer::start(store, Box::new(|_| {})).unwrap();
+        let err = c.insert(EventId(1), AccountId(1), None).await.unwrap_err();
+        assert!(err.0.contains("full"), "{err}");
+        assert_eq!(c.stats().failures.load(Relaxed), 1);
+        drop(c);
+        thread.join().unwrap();
+    }
 }

@@ -2,7 +2,7 @@
 //! feeding committed events to the engine, and the handler that marks an event started on disk
 //! before it runs and appends its log row after.
 
-use super::committer::{CommitFailed, Committer, CommitterThread, OnDurable};
+use super::committer::{CommitFailed, CommitStats, Committer, CommitterThread, OnDurable};
 use super::intake::{Arrivals, LiveEngine};
 use super::store::{Pending, Store, StoreError};
 use crate::broker::livelog::LiveLog;
@@ -70,7 +70,8 @@ pub struct Durable {
     committer: RwLock<Option<Committer>>,
     feed: Arc<Feed>,
     info: DurableInfo,
-    warned: AtomicBool,
+    stats: Arc<CommitStats>,
+    warned: Arc<AtomicBool>,
 }
 
 /// An opened data dir: the events to resume, and the committer to start once the engine runs.
@@ -122,10 +123,11 @@ impl Durable {
                 reason: format!("cannot start the commit thread: {e}"),
             })?;
         let durable = Arc::new(Durable {
+            stats: Arc::clone(committer.stats()),
             committer: RwLock::new(Some(committer)),
             feed,
             info,
-            warned: AtomicBool::new(false),
+            warned: Arc::new(AtomicBool::new(false)),
         });
         Ok(Opened {
             durable,
@@ -138,6 +140,11 @@ impl Durable {
     /// From now on committed events go to `engine`.
     pub fn attach(&self, engine: LiveEngine) {
         *self.feed.engine.lock().unwrap_or_else(|p| p.into_inner()) = Some(engine);
+    }
+
+    /// Group-commit counters (they outlive [`Durable::close`]).
+    pub fn stats(&self) -> Arc<CommitStats> {
+        Arc::clone(&self.stats)
     }
 
     pub fn info(&self) -> &DurableInfo {
@@ -168,14 +175,21 @@ impl Durable {
         self.feed.seqs().get(job.index.0 as usize).copied()
     }
 
-    async fn started(&self, job: &Job) {
-        let (Some(c), Some(seq)) = (self.committer(), self.seq_of(job)) else {
-            return;
+    /// Queues the event's start mark now; the future resolves once it is on disk (or failed,
+    /// which is reported once: processing goes on, stalling every account would not make the
+    /// disk work again).
+    fn started(&self, job: &Job) -> impl Future<Output = ()> + Send + 'static {
+        let mark = match (self.committer(), self.seq_of(job)) {
+            (Some(c), Some(seq)) => Some(c.started(seq)),
+            _ => None,
         };
-        if let Err(e) = c.started(seq).await {
-            // Processing goes on: stalling every account would not make the disk work again.
-            if !self.warned.swap(true, Relaxed) {
-                eprintln!("eventbench: events run without a start mark on disk: {e}");
+        let warned = Arc::clone(&self.warned);
+        async move {
+            let Some(mark) = mark else { return };
+            if let Err(e) = mark.await {
+                if !warned.swap(true, Relaxed) {
+                    eprintln!("eventbench: events run without a start mark on disk: {e}");
+                }
             }
         }
     }
@@ -202,8 +216,14 @@ impl Durable {
     }
 }
 
-/// What processing an event means in `serve`: in durable mode its start mark goes to disk
-/// first, then the benchmark's sleep; with `--log`, its row is appended right after.
+/// What processing an event means in `serve`: the benchmark's sleep; in durable mode its start
+/// mark goes to disk meanwhile, and with `--log` its row is appended right after.
+///
+/// The start mark is written when the handler starts and is on disk before the event's
+/// completion is recorded anywhere (its log row, then its finish mark): so an event that a
+/// crash cuts off after it left any trace runs again counted as `redelivered`. Awaiting the
+/// mark at the end rather than before the sleep costs nothing when the commit is faster than
+/// the event, which it nearly always is.
 #[derive(Clone, Default)]
 pub struct ServeHandler {
     pub durable: Option<Arc<Durable>>,
@@ -212,18 +232,16 @@ pub struct ServeHandler {
 
 impl Handler for ServeHandler {
     fn handle<C: Clock>(&self, job: Job, ctx: Ctx<'_, C>) -> impl Future<Output = ()> + Send {
-        let durable = self.durable.clone();
+        let mark = self.durable.as_ref().map(|d| d.started(&job));
         let log = self.log.clone();
         let clock = ctx.clock.clone();
         let (start, lane) = (ctx.start, ctx.lane);
-        // The sleep ends at start + duration whatever the mark took, so the mark's commit is
-        // part of the event's time, not added to it (unless it takes longer than the event).
         let sleep = SleepHandler.handle(job, ctx);
         async move {
-            if let Some(d) = &durable {
-                d.started(&job).await;
-            }
             sleep.await;
+            if let Some(mark) = mark {
+                mark.await;
+            }
             if let Some(log) = log {
                 let end = clock.now();
                 log.append([job.account.0, job.event.0, u64::from(lane), start.0, end.0]);
