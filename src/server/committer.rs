@@ -303,16 +303,39 @@ mod tests {
         assert_eq!(rec.pending.len(), 400);
     }
 
-    #[tokio::test]
-    async fn a_failed_commit_answers_every_waiter_with_the_error() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_commit_answers_every_waiter_and_keeps_only_what_was_answered_ok() {
         let dir = tempfile::tempdir().unwrap();
         let (mut store, _) = Store::open(dir.path()).unwrap();
-        store.limit_pages(2);
+        // No page more than the empty schema: the first batch that needs one fails.
+        store.limit_pages(1);
         let (c, thread) = Committer::start(store, Box::new(|_| {})).unwrap();
-        let err = c.insert(EventId(1), AccountId(1), None).await.unwrap_err();
-        assert!(err.0.contains("full"), "{err}");
-        assert_eq!(c.stats().failures.load(Relaxed), 1);
+        let tasks: Vec<_> = (0..2000u64)
+            .map(|i| {
+                let c = c.clone();
+                tokio::spawn(async move { c.insert(EventId(i * 7), AccountId(i), None).await })
+            })
+            .collect();
+        let mut ok = 0;
+        let mut full = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(e) => {
+                    assert!(e.0.contains("full"), "{e}");
+                    full += 1;
+                }
+            }
+        }
+        assert!(full > 0, "the store never filled");
+        assert!(c.stats().failures.load(Relaxed) > 0);
         drop(c);
         thread.join().unwrap();
+        let (_, rec) = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            rec.pending.len(),
+            ok,
+            "exactly the events answered Ok are on disk"
+        );
     }
 }
