@@ -433,3 +433,22 @@ fn resumed_events_run_first_and_only_the_started_ones_count_as_redelivered() {
     all.push((7, 7));
     check_runs(&all, &[rows], 2);
 }
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = Server::start(
+        dir.path(),
+        &["--process-time", "1ms", "--data-dir"],
+        &[&data],
+    );
+    assert_cmd::Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("in use by another process"));
+    let (code, _, stderr) = first.stop();
+    assert_eq!(code, 0, "{stderr}");
+}

@@ -69,7 +69,8 @@ pub struct Args {
     /// process's start
     #[arg(long)]
     pub log: Option<PathBuf>,
-    /// Where the durable queue lives (created if missing; one server per directory)
+    /// Where the durable queue lives (created if missing; locked while in use, so a second
+    /// server on the same directory is refused)
     #[arg(long, default_value = "eventbench-data", conflicts_with = "in_memory")]
     pub data_dir: PathBuf,
     /// Keep accepted events in memory only: faster, but a crash loses them (engine benchmarks)

@@ -85,8 +85,28 @@ fn from_sql(v: i64) -> u64 {
 
 impl Store {
     /// Opens (or creates) the store in `dir`, creating the directory, and proves it writable
-    /// with a synced write before any request is answered.
+    /// with a synced write before any request is answered. The store stays locked while open:
+    /// two servers on one data dir would run the same events twice.
     pub fn open(dir: &Path) -> Result<(Store, Recovered), StoreError> {
+        Self::open_locked(dir).map_err(|e| match e {
+            StoreError::Sql {
+                path,
+                source: rusqlite::Error::SqliteFailure(f, _),
+            } if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+            {
+                StoreError::Open {
+                    path,
+                    reason: "in use by another process (one eventbench serve per data dir)".into(),
+                }
+            }
+            e => e,
+        })
+    }
+
+    fn open_locked(dir: &Path) -> Result<(Store, Recovered), StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
             path: dir.to_path_buf(),
             reason: format!("cannot create it: {e}"),
@@ -97,9 +117,14 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let sql = |e| sql_error(dir, e);
         let conn = Connection::open_with_flags(&file, flags).map_err(sql)?;
-        // auto_vacuum only takes effect before the first table exists.
+        // Another holder of the lock is another server: fail now rather than wait.
+        conn.busy_timeout(std::time::Duration::ZERO).map_err(sql)?;
+        // Exclusive locking: the first write takes the lock and keeps it until close (and the
+        // WAL index lives in memory, no -shm file). auto_vacuum only takes effect before the
+        // first table exists.
         conn.execute_batch(
-            "PRAGMA auto_vacuum = INCREMENTAL;
+            "PRAGMA locking_mode = EXCLUSIVE;
+             PRAGMA auto_vacuum = INCREMENTAL;
              PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;",
         )

@@ -19,9 +19,11 @@ fn insert(store: &mut Store, event: u64, account: u64) -> u64 {
     seq
 }
 
-fn accepted_rows(dir: &Path) -> Vec<(i64, i64)> {
-    let c = Connection::open(dir.join(DB_FILE)).unwrap();
-    let mut q = c
+/// The accepted-id rows as stored (read through the store's own connection: it holds the
+/// data dir's lock).
+fn accepted_rows(store: &Store) -> Vec<(i64, i64)> {
+    let mut q = store
+        .conn
         .prepare("SELECT lo, hi FROM accepted ORDER BY lo")
         .unwrap();
     let rows = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
@@ -98,14 +100,14 @@ fn ids_in_sequence_are_kept_as_one_range() {
         insert(&mut s, id, 1);
     }
     insert(&mut s, 2000, 1);
-    assert_eq!(accepted_rows(dir.path()), vec![(1, 1000), (2000, 2000)]);
+    assert_eq!(accepted_rows(&s), vec![(1, 1000), (2000, 2000)]);
     // Filling the gap joins both ranges into one row.
     let mut ops = Vec::new();
     for id in 1001..2000 {
         ops.push(Op::Insert(pending(s.next_seq(), id, 1)));
     }
     s.apply(&ops).unwrap();
-    assert_eq!(accepted_rows(dir.path()), vec![(1, 2000)]);
+    assert_eq!(accepted_rows(&s), vec![(1, 2000)]);
 }
 
 #[test]
@@ -201,9 +203,22 @@ proptest! {
         for id in 0..300u64 {
             prop_assert_eq!(s.accepted().contains(&id), ids.contains(&id), "id {}", id);
         }
-        let rows = accepted_rows(dir.path());
+        let rows = accepted_rows(&s);
         for w in rows.windows(2) {
             prop_assert!(w[0].1 + 1 < w[1].0, "ranges {:?} should have been merged", w);
         }
     }
+}
+
+#[test]
+fn a_second_store_on_the_same_dir_is_refused_while_the_first_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, _) = Store::open(dir.path()).unwrap();
+    let err = Store::open(dir.path()).err().unwrap().to_string();
+    assert!(err.contains("in use by another process"), "{err}");
+    drop(first);
+    assert!(
+        Store::open(dir.path()).is_ok(),
+        "the lock ends with the first store"
+    );
 }
