@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The binary, for processes that run in the background (`common::eventbench()` waits).
 fn bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("eventbench")
 }
@@ -258,7 +259,7 @@ fn an_unusable_data_dir_is_a_clear_error_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("plain-file");
     std::fs::write(&file, "not a directory").unwrap();
-    assert_cmd::Command::new(bin())
+    common::eventbench()
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(file.join("data"))
         .assert()
@@ -443,7 +444,7 @@ fn a_second_server_on_the_same_data_dir_is_refused() {
         &["--process-time", "1ms", "--data-dir"],
         &[&data],
     );
-    assert_cmd::Command::new(bin())
+    common::eventbench()
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
         .assert()

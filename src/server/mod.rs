@@ -28,6 +28,7 @@ use crate::error::UsageError;
 use crate::types::Micros;
 use crate::workload::{Durations, Source, Workload};
 use anyhow::{Context, Result};
+use committer::CommitterThread;
 use durable::{Durable, DurableInfo, ServeHandler};
 use intake::{Arrivals, Intake, LiveEngine, Sink};
 use rangemap::RangeInclusiveSet;
@@ -111,21 +112,7 @@ pub async fn run(
         )),
         None => None,
     };
-    let (workload, sink, accepted, committer) = match &config.data_dir {
-        None => (workload, Sink::Memory, RangeInclusiveSet::new(), None),
-        Some(dir) => {
-            let opened = Durable::open(
-                dir,
-                workload,
-                Arc::clone(&arrivals),
-                config.per_event_durations,
-                config.process_time,
-            )
-            .map_err(|e| UsageError(format!("cannot use the durable queue: {e}")))?;
-            let sink = Sink::Durable(Arc::clone(&opened.durable));
-            (opened.workload, sink, opened.accepted, Some(opened.thread))
-        }
-    };
+    let (workload, sink, accepted, committer) = open_sink(&config, workload, &arrivals)?;
     let durable = match &sink {
         Sink::Durable(d) => Some(Arc::clone(d)),
         Sink::Memory => None,
@@ -181,17 +168,8 @@ pub async fn run(
     let leftover = drain(&engine, &config, durable.is_some()).await?;
     let rejected = intake.metrics().rejected_total();
     let durable_info = durable.as_ref().map(|d| d.info().clone());
-    if let Some(d) = &durable {
-        d.close();
-    }
     drop(intake);
-    if let Some(thread) = committer {
-        // Only the finish marks of the last events can be left; losing them means those
-        // events run again at the next start, so a failure here is reported, not fatal.
-        if let Err(e) = thread.join() {
-            eprintln!("eventbench: the durable queue did not close cleanly: {e}");
-        }
-    }
+    close_durable(durable.as_deref(), committer);
     let (workload, execution) = engine.finish(ClockKind::Real);
     drop(timer);
     Ok(ServeOutcome {
@@ -232,6 +210,46 @@ fn watch_live(board: &crate::live::Board, intake: &Arc<Intake>, c: &Config, addr
         }
     }));
     board.begin();
+}
+
+/// Where admitted events go: the engine directly, or the data dir first (opened here, its
+/// unfinished events loaded into `workload`). Also the ids that must stay refused.
+fn open_sink(
+    config: &Config,
+    workload: Workload,
+    arrivals: &Arc<Arrivals>,
+) -> Result<(
+    Workload,
+    Sink,
+    RangeInclusiveSet<u64>,
+    Option<CommitterThread>,
+)> {
+    let Some(dir) = &config.data_dir else {
+        return Ok((workload, Sink::Memory, RangeInclusiveSet::new(), None));
+    };
+    let opened = Durable::open(
+        dir,
+        workload,
+        Arc::clone(arrivals),
+        config.per_event_durations,
+        config.process_time,
+    )
+    .map_err(|e| UsageError(format!("cannot use the durable queue: {e}")))?;
+    let sink = Sink::Durable(Arc::clone(&opened.durable));
+    Ok((opened.workload, sink, opened.accepted, Some(opened.thread)))
+}
+
+/// Lets the committer write the last finish marks and stop. Losing them would only mean those
+/// events run again at the next start, so a failure is reported, not fatal.
+fn close_durable(durable: Option<&Durable>, committer: Option<CommitterThread>) {
+    if let Some(d) = durable {
+        d.close();
+    }
+    if let Some(thread) = committer {
+        if let Err(e) = thread.join() {
+            eprintln!("eventbench: the durable queue did not close cleanly: {e}");
+        }
+    }
 }
 
 fn announce(addr: SocketAddr, c: &Config, durable: Option<&DurableInfo>) {
