@@ -1,8 +1,9 @@
 //! The durable queue of `serve`: accepted events, their start and finish marks, and every
 //! event id ever accepted, in one SQLite database (WAL mode, `synchronous=FULL`).
 //!
-//! SQLite because people trust it with their data and because it had the highest group-commit
-//! throughput of the three engines measured (results/2026-11-28-durable-intake/store-eval/).
+//! SQLite because people trust it with their data, one transaction covers the queue and the
+//! accepted ids, and its group-commit throughput was level with fjall's and ahead of redb's on
+//! this machine (all three are bound by the disk's sync rate; results/2026-11-28-durable-intake/).
 //! The store is synchronous; [`super::committer`] owns it on its own thread and batches
 //! everything that arrives during one commit into the next one (group commit).
 //!
