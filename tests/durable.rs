@@ -453,3 +453,18 @@ fn a_second_server_on_the_same_data_dir_is_refused() {
     let (code, _, stderr) = first.stop();
     assert_eq!(code, 0, "{stderr}");
 }
+
+#[test]
+fn the_queue_limit_holds_in_durable_mode_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(
+        dir.path(),
+        &["--process-time", "1h", "--max-queued", "3", "--data-dir"],
+        &[&data],
+    );
+    // One account: its first event runs, the next three wait, the fifth finds the queue full.
+    let statuses: Vec<u16> = (1..=6).map(|e| post(&server.addr, e, 1)).collect();
+    assert_eq!(statuses, vec![202, 202, 202, 202, 503, 503]);
+    server.kill9();
+}

@@ -88,6 +88,22 @@ impl Arrivals {
     }
 }
 
+/// One admitted event waiting for its commit, counted for the queue limit while it lives.
+struct Pending<'a>(&'a AtomicU64);
+
+impl<'a> Pending<'a> {
+    fn count(counter: &'a AtomicU64) -> Self {
+        counter.fetch_add(1, Relaxed);
+        Pending(counter)
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
+}
+
 /// The server's shared state behind every handler.
 pub struct Intake {
     engine: LiveEngine,
@@ -169,15 +185,18 @@ impl Intake {
         let duration = self
             .per_event
             .then(|| e.duration.unwrap_or(self.process_time));
-        {
+        // Counted under the lock, so the queue limit is never exceeded; a guard, not a decrement
+        // after the await, because a client that hangs up drops this future mid-commit (the
+        // event is still committed and processed).
+        let pending = {
             let mut seen = self.seen();
             self.check(&seen, e, self.committing.load(Relaxed))?;
             // Reserved now, so a concurrent request with the same id gets its 409 at once.
             seen.insert(e.event.0..=e.event.0);
-            self.committing.fetch_add(1, Relaxed);
-        }
+            Pending::count(&self.committing)
+        };
         let written = durable.insert(e.event, e.account, duration).await;
-        self.committing.fetch_sub(1, Relaxed);
+        drop(pending);
         match written {
             Ok(seq) => Ok(Accepted {
                 sequence: seq,
