@@ -192,6 +192,7 @@ fn watch_live(board: &crate::live::Board, intake: &Arc<Intake>, c: &Config, addr
         handler: format!("sleep {}", c.process_time),
         input: format!("http://{addr}/api"),
         lanes: c.lanes,
+        data_dir: c.data_dir.as_ref().map(|d| d.display().to_string()),
         ..crate::live::Info::default()
     });
     // Weak: the board lives inside the intake, and a strong reference would be a cycle.
