@@ -49,6 +49,8 @@ pub enum Command {
     Worker(cmd::worker::Args),
     /// Show a saved report or compare document again, or render it as an HTML page.
     Report(cmd::report::Args),
+    /// Judge the processed log of any system against its workload: lost, duplicated, order.
+    Verify(cmd::verify::Args),
 }
 
 /// The RabbitMQ queues a command works on (`publish`, `worker`).

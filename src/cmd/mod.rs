@@ -7,6 +7,7 @@ pub mod report;
 pub mod run;
 pub mod send;
 pub mod serve;
+pub mod verify;
 pub mod worker;
 
 use crate::cli::{Cli, Command};
@@ -22,6 +23,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Publish(args) => publish::run(args, &cli.global),
         Command::Worker(args) => worker::run(args, &cli.global),
         Command::Report(args) => report::run(args, &cli.global),
+        Command::Verify(args) => verify::run(args, &cli.global),
     }
 }
 

@@ -48,6 +48,9 @@ pub enum Strategy {
     Pool,
     /// Work-conserving: an idle worker takes the ready account with the most remaining work.
     Optimal,
+    /// Another system's run, judged from its log by `verify`: never scheduled by eventbench.
+    #[value(skip)]
+    External,
 }
 
 impl Strategy {
@@ -64,6 +67,7 @@ impl Strategy {
             Strategy::Sharded => "sharded",
             Strategy::Pool => "pool",
             Strategy::Optimal => "optimal",
+            Strategy::External => "external",
         }
     }
 }
@@ -167,6 +171,11 @@ impl Plan {
     /// Rejects `per-account` with a fixed worker count: that strategy has one lane per account
     /// by definition, and silently ignoring the number would mislabel the result.
     pub fn new(strategy: Strategy, workers: Workers) -> Result<Self, UsageError> {
+        if strategy == Strategy::External {
+            return Err(UsageError(
+                "the external strategy only labels runs judged by `verify`".into(),
+            ));
+        }
         if strategy == Strategy::PerAccount && workers != Workers::Auto {
             return Err(UsageError(format!(
                 "--strategy per-account runs one lane per account, so --workers {workers} does \

@@ -58,6 +58,7 @@ pub fn build(strategy: Strategy, lanes: Option<u64>) -> Box<dyn Scheduler> {
         Strategy::Pool => Box::new(LaneScheduler::<Fifo>::new(lanes)),
         Strategy::Optimal => Box::new(LaneScheduler::<MostWork>::new(lanes)),
         Strategy::Sharded => Box::new(Sharded::new(lanes.unwrap_or(1).max(1))),
+        Strategy::External => unreachable!("Plan::new refuses the external strategy"),
     }
 }
 

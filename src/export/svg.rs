@@ -25,6 +25,7 @@ fn colour(s: Strategy) -> RGBColor {
         Strategy::Pool => RGBColor(31, 119, 180),
         Strategy::Optimal => RGBColor(44, 160, 44),
         Strategy::PerAccount => RGBColor(148, 103, 189),
+        Strategy::External => RGBColor(127, 127, 127),
     }
 }
 

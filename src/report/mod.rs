@@ -2,6 +2,7 @@
 //! processed log. The JSON field names are a contract (SPEC.md): add fields, never rename.
 
 pub mod baseline;
+pub mod external;
 pub mod log;
 pub mod stats;
 pub mod summary;
@@ -69,6 +70,9 @@ pub struct Report {
     /// `serve` only: how accepted events were kept.
     #[serde(default, flatten, skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueInfo>,
+    /// What `verify` found in another system's log (absent for our own runs).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<external::External>,
     /// Latency histogram for the terminal: `(upper bound µs, count)`.
     #[serde(skip)]
     pub latency_histogram: Vec<(u64, u64)>,
@@ -200,6 +204,7 @@ impl Report {
             overshoot_us: overshoot.percentiles(),
             violations: v.examples.iter().map(ToString::to_string).collect(),
             queue: None,
+            external: None,
             latency_histogram: latency.buckets(10),
         }
     }

@@ -61,24 +61,12 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(
         o,
         "wall time    {}   lower bound {}   efficiency {:.2}%",
-        secs(r.wall_time_s),
+        wall(r),
         secs(r.lower_bound_s),
         r.efficiency * 100.0
     );
     let _ = writeln!(o, "throughput   {:.1} events/s", r.throughput_eps);
-    let verdict = if r.passed() {
-        format!(
-            "ok: {} of {} events ran once each, in per-account order (max {} in flight)",
-            r.events - r.unprocessed,
-            r.events,
-            r.max_in_flight
-        )
-    } else {
-        format!(
-            "FAILED: {} ordering violations, {} duplicates, {} short handlers, {} unprocessed",
-            r.ordering_violations, r.duplicates, r.short_handlers, r.unprocessed
-        )
-    };
+    let verdict = verdict(r);
     let _ = writeln!(o, "ordering     {verdict}");
     if r.interrupted {
         let _ = writeln!(
@@ -100,11 +88,60 @@ pub fn render(r: &Report) -> String {
             None => writeln!(o, "queue        {}", q.queue),
         };
     }
-    let _ = writeln!(o, "latency      {}", percentiles(&r.latency_us));
+    if let Some(x) = &r.external {
+        o.push_str(&x.render());
+    }
+    match &r.external {
+        Some(x) if r.latency_us.max == 0 => {
+            let _ = writeln!(o, "latency      {}", x.latency_basis);
+        }
+        _ => {
+            let _ = writeln!(o, "latency      {}", percentiles(&r.latency_us));
+        }
+    }
     let _ = writeln!(o, "overshoot    {}", percentiles(&r.overshoot_us));
     if !r.latency_histogram.is_empty() {
-        let _ = writeln!(o, "latency histogram (queue entry to done):");
+        let from = if r.external.is_some() {
+            "acceptance"
+        } else {
+            "queue entry"
+        };
+        let _ = writeln!(o, "latency histogram ({from} to done):");
         o.push_str(&render_histogram(&r.latency_histogram, 40, us));
     }
     o
+}
+
+/// The wall time with the precision it has: a judged log's times may be coarse, or absent.
+fn wall(r: &Report) -> String {
+    match &r.external {
+        Some(x) => match x.wall_time_uncertainty_s {
+            Some(u) => format!("{} ± {}", secs(r.wall_time_s), us((u * 1e6).round() as u64)),
+            None => "unknown".into(),
+        },
+        None => secs(r.wall_time_s),
+    }
+}
+
+fn verdict(r: &Report) -> String {
+    let in_flight = if r.max_in_flight > 0 {
+        format!(" (max {} in flight)", r.max_in_flight)
+    } else {
+        String::new()
+    };
+    match (&r.external, r.passed()) {
+        (_, true) => format!(
+            "ok: {} of {} events ran once each, in per-account order{in_flight}",
+            r.events - r.unprocessed,
+            r.events
+        ),
+        (Some(x), false) => format!(
+            "FAILED: {} lost, {} duplicated, {} reordered, {} overlapping, {} short handlers",
+            x.lost, r.duplicates, x.reordered, x.overlaps, r.short_handlers
+        ),
+        (None, false) => format!(
+            "FAILED: {} ordering violations, {} duplicates, {} short handlers, {} unprocessed",
+            r.ordering_violations, r.duplicates, r.short_handlers, r.unprocessed
+        ),
+    }
 }

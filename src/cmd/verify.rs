@@ -1,0 +1,113 @@
+//! `eventbench verify`: judge the processed log of any system against its workload.
+
+use crate::cli::GlobalArgs;
+use crate::engine::Workers;
+use crate::error::CheckFailed;
+use crate::judge::log::{LogSpec, Pattern};
+use crate::judge::time::TimeFormat;
+use crate::output::Format;
+use crate::types::Micros;
+use anyhow::Result;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Flags of `verify`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = r#"Examples:
+  eventbench verify --events events.csv --log log.csv          # our own --log, or any CSV with account_id,event_id
+  eventbench verify --events events.csv --log app.log --process-time 100ms \
+      --log-pattern '\[(?P<time>[^\]]+)\] Executed event (?P<event_id>\d+) for account (?P<account_id>\d+)' \
+      --time-format '%d.%m.%Y %H:%M:%S'
+  eventbench verify --events events.csv --log worker.csv --sent sent.csv --workers 8 --json verdict.json
+
+Logs: our processed-log CSV; any CSV whose header names account_id and event_id, optionally
+with start/end (times) or start_us/end_us (microseconds); or text lines read with --log-pattern
+(named groups account_id, event_id, optional start, end; `time` is the same as end). A single
+time per line is taken as the moment the event was done. Without times, line order is taken as
+completion order. Times equal at the log's resolution are ordered by line.
+
+Exit codes: 0 every event processed once, in per-account order; 1 anything lost, duplicated,
+out of order or shorter than its processing time; 2 bad usage or input."#)]
+pub struct Args {
+    /// The workload the system was given (events CSV, as written by `generate`)
+    #[arg(long, short)]
+    pub events: PathBuf,
+    /// The system's processed log: one line per processed event
+    #[arg(long, short)]
+    pub log: PathBuf,
+    /// Regular expression for text logs, with named groups account_id, event_id and optionally
+    /// start, end (or time)
+    #[arg(long, value_parser = parse_pattern)]
+    pub log_pattern: Option<Pattern>,
+    /// How times are written: a strftime format (e.g. '%Y-%m-%d %H:%M:%S%.f %z'; %.f takes
+    /// fractional seconds, %z an offset, without a zone the system time zone applies), or
+    /// auto (unix numbers by magnitude, or ISO 8601), unix, unix-ms, unix-us
+    #[arg(long, default_value = "auto")]
+    pub time_format: TimeFormat,
+    /// The CSV written by `send --sent`: latency and wall time count from acceptance
+    #[arg(long)]
+    pub sent: Option<PathBuf>,
+    /// Processing time of every event (when the events have no duration_us column)
+    #[arg(long, default_value = "1s")]
+    pub process_time: Micros,
+    /// Workers the system had, for the lower bound [default: one per account]
+    #[arg(long, short, default_value = "auto")]
+    pub workers: Workers,
+    /// Write the report as JSON to this file
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Report format on stdout
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+fn parse_pattern(s: &str) -> Result<Pattern, String> {
+    s.parse()
+}
+
+pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
+    super::check_output_paths([args.json.as_deref()])?;
+    let workload = super::load_workload(Some(&args.events), args.process_time)?;
+    let spec = LogSpec {
+        pattern: args.log_pattern,
+        time: args.time_format,
+    };
+    let started = std::time::Instant::now();
+    let (findings, summary) =
+        crate::judge::judge(&workload, &args.log, &spec, args.sent.as_deref())?;
+    if !global.quiet {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "read {} log lines in {secs:.2} s ({:.1} M lines/s)",
+            summary.lines,
+            summary.lines as f64 / secs.max(1e-9) / 1e6
+        );
+        for n in &findings.notes {
+            eprintln!("note: {n}");
+        }
+    }
+    let lanes = match args.workers {
+        Workers::Auto => None,
+        fixed => Some(fixed.resolve(0)),
+    };
+    let report = crate::judge::report(&workload, findings, &summary, lanes);
+    if let Some(path) = &args.json {
+        crate::output::write_atomic(path, |f| {
+            serde_json::to_writer_pretty(&mut *f, &report)?;
+            Ok(writeln!(f)?)
+        })?;
+    }
+    crate::output::print_report(&report, args.format)?;
+    if report.passed() {
+        return Ok(());
+    }
+    Err(CheckFailed(format!(
+        "{}: {} lost, {} duplicated, {} out of order, {} short handlers",
+        args.log.display(),
+        report.unprocessed,
+        report.duplicates,
+        report.ordering_violations,
+        report.short_handlers
+    ))
+    .into())
+}

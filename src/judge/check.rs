@@ -1,0 +1,338 @@
+//! The verdict on another system's log: every workload event processed once, in per-account
+//! arrival order, one at a time per account, for at least its processing time.
+//!
+//! Only the workload and the log are consulted, never eventbench's own engine records, and no
+//! more precision is claimed than the log's times have: times equal at the log's resolution
+//! are ordered by line (a log is written as events finish), and an overlap or a short handler
+//! counts only when it is larger than one resolution step.
+
+use super::log::{Entry, LogSummary};
+use crate::report::stats::Distribution;
+use crate::types::{EventId, EventIdx};
+use crate::workload::{IdMap, Workload};
+
+/// Examples kept per kind.
+const EXAMPLES: usize = 5;
+/// Order, overlap and short-handler examples kept together.
+const VIOLATION_EXAMPLES: usize = 10;
+const NONE: i64 = i64::MIN;
+
+/// Event id to index: a table when ids are dense (what `generate` writes), else a map.
+enum EventLookup {
+    Dense { min: u64, table: Vec<u32> },
+    Sparse(IdMap<EventId, u32>),
+}
+
+impl EventLookup {
+    fn new(w: &Workload) -> Self {
+        let ids = || w.indexes().map(|e| w.event_id(e).0);
+        let (min, max) = ids().fold((u64::MAX, 0), |(lo, hi), id| (lo.min(id), hi.max(id)));
+        if w.is_empty() || max - min > 4 * w.len() as u64 + (1 << 20) {
+            return EventLookup::Sparse(w.indexes().map(|e| (w.event_id(e), e.0)).collect());
+        }
+        let mut table = vec![u32::MAX; (max - min + 1) as usize];
+        for e in w.indexes() {
+            table[(w.event_id(e).0 - min) as usize] = e.0;
+        }
+        EventLookup::Dense { min, table }
+    }
+
+    fn get(&self, id: EventId) -> Option<EventIdx> {
+        match self {
+            EventLookup::Dense { min, table } => {
+                id.0.checked_sub(*min)
+                    .and_then(|i| table.get(usize::try_from(i).ok()?))
+                    .filter(|&&i| i != u32::MAX)
+                    .map(|&i| EventIdx(i))
+            }
+            EventLookup::Sparse(m) => m.get(&id).map(|&i| EventIdx(i)),
+        }
+    }
+}
+
+/// Collects a log's entries against a workload; [`Judge::finish`] gives the verdict.
+pub struct Judge<'w> {
+    w: &'w Workload,
+    lookup: EventLookup,
+    /// Per event, its first line in the log (0: never seen) and that line's times.
+    line: Vec<u64>,
+    start: Vec<i64>,
+    end: Vec<i64>,
+    accepted: Vec<i64>,
+    pub duplicates: u64,
+    pub duplicate_examples: Vec<String>,
+    pub unknown: u64,
+    pub unknown_examples: Vec<String>,
+}
+
+/// Everything `verify` found.
+#[derive(Default)]
+pub struct Findings {
+    pub processed: u64,
+    pub lost: u64,
+    pub lost_examples: Vec<String>,
+    pub duplicates: u64,
+    pub duplicate_examples: Vec<String>,
+    pub unknown: u64,
+    pub unknown_examples: Vec<String>,
+    /// Events processed before an event of the same account that arrived earlier.
+    pub reordered: u64,
+    /// Events started (in arrival order) before their account's previous event ended.
+    pub overlaps: u64,
+    pub short_handlers: u64,
+    pub violations: Vec<String>,
+    /// Most events running at once (0 without start and end times).
+    pub max_in_flight: u64,
+    /// Wall time in µs and how it was measured; `None` when the log has no times.
+    pub wall_us: Option<u64>,
+    pub wall_basis: String,
+    pub latency: Distribution,
+    pub overshoot: Distribution,
+    /// Caveats worth a line on stderr and in the report.
+    pub notes: Vec<String>,
+}
+
+impl<'w> Judge<'w> {
+    pub fn new(w: &'w Workload) -> Self {
+        let n = w.len();
+        Judge {
+            w,
+            lookup: EventLookup::new(w),
+            line: vec![0; n],
+            start: vec![NONE; n],
+            end: vec![NONE; n],
+            accepted: Vec::new(),
+            duplicates: 0,
+            duplicate_examples: Vec::new(),
+            unknown: 0,
+            unknown_examples: Vec::new(),
+        }
+    }
+
+    /// Takes one log entry.
+    pub fn add(&mut self, e: Entry) {
+        let idx = self.lookup.get(e.event);
+        let Some(i) = idx.filter(|&i| self.w.account_id(self.w.account_of(i)) == e.account) else {
+            self.unknown += 1;
+            if self.unknown_examples.len() < EXAMPLES {
+                let why = match idx {
+                    Some(i) => format!(
+                        "belongs to account {} in the workload",
+                        self.w.account_id(self.w.account_of(i)).0
+                    ),
+                    None => "is not in the workload".into(),
+                };
+                self.unknown_examples.push(format!(
+                    "line {}: event {} of account {} {why}",
+                    e.line, e.event.0, e.account.0
+                ));
+            }
+            return;
+        };
+        let k = i.0 as usize;
+        if self.line[k] != 0 {
+            self.duplicates += 1;
+            if self.duplicate_examples.len() < EXAMPLES {
+                self.duplicate_examples.push(format!(
+                    "event {} of account {}: lines {} and {}",
+                    e.event.0, e.account.0, self.line[k], e.line
+                ));
+            }
+            return;
+        }
+        self.line[k] = e.line;
+        self.start[k] = e.start.unwrap_or(NONE);
+        self.end[k] = e.end.unwrap_or(NONE);
+    }
+
+    /// Acceptance times from `--sent` (unix µs); ids not in the workload are ignored.
+    pub fn accepted(&mut self, rows: &[(u64, i64)]) {
+        self.accepted = vec![NONE; self.w.len()];
+        for &(id, at) in rows {
+            if let Some(i) = self.lookup.get(EventId(id)) {
+                let slot = &mut self.accepted[i.0 as usize];
+                // A resent event counts from its first acceptance.
+                if *slot == NONE || at < *slot {
+                    *slot = at;
+                }
+            }
+        }
+    }
+
+    /// The verdict, given what reading the log found.
+    pub fn finish(self, log: &LogSummary) -> Findings {
+        let mut f = Findings {
+            duplicates: self.duplicates,
+            duplicate_examples: self.duplicate_examples.clone(),
+            unknown: self.unknown,
+            unknown_examples: self.unknown_examples.clone(),
+            ..Findings::default()
+        };
+        self.order(log, &mut f);
+        self.times(log, &mut f);
+        f
+    }
+
+    /// Lost events, order, overlaps and short handlers, account by account in arrival order.
+    fn order(&self, log: &LogSummary, f: &mut Findings) {
+        let w = self.w;
+        let step = log.resolution.micros() as i64;
+        let by_start = log.has_start;
+        // Per account: (order key, line, event) of the previous processed event, and the
+        // latest end so far.
+        let mut prev: Vec<Option<(i64, u64, EventIdx)>> = vec![None; w.account_count()];
+        let mut max_end = vec![NONE; w.account_count()];
+        for e in w.indexes() {
+            let k = e.0 as usize;
+            let a = w.account_of(e).0 as usize;
+            let account = w.account_id(w.account_of(e)).0;
+            if self.line[k] == 0 {
+                f.lost += 1;
+                if f.lost_examples.len() < EXAMPLES {
+                    f.lost_examples
+                        .push(format!("event {} of account {account}", w.event_id(e).0));
+                }
+                continue;
+            }
+            f.processed += 1;
+            let (start, end, line) = (self.start[k], self.end[k], self.line[k]);
+            let key = if by_start { start } else { end };
+            if let Some((pkey, pline, pe)) = prev[a] {
+                let earlier = if key != NONE && pkey != NONE && key != pkey {
+                    key < pkey
+                } else {
+                    line < pline
+                };
+                if earlier {
+                    f.reordered += 1;
+                    note(
+                        f,
+                        format!(
+                        "account {account}: event {} (line {line}) was processed before event {} \
+                         (line {pline}), which arrived earlier",
+                        w.event_id(e).0,
+                        w.event_id(pe).0
+                    ),
+                    );
+                } else if start != NONE && max_end[a] != NONE && max_end[a] - start >= step {
+                    f.overlaps += 1;
+                    note(
+                        f,
+                        format!(
+                            "account {account}: event {} (line {line}) started {} before event {} \
+                         (line {pline}, earlier in the queue) ended",
+                            w.event_id(e).0,
+                            crate::types::Micros((max_end[a] - start) as u64),
+                            w.event_id(pe).0
+                        ),
+                    );
+                }
+            }
+            if start != NONE && end != NONE {
+                let took = end.saturating_sub(start).max(0) as u64;
+                let due = w.duration(e).0;
+                f.overshoot.record(took.saturating_sub(due));
+                if took + step as u64 <= due {
+                    f.short_handlers += 1;
+                    note(
+                        f,
+                        format!(
+                            "event {} (line {line}): handler took {}, less than its {}",
+                            w.event_id(e).0,
+                            crate::types::Micros(took),
+                            crate::types::Micros(due)
+                        ),
+                    );
+                }
+            }
+            prev[a] = Some((key, line, e));
+            max_end[a] = max_end[a].max(end);
+        }
+    }
+
+    /// Wall time, latency and the most events in flight, as far as the log's times allow.
+    fn times(&self, log: &LogSummary, f: &mut Findings) {
+        let w = self.w;
+        let seen = || w.indexes().filter(|e| self.line[e.0 as usize] != 0);
+        let dur = |e: EventIdx| w.duration(e).0 as i64;
+        let done = |e: EventIdx| match (self.start[e.0 as usize], self.end[e.0 as usize]) {
+            (_, end) if end != NONE => Some(end),
+            (start, _) if start != NONE => Some(start + dur(e)),
+            _ => None,
+        };
+        let began = |e: EventIdx| match (self.start[e.0 as usize], self.end[e.0 as usize]) {
+            (start, _) if start != NONE => Some(start),
+            (_, end) if end != NONE => Some(end - dur(e)),
+            _ => None,
+        };
+        let use_sent = !self.accepted.is_empty() && log.absolute;
+        if !self.accepted.is_empty() && !log.absolute {
+            f.notes.push(
+                "--sent ignored for times: the log's times are not unix times, so they cannot \
+                 be compared with the acceptance times"
+                    .into(),
+            );
+        }
+        let first_accept = use_sent
+            .then(|| self.accepted.iter().copied().filter(|&t| t != NONE).min())
+            .flatten();
+        let first = first_accept.or_else(|| seen().filter_map(began).min());
+        let last = seen().filter_map(done).max();
+        if let (Some(a), Some(b)) = (first, last) {
+            f.wall_us = Some(b.saturating_sub(a).max(0) as u64);
+            let from = match (first_accept, log.has_start) {
+                (Some(_), _) => "the first acceptance (--sent)",
+                (None, true) => "the first start",
+                (None, false) => "the first end minus its processing time (estimated)",
+            };
+            let to = if log.has_end {
+                "the last end"
+            } else {
+                "the last start plus its processing time (estimated)"
+            };
+            f.wall_basis = format!("from {from} to {to}");
+        } else {
+            f.wall_basis =
+                "unknown: the log has no times (line order taken as completion order)".into();
+        }
+        if use_sent {
+            for e in seen() {
+                let at = self.accepted[e.0 as usize];
+                if let (true, Some(d)) = (at != NONE, done(e)) {
+                    f.latency.record(d.saturating_sub(at).max(0) as u64);
+                }
+            }
+        }
+        if log.has_start && log.has_end {
+            f.max_in_flight = in_flight(
+                seen()
+                    .map(|e| (self.start[e.0 as usize], self.end[e.0 as usize]))
+                    .filter(|(s, e)| *s != NONE && *e != NONE),
+            );
+        }
+    }
+}
+
+fn note(f: &mut Findings, text: String) {
+    if f.violations.len() < VIOLATION_EXAMPLES {
+        f.violations.push(text);
+    }
+}
+
+/// Most intervals open at one instant (one ending at t does not overlap one starting at t).
+fn in_flight(spans: impl Iterator<Item = (i64, i64)>) -> u64 {
+    let (mut starts, mut ends): (Vec<i64>, Vec<i64>) = spans.unzip();
+    starts.sort_unstable();
+    ends.sort_unstable();
+    let (mut ended, mut best) = (0usize, 0u64);
+    for (k, s) in starts.iter().enumerate() {
+        while ended < ends.len() && ends[ended] <= *s {
+            ended += 1;
+        }
+        best = best.max((k + 1).saturating_sub(ended) as u64);
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests;

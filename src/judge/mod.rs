@@ -1,0 +1,122 @@
+//! Judging another system: reads its processed log (any of several formats) against the
+//! workload it was given and finds what was lost, duplicated, unknown or out of order.
+//!
+//! `verify` is its command; the verdict becomes the same [`Report`](crate::report::Report) that
+//! `run` prints, with the strategy `external`.
+
+pub mod check;
+pub mod log;
+pub mod sent;
+pub mod time;
+
+use crate::engine::bound::lower_bound;
+use crate::engine::{ClockKind, Strategy};
+use crate::report::Backend;
+use crate::report::external::External;
+use crate::report::Report;
+use crate::workload::Workload;
+use anyhow::Result;
+use check::{Findings, Judge};
+use log::{LogSpec, LogSummary};
+use std::path::Path;
+
+/// Reads the log (and the `--sent` file) and judges it against `w`.
+pub fn judge(
+    w: &Workload,
+    log_path: &Path,
+    spec: &LogSpec,
+    sent: Option<&Path>,
+) -> Result<(Findings, LogSummary)> {
+    let sent_rows = sent.map(sent::read).transpose()?;
+    let mut judge = Judge::new(w);
+    let summary = log::read(log_path, spec, |e| judge.add(e))?;
+    if let Some(rows) = &sent_rows {
+        judge.accepted(rows);
+    }
+    Ok((judge.finish(&summary), summary))
+}
+
+/// The report of a judged log: `run`'s report with the strategy `external`; `lanes` is
+/// `--workers` (None: the bound of unlimited workers, the longest account).
+pub fn report(w: &Workload, f: Findings, log: &LogSummary, lanes: Option<u64>) -> Report {
+    let shape = w.shape();
+    let bound = lower_bound(&shape, lanes).as_secs_f64();
+    let wall = f.wall_us.map(|us| us as f64 / 1e6);
+    let wall_s = wall.unwrap_or(0.0);
+    let times = match (log.has_start, log.has_end) {
+        (true, true) => "start and end",
+        (false, true) => "end only",
+        (true, false) => "start only",
+        (false, false) => "none",
+    };
+    let timed = log.has_start || log.has_end;
+    let step = timed.then(|| log.resolution.micros());
+    let external = External {
+        log: log.path.display().to_string(),
+        log_format: log.format.name().into(),
+        log_lines: log.lines,
+        lost: f.lost,
+        unknown: f.unknown,
+        unmatched_lines: log.unmatched,
+        reordered: f.reordered,
+        overlaps: f.overlaps,
+        times: times.into(),
+        time_resolution_us: step,
+        wall_time_uncertainty_s: wall.and(step).map(|us| us as f64 / 1e6),
+        wall_time_basis: f.wall_basis,
+        latency_basis: if f.latency.is_empty() {
+            "none: give --sent (from `send --sent`) and a log with unix times".into()
+        } else {
+            "from acceptance (--sent) to the end of processing".into()
+        },
+        lost_examples: f.lost_examples,
+        duplicate_examples: f.duplicate_examples,
+        unknown_examples: f.unknown_examples,
+        unmatched_examples: log
+            .unmatched_examples
+            .iter()
+            .map(|(n, t)| format!("line {n}: {t}"))
+            .collect(),
+        notes: f.notes,
+    };
+    let process_time = match shape.uniform {
+        Some(d) => d.as_secs_f64(),
+        None if shape.events > 0 => shape.total_work.as_secs_f64() / shape.events as f64,
+        None => 0.0,
+    };
+    Report {
+        eventbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        input: w.source().to_string(),
+        workload_fingerprint: crate::report::fingerprint(w),
+        events: shape.events,
+        accounts: shape.accounts,
+        strategy: Strategy::External,
+        workers: lanes.unwrap_or(shape.accounts),
+        workers_requested: lanes.map_or("auto".into(), |l| l.to_string()),
+        clock: ClockKind::Real,
+        backend: Backend::Memory,
+        process_time_s: process_time,
+        per_event_durations: w.has_per_event_durations(),
+        longest_chain: shape.longest_chain,
+        total_work_s: shape.total_work.as_secs_f64(),
+        lower_bound_s: bound,
+        wall_time_s: wall_s,
+        efficiency: if wall_s > 0.0 { bound / wall_s } else { 0.0 },
+        throughput_eps: if wall_s > 0.0 {
+            f.processed as f64 / wall_s
+        } else {
+            0.0
+        },
+        ordering_violations: f.reordered + f.overlaps,
+        unprocessed: f.lost,
+        duplicates: f.duplicates,
+        short_handlers: f.short_handlers,
+        max_in_flight: f.max_in_flight,
+        interrupted: false,
+        latency_us: f.latency.percentiles(),
+        overshoot_us: f.overshoot.percentiles(),
+        violations: f.violations,
+        latency_histogram: f.latency.buckets(10),
+        external: Some(external),
+    }
+}
