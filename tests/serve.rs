@@ -418,6 +418,17 @@ async fn requests_after_shutdown_are_refused_not_dropped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_send_client_keeps_each_accounts_order() {
+    sends_in_account_order(None).await;
+}
+
+/// The open model releases events on a schedule, yet an account's next event still waits
+/// for the previous answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_open_model_keeps_each_accounts_order_and_logs_every_answer() {
+    sends_in_account_order(Some(5_000.0)).await;
+}
+
+async fn sends_in_account_order(rate: Option<f64>) {
     let s = Running::start(config(2)).await;
     let mut w = eventbench::workload::Workload::new(
         eventbench::workload::Source::Live("test".into()),
@@ -430,13 +441,20 @@ async fn the_send_client_keeps_each_accounts_order() {
             None,
         );
     }
-    let cfg = server::client::SendConfig {
-        url: format!("{}/api", s.base),
-        concurrency: 3,
-    };
+    let mut cfg = server::client::SendConfig::ours(&format!("{}/api", s.base), 3);
+    cfg.rate = rate;
+    let dir = tempfile::tempdir().unwrap();
+    let sent_path = dir.path().join("sent.csv");
+    let sent = server::request::SentLog::create(&sent_path).unwrap();
     let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let report = server::client::send_all(&w, &cfg, counter).await.unwrap();
+    let report = server::client::send_all(&w, &cfg, counter, Some(std::sync::Arc::new(sent)))
+        .await
+        .unwrap();
     assert_eq!((report.events, report.accepted), (60, 60));
+    assert_eq!(report.model, if rate.is_some() { "open" } else { "closed" });
+    let rows = std::fs::read_to_string(&sent_path).unwrap();
+    assert_eq!(rows.lines().count(), 61);
+    assert!(rows.lines().skip(1).all(|l| l.ends_with(",202")), "{rows}");
     let o = s.shutdown().await;
     // Per account, the server saw the events in their original (ascending) order.
     for a in 0..5u64 {

@@ -1,9 +1,11 @@
-//! `eventbench send`: post a workload to a running `serve`, keeping per-account order.
+//! `eventbench send`: post a workload to a running `serve` or any web API, keeping
+//! per-account order.
 
 use crate::cli::GlobalArgs;
 use crate::output::Format;
 use crate::progress::Progress;
 use crate::server::client::{send_all, SendConfig, SendReport};
+use crate::server::request::{Body, Header, RequestSpec, SentLog};
 use crate::types::Micros;
 use anyhow::Result;
 use std::io::Write;
@@ -17,10 +19,14 @@ use std::sync::Arc;
   eventbench serve --process-time 10ms &            # in another terminal
   eventbench send --url http://127.0.0.1:3910/api --input events.csv
   eventbench send --url http://127.0.0.1:3910/api --concurrency 256 --format json
+  eventbench send --url http://127.0.0.1:8000/events --body form --sent sent.csv
+  eventbench send --url 'http://app/users/{account_id}/events' --method PUT \\
+      --body '{\"id\": {event_id}}' --header 'Authorization: Bearer T' --rate 500
 
-An account's next event is posted only after the previous one was accepted (202), so the server
-sees every account's events in file order. 503 answers are retried after Retry-After; any other
-refusal stops the run with an error.")]
+An account's next event is posted only after the previous one was accepted (any 2xx), so the
+server sees every account's events in file order. 503 and 429 answers are retried after
+Retry-After; any other refusal stops the run with an error. {account_id}, {event_id} and
+{duration_us} are replaced in --url and in a --body template.")]
 pub struct Args {
     /// The server's POST endpoint
     #[arg(long, default_value = "http://127.0.0.1:3910/api")]
@@ -29,18 +35,47 @@ pub struct Args {
     /// the built-in workload]
     #[arg(long, short)]
     pub input: Option<PathBuf>,
-    /// Accounts sent at the same time (each account's events one after another)
+    /// Closed model: accounts sent at the same time (each account's events one after
+    /// another); open model (--rate): most requests in flight
     #[arg(long, short, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub concurrency: u64,
     /// Processing time of the input's events (sent only with a duration_us column)
     #[arg(long, default_value = "1s")]
     pub process_time: Micros,
+    /// Request body: json, form, or a template with {account_id}, {event_id}, {duration_us}
+    #[arg(long, default_value = "json")]
+    pub body: Body,
+    /// Extra request header 'Name: value' (repeatable); a Content-Type given here wins
+    #[arg(long = "header", short = 'H')]
+    pub headers: Vec<Header>,
+    /// HTTP method
+    #[arg(long, short = 'X', default_value = "POST")]
+    pub method: String,
+    /// Open model: send this many events per second on a fixed schedule (latency counts from
+    /// each event's due time); default: closed model, the next request when one is answered
+    #[arg(long, value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// Write one row per answered event (event_id,account_id,sent_unix_us,accepted_unix_us,
+    /// status) as answers arrive, for `verify --sent`
+    #[arg(long)]
+    pub sent: Option<PathBuf>,
     /// Report format on stdout
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
 
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "rate '{s}' is not a positive number of events per second"
+        )),
+    }
+}
+
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
+    let request = RequestSpec::new(&args.method, &args.url, args.body, args.headers)?;
+    super::check_output_paths([args.sent.as_deref()])?;
     let workload = super::load_workload(args.input.as_deref(), args.process_time)?;
     if !global.quiet {
         eprintln!(
@@ -52,16 +87,23 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         );
     }
     let config = SendConfig {
-        url: args.url.clone(),
+        request,
         concurrency: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
+        rate: args.rate,
     };
+    let sent = args
+        .sent
+        .as_deref()
+        .map(SentLog::create)
+        .transpose()?
+        .map(Arc::new);
     let rt = crate::engine::runtime()?;
     let report = rt.block_on(async {
         let accepted = Arc::new(AtomicU64::new(0));
         let progress = Progress::new(workload.len() as u64, "sending", global.quiet);
         let counter = Arc::clone(&accepted);
         let ticker = progress.follow(move || counter.load(Relaxed));
-        let report = send_all(&workload, &config, accepted).await;
+        let report = send_all(&workload, &config, accepted, sent).await;
         if let Some(t) = ticker {
             t.stop().await;
         }
@@ -83,14 +125,17 @@ fn print(r: &SendReport, format: Format) -> Result<()> {
             writeln!(out, "url          {}", r.url)?;
             writeln!(
                 out,
-                "events       {} accepted of {} ({} retries after 503)",
+                "events       {} accepted of {} ({} retries after 503 or 429)",
                 r.accepted, r.events, r.retries
             )?;
-            writeln!(
-                out,
-                "elapsed      {:.3} s with {} concurrent account streams",
-                r.elapsed_s, r.concurrency
-            )?;
+            let model = match r.rate {
+                Some(rate) => format!(
+                    "open model at {rate} events/s, at most {} requests in flight",
+                    r.concurrency
+                ),
+                None => format!("{} concurrent account streams", r.concurrency),
+            };
+            writeln!(out, "elapsed      {:.3} s, {model}", r.elapsed_s)?;
             writeln!(
                 out,
                 "throughput   {:.1} requests/s, {:.1} accepted events/s",
@@ -98,7 +143,12 @@ fn print(r: &SendReport, format: Format) -> Result<()> {
             )?;
             writeln!(
                 out,
-                "latency      p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+                "latency      {}p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+                if r.rate.is_some() {
+                    "(from due time) "
+                } else {
+                    ""
+                },
                 Micros(p.p50),
                 Micros(p.p90),
                 Micros(p.p99),

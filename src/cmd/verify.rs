@@ -82,9 +82,6 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
             summary.lines,
             summary.lines as f64 / secs.max(1e-9) / 1e6
         );
-        for n in &findings.notes {
-            eprintln!("note: {n}");
-        }
     }
     let lanes = match args.workers {
         Workers::Auto => None,

@@ -38,8 +38,19 @@ pub fn judge(
 
 /// The report of a judged log: `run`'s report with the strategy `external`; `lanes` is
 /// `--workers` (None: the bound of unlimited workers, the longest account).
-pub fn report(w: &Workload, f: Findings, log: &LogSummary, lanes: Option<u64>) -> Report {
+pub fn report(w: &Workload, mut f: Findings, log: &LogSummary, lanes: Option<u64>) -> Report {
     let shape = w.shape();
+    // A system seen running more events at once than --workers says had at least that many.
+    let lanes = lanes.map(|l| {
+        if f.max_in_flight > l {
+            f.notes.push(format!(
+                "the log shows {} events in flight at once, more than --workers {l}; the bound \
+                 uses {}",
+                f.max_in_flight, f.max_in_flight
+            ));
+        }
+        l.max(f.max_in_flight)
+    });
     let bound = lower_bound(&shape, lanes).as_secs_f64();
     let wall = f.wall_us.map(|us| us as f64 / 1e6);
     let wall_s = wall.unwrap_or(0.0);

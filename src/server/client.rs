@@ -2,9 +2,12 @@
 //! keeping each account's order, and measures request latency.
 //!
 //! An account's next event is posted only after the previous one was accepted, so the server
-//! sees every account's events in their original order. Accounts are handed to a bounded set of
-//! concurrent streams, longest chains first so they are not left for the end.
+//! sees every account's events in their original order. Closed model: a bounded set of
+//! concurrent account streams, longest chains first so they are not left for the end. Open
+//! model (`rate`): event i is due at i / rate; its latency counts from that due time, so a
+//! slow server cannot hide behind a sender that waits for it.
 
+use super::request::{RequestSpec, SentLog, SentRow};
 use crate::report::stats::Percentiles;
 use crate::types::Micros;
 use crate::workload::Workload;
@@ -14,18 +17,31 @@ use reqwest::StatusCode;
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
-/// Gives up on an event the server keeps refusing with 503 after this many retries.
+/// Gives up on an event the server keeps refusing with 503/429 after this many retries.
 const MAX_RETRIES: u32 = 100;
 
 /// How to send.
 #[derive(Clone, Debug)]
 pub struct SendConfig {
-    /// The `POST /api` URL.
-    pub url: String,
-    /// Accounts sent concurrently (each one sequentially).
+    pub request: RequestSpec,
+    /// Requests in flight at most (closed model: account streams).
     pub concurrency: usize,
+    /// Open model: events per second on a fixed schedule.
+    pub rate: Option<f64>,
+}
+
+impl SendConfig {
+    /// Our own API, closed model.
+    pub fn ours(url: &str, concurrency: usize) -> Self {
+        SendConfig {
+            request: RequestSpec::json_post(url),
+            concurrency,
+            rate: None,
+        }
+    }
 }
 
 /// What sending achieved.
@@ -34,36 +50,42 @@ pub struct SendReport {
     pub url: String,
     pub events: u64,
     pub accepted: u64,
-    /// 503 answers that were retried.
+    /// 503 and 429 answers that were retried.
     pub retries: u64,
     pub concurrency: usize,
+    /// `closed` (next request when one is answered) or `open` (requests on a schedule).
+    pub model: &'static str,
+    /// The open model's target rate, events/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
     pub elapsed_s: f64,
     /// Requests (including retries) per second.
     pub requests_per_s: f64,
     /// Accepted events per second.
     pub accepted_per_s: f64,
-    /// Latency of each accepted request, from sending to the 202.
+    /// Per accepted event: from sending (closed) or from its due time (open) to the answer.
     pub latency_us: Percentiles,
 }
 
-/// One account's events, in order: (event_id, account_id, duration_us if the event has one).
-type Stream = Vec<(u64, u64, Option<u64>)>;
+/// One event to send: (event_id, account_id, duration_us if the event has one).
+type Job = (u64, u64, Option<u64>);
 
 struct Shared {
     client: reqwest::Client,
-    url: String,
-    streams: Vec<Stream>,
-    next: AtomicUsize,
+    request: RequestSpec,
+    sent: Option<Arc<SentLog>>,
     failed: AtomicBool,
     accepted: Arc<AtomicU64>,
     retries: AtomicU64,
 }
 
-/// Posts every event of `workload`; `accepted` counts 202s as they come (for progress bars).
+/// Posts every event of `workload`; `accepted` counts accepted events as they come (for
+/// progress bars); `sent` receives one row per answered event.
 pub async fn send_all(
     workload: &Workload,
     config: &SendConfig,
     accepted: Arc<AtomicU64>,
+    sent: Option<Arc<SentLog>>,
 ) -> Result<SendReport> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(config.concurrency)
@@ -72,19 +94,135 @@ pub async fn send_all(
         .context("cannot build the HTTP client")?;
     let shared = Arc::new(Shared {
         client,
-        url: config.url.clone(),
-        streams: streams(workload),
-        next: AtomicUsize::new(0),
+        request: config.request.clone(),
+        sent,
         failed: AtomicBool::new(false),
         accepted,
         retries: AtomicU64::new(0),
     });
-    let tasks = config.concurrency.clamp(1, shared.streams.len().max(1));
     let started = Instant::now();
+    let (latency, tasks) = match config.rate {
+        Some(rate) => (
+            open(workload, config, rate, &shared).await?,
+            config.concurrency,
+        ),
+        None => closed(workload, config, &shared).await?,
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    let accepted = shared.accepted.load(Relaxed);
+    let retries = shared.retries.load(Relaxed);
+    let per_s = |n: u64| {
+        if elapsed > 0.0 {
+            n as f64 / elapsed
+        } else {
+            0.0
+        }
+    };
+    Ok(SendReport {
+        url: config.request.url.clone(),
+        events: workload.len() as u64,
+        accepted,
+        retries,
+        concurrency: tasks,
+        model: if config.rate.is_some() {
+            "open"
+        } else {
+            "closed"
+        },
+        rate: config.rate,
+        elapsed_s: elapsed,
+        requests_per_s: per_s(accepted + retries),
+        accepted_per_s: per_s(accepted),
+        latency_us: percentiles(&latency),
+    })
+}
+
+/// Closed model: `concurrency` tasks each take whole accounts and send them in order.
+async fn closed(
+    w: &Workload,
+    config: &SendConfig,
+    shared: &Arc<Shared>,
+) -> Result<(Histogram<u64>, usize)> {
+    let streams = Arc::new(streams(w));
+    let next = Arc::new(AtomicUsize::new(0));
+    let tasks = config.concurrency.clamp(1, streams.len().max(1));
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..tasks {
-        set.spawn(stream_worker(Arc::clone(&shared)));
+        let (shared, streams, next) = (Arc::clone(shared), Arc::clone(&streams), Arc::clone(&next));
+        set.spawn(async move {
+            let mut hist = new_histogram();
+            while let Some(stream) = streams.get(next.fetch_add(1, Relaxed)) {
+                for &job in stream {
+                    if shared.failed.load(Relaxed) {
+                        return Ok(hist);
+                    }
+                    let sent = post_one(&shared, job).await?;
+                    let _ = hist.record(Micros::from_duration(sent.elapsed()).0.max(1));
+                }
+            }
+            Ok(hist)
+        });
     }
+    Ok((join(set, shared).await?, tasks))
+}
+
+/// Open model: a dispatcher releases event i at `i / rate`; one task per account sends its
+/// events in order (waiting for the previous answer), at most `concurrency` requests at once.
+async fn open(
+    w: &Workload,
+    config: &SendConfig,
+    rate: f64,
+    shared: &Arc<Shared>,
+) -> Result<Histogram<u64>> {
+    use tokio::sync::{mpsc, Semaphore};
+    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let mut lanes: Vec<Option<mpsc::UnboundedSender<(Job, Instant)>>> =
+        vec![None; w.account_count()];
+    let mut set = tokio::task::JoinSet::new();
+    let per_event = w.has_per_event_durations();
+    let start = Instant::now();
+    for (i, e) in w.indexes().enumerate() {
+        let due = start + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(due).await;
+        if shared.failed.load(Relaxed) {
+            break;
+        }
+        let a = w.account_of(e);
+        let job = (
+            w.event_id(e).0,
+            w.account_id(a).0,
+            per_event.then(|| w.duration(e).0),
+        );
+        let lane = lanes[a.0 as usize].get_or_insert_with(|| {
+            let (tx, mut rx) = mpsc::unbounded_channel::<(Job, Instant)>();
+            let (shared, permits) = (Arc::clone(shared), Arc::clone(&permits));
+            set.spawn(async move {
+                let mut hist = new_histogram();
+                while let Some((job, due)) = rx.recv().await {
+                    if shared.failed.load(Relaxed) {
+                        break;
+                    }
+                    let _permit = permits.acquire().await.expect("the semaphore stays open");
+                    post_one(&shared, job).await?;
+                    let _ = hist.record(Micros::from_duration(due.elapsed()).0.max(1));
+                }
+                Ok(hist)
+            });
+            tx
+        });
+        // The lane's task ends only after the dispatcher drops its sender, or on a failure
+        // that `join` reports.
+        let _ = lane.send((job, due));
+    }
+    drop(lanes);
+    join(set, shared).await
+}
+
+/// Waits for every task; merges their histograms, or returns the first error.
+async fn join(
+    mut set: tokio::task::JoinSet<Result<Histogram<u64>>>,
+    shared: &Shared,
+) -> Result<Histogram<u64>> {
     let mut latency = new_histogram();
     let mut first_error = None;
     while let Some(joined) = set.join_next().await {
@@ -99,30 +237,10 @@ pub async fn send_all(
             }
         }
     }
-    if let Some(e) = first_error {
-        return Err(e);
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(latency),
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    let accepted = shared.accepted.load(Relaxed);
-    let retries = shared.retries.load(Relaxed);
-    let per_s = |n: u64| {
-        if elapsed > 0.0 {
-            n as f64 / elapsed
-        } else {
-            0.0
-        }
-    };
-    Ok(SendReport {
-        url: config.url.clone(),
-        events: workload.len() as u64,
-        accepted,
-        retries,
-        concurrency: tasks,
-        elapsed_s: elapsed,
-        requests_per_s: per_s(accepted + retries),
-        accepted_per_s: per_s(accepted),
-        latency_us: percentiles(&latency),
-    })
 }
 
 fn new_histogram() -> Histogram<u64> {
@@ -144,8 +262,8 @@ fn percentiles(h: &Histogram<u64>) -> Percentiles {
 }
 
 /// Groups events per account (keeping their order), longest chains first.
-fn streams(w: &Workload) -> Vec<Stream> {
-    let mut by_account: Vec<Stream> = vec![Vec::new(); w.account_count()];
+fn streams(w: &Workload) -> Vec<Vec<Job>> {
+    let mut by_account: Vec<Vec<Job>> = vec![Vec::new(); w.account_count()];
     let per_event = w.has_per_event_durations();
     for e in w.indexes() {
         let a = w.account_of(e);
@@ -156,52 +274,46 @@ fn streams(w: &Workload) -> Vec<Stream> {
     by_account
 }
 
-async fn stream_worker(shared: Arc<Shared>) -> Result<Histogram<u64>> {
-    let mut hist = new_histogram();
-    loop {
-        let i = shared.next.fetch_add(1, Relaxed);
-        let Some(stream) = shared.streams.get(i) else {
-            return Ok(hist);
-        };
-        for &(event, account, duration) in stream {
-            if shared.failed.load(Relaxed) {
-                return Ok(hist);
-            }
-            let us = post_one(&shared, event, account, duration).await?;
-            let _ = hist.record(us.max(1));
-            shared.accepted.fetch_add(1, Relaxed);
-        }
-    }
-}
-
-/// Posts one event until it is accepted; returns the latency of the accepted attempt in µs.
-async fn post_one(shared: &Shared, event: u64, account: u64, duration: Option<u64>) -> Result<u64> {
-    let body = match duration {
-        Some(d) => format!(r#"{{"event_id":{event},"account_id":{account},"duration_us":{d}}}"#),
-        None => format!(r#"{{"event_id":{event},"account_id":{account}}}"#),
-    };
+/// Posts one event until it is accepted (any 2xx); returns when the accepted attempt was sent.
+async fn post_one(shared: &Shared, (event, account, duration): Job) -> Result<Instant> {
+    let (url, body) = shared.request.render(event, account, duration);
     for attempt in 0..=MAX_RETRIES {
         let sent = Instant::now();
+        let sent_unix = super::request::unix_us();
         let resp = shared
             .client
-            .post(&shared.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .request(shared.request.method.clone(), &url)
+            .headers(shared.request.headers.clone())
             .body(body.clone())
             .send()
             .await
-            .with_context(|| format!("cannot POST event {event} to {}", shared.url))?;
+            .with_context(|| format!("cannot send event {event} to {url}"))?;
         let status = resp.status();
-        if status == StatusCode::ACCEPTED {
-            let us = Micros::from_duration(sent.elapsed()).0;
+        let retry = matches!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+        );
+        if !retry || attempt == MAX_RETRIES {
+            if let Some(log) = &shared.sent {
+                log.append(&SentRow {
+                    event,
+                    account,
+                    sent_unix_us: sent_unix,
+                    answered_unix_us: super::request::unix_us(),
+                    status: status.as_u16(),
+                })?;
+            }
+        }
+        if status.is_success() {
+            shared.accepted.fetch_add(1, Relaxed);
             // Drain the body so the connection goes back to the pool.
             let _ = resp.bytes().await;
-            return Ok(us);
+            return Ok(sent);
         }
-        if status != StatusCode::SERVICE_UNAVAILABLE {
+        if !retry {
             let text = resp.text().await.unwrap_or_default();
             bail!(
-                "{} refused event {event} (account {account}): {status}: {}",
-                shared.url,
+                "{url} refused event {event} (account {account}): {status}: {}",
                 text.trim()
             );
         }
@@ -209,10 +321,7 @@ async fn post_one(shared: &Shared, event: u64, account: u64, duration: Option<u6
         let wait = retry_after(resp.headers()).unwrap_or_else(|| backoff(attempt));
         tokio::time::sleep(wait).await;
     }
-    bail!(
-        "{} still refused event {event} (account {account}) with 503 after {MAX_RETRIES} retries",
-        shared.url
-    )
+    bail!("{url} still refused event {event} (account {account}) after {MAX_RETRIES} retries")
 }
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {

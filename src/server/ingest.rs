@@ -60,11 +60,8 @@ pub fn run_http(
         let progress = Progress::new(workload.len() as u64, "sending", quiet);
         let counter = Arc::clone(&accepted);
         let ticker = progress.follow(move || counter.load(std::sync::atomic::Ordering::Relaxed));
-        let send_config = SendConfig {
-            url: format!("http://{addr}/api"),
-            concurrency: CONCURRENCY,
-        };
-        let sent = send_all(&workload, &send_config, accepted).await;
+        let send_config = SendConfig::ours(&format!("http://{addr}/api"), CONCURRENCY);
+        let sent = send_all(&workload, &send_config, accepted, None).await;
         if let Some(t) = ticker {
             t.stop().await;
         }

@@ -17,6 +17,7 @@ pub mod listen;
 pub mod metrics;
 pub mod parse;
 pub mod store;
+pub mod request;
 
 use crate::broker::livelog::LiveLog;
 use crate::engine::clock::PreciseClock;
