@@ -77,10 +77,15 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         crate::judge::judge(&workload, &args.log, &spec, args.sent.as_deref())?;
     if !global.quiet {
         let secs = started.elapsed().as_secs_f64();
+        let rate = summary.lines as f64 / secs.max(1e-9);
+        let rate = if rate >= 1e6 {
+            format!("{:.1} M", rate / 1e6)
+        } else {
+            format!("{:.0} k", rate / 1e3)
+        };
         eprintln!(
-            "read {} log lines in {secs:.2} s ({:.1} M lines/s)",
-            summary.lines,
-            summary.lines as f64 / secs.max(1e-9) / 1e6
+            "read and checked {} log lines in {secs:.2} s ({rate} lines/s)",
+            summary.lines
         );
     }
     let lanes = match args.workers {

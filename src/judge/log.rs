@@ -78,7 +78,7 @@ impl LogFormat {
         match self {
             LogFormat::Eventbench => "eventbench CSV",
             LogFormat::Csv => "CSV",
-            LogFormat::Pattern => "text (--log-pattern)",
+            LogFormat::Pattern => "text, --log-pattern",
         }
     }
 }

@@ -9,7 +9,7 @@ use std::fmt::Write;
 pub struct External {
     /// The log file judged.
     pub log: String,
-    /// `eventbench CSV`, `CSV` or `text (--log-pattern)`.
+    /// `eventbench CSV`, `CSV` or `text, --log-pattern`.
     pub log_format: String,
     pub log_lines: u64,
     /// Workload events the log never shows (also in `unprocessed`).
