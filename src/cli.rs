@@ -15,7 +15,8 @@ use clap::{Args, Parser, Subcommand};
   eventbench generate --events 10000 --max-account-id 1000 --seed 7 --output events.csv
   eventbench run --input events.csv --workers 500 --strategy sharded
   eventbench compare --input events.csv          # sweep strategies x workers on the virtual clock
-  eventbench run --json report.json && eventbench report report.json --html report.html")]
+  eventbench run --json report.json && eventbench report report.json --html report.html
+  eventbench verify --events events.csv --log their-log.csv   # judge another system's log")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

@@ -11,8 +11,8 @@ pub mod time;
 
 use crate::engine::bound::lower_bound;
 use crate::engine::{ClockKind, Strategy};
-use crate::report::Backend;
 use crate::report::external::External;
+use crate::report::Backend;
 use crate::report::Report;
 use crate::workload::Workload;
 use anyhow::Result;
@@ -129,5 +129,49 @@ pub fn report(w: &Workload, mut f: Findings, log: &LogSummary, lanes: Option<u64
         violations: f.violations,
         latency_histogram: f.latency.buckets(10),
         external: Some(external),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{AccountId, EventId, Micros};
+    use crate::workload::Source;
+
+    #[test]
+    fn the_report_states_bound_precision_and_an_understated_worker_count() {
+        let mut w = Workload::new(Source::Live("t".into()), Micros(1_000_000));
+        for (id, a) in [(1, 1), (2, 2), (3, 1)] {
+            w.push(EventId(id), AccountId(a), None);
+        }
+        let text = "event_id,account_id,start,end\n1,1,100,101\n2,2,100,101\n3,1,101,102\n";
+        let spec = LogSpec {
+            pattern: None,
+            time: "unix".parse().unwrap(),
+        };
+        let mut judge = Judge::new(&w);
+        let summary =
+            log::read_bytes(text.as_bytes(), Path::new("l"), &spec, |e| judge.add(e)).unwrap();
+        let r = report(&w, judge.finish(&summary), &summary, Some(1));
+        assert_eq!(r.strategy, Strategy::External);
+        assert!(r.passed());
+        // Two events ran at once, so the system had at least two workers: bound 2 s, not 3 s.
+        assert_eq!((r.workers, r.lower_bound_s, r.wall_time_s), (2, 2.0, 2.0));
+        let x = r.external.unwrap();
+        assert_eq!(x.wall_time_uncertainty_s, Some(1.0));
+        assert!(x.notes[0].contains("more than --workers 1"));
+        let json =
+            serde_json::to_value(report(&w, Judge::new(&w).finish(&summary), &summary, None))
+                .unwrap();
+        assert_eq!(
+            (json["lost"].as_u64(), json["unprocessed"].as_u64()),
+            (Some(3), Some(3))
+        );
+        // Saved reports read back with their external part, and ours without one.
+        let back: Report = serde_json::from_value(json).unwrap();
+        assert_eq!(back.external.map(|x| x.lost), Some(3));
+        let ours = crate::export::fixture::report(Strategy::Optimal, "4", 8.0, 8.0);
+        let back: Report = serde_json::from_value(serde_json::to_value(&ours).unwrap()).unwrap();
+        assert!(back.external.is_none());
     }
 }
