@@ -178,3 +178,39 @@ fn sent_times_start_the_wall_clock_and_the_latency() {
     assert_eq!(f.latency.percentiles().max, 110);
     assert!(f.wall_basis.contains("--sent"));
 }
+
+mod agreement {
+    use super::*;
+    use crate::engine::record::Records;
+    use crate::judge::log::{read_bytes, LogSpec};
+    use crate::types::LaneId;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// On exact logs (our CSV) with every event present, the judge and the engine's own
+        /// verifier, written separately, count the same violations and short handlers.
+        #[test]
+        fn the_judge_agrees_with_the_engine_verifier(
+            events in proptest::collection::vec((1u64..4, 0u64..40, 0u64..15), 1..30),
+        ) {
+            let mut w = Workload::new(Source::Live("p".into()), Micros(5));
+            let mut records = Records::batch(events.len());
+            for (i, &(account, start, took)) in events.iter().enumerate() {
+                let e = w.push(EventId(i as u64 + 1), AccountId(account), None);
+                records.set(e, Micros(start), Micros(start + took), LaneId(0));
+            }
+            let engine = crate::engine::verify::check_order(&w, &records);
+            let mut csv = Vec::new();
+            crate::report::log::write_rows(&mut csv, &w, &records).unwrap();
+            let spec = LogSpec { pattern: None, time: "auto".parse().unwrap() };
+            let mut judge = Judge::new(&w);
+            let summary = read_bytes(&csv, "p".as_ref(), &spec, |e| judge.add(e)).unwrap();
+            let f = judge.finish(&summary);
+            prop_assert_eq!(f.reordered + f.overlaps, engine.ordering_violations);
+            prop_assert_eq!(f.short_handlers, engine.short_handlers);
+            prop_assert_eq!((f.lost, f.duplicates, f.unknown), (0, 0, 0));
+        }
+    }
+}
