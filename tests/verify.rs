@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 const TEXT_PATTERN: &str = r"\[(?P<start>.+?) \.\. (?P<end>.+?)\] Executed event (?P<event_id>\d+) for account (?P<account_id>\d+)";
 const TEXT_TIMES: &str = "%d.%m.%Y %H:%M:%S%.f %z";
 
+/// The shared binary helper, quiet: stderr then holds only errors.
 fn eventbench() -> Command {
-    let mut c = Command::cargo_bin("eventbench").unwrap();
+    let mut c = common::eventbench();
     c.arg("--quiet");
     c
 }
