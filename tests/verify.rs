@@ -292,6 +292,26 @@ fn lost_duplicated_and_reordered_lines_are_counted() {
     );
 }
 
+#[test]
+fn the_log_can_come_from_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.csv");
+    common::write_events(&events, &[1, 1], None);
+    let out = eventbench()
+        .args(["verify", "--events"])
+        .arg(&events)
+        .args(["--log", "-"])
+        .write_stdin("event_id,account_id\n2,1\n1,1\n")
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        stdout.contains("log          <stdin> (CSV): 3 lines"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 reordered"), "{stdout}");
+}
+
 /// A text log whose lines partly match, with whole-second times: counted, shown, and the
 /// wall time is claimed to ± 1 s only.
 #[test]

@@ -32,7 +32,7 @@ pub struct Args {
     /// The workload the system was given (events CSV, as written by `generate`)
     #[arg(long, short)]
     pub events: PathBuf,
-    /// The system's processed log: one line per processed event
+    /// The system's processed log: one line per processed event (`-`: standard input)
     #[arg(long, short)]
     pub log: PathBuf,
     /// Regular expression for text logs, with named groups account_id, event_id and optionally
@@ -67,6 +67,12 @@ fn parse_pattern(s: &str) -> Result<Pattern, String> {
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     super::check_output_paths([args.json.as_deref()])?;
+    if crate::workload::is_stdin(&args.events) && crate::workload::is_stdin(&args.log) {
+        return Err(crate::error::UsageError(
+            "--events - and --log - cannot both read standard input".into(),
+        )
+        .into());
+    }
     let workload = super::load_workload(Some(&args.events), args.process_time)?;
     let spec = LogSpec {
         pattern: args.log_pattern,

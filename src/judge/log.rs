@@ -99,17 +99,30 @@ pub struct LogSummary {
     pub resolution: Resolution,
 }
 
-/// Reads `path`, handing every entry to `sink` in line order.
+/// Reads `path` (`-`: standard input), handing every entry to `sink` in line order.
 pub fn read(
     path: &Path,
     spec: &LogSpec,
     sink: impl FnMut(Entry),
 ) -> Result<LogSummary, InputError> {
-    let bytes = std::fs::read(path).map_err(|source| InputError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    read_bytes(&bytes, path, spec, sink)
+    let (bytes, name) = if crate::workload::is_stdin(path) {
+        let mut buf = Vec::new();
+        let name = Path::new(crate::workload::STDIN_NAME);
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf).map_err(|source| {
+            InputError::Io {
+                path: name.to_path_buf(),
+                source,
+            }
+        })?;
+        (buf, name)
+    } else {
+        let bytes = std::fs::read(path).map_err(|source| InputError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        (bytes, path)
+    };
+    read_bytes(&bytes, name, spec, sink)
 }
 
 /// Reads log text already in memory; `path` names it in errors.
