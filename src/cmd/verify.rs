@@ -14,11 +14,11 @@ use std::path::PathBuf;
 /// Flags of `verify`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = r#"Examples:
-  eventbench verify --events events.csv --log log.csv          # our own --log, or any CSV with account_id,event_id
+  eventbench verify --events events.csv --log log.csv     # our --log, or a CSV naming the ids
   eventbench verify --events events.csv --log app.log --process-time 100ms \
-      --log-pattern '\[(?P<time>[^\]]+)\] Executed event (?P<event_id>\d+) for account (?P<account_id>\d+)' \
-      --time-format '%d.%m.%Y %H:%M:%S'
-  eventbench verify --events events.csv --log worker.csv --sent sent.csv --workers 8 --json verdict.json
+    --log-pattern '\[(?P<time>.+?)\] event (?P<event_id>\d+) account (?P<account_id>\d+)' \
+    --time-format '%d.%m.%Y %H:%M:%S'
+  eventbench verify --events events.csv --log out.csv --sent sent.csv --workers 8 --json v.json
 
 Logs: our processed-log CSV; any CSV whose header names account_id and event_id, optionally
 with start/end (times) or start_us/end_us (microseconds); or text lines read with --log-pattern
@@ -50,7 +50,7 @@ pub struct Args {
     /// Processing time of every event (when the events have no duration_us column)
     #[arg(long, default_value = "1s")]
     pub process_time: Micros,
-    /// Workers the system had, for the lower bound [default: one per account]
+    /// Workers the system had, for the lower bound (auto: one per account)
     #[arg(long, short, default_value = "auto")]
     pub workers: Workers,
     /// Write the report as JSON to this file
