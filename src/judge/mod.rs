@@ -52,44 +52,8 @@ pub fn report(w: &Workload, mut f: Findings, log: &LogSummary, lanes: Option<u64
         l.max(f.max_in_flight)
     });
     let bound = lower_bound(&shape, lanes).as_secs_f64();
-    let wall = f.wall_us.map(|us| us as f64 / 1e6);
-    let wall_s = wall.unwrap_or(0.0);
-    let times = match (log.has_start, log.has_end) {
-        (true, true) => "start and end",
-        (false, true) => "end only",
-        (true, false) => "start only",
-        (false, false) => "none",
-    };
-    let timed = log.has_start || log.has_end;
-    let step = timed.then(|| log.resolution.micros());
-    let external = External {
-        log: log.path.display().to_string(),
-        log_format: log.format.name().into(),
-        log_lines: log.lines,
-        lost: f.lost,
-        unknown: f.unknown,
-        unmatched_lines: log.unmatched,
-        reordered: f.reordered,
-        overlaps: f.overlaps,
-        times: times.into(),
-        time_resolution_us: step,
-        wall_time_uncertainty_s: wall.and(step).map(|us| us as f64 / 1e6),
-        wall_time_basis: f.wall_basis,
-        latency_basis: if f.latency.is_empty() {
-            "none: give --sent (from `send --sent`) and a log with unix times".into()
-        } else {
-            "from acceptance (--sent) to the end of processing".into()
-        },
-        lost_examples: f.lost_examples,
-        duplicate_examples: f.duplicate_examples,
-        unknown_examples: f.unknown_examples,
-        unmatched_examples: log
-            .unmatched_examples
-            .iter()
-            .map(|(n, t)| format!("line {n}: {t}"))
-            .collect(),
-        notes: f.notes,
-    };
+    let wall_s = f.wall_us.map_or(0.0, |us| us as f64 / 1e6);
+    let external = external(&mut f, log);
     let process_time = match shape.uniform {
         Some(d) => d.as_secs_f64(),
         None if shape.events > 0 => shape.total_work.as_secs_f64() / shape.events as f64,
@@ -129,6 +93,46 @@ pub fn report(w: &Workload, mut f: Findings, log: &LogSummary, lanes: Option<u64
         violations: f.violations,
         latency_histogram: f.latency.buckets(10),
         external: Some(external),
+    }
+}
+
+/// What only a judged log has: how it was read, what it lacked, how exact its times are.
+fn external(f: &mut Findings, log: &LogSummary) -> External {
+    let times = match (log.has_start, log.has_end) {
+        (true, true) => "start and end",
+        (false, true) => "end only",
+        (true, false) => "start only",
+        (false, false) => "none",
+    };
+    let timed = log.has_start || log.has_end;
+    let step = timed.then(|| log.resolution.micros());
+    External {
+        log: log.path.display().to_string(),
+        log_format: log.format.name().into(),
+        log_lines: log.lines,
+        lost: f.lost,
+        unknown: f.unknown,
+        unmatched_lines: log.unmatched,
+        reordered: f.reordered,
+        overlaps: f.overlaps,
+        times: times.into(),
+        time_resolution_us: step,
+        wall_time_uncertainty_s: f.wall_us.and(step).map(|us| us as f64 / 1e6),
+        wall_time_basis: std::mem::take(&mut f.wall_basis),
+        latency_basis: if f.latency.is_empty() {
+            "none: give --sent (from `send --sent`) and a log with unix times".into()
+        } else {
+            "from acceptance (--sent) to the end of processing".into()
+        },
+        lost_examples: std::mem::take(&mut f.lost_examples),
+        duplicate_examples: std::mem::take(&mut f.duplicate_examples),
+        unknown_examples: std::mem::take(&mut f.unknown_examples),
+        unmatched_examples: log
+            .unmatched_examples
+            .iter()
+            .map(|(n, t)| format!("line {n}: {t}"))
+            .collect(),
+        notes: std::mem::take(&mut f.notes),
     }
 }
 
