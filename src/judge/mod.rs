@@ -92,6 +92,7 @@ pub fn report(w: &Workload, mut f: Findings, log: &LogSummary, lanes: Option<u64
         overshoot_us: f.overshoot.percentiles(),
         violations: f.violations,
         latency_histogram: f.latency.buckets(10),
+        queue: None,
         external: Some(external),
     }
 }

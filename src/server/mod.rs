@@ -16,8 +16,8 @@ pub mod intake;
 pub mod listen;
 pub mod metrics;
 pub mod parse;
-pub mod store;
 pub mod request;
+pub mod store;
 
 use crate::broker::livelog::LiveLog;
 use crate::engine::clock::PreciseClock;
