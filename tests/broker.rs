@@ -9,6 +9,8 @@ use eventbench::broker::amqp::{self, Topology};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Queues with a name unique to this test; deleted when dropped, even after a failed assert.
@@ -283,10 +285,12 @@ fn an_unreachable_broker_is_a_clear_error_with_exit_code_3() {
     }
 }
 
-/// A TCP forwarder to the broker that can cut every connection at once (a lost network).
+/// A TCP forwarder to the broker that can cut every connection at once and refuse new ones
+/// (a lost network, or a broker that is down).
 struct Proxy {
     port: u16,
-    conns: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+    conns: Arc<Mutex<Vec<std::net::TcpStream>>>,
+    down: Arc<AtomicBool>,
 }
 
 impl Proxy {
@@ -295,11 +299,16 @@ impl Proxy {
         let target = format!("{}:{}", uri.authority.host, uri.authority.port);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let kept = std::sync::Arc::clone(&conns);
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let down = Arc::new(AtomicBool::new(false));
+        let (kept, refusing) = (Arc::clone(&conns), Arc::clone(&down));
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
+                if refusing.load(SeqCst) {
+                    drop(client);
+                    continue;
+                }
                 let Ok(server) = std::net::TcpStream::connect(&target) else {
                     return;
                 };
@@ -317,22 +326,77 @@ impl Proxy {
                 }
             }
         });
-        Proxy { port, conns }
+        Proxy { port, conns, down }
     }
 
     fn url(&self) -> String {
         format!("amqp://127.0.0.1:{}/%2f", self.port)
     }
 
-    fn cut(&self) {
+    /// Cuts every open connection; with `stay_down`, new ones are refused until [`Proxy::up`].
+    fn cut(&self, stay_down: bool) {
+        self.down.store(stay_down, SeqCst);
         for c in self.conns.lock().unwrap().drain(..) {
             let _ = c.shutdown(std::net::Shutdown::Both);
         }
     }
+
+    fn up(&self) {
+        self.down.store(false, SeqCst);
+    }
+}
+
+/// A worker on the proxy's address (the test's queues), logging to `log`.
+fn proxied_worker(proxy: &Proxy, q: &Queues, log: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"));
+    c.args(["worker", "--broker", &proxy.url(), "-q"])
+        .args(["--queues", &q.topo.queues.to_string()])
+        .args(["--queue-prefix", &q.topo.prefix, "--log"])
+        .arg(log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
 }
 
 #[test]
-fn a_lost_connection_exits_3_and_acks_nothing_unprocessed() {
+fn a_worker_reconnects_after_a_cut_and_loses_nothing() {
+    let Some(url) = common::broker_url() else {
+        return;
+    };
+    let q = Queues::new(&url, 2, "reconnect");
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_events(dir.path(), 200, 4);
+    publish(&q, &input, "20ms");
+    let proxy = Proxy::start(&url);
+    let (log, report) = (dir.path().join("a.csv"), dir.path().join("a.json"));
+    let mut a = proxied_worker(&proxy, &q, &log)
+        .args(["--exit-when-idle", "2s", "--json"])
+        .arg(&report)
+        .spawn()
+        .unwrap();
+    wait_for_rows(&log, 30, &mut a);
+    // The network is gone for a second: the first reconnect attempts fail.
+    proxy.cut(true);
+    std::thread::sleep(Duration::from_secs(1));
+    proxy.up();
+    let out = a.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "worker failed: {stderr}");
+    assert!(stderr.contains("reconnecting"), "{stderr}");
+    let rows = log_rows(&log);
+    assert_complete_and_in_order(&arrivals(&input), &rows);
+    let r = json(&report);
+    assert_eq!(r["ordering_violations"], 0);
+    assert_eq!(r["broker"]["reconnects"], 1);
+    assert!(r["broker"]["redelivered"].as_u64().unwrap() > 0);
+    // The report covers what ran: every event at least once, re-runs only of events that were
+    // in flight at the cut (at most one per account).
+    assert_eq!(r["events"].as_u64().unwrap(), rows.len() as u64);
+    assert!(rows.len() <= 200 + 4, "{} rows", rows.len());
+}
+
+#[test]
+fn a_broker_gone_past_the_reconnect_timeout_exits_3_and_acks_nothing_unprocessed() {
     let Some(url) = common::broker_url() else {
         return;
     };
@@ -342,16 +406,12 @@ fn a_lost_connection_exits_3_and_acks_nothing_unprocessed() {
     publish(&q, &input, "20ms");
     let proxy = Proxy::start(&url);
     let (log_a, log_b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
-    let mut a = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"))
-        .args(["worker", "--broker", &proxy.url(), "--queues", "2", "-q"])
-        .args(["--queue-prefix", &q.topo.prefix, "--log"])
-        .arg(&log_a)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+    let mut a = proxied_worker(&proxy, &q, &log_a)
+        .args(["--reconnect-timeout", "1s"])
         .spawn()
         .unwrap();
     wait_for_rows(&log_a, 30, &mut a);
-    proxy.cut();
+    proxy.cut(true);
     let out = a.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),
@@ -359,7 +419,10 @@ fn a_lost_connection_exits_3_and_acks_nothing_unprocessed() {
         "exit code after losing the broker"
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("lost RabbitMQ"), "unclear error: {stderr}");
+    assert!(
+        stderr.contains("could not reconnect within 1.000s"),
+        "unclear error: {stderr}"
+    );
     // Whatever A did not log must still be in the queues for B.
     eventbench()
         .arg("worker")

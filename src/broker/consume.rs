@@ -1,13 +1,17 @@
 //! Consuming: one consumer per queue feeding the live engine, acks in per-account order from
-//! the engine's observer, and the conditions that end a consumer run.
+//! the engine's observer, reconnection after a lost connection, and the conditions that end a
+//! consumer run.
 //!
 //! An ack goes out only after the event's handler returned (the observer runs then), so a
 //! worker that dies leaves every unfinished event unacknowledged for the broker to redeliver.
-//! Acks are single, by delivery tag: accounts of one queue finish out of order, so a
-//! `multiple` ack could cover events that are still running.
+//! When the connection drops, the broker requeues every unacknowledged delivery; the
+//! deliveries of the lost connection that had not started yet are given up here (they come
+//! again, in queue order, on the new connection), those already running finish and run again
+//! on redelivery (at-least-once, counted as repeated).
 
+use super::acks::{self, AckError, AckMsg, Session, Settled};
 use super::amqp::{self, Message, Topology};
-use super::livelog::LoggedSleep;
+use super::livelog::{LoggedSleep, Skip};
 use crate::engine::clock::PreciseClock;
 use crate::engine::handler::Job;
 use crate::engine::real::{Engine, Observer};
@@ -20,18 +24,22 @@ use crate::workload::Workload;
 use anyhow::{anyhow, Context, Result};
 use futures_util::StreamExt;
 use lapin::acker::Acker;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::options::{BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 type Eng = Engine<LoggedSleep, PreciseClock>;
+
+/// First wait before reconnecting; doubled per failed attempt up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// How a consumer run decides it is done.
 #[derive(Clone, Copy, Debug)]
@@ -57,6 +65,9 @@ pub struct Config {
     /// For messages without `duration_us`.
     pub process_time: Micros,
     pub handler: LoggedSleep,
+    /// How long to keep reconnecting after the connection is lost; `None`: a lost connection
+    /// ends the run with an error at once.
+    pub reconnect_timeout: Option<Duration>,
 }
 
 /// Delivery counts beside the engine's report.
@@ -71,6 +82,11 @@ pub struct BrokerStats {
     /// Bodies that were not a valid event; rejected without requeue.
     pub malformed: u64,
     pub acked: u64,
+    /// Connections re-established after a loss.
+    pub reconnects: u64,
+    /// Deliveries of a lost connection dropped before they started (the broker redelivers
+    /// them); not in the report's events.
+    pub abandoned: u64,
 }
 
 /// What a finished consumer run hands back.
@@ -80,180 +96,238 @@ pub struct Consumed {
     pub stats: BrokerStats,
 }
 
-/// Deliveries that were submitted and not acknowledged yet, by engine index.
+/// A delivery submitted to the engine and not settled yet.
+struct Pending {
+    session: Session,
+    queue: u32,
+    tag: u64,
+    acker: Acker,
+    started: bool,
+}
+
+/// Deliveries in the engine, by engine index, and the counts.
 #[derive(Default)]
 struct Book {
-    ackers: HashMap<EventIdx, Acker>,
+    pending: HashMap<EventIdx, Pending>,
+    abandoned: HashSet<EventIdx>,
     seen: HashSet<u64>,
     stats: BrokerStats,
 }
 
-enum AckMsg {
-    Ack(Acker),
-    /// Answered once every ack queued before it was sent.
-    Flush(oneshot::Sender<()>),
+impl Book {
+    /// The connection is gone: nothing pending can be acked any more. Unstarted events are
+    /// skipped when their turn comes; started ones finish.
+    fn abandon(&mut self) {
+        for (idx, p) in self.pending.drain() {
+            if !p.started {
+                self.abandoned.insert(idx);
+            }
+        }
+        self.stats.abandoned = self.abandoned.len() as u64;
+    }
 }
 
-/// A consumer run in progress: the engine, the per-queue consumers and the acker.
-pub struct Running {
+/// One connection and its consumers.
+struct Link {
+    conn: Connection,
+    pumps: Vec<JoinHandle<()>>,
+    probe: Channel,
+}
+
+impl Link {
+    fn drop_consumers(&self) {
+        for p in &self.pumps {
+            p.abort();
+        }
+    }
+}
+
+/// What every pump shares.
+#[derive(Clone)]
+struct Shared {
     engine: Eng,
     book: Arc<Mutex<Book>>,
     acks: mpsc::UnboundedSender<AckMsg>,
-    acked: Arc<AtomicU64>,
-    errors: mpsc::UnboundedReceiver<anyhow::Error>,
-    pumps: Vec<JoinHandle<()>>,
-    probe: Channel,
+    errors: mpsc::UnboundedSender<AckError>,
     last_delivery: Arc<AtomicU64>,
+    fixed: bool,
+    process_time: Micros,
+}
+
+/// A consumer run in progress: the engine, the connection with its consumers, the acker.
+pub struct Running {
+    shared: Shared,
+    acked: Arc<AtomicU64>,
+    errors: mpsc::UnboundedReceiver<AckError>,
+    session: Arc<AtomicU64>,
+    link: Option<Link>,
     topology: Topology,
+    prefetch: u16,
+    reconnect: Option<Reconnect>,
     _timer: TimerThread,
 }
 
-/// Starts the engine, the acker and one consumer per queue on `conn`.
-pub async fn start(conn: &Connection, cfg: Config) -> Result<Running> {
+/// Reconnection state: the limit, and when the current outage began.
+struct Reconnect {
+    limit: Duration,
+    lost_since: Option<Instant>,
+    next_attempt: Instant,
+    backoff: Duration,
+}
+
+/// Connects, declares the queues and starts the engine, the acker and one consumer per queue.
+pub async fn start(cfg: Config) -> Result<Running> {
     let timer = TimerThread::start().context("cannot start the timer thread")?;
     let book = Arc::new(Mutex::new(Book::default()));
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
     let (err_tx, err_rx) = mpsc::unbounded_channel();
     let acked = Arc::new(AtomicU64::new(0));
-    tokio::spawn(ack_loop(ack_rx, err_tx.clone(), Arc::clone(&acked)));
+    let session = Arc::new(AtomicU64::new(0));
+    tokio::spawn(acks::ack_loop(
+        ack_rx,
+        err_tx.clone(),
+        Arc::clone(&acked),
+        Arc::clone(&session),
+    ));
     let observer = ack_observer(Arc::clone(&book), ack_tx.clone());
     let fixed = !cfg.workload.has_per_event_durations();
+    let mut handler = cfg.handler;
+    if cfg.reconnect_timeout.is_some() {
+        handler.skip = Some(skip_abandoned(Arc::clone(&book)));
+    }
     let engine = Engine::start(
         cfg.workload,
         cfg.strategy,
         cfg.lanes,
-        cfg.handler,
+        handler,
         PreciseClock::new(timer.handle()),
         Some(observer),
     );
-    let last_delivery = Arc::new(AtomicU64::new(0));
-    let mut pumps = Vec::with_capacity(cfg.topology.queues as usize);
-    for (i, name) in cfg.topology.queue_names().into_iter().enumerate() {
-        let ch = conn.create_channel().await?;
-        ch.basic_qos(cfg.prefetch, BasicQosOptions::default())
-            .await?;
-        let tag = format!("eventbench-{}-{i}", std::process::id());
-        let consumer = ch
-            .basic_consume(
-                &name,
-                &tag,
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .with_context(|| format!("cannot consume queue {name}"))?;
-        let pump = Pump {
-            engine: engine.clone(),
-            book: Arc::clone(&book),
-            errors: err_tx.clone(),
-            last_delivery: Arc::clone(&last_delivery),
+    let mut running = Running {
+        shared: Shared {
+            engine,
+            book,
+            acks: ack_tx,
+            errors: err_tx,
+            last_delivery: Arc::new(AtomicU64::new(0)),
             fixed,
             process_time: cfg.process_time,
-            queue: name,
-        };
-        // The channel must outlive the consumer; the task owns both.
-        pumps.push(tokio::spawn(pump.run(ch, consumer)));
-    }
-    Ok(Running {
-        engine,
-        book,
-        acks: ack_tx,
+        },
         acked,
         errors: err_rx,
-        pumps,
-        probe: conn.create_channel().await?,
-        last_delivery,
+        session,
+        link: None,
         topology: cfg.topology,
+        prefetch: cfg.prefetch,
+        reconnect: cfg.reconnect_timeout.map(|limit| Reconnect {
+            limit,
+            lost_since: None,
+            next_attempt: Instant::now(),
+            backoff: FIRST_BACKOFF,
+        }),
         _timer: timer,
-    })
+    };
+    running.link = Some(running.open_link().await?);
+    Ok(running)
 }
 
 /// Hands each finished event's acker to the ack loop; runs in per-account order (see
 /// [`crate::engine::real::Observer`]).
 fn ack_observer(book: Arc<Mutex<Book>>, acks: mpsc::UnboundedSender<AckMsg>) -> Observer {
     Arc::new(move |job: &Job| {
-        let acker = lock(&book).ackers.remove(&job.index);
-        if let Some(a) = acker {
-            let _ = acks.send(AckMsg::Ack(a));
+        let pending = lock(&book).pending.remove(&job.index);
+        if let Some(p) = pending {
+            let _ = acks.send(AckMsg::Settled(Settled {
+                session: p.session,
+                queue: p.queue,
+                tag: p.tag,
+                acker: Some(p.acker),
+            }));
         }
     })
 }
 
-async fn ack_loop(
-    mut rx: mpsc::UnboundedReceiver<AckMsg>,
-    errors: mpsc::UnboundedSender<anyhow::Error>,
-    acked: Arc<AtomicU64>,
-) {
-    while let Some(msg) = rx.recv().await {
-        match msg {
-            AckMsg::Ack(a) => {
-                if let Err(e) = a.ack(BasicAckOptions::default()).await {
-                    let _ = errors.send(anyhow!(e).context("lost RabbitMQ while acknowledging"));
-                    return;
-                }
-                acked.fetch_add(1, Relaxed);
+/// The handler's question at the start of each event: was its delivery given up? Marks the
+/// delivery started otherwise, so a later loss lets it finish.
+fn skip_abandoned(book: Arc<Mutex<Book>>) -> Skip {
+    Arc::new(move |idx: EventIdx| {
+        let mut b = lock(&book);
+        match b.pending.get_mut(&idx) {
+            Some(p) => {
+                p.started = true;
+                false
             }
-            AckMsg::Flush(done) => {
-                let _ = done.send(());
-            }
+            None => b.abandoned.contains(&idx),
         }
-    }
+    })
 }
 
 /// One queue's consumer: parses deliveries and submits them to the engine.
 struct Pump {
-    engine: Eng,
-    book: Arc<Mutex<Book>>,
-    errors: mpsc::UnboundedSender<anyhow::Error>,
-    last_delivery: Arc<AtomicU64>,
-    fixed: bool,
-    process_time: Micros,
-    queue: String,
+    shared: Shared,
+    session: Session,
+    queue: u32,
+    name: String,
 }
 
 impl Pump {
     async fn run(self, _channel: Channel, mut consumer: lapin::Consumer) {
+        let s = &self.shared;
         while let Some(item) = consumer.next().await {
             let delivery = match item {
                 Ok(d) => d,
                 Err(e) => {
-                    let what = format!("lost RabbitMQ while consuming {}", self.queue);
-                    let _ = self.errors.send(anyhow!(e).context(what));
+                    let what = format!("lost RabbitMQ while consuming {}", self.name);
+                    let _ = s.errors.send((self.session, anyhow!(e).context(what)));
                     return;
                 }
             };
-            self.last_delivery.store(self.engine.now().0, Relaxed);
-            let Ok(msg) = serde_json::from_slice::<Message>(&delivery.data) else {
+            s.last_delivery.store(s.engine.now().0, Relaxed);
+            let Some(msg) = Message::decode(&delivery.data) else {
                 eprintln!(
                     "warning: {}: rejecting a message that is not an event: {:?}",
-                    self.queue,
+                    self.name,
                     String::from_utf8_lossy(&delivery.data)
                 );
-                lock(&self.book).stats.malformed += 1;
+                lock(&s.book).stats.malformed += 1;
                 let reject = BasicRejectOptions { requeue: false };
                 let _ = delivery.acker.reject(reject).await;
+                let _ = s.acks.send(AckMsg::Settled(Settled {
+                    session: self.session,
+                    queue: self.queue,
+                    tag: delivery.delivery_tag,
+                    acker: None,
+                }));
                 continue;
             };
-            if !self.submit(msg, delivery.redelivered, delivery.acker) {
+            let pending = Pending {
+                session: self.session,
+                queue: self.queue,
+                tag: delivery.delivery_tag,
+                acker: delivery.acker,
+                started: false,
+            };
+            if !self.submit(msg, delivery.redelivered, pending) {
                 // Closed: the delivery stays unacknowledged and returns to the queue when
                 // this process disconnects.
                 return;
             }
         }
-        let what = format!("RabbitMQ cancelled the consumer of {}", self.queue);
-        let _ = self.errors.send(anyhow!(what));
+        let what = format!("RabbitMQ cancelled the consumer of {}", self.name);
+        let _ = s.errors.send((self.session, anyhow!(what)));
     }
 
     /// Submits under the book's lock so the observer cannot look up the acker before it is
     /// stored (the event may finish before `submit` returns).
-    fn submit(&self, msg: Message, redelivered: bool, acker: Acker) -> bool {
-        let duration = (!self.fixed).then(|| msg.duration_us.map_or(self.process_time, Micros));
-        let mut book = lock(&self.book);
+    fn submit(&self, msg: Message, redelivered: bool, pending: Pending) -> bool {
+        let s = &self.shared;
+        let duration = (!s.fixed).then(|| msg.duration_us.map_or(s.process_time, Micros));
+        let mut book = lock(&s.book);
         let id = EventId(msg.event_id);
-        let Ok(idx) = self.engine.submit(id, AccountId(msg.account_id), duration) else {
+        let Ok(idx) = s.engine.submit(id, AccountId(msg.account_id), duration) else {
             return false;
         };
-        book.ackers.insert(idx, acker);
+        book.pending.insert(idx, pending);
         book.stats.deliveries += 1;
         book.stats.redelivered += u64::from(redelivered);
         if !book.seen.insert(msg.event_id) {
@@ -265,32 +339,72 @@ impl Pump {
 
 impl Running {
     pub fn engine(&self) -> &Eng {
-        &self.engine
+        &self.shared.engine
+    }
+
+    /// Connects and starts one consumer per queue, in a new session.
+    async fn open_link(&self) -> Result<Link> {
+        let conn = amqp::connect(&self.topology.url).await?;
+        let probe = conn.create_channel().await?;
+        amqp::declare(&probe, &self.topology).await?;
+        let session = self.session.load(Relaxed);
+        let mut pumps = Vec::with_capacity(self.topology.queues as usize);
+        for (i, name) in self.topology.queue_names().into_iter().enumerate() {
+            let ch = conn.create_channel().await?;
+            ch.basic_qos(self.prefetch, BasicQosOptions::default())
+                .await?;
+            let tag = format!("eventbench-{}-{session}-{i}", std::process::id());
+            let consumer = ch
+                .basic_consume(
+                    &name,
+                    &tag,
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .with_context(|| format!("cannot consume queue {name}"))?;
+            let pump = Pump {
+                shared: self.shared.clone(),
+                session,
+                queue: i as u32,
+                name,
+            };
+            // The channel must outlive the consumer; the task owns both.
+            pumps.push(tokio::spawn(pump.run(ch, consumer)));
+        }
+        Ok(Link { conn, pumps, probe })
     }
 
     /// Runs until `stop` says so (or a signal), lets accepted events finish, sends their acks
-    /// and closes `conn`. A lost connection is an error; nothing unprocessed was acked.
-    pub async fn finish(mut self, conn: &Connection, stop: StopWhen) -> Result<Consumed> {
+    /// and closes the connection. A connection lost for longer than the reconnect timeout is
+    /// an error; nothing unprocessed was acked.
+    pub async fn finish(mut self, stop: StopWhen) -> Result<Consumed> {
         let outcome = self.until(stop).await;
+        let engine = self.shared.engine.clone();
         match &outcome {
-            Ok(()) => self.engine.close(),
-            Err(_) => self.engine.stop(),
+            Ok(()) => engine.close(),
+            Err(_) => engine.stop(),
         }
-        self.engine.wait().await;
+        engine.wait().await;
         // Every ack goes out before the consumers (which own the channels) are dropped: a
         // dropped channel closes, and an ack still queued for it would fail.
         let flushed = match outcome {
-            Ok(()) => self.flush_acks().await,
-            Err(e) => Err(e),
+            Ok(()) if self.link.is_some() => self.flush_acks().await,
+            other => other,
         };
-        for p in &self.pumps {
-            p.abort();
+        if let Some(link) = self.link.take() {
+            link.drop_consumers();
+            flushed?;
+            let _ = link.conn.close(200, "done").await;
+        } else {
+            flushed?;
         }
-        flushed?;
-        let _ = conn.close(200, "done").await;
-        let mut stats = lock(&self.book).stats;
+        let book = std::mem::take(&mut *lock(&self.shared.book));
+        let mut stats = book.stats;
         stats.acked = self.acked.load(Relaxed);
-        let (workload, execution) = self.engine.finish(ClockKind::Real);
+        drop(self.shared);
+        let (workload, execution) = engine.finish(ClockKind::Real);
+        let (workload, execution) = super::forget(workload, execution, &book.abandoned);
         Ok(Consumed {
             workload,
             execution,
@@ -300,14 +414,18 @@ impl Running {
 
     async fn flush_acks(&mut self) -> Result<()> {
         let (tx, rx) = oneshot::channel();
-        let sent = self.acks.send(AckMsg::Flush(tx)).is_ok();
-        if sent && rx.await.is_ok() {
+        let sent = self.shared.acks.send(AckMsg::Flush(tx)).is_ok();
+        let done = sent && rx.await.is_ok();
+        let live = self.session.load(Relaxed);
+        while let Ok((session, err)) = self.errors.try_recv() {
+            if session == live {
+                return Err(err);
+            }
+        }
+        if done {
             return Ok(());
         }
-        Err(self
-            .errors
-            .try_recv()
-            .unwrap_or_else(|_| anyhow!("lost RabbitMQ while acknowledging")))
+        Err(anyhow!("lost RabbitMQ while acknowledging"))
     }
 
     async fn until(&mut self, stop: StopWhen) -> Result<()> {
@@ -316,38 +434,108 @@ impl Running {
         tokio::pin!(signal);
         loop {
             tokio::select! {
-                Some(err) = self.errors.recv() => return Err(err),
+                Some((session, err)) = self.errors.recv() => {
+                    if session == self.session.load(Relaxed) {
+                        self.lost(err)?;
+                    }
+                }
                 _ = &mut signal => {
                     eprintln!("interrupted: letting the events in flight finish");
-                    self.engine.stop();
+                    self.shared.engine.stop();
                     return Ok(());
                 }
                 _ = tick.tick() => {
-                    if self.done(stop).await? {
-                        return Ok(());
+                    if self.link.is_none() {
+                        self.try_reconnect().await?;
+                        continue;
+                    }
+                    match self.done(stop).await {
+                        Ok(true) => return Ok(()),
+                        Ok(false) => {}
+                        Err(e) => self.lost(e)?,
                     }
                 }
             }
         }
     }
 
+    /// The connection is gone: an error without reconnection, else drop it and start over.
+    fn lost(&mut self, err: anyhow::Error) -> Result<()> {
+        let Some(r) = self.reconnect.as_mut() else {
+            return Err(err);
+        };
+        if let Some(link) = self.link.take() {
+            link.drop_consumers();
+        }
+        // From here on, acks and errors of the old session are ignored.
+        self.session.fetch_add(1, Relaxed);
+        lock(&self.shared.book).abandon();
+        let now = Instant::now();
+        r.lost_since.get_or_insert(now);
+        r.next_attempt = now;
+        eprintln!(
+            "warning: {err:#}; reconnecting (giving up after {})",
+            Micros::from_duration(r.limit)
+        );
+        Ok(())
+    }
+
+    async fn try_reconnect(&mut self) -> Result<()> {
+        let Some(r) = self.reconnect.as_ref() else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        if now < r.next_attempt {
+            return Ok(());
+        }
+        let since = r.lost_since.unwrap_or(now);
+        let Some(left) = r.limit.checked_sub(now - since) else {
+            return Err(anyhow!(
+                "lost RabbitMQ at {} and could not reconnect within {}",
+                self.topology.display_url(),
+                Micros::from_duration(r.limit)
+            ));
+        };
+        let attempt = tokio::time::timeout(left.min(MAX_BACKOFF * 2), self.open_link()).await;
+        let r = self.reconnect.as_mut().expect("checked above");
+        match attempt {
+            Ok(Ok(link)) => {
+                self.link = Some(link);
+                r.lost_since = None;
+                r.backoff = FIRST_BACKOFF;
+                lock(&self.shared.book).stats.reconnects += 1;
+                eprintln!("reconnected to RabbitMQ at {}", self.topology.display_url());
+            }
+            _ => {
+                r.next_attempt = Instant::now() + r.backoff;
+                r.backoff = (r.backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+        Ok(())
+    }
+
     async fn done(&self, stop: StopWhen) -> Result<bool> {
-        let c = self.engine.counters();
+        let engine = &self.shared.engine;
+        let c = engine.counters();
         let finished = c.finished.load(Relaxed);
         match stop {
             StopWhen::Processed(n) => Ok(finished >= n),
             StopWhen::Signal => Ok(false),
             StopWhen::Idle(idle) => {
                 let settled = c.arrived.load(Relaxed) == finished;
-                let now = self.engine.now().0;
-                let quiet_for = now.saturating_sub(self.last_delivery.load(Relaxed));
+                let now = engine.now().0;
+                let last = &self.shared.last_delivery;
+                let quiet_for = now.saturating_sub(last.load(Relaxed));
                 if !settled || quiet_for < idle.as_micros() as u64 {
                     return Ok(false);
                 }
+                let Some(link) = &self.link else {
+                    return Ok(false);
+                };
                 // Messages ready but not delivered here: another worker is the active
                 // consumer of some queue. Wait another idle period before asking again.
-                if amqp::ready_messages(&self.probe, &self.topology).await? > 0 {
-                    self.last_delivery.store(now, Relaxed);
+                if amqp::ready_messages(&link.probe, &self.topology).await? > 0 {
+                    last.store(now, Relaxed);
                     return Ok(false);
                 }
                 Ok(true)

@@ -4,6 +4,7 @@
 use crate::engine::clock::Clock;
 use crate::engine::handler::{Ctx, Handler, Job, SleepHandler};
 use crate::sync::lock;
+use crate::types::EventIdx;
 use anyhow::{Context, Result};
 use std::fs::{File, OpenOptions};
 use std::future::Future;
@@ -65,12 +66,18 @@ impl LiveLog {
     }
 }
 
+/// Asked when an event's turn comes: true to skip it (its delivery was given up).
+pub type Skip = Arc<dyn Fn(EventIdx) -> bool + Send + Sync>;
+
 /// The benchmark's sleep, plus a log row written after it and before the engine acks.
 #[derive(Clone)]
 pub struct LoggedSleep {
     pub log: Option<Arc<LiveLog>>,
     /// The `worker` column: this process's id, so logs of several workers can be told apart.
     pub worker: u64,
+    /// Set by the consumer when it reconnects after losses; skipped events are neither slept
+    /// nor logged (and are left out of the report).
+    pub skip: Option<Skip>,
 }
 
 impl Handler for LoggedSleep {
@@ -78,7 +85,12 @@ impl Handler for LoggedSleep {
         let log = self.log.clone();
         let worker = self.worker;
         let clock = ctx.clock.clone();
+        // Decided at the call, not at the first poll: the call is the event's start.
+        let skipped = self.skip.as_ref().is_some_and(|skip| skip(job.index));
         async move {
+            if skipped {
+                return;
+            }
             let start = clock.now();
             SleepHandler.handle(job, ctx).await;
             if let Some(log) = log {

@@ -5,6 +5,7 @@
 //! [`livelog`] the kill-proof processed log of a worker; [`design`] runs the original
 //! one-message-at-a-time design and ours on throwaway queues for `compare --broker`.
 
+pub mod acks;
 pub mod amqp;
 pub mod consume;
 pub mod design;
@@ -74,7 +75,7 @@ pub async fn run_async(
     }
     let per_event = workload.has_per_event_durations();
     let cfg = consumer_config(&topo, &workload, plan, opts.prefetch);
-    let running = consume::start(&conn, cfg).await?;
+    let running = consume::start(cfg).await?;
     let progress = crate::progress::Progress::new(workload.len() as u64, "processing", quiet);
     let engine = running.engine().clone();
     let ticker = progress.follow(move || engine.counters().finished.load(Relaxed));
@@ -83,8 +84,9 @@ pub async fn run_async(
     let (published, stamps) =
         publish::publish_timed(&conn, &topo, &workload, per_event, &now).await?;
     let consumed = running
-        .finish(&conn, StopWhen::Processed(published.events))
+        .finish(StopWhen::Processed(published.events))
         .await?;
+    let _ = conn.close(200, "done").await;
     if let Some(t) = ticker {
         t.stop().await;
     }
@@ -130,8 +132,46 @@ fn consumer_config(topo: &Topology, workload: &Workload, plan: Plan, prefetch: u
         handler: livelog::LoggedSleep {
             log: None,
             worker: u64::from(std::process::id()),
+            skip: None,
         },
+        // One process publishes and consumes: a lost broker ends the run (exit 3).
+        reconnect_timeout: None,
     }
+}
+
+/// Leaves out the events in `gone` (deliveries given up unstarted after a lost connection:
+/// they were redelivered and appear again later in the workload).
+pub fn forget(
+    w: Workload,
+    exec: Execution,
+    gone: &std::collections::HashSet<EventIdx>,
+) -> (Workload, Execution) {
+    if gone.is_empty() {
+        return (w, exec);
+    }
+    let per_event = w.has_per_event_durations();
+    let durations = if per_event {
+        Durations::PerEvent(Vec::new())
+    } else {
+        Durations::Fixed(w.uniform_duration().unwrap_or(Micros::ZERO))
+    };
+    let mut kept = Workload::with_durations(w.source().clone(), durations);
+    let mut records = Records::live();
+    for e in w.indexes().filter(|e| !gone.contains(e)) {
+        let duration = per_event.then(|| w.duration(e));
+        let k = kept.push(w.event_id(e), w.account_id(w.account_of(e)), duration);
+        records.push_arrival(exec.records.arrival_of(e));
+        if let Some(r) = exec.records.get(e) {
+            records.set(k, r.start, r.end, r.lane);
+        }
+    }
+    let execution = Execution {
+        records,
+        wall: exec.wall,
+        clock: exec.clock,
+        interrupted: exec.interrupted,
+    };
+    (kept, execution)
 }
 
 /// Re-expresses what ran (indexed in delivery order) against the original workload, so the

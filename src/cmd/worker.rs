@@ -1,6 +1,5 @@
 //! `eventbench worker`: consume RabbitMQ queues through the live engine, ack after processing.
 
-use crate::broker::amqp;
 use crate::broker::consume::{self, BrokerStats, Config, StopWhen};
 use crate::broker::livelog::{LiveLog, LoggedSleep};
 use crate::cli::GlobalArgs;
@@ -52,6 +51,10 @@ pub struct Args {
     /// until Ctrl-C / SIGTERM), then verify and report
     #[arg(long)]
     pub exit_when_idle: Option<Micros>,
+    /// After a lost connection, keep reconnecting (with backoff) this long before giving up
+    /// with exit code 3; unacknowledged events are redelivered and processed again
+    #[arg(long, default_value = "60s")]
+    pub reconnect_timeout: Micros,
     /// Write the report (with the broker's delivery counts) as JSON to this file
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -101,7 +104,9 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         handler: LoggedSleep {
             log: log.clone(),
             worker: u64::from(std::process::id()),
+            skip: None,
         },
+        reconnect_timeout: Some(args.reconnect_timeout.as_duration()),
     };
     if !global.quiet {
         eprintln!(
@@ -144,8 +149,9 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     print_report(&report, args.format)?;
     let s = consumed.stats;
     eprintln!(
-        "broker: {} deliveries, {} redelivered, {} repeated event ids, {} malformed, {} acked",
-        s.deliveries, s.redelivered, s.repeated, s.malformed, s.acked
+        "broker: {} deliveries, {} redelivered, {} repeated event ids, {} malformed, {} acked, \
+         {} reconnects ({} deliveries of lost connections dropped unstarted)",
+        s.deliveries, s.redelivered, s.repeated, s.malformed, s.acked, s.reconnects, s.abandoned
     );
     Ok(report.check()?)
 }
@@ -153,10 +159,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
 fn consume_all(cfg: Config, stop: StopWhen) -> Result<consume::Consumed> {
     let rt = crate::engine::runtime()?;
     rt.block_on(async move {
-        let conn = amqp::connect(&cfg.topology.url).await?;
-        let ch = conn.create_channel().await?;
-        amqp::declare(&ch, &cfg.topology).await?;
-        let running = consume::start(&conn, cfg).await?;
-        running.finish(&conn, stop).await
+        let running = consume::start(cfg).await?;
+        running.finish(stop).await
     })
 }

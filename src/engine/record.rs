@@ -112,6 +112,11 @@ impl Records {
         })
     }
 
+    /// When an event entered the queue (time 0 in batch runs), whether it ran or not.
+    pub fn arrival_of(&self, e: EventIdx) -> Micros {
+        Micros(self.arrival.as_ref().map_or(0, |a| a[e.0 as usize]))
+    }
+
     /// Start and end times of the events that ran, for sweeps over the timeline.
     pub fn spans(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         (0..self.start.len())
