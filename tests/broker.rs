@@ -267,7 +267,7 @@ fn one_at_a_time_runs_one_message_per_queue() {
 #[test]
 fn an_unreachable_broker_is_a_clear_error_with_exit_code_3() {
     // Needs no broker: port 1 refuses connections.
-    for cmd in ["worker", "publish"] {
+    for cmd in ["worker", "publish", "serve"] {
         eventbench()
             .args([
                 cmd,
@@ -435,4 +435,159 @@ fn a_broker_gone_past_the_reconnect_timeout_exits_3_and_acks_nothing_unprocessed
     assert!(rows.len() < 200, "worker A finished before the cut");
     rows.extend(log_rows(&log_b));
     assert_complete_and_in_order(&arrivals(&input), &rows);
+}
+
+/// One `POST /api` on a fresh connection; the status, or `None` when the server is not there.
+fn post_event(addr: &str, account: u64, event: u64) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+    let body = format!("account_id={account}&event_id={event}");
+    let req = format!(
+        "POST /api HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).ok()?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).ok()?;
+    resp.split(' ').nth(1)?.parse().ok()
+}
+
+/// `serve --broker` on port 0 of this test's queues at `url`; returns the child and its address.
+fn serve_broker(url: &str, q: &Queues) -> (Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--broker", url])
+        .args(["--queues", &q.topo.queues.to_string()])
+        .args(["--queue-prefix", &q.topo.prefix])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
+
+#[test]
+fn serve_broker_answers_503_while_the_broker_is_away_and_202_once_it_is_back() {
+    let Some(url) = common::broker_url() else {
+        return;
+    };
+    let q = Queues::new(&url, 2, "relay503");
+    let proxy = Proxy::start(&url);
+    let (mut serve, addr) = serve_broker(&proxy.url(), &q);
+    assert_eq!(post_event(&addr, 1, 1), Some(202));
+    assert_eq!(post_event(&addr, 1, 1), Some(409), "a repeated id");
+    proxy.cut(true);
+    let refused = (2..200)
+        .map(|e| post_event(&addr, 1, e))
+        .find(|s| *s != Some(202));
+    assert_eq!(refused, Some(Some(503)), "no 503 while the broker is away");
+    proxy.up();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while post_event(&addr, 1, 1000) != Some(202) {
+        assert!(Instant::now() < deadline, "serve never got the broker back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    // What was confirmed is in the queue: event 1, those before the cut, and 1000.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ready = rt.block_on(async {
+        let conn = amqp::connect(&url).await.unwrap();
+        let ch = conn.create_channel().await.unwrap();
+        amqp::ready_messages(&ch, &q.topo).await.unwrap()
+    });
+    assert!(ready >= 2, "{ready} messages queued");
+}
+
+#[test]
+fn serve_broker_and_two_workers_lose_nothing_when_serve_and_a_worker_are_killed() {
+    let Some(url) = common::broker_url() else {
+        return;
+    };
+    let q = Queues::new(&url, 4, "relay");
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_events(dir.path(), 600, 6);
+    let events = arrivals(&input);
+    let (mut serve, addr) = serve_broker(&url, &q);
+    let (log_a, log_b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    let report = dir.path().join("b.json");
+    let worker = |log: &Path| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"));
+        c.arg("worker")
+            .args(q.args())
+            .args(["-q", "--process-time", "20ms", "--log"])
+            .arg(log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    };
+    let mut a = worker(&log_a).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // Registered second: the standby consumer of every queue.
+    let mut b = worker(&log_b)
+        .args(["--exit-when-idle", "3s", "--json"])
+        .arg(&report)
+        .spawn()
+        .unwrap();
+    // The client: one event at a time in arrival order, each retried until it is accepted,
+    // whichever server is up (so an account's order is the file's order).
+    let target = Arc::new(Mutex::new(addr));
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sender = {
+        let (target, accepted) = (Arc::clone(&target), Arc::clone(&accepted));
+        std::thread::spawn(move || {
+            for &(account, event) in &events {
+                loop {
+                    let addr = target.lock().unwrap().clone();
+                    if let Some(202 | 409) = post_event(&addr, account, event) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                accepted.fetch_add(1, SeqCst);
+            }
+        })
+    };
+    let wait_accepted = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while accepted.load(SeqCst) < n {
+            assert!(Instant::now() < deadline, "fewer than {n} events accepted");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    wait_accepted(150);
+    serve.kill().unwrap(); // SIGKILL, with requests in flight
+    serve.wait().unwrap();
+    let (mut serve2, addr2) = serve_broker(&url, &q);
+    *target.lock().unwrap() = addr2;
+    wait_accepted(300);
+    wait_for_rows(&log_a, 50, &mut a);
+    a.kill().unwrap();
+    a.wait().unwrap();
+    sender.join().unwrap();
+    let status = b.wait().unwrap();
+    assert!(status.success(), "worker B failed: {status}");
+    serve2.kill().unwrap();
+    serve2.wait().unwrap();
+    let mut rows = log_rows(&log_a);
+    assert!(rows.len() < 600, "worker A finished before it was killed");
+    rows.extend(log_rows(&log_b));
+    assert_complete_and_in_order(&arrivals(&input), &rows);
+    let r = json(&report);
+    assert_eq!(r["ordering_violations"], 0);
+    assert!(r["broker"]["redelivered"].as_u64().unwrap() > 0);
 }

@@ -11,6 +11,7 @@ pub mod consume;
 pub mod design;
 pub mod livelog;
 pub mod publish;
+pub mod sink;
 
 use crate::engine::record::{Execution, Records};
 use crate::engine::Plan;

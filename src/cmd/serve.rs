@@ -1,5 +1,7 @@
 //! `eventbench serve`: flags, runtime, listener and signals around [`crate::server::run`].
 
+use crate::broker::amqp::Topology;
+use crate::broker::sink::Sink;
 use crate::cli::GlobalArgs;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::UsageError;
@@ -26,6 +28,11 @@ use std::path::PathBuf;
   curl -si localhost:3910/api -d account_id=7 -d event_id=2
   curl -s localhost:3910/metrics
   curl -s localhost:3910/api/stats                  # what the live dashboard at http://localhost:3910/ shows
+  eventbench serve --broker amqp://127.0.0.1:5672/%2f --queues 50   # then: eventbench worker …
+
+With --broker, a 202 means RabbitMQ confirmed the event (persistent, in its account's queue):
+a crash of serve after that loses nothing. 503 (with Retry-After) while the broker is
+unreachable; duplicates are refused with 409 within one serve process.
 
 Status codes of POST /api: 202 accepted; 400 unparseable body (broken JSON or encoding);
 415 content type other than JSON or form fields; 422 missing, non-integer or negative field;
@@ -47,7 +54,8 @@ queued in this process.
 SIGINT/SIGTERM: stop accepting, finish every accepted event (past --drain-timeout: start no
 more; durable: the unstarted ones stay in the data dir; --in-memory: they are written to
 --leftover as an events CSV), verify, print the report.
-Exit codes: 0 ok, 1 ordering violated, 2 bad usage or unusable data dir.")]
+Exit codes: 0 ok, 1 ordering violated, 2 bad usage or unusable data dir,
+3 broker unreachable at start (--broker).")]
 pub struct Args {
     /// Address to listen on (port 0: any free port; the real one is printed)
     #[arg(long, default_value = "127.0.0.1:3910")]
@@ -97,9 +105,31 @@ pub struct Args {
     /// limit minus 128]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: Option<u64>,
+    /// RabbitMQ in front of the workers: publish every accepted event (persistent) to its
+    /// account's queue and answer 202 only after the broker confirmed it; process nothing
+    /// here (`eventbench worker` does). Broker unreachable: 503 with Retry-After
+    #[arg(long, requires = "queues", conflicts_with_all = [
+        "workers", "strategy", "process_time", "max_queued", "log", "drain_timeout", "leftover",
+        "header_timeout", "max_connections", "data_dir", "in_memory",
+    ])]
+    pub broker: Option<String>,
+    /// With --broker: queues PREFIX.0 .. PREFIX.N-1, account_id % N (the same as `publish`)
+    #[arg(long, requires = "broker", value_parser = clap::value_parser!(u32).range(1..))]
+    pub queues: Option<u32>,
+    /// With --broker: queue name prefix
+    #[arg(long, requires = "broker", default_value = crate::broker::amqp::DEFAULT_PREFIX)]
+    pub queue_prefix: String,
+    /// With --broker: confirm-mode channels publishing side by side (an account's events
+    /// always share one, so their order holds)
+    #[arg(long, requires = "broker", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub channels: u16,
 }
 
 pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
+    if let Some(url) = &args.broker {
+        return relay(&args, url);
+    }
     let plan = Plan::new(args.strategy, args.workers)?;
     let lanes = plan.live_lanes()?;
     if args.header_timeout == Micros::ZERO {
@@ -183,6 +213,50 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
         );
     }
     Ok(report.check()?)
+}
+
+/// `serve --broker`: the web API in front of RabbitMQ.
+fn relay(args: &Args, url: &str) -> Result<()> {
+    crate::broker::amqp::check_url(url).map_err(UsageError)?;
+    super::check_output_paths([args.json.as_deref()])?;
+    let topo = Topology::new(url, args.queues.unwrap_or(1), &args.queue_prefix);
+    let rt = crate::engine::runtime()?;
+    let outcome = rt.block_on(async {
+        let sink = Sink::connect(topo, usize::from(args.channels)).await?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        server::relay::run(listener, sink, true, shutdown_signal()).await
+    })?;
+    if let Some(path) = &args.json {
+        crate::output::write_atomic(path, |f| {
+            serde_json::to_writer_pretty(&mut *f, &outcome)?;
+            Ok(writeln!(f)?)
+        })?;
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
+        Format::Table => println!(
+            "eventbench {} serve --broker: {} events accepted, each confirmed by RabbitMQ {} \
+             ({} queues {}.*) before its 202\naccepting   {:.3}s from first to last 202 \
+             ({:.0} events/s)\nconfirm     p50 {}us  p99 {}us  max {}us (request arrival to \
+             broker confirm)\nrefused     {} requests ({} broker unavailable, {} duplicates)",
+            outcome.eventbench_version,
+            outcome.accepted,
+            outcome.broker,
+            outcome.queues,
+            outcome.queue_prefix,
+            outcome.accept_time_s,
+            outcome.accept_rate_eps,
+            outcome.confirm_latency_us.p50,
+            outcome.confirm_latency_us.p99,
+            outcome.confirm_latency_us.max,
+            outcome.rejected,
+            outcome.broker_unavailable,
+            outcome.duplicates
+        ),
+    }
+    Ok(())
 }
 
 /// Completes on the first SIGINT or SIGTERM; the handlers are installed by this call (see

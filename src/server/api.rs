@@ -15,7 +15,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 /// How long a client told "queue full" should wait before retrying, in seconds.
-const RETRY_AFTER_S: &str = "1";
+pub(super) const RETRY_AFTER_S: &str = "1";
 
 /// The routes of `serve`.
 pub fn router(intake: Arc<Intake>) -> Router {
@@ -36,20 +36,21 @@ fn status_of(reason: Reason) -> StatusCode {
         Reason::NotFound => StatusCode::NOT_FOUND,
         Reason::Duplicate => StatusCode::CONFLICT,
         Reason::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        Reason::QueueFull | Reason::ShuttingDown | Reason::StorageFailed => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        Reason::QueueFull
+        | Reason::ShuttingDown
+        | Reason::StorageFailed
+        | Reason::BrokerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
 /// A JSON error response; callers count the rejection.
-fn error(reason: Reason, message: &str) -> Response {
+pub(super) fn error(reason: Reason, message: &str) -> Response {
     let status = status_of(reason);
     let body = json!({"error": reason.code(), "status": status.as_u16(), "message": message});
     let mut resp = (status, axum::Json(body)).into_response();
     let headers = resp.headers_mut();
     match reason {
-        Reason::QueueFull | Reason::StorageFailed => {
+        Reason::QueueFull | Reason::StorageFailed | Reason::BrokerUnavailable => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_S));
         }
         Reason::ShuttingDown => {
@@ -141,7 +142,7 @@ async fn post_event(State(intake): State<Arc<Intake>>, headers: HeaderMap, body:
 }
 
 /// Reads the body up to [`MAX_BODY`]; a declared or actual larger body is refused unread.
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, BadInput> {
+pub(super) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, BadInput> {
     let too_large = || BadInput {
         reason: Reason::TooLarge,
         message: format!("the body is larger than {MAX_BODY} bytes"),

@@ -19,10 +19,12 @@ pub enum Reason {
     ShuttingDown,
     /// The durable queue could not write the event (disk full, I/O error).
     StorageFailed,
+    /// `serve --broker`: RabbitMQ is unreachable or did not confirm the event.
+    BrokerUnavailable,
 }
 
 impl Reason {
-    const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 11] = [
         Reason::BadRequest,
         Reason::InvalidValue,
         Reason::UnsupportedMediaType,
@@ -33,6 +35,7 @@ impl Reason {
         Reason::QueueFull,
         Reason::ShuttingDown,
         Reason::StorageFailed,
+        Reason::BrokerUnavailable,
     ];
 
     /// The machine-readable name: the `error` field of error bodies and the metric label.
@@ -48,6 +51,7 @@ impl Reason {
             Reason::QueueFull => "queue_full",
             Reason::ShuttingDown => "shutting_down",
             Reason::StorageFailed => "storage_failed",
+            Reason::BrokerUnavailable => "broker_unavailable",
         }
     }
 }

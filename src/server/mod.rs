@@ -16,6 +16,7 @@ pub mod intake;
 pub mod listen;
 pub mod metrics;
 pub mod parse;
+pub mod relay;
 pub mod request;
 pub mod store;
 
