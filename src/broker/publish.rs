@@ -1,17 +1,24 @@
 //! Publishing a workload: each event to its account's queue, persistent, with publisher
-//! confirms, in arrival order (one channel, so an account's events keep their order).
+//! confirms, in arrival order. Several channels publish side by side, each owning a fixed set
+//! of queues (so an account's events keep their order on one channel), and confirms are
+//! awaited in a sliding window rather than stop-and-wait batches.
 
 use super::amqp::{Message, Topology};
-use crate::types::Micros;
+use crate::types::{EventIdx, Micros};
 use crate::workload::Workload;
 use anyhow::{bail, Context, Result};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::publisher_confirm::{Confirmation, PublisherConfirm};
-use lapin::{BasicProperties, Connection};
+use lapin::{BasicProperties, Channel, Connection};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// Confirms awaited per batch: keeps memory bounded without waiting on every message.
-const CONFIRM_BATCH: usize = 1000;
+/// Confirms outstanding per channel before the oldest is awaited: keeps memory bounded while
+/// the broker always has work queued.
+const WINDOW: usize = 2048;
+
+/// Channels publishing side by side (at most one per queue).
+const CHANNELS: usize = 4;
 
 /// What a publish achieved.
 #[derive(Clone, Copy, Debug)]
@@ -64,46 +71,44 @@ async fn publish_inner(
     topo: &Topology,
     w: &Workload,
     with_durations: bool,
-    mut stamps: Stamps<'_>,
+    stamps: Stamps<'_>,
 ) -> Result<Published> {
     let started = Instant::now();
-    let ch = conn.create_channel().await?;
-    ch.confirm_select(ConfirmSelectOptions::default()).await?;
-    let names = topo.queue_names();
-    let props = BasicProperties::default()
-        .with_delivery_mode(2)
-        .with_content_type("application/json".into());
-    let mut pending: Vec<PublisherConfirm> = Vec::with_capacity(CONFIRM_BATCH);
-    let mut confirmed = 0u64;
-    for e in w.indexes() {
-        let account = w.account_id(w.account_of(e));
-        let msg = Message {
-            event_id: w.event_id(e).0,
-            account_id: account.0,
-            duration_us: with_durations.then(|| w.duration(e).0),
+    let lanes = CHANNELS.min(topo.queues as usize);
+    let mut channels = Vec::with_capacity(lanes);
+    for _ in 0..lanes {
+        let ch = conn.create_channel().await?;
+        ch.confirm_select(ConfirmSelectOptions::default()).await?;
+        channels.push(ch);
+    }
+    let now = stamps.as_ref().map(|(now, _)| *now);
+    let runs = channels.iter().enumerate().map(|(lane, ch)| {
+        let part = Part {
+            lane,
+            lanes,
+            now,
+            with_durations,
         };
-        let body = serde_json::to_vec(&msg)?;
-        let queue = &names[topo.queue_of(account) as usize];
-        if let Some((now, out)) = stamps.as_mut() {
-            out.push(now());
-        }
-        let confirm = ch
-            .basic_publish(
-                "",
-                queue,
-                BasicPublishOptions::default(),
-                &body,
-                props.clone(),
-            )
-            .await
-            .with_context(|| format!("cannot publish event {} to {queue}", msg.event_id))?;
-        pending.push(confirm);
-        if pending.len() == CONFIRM_BATCH {
-            confirmed += settle(&mut pending).await?;
+        part.publish(ch, topo, w)
+    });
+    let parts = futures_util::future::try_join_all(runs).await?;
+    let mut confirmed = 0u64;
+    let mut times = stamps.map(|(_, out)| {
+        out.clear();
+        out.resize(w.len(), Micros::ZERO);
+        out
+    });
+    for (n, part_stamps) in parts {
+        confirmed += n;
+        if let Some(out) = times.as_mut() {
+            for (e, at) in part_stamps {
+                out[e.0 as usize] = at;
+            }
         }
     }
-    confirmed += settle(&mut pending).await?;
-    let _ = ch.close(200, "published").await;
+    for ch in channels {
+        let _ = ch.close(200, "published").await;
+    }
     Ok(Published {
         events: w.len() as u64,
         confirmed,
@@ -111,16 +116,78 @@ async fn publish_inner(
     })
 }
 
-async fn settle(pending: &mut Vec<PublisherConfirm>) -> Result<u64> {
-    let mut ok = 0u64;
-    for c in pending.drain(..) {
-        match c
-            .await
-            .context("lost the broker while waiting for confirms")?
-        {
-            Confirmation::Ack(_) | Confirmation::NotRequested => ok += 1,
-            Confirmation::Nack(_) => bail!("the broker refused (nacked) a published event"),
+/// One channel's share of a publish: the queues `q` with `q % lanes == lane`, so every event
+/// of an account goes out on one channel, in workload order.
+struct Part<'a> {
+    lane: usize,
+    lanes: usize,
+    now: Option<&'a (dyn Fn() -> Micros + Sync)>,
+    with_durations: bool,
+}
+
+impl Part<'_> {
+    /// Publishes this part's events; returns how many were confirmed and, when timed, when
+    /// each was handed to the broker.
+    async fn publish(
+        self,
+        ch: &Channel,
+        topo: &Topology,
+        w: &Workload,
+    ) -> Result<(u64, Vec<(EventIdx, Micros)>)> {
+        let names = topo.queue_names();
+        let props = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into());
+        let mut window: VecDeque<PublisherConfirm> = VecDeque::with_capacity(WINDOW);
+        let mut stamps = Vec::new();
+        let mut confirmed = 0u64;
+        let mut body = Vec::with_capacity(64);
+        for e in w.indexes() {
+            let account = w.account_id(w.account_of(e));
+            let q = topo.queue_of(account) as usize;
+            if q % self.lanes != self.lane {
+                continue;
+            }
+            let msg = Message {
+                event_id: w.event_id(e).0,
+                account_id: account.0,
+                duration_us: self.with_durations.then(|| w.duration(e).0),
+            };
+            msg.encode(&mut body);
+            if let Some(now) = self.now {
+                stamps.push((e, now()));
+            }
+            let confirm = ch
+                .basic_publish(
+                    "",
+                    &names[q],
+                    BasicPublishOptions::default(),
+                    &body,
+                    props.clone(),
+                )
+                .await
+                .with_context(|| {
+                    format!("cannot publish event {} to {}", msg.event_id, names[q])
+                })?;
+            window.push_back(confirm);
+            if window.len() == WINDOW {
+                confirmed += settle(window.pop_front()).await?;
+            }
         }
+        for c in window {
+            confirmed += settle(Some(c)).await?;
+        }
+        Ok((confirmed, stamps))
     }
-    Ok(ok)
+}
+
+async fn settle(confirm: Option<PublisherConfirm>) -> Result<u64> {
+    let Some(c) = confirm else { return Ok(0) };
+    match c
+        .await
+        .context("lost the broker while waiting for confirms")?
+    {
+        Confirmation::Ack(_) | Confirmation::NotRequested => Ok(1),
+        Confirmation::Nack(_) => bail!("the broker refused (nacked) a published event"),
+    }
 }
