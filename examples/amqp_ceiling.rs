@@ -5,6 +5,7 @@
 //! between these rates and eventbench's is what eventbench itself costs.
 //!
 //! cargo run --release --example amqp_ceiling -- [URL] [EVENTS] [QUEUES]
+//! cargo run --release --example amqp_ceiling -- --delete URL PREFIX QUEUES   # clean up
 
 use futures_util::StreamExt;
 use lapin::options::{
@@ -21,7 +22,21 @@ const WINDOW: usize = 4096;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("--delete") {
+        let rest: Vec<String> = args.skip(1).collect();
+        let [url, prefix, queues] = rest.as_slice() else {
+            return Err("usage: --delete URL PREFIX QUEUES".into());
+        };
+        let conn = Connection::connect(url, ConnectionProperties::default()).await?;
+        let ch = conn.create_channel().await?;
+        for i in 0..queues.parse::<u32>()? {
+            ch.queue_delete(&format!("{prefix}.{i}"), QueueDeleteOptions::default())
+                .await?;
+        }
+        let _ = conn.close(200, "done").await;
+        return Ok(());
+    }
     let url = args
         .next()
         .unwrap_or_else(|| "amqp://127.0.0.1:5672/%2f".to_string());

@@ -183,6 +183,19 @@ pub async fn ready_messages(ch: &Channel, topo: &Topology) -> Result<u64> {
     Ok(ready)
 }
 
+/// Consumers registered on one queue (active or standby).
+pub async fn consumer_count(ch: &Channel, name: &str) -> Result<u32> {
+    let opts = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    let q = ch
+        .queue_declare(name, opts, FieldTable::default())
+        .await
+        .with_context(|| format!("cannot inspect queue {name}"))?;
+    Ok(q.consumer_count())
+}
+
 /// Deletes the queues (tests and one-off benchmarks clean up after themselves).
 pub async fn delete(url: &str, topo: &Topology) -> Result<()> {
     let conn = connect(url).await?;

@@ -343,36 +343,56 @@ impl Running {
     }
 
     /// Connects and starts one consumer per queue, in a new session.
+    ///
+    /// Each queue has one active consumer: the first registered. So that workers started
+    /// together share the queues, each starts at a random queue and registers first on the
+    /// queues nobody consumes yet; the others it joins last, as standby.
     async fn open_link(&self) -> Result<Link> {
         let conn = amqp::connect(&self.topology.url).await?;
         let probe = conn.create_channel().await?;
         amqp::declare(&probe, &self.topology).await?;
         let session = self.session.load(Relaxed);
-        let mut pumps = Vec::with_capacity(self.topology.queues as usize);
-        for (i, name) in self.topology.queue_names().into_iter().enumerate() {
-            let ch = conn.create_channel().await?;
-            ch.basic_qos(self.prefetch, BasicQosOptions::default())
-                .await?;
-            let tag = format!("eventbench-{}-{session}-{i}", std::process::id());
-            let consumer = ch
-                .basic_consume(
-                    &name,
-                    &tag,
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                )
-                .await
-                .with_context(|| format!("cannot consume queue {name}"))?;
-            let pump = Pump {
-                shared: self.shared.clone(),
-                session,
-                queue: i as u32,
-                name,
-            };
-            // The channel must outlive the consumer; the task owns both.
-            pumps.push(tokio::spawn(pump.run(ch, consumer)));
+        let n = self.topology.queues;
+        let offset = rand::random::<u32>() % n;
+        let mut taken = Vec::new();
+        let mut pumps = Vec::with_capacity(n as usize);
+        for q in (0..n).map(|k| (offset + k) % n) {
+            if amqp::consumer_count(&probe, &self.topology.queue_name(q)).await? > 0 {
+                taken.push(q);
+                continue;
+            }
+            pumps.push(self.consume(&conn, session, q).await?);
+        }
+        for q in taken {
+            pumps.push(self.consume(&conn, session, q).await?);
         }
         Ok(Link { conn, pumps, probe })
+    }
+
+    /// Starts the consumer of queue `q` on its own channel.
+    async fn consume(&self, conn: &Connection, session: Session, q: u32) -> Result<JoinHandle<()>> {
+        let name = self.topology.queue_name(q);
+        let ch = conn.create_channel().await?;
+        ch.basic_qos(self.prefetch, BasicQosOptions::default())
+            .await?;
+        let tag = format!("eventbench-{}-{session}-{q}", std::process::id());
+        let consumer = ch
+            .basic_consume(
+                &name,
+                &tag,
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .with_context(|| format!("cannot consume queue {name}"))?;
+        let pump = Pump {
+            shared: self.shared.clone(),
+            session,
+            queue: q,
+            name,
+        };
+        // The channel must outlive the consumer; the task owns both.
+        Ok(tokio::spawn(pump.run(ch, consumer)))
     }
 
     /// Runs until `stop` says so (or a signal), lets accepted events finish, sends their acks
