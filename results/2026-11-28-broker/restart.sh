@@ -13,7 +13,11 @@ D=$(mktemp -d)
 export RABBITMQ_NODENAME="ebrestart$$@localhost" RABBITMQ_NODE_PORT=$((20000 + $$ % 10000))
 export RABBITMQ_DIST_PORT=$((RABBITMQ_NODE_PORT + 20000)) RABBITMQ_MNESIA_BASE="$D/mnesia"
 export RABBITMQ_LOG_BASE="$D/log" RABBITMQ_ENABLED_PLUGINS_FILE="$D/plugins"
+export ERL_CRASH_DUMP="$D/erl_crash.dump"
+mkdir -p "$D/mnesia" "$D/log"
 echo "[]." > "$D/plugins"
+# rabbitmq-server started as root drops to the rabbitmq user, which must own its directories.
+if id rabbitmq > /dev/null 2>&1; then chown -R rabbitmq:rabbitmq "$D"; chmod 755 "$D"; fi
 URL="amqp://127.0.0.1:$RABBITMQ_NODE_PORT/%2f"
 node_up() { /usr/sbin/rabbitmq-server > "$D/server.log" 2>&1 & for _ in $(seq 1 120); do
   (exec 3<>/dev/tcp/127.0.0.1/$RABBITMQ_NODE_PORT) 2>/dev/null && return 0; sleep 0.5; done; return 1; }
