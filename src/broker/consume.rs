@@ -9,33 +9,30 @@
 //! again, in queue order, on the new connection), those already running finish and run again
 //! on redelivery (at-least-once, counted as repeated).
 
-use super::acks::{self, AckError, AckMsg, Session, Settled};
-use super::amqp::{self, Message, Topology};
-use super::livelog::{LoggedSleep, Skip};
+use super::acks::{self, AckError, AckMsg, Session};
+use super::amqp::{self, Topology};
+use super::livelog::LoggedSleep;
+use super::pump::{ack_observer, skip_abandoned, Book, Pump, Shared};
 use crate::engine::clock::PreciseClock;
-use crate::engine::handler::Job;
-use crate::engine::real::{Engine, Observer};
+use crate::engine::real::Engine;
 use crate::engine::record::Execution;
 use crate::engine::timer::TimerThread;
 use crate::engine::{ClockKind, Strategy};
 use crate::sync::lock;
-use crate::types::{AccountId, EventId, EventIdx, Micros};
+use crate::types::Micros;
 use crate::workload::Workload;
 use anyhow::{anyhow, Context, Result};
-use futures_util::StreamExt;
-use lapin::acker::Acker;
-use lapin::options::{BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-type Eng = Engine<LoggedSleep, PreciseClock>;
+pub(super) type Eng = Engine<LoggedSleep, PreciseClock>;
 
 /// First wait before reconnecting; doubled per failed attempt up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -96,37 +93,6 @@ pub struct Consumed {
     pub stats: BrokerStats,
 }
 
-/// A delivery submitted to the engine and not settled yet.
-struct Pending {
-    session: Session,
-    queue: u32,
-    tag: u64,
-    acker: Acker,
-    started: bool,
-}
-
-/// Deliveries in the engine, by engine index, and the counts.
-#[derive(Default)]
-struct Book {
-    pending: HashMap<EventIdx, Pending>,
-    abandoned: HashSet<EventIdx>,
-    seen: HashSet<u64>,
-    stats: BrokerStats,
-}
-
-impl Book {
-    /// The connection is gone: nothing pending can be acked any more. Unstarted events are
-    /// skipped when their turn comes; started ones finish.
-    fn abandon(&mut self) {
-        for (idx, p) in self.pending.drain() {
-            if !p.started {
-                self.abandoned.insert(idx);
-            }
-        }
-        self.stats.abandoned = self.abandoned.len() as u64;
-    }
-}
-
 /// One connection and its consumers.
 struct Link {
     conn: Connection,
@@ -140,18 +106,6 @@ impl Link {
             p.abort();
         }
     }
-}
-
-/// What every pump shares.
-#[derive(Clone)]
-struct Shared {
-    engine: Eng,
-    book: Arc<Mutex<Book>>,
-    acks: mpsc::UnboundedSender<AckMsg>,
-    errors: mpsc::UnboundedSender<AckError>,
-    last_delivery: Arc<AtomicU64>,
-    fixed: bool,
-    process_time: Micros,
 }
 
 /// A consumer run in progress: the engine, the connection with its consumers, the acker.
@@ -229,112 +183,6 @@ pub async fn start(cfg: Config) -> Result<Running> {
     };
     running.link = Some(running.open_link().await?);
     Ok(running)
-}
-
-/// Hands each finished event's acker to the ack loop; runs in per-account order (see
-/// [`crate::engine::real::Observer`]).
-fn ack_observer(book: Arc<Mutex<Book>>, acks: mpsc::UnboundedSender<AckMsg>) -> Observer {
-    Arc::new(move |job: &Job| {
-        let pending = lock(&book).pending.remove(&job.index);
-        if let Some(p) = pending {
-            let _ = acks.send(AckMsg::Settled(Settled {
-                session: p.session,
-                queue: p.queue,
-                tag: p.tag,
-                acker: Some(p.acker),
-            }));
-        }
-    })
-}
-
-/// The handler's question at the start of each event: was its delivery given up? Marks the
-/// delivery started otherwise, so a later loss lets it finish.
-fn skip_abandoned(book: Arc<Mutex<Book>>) -> Skip {
-    Arc::new(move |idx: EventIdx| {
-        let mut b = lock(&book);
-        match b.pending.get_mut(&idx) {
-            Some(p) => {
-                p.started = true;
-                false
-            }
-            None => b.abandoned.contains(&idx),
-        }
-    })
-}
-
-/// One queue's consumer: parses deliveries and submits them to the engine.
-struct Pump {
-    shared: Shared,
-    session: Session,
-    queue: u32,
-    name: String,
-}
-
-impl Pump {
-    async fn run(self, _channel: Channel, mut consumer: lapin::Consumer) {
-        let s = &self.shared;
-        while let Some(item) = consumer.next().await {
-            let delivery = match item {
-                Ok(d) => d,
-                Err(e) => {
-                    let what = format!("lost RabbitMQ while consuming {}", self.name);
-                    let _ = s.errors.send((self.session, anyhow!(e).context(what)));
-                    return;
-                }
-            };
-            s.last_delivery.store(s.engine.now().0, Relaxed);
-            let Some(msg) = Message::decode(&delivery.data) else {
-                eprintln!(
-                    "warning: {}: rejecting a message that is not an event: {:?}",
-                    self.name,
-                    String::from_utf8_lossy(&delivery.data)
-                );
-                lock(&s.book).stats.malformed += 1;
-                let reject = BasicRejectOptions { requeue: false };
-                let _ = delivery.acker.reject(reject).await;
-                let _ = s.acks.send(AckMsg::Settled(Settled {
-                    session: self.session,
-                    queue: self.queue,
-                    tag: delivery.delivery_tag,
-                    acker: None,
-                }));
-                continue;
-            };
-            let pending = Pending {
-                session: self.session,
-                queue: self.queue,
-                tag: delivery.delivery_tag,
-                acker: delivery.acker,
-                started: false,
-            };
-            if !self.submit(msg, delivery.redelivered, pending) {
-                // Closed: the delivery stays unacknowledged and returns to the queue when
-                // this process disconnects.
-                return;
-            }
-        }
-        let what = format!("RabbitMQ cancelled the consumer of {}", self.name);
-        let _ = s.errors.send((self.session, anyhow!(what)));
-    }
-
-    /// Submits under the book's lock so the observer cannot look up the acker before it is
-    /// stored (the event may finish before `submit` returns).
-    fn submit(&self, msg: Message, redelivered: bool, pending: Pending) -> bool {
-        let s = &self.shared;
-        let duration = (!s.fixed).then(|| msg.duration_us.map_or(s.process_time, Micros));
-        let mut book = lock(&s.book);
-        let id = EventId(msg.event_id);
-        let Ok(idx) = s.engine.submit(id, AccountId(msg.account_id), duration) else {
-            return false;
-        };
-        book.pending.insert(idx, pending);
-        book.stats.deliveries += 1;
-        book.stats.redelivered += u64::from(redelivered);
-        if !book.seen.insert(msg.event_id) {
-            book.stats.repeated += 1;
-        }
-        true
-    }
 }
 
 impl Running {

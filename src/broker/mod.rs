@@ -1,9 +1,11 @@
 //! The RabbitMQ backend: publishing workloads to N durable single-active-consumer queues routed
 //! by account, and consuming them through the live engine with acks in per-account order.
 //!
-//! [`amqp`] holds the wire details, [`publish`] the publisher, [`consume`] the consumer, and
-//! [`livelog`] the kill-proof processed log of a worker; [`design`] runs the original
-//! one-message-at-a-time design and ours on throwaway queues for `compare --broker`.
+//! [`amqp`] holds the wire details, [`publish`] the batch publisher and [`sink`] the shared
+//! confirmed publisher behind `serve --broker`; [`consume`] runs a consumer (reconnecting
+//! after a lost connection), `pump` is one queue's consumer and [`acks`] acknowledges in few
+//! frames; [`livelog`] is the kill-proof processed log of a worker; [`design`] runs the
+//! original one-message-at-a-time design and ours on throwaway queues for `compare --broker`.
 
 pub mod acks;
 pub mod amqp;
@@ -11,6 +13,7 @@ pub mod consume;
 pub mod design;
 pub mod livelog;
 pub mod publish;
+mod pump;
 pub mod sink;
 
 use crate::engine::record::{Execution, Records};

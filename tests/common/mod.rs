@@ -2,6 +2,8 @@
 //! independent `--log` checker.
 #![allow(dead_code)]
 
+pub mod broker;
+
 use std::collections::HashMap;
 use std::path::Path;
 

@@ -1,0 +1,258 @@
+//! Helpers of the broker tests: unique queues, workload files, the processed logs and their
+//! independent check, a TCP proxy that cuts the broker away, and HTTP posts to `serve`.
+
+use super::eventbench;
+use eventbench::broker::amqp::{self, Topology};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Queues with a name unique to this test; deleted when dropped, even after a failed assert.
+pub struct Queues {
+    pub url: String,
+    pub topo: Topology,
+}
+
+impl Queues {
+    pub fn new(url: &str, n: u32, test: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let prefix = format!("ebtest-{test}-{}-{nanos}", std::process::id());
+        Queues {
+            url: url.to_string(),
+            topo: Topology::new(url, n, &prefix),
+        }
+    }
+
+    pub fn args(&self) -> Vec<String> {
+        vec![
+            "--broker".into(),
+            self.url.clone(),
+            "--queues".into(),
+            self.topo.queues.to_string(),
+            "--queue-prefix".into(),
+            self.topo.prefix.clone(),
+        ]
+    }
+}
+
+impl Drop for Queues {
+    fn drop(&mut self) {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        if let Err(e) = rt.block_on(amqp::delete(&self.url, &self.topo)) {
+            eprintln!("could not delete test queues {}.*: {e:#}", self.topo.prefix);
+        }
+    }
+}
+
+/// `events` events over `accounts` accounts from a fixed LCG, so every run sees the same file.
+pub fn write_events(dir: &Path, events: u64, accounts: u64) -> PathBuf {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut csv = String::from("event_id,account_id\n");
+    for id in 1..=events {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        csv.push_str(&format!("{id},{}\n", 1 + (x >> 33) % accounts));
+    }
+    let path = dir.join("events.csv");
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+/// `(account, event)` in arrival order.
+pub fn arrivals(path: &Path) -> Vec<(u64, u64)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let (e, a) = l.split_once(',').unwrap();
+            (a.parse().unwrap(), e.parse().unwrap())
+        })
+        .collect()
+}
+
+/// Log rows `(account, event, worker, start, end)`, in file order.
+pub fn log_rows(path: &Path) -> Vec<[u64; 5]> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut lines = text.lines();
+    if let Some(h) = lines.next() {
+        assert_eq!(h, "account_id,event_id,worker,start_us,end_us");
+    }
+    lines
+        .map(|l| {
+            let v: Vec<u64> = l.split(',').map(|f| f.parse().unwrap()).collect();
+            [v[0], v[1], v[2], v[3], v[4]]
+        })
+        .collect()
+}
+
+pub fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// For each account, the events ordered by their LAST completion in `rows` (which must be in
+/// completion order per account) must be exactly the account's events in arrival order.
+pub fn assert_complete_and_in_order(input: &[(u64, u64)], rows: &[[u64; 5]]) {
+    let mut last: HashMap<u64, usize> = HashMap::new();
+    for (pos, r) in rows.iter().enumerate() {
+        last.insert(r[1], pos);
+    }
+    let mut expected: HashMap<u64, Vec<u64>> = HashMap::new();
+    for &(a, e) in input {
+        expected.entry(a).or_default().push(e);
+    }
+    for (account, events) in expected {
+        for e in &events {
+            assert!(
+                last.contains_key(e),
+                "event {e} of account {account} never completed"
+            );
+        }
+        let mut by_last = events.clone();
+        by_last.sort_by_key(|e| last[e]);
+        assert_eq!(by_last, events, "account {account} completed out of order");
+    }
+}
+
+pub fn wait_for_rows(log: &Path, n: usize, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while log_rows(log).len() < n {
+        assert!(child.try_wait().unwrap().is_none(), "worker exited early");
+        assert!(
+            Instant::now() < deadline,
+            "worker logged fewer than {n} rows"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Publishes `input` to the test's queues, each message carrying `process_time`.
+pub fn publish(q: &Queues, input: &Path, process_time: &str) {
+    eventbench()
+        .arg("publish")
+        .args(q.args())
+        .args(["--process-time", process_time, "--input"])
+        .arg(input)
+        .assert()
+        .success();
+}
+
+/// A TCP forwarder to the broker that can cut every connection at once and refuse new ones
+/// (a lost network, or a broker that is down).
+pub struct Proxy {
+    port: u16,
+    conns: Arc<Mutex<Vec<std::net::TcpStream>>>,
+    down: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    pub fn start(url: &str) -> Self {
+        let uri: lapin::uri::AMQPUri = url.parse().unwrap();
+        let target = format!("{}:{}", uri.authority.host, uri.authority.port);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let down = Arc::new(AtomicBool::new(false));
+        let (kept, refusing) = (Arc::clone(&conns), Arc::clone(&down));
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                if refusing.load(SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(&target) else {
+                    return;
+                };
+                let mut k = kept.lock().unwrap();
+                k.push(client.try_clone().unwrap());
+                k.push(server.try_clone().unwrap());
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Proxy { port, conns, down }
+    }
+
+    pub fn url(&self) -> String {
+        format!("amqp://127.0.0.1:{}/%2f", self.port)
+    }
+
+    /// Cuts every open connection; with `stay_down`, new ones are refused until [`Proxy::up`].
+    pub fn cut(&self, stay_down: bool) {
+        self.down.store(stay_down, SeqCst);
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    pub fn up(&self) {
+        self.down.store(false, SeqCst);
+    }
+}
+
+/// A worker on the proxy's address (the test's queues), logging to `log`.
+pub fn proxied_worker(proxy: &Proxy, q: &Queues, log: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"));
+    c.args(["worker", "--broker", &proxy.url(), "-q"])
+        .args(["--queues", &q.topo.queues.to_string()])
+        .args(["--queue-prefix", &q.topo.prefix, "--log"])
+        .arg(log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// One `POST /api` on a fresh connection; the status, or `None` when the server is not there.
+pub fn post_event(addr: &str, account: u64, event: u64) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+    let body = format!("account_id={account}&event_id={event}");
+    let req = format!(
+        "POST /api HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).ok()?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).ok()?;
+    resp.split(' ').nth(1)?.parse().ok()
+}
+
+/// `serve --broker` on port 0 of this test's queues at `url`; returns the child and its address.
+pub fn serve_broker(url: &str, q: &Queues) -> (Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--broker", url])
+        .args(["--queues", &q.topo.queues.to_string()])
+        .args(["--queue-prefix", &q.topo.prefix])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
