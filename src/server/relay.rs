@@ -212,13 +212,25 @@ async fn post_event(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: B
         account_id: incoming.account.0,
         duration_us: incoming.duration.map(|d| d.0),
     };
-    if let Err(e) = relay.sink.publish(&msg).await {
-        // Not accepted: the client may send it again.
-        lock(&relay.seen).remove(&id);
-        let text = match e {
-            SinkError::Unavailable => format!("{e}; retry after {RETRY_AFTER_S} s"),
-            SinkError::Refused(_) => e.to_string(),
-        };
+    // Its own task: a client that hangs up mid-publish must not cancel the publish half-way
+    // and leave its id marked as accepted (a retry would then get 409 for a lost event).
+    let publishing = Arc::clone(&relay);
+    let published = tokio::spawn(async move {
+        let result = publishing.sink.publish(&msg).await;
+        if result.is_err() {
+            // Not accepted: the client may send it again.
+            lock(&publishing.seen).remove(&msg.event_id);
+        }
+        result
+    })
+    .await;
+    let failure = match published {
+        Ok(Ok(())) => None,
+        Ok(Err(e @ SinkError::Unavailable)) => Some(format!("{e}; retry after {RETRY_AFTER_S} s")),
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some("the publish task failed".to_string()),
+    };
+    if let Some(text) = failure {
         return refuse(&relay, Reason::BrokerUnavailable, &text);
     }
     accepted(&relay, arrived, &msg)
