@@ -12,6 +12,7 @@ pub mod cmd;
 pub mod engine;
 pub mod error;
 pub mod export;
+pub mod handler;
 pub mod judge;
 pub mod live;
 pub mod output;

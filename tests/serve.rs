@@ -71,6 +71,7 @@ fn config(process_time_ms: u64) -> Config {
         log: None,
         announce: false,
         connections: server::listen::Limits::default(),
+        handler: Default::default(),
     }
 }
 

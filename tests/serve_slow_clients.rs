@@ -39,6 +39,7 @@ async fn start(connections: Limits) -> Running {
         log: None,
         announce: false,
         connections,
+        handler: Default::default(),
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server::run(listener, config, async {

@@ -19,7 +19,7 @@ use crate::engine::record::Execution;
 use crate::engine::timer::TimerThread;
 use crate::engine::{ClockKind, Strategy};
 use crate::sync::lock;
-use crate::types::Micros;
+use crate::types::{EventId, Micros};
 use crate::workload::Workload;
 use anyhow::{anyhow, Context, Result};
 use lapin::options::{BasicConsumeOptions, BasicQosOptions};
@@ -65,7 +65,13 @@ pub struct Config {
     /// How long to keep reconnecting after the connection is lost; `None`: a lost connection
     /// ends the run with an error at once.
     pub reconnect_timeout: Option<Duration>,
+    /// Completes when a failure aborts the run (`--on-failure abort`): consuming stops like on
+    /// a signal, and what was not started stays unacknowledged.
+    pub abort: Option<Abort>,
 }
+
+/// See [`Config::abort`].
+pub type Abort = std::pin::Pin<Box<dyn std::future::Future<Output = EventId> + Send>>;
 
 /// Delivery counts beside the engine's report.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
@@ -118,6 +124,7 @@ pub struct Running {
     topology: Topology,
     prefetch: u16,
     reconnect: Option<Reconnect>,
+    abort: Abort,
     _timer: TimerThread,
 }
 
@@ -179,6 +186,9 @@ pub async fn start(cfg: Config) -> Result<Running> {
             next_attempt: Instant::now(),
             backoff: FIRST_BACKOFF,
         }),
+        abort: cfg
+            .abort
+            .unwrap_or_else(|| Box::pin(std::future::pending())),
         _timer: timer,
     };
     running.link = Some(running.open_link().await?);
@@ -309,6 +319,11 @@ impl Running {
                 }
                 _ = &mut signal => {
                     eprintln!("interrupted: letting the events in flight finish");
+                    self.shared.engine.stop();
+                    return Ok(());
+                }
+                // What has not started stays unacknowledged, for redelivery.
+                _ = &mut self.abort => {
                     self.shared.engine.stop();
                     return Ok(());
                 }

@@ -2,7 +2,8 @@
 //! so whatever a killed worker processed is on disk.
 
 use crate::engine::clock::Clock;
-use crate::engine::handler::{Ctx, Handler, Job, SleepHandler};
+use crate::engine::handler::{Ctx, Handler, Job};
+use crate::handler::AnyHandler;
 use crate::sync::lock;
 use crate::types::EventIdx;
 use anyhow::{Context, Result};
@@ -69,9 +70,11 @@ impl LiveLog {
 /// Asked when an event's turn comes: true to skip it (its delivery was given up).
 pub type Skip = Arc<dyn Fn(EventIdx) -> bool + Send + Sync>;
 
-/// The benchmark's sleep, plus a log row written after it and before the engine acks.
+/// The worker's handler (the benchmark's sleep, or `--handler`), plus a log row written after
+/// it and before the engine acks.
 #[derive(Clone)]
 pub struct LoggedSleep {
+    pub inner: AnyHandler,
     pub log: Option<Arc<LiveLog>>,
     /// The `worker` column: this process's id, so logs of several workers can be told apart.
     pub worker: u64,
@@ -87,13 +90,17 @@ impl Handler for LoggedSleep {
         let clock = ctx.clock.clone();
         // Decided at the call, not at the first poll: the call is the event's start.
         let skipped = self.skip.as_ref().is_some_and(|skip| skip(job.index));
+        let start = clock.now();
+        let call = (!skipped).then(|| self.inner.handle(job, ctx));
+        let guarded = self.inner.guarded().cloned();
         async move {
-            if skipped {
+            let Some(call) = call else {
                 return;
-            }
-            let start = clock.now();
-            SleepHandler.handle(job, ctx).await;
-            if let Some(log) = log {
+            };
+            call.await;
+            // An event passed over without a try (its account was stopped) was not processed.
+            let passed_over = guarded.is_some_and(|g| g.was_passed_over(job.index));
+            if let (Some(log), false) = (log, passed_over) {
                 let end = clock.now();
                 log.append([job.account.0, job.event.0, worker, start.0, end.0]);
             }

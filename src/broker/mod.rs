@@ -133,7 +133,9 @@ fn consumer_config(topo: &Topology, workload: &Workload, plan: Plan, prefetch: u
         prefetch,
         workload: template,
         process_time: Micros::ZERO,
+        abort: None,
         handler: livelog::LoggedSleep {
+            inner: crate::handler::AnyHandler::Sleep,
             log: None,
             worker: u64::from(std::process::id()),
             skip: None,

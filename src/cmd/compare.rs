@@ -12,10 +12,11 @@ use crate::engine::exec::execute;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::{CheckFailed, UsageError};
 use crate::export;
+use crate::handler::HandlerArgs;
 use crate::output::Format;
 use crate::report::baseline::{Comparison, Tolerance};
 use crate::report::sweep::{run_label, CompareDoc};
-use crate::report::{finish_run, summary, Backend, Report, RunInfo};
+use crate::report::{finish_run_with, summary, Backend, Report, RunInfo};
 use crate::types::Micros;
 use crate::workload::Workload;
 use anyhow::{Context, Result};
@@ -33,6 +34,8 @@ use std::str::FromStr;
   eventbench compare -i results/baseline-events.csv -w 10,50,100,auto \\
       -s per-account,sharded,pool,optimal \\
       --baseline results/baseline.json --max-regression 2%     # the CI gate
+  eventbench compare --clock real -w 4,16,auto --handler 'exec:./process.sh {account_id} {event_id}'
+      # your own command per event; each run's lower bound comes from its measured times
   eventbench compare --broker amqp://127.0.0.1:5672/%2f -w 100,500 -s optimal --process-time 50ms
       # beside the in-memory runs: the original design (500 queues, one message at a time
       # each) and ours, through the same RabbitMQ, on the real clock
@@ -45,8 +48,8 @@ queues PREFIX.compare-… and deletes them afterwards. In compare.json broker ru
 \"backend\": \"broker-original\" or \"broker-ours\" (memory runs have no backend field), and
 --baseline only matches runs of the same backend.
 
-Exit codes: 0 ok; 1 a run failed its ordering check, regressed beyond --max-regression or
-fell below --min-efficiency; 2 bad usage or input (nothing runs, no file is written);
+Exit codes: 0 ok; 1 a run failed its ordering check, regressed beyond --max-regression,
+fell below --min-efficiency or gave events up (unless --allow-failures); 2 bad usage or input (nothing runs, no file is written);
 130 interrupted by Ctrl-C (after the runs so far are printed and written).")]
 pub struct Args {
     /// Events CSV to process, `-` for standard input [default: ./events.csv if it exists, else
@@ -92,6 +95,8 @@ pub struct Args {
     /// Queue name prefix of the --broker runs (each uses fresh PREFIX.compare-… queues)
     #[arg(long, default_value = amqp::DEFAULT_PREFIX, requires = "broker")]
     pub queue_prefix: String,
+    #[command(flatten)]
+    pub handlers: HandlerArgs,
 }
 
 /// One run of a sweep: a plan on a clock, in memory or through RabbitMQ.
@@ -173,6 +178,8 @@ pub fn sweep_plans(strategies: &StrategyList, workers: &WorkerList) -> Vec<Plan>
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
+    args.handlers.validate(args.clock)?;
+    args.handlers.check_sweep(args.broker.is_some())?;
     let (runs, notes) = all_runs(&args);
     let target = args.broker.as_ref().map(|url| broker::Target {
         url: url.clone(),
@@ -198,7 +205,14 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     if !global.quiet {
         announce(&workload, &runs, &notes);
     }
-    let (reports, interrupted) = sweep(workload, &runs, target.as_ref(), &dir, global.quiet)?;
+    let (reports, interrupted) = sweep(
+        workload,
+        &runs,
+        target.as_ref(),
+        &dir,
+        &args.handlers,
+        global.quiet,
+    )?;
     let doc = CompareDoc::new(reports);
     let comparison = baseline
         .as_ref()
@@ -217,7 +231,15 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     if interrupted {
         return Err(crate::error::Interrupted::Sweep(doc.runs.len()).into());
     }
-    verdict(&doc.runs, comparison.as_ref(), args.min_efficiency)
+    verdict(&doc.runs, comparison.as_ref(), args.min_efficiency)?;
+    let given_up: u64 = doc.runs.iter().map(|r| r.handling.given_up).sum();
+    if given_up > 0 && !args.handlers.allow_failures {
+        return Err(CheckFailed(format!(
+            "{given_up} events were given up across the sweep; --allow-failures to accept"
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// The in-memory runs on `--clock`, then (with `--broker`) the broker runs on the real clock;
@@ -245,6 +267,7 @@ fn sweep(
     runs: &[SweepRun],
     target: Option<&broker::Target>,
     dir: &Path,
+    handlers: &HandlerArgs,
     quiet: bool,
 ) -> Result<(Vec<Report>, bool)> {
     let mut reports = Vec::with_capacity(runs.len());
@@ -262,7 +285,7 @@ fn sweep(
                 run.plan.workers()
             );
         }
-        let (w, report) = run_one(workload, run, target, quiet)?;
+        let (w, report) = run_one(workload, run, target, handlers, quiet)?;
         workload = w;
         let interrupted = report.interrupted;
         reports.push(report);
@@ -279,18 +302,40 @@ fn run_one(
     workload: Workload,
     run: SweepRun,
     target: Option<&broker::Target>,
+    handlers: &HandlerArgs,
     quiet: bool,
 ) -> Result<(Workload, Report)> {
-    let (workload, exec) = match (run.backend, target) {
+    let cpu = crate::report::usage::CpuTime::now();
+    let mut settled = None;
+    let (mut workload, exec) = match (run.backend, target) {
+        (Backend::Memory, _) if !handlers.handler.is_sleep() => {
+            let declared = workload.durations().clone();
+            let (w, e, s) =
+                crate::handler::settle::run_batch(workload, run.plan, quiet, handlers, None)?;
+            settled = Some((s, declared));
+            (w, e)
+        }
         (Backend::Memory, _) => execute(workload, run.plan, run.clock, quiet)?,
         (Backend::Broker(design), Some(t)) => broker::execute(t, design, run, workload, quiet)?,
         (Backend::Broker(_), None) => anyhow::bail!("a broker run without --broker"),
     };
+    let used = crate::report::usage::CpuTime::now().since(cpu);
     let info = RunInfo {
         plan: run.plan,
         clock: run.clock,
     };
-    let mut report = finish_run(&workload, info, exec, None, None)?;
+    let mut report = finish_run_with(&workload, info, exec, None, None, |r| {
+        if let Some((s, _)) = &settled {
+            r.handling = s.handling.clone();
+            r.workload_fingerprint = s.fingerprint.clone();
+        }
+        r.handling.cpu_time_s = used.own_s;
+        r.handling.children_cpu_time_s = used.children_s;
+    })?;
+    // The next run starts from the declared durations again, not this run's measured ones.
+    if let Some((_, declared)) = settled {
+        workload.replace_durations(declared);
+    }
     report.backend = run.backend;
     Ok((workload, report))
 }

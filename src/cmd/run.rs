@@ -2,8 +2,10 @@
 
 use crate::cli::GlobalArgs;
 use crate::engine::{exec, ClockKind, Plan, Strategy, Workers};
+use crate::handler::HandlerArgs;
 use crate::live::{self, observed::Observed};
 use crate::output::{print_report, Format};
+use crate::report::usage::CpuTime;
 use crate::report::{self, RunInfo};
 use crate::server::dashboard::Standalone;
 use crate::types::Micros;
@@ -20,8 +22,12 @@ use std::path::PathBuf;
   eventbench run --process-time 100ms --log log.csv --json report.json
   eventbench generate --events 1000 --output - | eventbench run --input - --clock virtual
   eventbench run --dashboard                       # watch it live at http://127.0.0.1:3911/
+  eventbench run --input events.csv --workers 16 --handler 'exec:./process.sh {account_id} {event_id}' \
+      --retries 3 --retry-backoff 100ms --dead-letter failed.csv   # your own command per event
+  eventbench run --input failed.csv --handler 'exec:./process.sh {account_id} {event_id}'   # replay
+  eventbench run --workers 64 --handler http:http://127.0.0.1:8080/event --on-failure stop-account
 
-Exit codes: 0 ok, 1 ordering violated, 2 bad usage or input, 3 could not complete,
+Exit codes: 0 ok, 1 ordering violated or events given up (unless --allow-failures), 2 bad usage or input, 3 could not complete,
 130 interrupted by Ctrl-C (after the partial report).")]
 pub struct Args {
     /// Events CSV to process, `-` for standard input [default: ./events.csv if it exists, else
@@ -69,6 +75,8 @@ pub struct Args {
           default_missing_value = crate::server::dashboard::DEFAULT_ADDR,
           conflicts_with = "broker")]
     pub dashboard: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub handlers: HandlerArgs,
 }
 
 /// Ways to bring events into the engine besides loading them.
@@ -80,6 +88,16 @@ pub enum Ingest {
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let plan = Plan::new(args.strategy, args.workers)?;
+    args.handlers.validate(args.clock)?;
+    let real_handler = !args.handlers.handler.is_sleep();
+    if real_handler && (args.ingest.is_some() || args.broker.is_some()) {
+        return Err(crate::error::UsageError(
+            "--handler exec:/http: runs in memory here; with --ingest or --broker use `serve \
+             --handler` or `worker --handler`"
+                .into(),
+        )
+        .into());
+    }
     if args.dashboard.is_some() && args.clock == ClockKind::Virtual {
         return Err(crate::error::UsageError(
             "--dashboard watches a real-clock run; a virtual-clock run ends at once".into(),
@@ -93,12 +111,14 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         clock: args.clock,
     };
     if !global.quiet {
-        announce(&workload, info);
+        announce(&workload, info, &args.handlers);
     }
     let dashboard = match (args.dashboard, args.ingest) {
         (Some(addr), None) => Some(Standalone::start(addr, live::run_board(&workload, plan))?),
         _ => None,
     };
+    let cpu = CpuTime::now();
+    let mut settled = None;
     let (workload, exec) = match (args.ingest, &args.broker, args.clock) {
         (Some(Ingest::Http), _, _) => {
             crate::server::ingest::run_http(workload, plan, global.quiet, args.dashboard)?
@@ -114,22 +134,61 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
                 global.quiet,
             )?
         }
+        (None, None, _) if real_handler => {
+            let board = dashboard.as_ref().map(|d| std::sync::Arc::clone(d.board()));
+            let (w, e, s) = crate::handler::settle::run_batch(
+                workload,
+                plan,
+                global.quiet,
+                &args.handlers,
+                board,
+            )?;
+            settled = Some(s);
+            (w, e)
+        }
         (None, None, _) if dashboard.is_some() => {
             let board = dashboard.as_ref().map(Standalone::board).expect("matched");
             let handler = Observed {
                 inner: crate::engine::handler::SleepHandler,
                 board: std::sync::Arc::clone(board),
             };
-            exec::run_real_with(workload, plan, global.quiet, handler, || board.begin())?
+            let never = Box::pin(std::future::pending());
+            exec::run_real_with(
+                workload,
+                plan,
+                global.quiet,
+                handler,
+                || board.begin(),
+                never,
+            )?
         }
         (None, None, clock) => exec::execute(workload, plan, clock, global.quiet)?,
     };
-    let report = report::finish_run(&workload, info, exec, args.log.as_ref(), args.json.as_ref())?;
+    let used = CpuTime::now().since(cpu);
+    let report = report::finish_run_with(
+        &workload,
+        info,
+        exec,
+        args.log.as_ref(),
+        args.json.as_ref(),
+        |r| {
+            if let Some(s) = &settled {
+                r.handling = s.handling.clone();
+                r.workload_fingerprint = s.fingerprint.clone();
+            }
+            r.handling.cpu_time_s = used.own_s;
+            r.handling.children_cpu_time_s = used.children_s;
+        },
+    )?;
+    if let Some(s) = &settled {
+        crate::handler::write_dead_letters(&args.handlers, &s.dead)?;
+    }
     if let Some(d) = dashboard {
         d.complete(&report);
     }
     print_report(&report, args.format)?;
     report.check()?;
+    crate::handler::check_failures(&report, &args.handlers)?;
     if report.interrupted {
         return Err(crate::error::Interrupted::Events(report.unprocessed).into());
     }
@@ -137,7 +196,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
 }
 
 /// One stderr line before the work starts: what runs, and how long it cannot beat.
-fn announce(w: &Workload, info: RunInfo) {
+fn announce(w: &Workload, info: RunInfo, h: &HandlerArgs) {
     if w.is_empty() {
         eprintln!(
             "input: {} has no events: nothing to process (the report below is empty)",
@@ -146,6 +205,19 @@ fn announce(w: &Workload, info: RunInfo) {
         return;
     }
     let shape = w.shape();
+    if !h.handler.is_sleep() {
+        eprintln!(
+            "input: {} ({} events, {} accounts); {} strategy, {} workers; handler {} \
+             (lower bound from the measured handler times)",
+            w.source(),
+            shape.events,
+            shape.accounts,
+            info.plan.strategy(),
+            info.plan.workers(),
+            h.handler
+        );
+        return;
+    }
     let bound = crate::engine::bound::lower_bound(&shape, info.plan.lanes(shape.accounts));
     eprintln!(
         "input: {} ({} events, {} accounts); {} strategy, {} workers, {} clock; lower bound {}",

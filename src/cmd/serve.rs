@@ -5,8 +5,9 @@ use crate::broker::sink::Sink;
 use crate::cli::GlobalArgs;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::UsageError;
+use crate::handler::{AnyHandler, HandlerArgs};
 use crate::output::{print_report, Format};
-use crate::report::{finish_run, QueueInfo, RunInfo};
+use crate::report::{finish_run_with, QueueInfo, RunInfo};
 use crate::server::listen::Limits;
 use crate::server::{self, Config};
 use crate::types::Micros;
@@ -23,6 +24,7 @@ use std::path::PathBuf;
   eventbench serve --in-memory --listen 127.0.0.1:0 --process-time 10ms --max-queued 100000
   eventbench serve --workers 500 --strategy sharded --drain-timeout 30s
   eventbench serve --max-connections 2000 --header-timeout 5s   # many clients, some slow
+  eventbench serve --handler http:http://127.0.0.1:8080/event --retries 3 --dead-letter dead.csv
 
   curl -si localhost:3910/api -H 'content-type: application/json' -d '{\"account_id\": 7, \"event_id\": 1}'
   curl -si localhost:3910/api -d account_id=7 -d event_id=2
@@ -51,11 +53,15 @@ again (at-least-once) and is counted as `redelivered`. Finished events are delet
 data dir stays a few MB however many events went through. --in-memory: a 202 only means
 queued in this process.
 
+With --handler, an event finishes (and leaves the data dir) only once its handler succeeded or
+its dead-letter row was synced to --dead-letter. --on-failure abort stops accepting (as a
+signal does) and dead-letters every accepted event that has not started.
+
 SIGINT/SIGTERM: stop accepting, finish every accepted event (past --drain-timeout: start no
 more; durable: the unstarted ones stay in the data dir; --in-memory: they are written to
 --leftover as an events CSV), verify, print the report.
-Exit codes: 0 ok, 1 ordering violated, 2 bad usage or unusable data dir,
-3 broker unreachable at start (--broker).")]
+Exit codes: 0 ok, 1 ordering violated or events given up (unless --allow-failures), 2 bad usage
+or unusable data dir, 3 broker unreachable at start (--broker).")]
 pub struct Args {
     /// Address to listen on (port 0: any free port; the real one is printed)
     #[arg(long, default_value = "127.0.0.1:3910")]
@@ -124,14 +130,23 @@ pub struct Args {
     #[arg(long, requires = "broker", default_value_t = 8,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub channels: u16,
+    #[command(flatten)]
+    pub handlers: HandlerArgs,
 }
 
 pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
+    if args.broker.is_some() && !args.handlers.handler.is_sleep() {
+        return Err(UsageError(
+            "serve --broker processes nothing itself; give --handler to `eventbench worker`".into(),
+        )
+        .into());
+    }
     if let Some(url) = &args.broker {
         return relay(&args, url);
     }
     let plan = Plan::new(args.strategy, args.workers)?;
     let lanes = plan.live_lanes()?;
+    args.handlers.validate(ClockKind::Real)?;
     if args.header_timeout == Micros::ZERO {
         return Err(UsageError("--header-timeout must be more than 0".into()).into());
     }
@@ -157,6 +172,7 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
         data_dir: (!args.in_memory).then(|| args.data_dir.clone()),
         log: args.log.clone(),
         announce: true,
+        handler: AnyHandler::live(&args.handlers)?,
         connections: Limits {
             header_timeout: args.header_timeout.as_duration(),
             max_connections: args
@@ -166,20 +182,48 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
                 }),
         },
     };
+    let handler = config.handler.clone();
     let rt = crate::engine::runtime()?;
-    let outcome = rt.block_on(async {
+    let mut outcome = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let signal = shutdown_signal();
+        // An abort (--on-failure abort) stops accepting as a signal does; the accepted events
+        // then go to the dead letters.
+        let abort = handler.guarded().map(|g| g.aborted());
+        let signal = async move {
+            match abort {
+                Some(abort) => tokio::select! {
+                    _ = shutdown_signal() => {}
+                    _ = abort => {}
+                },
+                None => shutdown_signal().await,
+            }
+        };
         server::run(listener, config, signal).await
     })?;
+    let handling = handler.guarded().map(|g| {
+        let name = args.handlers.handler.to_string();
+        let (w, e) = (&mut outcome.workload, &mut outcome.execution);
+        crate::handler::settle::settle(g, &name, true, w, e).handling
+    });
     let info = RunInfo {
         plan,
         clock: ClockKind::Real,
     };
     // The log was written as events finished; the JSON waits for the queue fields.
-    let mut report = finish_run(&outcome.workload, info, outcome.execution, None, None)?;
+    let mut report = finish_run_with(
+        &outcome.workload,
+        info,
+        outcome.execution,
+        None,
+        None,
+        |r| {
+            if let Some(h) = handling {
+                r.handling = h;
+            }
+        },
+    )?;
     report.queue = Some(match &outcome.durable {
         Some(d) => QueueInfo {
             queue: "durable".into(),
@@ -212,7 +256,8 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
             l.path.display()
         );
     }
-    Ok(report.check()?)
+    report.check()?;
+    crate::handler::check_failures(&report, &args.handlers)
 }
 
 /// `serve --broker`: the web API in front of RabbitMQ.

@@ -4,6 +4,7 @@ use crate::broker::consume::{self, BrokerStats, Config, StopWhen};
 use crate::broker::livelog::{LiveLog, LoggedSleep};
 use crate::cli::GlobalArgs;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
+use crate::handler::{AnyHandler, HandlerArgs};
 use crate::output::{print_report, Format};
 use crate::report::{self, Report, RunInfo};
 use crate::types::Micros;
@@ -20,10 +21,15 @@ use std::sync::Arc;
   eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 500 --log worker1.csv
   eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 500 --exit-when-idle 2s --json r.json
   eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 500 --one-at-a-time   # the PHP design
+  eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 50 \
+      --handler 'exec:./process.sh {account_id} {event_id}' --retries 3 --dead-letter dead.csv
 
+With --handler, an event is acknowledged only after its handler succeeded or it was given up
+and its row was synced to --dead-letter. --on-failure abort stops consuming: what was not
+started stays unacknowledged and is redelivered.
 Run one per machine, or several: each queue has one active consumer and the others stand by,
 taking over when it dies; its unacknowledged events are then redelivered and processed again.
-Exit codes: 0 ok, 1 ordering violated, 2 bad usage, 3 broker unreachable or connection lost.")]
+Exit codes: 0 ok, 1 ordering violated or events given up, 2 bad usage, 3 broker unreachable or connection lost.")]
 pub struct Args {
     #[command(flatten)]
     pub queue: crate::cli::QueueArgs,
@@ -61,6 +67,8 @@ pub struct Args {
     /// Report format on stdout
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    #[command(flatten)]
+    pub handlers: HandlerArgs,
 }
 
 /// The worker's JSON report: the run report plus delivery counts.
@@ -77,11 +85,13 @@ struct WorkerReport<'a> {
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let plan = Plan::new(args.strategy, args.workers)?;
     let lanes = plan.live_lanes()?;
+    args.handlers.validate(ClockKind::Real)?;
     super::check_output_paths([args.log.as_deref(), args.json.as_deref()])?;
     let log = match &args.log {
         Some(p) => Some(Arc::new(LiveLog::open(p)?)),
         None => None,
     };
+    let handler = AnyHandler::live(&args.handlers)?;
     let prefetch = if args.one_at_a_time { 1 } else { args.prefetch };
     let topo = args.queue.topology();
     let stop = args
@@ -101,7 +111,11 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
             Durations::PerEvent(Vec::new()),
         ),
         process_time: args.process_time,
+        abort: handler
+            .guarded()
+            .map(|g| Box::pin(g.aborted()) as consume::Abort),
         handler: LoggedSleep {
+            inner: handler.clone(),
             log: log.clone(),
             worker: u64::from(std::process::id()),
             skip: None,
@@ -120,7 +134,9 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
             plan.workers()
         );
     }
-    let consumed = consume_all(cfg, stop)?;
+    let cpu = crate::report::usage::CpuTime::now();
+    let mut consumed = consume_all(cfg, stop)?;
+    let used = crate::report::usage::CpuTime::now().since(cpu);
     if let Some(l) = &log {
         l.check()?;
     }
@@ -128,7 +144,25 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         plan,
         clock: ClockKind::Real,
     };
-    let report = report::finish_run(&consumed.workload, info, consumed.execution, None, None)?;
+    let handling = handler.guarded().map(|g| {
+        let name = args.handlers.handler.to_string();
+        let (w, e) = (&mut consumed.workload, &mut consumed.execution);
+        crate::handler::settle::settle(g, &name, true, w, e).handling
+    });
+    let report = report::finish_run_with(
+        &consumed.workload,
+        info,
+        consumed.execution,
+        None,
+        None,
+        |r| {
+            if let Some(h) = handling {
+                r.handling = h;
+            }
+            r.handling.cpu_time_s = used.own_s;
+            r.handling.children_cpu_time_s = used.children_s;
+        },
+    )?;
     let full = WorkerReport {
         report: &report,
         mode: if args.one_at_a_time {
@@ -153,7 +187,8 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
          {} reconnects ({} deliveries of lost connections dropped unstarted)",
         s.deliveries, s.redelivered, s.repeated, s.malformed, s.acked, s.reconnects, s.abandoned
     );
-    Ok(report.check()?)
+    report.check()?;
+    crate::handler::check_failures(&report, &args.handlers)
 }
 
 fn consume_all(cfg: Config, stop: StopWhen) -> Result<consume::Consumed> {

@@ -9,8 +9,11 @@ use super::record::Execution;
 use super::timer::TimerThread;
 use super::{sim, ClockKind, Plan};
 use crate::progress::Progress;
+use crate::types::EventId;
 use crate::workload::Workload;
 use anyhow::{Context, Result};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// Runs a loaded workload in memory on either clock.
@@ -33,17 +36,24 @@ pub fn execute(
 /// Runs on the real clock: tokio workers for the handlers, the precise timer thread for the
 /// sleeps. Ctrl-C stops new starts, lets the events in flight end, and reports what ran.
 pub fn run_real(workload: Workload, plan: Plan, quiet: bool) -> Result<(Workload, Execution)> {
-    run_real_with(workload, plan, quiet, SleepHandler, || {})
+    let never = Box::pin(std::future::pending());
+    run_real_with(workload, plan, quiet, SleepHandler, || {}, never)
 }
 
+/// Completes when a run must stop early: a failure under `--on-failure abort`, with the event
+/// that was given up.
+pub type Abort = Pin<Box<dyn Future<Output = EventId> + Send>>;
+
 /// [`run_real`] with another handler; `started` is called right when the run's clock starts
-/// (a live dashboard takes its time 0 there).
+/// (a live dashboard takes its time 0 there); when `abort` completes, nothing new starts and
+/// the events in flight end.
 pub fn run_real_with<H: Handler>(
     workload: Workload,
     plan: Plan,
     quiet: bool,
     handler: H,
     started: impl FnOnce() + Send,
+    abort: Abort,
 ) -> Result<(Workload, Execution)> {
     let rt = super::runtime()?;
     let outcome = rt.block_on(async move {
@@ -54,7 +64,7 @@ pub fn run_real_with<H: Handler>(
         let clock = PreciseClock::new(timer.handle());
         started();
         let run = Launched::new(workload, plan, handler, clock);
-        until_done(&run, &progress).await;
+        until_done(&run, &progress, abort).await;
         Ok(run.finish())
     });
     drop(rt);
@@ -160,13 +170,18 @@ impl<H: Handler, C: Clock> Executor for OwnLanes<H, C> {
     }
 }
 
-/// Shows progress until the run ends. Ctrl-C stops new starts and lets the events in flight
-/// finish; a second Ctrl-C aborts at once.
-pub async fn until_done<R: Executor>(run: &R, progress: &Progress) {
+/// Shows progress until the run ends. Ctrl-C (or `abort`) stops new starts and lets the events
+/// in flight finish; a second Ctrl-C aborts at once.
+pub async fn until_done<R: Executor>(run: &R, progress: &Progress, abort: Abort) {
     let watcher = run.clone();
     let ticker = progress.follow(move || watcher.finished());
     tokio::select! {
         _ = run.wait() => {}
+        // The handler that aborted has said so; the events in flight still end.
+        _ = abort => {
+            run.stop();
+            run.wait().await;
+        }
         _ = tokio::signal::ctrl_c() => {
             eprintln!("interrupted: letting the events in flight finish (Ctrl-C again to abort)");
             run.stop();

@@ -81,6 +81,15 @@ impl Records {
         self.lane[i] = lane.0;
     }
 
+    /// Forgets that an event ran: for events the executor handed to a handler that passed
+    /// them over without doing anything (a stopped account), which must count as unprocessed.
+    pub fn clear(&mut self, e: EventIdx) {
+        let i = e.0 as usize;
+        self.start[i] = NOT_RUN;
+        self.took[i] = 0;
+        self.long.remove(&e.0);
+    }
+
     fn end_of(&self, i: usize) -> u64 {
         let took = match self.took[i] {
             u32::MAX => self.long[&(i as u32)],

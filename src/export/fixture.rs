@@ -44,6 +44,7 @@ pub fn report(strategy: Strategy, workers: &str, bound: f64, wall: f64) -> Repor
             max: us(wall),
         },
         overshoot_us: Percentiles::default(),
+        handling: Default::default(),
         violations: Vec::new(),
         external: None,
         latency_histogram: Vec::new(),

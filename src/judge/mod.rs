@@ -90,6 +90,11 @@ pub fn report(w: &Workload, mut f: Findings, log: &LogSummary, lanes: Option<u64
         interrupted: false,
         latency_us: f.latency.percentiles(),
         overshoot_us: f.overshoot.percentiles(),
+        // Whatever processed these events is not ours to describe.
+        handling: crate::report::Handling {
+            handler: "external".into(),
+            ..Default::default()
+        },
         violations: f.violations,
         latency_histogram: f.latency.buckets(10),
         queue: None,

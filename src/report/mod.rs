@@ -3,11 +3,13 @@
 
 pub mod baseline;
 pub mod external;
+pub mod handling;
 pub mod log;
 pub mod stats;
 pub mod summary;
 pub mod sweep;
 pub mod table;
+pub mod usage;
 
 use crate::broker::design::Design;
 use crate::engine::bound::lower_bound;
@@ -17,6 +19,7 @@ use crate::engine::{ClockKind, Plan, Strategy};
 use crate::error::CheckFailed;
 use crate::workload::Workload;
 use anyhow::Result;
+pub use handling::{BoundBasis, Handling};
 use serde::{Deserialize, Serialize};
 use stats::{Distribution, Percentiles};
 use std::io::Write;
@@ -64,6 +67,9 @@ pub struct Report {
     pub latency_us: Percentiles,
     /// Handler time beyond the event's own duration (engine + timer cost), per event.
     pub overshoot_us: Percentiles,
+    /// What processing meant and how it went (`--handler`, SPEC "Handlers").
+    #[serde(flatten)]
+    pub handling: Handling,
     /// The first few violations, in words.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<String>,
@@ -162,7 +168,7 @@ impl Report {
         let shape = w.shape();
         let lanes = info.plan.lanes(shape.accounts);
         let bound = lower_bound(&shape, lanes);
-        let (latency, overshoot) = distributions(w, exec);
+        let (latency, overshoot, took) = distributions(w, exec);
         let ran = shape.events - v.unprocessed;
         let wall = exec.wall.as_secs_f64();
         let bound_s = bound.as_secs_f64();
@@ -202,6 +208,11 @@ impl Report {
             interrupted: exec.interrupted,
             latency_us: latency.percentiles(),
             overshoot_us: overshoot.percentiles(),
+            handling: Handling {
+                handler_us: took.percentiles(),
+                handler_calls: took.len(),
+                ..Handling::default()
+            },
             violations: v.examples.iter().map(ToString::to_string).collect(),
             queue: None,
             external: None,
@@ -209,12 +220,13 @@ impl Report {
         }
     }
 
-    /// True when the run's checks passed.
+    /// True when the run's checks passed. Events dead-lettered without a try (a stopped
+    /// account, an aborted run) are unprocessed by design; their failure is `given_up`.
     pub fn passed(&self) -> bool {
         self.ordering_violations == 0
             && self.duplicates == 0
             && self.short_handlers == 0
-            && (self.interrupted || self.unprocessed == 0)
+            && (self.interrupted || self.unprocessed == self.handling.not_attempted)
     }
 
     /// A failed verification as the error that exits with code 1.
@@ -237,8 +249,21 @@ pub fn finish_run(
     log: Option<&PathBuf>,
     json: Option<&PathBuf>,
 ) -> Result<Report> {
+    finish_run_with(w, info, exec, log, json, |_| {})
+}
+
+/// [`finish_run`], with `adjust` completing the report before any file is written.
+pub fn finish_run_with(
+    w: &Workload,
+    info: RunInfo,
+    exec: Execution,
+    log: Option<&PathBuf>,
+    json: Option<&PathBuf>,
+    adjust: impl FnOnce(&mut Report),
+) -> Result<Report> {
     let verdict = verify::check_order(w, &exec.records);
     let mut report = Report::build(w, info, &exec, &verdict);
+    adjust(&mut report);
     if let Some(path) = log {
         log::write(path, w, &exec.records)?;
     }
@@ -253,17 +278,20 @@ pub fn finish_run(
     Ok(report)
 }
 
-fn distributions(w: &Workload, exec: &Execution) -> (Distribution, Distribution) {
+/// Latency, overshoot and handler time (start to end) of every event that ran.
+fn distributions(w: &Workload, exec: &Execution) -> (Distribution, Distribution, Distribution) {
     let mut latency = Distribution::default();
     let mut overshoot = Distribution::default();
+    let mut handler = Distribution::default();
     for e in w.indexes() {
         if let Some(r) = exec.records.get(e) {
             latency.record(r.end.saturating_sub(r.arrival).0);
             let took = r.end.saturating_sub(r.start);
             overshoot.record(took.saturating_sub(w.duration(e)).0);
+            handler.record(took.0);
         }
     }
-    (latency, overshoot)
+    (latency, overshoot, handler)
 }
 
 /// A hash of (event id, account id, duration) in arrival order: equal workloads, equal hash.

@@ -58,6 +58,19 @@ pub fn render(r: &Report) -> String {
         "processing   {per_event}, total work {}",
         secs(r.total_work_s)
     );
+    let h = &r.handling;
+    if h.bound_basis == super::BoundBasis::Measured {
+        let _ = writeln!(
+            o,
+            "handler      {}: {} calls, {} failed, {} retries, {} given up, {} not attempted",
+            h.handler, h.handler_calls, h.handler_failures, h.retries, h.given_up, h.not_attempted
+        );
+        let _ = writeln!(o, "handler time {} (per call)", percentiles(&h.handler_us));
+        let _ = writeln!(
+            o,
+            "lower bound  from the measured handler times (all tries and waits of each event)"
+        );
+    }
     let _ = writeln!(
         o,
         "wall time    {}   lower bound {}   efficiency {:.2}%",
@@ -66,6 +79,11 @@ pub fn render(r: &Report) -> String {
         r.efficiency * 100.0
     );
     let _ = writeln!(o, "throughput   {:.1} events/s", r.throughput_eps);
+    let _ = writeln!(
+        o,
+        "cpu time     {:.3} s this process, {:.3} s handler processes",
+        h.cpu_time_s, h.children_cpu_time_s
+    );
     let verdict = verdict(r);
     let _ = writeln!(o, "ordering     {verdict}");
     if r.interrupted {

@@ -7,7 +7,8 @@ use super::intake::{Arrivals, LiveEngine};
 use super::store::{Pending, Store, StoreError};
 use crate::broker::livelog::LiveLog;
 use crate::engine::clock::Clock;
-use crate::engine::handler::{Ctx, Handler, Job, SleepHandler};
+use crate::engine::handler::{Ctx, Handler, Job};
+use crate::handler::AnyHandler;
 use crate::types::{AccountId, EventId, Micros};
 use crate::workload::Workload;
 use rangemap::RangeInclusiveSet;
@@ -216,7 +217,8 @@ impl Durable {
     }
 }
 
-/// What processing an event means in `serve`: the benchmark's sleep; in durable mode its start
+/// What processing an event means in `serve`: the benchmark's sleep or `--handler`; in durable
+/// mode its start
 /// mark goes to disk meanwhile, and with `--log` its row is appended right after.
 ///
 /// The start mark is written when the handler starts and is on disk before the event's
@@ -226,6 +228,7 @@ impl Durable {
 /// the event, which it nearly always is.
 #[derive(Clone, Default)]
 pub struct ServeHandler {
+    pub inner: AnyHandler,
     pub durable: Option<Arc<Durable>>,
     pub log: Option<Arc<LiveLog>>,
 }
@@ -236,13 +239,16 @@ impl Handler for ServeHandler {
         let log = self.log.clone();
         let clock = ctx.clock.clone();
         let (start, lane) = (ctx.start, ctx.lane);
-        let sleep = SleepHandler.handle(job, ctx);
+        let call = self.inner.handle(job, ctx);
+        let guarded = self.inner.guarded().cloned();
         async move {
-            sleep.await;
+            call.await;
             if let Some(mark) = mark {
                 mark.await;
             }
-            if let Some(log) = log {
+            // An event passed over without a try (its account was stopped) was not processed.
+            let skipped = guarded.is_some_and(|g| g.was_passed_over(job.index));
+            if let (Some(log), false) = (log, skipped) {
                 let end = clock.now();
                 log.append([job.account.0, job.event.0, u64::from(lane), start.0, end.0]);
             }

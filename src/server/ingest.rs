@@ -41,6 +41,7 @@ pub fn run_http(
         log: None,
         announce: false,
         connections: super::listen::Limits::default(),
+        handler: Default::default(),
     };
     let rt = crate::engine::runtime()?;
     rt.block_on(async move {

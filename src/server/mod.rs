@@ -27,6 +27,7 @@ use crate::engine::record::Execution;
 use crate::engine::timer::TimerThread;
 use crate::engine::{ClockKind, Strategy};
 use crate::error::UsageError;
+use crate::handler::AnyHandler;
 use crate::types::Micros;
 use crate::workload::{Durations, Source, Workload};
 use anyhow::{Context, Result};
@@ -65,6 +66,8 @@ pub struct Config {
     pub announce: bool,
     /// Header deadline and connection cap, so slow clients cannot hold the server.
     pub connections: listen::Limits,
+    /// What processing an event means (`--handler`).
+    pub handler: AnyHandler,
 }
 
 /// What a server that has shut down hands back.
@@ -128,6 +131,7 @@ pub async fn run(
         }
     });
     let handler = ServeHandler {
+        inner: config.handler.clone(),
         durable: durable.clone(),
         log,
     };

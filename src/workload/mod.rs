@@ -335,6 +335,15 @@ impl Workload {
         }
     }
 
+    /// Replaces the durations (with the times a real handler measured, so the lower bound and
+    /// the checks use what the work actually took) and returns the previous ones.
+    pub fn replace_durations(&mut self, durations: Durations) -> Durations {
+        if let Durations::PerEvent(d) = &durations {
+            assert_eq!(d.len(), self.len, "one duration per event");
+        }
+        std::mem::replace(&mut self.durations, durations)
+    }
+
     pub fn durations(&self) -> &Durations {
         &self.durations
     }

@@ -1,0 +1,334 @@
+//! The wrapper that turns a user's command or service into an engine handler: a timeout per
+//! call, retries with exponential backoff and jitter, the failure policy, dead letters, and the
+//! measurements the report needs (each call's time, each event's total time).
+//!
+//! Retries happen *inside* the event's handler call. The executors start an account's next
+//! event only after this call returned, so while an event is retried its account waits and
+//! the order holds by construction; a retry never goes back to a queue.
+
+use super::dead_letter::{DeadLetters, Row};
+use super::exec::ExecHandler;
+use super::http::HttpHandler;
+use super::{HandlerArgs, HandlerSpec, OnFailure, Policy};
+use crate::engine::clock::Clock;
+use crate::engine::handler::{Ctx, Handler, Job};
+use crate::report::stats::{Distribution, Percentiles};
+use crate::types::{AccountId, EventId, Micros};
+use anyhow::Result;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// The user's work for one event.
+pub enum Work {
+    Exec(ExecHandler),
+    Http(HttpHandler),
+}
+
+impl Work {
+    async fn call(&self, job: &Job) -> Result<(), String> {
+        match self {
+            Work::Exec(h) => h.call(job).await,
+            Work::Http(h) => h.call(job).await,
+        }
+    }
+}
+
+/// Counts of a run with a real handler (what the report shows beside the times).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tally {
+    /// Per call (every try), in µs.
+    pub handler_us: Percentiles,
+    pub calls: u64,
+    pub failures: u64,
+    pub retries: u64,
+    /// Events that failed every try.
+    pub given_up: u64,
+    /// Events dead-lettered without a try (their account was stopped, or the run aborted).
+    pub not_attempted: u64,
+}
+
+#[derive(Default)]
+struct State {
+    calls: Mutex<Distribution>,
+    failures: AtomicU64,
+    retries: AtomicU64,
+    given_up: AtomicU64,
+    not_attempted: AtomicU64,
+    /// Each event's whole time in its handler (all tries and waits), by event index.
+    measured: Mutex<Vec<u64>>,
+    /// Accounts stopped by `--on-failure stop-account`, with the event that stopped them.
+    stopped: Mutex<HashMap<AccountId, EventId>>,
+    /// Events that were passed over without a try (their records must not count as runs).
+    passed_over: Mutex<Vec<u32>>,
+}
+
+/// A real handler with its failure handling; share it with [`Shared`].
+pub struct Guarded {
+    work: Work,
+    policy: Policy,
+    dead: DeadLetters,
+    state: State,
+    /// The event that aborted the run (`--on-failure abort`), once one did.
+    abort: watch::Sender<Option<EventId>>,
+}
+
+impl Guarded {
+    /// Builds the handler `args` names (not `sleep`); `live` runs append dead letters to the
+    /// file as they happen instead of writing it at the end.
+    pub fn new(args: &HandlerArgs, live: bool) -> Result<Self> {
+        let work = match &args.handler {
+            HandlerSpec::Exec(t) => {
+                Work::Exec(ExecHandler::new(t.clone(), args.handler_output.as_deref())?)
+            }
+            HandlerSpec::Http(t) => Work::Http(HttpHandler::new(t.clone())?),
+            HandlerSpec::Sleep => anyhow::bail!("the sleep handler needs no guard"),
+        };
+        let dead = match (&args.dead_letter, live) {
+            (Some(path), true) => DeadLetters::append(path)?,
+            _ => DeadLetters::collect(),
+        };
+        Ok(Self::with(work, args.policy(), dead))
+    }
+
+    pub fn with(work: Work, policy: Policy, dead: DeadLetters) -> Self {
+        Guarded {
+            work,
+            policy,
+            dead,
+            state: State::default(),
+            abort: watch::channel(None).0,
+        }
+    }
+
+    /// Completes when a failure aborted the run, with the event that did.
+    pub fn aborted(&self) -> impl Future<Output = EventId> + Send + 'static {
+        let mut rx = self.abort.subscribe();
+        async move {
+            loop {
+                if let Some(e) = *rx.borrow_and_update() {
+                    return e;
+                }
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+
+    pub fn aborted_by(&self) -> Option<EventId> {
+        *self.abort.borrow()
+    }
+
+    pub fn dead_letters(&self) -> &DeadLetters {
+        &self.dead
+    }
+
+    /// The counts so far.
+    pub fn tally(&self) -> Tally {
+        let s = &self.state;
+        let calls = s.calls.lock().unwrap_or_else(|p| p.into_inner());
+        Tally {
+            handler_us: calls.percentiles(),
+            calls: calls.len(),
+            failures: s.failures.load(Relaxed),
+            retries: s.retries.load(Relaxed),
+            given_up: s.given_up.load(Relaxed),
+            not_attempted: s.not_attempted.load(Relaxed),
+        }
+    }
+
+    /// Each event's measured time in its handler by event index (0 for events never handled).
+    pub fn measured(&self, events: usize) -> Vec<Micros> {
+        let m = self
+            .state
+            .measured
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        (0..events)
+            .map(|i| Micros(m.get(i).copied().unwrap_or(0)))
+            .collect()
+    }
+
+    /// Events handed to the handler but passed over without a try (stopped account, abort).
+    pub fn passed_over(&self) -> Vec<u32> {
+        let mut v = self
+            .state
+            .passed_over
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        v.sort_unstable();
+        v
+    }
+
+    /// True when event `index` was passed over without a try.
+    pub fn was_passed_over(&self, index: crate::types::EventIdx) -> bool {
+        self.lock_passed_over().contains(&index.0)
+    }
+
+    /// Why `job` must not run at all, if it must not.
+    fn refusal(&self, job: &Job) -> Option<String> {
+        if let Some(e) = self.aborted_by() {
+            return Some(format!(
+                "not attempted: the run was aborted after event {} failed",
+                e.0
+            ));
+        }
+        let stopped = self.state.stopped.lock().unwrap_or_else(|p| p.into_inner());
+        stopped.get(&job.account).map(|e| {
+            format!(
+                "not attempted: account {} was stopped after event {} failed",
+                job.account.0, e.0
+            )
+        })
+    }
+
+    /// The whole life of one event: tries until success or until the policy gives it up.
+    pub async fn process(&self, job: Job) {
+        if let Some(why) = self.refusal(&job) {
+            self.state.not_attempted.fetch_add(1, Relaxed);
+            self.lock_passed_over().push(job.index.0);
+            self.dead_letter(&job, why);
+            return;
+        }
+        let began = Instant::now();
+        let mut tries = 0u32;
+        let error = loop {
+            let started = Instant::now();
+            let result = match tokio::time::timeout(self.policy.timeout, self.work.call(&job)).await
+            {
+                Ok(r) => r,
+                Err(_) => Err(format!(
+                    "timed out after {} (killed)",
+                    Micros::from_duration(self.policy.timeout)
+                )),
+            };
+            let took = Micros::from_duration(started.elapsed());
+            self.state
+                .calls
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .record(took.0);
+            let Err(e) = result else { break None };
+            self.state.failures.fetch_add(1, Relaxed);
+            if tries >= self.policy.retries {
+                break Some(if tries == 0 {
+                    e
+                } else {
+                    format!("{e} (after {} tries)", tries + 1)
+                });
+            }
+            tokio::time::sleep(backoff(self.policy.backoff, tries)).await;
+            tries += 1;
+            self.state.retries.fetch_add(1, Relaxed);
+        };
+        self.measure(&job, began.elapsed());
+        if let Some(e) = error {
+            self.give_up(&job, e);
+        }
+    }
+
+    fn lock_passed_over(&self) -> std::sync::MutexGuard<'_, Vec<u32>> {
+        self.state
+            .passed_over
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn measure(&self, job: &Job, took: Duration) {
+        let i = job.index.0 as usize;
+        let mut m = self
+            .state
+            .measured
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if m.len() <= i {
+            m.resize(i + 1, 0);
+        }
+        m[i] = Micros::from_duration(took).0;
+    }
+
+    fn give_up(&self, job: &Job, error: String) {
+        self.state.given_up.fetch_add(1, Relaxed);
+        match self.policy.on_failure {
+            OnFailure::Skip => {}
+            OnFailure::StopAccount => {
+                // Before this call returns, so the account's next event already sees it.
+                self.state
+                    .stopped
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(job.account, job.event);
+            }
+            OnFailure::Abort => {
+                self.abort.send_if_modified(|a| {
+                    let first = a.is_none();
+                    a.get_or_insert(job.event);
+                    first
+                });
+            }
+        }
+        self.dead_letter(job, error);
+    }
+
+    fn dead_letter(&self, job: &Job, error: String) {
+        let row = Row {
+            index: job.index,
+            event: job.event,
+            account: job.account,
+            duration: job.duration,
+            error,
+        };
+        if let Err(e) = self.dead.push(row) {
+            // The event cannot be finished (and, for a broker, acknowledged) without its dead
+            // letter: stop here, so it is delivered again instead of lost.
+            eprintln!(
+                "error: {e:#}; exiting without finishing event {}",
+                job.event.0
+            );
+            std::process::exit(i32::from(crate::error::EXIT_RUNTIME));
+        }
+    }
+}
+
+/// The wait before retry `n` (0-based): `base × 2^n`, of which a random half is jittered away
+/// so that accounts failing together do not retry in lockstep.
+pub fn backoff(base: Duration, n: u32) -> Duration {
+    let full = base.saturating_mul(1u32 << n.min(20));
+    let half = full / 2;
+    let jitter = rand::random_range(0..=half.as_micros().min(u128::from(u64::MAX)) as u64);
+    half + Duration::from_micros(jitter)
+}
+
+/// A shared [`Guarded`] as an engine handler.
+#[derive(Clone)]
+pub struct Shared(pub Arc<Guarded>);
+
+impl Handler for Shared {
+    fn handle<C: Clock>(&self, job: Job, _ctx: Ctx<'_, C>) -> impl Future<Output = ()> + Send {
+        let g = Arc::clone(&self.0);
+        async move { g.process(job).await }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_jitters_within_the_upper_half() {
+        let base = Duration::from_millis(100);
+        for n in 0..5 {
+            let full = base * (1 << n);
+            for _ in 0..50 {
+                let d = backoff(base, n);
+                assert!(d >= full / 2 && d <= full, "{d:?} for retry {n}");
+            }
+        }
+        assert!(backoff(Duration::from_secs(1), 99) <= Duration::from_secs(1 << 20));
+    }
+}
