@@ -318,6 +318,60 @@ impl Handler for Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::EventIdx;
+
+    fn job(i: u32, account: u64) -> Job {
+        Job {
+            index: EventIdx(i),
+            event: EventId(u64::from(i) + 1),
+            account: AccountId(account),
+            duration: Micros(0),
+        }
+    }
+
+    /// Fails for account 1, succeeds for the others.
+    fn guard(on_failure: OnFailure, retries: u32) -> Guarded {
+        let cmd = "sh -c 'test {account_id} != 1'".parse().unwrap();
+        let policy = Policy {
+            timeout: Duration::from_secs(10),
+            retries,
+            backoff: Duration::from_millis(1),
+            on_failure,
+        };
+        let work = Work::Exec(ExecHandler::new(cmd, None).unwrap());
+        Guarded::with(work, policy, DeadLetters::collect())
+    }
+
+    #[tokio::test]
+    async fn a_stopped_account_passes_its_later_events_over_and_others_go_on() {
+        let g = guard(OnFailure::StopAccount, 2);
+        for (i, account) in [(0, 1), (1, 2), (2, 1), (3, 2)] {
+            g.process(job(i, account)).await;
+        }
+        let t = g.tally();
+        assert_eq!((t.calls, t.failures, t.retries), (5, 3, 2));
+        assert_eq!((t.given_up, t.not_attempted), (1, 1));
+        assert_eq!(g.passed_over(), [2]);
+        let dead = g.dead_letters().take();
+        assert_eq!(dead.iter().map(|r| r.index.0).collect::<Vec<_>>(), [0, 2]);
+        assert_eq!(dead[0].error, "exit status 1 (after 3 tries)");
+        assert!(dead[1].error.contains("account 1 was stopped after event 1 failed"));
+        assert!(g.measured(4)[1] > Micros(0) && g.measured(4)[2] == Micros(0));
+    }
+
+    #[tokio::test]
+    async fn an_abort_is_announced_once_and_refuses_everything_after_it() {
+        let g = guard(OnFailure::Abort, 0);
+        let aborted = g.aborted();
+        g.process(job(0, 2)).await;
+        g.process(job(1, 1)).await;
+        g.process(job(2, 2)).await;
+        assert_eq!(aborted.await, EventId(2));
+        assert_eq!(g.aborted_by(), Some(EventId(2)));
+        assert_eq!(g.passed_over(), [2]);
+        let t = g.tally();
+        assert_eq!((t.calls, t.given_up, t.not_attempted), (2, 1, 1));
+    }
 
     #[test]
     fn backoff_doubles_and_jitters_within_the_upper_half() {
