@@ -355,7 +355,9 @@ mod tests {
         let dead = g.dead_letters().take();
         assert_eq!(dead.iter().map(|r| r.index.0).collect::<Vec<_>>(), [0, 2]);
         assert_eq!(dead[0].error, "exit status 1 (after 3 tries)");
-        assert!(dead[1].error.contains("account 1 was stopped after event 1 failed"));
+        assert!(dead[1]
+            .error
+            .contains("account 1 was stopped after event 1 failed"));
         assert!(g.measured(4)[1] > Micros(0) && g.measured(4)[2] == Micros(0));
     }
 
