@@ -172,10 +172,19 @@ impl ExecHandler {
             .stdout(self.sink())
             .stderr(self.sink())
             .kill_on_drop(true);
-        let status = cmd
-            .status()
-            .await
-            .map_err(|e| format!("cannot start {}: {e}", argv[0]))?;
+        // Starting a process blocks the calling thread until the child has called exec
+        // (posix_spawn/vfork); on a runtime worker that would stall every other handler of
+        // its group meanwhile, so starts happen on the blocking pool, several at once. If
+        // the call is dropped (timeout) before the start returns, the child is dropped with
+        // the task's result and killed (kill_on_drop).
+        let started = tokio::task::spawn_blocking(move || cmd.spawn()).await;
+        let cannot = |e: &dyn std::fmt::Display| format!("cannot start {}: {e}", argv[0]);
+        let mut child = match started {
+            Ok(Ok(child)) => child,
+            Ok(Err(e)) => return Err(cannot(&e)),
+            Err(e) => return Err(cannot(&e)),
+        };
+        let status = child.wait().await.map_err(|e| cannot(&e))?;
         describe(status)
     }
 }

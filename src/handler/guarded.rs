@@ -265,11 +265,18 @@ impl Guarded {
                     .insert(job.account, job.event);
             }
             OnFailure::Abort => {
-                self.abort.send_if_modified(|a| {
+                let first = self.abort.send_if_modified(|a| {
                     let first = a.is_none();
                     a.get_or_insert(job.event);
                     first
                 });
+                if first {
+                    eprintln!(
+                        "aborting (--on-failure abort): event {} was given up ({error}); \
+                         nothing more starts, the events in flight end",
+                        job.event.0
+                    );
+                }
             }
         }
         self.dead_letter(job, error);
