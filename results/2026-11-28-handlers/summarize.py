@@ -34,6 +34,9 @@ for kind, base, name in (("exec", xargs, "xargs -P 16"), ("http", wrk, "wrk -c 6
     m_ours = statistics.median(r[0] for r in rows)
     m_base = statistics.median(base)
     print(f"  median: eventbench {m_ours:.0f} ev/s, {name} {m_base:.0f}/s, ratio {m_ours / m_base:.1%}")
+    paired = [r[0] / b for r, b in zip(rows, base)]
+    print("  paired ratios: " + ", ".join(f"{p:.0%}" for p in paired)
+          + f" (median {statistics.median(paired):.0%})")
     cpu_us = statistics.median(r[5] / 10000 * 1e6 for r in rows)
     print(f"  eventbench CPU per event (this process, median): {cpu_us:.1f} us")
     if kind == "http" and wrk_cpu_us:
