@@ -191,13 +191,16 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
         // An abort (--on-failure abort) stops accepting as a signal does; the accepted events
         // then go to the dead letters.
         let abort = handler.guarded().map(|g| g.aborted());
+        // Installed here, before the server announces itself: a signal that arrives while it
+        // is still starting must be a clean shutdown, not death without a report.
+        let stop = shutdown_signal();
         let signal = async move {
             match abort {
                 Some(abort) => tokio::select! {
-                    _ = shutdown_signal() => {}
+                    _ = stop => {}
                     _ = abort => {}
                 },
-                None => shutdown_signal().await,
+                None => stop.await,
             }
         };
         server::run(listener, config, signal).await
