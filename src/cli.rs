@@ -101,3 +101,30 @@ impl clap::builder::TypedValueParser for BrokerUrl {
         Ok(url.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// The examples and notes after the options are written by hand, line by line: a line over
+    /// 100 columns would be broken by clap mid-comment on a terminal of that width.
+    #[test]
+    fn every_help_epilogue_fits_100_columns() {
+        let top = Cli::command();
+        let mut commands = vec![top.clone()];
+        commands.extend(top.get_subcommands().cloned());
+        for cmd in commands {
+            let name = cmd.get_name().to_string();
+            let text = cmd.get_after_help().map(|t| t.to_string());
+            assert!(text.is_some(), "`{name} --help` has no examples");
+            for line in text.unwrap_or_default().lines() {
+                let width = line.chars().count();
+                assert!(
+                    width <= 100,
+                    "`{name} --help` has a {width}-column line: {line}"
+                );
+            }
+        }
+    }
+}

@@ -49,8 +49,9 @@ queues PREFIX.compare-… and deletes them afterwards. In compare.json broker ru
 --baseline only matches runs of the same backend.
 
 Exit codes: 0 ok; 1 a run failed its ordering check, regressed beyond --max-regression,
-fell below --min-efficiency or gave events up (unless --allow-failures); 2 bad usage or input (nothing runs, no file is written);
-130 interrupted by Ctrl-C (after the runs so far are printed and written).")]
+fell below --min-efficiency or gave events up (unless --allow-failures); 2 bad usage or input
+(nothing runs, no file is written); 130 interrupted by Ctrl-C (after the runs so far are
+printed and written).")]
 pub struct Args {
     /// Events CSV to process, `-` for standard input [default: ./events.csv if it exists, else
     /// the built-in workload]

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   eventbench publish --broker amqp://127.0.0.1:5672/%2f --queues 500 --input events.csv
-  eventbench publish --broker amqp://guest:guest@mq:5672/%2f --queues 50 --process-time 100ms --purge
+  eventbench publish --broker amqp://guest:guest@mq:5672/%2f --queues 50 --purge \\
+    --process-time 100ms
 
 Each event goes to queue PREFIX.(account_id % N), persistent, with publisher confirms; the
 message body is JSON: {\"event_id\": 1, \"account_id\": 42, \"duration_us\": 1000000}.

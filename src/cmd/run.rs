@@ -16,19 +16,20 @@ use std::path::PathBuf;
 /// Flags of `run`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  eventbench run                                   # built-in workload: 10,000 events, 1,000 accounts, 1 s each
+  eventbench run                 # built-in workload: 10,000 events, 1,000 accounts, 1 s each
   eventbench run --input events.csv --workers 500 --strategy sharded   # the original PHP design
   eventbench run --clock virtual --strategy optimal --workers 100      # exact schedule, instantly
   eventbench run --process-time 100ms --log log.csv --json report.json
   eventbench generate --events 1000 --output - | eventbench run --input - --clock virtual
-  eventbench run --dashboard                       # watch it live at http://127.0.0.1:3911/
-  eventbench run --input events.csv --workers 16 --handler 'exec:./process.sh {account_id} {event_id}' \
+  eventbench run --dashboard     # watch it live at http://127.0.0.1:3911/
+  eventbench run --input events.csv --workers 16 \\
+      --handler 'exec:./process.sh {account_id} {event_id}' \\
       --retries 3 --retry-backoff 100ms --dead-letter failed.csv   # your own command per event
-  eventbench run --input failed.csv --handler 'exec:./process.sh {account_id} {event_id}'   # replay
+  eventbench run --input failed.csv --handler 'exec:./process.sh {account_id} {event_id}'  # replay
   eventbench run --workers 64 --handler http:http://127.0.0.1:8080/event --on-failure stop-account
 
-Exit codes: 0 ok, 1 ordering violated or events given up (unless --allow-failures), 2 bad usage or input, 3 could not complete,
-130 interrupted by Ctrl-C (after the partial report).")]
+Exit codes: 0 ok, 1 ordering violated or events given up (unless --allow-failures),
+2 bad usage or input, 3 could not complete, 130 interrupted by Ctrl-C (after the partial report).")]
 pub struct Args {
     /// Events CSV to process, `-` for standard input [default: ./events.csv if it exists, else
     /// the built-in workload]

@@ -19,17 +19,18 @@ use std::path::PathBuf;
 /// Flags of `serve`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  eventbench serve                                  # 127.0.0.1:3910, durable queue in ./eventbench-data
+  eventbench serve                           # 127.0.0.1:3910, durable queue in ./eventbench-data
   eventbench serve --data-dir /var/lib/eventbench --log processed.csv
   eventbench serve --in-memory --listen 127.0.0.1:0 --process-time 10ms --max-queued 100000
   eventbench serve --workers 500 --strategy sharded --drain-timeout 30s
   eventbench serve --max-connections 2000 --header-timeout 5s   # many clients, some slow
   eventbench serve --handler http:http://127.0.0.1:8080/event --retries 3 --dead-letter dead.csv
 
-  curl -si localhost:3910/api -H 'content-type: application/json' -d '{\"account_id\": 7, \"event_id\": 1}'
+  curl -si localhost:3910/api -H 'content-type: application/json' \\
+    -d '{\"account_id\": 7, \"event_id\": 1}'
   curl -si localhost:3910/api -d account_id=7 -d event_id=2
   curl -s localhost:3910/metrics
-  curl -s localhost:3910/api/stats                  # what the live dashboard at http://localhost:3910/ shows
+  curl -s localhost:3910/api/stats           # the JSON behind the live dashboard at GET /
   eventbench serve --broker amqp://127.0.0.1:5672/%2f --queues 50   # then: eventbench worker …
 
 With --broker, a 202 means RabbitMQ confirmed the event (persistent, in its account's queue):
@@ -50,7 +51,7 @@ What a 202 promises (durable, the default): the event is in the data dir and syn
 right after: a restart on the same --data-dir runs the unfinished events first, each account
 in its order, before newer events of that account. An event whose processing was cut off runs
 again (at-least-once) and is counted as `redelivered`. Finished events are deleted, so the
-data dir stays a few MB however many events went through. --in-memory: a 202 only means
+data dir stays a few kB however many events went through. --in-memory: a 202 only means
 queued in this process.
 
 With --handler, an event finishes (and leaves the data dir) only once its handler succeeded or

@@ -19,9 +19,9 @@ use std::sync::Arc;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 500 --log worker1.csv
-  eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 500 --exit-when-idle 2s --json r.json
-  eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 500 --one-at-a-time   # the PHP design
-  eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 50 \
+  eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 50 --exit-when-idle 2s --json w.json
+  eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 500 --one-at-a-time  # PHP design
+  eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 50 \\
       --handler 'exec:./process.sh {account_id} {event_id}' --retries 3 --dead-letter dead.csv
 
 With --handler, an event is acknowledged only after its handler succeeded or it was given up
@@ -29,7 +29,8 @@ and its row was synced to --dead-letter. --on-failure abort stops consuming: wha
 started stays unacknowledged and is redelivered.
 Run one per machine, or several: each queue has one active consumer and the others stand by,
 taking over when it dies; its unacknowledged events are then redelivered and processed again.
-Exit codes: 0 ok, 1 ordering violated or events given up, 2 bad usage, 3 broker unreachable or connection lost.")]
+Exit codes: 0 ok, 1 ordering violated or events given up, 2 bad usage, 3 broker unreachable
+at start or gone longer than --reconnect-timeout.")]
 pub struct Args {
     #[command(flatten)]
     pub queue: crate::cli::QueueArgs,
