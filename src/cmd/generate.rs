@@ -60,6 +60,9 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
+    if args.output.as_os_str() != "-" {
+        super::check_output_paths([Some(args.output.as_path())])?;
+    }
     let seed = match args.seed {
         Some(seed) => seed,
         None => {

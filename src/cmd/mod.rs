@@ -56,6 +56,19 @@ pub fn load_workload(input: Option<&Path>, process_time: Micros) -> anyhow::Resu
     Ok(w)
 }
 
+/// Refuses broker-only flags given without `--broker`. clap's `requires` cannot: it lets a
+/// requirement go when the required flag conflicts with one present (`--clock virtual`,
+/// `--in-memory`), and it does not see flags left at their defaults.
+pub fn check_broker_only(broker: Option<&str>, given: &[(&str, bool)]) -> anyhow::Result<()> {
+    match given.iter().find(|(_, is_given)| *is_given) {
+        Some((flag, _)) if broker.is_none() => Err(UsageError(format!(
+            "{flag} applies only with --broker amqp://… (the events are queued in memory here)"
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
 /// Fails early (before any work) when an output file's folder does not exist.
 pub fn check_output_paths<'a>(
     paths: impl IntoIterator<Item = Option<&'a Path>>,

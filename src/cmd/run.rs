@@ -1,5 +1,6 @@
 //! `eventbench run`: process a workload through per-account queues, verify, report.
 
+use crate::broker::amqp::DEFAULT_PREFIX;
 use crate::cli::GlobalArgs;
 use crate::engine::{exec, ClockKind, Plan, Strategy, Workers};
 use crate::handler::HandlerArgs;
@@ -87,8 +88,8 @@ pub enum Ingest {
     Http,
 }
 
-pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
-    let plan = Plan::new(args.strategy, args.workers)?;
+/// The flag combinations clap cannot judge, refused before the workload is read.
+fn check_flags(args: &Args) -> Result<()> {
     args.handlers.validate(args.clock)?;
     let real_handler = !args.handlers.handler.is_sleep();
     if real_handler && (args.ingest.is_some() || args.broker.is_some()) {
@@ -99,13 +100,25 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         )
         .into());
     }
+    super::check_broker_only(
+        args.broker.as_deref(),
+        &[
+            ("--queues", args.queues.is_some()),
+            ("--queue-prefix", args.queue_prefix != DEFAULT_PREFIX),
+        ],
+    )?;
     if args.dashboard.is_some() && args.clock == ClockKind::Virtual {
         return Err(crate::error::UsageError(
             "--dashboard watches a real-clock run; a virtual-clock run ends at once".into(),
         )
         .into());
     }
-    super::check_output_paths([args.log.as_deref(), args.json.as_deref()])?;
+    super::check_output_paths([args.log.as_deref(), args.json.as_deref()])
+}
+
+pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
+    let plan = Plan::new(args.strategy, args.workers)?;
+    check_flags(&args)?;
     let workload = super::load_workload(args.input.as_deref(), args.process_time)?;
     let info = RunInfo {
         plan,
@@ -135,7 +148,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
                 global.quiet,
             )?
         }
-        (None, None, _) if real_handler => {
+        (None, None, _) if !args.handlers.handler.is_sleep() => {
             let board = dashboard.as_ref().map(|d| std::sync::Arc::clone(d.board()));
             let (w, e, s) = crate::handler::settle::run_batch(
                 workload,

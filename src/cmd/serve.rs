@@ -1,6 +1,6 @@
 //! `eventbench serve`: flags, runtime, listener and signals around [`crate::server::run`].
 
-use crate::broker::amqp::Topology;
+use crate::broker::amqp::{Topology, DEFAULT_PREFIX};
 use crate::broker::sink::Sink;
 use crate::cli::GlobalArgs;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
@@ -15,6 +15,9 @@ use anyhow::{Context, Result};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+/// Confirm-mode channels of `serve --broker` unless `--channels` says otherwise.
+const DEFAULT_CHANNELS: u16 = 8;
 
 /// Flags of `serve`.
 #[derive(Debug, clap::Args)]
@@ -128,7 +131,7 @@ pub struct Args {
     pub queue_prefix: String,
     /// With --broker: confirm-mode channels publishing side by side (an account's events
     /// always share one, so their order holds)
-    #[arg(long, requires = "broker", default_value_t = 8,
+    #[arg(long, requires = "broker", default_value_t = DEFAULT_CHANNELS,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub channels: u16,
     #[command(flatten)]
@@ -145,6 +148,14 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
     if let Some(url) = &args.broker {
         return relay(&args, url);
     }
+    super::check_broker_only(
+        None,
+        &[
+            ("--queues", args.queues.is_some()),
+            ("--queue-prefix", args.queue_prefix != DEFAULT_PREFIX),
+            ("--channels", args.channels != DEFAULT_CHANNELS),
+        ],
+    )?;
     let plan = Plan::new(args.strategy, args.workers)?;
     let lanes = plan.live_lanes()?;
     args.handlers.validate(ClockKind::Real)?;
