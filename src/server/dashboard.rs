@@ -71,11 +71,23 @@ pub fn routes(board: Arc<Board>) -> Router {
 
 fn routes_for(watch: Arc<Watch>) -> Router {
     Router::new()
-        .route("/", get(page))
-        .route("/api/stats", get(stats))
+        .route("/", get(page).fallback(get_only))
+        .route("/api/stats", get(stats).fallback(get_only))
         // Browsers ask for it on every page; a 404 would count as a rejected request.
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .with_state(watch)
+}
+
+/// The same JSON error and `Allow` header as the API's own routes: a script sees one shape.
+async fn get_only() -> Response {
+    let allow = "GET, HEAD";
+    let mut resp = super::api::error(
+        super::metrics::Reason::MethodNotAllowed,
+        &format!("method not allowed; use {allow}"),
+    );
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    resp
 }
 
 async fn page() -> Response {
@@ -212,21 +224,42 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_standalone_dashboard_serves_the_snapshot_and_stops() {
-        let board = Arc::new(Board::default());
-        let server = Standalone::start("127.0.0.1:0".parse().unwrap(), board).unwrap();
-        let mut tcp = std::net::TcpStream::connect(server.addr).unwrap();
+    fn ask(addr: SocketAddr, request_line: &str) -> String {
         use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
         write!(
             tcp,
-            "GET /api/stats HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+            "{request_line}\r\nhost: x\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
         )
         .unwrap();
         let mut reply = String::new();
         tcp.read_to_string(&mut reply).unwrap();
+        reply
+    }
+
+    #[test]
+    fn a_standalone_dashboard_serves_the_snapshot_and_stops() {
+        let board = Arc::new(Board::default());
+        let server = Standalone::start("127.0.0.1:0".parse().unwrap(), board).unwrap();
+        let reply = ask(server.addr, "GET /api/stats HTTP/1.1");
         assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
         assert!(reply.contains("\"history\""));
+        server.close(Duration::ZERO);
+    }
+
+    #[test]
+    fn other_methods_get_a_json_405_naming_the_allowed_ones() {
+        let board = Arc::new(Board::default());
+        let server = Standalone::start("127.0.0.1:0".parse().unwrap(), board).unwrap();
+        for line in ["POST /api/stats HTTP/1.1", "DELETE / HTTP/1.1"] {
+            let reply = ask(server.addr, line);
+            assert!(reply.starts_with("HTTP/1.1 405"), "{reply}");
+            assert!(reply.to_lowercase().contains("allow: get, head"), "{reply}");
+            assert!(
+                reply.contains("\"error\":\"method_not_allowed\""),
+                "{reply}"
+            );
+        }
         server.close(Duration::ZERO);
     }
 }

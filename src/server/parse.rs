@@ -131,6 +131,13 @@ fn whole_number(raw: Raw, name: &str) -> Result<u64, BadInput> {
         Raw::Json(v) if v.is_u64() => return Ok(v.as_u64().unwrap_or_default()),
         Raw::Json(v) if v.is_i64() => return Err(negative(name)),
         Raw::Json(serde_json::Value::String(s)) => s.as_str(),
+        // serde_json reads an integer beyond u64 as a float; say what is wrong with it.
+        Raw::Json(v)
+            if v.as_f64()
+                .is_some_and(|f| f.fract() == 0.0 && f > u64::MAX as f64 / 2.0) =>
+        {
+            return Err(too_large(name))
+        }
         Raw::Json(v) => {
             return Err(bad(
                 Reason::InvalidValue,
@@ -150,12 +157,14 @@ fn whole_number(raw: Raw, name: &str) -> Result<u64, BadInput> {
             format!("{name} must be a whole number ≥ 0, got '{text}'"),
         ));
     }
-    text.parse().map_err(|_| {
-        bad(
-            Reason::InvalidValue,
-            format!("{name} is too large (at most {})", u64::MAX),
-        )
-    })
+    text.parse().map_err(|_| too_large(name))
+}
+
+fn too_large(name: &str) -> BadInput {
+    bad(
+        Reason::InvalidValue,
+        format!("{name} is too large (at most {})", u64::MAX),
+    )
 }
 
 fn negative(name: &str) -> BadInput {
@@ -241,6 +250,21 @@ mod tests {
             reason(Form, "account_id=1&event_id=99999999999999999999"),
             Reason::InvalidValue
         );
+    }
+
+    #[test]
+    fn an_id_beyond_u64_is_called_too_large_in_either_encoding() {
+        let json = br#"{"account_id": 18446744073709551616, "event_id": 1}"#;
+        let form = b"account_id=18446744073709551616&event_id=1";
+        for (enc, body) in [(Encoding::Json, &json[..]), (Encoding::Form, &form[..])] {
+            let err = event(enc, body).unwrap_err();
+            assert_eq!(err.reason, Reason::InvalidValue);
+            assert!(
+                err.message.contains("account_id is too large"),
+                "{}",
+                err.message
+            );
+        }
     }
 
     #[test]
