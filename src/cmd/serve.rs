@@ -148,25 +148,10 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
     if let Some(url) = &args.broker {
         return relay(&args, url);
     }
-    super::check_broker_only(
-        None,
-        &[
-            ("--queues", args.queues.is_some()),
-            ("--queue-prefix", args.queue_prefix != DEFAULT_PREFIX),
-            ("--channels", args.channels != DEFAULT_CHANNELS),
-        ],
-    )?;
+    check_flags(&args)?;
     let plan = Plan::new(args.strategy, args.workers)?;
     let lanes = plan.live_lanes()?;
     args.handlers.validate(ClockKind::Real)?;
-    if args.header_timeout == Micros::ZERO {
-        return Err(UsageError("--header-timeout must be more than 0".into()).into());
-    }
-    super::check_output_paths([
-        args.log.as_deref(),
-        args.json.as_deref(),
-        args.leftover.as_deref(),
-    ])?;
     let leftover = args.leftover.clone().unwrap_or_else(|| {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -239,18 +224,7 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
             }
         },
     )?;
-    report.queue = Some(match &outcome.durable {
-        Some(d) => QueueInfo {
-            queue: "durable".into(),
-            data_dir: Some(d.data_dir.display().to_string()),
-            resumed: d.resumed,
-            redelivered: d.redelivered,
-        },
-        None => QueueInfo {
-            queue: "in-memory".into(),
-            ..QueueInfo::default()
-        },
-    });
+    report.queue = Some(queue_info(outcome.durable.as_ref()));
     if let Some(path) = &args.json {
         crate::output::write_atomic(path, |f| {
             serde_json::to_writer_pretty(&mut *f, &report)?;
@@ -273,6 +247,41 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
     }
     report.check()?;
     crate::handler::check_failures(&report, &args.handlers)
+}
+
+/// The checks of an in-process `serve` that clap cannot express, before anything listens.
+fn check_flags(args: &Args) -> Result<()> {
+    super::check_broker_only(
+        None,
+        &[
+            ("--queues", args.queues.is_some()),
+            ("--queue-prefix", args.queue_prefix != DEFAULT_PREFIX),
+            ("--channels", args.channels != DEFAULT_CHANNELS),
+        ],
+    )?;
+    if args.header_timeout == Micros::ZERO {
+        return Err(UsageError("--header-timeout must be more than 0".into()).into());
+    }
+    super::check_output_paths([
+        args.log.as_deref(),
+        args.json.as_deref(),
+        args.leftover.as_deref(),
+    ])
+}
+
+fn queue_info(durable: Option<&crate::server::durable::DurableInfo>) -> QueueInfo {
+    match durable {
+        Some(d) => QueueInfo {
+            queue: "durable".into(),
+            data_dir: Some(d.data_dir.display().to_string()),
+            resumed: d.resumed,
+            redelivered: d.redelivered,
+        },
+        None => QueueInfo {
+            queue: "in-memory".into(),
+            ..QueueInfo::default()
+        },
+    }
 }
 
 /// `serve --broker`: the web API in front of RabbitMQ.

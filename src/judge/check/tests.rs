@@ -1,3 +1,5 @@
+//! Unit tests of the judge: each kind of violation found in a log, with its lines.
+
 use super::*;
 use crate::judge::log::LogFormat;
 use crate::judge::time::Resolution;

@@ -1,3 +1,5 @@
+//! Unit and property tests of the SQLite store: ids kept as ranges, batches, resume.
+
 use super::*;
 use proptest::prelude::*;
 
