@@ -54,11 +54,7 @@ pub fn report(w: &Workload, mut f: Findings, log: &LogSummary, lanes: Option<u64
     let bound = lower_bound(&shape, lanes).as_secs_f64();
     let wall_s = f.wall_us.map_or(0.0, |us| us as f64 / 1e6);
     let external = external(&mut f, log);
-    let process_time = match shape.uniform {
-        Some(d) => d.as_secs_f64(),
-        None if shape.events > 0 => shape.total_work.as_secs_f64() / shape.events as f64,
-        None => 0.0,
-    };
+    let process_time = shape.process_time_s();
     Report {
         eventbench_version: env!("CARGO_PKG_VERSION").to_string(),
         input: w.source().to_string(),

@@ -172,11 +172,7 @@ impl Report {
         let ran = shape.events - v.unprocessed;
         let wall = exec.wall.as_secs_f64();
         let bound_s = bound.as_secs_f64();
-        let process_time = match shape.uniform {
-            Some(d) => d.as_secs_f64(),
-            None if shape.events > 0 => shape.total_work.as_secs_f64() / shape.events as f64,
-            None => 0.0,
-        };
+        let process_time = shape.process_time_s();
         Report {
             eventbench_version: env!("CARGO_PKG_VERSION").to_string(),
             input: w.source().to_string(),

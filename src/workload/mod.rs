@@ -195,6 +195,17 @@ pub struct Shape {
     pub uniform: Option<Micros>,
 }
 
+impl Shape {
+    /// The report's `process_time_s`: the one duration, or the mean of per-event ones.
+    pub fn process_time_s(&self) -> f64 {
+        match self.uniform {
+            Some(d) => d.as_secs_f64(),
+            None if self.events > 0 => self.total_work.as_secs_f64() / self.events as f64,
+            None => 0.0,
+        }
+    }
+}
+
 /// The events of one run, in arrival order.
 #[derive(Clone, Debug)]
 pub struct Workload {
