@@ -180,13 +180,22 @@ impl Comparison {
         }
         let matched = self.regressed.len() + self.improved.len() + self.unchanged;
         if matched == 0 && !runs.is_empty() {
-            let _ = writeln!(
-                o,
-                "  warning: nothing matched; this workload's fingerprint is {}, the baseline's {} \
-                 (another input or --process-time?)",
-                runs[0].workload_fingerprint,
-                self.baseline_fingerprints.join(", ")
-            );
+            let print = &runs[0].workload_fingerprint;
+            let _ = if self.baseline_fingerprints.contains(print) {
+                writeln!(
+                    o,
+                    "  warning: nothing matched; the baseline ran this workload ({print}) but none \
+                     of these strategy × workers × clock runs (same --strategies, --workers, \
+                     --clock?)"
+                )
+            } else {
+                writeln!(
+                    o,
+                    "  warning: nothing matched; this workload's fingerprint is {print}, the \
+                     baseline's {} (another input or --process-time?)",
+                    self.baseline_fingerprints.join(", ")
+                )
+            };
         }
         o
     }
@@ -248,6 +257,19 @@ mod tests {
         assert!(c.failure().is_none());
         assert_eq!(c.unmatched.len(), 1);
         assert!(c.render(&[other]).contains("nothing matched"));
+    }
+
+    #[test]
+    fn the_same_workload_with_other_runs_is_not_blamed_on_the_input() {
+        let base = doc();
+        let mut other = base.runs[0].clone();
+        other.strategy = Strategy::Optimal;
+        other.workers_requested = "7".into();
+        let c = Comparison::of(&base, &[other.clone()], Tolerance::default());
+        assert_eq!(c.unmatched.len(), 1, "{c:?}");
+        let text = c.render(&[other]);
+        assert!(text.contains("the baseline ran this workload"), "{text}");
+        assert!(!text.contains("another input"), "{text}");
     }
 
     #[test]
