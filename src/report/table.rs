@@ -71,13 +71,7 @@ pub fn render(r: &Report) -> String {
             "lower bound  from the measured handler times (all tries and waits of each event)"
         );
     }
-    let _ = writeln!(
-        o,
-        "wall time    {}   lower bound {}   efficiency {:.2}%",
-        wall(r),
-        secs(r.lower_bound_s),
-        r.efficiency * 100.0
-    );
+    let _ = writeln!(o, "{}", wall_line(r));
     let _ = writeln!(o, "throughput   {:.1} events/s", r.throughput_eps);
     let _ = writeln!(
         o,
@@ -128,6 +122,25 @@ pub fn render(r: &Report) -> String {
         o.push_str(&render_histogram(&r.latency_histogram, 40, us));
     }
     o
+}
+
+/// Wall time, bound and efficiency on one line; a run that stopped early says which bound its
+/// efficiency is measured against (that of the events that ran, see `Report::build`).
+fn wall_line(r: &Report) -> String {
+    let partial = if r.unprocessed > 0 && r.external.is_none() {
+        format!(
+            " (against the bound of the {} events that ran)",
+            r.events - r.unprocessed
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "wall time    {}   lower bound {}   efficiency {:.2}%{partial}",
+        wall(r),
+        secs(r.lower_bound_s),
+        r.efficiency * 100.0
+    )
 }
 
 /// The wall time with the precision it has: a judged log's times may be coarse, or absent.

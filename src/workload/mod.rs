@@ -383,11 +383,19 @@ impl Workload {
 
     /// Computes the counts and sums behind the lower bound in one pass.
     pub fn shape(&self) -> Shape {
+        self.shape_of(|_| true)
+    }
+
+    /// The shape of the events `keep` selects (e.g. those that ran before an interruption);
+    /// `accounts` still counts every account of the workload.
+    pub fn shape_of(&self, keep: impl Fn(EventIdx) -> bool) -> Shape {
         let mut chain = vec![0u64; self.account_ids.len()];
         let mut work = vec![0u64; self.account_ids.len()];
         let mut total = 0u64;
+        let mut events = 0u64;
         let mut uniform = (self.len > 0).then(|| self.duration(EventIdx(0)));
-        for e in self.indexes() {
+        for e in self.indexes().filter(|&e| keep(e)) {
+            events += 1;
             let a = self.account_of(e).0 as usize;
             let d = self.duration(e);
             chain[a] += 1;
@@ -401,7 +409,7 @@ impl Workload {
             uniform = Some(d);
         }
         Shape {
-            events: self.len as u64,
+            events,
             accounts: self.account_ids.len() as u64,
             longest_chain: chain.iter().copied().max().unwrap_or(0),
             heaviest_account: Micros(work.iter().copied().max().unwrap_or(0)),
