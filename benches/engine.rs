@@ -8,9 +8,9 @@
 use divan::counter::ItemsCount;
 use divan::Bencher;
 use eventbench::engine::clock::PreciseClock;
-use eventbench::engine::exec::{Executor, Launched};
+use eventbench::engine::exec::{Executor, LaidOut, Launched};
 use eventbench::engine::handler::SleepHandler;
-use eventbench::engine::timer::TimerThread;
+use eventbench::engine::timer::{TimerMode, TimerThread};
 use eventbench::engine::{scheduler, sim, ClockKind, Plan, Strategy, Workers};
 use eventbench::report::{finish_run, RunInfo};
 use eventbench::types::{AccountId, EventId, Micros};
@@ -97,7 +97,7 @@ fn bench_real(b: Bencher, s: Strategy, events: u64) {
             let clock = PreciseClock::new(timer.handle());
             // The executor `run` picks for this plan (own lanes for per-account).
             rt.block_on(async move {
-                let run = Launched::new(w, plan(s), SleepHandler, clock);
+                let run = Launched::launch(LaidOut::new(w, plan(s)), SleepHandler, clock);
                 run.wait().await;
                 run.finish()
             })
@@ -115,6 +115,31 @@ fn real_executor_10k(b: Bencher, s: Strategy) {
 #[divan::bench(args = Strategy::ALL, sample_count = 3, sample_size = 1)]
 fn real_executor_1m(b: Bencher, s: Strategy) {
     bench_real(b, s, 1_000_000);
+}
+
+/// Timer precision on the real clock: one account's chain of 10,000 events of 100 µs each.
+/// The floor is 1.000 s; everything above it is what the timer and the hand-off to the
+/// account's next event lose (with `precise`, a few µs per event; `sleep` shows the price
+/// of waiting in the kernel). Wall time, so it is noisy on a shared machine.
+#[divan::bench(args = [TimerMode::Precise, TimerMode::Sleep], sample_count = 3, sample_size = 1)]
+fn timer_chain_10k_x_100us(b: Bencher, mode: TimerMode) {
+    let rt = eventbench::engine::runtime().unwrap();
+    let timer = TimerThread::with_mode(mode).unwrap();
+    let mut chain = Workload::new(Source::Live("chain".into()), Micros(100));
+    for id in 1..=10_000 {
+        chain.push(EventId(id), AccountId(1), None);
+    }
+    let plan = Plan::new(Strategy::Optimal, Workers::Auto).unwrap();
+    b.counter(ItemsCount::new(10_000u64))
+        .with_inputs(|| LaidOut::new(chain.clone(), plan))
+        .bench_local_values(|laid_out| {
+            rt.block_on(async {
+                let clock = PreciseClock::new(timer.handle());
+                let run = Launched::launch(laid_out, SleepHandler, clock);
+                run.wait().await;
+                run.finish()
+            })
+        });
 }
 
 /// A whole virtual-clock run of `optimal` with 100 workers: simulate, verify, build the report.

@@ -316,3 +316,52 @@ fn optimal_on_the_virtual_clock_keeps_the_shorter_order_for_unequal_durations() 
     assert_eq!(r["wall_time_s"].as_f64().unwrap(), 7e-6);
     assert_eq!(r["lower_bound_s"].as_f64().unwrap(), 7e-6);
 }
+
+#[test]
+fn both_timers_run_short_events_to_their_full_length_and_report_cpu_time() {
+    let dir = TempDir::new().unwrap();
+    let accounts = common::accounts(300, 20, 5);
+    // 0-300 µs: within the precise timer's lead, its in-place spin, and its kernel wait.
+    let durations: Vec<u64> = (0..accounts.len() as u64).map(|i| i * 37 % 301).collect();
+    let input = dir.path().join("short.csv");
+    common::write_events(&input, &accounts, Some(&durations));
+    let events: Vec<(u64, u64, u64)> = accounts
+        .iter()
+        .zip(&durations)
+        .enumerate()
+        .map(|(i, (a, d))| (i as u64 + 1, *a, *d))
+        .collect();
+    for (timer, workers) in [("precise", "auto"), ("precise", "4"), ("sleep", "4")] {
+        let log = dir.path().join(format!("log-{timer}-{workers}.csv"));
+        let report = json_report(&[
+            "run",
+            "--input",
+            input.to_str().unwrap(),
+            "--workers",
+            workers,
+            "--timer",
+            timer,
+            "--log",
+            log.to_str().unwrap(),
+        ]);
+        let limit = (workers == "4").then_some(4);
+        common::check_log(&events, &common::read_log(&log), limit);
+        assert_eq!(report["timer"], timer);
+        assert_eq!(report["short_handlers"], 0);
+        assert!(report["cpu_time_s"].as_f64().unwrap() > 0.0, "{report}");
+    }
+    let virtual_run = json_report(&[
+        "run",
+        "--clock",
+        "virtual",
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    assert!(virtual_run.get("timer").is_none());
+    assert!(virtual_run["cpu_time_s"].as_f64().is_some());
+    eventbench()
+        .args(["run", "--timer", "spin"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("precise"));
+}

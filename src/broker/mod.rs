@@ -176,6 +176,7 @@ pub fn forget(
         wall: exec.wall,
         clock: exec.clock,
         interrupted: exec.interrupted,
+        timer: exec.timer,
     };
     (kept, execution)
 }
@@ -228,6 +229,7 @@ pub fn remap_with(
         wall: exec.wall,
         clock: exec.clock,
         interrupted: exec.interrupted,
+        timer: exec.timer,
     };
     (original, execution)
 }
@@ -258,6 +260,7 @@ mod tests {
             wall: Micros(35),
             clock: ClockKind::Real,
             interrupted: false,
+            timer: None,
         };
         let (w, exec) = remap(original, &consumed, exec);
         assert_eq!(w.event_id(EventIdx(0)), EventId(1));

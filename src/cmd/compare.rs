@@ -9,6 +9,7 @@ use crate::broker::design::Design;
 use crate::cli::GlobalArgs;
 use crate::engine::bound::lower_bound;
 use crate::engine::exec::execute;
+use crate::engine::timer::TimerMode;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::{CheckFailed, UsageError};
 use crate::export;
@@ -67,6 +68,10 @@ pub struct Args {
     /// `virtual` computes each schedule exactly and instantly; `real` sleeps for real
     #[arg(long, value_enum, default_value_t = ClockKind::Virtual)]
     pub clock: ClockKind,
+    /// How real-clock sleeps end: `precise` (spin out the last microseconds) or `sleep`
+    /// (kernel wait only, no spinning)
+    #[arg(long, value_enum, default_value_t = TimerMode::Precise)]
+    pub timer: TimerMode,
     /// Processing time of every event (when the input has no duration_us column), e.g. 1s, 20ms
     #[arg(long, default_value = "1s")]
     pub process_time: Micros,
@@ -105,6 +110,8 @@ pub struct Args {
 pub struct SweepRun {
     pub plan: Plan,
     pub clock: ClockKind,
+    /// How real-clock sleeps end (in-memory runs; broker runs use the default).
+    pub timer: TimerMode,
     pub backend: Backend,
 }
 
@@ -251,6 +258,7 @@ fn all_runs(args: &Args) -> (Vec<SweepRun>, Vec<String>) {
         .map(|plan| SweepRun {
             plan,
             clock: args.clock,
+            timer: args.timer,
             backend: Backend::Memory,
         })
         .collect();
@@ -316,7 +324,7 @@ fn run_one(
             settled = Some((s, declared));
             (w, e)
         }
-        (Backend::Memory, _) => execute(workload, run.plan, run.clock, quiet)?,
+        (Backend::Memory, _) => execute(workload, run.plan, run.clock, run.timer, quiet)?,
         (Backend::Broker(design), Some(t)) => broker::execute(t, design, run, workload, quiet)?,
         (Backend::Broker(_), None) => anyhow::bail!("a broker run without --broker"),
     };

@@ -2,6 +2,7 @@
 
 use crate::broker::amqp::DEFAULT_PREFIX;
 use crate::cli::GlobalArgs;
+use crate::engine::timer::TimerMode;
 use crate::engine::{exec, ClockKind, Plan, Strategy, Workers};
 use crate::handler::HandlerArgs;
 use crate::live::{self, observed::Observed};
@@ -28,6 +29,7 @@ use std::path::PathBuf;
       --retries 3 --retry-backoff 100ms --dead-letter failed.csv   # your own command per event
   eventbench run --input failed.csv --handler 'exec:./process.sh {account_id} {event_id}'  # replay
   eventbench run --workers 64 --handler http:http://127.0.0.1:8080/event --on-failure stop-account
+  eventbench run --process-time 100us --timer sleep  # no spinning: less CPU, ends ~50-100 us late
 
 Exit codes: 0 ok, 1 ordering violated or events given up (unless --allow-failures),
 2 bad usage or input, 3 could not complete, 130 interrupted by Ctrl-C (after the partial report).")]
@@ -54,6 +56,11 @@ pub struct Args {
     /// Write the report as JSON to this file
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// How real-clock sleeps end: `precise` (kernel wait until shortly before the deadline,
+    /// then spin: microsecond ends, costs CPU while deadlines are near) or `sleep` (kernel
+    /// wait only: no spinning, ends ~50-100 µs late)
+    #[arg(long, value_enum, default_value_t = TimerMode::Precise)]
+    pub timer: TimerMode,
     /// Report format on stdout
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -170,13 +177,14 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
             exec::run_real_with(
                 workload,
                 plan,
+                args.timer,
                 global.quiet,
                 handler,
                 || board.begin(),
                 never,
             )?
         }
-        (None, None, clock) => exec::execute(workload, plan, clock, global.quiet)?,
+        (None, None, clock) => exec::execute(workload, plan, clock, args.timer, global.quiet)?,
     };
     let used = CpuTime::now().since(cpu);
     let report = report::finish_run_with(

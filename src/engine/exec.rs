@@ -6,7 +6,7 @@ use super::handler::{Handler, SleepHandler};
 use super::own_lane::{self, OwnLanes};
 use super::real::{Backlog, Engine};
 use super::record::Execution;
-use super::timer::TimerThread;
+use super::timer::{TimerMode, TimerThread};
 use super::{sim, ClockKind, Plan};
 use crate::progress::Progress;
 use crate::types::EventId;
@@ -16,11 +16,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 
-/// Runs a loaded workload in memory on either clock.
+/// Runs a loaded workload in memory on either clock (`timer` matters on the real one only).
 pub fn execute(
     workload: Workload,
     plan: Plan,
     clock: ClockKind,
+    timer: TimerMode,
     quiet: bool,
 ) -> Result<(Workload, Execution)> {
     match clock {
@@ -29,15 +30,20 @@ pub fn execute(
             let exec = sim::run(&workload, plan.strategy(), lanes);
             Ok((workload, exec))
         }
-        ClockKind::Real => run_real(workload, plan, quiet),
+        ClockKind::Real => run_real(workload, plan, timer, quiet),
     }
 }
 
-/// Runs on the real clock: tokio workers for the handlers, the precise timer thread for the
+/// Runs on the real clock: tokio workers for the handlers, the timer thread in `mode` for the
 /// sleeps. Ctrl-C stops new starts, lets the events in flight end, and reports what ran.
-pub fn run_real(workload: Workload, plan: Plan, quiet: bool) -> Result<(Workload, Execution)> {
+pub fn run_real(
+    workload: Workload,
+    plan: Plan,
+    mode: TimerMode,
+    quiet: bool,
+) -> Result<(Workload, Execution)> {
     let never = Box::pin(std::future::pending());
-    run_real_with(workload, plan, quiet, SleepHandler, || {}, never)
+    run_real_with(workload, plan, mode, quiet, SleepHandler, || {}, never)
 }
 
 /// Completes when a run must stop early: a failure under `--on-failure abort`, with the event
@@ -50,6 +56,7 @@ pub type Abort = Pin<Box<dyn Future<Output = EventId> + Send>>;
 pub fn run_real_with<H: Handler>(
     workload: Workload,
     plan: Plan,
+    mode: TimerMode,
     quiet: bool,
     handler: H,
     started: impl FnOnce() + Send,
@@ -57,15 +64,20 @@ pub fn run_real_with<H: Handler>(
 ) -> Result<(Workload, Execution)> {
     let rt = super::runtime()?;
     let outcome = rt.block_on(async move {
-        let timer = TimerThread::start().context("cannot start the timer thread")?;
+        let timer = TimerThread::with_mode(mode).context("cannot start the timer thread")?;
         let shape = workload.shape();
         let bound = super::bound::lower_bound(&shape, plan.lanes(shape.accounts));
         let progress = Progress::against_bound(workload.len() as u64, bound, "processing", quiet);
+        // Laid out (and, for `optimal` with durations, both orders simulated) before the
+        // clock's time 0: that is loading, not processing.
+        let laid_out = LaidOut::new(workload, plan);
         let clock = PreciseClock::new(timer.handle());
         started();
-        let run = Launched::new(workload, plan, handler, clock);
+        let run = Launched::launch(laid_out, handler, clock);
         until_done(&run, &progress, abort).await;
-        Ok(run.finish())
+        let (workload, mut exec) = run.finish();
+        exec.timer = Some(mode);
+        Ok((workload, exec))
     });
     drop(rt);
     release_freed_memory();
@@ -81,20 +93,42 @@ pub enum Launched<H, C> {
     Shared(Engine<H, C>),
 }
 
-impl<H: Handler, C: Clock> Launched<H, C> {
-    /// Starts `workload` on the executor for `plan` (the one place that choice is made); must
-    /// be called inside a tokio runtime. The workload's layout is built before the clock
-    /// starts, so it counts as loading, not processing.
-    pub fn new(workload: Workload, plan: Plan, handler: H, clock: C) -> Self {
+/// A workload laid out for the executor its plan calls for, not started yet.
+pub enum LaidOut {
+    OwnLanes(own_lane::Prepared),
+    Shared(Backlog),
+}
+
+impl LaidOut {
+    /// Lays `workload` out for the executor `plan` calls for (the one place that choice is
+    /// made). Create the run's clock after this: a million-event layout, or the two simulated
+    /// orders of `optimal` with durations, is loading, not processing.
+    pub fn new(workload: Workload, plan: Plan) -> Self {
         let accounts = workload.account_count() as u64;
         if plan.own_lanes(accounts) {
-            let prepared = own_lane::Prepared::new(workload);
-            return Launched::OwnLanes(OwnLanes::launch(prepared, handler, clock));
+            return LaidOut::OwnLanes(own_lane::Prepared::new(workload));
         }
-        let backlog = Backlog::new(workload, plan.strategy(), plan.lanes(accounts));
-        let engine = Engine::launch(backlog, handler, clock, None);
-        engine.close();
-        Launched::Shared(engine)
+        LaidOut::Shared(Backlog::new(
+            workload,
+            plan.strategy(),
+            plan.lanes(accounts),
+        ))
+    }
+}
+
+impl<H: Handler, C: Clock> Launched<H, C> {
+    /// Starts a laid-out workload; must be called inside a tokio runtime.
+    pub fn launch(laid_out: LaidOut, handler: H, clock: C) -> Self {
+        match laid_out {
+            LaidOut::OwnLanes(prepared) => {
+                Launched::OwnLanes(OwnLanes::launch(prepared, handler, clock))
+            }
+            LaidOut::Shared(backlog) => {
+                let engine = Engine::launch(backlog, handler, clock, None);
+                engine.close();
+                Launched::Shared(engine)
+            }
+        }
     }
 
     /// The workload and what happened; call after [`Executor::wait`].

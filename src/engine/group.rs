@@ -78,5 +78,6 @@ pub(crate) fn execution(records: Records, ran: u64, events: usize, clock: ClockK
         wall: Micros(wall),
         clock,
         interrupted: (ran as usize) < events,
+        timer: None,
     }
 }

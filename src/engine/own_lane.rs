@@ -114,14 +114,11 @@ impl Prepared {
 impl<H: Handler, C: Clock> OwnLanes<H, C> {
     /// Starts every account's chain; must be called inside a tokio runtime.
     pub fn launch(prepared: Prepared, handler: H, clock: C) -> Self {
-        let groups = group::group_count();
         // Heaviest accounts first: in a wake-up storm they are the ones that cannot wait.
         let mut accounts: Vec<u32> = (0..prepared.workload.account_count() as u32).collect();
         accounts.sort_by_key(|&a| std::cmp::Reverse(prepared.chains.work[a as usize]));
-        let mut shares: Vec<Vec<u32>> = vec![Vec::new(); groups];
-        for (i, a) in accounts.into_iter().enumerate() {
-            shares[i % groups].push(a);
-        }
+        let shares = shares(&accounts, &prepared.chains.work, group::group_count());
+        let groups = shares.len();
         let done = Arc::new(Done {
             groups_left: AtomicUsize::new(groups),
             signal: DoneSignal::new(),
@@ -174,6 +171,37 @@ impl<H: Handler, C: Clock> OwnLanes<H, C> {
         let execution = group::execution(records, finished, shared.workload.len(), ClockKind::Real);
         (shared.workload, execution)
     }
+}
+
+/// Accounts that may set the makespan run in a task of their own: at most this many.
+const CRITICAL_MAX: usize = 8;
+
+/// Splits accounts (heaviest first) into the groups' shares. The few accounts with at least
+/// half the heaviest account's work each get a group of their own: their wake-up then goes
+/// straight to the runtime (the timer wakes the most urgent first) instead of waiting behind a
+/// big group's turn through a storm of other accounts' wake-ups. The rest are dealt round
+/// robin over `groups` groups.
+fn shares(accounts: &[u32], work: &[u64], groups: usize) -> Vec<Vec<u32>> {
+    let heaviest = accounts.first().map_or(0, |&a| work[a as usize]);
+    let critical = accounts
+        .iter()
+        .take(CRITICAL_MAX)
+        .take_while(|&&a| heaviest > 0 && work[a as usize] * 2 >= heaviest)
+        .count();
+    // With no more accounts than groups, every account has a group to itself anyway.
+    let critical = if accounts.len() <= groups {
+        0
+    } else {
+        critical
+    };
+    let (alone, rest) = accounts.split_at(critical);
+    let mut shares: Vec<Vec<u32>> = alone.iter().map(|&a| vec![a]).collect();
+    let mut dealt: Vec<Vec<u32>> = vec![Vec::new(); groups];
+    for (i, &a) in rest.iter().enumerate() {
+        dealt[i % groups].push(a);
+    }
+    shares.extend(dealt);
+    shares
 }
 
 /// Where a finished event belongs.
@@ -246,6 +274,9 @@ struct Chain {
     left: u64,
 }
 
+/// Slots a group polls in one turn.
+const TURN: usize = 32;
+
 /// Runs the chains of a group's accounts (given heaviest first) to their ends.
 ///
 /// Each account has one slot holding its running handler future in place, polled with the
@@ -298,7 +329,10 @@ async fn group<H: Handler, C: Clock>(s: &Shared<H, C>, accounts: Vec<u32>) {
             }
             continue;
         }
-        for slot in ready.drain(..) {
+        // A bounded turn: the other groups (and the critical accounts' own tasks) get the
+        // worker back after at most this many slots, not after a whole storm.
+        let turn = ready.len().min(TURN);
+        for slot in ready.drain(..turn) {
             let i = slot as usize;
             let mut cx = Context::from_waker(&wakers[i]);
             while let Some(fut) = slots[i].as_mut() {
@@ -328,8 +362,12 @@ async fn group<H: Handler, C: Clock>(s: &Shared<H, C>, accounts: Vec<u32>) {
             }
         }
         s.finished.fetch_add(std::mem::take(&mut done), Relaxed);
-        // Zero-time handlers never return Pending; give the worker back now and then.
-        tokio::task::consume_budget().await;
+        if ready.is_empty() {
+            // Zero-time handlers never return Pending; give the worker back now and then.
+            tokio::task::consume_budget().await;
+        } else {
+            tokio::task::yield_now().await;
+        }
     }
 }
 

@@ -85,7 +85,7 @@ pub struct Backlog {
 
 impl Backlog {
     pub fn new(workload: Workload, strategy: Strategy, lanes: Option<u64>) -> Self {
-        let mut sched = super::sim::scheduler_for(strategy, lanes, &workload);
+        let mut sched = super::sim::scheduler_for(strategy, lanes, &workload, ClockKind::Real);
         for e in workload.indexes() {
             sched.arrive(&workload, e);
         }

@@ -1,6 +1,7 @@
 //! What happened in a run: when each event entered the queue, started and ended, and on which
 //! lane. Executors fill it; the verifier and the reports read it.
 
+use super::timer::TimerMode;
 use super::ClockKind;
 use crate::types::{EventIdx, LaneId, Micros};
 use crate::workload::IdMap;
@@ -224,6 +225,8 @@ pub struct Execution {
     pub clock: ClockKind,
     /// True when the run was stopped early (Ctrl-C, shutdown) and some events never ran.
     pub interrupted: bool,
+    /// How the real clock's sleeps ended, for real-clock runs on the precise timer thread.
+    pub timer: Option<TimerMode>,
 }
 
 #[cfg(test)]

@@ -1,19 +1,139 @@
-//! A precise timer: one OS thread that sleeps on a min-heap of deadlines and wakes tasks at
-//! their deadline with microsecond resolution.
+//! A precise timer: one OS thread that keeps the pending deadlines in order and wakes each
+//! sleeping task at its deadline with microsecond precision.
 //!
-//! tokio's timer wheel has 1 ms resolution: a 1 s sleep ends 1-2 ms late, and along a chain of
-//! 22 events that adds up. This thread waits with timer slack 1 ns (Linux `PR_SET_TIMERSLACK`)
-//! and wakes every timer that is due in one batch, the most *urgent* first: when thousands of
-//! accounts are due at once on two cores, the accounts with the most work left (the critical
-//! path) are polled first.
+//! tokio's timer wheel has 1 ms resolution, and even a kernel timed wait (timer slack 1 ns)
+//! returns 50-100 µs late on a virtual machine; then the woken tokio worker needs as long again
+//! to get up. Along a chain of 10,000 short events both costs land on the critical path. In
+//! [`TimerMode::Precise`] the thread therefore sleeps in the kernel only until shortly before
+//! the next deadline, finishes the wait by spinning (yielding the core while the deadline is
+//! still some way off), and wakes the task a little *ahead* of its deadline, so that the
+//! worker is up by then; the sleep future spins out the last microseconds itself
+//! ([`Sleep::poll`]). Nothing spins while no deadline is near: an idle engine, or one whose
+//! next deadline is far, waits in the kernel. [`TimerMode::Sleep`] never spins.
+//!
+//! Due timers are woken in one batch, the most *urgent* first: when thousands of accounts are
+//! due at once on two cores, the accounts with the most work left (the critical path) are
+//! polled first.
 
 use crate::types::Micros;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
+
+/// How sleeps end (`--timer`).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimerMode {
+    /// Kernel wait until shortly before the deadline, then spin: ends within microseconds, at
+    /// the price of CPU time while deadlines are near.
+    #[default]
+    Precise,
+    /// Kernel wait only: no spinning, each sleep ends some 50-100 µs late.
+    Sleep,
+}
+
+impl TimerMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            TimerMode::Precise => "precise",
+            TimerMode::Sleep => "sleep",
+        }
+    }
+}
+
+impl std::fmt::Display for TimerMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The timer's margins in µs; [`TimerMode::Sleep`] is all zeros.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Tuning {
+    /// A task is woken up to this long before its deadline: the time a parked tokio worker
+    /// needs to get up and poll it. The sleep spins out whatever is left ([`Sleep::poll`]).
+    lead_max: u64,
+    /// ... but never more than this fraction (1/n) of the sleep, so that a short sleep spends
+    /// most of its time off the CPU.
+    lead_share: u64,
+    /// When a wake-up is due, every sleep due within this much more is woken with it, the most
+    /// urgent first: in a storm of wake-ups, the critical chain is not served after a crowd
+    /// that happened to be due a few microseconds earlier.
+    batch: u64,
+    /// The kernel wait ends this long before the wake-up is due (it returns late by about
+    /// this much on a virtual machine); the rest is spun.
+    margin: u64,
+    /// While more than this is left, spinning yields the core to any other runnable thread
+    /// (on two cores, that is usually a tokio worker with work to do).
+    yield_above: u64,
+}
+
+impl Tuning {
+    fn of(mode: TimerMode) -> Self {
+        match mode {
+            // Chosen on the hot-chain runs of results/2026-11-28-short-events (2-core VM): a
+            // parked worker took 30-80 µs to poll a woken task; a smaller batch let the hot
+            // chain wait behind storms, a larger lead only spun longer.
+            TimerMode::Precise => Tuning {
+                lead_max: 80,
+                lead_share: 4,
+                batch: 80,
+                margin: 300,
+                yield_above: 20,
+            },
+            TimerMode::Sleep => Tuning {
+                lead_max: 0,
+                lead_share: 1,
+                batch: 0,
+                margin: 0,
+                yield_above: 0,
+            },
+        }
+    }
+
+    /// How long before its deadline a sleep of `length` µs is woken.
+    fn lead(&self, length: u64) -> u64 {
+        self.lead_max.min(length / self.lead_share.max(1))
+    }
+
+    /// What the thread does at `now` when the earliest pending wake-up is due at `next`.
+    fn step(&self, now: u64, next: Option<u64>) -> Step {
+        let Some(wake_at) = next else {
+            return Step::Park;
+        };
+        if now >= wake_at {
+            return Step::Fire;
+        }
+        let left = wake_at - now;
+        if left > self.margin {
+            Step::Wait(left - self.margin)
+        } else {
+            Step::Spin {
+                yield_core: left > self.yield_above,
+            }
+        }
+    }
+}
+
+/// One decision of the timer thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// Wake every sleep whose wake-up is due.
+    Fire,
+    /// The next wake-up is close: look again in a moment, without giving the core to the
+    /// kernel's timer.
+    Spin { yield_core: bool },
+    /// Wait in the kernel this many µs (or until an earlier wake-up is registered).
+    Wait(u64),
+    /// No timer pending: wait in the kernel until one is registered.
+    Park,
+}
 
 /// The timer thread; dropping it stops the thread.
 pub struct TimerThread {
@@ -29,16 +149,18 @@ pub struct TimerHandle {
 
 struct Shared {
     origin: Instant,
+    tuning: Tuning,
     state: Mutex<State>,
     wake: Condvar,
 }
 
 struct State {
-    /// Pending sleeps by (deadline, registration order). A B-tree rather than a binary heap:
+    /// Pending sleeps by (wake-up time, registration order). A B-tree rather than a binary heap:
     /// deadlines arrive nearly sorted, so inserts touch the hot right edge and pops the hot
     /// left edge, where a million-entry heap pays a cache miss per level on every pop.
     timers: BTreeMap<(u64, u64), (u64, Waker)>,
-    /// Deadline the thread is waiting for (`u64::MAX`: waiting for any timer; `AWAKE`: busy).
+    /// Wake-up the thread waits for in the kernel (`u64::MAX`: waiting for any timer;
+    /// `AWAKE`: not in the kernel, so it looks at the timers again by itself).
     sleeping_until: u64,
     seq: u64,
     shutdown: bool,
@@ -47,10 +169,16 @@ struct State {
 const AWAKE: u64 = 0;
 
 impl TimerThread {
-    /// Starts the thread; times are measured from this moment.
+    /// Starts a [`TimerMode::Precise`] thread; times are measured from this moment.
     pub fn start() -> std::io::Result<Self> {
+        Self::with_mode(TimerMode::Precise)
+    }
+
+    /// Starts the thread in `mode`; times are measured from this moment.
+    pub fn with_mode(mode: TimerMode) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             origin: Instant::now(),
+            tuning: Tuning::of(mode),
             state: Mutex::new(State {
                 timers: BTreeMap::new(),
                 sleeping_until: AWAKE,
@@ -91,12 +219,12 @@ impl Shared {
         Micros::from_duration(self.origin.elapsed()).0
     }
 
-    fn register(&self, deadline: u64, urgency: u64, waker: Waker) {
+    fn register(&self, wake_at: u64, urgency: u64, waker: Waker) {
         let mut st = self.state.lock().expect("timer lock");
         st.seq += 1;
         let seq = st.seq;
-        st.timers.insert((deadline, seq), (urgency, waker));
-        if st.sleeping_until != AWAKE && deadline < st.sleeping_until {
+        st.timers.insert((wake_at, seq), (urgency, waker));
+        if st.sleeping_until != AWAKE && wake_at < st.sleeping_until {
             self.wake.notify_one();
         }
     }
@@ -121,17 +249,17 @@ fn run(shared: &Shared) {
         if st.shutdown {
             return;
         }
-        let now = shared.now();
-        match st.timers.first_key_value().map(|(k, _)| k.0) {
-            Some(d) if d <= now => {
+        let next = st.timers.first_key_value().map(|(k, _)| k.0);
+        match shared.tuning.step(shared.now(), next) {
+            Step::Fire => {
+                let upto = shared.now() + shared.tuning.batch;
                 while let Some(entry) = st.timers.first_entry() {
-                    if entry.key().0 > now {
+                    if entry.key().0 > upto {
                         break;
                     }
                     let ((_, seq), (urgency, waker)) = entry.remove_entry();
                     due.push((urgency, seq, waker));
                 }
-                st.sleeping_until = AWAKE;
                 drop(st);
                 due.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
                 for (_, _, waker) in due.drain(..) {
@@ -139,13 +267,24 @@ fn run(shared: &Shared) {
                 }
                 st = shared.state.lock().expect("timer lock");
             }
-            Some(d) => {
-                st.sleeping_until = d;
-                let wait = Duration::from_micros(d - now);
+            Step::Spin { yield_core } => {
+                // Unlocked, so that handlers can register meanwhile (an earlier deadline is
+                // seen on the next look).
+                drop(st);
+                if yield_core {
+                    std::thread::yield_now();
+                } else {
+                    std::hint::spin_loop();
+                }
+                st = shared.state.lock().expect("timer lock");
+            }
+            Step::Wait(us) => {
+                st.sleeping_until = next.unwrap_or(u64::MAX);
+                let wait = Duration::from_micros(us);
                 st = shared.wake.wait_timeout(st, wait).expect("timer lock").0;
                 st.sleeping_until = AWAKE;
             }
-            None => {
+            Step::Park => {
                 st.sleeping_until = u64::MAX;
                 st = shared.wake.wait(st).expect("timer lock");
                 st.sleeping_until = AWAKE;
@@ -166,7 +305,7 @@ impl TimerHandle {
             shared: Arc::clone(&self.shared),
             deadline: deadline.0,
             urgency,
-            registered: false,
+            wake_at: UNREGISTERED,
         }
     }
 }
@@ -176,61 +315,70 @@ pub struct Sleep {
     shared: Arc<Shared>,
     deadline: u64,
     urgency: u64,
-    registered: bool,
+    /// When the timer thread wakes this sleep; [`UNREGISTERED`] until it is registered.
+    /// (A plain integer keeps a sleep at 32 bytes: a million may be pending.)
+    wake_at: u64,
 }
+
+const UNREGISTERED: u64 = 0;
+
+/// With this little left, a sleep spins in place: registering, or going round the executor
+/// again, would take longer.
+const SPIN_IN_PLACE: u64 = 10;
 
 impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // Deadline 0 is always past: zero-length sleeps end without reading the clock.
-        if self.deadline == 0 || self.shared.now() >= self.deadline {
+        if self.deadline == 0 {
             return Poll::Ready(());
         }
-        // The thread wakes a timer only after its deadline, so one registration is enough. The
-        // waker of the first pending poll is the one woken: a sleep must stay with the task
-        // (or `FuturesUnordered` slot) that first polled it. Not keeping a clone to compare
-        // saves 16 bytes a sleep, 16 MB at a million sleeping handlers.
-        if !self.registered {
-            self.shared
-                .register(self.deadline, self.urgency, cx.waker().clone());
-            self.registered = true;
+        let now = self.shared.now();
+        if now >= self.deadline {
+            return Poll::Ready(());
         }
-        Poll::Pending
+        let left = self.deadline - now;
+        match self.wake_at {
+            UNREGISTERED if left <= SPIN_IN_PLACE && self.shared.tuning.lead_max > 0 => {
+                self.spin_out()
+            }
+            // The thread wakes a sleep only at its wake-up time, so one registration is
+            // enough. The waker of the first pending poll is the one woken: a sleep must stay
+            // with the task (or executor slot) that first polled it. Not keeping a clone to
+            // compare saves 16 bytes a sleep, 16 MB at a million sleeping handlers.
+            UNREGISTERED => {
+                let wake_at = (self.deadline - self.shared.tuning.lead(left)).max(1);
+                self.shared
+                    .register(wake_at, self.urgency, cx.waker().clone());
+                self.wake_at = wake_at;
+                Poll::Pending
+            }
+            // Woken ahead of the deadline (the lead, or a batch woken together): the worker is
+            // up, so keep it up until the deadline by asking to be polled again at once. Going
+            // round the executor instead of spinning here lets every other future that is due
+            // meanwhile run in between (spinning in place made a group's other futures late
+            // behind it); only the last microseconds spin in place.
+            wake_at if now + self.shared.tuning.batch >= wake_at => {
+                if left <= SPIN_IN_PLACE {
+                    return self.spin_out();
+                }
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            _ => Poll::Pending,
+        }
+    }
+}
+
+impl Sleep {
+    fn spin_out(&self) -> Poll<()> {
+        while self.shared.now() < self.deadline {
+            std::hint::spin_loop();
+        }
+        Poll::Ready(())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sleeps_never_end_early_and_fire_in_deadline_order() {
-        let timer = TimerThread::start().unwrap();
-        let h = timer.handle();
-        let t0 = h.now();
-        let mut tasks = Vec::new();
-        for (i, ms) in [30u64, 10, 20].into_iter().enumerate() {
-            let h = h.clone();
-            tasks.push(tokio::spawn(async move {
-                let deadline = t0.saturating_add(Micros(ms * 1_000));
-                h.sleep_until(deadline, i as u64).await;
-                let now = h.now();
-                assert!(now >= deadline, "woke at {now:?} before {deadline:?}");
-                now
-            }));
-        }
-        let mut ends = Vec::new();
-        for t in tasks {
-            ends.push(t.await.unwrap());
-        }
-        assert!(ends[1] < ends[2] && ends[2] < ends[0]);
-    }
-
-    #[tokio::test]
-    async fn a_past_deadline_is_ready_at_once() {
-        let timer = TimerThread::start().unwrap();
-        let h = timer.handle();
-        h.sleep_until(Micros::ZERO, 0).await;
-    }
-}
+mod tests;

@@ -45,6 +45,7 @@ pub fn report(strategy: Strategy, workers: &str, bound: f64, wall: f64) -> Repor
         },
         overshoot_us: Percentiles::default(),
         handling: Default::default(),
+        timer: None,
         violations: Vec::new(),
         external: None,
         latency_histogram: Vec::new(),

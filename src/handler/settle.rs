@@ -5,6 +5,7 @@
 use super::dead_letter::Row;
 use super::guarded::Guarded;
 use crate::engine::record::Execution;
+use crate::engine::timer::TimerMode;
 use crate::report::{BoundBasis, Handling};
 use crate::types::EventIdx;
 use crate::workload::{Durations, Workload};
@@ -102,13 +103,22 @@ pub fn run_batch(
             run_real_with(
                 workload,
                 plan,
+                TimerMode::default(),
                 quiet,
                 observed,
                 move || begin.begin(),
                 abort,
             )?
         }
-        None => run_real_with(workload, plan, quiet, handler, || {}, abort)?,
+        None => run_real_with(
+            workload,
+            plan,
+            TimerMode::default(),
+            quiet,
+            handler,
+            || {},
+            abort,
+        )?,
     };
     let settled = settle(&g, &args.handler.to_string(), false, &mut w, &mut exec);
     Ok((w, exec, settled))

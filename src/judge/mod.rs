@@ -91,6 +91,7 @@ pub fn report(w: &Workload, mut f: Findings, log: &LogSummary, lanes: Option<u64
             handler: "external".into(),
             ..Default::default()
         },
+        timer: None,
         violations: f.violations,
         latency_histogram: f.latency.buckets(10),
         queue: None,

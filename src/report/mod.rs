@@ -14,6 +14,7 @@ pub mod usage;
 use crate::broker::design::Design;
 use crate::engine::bound::lower_bound;
 use crate::engine::record::Execution;
+use crate::engine::timer::TimerMode;
 use crate::engine::verify::{self, Verification};
 use crate::engine::{ClockKind, Plan, Strategy};
 use crate::error::CheckFailed;
@@ -70,6 +71,9 @@ pub struct Report {
     /// What processing meant and how it went (`--handler`, SPEC "Handlers").
     #[serde(flatten)]
     pub handling: Handling,
+    /// How real-clock sleeps ended (`--timer`): `precise` or `sleep`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer: Option<TimerMode>,
     /// The first few violations, in words.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<String>,
@@ -217,6 +221,7 @@ impl Report {
                 handler_calls: took.len(),
                 ..Handling::default()
             },
+            timer: exec.timer,
             violations: v.examples.iter().map(ToString::to_string).collect(),
             queue: None,
             external: None,

@@ -112,6 +112,9 @@ pub fn render(r: &Report) -> String {
         }
     }
     let _ = writeln!(o, "overshoot    {}", percentiles(&r.overshoot_us));
+    if let Some(t) = r.timer {
+        let _ = writeln!(o, "timer        {t} (--timer)");
+    }
     if !r.latency_histogram.is_empty() {
         let from = if r.external.is_some() {
             "acceptance"

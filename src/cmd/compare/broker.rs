@@ -5,6 +5,7 @@
 use super::{StrategyList, SweepRun, WorkerList};
 use crate::broker::design::{self, Design};
 use crate::engine::record::Execution;
+use crate::engine::timer::TimerMode;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::report::{Backend, Report};
 use crate::workload::Workload;
@@ -44,6 +45,7 @@ pub fn runs(strategies: &StrategyList, workers: &WorkerList) -> (Vec<SweepRun>, 
                 runs.push(SweepRun {
                     plan,
                     clock: ClockKind::Real,
+                    timer: TimerMode::default(),
                     backend,
                 });
             }

@@ -71,3 +71,23 @@ async fn an_empty_workload_ends_at_once() {
     let (_, exec) = run(Workload::new(Source::Live("t".into()), Micros(1))).await;
     assert_eq!(exec.wall, Micros::ZERO);
 }
+
+#[test]
+fn only_the_heaviest_accounts_get_a_group_of_their_own() {
+    // Accounts 0..12, heaviest first: 100, 60, 50, 49, then light ones.
+    let work = [100, 60, 50, 49, 5, 5, 5, 5, 5, 5, 5, 5];
+    let accounts: Vec<u32> = (0..12).collect();
+    let shares = super::shares(&accounts, &work, 4);
+    assert_eq!(&shares[..3], &[vec![0], vec![1], vec![2]]);
+    assert_eq!(shares.len(), 3 + 4);
+    let mut all: Vec<u32> = shares.concat();
+    all.sort_unstable();
+    assert_eq!(all, accounts);
+    // Few accounts: every one has a group anyway, no extra groups.
+    assert_eq!(super::shares(&[0, 1], &[9, 9], 4).len(), 4);
+    // Even work: at most CRITICAL_MAX alone.
+    let even = vec![7u64; 100];
+    let accounts: Vec<u32> = (0..100).collect();
+    let shares = super::shares(&accounts, &even, 4);
+    assert_eq!(shares.len(), super::CRITICAL_MAX + 4);
+}
