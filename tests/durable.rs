@@ -282,7 +282,11 @@ fn in_memory_mode_says_so_and_writes_no_data_dir() {
     let (code, stdout, stderr) = server.stop();
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stderr.contains("in memory"), "{stderr}");
-    assert_eq!(report(&json)["queue"], "in-memory");
+    let r = report(&json);
+    assert_eq!(r["queue"], "in-memory");
+    // A server that started a runtime, a timer thread and answered requests used some CPU;
+    // 0 would mean it was never measured.
+    assert!(r["cpu_time_s"].as_f64().unwrap() > 0.0, "{r}");
     assert!(!dir.path().join("eventbench-data").exists());
 }
 

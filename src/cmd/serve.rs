@@ -180,6 +180,7 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
         },
     };
     let handler = config.handler.clone();
+    let cpu = crate::report::usage::CpuTime::now();
     let rt = crate::engine::runtime()?;
     let mut outcome = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -202,6 +203,7 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
         };
         server::run(listener, config, signal).await
     })?;
+    let used = crate::report::usage::CpuTime::now().since(cpu);
     let handling = handler.guarded().map(|g| {
         let name = args.handlers.handler.to_string();
         let (w, e) = (&mut outcome.workload, &mut outcome.execution);
@@ -222,6 +224,8 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
             if let Some(h) = handling {
                 r.handling = h;
             }
+            r.handling.cpu_time_s = used.own_s;
+            r.handling.children_cpu_time_s = used.children_s;
         },
     )?;
     report.queue = Some(queue_info(outcome.durable.as_ref()));
