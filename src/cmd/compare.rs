@@ -338,8 +338,7 @@ fn run_one(
             r.handling = s.handling.clone();
             r.workload_fingerprint = s.fingerprint.clone();
         }
-        r.handling.cpu_time_s = used.own_s;
-        r.handling.children_cpu_time_s = used.children_s;
+        r.handling.set_cpu(used);
     })?;
     // The next run starts from the declared durations again, not this run's measured ones.
     if let Some((_, declared)) = settled {

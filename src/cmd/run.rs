@@ -198,8 +198,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
                 r.handling = s.handling.clone();
                 r.workload_fingerprint = s.fingerprint.clone();
             }
-            r.handling.cpu_time_s = used.own_s;
-            r.handling.children_cpu_time_s = used.children_s;
+            r.handling.set_cpu(used);
         },
     )?;
     if let Some(s) = &settled {

@@ -224,8 +224,7 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
             if let Some(h) = handling {
                 r.handling = h;
             }
-            r.handling.cpu_time_s = used.own_s;
-            r.handling.children_cpu_time_s = used.children_s;
+            r.handling.set_cpu(used);
         },
     )?;
     report.queue = Some(queue_info(outcome.durable.as_ref()));

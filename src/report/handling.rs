@@ -39,6 +39,14 @@ pub struct Handling {
     pub children_cpu_time_s: f64,
 }
 
+impl Handling {
+    /// Records the CPU a run used (this process, and the handler processes it waited for).
+    pub fn set_cpu(&mut self, used: super::usage::CpuTime) {
+        self.cpu_time_s = used.own_s;
+        self.children_cpu_time_s = used.children_s;
+    }
+}
+
 impl Default for Handling {
     fn default() -> Self {
         Handling {
