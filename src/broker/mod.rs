@@ -171,14 +171,7 @@ pub fn forget(
             records.set(k, r.start, r.end, r.lane);
         }
     }
-    let execution = Execution {
-        records,
-        wall: exec.wall,
-        clock: exec.clock,
-        interrupted: exec.interrupted,
-        timer: exec.timer,
-    };
-    (kept, execution)
+    (kept, exec.with_records(records))
 }
 
 /// Re-expresses what ran (indexed in delivery order) against the original workload, so the
@@ -224,14 +217,7 @@ pub fn remap_with(
     for (e, r) in runs {
         records.set(e, r.start, r.end, r.lane);
     }
-    let execution = Execution {
-        records,
-        wall: exec.wall,
-        clock: exec.clock,
-        interrupted: exec.interrupted,
-        timer: exec.timer,
-    };
-    (original, execution)
+    (original, exec.with_records(records))
 }
 
 #[cfg(test)]

@@ -229,6 +229,14 @@ pub struct Execution {
     pub timer: Option<TimerMode>,
 }
 
+impl Execution {
+    /// The same run told through other records (e.g. re-indexed against another workload):
+    /// its wall time, clock, interruption and timer stay as they were.
+    pub fn with_records(self, records: Records) -> Execution {
+        Execution { records, ..self }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
