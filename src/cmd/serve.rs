@@ -204,11 +204,11 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
         server::run(listener, config, signal).await
     })?;
     let used = crate::report::usage::CpuTime::now().since(cpu);
-    let handling = handler.guarded().map(|g| {
-        let name = args.handlers.handler.to_string();
-        let (w, e) = (&mut outcome.workload, &mut outcome.execution);
-        crate::handler::settle::settle(g, &name, true, w, e).handling
-    });
+    let handling = handler.settle_live(
+        &args.handlers.handler,
+        &mut outcome.workload,
+        &mut outcome.execution,
+    );
     let info = RunInfo {
         plan,
         clock: ClockKind::Real,

@@ -145,11 +145,11 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         plan,
         clock: ClockKind::Real,
     };
-    let handling = handler.guarded().map(|g| {
-        let name = args.handlers.handler.to_string();
-        let (w, e) = (&mut consumed.workload, &mut consumed.execution);
-        crate::handler::settle::settle(g, &name, true, w, e).handling
-    });
+    let handling = handler.settle_live(
+        &args.handlers.handler,
+        &mut consumed.workload,
+        &mut consumed.execution,
+    );
     let report = report::finish_run_with(
         &consumed.workload,
         info,

@@ -252,6 +252,19 @@ impl AnyHandler {
             AnyHandler::Guarded(g) => Some(&g.0),
         }
     }
+
+    /// After a live engine (`serve`, `worker`) stops: settles what a real handler did (events
+    /// passed over, measured durations) and returns the report's handler fields; `None` for
+    /// sleeps, whose report needs nothing settled.
+    pub fn settle_live(
+        &self,
+        spec: &HandlerSpec,
+        w: &mut crate::workload::Workload,
+        exec: &mut crate::engine::record::Execution,
+    ) -> Option<crate::report::handling::Handling> {
+        let g = self.guarded()?;
+        Some(settle::settle(g, &spec.to_string(), true, w, exec).handling)
+    }
 }
 
 impl fmt::Debug for AnyHandler {
