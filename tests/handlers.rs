@@ -513,3 +513,16 @@ fn http_handler_retries_500s_in_place() {
         dead[0]
     );
 }
+
+/// A retry or a dead-letter file means nothing to the sleep handler, which never fails: the
+/// flag is refused rather than silently ignored.
+#[test]
+fn handler_only_flags_need_a_real_handler() {
+    common::eventbench()
+        .args(["run", "--clock", "virtual", "--retries", "2"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "--retries applies to exec: and http: handlers",
+        ));
+}

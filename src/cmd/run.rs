@@ -135,7 +135,14 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         announce(&workload, info, &args.handlers);
     }
     let dashboard = match (args.dashboard, args.ingest) {
-        (Some(addr), None) => Some(Standalone::start(addr, live::run_board(&workload, plan))?),
+        (Some(addr), None) => {
+            let real =
+                (!args.handlers.handler.is_sleep()).then(|| args.handlers.handler.to_string());
+            Some(Standalone::start(
+                addr,
+                live::run_board(&workload, plan, real),
+            )?)
+        }
         _ => None,
     };
     let cpu = CpuTime::now();

@@ -65,9 +65,14 @@ pub fn run_real_with<H: Handler>(
     let rt = super::runtime()?;
     let outcome = rt.block_on(async move {
         let timer = TimerThread::with_mode(mode).context("cannot start the timer thread")?;
-        let shape = workload.shape();
-        let bound = super::bound::lower_bound(&shape, plan.lanes(shape.accounts));
-        let progress = Progress::against_bound(workload.len() as u64, bound, "processing", quiet);
+        let events = workload.len() as u64;
+        let progress = if handler.takes_declared_time() {
+            let shape = workload.shape();
+            let bound = super::bound::lower_bound(&shape, plan.lanes(shape.accounts));
+            Progress::against_bound(events, bound, "processing", quiet)
+        } else {
+            Progress::new(events, "processing", quiet)
+        };
         // Laid out (and, for `optimal` with durations, both orders simulated) before the
         // clock's time 0: that is loading, not processing.
         let laid_out = LaidOut::new(workload, plan);

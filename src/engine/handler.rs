@@ -49,6 +49,13 @@ impl<C: Clock> Ctx<'_, C> {
 /// Processes one event. Implement this to plug real work into the engine.
 pub trait Handler: Send + Sync + 'static {
     fn handle<C: Clock>(&self, job: Job, ctx: Ctx<'_, C>) -> impl Future<Output = ()> + Send;
+
+    /// Whether a call takes the event's declared duration, so the lower bound is known before
+    /// the run (a progress bar can show time against it). A command or a service takes what it
+    /// takes: its bound is only known from the measured times, after the run.
+    fn takes_declared_time(&self) -> bool {
+        true
+    }
 }
 
 /// How one handler call went.

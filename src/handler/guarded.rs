@@ -320,6 +320,10 @@ impl Handler for Shared {
         let g = Arc::clone(&self.0);
         async move { g.process(job).await }
     }
+
+    fn takes_declared_time(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -130,7 +130,13 @@ impl HandlerArgs {
     /// Checks the flags against each other and the clock, before any work.
     pub fn validate(&self, clock: ClockKind) -> Result<(), UsageError> {
         if self.handler.is_sleep() {
-            return Ok(());
+            return match self.real_only_flag() {
+                Some(flag) => Err(UsageError(format!(
+                    "{flag} applies to exec: and http: handlers; the sleep handler never fails \
+                     (pick one with --handler)"
+                ))),
+                None => Ok(()),
+            };
         }
         if clock == ClockKind::Virtual {
             return Err(UsageError(format!(
@@ -158,6 +164,41 @@ impl HandlerArgs {
             self.dead_letter.as_deref(),
         ])
         .map_err(|e| UsageError(e.to_string()))
+    }
+
+    /// The first flag set away from its default that only a real handler can use: with the
+    /// sleep handler it would be silently meaningless.
+    fn real_only_flag(&self) -> Option<&'static str> {
+        let defaults = HandlerArgs::default_for_sleep();
+        [
+            ("--handler-output", self.handler_output.is_some()),
+            (
+                "--handler-timeout",
+                self.handler_timeout != defaults.handler_timeout,
+            ),
+            ("--retries", self.retries != defaults.retries),
+            (
+                "--retry-backoff",
+                self.retry_backoff != defaults.retry_backoff,
+            ),
+            ("--on-failure", self.on_failure != defaults.on_failure),
+            ("--dead-letter", self.dead_letter.is_some()),
+            ("--allow-failures", self.allow_failures),
+        ]
+        .into_iter()
+        .find_map(|(flag, set)| set.then_some(flag))
+    }
+
+    /// The flags as clap fills them when none is given.
+    fn default_for_sleep() -> Self {
+        use clap::{FromArgMatches, Parser};
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            h: HandlerArgs,
+        }
+        let m = <Only as clap::CommandFactory>::command().get_matches_from(["eventbench"]);
+        Only::from_arg_matches(&m).expect("the defaults parse").h
     }
 
     /// What `compare` cannot do with a real handler: run it through RabbitMQ (the broker
@@ -284,6 +325,10 @@ impl Handler for AnyHandler {
             AnyHandler::Guarded(g) => Either::Right(g.handle(job, ctx)),
         }
     }
+
+    fn takes_declared_time(&self) -> bool {
+        matches!(self, AnyHandler::Sleep)
+    }
 }
 
 #[cfg(test)]
@@ -306,5 +351,36 @@ mod tests {
         assert!("exec:".parse::<HandlerSpec>().is_err());
         assert!("exec:'unclosed".parse::<HandlerSpec>().is_err());
         assert!("http:nonsense".parse::<HandlerSpec>().is_err());
+    }
+
+    fn parsed(flags: &[&str]) -> HandlerArgs {
+        use clap::{FromArgMatches, Parser};
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            h: HandlerArgs,
+        }
+        let argv = std::iter::once("eventbench").chain(flags.iter().copied());
+        let m = <Only as clap::CommandFactory>::command().get_matches_from(argv);
+        Only::from_arg_matches(&m).unwrap().h
+    }
+
+    #[test]
+    fn the_sleep_handler_refuses_flags_only_a_real_handler_can_use() {
+        assert!(parsed(&[]).validate(ClockKind::Virtual).is_ok());
+        for (flags, named) in [
+            (&["--retries", "3"][..], "--retries"),
+            (&["--on-failure", "abort"][..], "--on-failure"),
+            (&["--dead-letter", "dl.csv"][..], "--dead-letter"),
+            (&["--handler-timeout", "1s"][..], "--handler-timeout"),
+            (&["--allow-failures"][..], "--allow-failures"),
+        ] {
+            let e = parsed(flags).validate(ClockKind::Real).unwrap_err();
+            assert!(e.0.starts_with(named), "{flags:?}: {}", e.0);
+        }
+        let mut real = vec!["--handler", "exec:/bin/true", "--retries", "3"];
+        assert!(parsed(&real).validate(ClockKind::Real).is_ok());
+        real.extend(["--on-failure", "abort", "--allow-failures"]);
+        assert!(parsed(&real).validate(ClockKind::Real).is_ok());
     }
 }

@@ -25,4 +25,8 @@ impl<H: Handler> Handler for Observed<H> {
             self.board.finish(job.account.0, job.duration.0, end);
         }
     }
+
+    fn takes_declared_time(&self) -> bool {
+        self.inner.takes_declared_time()
+    }
 }

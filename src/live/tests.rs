@@ -121,9 +121,10 @@ fn completion_freezes_the_verified_numbers() {
     b.queue(1, S);
     b.start(1, 0, S);
     b.finish(1, S, S);
-    b.complete(0, 1.25, 0.8);
+    b.complete(0, 1.25, 0.8, 1.0);
     let s = b.snapshot();
     assert!(s.done);
+    assert_eq!(s.info.lower_bound_s, Some(1.0));
     assert_eq!(s.wall_time_s, Some(1.25));
     assert_eq!(s.efficiency_so_far, Some(0.8));
     let seq = s.seq;
@@ -208,4 +209,30 @@ proptest::proptest! {
         let e = s.efficiency_so_far.unwrap();
         proptest::prop_assert!(e > 0.0 && e <= 1.0, "{}", e);
     }
+}
+
+#[test]
+fn a_real_handler_board_has_no_bound_until_the_times_are_measured() {
+    use crate::engine::{Plan, Strategy, Workers};
+    let mut w = Workload::new(Source::Live("t".into()), Micros(1_000_000));
+    for (i, a) in [1u64, 1, 2].into_iter().enumerate() {
+        w.push(EventId(i as u64 + 1), AccountId(a), None);
+    }
+    let plan = Plan::new(Strategy::PerAccount, Workers::Auto).unwrap();
+    let info = |b: &Board| {
+        b.sample_at(Duration::ZERO);
+        b.snapshot().info
+    };
+    let declared = super::run_board(&w, plan, None);
+    assert_eq!(info(&declared).lower_bound_s, Some(2.0));
+    let real = super::run_board(&w, plan, Some("exec:/bin/true".into()));
+    let info = info(&real);
+    assert_eq!(
+        (info.lower_bound_s, info.handler.as_str()),
+        (None, "exec:/bin/true")
+    );
+    real.complete(0, 0.5, 0.9, 0.45);
+    let s = real.snapshot();
+    assert_eq!(s.info.lower_bound_s, Some(0.45));
+    assert_eq!(s.efficiency_so_far, Some(0.9));
 }

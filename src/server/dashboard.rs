@@ -174,6 +174,7 @@ impl Standalone {
             report.ordering_violations,
             report.wall_time_s,
             report.efficiency,
+            report.lower_bound_s,
         );
         self.close(FINAL_GRACE);
     }
