@@ -7,6 +7,31 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+/// Fails early (before any work) when an output file's folder does not exist.
+pub fn check_output_paths<'a>(
+    paths: impl IntoIterator<Item = Option<&'a Path>>,
+) -> anyhow::Result<()> {
+    for p in paths.into_iter().flatten() {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) {
+            return Err(crate::error::UsageError(format!(
+                "{}: folder {} does not exist",
+                p.display(),
+                dir.unwrap_or(Path::new(".")).display()
+            ))
+            .into());
+        }
+        if p.is_dir() {
+            return Err(crate::error::UsageError(format!(
+                "{}: is a folder, not a file",
+                p.display()
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// A file being written; it appears under its final name only on [`AtomicFile::commit`].
 ///
 /// Dropping it without committing removes the temporary file, so a failed run never leaves a

@@ -28,6 +28,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
 }
 
 use crate::error::UsageError;
+pub use crate::output::check_output_paths;
 use crate::types::Micros;
 use crate::workload::{self, Workload};
 use std::path::Path;
@@ -67,25 +68,4 @@ pub fn check_broker_only(broker: Option<&str>, given: &[(&str, bool)]) -> anyhow
         .into()),
         _ => Ok(()),
     }
-}
-
-/// Fails early (before any work) when an output file's folder does not exist.
-pub fn check_output_paths<'a>(
-    paths: impl IntoIterator<Item = Option<&'a Path>>,
-) -> anyhow::Result<()> {
-    for p in paths.into_iter().flatten() {
-        let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
-        if dir.is_some_and(|d| !d.is_dir()) {
-            return Err(UsageError(format!(
-                "{}: folder {} does not exist",
-                p.display(),
-                dir.unwrap_or(Path::new(".")).display()
-            ))
-            .into());
-        }
-        if p.is_dir() {
-            return Err(UsageError(format!("{}: is a folder, not a file", p.display())).into());
-        }
-    }
-    Ok(())
 }

@@ -159,7 +159,7 @@ impl HandlerArgs {
                 "--handler-output applies to exec: handlers only".into(),
             ));
         }
-        crate::cmd::check_output_paths([
+        crate::output::check_output_paths([
             self.handler_output.as_deref(),
             self.dead_letter.as_deref(),
         ])

@@ -9,7 +9,7 @@
 use super::log::{Entry, LogSummary};
 use crate::report::stats::Distribution;
 use crate::types::{EventId, EventIdx};
-use crate::workload::{IdMap, Workload};
+use crate::workload::{IdMap, Shape, Workload};
 
 /// Examples kept per kind.
 const EXAMPLES: usize = 5;
@@ -90,6 +90,9 @@ pub struct Findings {
     pub overshoot: Distribution,
     /// Caveats worth a line on stderr and in the report.
     pub notes: Vec<String>,
+    /// The shape of the events the log shows, when some were lost: the efficiency is judged
+    /// against the bound of the work that was done, as `run` does.
+    pub done: Option<Shape>,
 }
 
 impl<'w> Judge<'w> {
@@ -170,6 +173,9 @@ impl<'w> Judge<'w> {
         };
         self.order(log, &mut f);
         self.times(log, &mut f);
+        if f.lost > 0 {
+            f.done = Some(self.w.shape_of(|e| self.line[e.0 as usize] != 0));
+        }
         f
     }
 

@@ -52,6 +52,11 @@ pub fn report(w: &Workload, mut f: Findings, log: &LogSummary, lanes: Option<u64
         l.max(f.max_in_flight)
     });
     let bound = lower_bound(&shape, lanes).as_secs_f64();
+    // Lost events did no work; the whole workload's bound would put the efficiency above 100%.
+    let done_bound = f
+        .done
+        .as_ref()
+        .map_or(bound, |done| lower_bound(done, lanes).as_secs_f64());
     let wall_s = f.wall_us.map_or(0.0, |us| us as f64 / 1e6);
     let external = external(&mut f, log);
     let process_time = shape.process_time_s();
@@ -72,7 +77,11 @@ pub fn report(w: &Workload, mut f: Findings, log: &LogSummary, lanes: Option<u64
         total_work_s: shape.total_work.as_secs_f64(),
         lower_bound_s: bound,
         wall_time_s: wall_s,
-        efficiency: if wall_s > 0.0 { bound / wall_s } else { 0.0 },
+        efficiency: if wall_s > 0.0 {
+            done_bound / wall_s
+        } else {
+            0.0
+        },
         throughput_eps: if wall_s > 0.0 {
             f.processed as f64 / wall_s
         } else {
@@ -180,5 +189,25 @@ mod tests {
         let ours = crate::export::fixture::report(Strategy::Optimal, "4", 8.0, 8.0);
         let back: Report = serde_json::from_value(serde_json::to_value(&ours).unwrap()).unwrap();
         assert!(back.external.is_none());
+    }
+
+    #[test]
+    fn lost_events_do_not_lift_the_efficiency_above_one() {
+        let mut w = Workload::new(Source::Live("t".into()), Micros(1_000_000));
+        for id in 1..=3 {
+            w.push(EventId(id), AccountId(1), None);
+        }
+        // Only the first event of the 3 s chain ran, in 1 s: the work done had a 1 s floor.
+        let text = "event_id,account_id,start,end\n1,1,100,101\n";
+        let spec = LogSpec {
+            pattern: None,
+            time: "unix".parse().unwrap(),
+        };
+        let mut judge = Judge::new(&w);
+        let summary =
+            log::read_bytes(text.as_bytes(), Path::new("l"), &spec, |e| judge.add(e)).unwrap();
+        let r = report(&w, judge.finish(&summary), &summary, None);
+        assert_eq!((r.unprocessed, r.lower_bound_s), (2, 3.0));
+        assert!((r.efficiency - 1.0).abs() < 1e-9, "{}", r.efficiency);
     }
 }
