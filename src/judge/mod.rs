@@ -154,6 +154,18 @@ mod tests {
     use crate::types::{AccountId, EventId, Micros};
     use crate::workload::Source;
 
+    /// The report of a log with unix-second times, as `verify` would judge it.
+    fn judged(w: &Workload, text: &str, lanes: Option<u64>) -> (Report, LogSummary) {
+        let spec = LogSpec {
+            pattern: None,
+            time: "unix".parse().unwrap(),
+        };
+        let mut judge = Judge::new(w);
+        let summary =
+            log::read_bytes(text.as_bytes(), Path::new("l"), &spec, |e| judge.add(e)).unwrap();
+        (report(w, judge.finish(&summary), &summary, lanes), summary)
+    }
+
     #[test]
     fn the_report_states_bound_precision_and_an_understated_worker_count() {
         let mut w = Workload::new(Source::Live("t".into()), Micros(1_000_000));
@@ -161,14 +173,7 @@ mod tests {
             w.push(EventId(id), AccountId(a), None);
         }
         let text = "event_id,account_id,start,end\n1,1,100,101\n2,2,100,101\n3,1,101,102\n";
-        let spec = LogSpec {
-            pattern: None,
-            time: "unix".parse().unwrap(),
-        };
-        let mut judge = Judge::new(&w);
-        let summary =
-            log::read_bytes(text.as_bytes(), Path::new("l"), &spec, |e| judge.add(e)).unwrap();
-        let r = report(&w, judge.finish(&summary), &summary, Some(1));
+        let (r, summary) = judged(&w, text, Some(1));
         assert_eq!(r.strategy, Strategy::External);
         assert!(r.passed());
         // Two events ran at once, so the system had at least two workers: bound 2 s, not 3 s.
@@ -198,15 +203,7 @@ mod tests {
             w.push(EventId(id), AccountId(1), None);
         }
         // Only the first event of the 3 s chain ran, in 1 s: the work done had a 1 s floor.
-        let text = "event_id,account_id,start,end\n1,1,100,101\n";
-        let spec = LogSpec {
-            pattern: None,
-            time: "unix".parse().unwrap(),
-        };
-        let mut judge = Judge::new(&w);
-        let summary =
-            log::read_bytes(text.as_bytes(), Path::new("l"), &spec, |e| judge.add(e)).unwrap();
-        let r = report(&w, judge.finish(&summary), &summary, None);
+        let (r, _) = judged(&w, "event_id,account_id,start,end\n1,1,100,101\n", None);
         assert_eq!((r.unprocessed, r.lower_bound_s), (2, 3.0));
         assert!((r.efficiency - 1.0).abs() < 1e-9, "{}", r.efficiency);
     }
