@@ -27,6 +27,14 @@ fn percentiles(p: &super::Percentiles) -> String {
 /// Renders a report as the multi-line terminal summary.
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
+    setup(&mut o, r);
+    outcome(&mut o, r);
+    distributions(&mut o, r);
+    o
+}
+
+/// What ran: configuration, input, processing time, and a real handler's calls.
+fn setup(o: &mut String, r: &Report) {
     let workers = if r.workers_requested == "auto" {
         format!("{} workers (auto: one per account)", r.workers)
     } else {
@@ -71,6 +79,11 @@ pub fn render(r: &Report) -> String {
             "lower bound  from the measured handler times (all tries and waits of each event)"
         );
     }
+}
+
+/// How it went: time against the bound, throughput, CPU, the ordering verdict, the queue.
+fn outcome(o: &mut String, r: &Report) {
+    let h = &r.handling;
     let _ = writeln!(o, "{}", wall_line(r));
     let _ = writeln!(o, "throughput   {:.1} events/s", r.throughput_eps);
     let _ = writeln!(
@@ -103,6 +116,10 @@ pub fn render(r: &Report) -> String {
     if let Some(x) = &r.external {
         o.push_str(&x.render());
     }
+}
+
+/// Latency and overshoot percentiles, the timer, and the latency histogram.
+fn distributions(o: &mut String, r: &Report) {
     match &r.external {
         Some(x) if r.latency_us.max == 0 => {
             let _ = writeln!(o, "latency      {}", x.latency_basis);
@@ -124,7 +141,6 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(o, "latency histogram ({from} to done):");
         o.push_str(&render_histogram(&r.latency_histogram, 40, us));
     }
-    o
 }
 
 /// Wall time, bound and efficiency on one line; a run that stopped early says which bound its
