@@ -2,8 +2,10 @@
 
 use crate::broker::amqp::DEFAULT_PREFIX;
 use crate::cli::GlobalArgs;
+use crate::engine::record::Execution;
 use crate::engine::timer::TimerMode;
 use crate::engine::{exec, ClockKind, Plan, Strategy, Workers};
+use crate::handler::settle::Settled;
 use crate::handler::HandlerArgs;
 use crate::live::{self, observed::Observed};
 use crate::output::{print_report, Format};
@@ -146,53 +148,8 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         _ => None,
     };
     let cpu = CpuTime::now();
-    let mut settled = None;
-    let (workload, exec) = match (args.ingest, &args.broker, args.clock) {
-        (Some(Ingest::Http), _, _) => {
-            crate::server::ingest::run_http(workload, plan, global.quiet, args.dashboard)?
-        }
-        (None, Some(url), _) => {
-            let queues = args.queues.expect("clap requires --queues with --broker");
-            crate::broker::run_through(
-                url,
-                queues,
-                &args.queue_prefix,
-                workload,
-                plan,
-                global.quiet,
-            )?
-        }
-        (None, None, _) if !args.handlers.handler.is_sleep() => {
-            let board = dashboard.as_ref().map(|d| std::sync::Arc::clone(d.board()));
-            let (w, e, s) = crate::handler::settle::run_batch(
-                workload,
-                plan,
-                global.quiet,
-                &args.handlers,
-                board,
-            )?;
-            settled = Some(s);
-            (w, e)
-        }
-        (None, None, _) if dashboard.is_some() => {
-            let board = dashboard.as_ref().map(Standalone::board).expect("matched");
-            let handler = Observed {
-                inner: crate::engine::handler::SleepHandler,
-                board: std::sync::Arc::clone(board),
-            };
-            let never = Box::pin(std::future::pending());
-            exec::run_real_with(
-                workload,
-                plan,
-                args.timer,
-                global.quiet,
-                handler,
-                || board.begin(),
-                never,
-            )?
-        }
-        (None, None, clock) => exec::execute(workload, plan, clock, args.timer, global.quiet)?,
-    };
+    let (workload, exec, settled) =
+        process(&args, workload, plan, dashboard.as_ref(), global.quiet)?;
     let used = CpuTime::now().since(cpu);
     let report = report::finish_run_with(
         &workload,
@@ -221,6 +178,53 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         return Err(crate::error::Interrupted::Events(report.unprocessed).into());
     }
     Ok(())
+}
+
+/// Runs the workload through what the flags ask for: the HTTP intake, RabbitMQ, a real
+/// handler, or the engine's sleep (watched by the dashboard, if any).
+fn process(
+    args: &Args,
+    workload: Workload,
+    plan: Plan,
+    dashboard: Option<&Standalone>,
+    quiet: bool,
+) -> Result<(Workload, Execution, Option<Settled>)> {
+    let mut settled = None;
+    let (workload, exec) = match (args.ingest, &args.broker, args.clock) {
+        (Some(Ingest::Http), _, _) => {
+            crate::server::ingest::run_http(workload, plan, quiet, args.dashboard)?
+        }
+        (None, Some(url), _) => {
+            let queues = args.queues.expect("clap requires --queues with --broker");
+            crate::broker::run_through(url, queues, &args.queue_prefix, workload, plan, quiet)?
+        }
+        (None, None, _) if !args.handlers.handler.is_sleep() => {
+            let board = dashboard.map(|d| std::sync::Arc::clone(d.board()));
+            let (w, e, s) =
+                crate::handler::settle::run_batch(workload, plan, quiet, &args.handlers, board)?;
+            settled = Some(s);
+            (w, e)
+        }
+        (None, None, _) if dashboard.is_some() => {
+            let board = dashboard.map(Standalone::board).expect("matched");
+            let handler = Observed {
+                inner: crate::engine::handler::SleepHandler,
+                board: std::sync::Arc::clone(board),
+            };
+            let never = Box::pin(std::future::pending());
+            exec::run_real_with(
+                workload,
+                plan,
+                args.timer,
+                quiet,
+                handler,
+                || board.begin(),
+                never,
+            )?
+        }
+        (None, None, clock) => exec::execute(workload, plan, clock, args.timer, quiet)?,
+    };
+    Ok((workload, exec, settled))
 }
 
 /// One stderr line before the work starts: what runs, and how long it cannot beat.
