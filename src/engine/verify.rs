@@ -177,6 +177,12 @@ pub fn check_order(w: &Workload, records: &Records) -> Verification {
 /// starting at t). Consumes the records: the sweep sorts their time columns in place.
 pub fn max_in_flight(records: Records) -> u64 {
     let (starts, ends) = records.into_sorted_spans();
+    max_overlap(&starts, &ends)
+}
+
+/// The most intervals open at one instant, from their sorted starts and sorted ends (one
+/// ending at t does not overlap one starting at t): a single sweep over both.
+pub fn max_overlap<T: Ord>(starts: &[T], ends: &[T]) -> u64 {
     let mut ended = 0usize;
     let mut best = 0u64;
     for (k, s) in starts.iter().enumerate() {

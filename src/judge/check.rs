@@ -330,14 +330,7 @@ fn in_flight(spans: impl Iterator<Item = (i64, i64)>) -> u64 {
     let (mut starts, mut ends): (Vec<i64>, Vec<i64>) = spans.unzip();
     starts.sort_unstable();
     ends.sort_unstable();
-    let (mut ended, mut best) = (0usize, 0u64);
-    for (k, s) in starts.iter().enumerate() {
-        while ended < ends.len() && ends[ended] <= *s {
-            ended += 1;
-        }
-        best = best.max((k + 1).saturating_sub(ended) as u64);
-    }
-    best
+    crate::engine::verify::max_overlap(&starts, &ends)
 }
 
 #[cfg(test)]
