@@ -21,6 +21,43 @@ fn eventbench() -> Command {
     c
 }
 
+/// A hand-made case: events of `accounts` (ids 1, 2, …) and a log file `name` holding `text`.
+struct Case {
+    _dir: tempfile::TempDir,
+    events: PathBuf,
+    log: PathBuf,
+}
+
+impl Case {
+    fn new(accounts: &[u64], name: &str, text: &str) -> Case {
+        let dir = tempfile::tempdir().unwrap();
+        let events = dir.path().join("events.csv");
+        common::write_events(&events, accounts, None);
+        let log = dir.path().join(name);
+        std::fs::write(&log, text).unwrap();
+        Case {
+            _dir: dir,
+            events,
+            log,
+        }
+    }
+
+    /// `verify --events … --log …` with `extra` flags.
+    fn verify(&self, extra: &[&str]) -> Command {
+        let mut c = eventbench();
+        c.args(["verify", "--events"])
+            .arg(&self.events)
+            .arg("--log")
+            .arg(&self.log)
+            .args(extra);
+        c
+    }
+}
+
+fn stdout(out: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&out.get_output().stdout).to_string()
+}
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -260,20 +297,10 @@ fn our_own_log_verifies_with_full_efficiency() {
 /// A log with a lost line, a duplicated line and two swapped lines (no times).
 #[test]
 fn lost_duplicated_and_reordered_lines_are_counted() {
-    let dir = tempfile::tempdir().unwrap();
-    let events = dir.path().join("events.csv");
-    common::write_events(&events, &[1, 2, 1, 1, 2], None);
-    let log = dir.path().join("done.csv");
     // Event 2 lost, event 3 twice, events 4 and 3 of account 1 swapped; a foreign event 9.
-    std::fs::write(&log, "account_id,event_id\n1,1\n1,4\n1,3\n2,5\n1,3\n7,9\n").unwrap();
-    let out = eventbench()
-        .args(["verify", "--events"])
-        .arg(&events)
-        .arg("--log")
-        .arg(&log)
-        .args(["--format", "json"])
-        .assert()
-        .code(1);
+    let log = "account_id,event_id\n1,1\n1,4\n1,3\n2,5\n1,3\n7,9\n";
+    let case = Case::new(&[1, 2, 1, 1, 2], "done.csv", log);
+    let out = case.verify(&["--format", "json"]).assert().code(1);
     let r = json(&out.get_output().stdout);
     assert_eq!(r["lost"], 1);
     assert_eq!(r["duplicates"], 1);
@@ -316,27 +343,21 @@ fn the_log_can_come_from_standard_input() {
 /// wall time is claimed to ± 1 s only.
 #[test]
 fn partly_matching_text_log_with_whole_seconds() {
-    let dir = tempfile::tempdir().unwrap();
-    let events = dir.path().join("events.csv");
-    common::write_events(&events, &[413, 413, 7], None);
-    let log = dir.path().join("app.log");
-    std::fs::write(
-        &log,
+    let case = Case::new(
+        &[413, 413, 7],
+        "app.log",
         "booting\n[28.11.2026 03:14:05] Executed event 1 for account 413\n\
          [28.11.2026 03:14:05] Executed event 3 for account 7\nGC pause 12ms\n\
          [28.11.2026 03:14:06] Executed event 2 for account 413\n",
-    )
-    .unwrap();
-    let out = eventbench()
-        .args(["verify", "--process-time", "1s", "--events"])
-        .arg(&events)
-        .arg("--log")
-        .arg(&log)
-        .args(["--log-pattern", r"\[(?P<time>[^\]]+)\] Executed event (?P<event_id>\d+) for account (?P<account_id>\d+)"])
+    );
+    let pattern =
+        r"\[(?P<time>[^\]]+)\] Executed event (?P<event_id>\d+) for account (?P<account_id>\d+)";
+    let out = case
+        .verify(&["--process-time", "1s", "--log-pattern", pattern])
         .args(["--time-format", "%d.%m.%Y %H:%M:%S"])
         .assert()
         .success();
-    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let stdout = stdout(&out);
     assert!(stdout.contains("2 unmatched"), "{stdout}");
     assert!(stdout.contains("unmatched: line 1: booting"), "{stdout}");
     assert!(
@@ -350,23 +371,12 @@ fn partly_matching_text_log_with_whole_seconds() {
 
 #[test]
 fn overlapping_events_in_our_csv_name_both_lines() {
-    let dir = tempfile::tempdir().unwrap();
-    let events = dir.path().join("events.csv");
-    common::write_events(&events, &[1, 1], None);
-    let log = dir.path().join("log.csv");
-    std::fs::write(
-        &log,
-        "account_id,event_id,worker,start_us,end_us\n1,1,0,0,1000000\n1,2,1,400000,1400000\n",
-    )
-    .unwrap();
-    let out = eventbench()
-        .args(["verify", "--events"])
-        .arg(&events)
-        .arg("--log")
-        .arg(&log)
+    let log = "account_id,event_id,worker,start_us,end_us\n1,1,0,0,1000000\n1,2,1,400000,1400000\n";
+    let out = Case::new(&[1, 1], "log.csv", log)
+        .verify(&[])
         .assert()
         .code(1);
-    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let stdout = stdout(&out);
     assert!(
         stdout.contains("account 1: event 2 (line 3) started 600.000ms before event 1 (line 2"),
         "{stdout}"
@@ -375,24 +385,14 @@ fn overlapping_events_in_our_csv_name_both_lines() {
 
 #[test]
 fn bad_input_exits_2_naming_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let events = dir.path().join("events.csv");
-    common::write_events(&events, &[1, 2], None);
-    let log = dir.path().join("log.csv");
-    std::fs::write(
-        &log,
+    let case = Case::new(
+        &[1, 2],
+        "log.csv",
         "event_id,account_id,end\n1,1,1764299645\n2,2,half past\n",
-    )
-    .unwrap();
+    );
+    let log = &case.log;
     let run = |extra: &[&str]| {
-        let out = eventbench()
-            .args(["verify", "--events"])
-            .arg(&events)
-            .arg("--log")
-            .arg(&log)
-            .args(extra)
-            .assert()
-            .code(2);
+        let out = case.verify(extra).assert().code(2);
         String::from_utf8_lossy(&out.get_output().stderr).to_string()
     };
     let e = run(&[]);
@@ -400,9 +400,9 @@ fn bad_input_exits_2_naming_file_and_line() {
     assert!(run(&["--log-pattern", "(unclosed"]).contains("regular expression"));
     assert!(run(&["--log-pattern", r"event (?P<event_id>\d+)"]).contains("account_id"));
     assert!(run(&["--time-format", "dd.mm.yyyy"]).contains("strftime"));
-    std::fs::write(&log, "just words\n").unwrap();
+    std::fs::write(log, "just words\n").unwrap();
     assert!(run(&[]).contains("--log-pattern"));
-    std::fs::remove_file(&log).unwrap();
+    std::fs::remove_file(log).unwrap();
     assert!(run(&[]).contains("log.csv"));
 }
 
