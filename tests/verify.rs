@@ -71,10 +71,15 @@ struct System {
 }
 
 impl System {
-    fn start(script: &str, args: &[&str]) -> System {
+    /// Starts `script` with four workers of 10 ms each, logging to `log`, expecting `events`.
+    fn start(script: &str, log: &Path, events: u64, extra: &[&str]) -> System {
         let mut child = std::process::Command::new("python3")
             .arg(fixture(script))
-            .args(args)
+            .arg("--log")
+            .arg(log)
+            .args(["--workers", "4", "--process-ms", "10", "--expect"])
+            .arg(events.to_string())
+            .args(extra)
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3 is needed for these tests (.ci installs it)");
@@ -137,20 +142,7 @@ fn a_correct_system_passes_with_its_efficiency() {
     let events = generate(dir.path(), 240, 12);
     let log = dir.path().join("app.log");
     let sent = dir.path().join("sent.csv");
-    let system = System::start(
-        "ordered_system.py",
-        &[
-            "--log",
-            log.to_str().unwrap(),
-            "--workers",
-            "4",
-            "--process-ms",
-            "10",
-        ]
-        .into_iter()
-        .chain(["--expect", "240", "--token", "s3cret"])
-        .collect::<Vec<_>>(),
-    );
+    let system = System::start("ordered_system.py", &log, 240, &["--token", "s3cret"]);
     let url = format!("http://127.0.0.1:{}/events", system.port);
     eventbench()
         .args([
@@ -224,19 +216,7 @@ fn a_global_pool_without_account_locks_fails_naming_violations() {
     // together, and a pool of four takes them at once.
     let events = generate(dir.path(), 160, 4);
     let log = dir.path().join("app.csv");
-    let system = System::start(
-        "pooled_system.py",
-        &[
-            "--log",
-            log.to_str().unwrap(),
-            "--workers",
-            "4",
-            "--process-ms",
-            "10",
-            "--expect",
-            "160",
-        ],
-    );
+    let system = System::start("pooled_system.py", &log, 160, &[]);
     let url = format!("http://127.0.0.1:{}/api", system.port);
     eventbench()
         .args([
