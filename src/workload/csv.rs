@@ -4,6 +4,8 @@
 //! The loader is built for ten-million-row files: fields stay bytes (no `String` per field),
 //! numbers are parsed by hand, and duplicate event ids are found without a hash set of all ids.
 
+use self::lines::{skip_bom, LineCounter};
+use self::number::{describe, parse_u64};
 use super::{Durations, Source, Workload};
 use crate::error::InputError;
 use crate::types::{AccountId, EventId, EventIdx, Micros};
@@ -15,7 +17,6 @@ use std::path::{Path, PathBuf};
 const EVENT_ID: &str = "event_id";
 const ACCOUNT_ID: &str = "account_id";
 const DURATION_US: &str = "duration_us";
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// `Workload` addresses events with `u32` indexes.
 const MAX_EVENTS: usize = u32::MAX as usize;
 
@@ -151,81 +152,6 @@ fn read<R: Read>(
 
 /// Rows read before the rest of the file is sized from their average length.
 const RESERVE_AFTER: usize = 1024;
-
-/// Drops a UTF-8 byte order mark (as some spreadsheet exports write) in front of the header.
-fn skip_bom<R: Read>(
-    mut reader: R,
-) -> std::io::Result<std::io::Chain<std::io::Cursor<Vec<u8>>, R>> {
-    let mut head = Vec::with_capacity(UTF8_BOM.len());
-    (&mut reader)
-        .take(UTF8_BOM.len() as u64)
-        .read_to_end(&mut head)?;
-    if head == UTF8_BOM {
-        head.clear();
-    }
-    Ok(std::io::Cursor::new(head).chain(reader))
-}
-
-/// Passes the input through to the csv reader and keeps the bytes that no record has claimed
-/// yet, so that each record's first line can be counted exactly.
-struct LineCounter<R> {
-    inner: R,
-    pending: Vec<u8>,
-    /// Index in `pending` of the first unclaimed byte, which is at input offset `offset`.
-    cursor: usize,
-    offset: u64,
-    /// Line number at `offset`.
-    line: u64,
-}
-
-impl<R> LineCounter<R> {
-    fn new(inner: R) -> Self {
-        LineCounter {
-            inner,
-            pending: Vec::new(),
-            cursor: 0,
-            offset: 0,
-            line: 1,
-        }
-    }
-
-    /// Claims the input up to `end` (just past a record) and returns the record's first line.
-    ///
-    /// The claimed bytes start with whatever the csv reader skipped before the record: blank
-    /// lines, and on CRLF files the previous record's `\n`.
-    #[inline]
-    fn record_line(&mut self, end: u64) -> u64 {
-        let unclaimed = self.pending.len() - self.cursor;
-        let len = usize::try_from(end.saturating_sub(self.offset))
-            .map_or(unclaimed, |l| l.min(unclaimed));
-        let bytes = &self.pending[self.cursor..self.cursor + len];
-        let skipped = bytes
-            .iter()
-            .position(|&b| b != b'\n' && b != b'\r')
-            .unwrap_or(len);
-        let start = self.line + count_newlines(&bytes[..skipped]);
-        self.line = start + count_newlines(&bytes[skipped..]);
-        self.cursor += len;
-        self.offset += len as u64;
-        start
-    }
-}
-
-fn count_newlines(bytes: &[u8]) -> u64 {
-    bytes.iter().map(|&b| u64::from(b == b'\n')).sum()
-}
-
-impl<R: Read> Read for LineCounter<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        // The csv reader asks for more only once it consumed its buffer, so what is left
-        // unclaimed here is at most the record in progress: dropping the rest keeps this small.
-        self.pending.drain(..self.cursor);
-        self.cursor = 0;
-        let n = self.inner.read(buf)?;
-        self.pending.extend_from_slice(&buf[..n]);
-        Ok(n)
-    }
-}
 
 fn parse_header(record: &ByteRecord, line: u64, errors: &Errors) -> Result<Columns, InputError> {
     let mut names: Vec<String> = Vec::with_capacity(record.len());
@@ -448,76 +374,7 @@ fn first_duplicate(w: &Workload) -> Option<(u32, u32)> {
     None
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum NumError {
-    Empty,
-    Negative,
-    NotInteger,
-    Overflow,
-}
-
-/// Parses an unsigned decimal integer: ASCII digits only (no sign, no spaces; callers trim).
-#[inline]
-fn parse_u64(raw: &[u8]) -> Result<u64, NumError> {
-    // Up to 19 digits cannot overflow, which keeps the common path free of checks.
-    if raw.is_empty() {
-        return Err(NumError::Empty);
-    }
-    let mut v: u64 = 0;
-    if raw.len() <= 19 {
-        for &c in raw {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                return Err(classify(raw));
-            }
-            v = v * 10 + u64::from(d);
-        }
-        return Ok(v);
-    }
-    if !raw.iter().all(u8::is_ascii_digit) {
-        return Err(classify(raw));
-    }
-    for &c in raw {
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(c - b'0')))
-            .ok_or(NumError::Overflow)?;
-    }
-    Ok(v)
-}
-
-#[cold]
-fn classify(raw: &[u8]) -> NumError {
-    match raw.split_first() {
-        Some((b'-', rest)) if !rest.is_empty() && rest.iter().all(u8::is_ascii_digit) => {
-            NumError::Negative
-        }
-        _ => NumError::NotInteger,
-    }
-}
-
-#[cold]
-fn describe(column: &str, raw: &[u8], err: NumError) -> String {
-    let text = String::from_utf8_lossy(raw);
-    let shown: String = if text.chars().count() > 40 {
-        text.chars().take(40).chain("…".chars()).collect()
-    } else {
-        text.into_owned()
-    };
-    let unit = if column == DURATION_US {
-        " (whole microseconds)"
-    } else {
-        ""
-    };
-    match err {
-        NumError::Empty => format!("{column} is empty"),
-        NumError::Negative => format!("{column} {shown:?} is negative; it must be unsigned{unit}"),
-        NumError::Overflow => format!("{column} {shown:?} is too large (at most {})", u64::MAX),
-        NumError::NotInteger => {
-            format!("{column} {shown:?} is not an unsigned integer{unit}")
-        }
-    }
-}
-
+mod lines;
+mod number;
 #[cfg(test)]
 mod tests;

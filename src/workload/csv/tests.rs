@@ -1,5 +1,6 @@
 //! Tests of `csv`.
 
+use super::number::NumError;
 use super::*;
 
 fn load_str(text: &[u8]) -> Result<Workload, InputError> {
