@@ -4,75 +4,15 @@
 mod common;
 
 use common::eventbench;
-use eventbench::engine::Strategy;
-use eventbench::server::{self, Config, ServeOutcome};
+use common::server::Running;
+use eventbench::server::{Config, ServeOutcome};
 use eventbench::types::Micros;
 use reqwest::StatusCode;
 use serde_json::Value;
-use std::path::PathBuf;
 use std::time::Duration;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-struct Running {
-    base: String,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<anyhow::Result<ServeOutcome>>,
-    http: reqwest::Client,
-}
-
-impl Running {
-    async fn start(config: Config) -> Running {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server::run(listener, config, async {
-            let _ = stopped.await;
-        }));
-        Running {
-            base,
-            stop,
-            task,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn post_json(&self, body: &str) -> reqwest::Response {
-        self.http
-            .post(format!("{}/api", self.base))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn event(&self, event: u64, account: u64) -> reqwest::Response {
-        self.post_json(&format!(r#"{{"event_id":{event},"account_id":{account}}}"#))
-            .await
-    }
-
-    async fn shutdown(self) -> ServeOutcome {
-        self.stop.send(()).unwrap();
-        self.task.await.unwrap().unwrap()
-    }
-}
 
 fn config(process_time_ms: u64) -> Config {
-    Config {
-        strategy: Strategy::Optimal,
-        lanes: None,
-        process_time: Micros(process_time_ms * 1_000),
-        per_event_durations: false,
-        max_queued: None,
-        drain_timeout: None,
-        leftover: PathBuf::from("never-written.csv"),
-        data_dir: None,
-        log: None,
-        announce: false,
-        connections: server::listen::Limits::default(),
-        handler: Default::default(),
-    }
+    common::server::config(Micros(process_time_ms * 1_000))
 }
 
 /// Asserts the status and that the body is a JSON error naming `code`.
@@ -415,95 +355,6 @@ async fn requests_after_shutdown_are_refused_not_dropped() {
         .send()
         .await;
     assert!(late.is_err() || late.unwrap().status() == StatusCode::SERVICE_UNAVAILABLE);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_send_client_keeps_each_accounts_order() {
-    sends_in_account_order(None).await;
-}
-
-/// The open model releases events on a schedule, yet an account's next event still waits
-/// for the previous answer.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_open_model_keeps_each_accounts_order_and_logs_every_answer() {
-    sends_in_account_order(Some(5_000.0)).await;
-}
-
-async fn sends_in_account_order(rate: Option<f64>) {
-    let s = Running::start(config(2)).await;
-    let mut w = eventbench::workload::Workload::new(
-        eventbench::workload::Source::Live("test".into()),
-        Micros(2_000),
-    );
-    for i in 0..60u64 {
-        w.push(
-            eventbench::types::EventId(i + 1),
-            eventbench::types::AccountId(i % 5),
-            None,
-        );
-    }
-    let mut cfg = server::client::SendConfig::ours(&format!("{}/api", s.base), 3);
-    cfg.rate = rate;
-    let dir = tempfile::tempdir().unwrap();
-    let sent_path = dir.path().join("sent.csv");
-    let sent = server::request::SentLog::create(&sent_path).unwrap();
-    let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let report = server::client::send_all(&w, &cfg, counter, Some(std::sync::Arc::new(sent)))
-        .await
-        .unwrap();
-    assert_eq!((report.events, report.accepted), (60, 60));
-    assert_eq!(report.model, if rate.is_some() { "open" } else { "closed" });
-    let rows = std::fs::read_to_string(&sent_path).unwrap();
-    assert_eq!(rows.lines().count(), 61);
-    assert!(rows.lines().skip(1).all(|l| l.ends_with(",202")), "{rows}");
-    let o = s.shutdown().await;
-    // Per account, the server saw the events in their original (ascending) order.
-    for a in 0..5u64 {
-        let seen: Vec<u64> = o
-            .workload
-            .indexes()
-            .filter(|&e| o.workload.account_id(o.workload.account_of(e)).0 == a)
-            .map(|e| o.workload.event_id(e).0)
-            .collect();
-        assert!(
-            seen.windows(2).all(|p| p[0] < p[1]),
-            "account {a}: {seen:?}"
-        );
-        assert_eq!(seen.len(), 12);
-    }
-}
-
-#[test]
-fn run_ingest_http_processes_a_generated_workload_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("events.csv");
-    let mut csv = String::from("event_id,account_id\n");
-    for i in 1..=200u64 {
-        csv.push_str(&format!("{i},{}\n", (i * 7) % 13));
-    }
-    std::fs::write(&input, csv).unwrap();
-    let json = dir.path().join("report.json");
-    let out = eventbench()
-        .args([
-            "run",
-            "--ingest",
-            "http",
-            "--process-time",
-            "10ms",
-            "--quiet",
-        ])
-        .arg("--input")
-        .arg(&input)
-        .arg("--json")
-        .arg(&json)
-        .assert()
-        .success();
-    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    assert!(stdout.contains("ordering     ok"), "{stdout}");
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(report["events"], 200);
-    assert_eq!(report["ordering_violations"], 0);
-    assert_eq!(report["unprocessed"], 0);
 }
 
 #[test]

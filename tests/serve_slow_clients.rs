@@ -2,50 +2,27 @@
 //! headers and idle keep-alive connections are closed, connections beyond the cap are
 //! answered 503 and closed, and the server keeps serving everyone else.
 
-use eventbench::engine::Strategy;
+mod common;
+
+use common::server::Running;
 use eventbench::server::listen::Limits;
-use eventbench::server::{self, Config, ServeOutcome};
+use eventbench::server::Config;
 use eventbench::types::Micros;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// How long a test waits for the server to close a connection before calling it held open:
 /// far above the timeouts configured here, so a loaded machine does not fail the test.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-struct Running {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<anyhow::Result<ServeOutcome>>,
-}
-
 async fn start(connections: Limits) -> Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = Config {
-        strategy: Strategy::Optimal,
-        lanes: None,
-        process_time: Micros(1_000),
-        per_event_durations: false,
-        max_queued: None,
-        drain_timeout: None,
-        leftover: PathBuf::from("never-written.csv"),
-        data_dir: None,
-        log: None,
-        announce: false,
+    Running::start(Config {
         connections,
-        handler: Default::default(),
-    };
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server::run(listener, config, async {
-        let _ = stopped.await;
-    }));
-    Running { addr, stop, task }
+        ..common::server::config(Micros(1_000))
+    })
+    .await
 }
 
 /// Reads until the server closes the connection; `None` if it is still open after PATIENCE.
@@ -104,8 +81,7 @@ async fn half_sent_and_silent_connections_are_closed_after_the_header_timeout() 
         202,
         "the server stopped serving"
     );
-    s.stop.send(()).unwrap();
-    let outcome = s.task.await.unwrap().unwrap();
+    let outcome = s.shutdown().await;
     assert_eq!(outcome.workload.len(), 1);
 }
 
@@ -125,8 +101,7 @@ async fn idle_keep_alive_connections_are_closed() {
         .expect("an idle keep-alive connection is still open");
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    s.stop.send(()).unwrap();
-    s.task.await.unwrap().unwrap();
+    s.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,8 +127,7 @@ async fn connections_beyond_the_cap_get_503_and_the_server_keeps_serving() {
     }
     drop(holders);
     assert_eq!(post_event(s.addr, 7).await, 202);
-    s.stop.send(()).unwrap();
-    let outcome = s.task.await.unwrap().unwrap();
+    let outcome = s.shutdown().await;
     // Five above, plus any retries of the post while the holders' slots were being freed.
     assert!(
         outcome.refused_connections >= 5,

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod broker;
+pub mod server;
 
 use std::collections::HashMap;
 use std::path::Path;
