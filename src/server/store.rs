@@ -293,8 +293,24 @@ impl Store {
     fn write(&mut self, ops: &[Op]) -> Result<u64, StoreError> {
         let path = self.path.clone();
         let err = |e| sql_error(&path, e);
-        let mut rows = self.rows;
-        // Ranges touched by new ids: the old rows they replace, then the merged ranges.
+        let (stale, new_ids) = self.track_ranges(ops);
+        let tx = self.conn.transaction().map_err(err)?;
+        let rows = apply_queue_ops(&tx, ops, self.rows).map_err(err)?;
+        write_ranges(&tx, &self.accepted, stale, new_ids).map_err(err)?;
+        if ops.iter().any(|o| matches!(o, Op::Insert(_))) {
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?1)",
+                [to_sql(self.next_seq)],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(rows)
+    }
+
+    /// Adds the inserted ids to the accepted ranges; returns the starts of the stored ranges
+    /// they touch (those rows are replaced by the merged ranges) and the new ids.
+    fn track_ranges(&mut self, ops: &[Op]) -> (Vec<u64>, Vec<u64>) {
         let mut stale: Vec<u64> = Vec::new();
         let mut new_ids: Vec<u64> = Vec::new();
         for op in ops {
@@ -310,74 +326,7 @@ impl Store {
                 new_ids.push(id);
             }
         }
-        let tx = self.conn.transaction().map_err(err)?;
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO queue (seq, event_id, account_id, duration_us) \
-                     VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(err)?;
-            let mut start = tx
-                .prepare_cached("UPDATE queue SET started = 1 WHERE seq = ?1")
-                .map_err(err)?;
-            let mut finish = tx
-                .prepare_cached("DELETE FROM queue WHERE seq = ?1")
-                .map_err(err)?;
-            for op in ops {
-                match *op {
-                    Op::Insert(p) => {
-                        insert
-                            .execute(params![
-                                to_sql(p.seq),
-                                to_sql(p.event.0),
-                                to_sql(p.account.0),
-                                p.duration.map(|d| to_sql(d.0))
-                            ])
-                            .map_err(err)?;
-                        rows += 1;
-                    }
-                    Op::Start(seq) => {
-                        start.execute([to_sql(seq)]).map_err(err)?;
-                    }
-                    Op::Finish(seq) => {
-                        rows =
-                            rows.saturating_sub(finish.execute([to_sql(seq)]).map_err(err)? as u64);
-                    }
-                }
-            }
-            let mut drop_range = tx
-                .prepare_cached("DELETE FROM accepted WHERE lo = ?1")
-                .map_err(err)?;
-            stale.sort_unstable();
-            stale.dedup();
-            for lo in stale {
-                drop_range.execute([to_sql(lo)]).map_err(err)?;
-            }
-            let mut put_range = tx
-                .prepare_cached("INSERT OR REPLACE INTO accepted (lo, hi) VALUES (?1, ?2)")
-                .map_err(err)?;
-            let mut written: Vec<u64> = Vec::new();
-            for id in new_ids {
-                if let Some(r) = self.accepted.get(&id) {
-                    if written.last() != Some(r.start()) && !written.contains(r.start()) {
-                        put_range
-                            .execute([to_sql(*r.start()), to_sql(*r.end())])
-                            .map_err(err)?;
-                        written.push(*r.start());
-                    }
-                }
-            }
-            if ops.iter().any(|o| matches!(o, Op::Insert(_))) {
-                tx.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?1)",
-                    [to_sql(self.next_seq)],
-                )
-                .map_err(err)?;
-            }
-        }
-        tx.commit().map_err(err)?;
-        Ok(rows)
+        (stale, new_ids)
     }
 
     /// Gives freed pages back and truncates the WAL; cheap enough to call whenever idle.
@@ -418,6 +367,66 @@ impl Store {
             .pragma_update(None, "max_page_count", to_sql(pages))
             .expect("max_page_count");
     }
+}
+/// Applies the queue rows of one batch; returns the row count after it.
+fn apply_queue_ops(
+    tx: &rusqlite::Transaction<'_>,
+    ops: &[Op],
+    mut rows: u64,
+) -> rusqlite::Result<u64> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO queue (seq, event_id, account_id, duration_us) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut start = tx.prepare_cached("UPDATE queue SET started = 1 WHERE seq = ?1")?;
+    let mut finish = tx.prepare_cached("DELETE FROM queue WHERE seq = ?1")?;
+    for op in ops {
+        match *op {
+            Op::Insert(p) => {
+                insert.execute(params![
+                    to_sql(p.seq),
+                    to_sql(p.event.0),
+                    to_sql(p.account.0),
+                    p.duration.map(|d| to_sql(d.0))
+                ])?;
+                rows += 1;
+            }
+            Op::Start(seq) => {
+                start.execute([to_sql(seq)])?;
+            }
+            Op::Finish(seq) => {
+                rows = rows.saturating_sub(finish.execute([to_sql(seq)])? as u64);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Replaces the stored accepted ranges the new ids touched with their merged ranges.
+fn write_ranges(
+    tx: &rusqlite::Transaction<'_>,
+    accepted: &RangeInclusiveSet<u64>,
+    mut stale: Vec<u64>,
+    new_ids: Vec<u64>,
+) -> rusqlite::Result<()> {
+    let mut drop_range = tx.prepare_cached("DELETE FROM accepted WHERE lo = ?1")?;
+    stale.sort_unstable();
+    stale.dedup();
+    for lo in stale {
+        drop_range.execute([to_sql(lo)])?;
+    }
+    let mut put_range =
+        tx.prepare_cached("INSERT OR REPLACE INTO accepted (lo, hi) VALUES (?1, ?2)")?;
+    let mut written: Vec<u64> = Vec::new();
+    for id in new_ids {
+        if let Some(r) = accepted.get(&id) {
+            // Consecutive ids mostly share a range: the last one written is checked first.
+            if written.last() != Some(r.start()) && !written.contains(r.start()) {
+                put_range.execute([to_sql(*r.start()), to_sql(*r.end())])?;
+                written.push(*r.start());
+            }
+        }
+    }
+    Ok(())
 }
 
 fn sql_error(path: &Path, source: rusqlite::Error) -> StoreError {
