@@ -1,5 +1,8 @@
 //! Acknowledging processed deliveries in as few frames as order allows.
 //!
+//! A delivery is one message, which may carry a batch of events; it is settled once all of
+//! them are (the consumer's book decides that), and only then does it reach this loop.
+//!
 //! Accounts of one queue finish out of delivery order, so a plain `multiple` ack could cover
 //! events still running. Each queue's channel keeps a frontier instead: the highest delivery
 //! tag below which every delivery is settled. One `multiple` ack moves the frontier (the
@@ -27,6 +30,15 @@ pub struct Settled {
     pub queue: u32,
     pub tag: u64,
     pub acker: Option<Acker>,
+    /// Events the message carried (counted as acked with it).
+    pub events: u64,
+}
+
+/// What the loop acknowledged so far.
+#[derive(Debug, Default)]
+pub struct Acked {
+    pub messages: AtomicU64,
+    pub events: AtomicU64,
 }
 
 pub enum AckMsg {
@@ -42,9 +54,9 @@ pub type AckError = (Session, anyhow::Error);
 struct Line {
     /// Every tag below this is acked (or rejected). Tags start at 1.
     next: u64,
-    /// Settled tags at or above `next`: `Some` = processed, not acked yet; `None` = rejected
-    /// or already acked on its own.
-    settled: BTreeMap<u64, Option<Acker>>,
+    /// Settled tags at or above `next`, with their event counts: `Some` = processed, not
+    /// acked yet; `None` = rejected or already acked on its own.
+    settled: BTreeMap<u64, (Option<Acker>, u64)>,
 }
 
 /// What a round decided for one line.
@@ -53,8 +65,10 @@ struct Plan {
     multiple: Option<Acker>,
     /// Acked one by one (above the frontier).
     single: Vec<Acker>,
-    /// Deliveries acknowledged by this plan.
+    /// Deliveries (messages) acknowledged by this plan.
     count: u64,
+    /// Events in those messages.
+    events: u64,
 }
 
 impl Default for Line {
@@ -67,9 +81,9 @@ impl Default for Line {
 }
 
 impl Line {
-    fn settle(&mut self, tag: u64, acker: Option<Acker>) {
+    fn settle(&mut self, tag: u64, acker: Option<Acker>, events: u64) {
         if tag >= self.next {
-            self.settled.insert(tag, acker);
+            self.settled.insert(tag, (acker, events));
         }
     }
 
@@ -80,18 +94,21 @@ impl Line {
             multiple: None,
             single: Vec::new(),
             count: 0,
+            events: 0,
         };
-        while let Some(acker) = self.settled.remove(&self.next) {
+        while let Some((acker, events)) = self.settled.remove(&self.next) {
             if let Some(a) = acker {
                 plan.multiple = Some(a);
                 plan.count += 1;
+                plan.events += events;
             }
             self.next += 1;
         }
-        for acker in self.settled.values_mut() {
+        for (acker, events) in self.settled.values_mut() {
             if let Some(a) = acker.take() {
                 plan.single.push(a);
                 plan.count += 1;
+                plan.events += *events;
             }
         }
         plan
@@ -102,7 +119,7 @@ impl Line {
 pub async fn ack_loop(
     mut rx: mpsc::UnboundedReceiver<AckMsg>,
     errors: mpsc::UnboundedSender<AckError>,
-    acked: Arc<AtomicU64>,
+    acked: Arc<Acked>,
     current: Arc<AtomicU64>,
 ) {
     let mut lines: HashMap<(Session, u32), Line> = HashMap::new();
@@ -118,7 +135,10 @@ pub async fn ack_loop(
                 AckMsg::Settled(s) if s.session != live => {}
                 AckMsg::Settled(s) => {
                     let key = (s.session, s.queue);
-                    lines.entry(key).or_default().settle(s.tag, s.acker);
+                    lines
+                        .entry(key)
+                        .or_default()
+                        .settle(s.tag, s.acker, s.events);
                     touched.push(key);
                 }
                 AckMsg::Flush(tx) => flushes.push(tx),
@@ -131,9 +151,11 @@ pub async fn ack_loop(
                 continue;
             };
             let plan = line.plan();
+            let (messages, events) = (plan.count, plan.events);
             match send(plan).await {
-                Ok(n) => {
-                    acked.fetch_add(n, Relaxed);
+                Ok(()) => {
+                    acked.messages.fetch_add(messages, Relaxed);
+                    acked.events.fetch_add(events, Relaxed);
                 }
                 Err(e) => {
                     let _ = errors.send((key.0, e));
@@ -146,7 +168,7 @@ pub async fn ack_loop(
     }
 }
 
-async fn send(plan: Plan) -> anyhow::Result<u64> {
+async fn send(plan: Plan) -> anyhow::Result<()> {
     let lost = |e: lapin::Error| anyhow!(e).context("lost RabbitMQ while acknowledging");
     for a in plan.single {
         a.ack(BasicAckOptions::default()).await.map_err(lost)?;
@@ -156,7 +178,7 @@ async fn send(plan: Plan) -> anyhow::Result<u64> {
             .await
             .map_err(lost)?;
     }
-    Ok(plan.count)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -166,7 +188,7 @@ mod tests {
     fn tags(line: &Line) -> Vec<(u64, bool)> {
         line.settled
             .iter()
-            .map(|(t, a)| (*t, a.is_some()))
+            .map(|(t, (a, _))| (*t, a.is_some()))
             .collect()
     }
 
@@ -174,24 +196,25 @@ mod tests {
     fn the_frontier_moves_over_the_settled_prefix_only() {
         let mut line = Line::default();
         // Acker::default() is a no-op acker: enough to follow which tags are covered.
+        // Tag t carries t events (a batch), so the event counts can be told apart.
         for t in [1, 2, 4] {
-            line.settle(t, Some(Acker::default()));
+            line.settle(t, Some(Acker::default()), t);
         }
         let plan = line.plan();
         assert_eq!(line.next, 3, "tag 3 is still running");
         assert!(plan.multiple.is_some());
-        assert_eq!((plan.single.len(), plan.count), (1, 3));
+        assert_eq!((plan.single.len(), plan.count, plan.events), (1, 3, 7));
         assert_eq!(
             tags(&line),
             vec![(4, false)],
             "4 acked singly, kept as settled"
         );
-        line.settle(3, None); // rejected
+        line.settle(3, None, 0); // rejected
         let plan = line.plan();
         assert_eq!(line.next, 5);
         assert!(plan.multiple.is_none() && plan.single.is_empty());
-        assert_eq!(plan.count, 0);
-        line.settle(2, Some(Acker::default())); // stale: below the frontier
+        assert_eq!((plan.count, plan.events), (0, 0));
+        line.settle(2, Some(Acker::default()), 2); // stale: below the frontier
         assert!(line.settled.is_empty());
     }
 }

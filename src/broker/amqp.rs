@@ -65,8 +65,13 @@ impl Message {
     /// The JSON body, written by hand: it is three plain numbers, and this is the publisher's
     /// hot path.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let mut buf = itoa::Buffer::new();
         out.clear();
+        self.append_to(out);
+    }
+
+    /// [`Message::encode`] without clearing `out` first (batches append event after event).
+    pub fn append_to(&self, out: &mut Vec<u8>) {
+        let mut buf = itoa::Buffer::new();
         out.extend_from_slice(b"{\"event_id\":");
         out.extend_from_slice(buf.format(self.event_id).as_bytes());
         out.extend_from_slice(b",\"account_id\":");
@@ -78,9 +83,65 @@ impl Message {
         out.push(b'}');
     }
 
-    /// Parses a body; `None` when it is not an event.
+    /// Parses a single-event body; `None` when it is not an event.
     pub fn decode(body: &[u8]) -> Option<Message> {
         serde_json::from_slice(body).ok()
+    }
+
+    /// Parses a body of either shape: one event object, or a non-empty array of them in
+    /// queue order; `None` when it is neither (a batch is taken whole or not at all).
+    pub fn decode_batch(body: &[u8]) -> Option<Vec<Message>> {
+        match body.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'[') => serde_json::from_slice::<Vec<Message>>(body)
+                .ok()
+                .filter(|batch| !batch.is_empty()),
+            Some(b'{') => Message::decode(body).map(|m| vec![m]),
+            _ => None,
+        }
+    }
+}
+
+/// Writes message bodies: one event object at `--batch 1` (the original format, which
+/// `serve --broker` also sends), else a JSON array of event objects, appended one at a time.
+#[derive(Debug)]
+pub struct BodyWriter {
+    batch: usize,
+    body: Vec<u8>,
+    events: usize,
+}
+
+impl BodyWriter {
+    /// A writer for messages of at most `batch` (≥ 1) events.
+    pub fn new(batch: usize) -> Self {
+        BodyWriter {
+            batch: batch.max(1),
+            body: Vec::with_capacity(64 * batch.max(1)),
+            events: 0,
+        }
+    }
+
+    /// Appends an event; true when the message is full and should be sent.
+    pub fn push(&mut self, m: &Message) -> bool {
+        if self.batch > 1 {
+            self.body.push(if self.events == 0 { b'[' } else { b',' });
+        }
+        m.append_to(&mut self.body);
+        self.events += 1;
+        self.events == self.batch
+    }
+
+    /// Events in the message being written.
+    pub fn events(&self) -> usize {
+        self.events
+    }
+
+    /// The finished body (empty when no event was pushed); the writer starts a new message.
+    pub fn take(&mut self) -> Vec<u8> {
+        if self.batch > 1 && self.events > 0 {
+            self.body.push(b']');
+        }
+        self.events = 0;
+        std::mem::replace(&mut self.body, Vec::with_capacity(64 * self.batch))
     }
 }
 
@@ -273,5 +334,66 @@ mod tests {
             assert_eq!(Message::decode(&out), Some(m));
         }
         assert_eq!(Message::decode(b"{\"event_id\":1}"), None);
+    }
+
+    fn event(i: u64) -> Message {
+        Message {
+            event_id: i,
+            account_id: i % 3,
+            duration_us: (i % 2 == 0).then_some(i * 10),
+        }
+    }
+
+    #[test]
+    fn batches_are_json_arrays_in_push_order_and_batch_1_is_the_single_object() {
+        let events: Vec<Message> = (1..=7).map(event).collect();
+        let mut w = BodyWriter::new(3);
+        let mut bodies = Vec::new();
+        for m in &events {
+            if w.push(m) {
+                bodies.push(w.take());
+            }
+        }
+        assert_eq!(w.events(), 1);
+        bodies.push(w.take());
+        assert_eq!(w.take(), Vec::<u8>::new(), "nothing pushed, nothing sent");
+        let sizes: Vec<usize> = bodies
+            .iter()
+            .map(|b| Message::decode_batch(b).unwrap().len())
+            .collect();
+        assert_eq!(sizes, [3, 3, 1]);
+        let back: Vec<Message> = bodies
+            .iter()
+            .flat_map(|b| Message::decode_batch(b).unwrap())
+            .collect();
+        assert_eq!(back, events);
+        assert_eq!(bodies[0], serde_json::to_vec(&events[..3]).unwrap());
+        let mut one = BodyWriter::new(1);
+        assert!(one.push(&events[0]));
+        let body = one.take();
+        assert_eq!(body, serde_json::to_vec(&events[0]).unwrap());
+        assert_eq!(Message::decode_batch(&body), Some(vec![events[0]]));
+    }
+
+    #[test]
+    fn a_batch_is_taken_whole_or_not_at_all() {
+        for bad in [
+            &b"[]"[..],
+            b"[{\"event_id\":1,\"account_id\":2},5]",
+            b"[{\"event_id\":1,\"account_id\":2}] x",
+            b"[{\"event_id\":1,\"account_id\":2}",
+            b"{\"event_id\":1}",
+            b"42",
+            b"",
+        ] {
+            assert_eq!(
+                Message::decode_batch(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let ok = b" \n[ {\"event_id\":1,\"account_id\":2} , {\"account_id\":2,\"event_id\":3} ]";
+        assert_eq!(Message::decode_batch(ok).map(|b| b.len()), Some(2));
     }
 }

@@ -2,14 +2,15 @@
 //! the engine's observer, reconnection after a lost connection, and the conditions that end a
 //! consumer run.
 //!
-//! An ack goes out only after the event's handler returned (the observer runs then), so a
-//! worker that dies leaves every unfinished event unacknowledged for the broker to redeliver.
+//! A message (one event, or a batch of them) is acked only after the handlers of all its
+//! events returned (the observer runs then), so a worker that dies leaves every message with an
+//! unfinished event unacknowledged for the broker to redeliver.
 //! When the connection drops, the broker requeues every unacknowledged delivery; the
 //! deliveries of the lost connection that had not started yet are given up here (they come
 //! again, in queue order, on the new connection), those already running finish and run again
 //! on redelivery (at-least-once, counted as repeated).
 
-use super::acks::{self, AckError, AckMsg, Session};
+use super::acks::{self, AckError, AckMsg, Acked, Session};
 use super::amqp::{self, Topology};
 use super::livelog::LoggedSleep;
 use super::pump::{ack_observer, skip_abandoned, Book, Pump, Shared};
@@ -55,8 +56,11 @@ pub struct Config {
     pub strategy: Strategy,
     /// `None`: one lane per account.
     pub lanes: Option<u64>,
-    /// Unacknowledged messages per queue (basic.qos on each queue's channel).
+    /// Unacknowledged messages per queue (basic.qos on each queue's channel); a message may
+    /// carry many events.
     pub prefetch: u16,
+    /// The original design: the events of a message also run one after another.
+    pub one_at_a_time: bool,
     /// Empty; its duration kind decides whether messages' durations are used.
     pub workload: Workload,
     /// For messages without `duration_us`.
@@ -76,15 +80,22 @@ pub type Abort = std::pin::Pin<Box<dyn std::future::Future<Output = EventId> + S
 /// Delivery counts beside the engine's report.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct BrokerStats {
+    /// Events delivered (each event of a batched message counts).
     pub deliveries: u64,
-    /// Deliveries the broker flagged as redelivered (a consumer died or disconnected before
-    /// acknowledging them).
+    /// Messages delivered (one event each, or a batch).
+    pub messages: u64,
+    /// Events of messages the broker flagged as redelivered (a consumer died or disconnected
+    /// before acknowledging them).
     pub redelivered: u64,
     /// Deliveries of an event id this process had already received (at-least-once duplicates).
     pub repeated: u64,
-    /// Bodies that were not a valid event; rejected without requeue.
+    /// Messages whose body was neither an event nor an array of events; rejected without
+    /// requeue.
     pub malformed: u64,
+    /// Events whose message was acknowledged.
     pub acked: u64,
+    /// Messages acknowledged.
+    pub acked_messages: u64,
     /// Connections re-established after a loss.
     pub reconnects: u64,
     /// Deliveries of a lost connection dropped before they started (the broker redelivers
@@ -117,12 +128,13 @@ impl Link {
 /// A consumer run in progress: the engine, the connection with its consumers, the acker.
 pub struct Running {
     shared: Shared,
-    acked: Arc<AtomicU64>,
+    acked: Arc<Acked>,
     errors: mpsc::UnboundedReceiver<AckError>,
     session: Arc<AtomicU64>,
     link: Option<Link>,
     topology: Topology,
     prefetch: u16,
+    one_at_a_time: bool,
     reconnect: Option<Reconnect>,
     abort: Abort,
     _timer: TimerThread,
@@ -142,7 +154,7 @@ pub async fn start(cfg: Config) -> Result<Running> {
     let book = Arc::new(Mutex::new(Book::default()));
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
     let (err_tx, err_rx) = mpsc::unbounded_channel();
-    let acked = Arc::new(AtomicU64::new(0));
+    let acked = Arc::new(Acked::default());
     let session = Arc::new(AtomicU64::new(0));
     tokio::spawn(acks::ack_loop(
         ack_rx,
@@ -180,6 +192,7 @@ pub async fn start(cfg: Config) -> Result<Running> {
         link: None,
         topology: cfg.topology,
         prefetch: cfg.prefetch,
+        one_at_a_time: cfg.one_at_a_time,
         reconnect: cfg.reconnect_timeout.map(|limit| Reconnect {
             limit,
             lost_since: None,
@@ -248,6 +261,7 @@ impl Running {
             session,
             queue: q,
             name,
+            one_at_a_time: self.one_at_a_time,
         };
         // The channel must outlive the consumer; the task owns both.
         Ok(tokio::spawn(pump.run(ch, consumer)))
@@ -279,7 +293,8 @@ impl Running {
         }
         let book = std::mem::take(&mut *lock(&self.shared.book));
         let mut stats = book.stats;
-        stats.acked = self.acked.load(Relaxed);
+        stats.acked = self.acked.events.load(Relaxed);
+        stats.acked_messages = self.acked.messages.load(Relaxed);
         drop(self.shared);
         let (workload, execution) = engine.finish(ClockKind::Real);
         let (workload, execution) = super::forget(workload, execution, &book.abandoned);

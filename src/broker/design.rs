@@ -22,15 +22,21 @@ pub enum Design {
 }
 
 impl Design {
-    /// Prefetch 1 for the original, everything for ours; latency always counts from the
-    /// publish, so events waiting inside RabbitMQ are not hidden from the original's numbers.
+    /// Prefetch 1 and one event per message for the original (that is the system being
+    /// replaced), everything prefetched and batched messages for ours; latency always counts
+    /// from the publish, so events waiting inside RabbitMQ are not hidden from either.
     pub fn options(self) -> Options {
-        Options {
-            prefetch: match self {
-                Design::Original => 1,
-                Design::Ours => u16::MAX,
+        match self {
+            Design::Original => Options {
+                prefetch: 1,
+                arrival_at_publish: true,
+                batch: 1,
             },
-            arrival_at_publish: true,
+            Design::Ours => Options {
+                prefetch: u16::MAX,
+                arrival_at_publish: true,
+                batch: super::publish::DEFAULT_BATCH,
+            },
         }
     }
 
@@ -103,6 +109,11 @@ mod tests {
     fn designs_differ_in_prefetch_and_get_distinct_queues() {
         assert_eq!(Design::Original.options().prefetch, 1);
         assert_eq!(Design::Ours.options().prefetch, u16::MAX);
+        assert_eq!(
+            Design::Original.options().batch,
+            1,
+            "the original sends one per message"
+        );
         let a = unique_prefix("eb", Design::Original, 10);
         let b = unique_prefix("eb", Design::Ours, 10);
         assert!(

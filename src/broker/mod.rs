@@ -35,6 +35,8 @@ pub struct Options {
     /// Count latency from the publish (the event entered RabbitMQ) instead of from the
     /// delivery to the consumer; matters when messages wait in the broker (prefetch 1).
     pub arrival_at_publish: bool,
+    /// Events per message (see [`publish::Shape::batch`]).
+    pub batch: u32,
 }
 
 impl Default for Options {
@@ -43,6 +45,7 @@ impl Default for Options {
         Options {
             prefetch: u16::MAX,
             arrival_at_publish: false,
+            batch: publish::DEFAULT_BATCH,
         }
     }
 }
@@ -55,11 +58,16 @@ pub fn run_through(
     prefix: &str,
     workload: Workload,
     plan: Plan,
+    batch: u32,
     quiet: bool,
 ) -> Result<(Workload, Execution)> {
     let rt = crate::engine::runtime()?;
     let topo = Topology::new(url, queues, prefix);
-    rt.block_on(run_async(topo, workload, plan, Options::default(), quiet))
+    let opts = Options {
+        batch,
+        ..Options::default()
+    };
+    rt.block_on(run_async(topo, workload, plan, opts, quiet))
 }
 
 /// Publishes and consumes `workload` on `topo` (declared and purged first) in this process.
@@ -85,8 +93,11 @@ pub async fn run_async(
     let ticker = progress.follow(move || engine.counters().finished.load(Relaxed));
     let clock = running.engine().clone();
     let now = move || clock.now();
-    let (published, stamps) =
-        publish::publish_timed(&conn, &topo, &workload, per_event, &now).await?;
+    let shape = publish::Shape {
+        with_durations: per_event,
+        batch: opts.batch,
+    };
+    let (published, stamps) = publish::publish_timed(&conn, &topo, &workload, shape, &now).await?;
     let consumed = running
         .finish(StopWhen::Processed(published.events))
         .await?;
@@ -97,9 +108,10 @@ pub async fn run_async(
     progress.finish();
     if !quiet {
         eprintln!(
-            "broker: published {} events to {} queues in {:.3}s ({:.0} events/s); {} deliveries, \
-             {} acked",
+            "broker: published {} events in {} messages to {} queues in {:.3}s ({:.0} \
+             events/s); {} deliveries, {} acked",
             published.events,
+            published.messages,
             topo.queues,
             published.elapsed.as_secs_f64(),
             published.rate(),
@@ -131,6 +143,8 @@ fn consumer_config(topo: &Topology, workload: &Workload, plan: Plan, prefetch: u
         strategy: plan.strategy(),
         lanes: plan.lanes(workload.account_count() as u64),
         prefetch,
+        // The original design (prefetch 1) runs strictly one event at a time per queue.
+        one_at_a_time: prefetch == 1,
         workload: template,
         process_time: Micros::ZERO,
         abort: None,

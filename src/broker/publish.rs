@@ -2,8 +2,12 @@
 //! confirms, in arrival order. Several channels publish side by side, each owning a fixed set
 //! of queues (so an account's events keep their order on one channel), and confirms are
 //! awaited in a sliding window rather than stop-and-wait batches.
+//!
+//! With a batch above 1, consecutive events of one queue travel together in one message (a
+//! JSON array, in arrival order): the broker's cost is per message (tens of µs of CPU for a
+//! persistent, confirmed one), so batching is the way past its per-message ceiling.
 
-use super::amqp::{Message, Topology};
+use super::amqp::{BodyWriter, Message, Topology};
 use crate::types::{EventIdx, Micros};
 use crate::workload::Workload;
 use anyhow::{bail, Context, Result};
@@ -20,10 +24,17 @@ const WINDOW: usize = 2048;
 /// Channels publishing side by side (at most one per queue).
 const CHANNELS: usize = 4;
 
+/// Events per message unless `--batch` says otherwise; chosen from the measurements in
+/// `results/2026-11-28-broker/` (session 3).
+pub const DEFAULT_BATCH: u32 = 100;
+
 /// What a publish achieved.
 #[derive(Clone, Copy, Debug)]
 pub struct Published {
     pub events: u64,
+    /// AMQP messages sent (events / batch, rounded up per queue).
+    pub messages: u64,
+    /// Messages the broker confirmed.
     pub confirmed: u64,
     pub elapsed: Duration,
 }
@@ -39,28 +50,36 @@ impl Published {
     }
 }
 
-/// Publishes every event of `w`; with `with_durations`, each message carries its duration.
-/// Fails unless the broker confirmed every message.
+/// How to publish: whether each event carries its duration, and events per message.
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    pub with_durations: bool,
+    /// Events per message, ≥ 1; 1 is one JSON object per message.
+    pub batch: u32,
+}
+
+/// Publishes every event of `w`. Fails unless the broker confirmed every message.
 pub async fn publish(
     conn: &Connection,
     topo: &Topology,
     w: &Workload,
-    with_durations: bool,
+    shape: Shape,
 ) -> Result<Published> {
-    publish_inner(conn, topo, w, with_durations, None).await
+    publish_inner(conn, topo, w, shape, None).await
 }
 
-/// Like [`publish`], and returns when each event (in workload order) was handed to the broker,
-/// read from `now` right before its publish: the moment it entered the queue.
+/// Like [`publish`], and returns when each event (in workload order) was taken by the
+/// publisher, read from `now` as it was written into its message. With batches this counts the
+/// wait for the rest of the message as time in the queue, as it would be for a live source.
 pub async fn publish_timed(
     conn: &Connection,
     topo: &Topology,
     w: &Workload,
-    with_durations: bool,
+    shape: Shape,
     now: &(dyn Fn() -> Micros + Sync),
 ) -> Result<(Published, Vec<Micros>)> {
     let mut stamps = Vec::with_capacity(w.len());
-    let p = publish_inner(conn, topo, w, with_durations, Some((now, &mut stamps))).await?;
+    let p = publish_inner(conn, topo, w, shape, Some((now, &mut stamps))).await?;
     Ok((p, stamps))
 }
 
@@ -70,7 +89,7 @@ async fn publish_inner(
     conn: &Connection,
     topo: &Topology,
     w: &Workload,
-    with_durations: bool,
+    shape: Shape,
     stamps: Stamps<'_>,
 ) -> Result<Published> {
     let started = Instant::now();
@@ -87,18 +106,19 @@ async fn publish_inner(
             lane,
             lanes,
             now,
-            with_durations,
+            shape,
         };
         part.publish(ch, topo, w)
     });
     let parts = futures_util::future::try_join_all(runs).await?;
-    let mut confirmed = 0u64;
+    let (mut confirmed, mut messages) = (0u64, 0u64);
     let mut times = stamps.map(|(_, out)| {
         out.clear();
         out.resize(w.len(), Micros::ZERO);
         out
     });
-    for (n, part_stamps) in parts {
+    for (sent, n, part_stamps) in parts {
+        messages += sent;
         confirmed += n;
         if let Some(out) = times.as_mut() {
             for (e, at) in part_stamps {
@@ -111,6 +131,7 @@ async fn publish_inner(
     }
     Ok(Published {
         events: w.len() as u64,
+        messages,
         confirmed,
         elapsed: started.elapsed(),
     })
@@ -122,26 +143,63 @@ struct Part<'a> {
     lane: usize,
     lanes: usize,
     now: Option<&'a (dyn Fn() -> Micros + Sync)>,
-    with_durations: bool,
+    shape: Shape,
+}
+
+/// One channel's sending state: the open confirms and the counts.
+struct Sender<'a> {
+    ch: &'a Channel,
+    props: BasicProperties,
+    window: VecDeque<PublisherConfirm>,
+    sent: u64,
+    confirmed: u64,
+}
+
+impl Sender<'_> {
+    async fn send(&mut self, queue: &str, body: &[u8]) -> Result<()> {
+        let confirm = self
+            .ch
+            .basic_publish(
+                "",
+                queue,
+                BasicPublishOptions::default(),
+                body,
+                self.props.clone(),
+            )
+            .await
+            .with_context(|| format!("cannot publish to {queue}"))?;
+        self.sent += 1;
+        self.window.push_back(confirm);
+        if self.window.len() == WINDOW {
+            self.confirmed += settle(self.window.pop_front()).await?;
+        }
+        Ok(())
+    }
 }
 
 impl Part<'_> {
-    /// Publishes this part's events; returns how many were confirmed and, when timed, when
-    /// each was handed to the broker.
+    /// Publishes this part's events; returns how many messages were sent and confirmed and,
+    /// when timed, when each event was taken.
     async fn publish(
         self,
         ch: &Channel,
         topo: &Topology,
         w: &Workload,
-    ) -> Result<(u64, Vec<(EventIdx, Micros)>)> {
+    ) -> Result<(u64, u64, Vec<(EventIdx, Micros)>)> {
         let names = topo.queue_names();
-        let props = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_content_type("application/json".into());
-        let mut window: VecDeque<PublisherConfirm> = VecDeque::with_capacity(WINDOW);
+        let mut out = Sender {
+            ch,
+            props: BasicProperties::default()
+                .with_delivery_mode(2)
+                .with_content_type("application/json".into()),
+            window: VecDeque::with_capacity(WINDOW),
+            sent: 0,
+            confirmed: 0,
+        };
+        // One open message per queue of this part; a queue's messages leave in order.
+        let batch = self.shape.batch.max(1) as usize;
+        let mut open: Vec<Option<BodyWriter>> = (0..names.len()).map(|_| None).collect();
         let mut stamps = Vec::new();
-        let mut confirmed = 0u64;
-        let mut body = Vec::with_capacity(64);
         for e in w.indexes() {
             let account = w.account_id(w.account_of(e));
             let q = topo.queue_of(account) as usize;
@@ -151,33 +209,25 @@ impl Part<'_> {
             let msg = Message {
                 event_id: w.event_id(e).0,
                 account_id: account.0,
-                duration_us: self.with_durations.then(|| w.duration(e).0),
+                duration_us: self.shape.with_durations.then(|| w.duration(e).0),
             };
-            msg.encode(&mut body);
             if let Some(now) = self.now {
                 stamps.push((e, now()));
             }
-            let confirm = ch
-                .basic_publish(
-                    "",
-                    &names[q],
-                    BasicPublishOptions::default(),
-                    &body,
-                    props.clone(),
-                )
-                .await
-                .with_context(|| {
-                    format!("cannot publish event {} to {}", msg.event_id, names[q])
-                })?;
-            window.push_back(confirm);
-            if window.len() == WINDOW {
-                confirmed += settle(window.pop_front()).await?;
+            let writer = open[q].get_or_insert_with(|| BodyWriter::new(batch));
+            if writer.push(&msg) {
+                out.send(&names[q], &writer.take()).await?;
             }
         }
-        for c in window {
-            confirmed += settle(Some(c)).await?;
+        for (q, writer) in open.iter_mut().enumerate() {
+            if let Some(w) = writer.as_mut().filter(|w| w.events() > 0) {
+                out.send(&names[q], &w.take()).await?;
+            }
         }
-        Ok((confirmed, stamps))
+        for c in std::mem::take(&mut out.window) {
+            out.confirmed += settle(Some(c)).await?;
+        }
+        Ok((out.sent, out.confirmed, stamps))
     }
 }
 
@@ -188,6 +238,6 @@ async fn settle(confirm: Option<PublisherConfirm>) -> Result<u64> {
         .context("lost the broker while waiting for confirms")?
     {
         Confirmation::Ack(_) | Confirmation::NotRequested => Ok(1),
-        Confirmation::Nack(_) => bail!("the broker refused (nacked) a published event"),
+        Confirmation::Nack(_) => bail!("the broker refused (nacked) a published message"),
     }
 }

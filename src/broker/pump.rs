@@ -1,5 +1,11 @@
-//! One queue's consumer and the book it shares with the engine's observer: which deliveries
-//! are in the engine, which were given up after a lost connection, and the delivery counts.
+//! One queue's consumer and the book it shares with the engine's observer: which messages and
+//! events are in the engine, which events were given up after a lost connection, and the
+//! delivery counts.
+//!
+//! A message may carry a batch of events. It is acknowledged once every one of its events is
+//! settled; each event keeps its own `started` mark, so after a lost connection the events of
+//! a message that had not started are given up (the broker redelivers the whole message) while
+//! those running finish and run again on redelivery.
 
 use super::acks::{AckError, AckMsg, Session, Settled};
 use super::amqp::Message;
@@ -17,36 +23,80 @@ use lapin::Channel;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-/// A delivery submitted to the engine and not settled yet.
+/// A message whose events are in the engine and not all settled yet.
 pub(super) struct Pending {
-    pub(super) session: Session,
-    pub(super) queue: u32,
-    pub(super) tag: u64,
-    pub(super) acker: Acker,
-    pub(super) started: bool,
+    session: Session,
+    queue: u32,
+    tag: u64,
+    acker: Acker,
+    /// Events of the message, and how many of them have not finished yet.
+    events: u32,
+    left: u32,
 }
 
-/// Deliveries in the engine, by engine index, and the counts.
+/// An event of a pending message.
+struct Slot {
+    message: u64,
+    started: bool,
+    /// Told when the event finished (one-at-a-time consumers wait for it).
+    done: Option<oneshot::Sender<()>>,
+}
+
+/// Pending messages and their events, and the counts.
 #[derive(Default)]
 pub(super) struct Book {
-    pub(super) pending: HashMap<EventIdx, Pending>,
+    messages: HashMap<u64, Pending>,
+    events: HashMap<EventIdx, Slot>,
+    next_message: u64,
     pub(super) abandoned: HashSet<EventIdx>,
     seen: HashSet<u64>,
     pub(super) stats: BrokerStats,
 }
 
 impl Book {
-    /// The connection is gone: nothing pending can be acked any more. Unstarted events are
+    /// The connection is gone: no pending message can be acked any more. Unstarted events are
     /// skipped when their turn comes; started ones finish.
     pub(super) fn abandon(&mut self) {
-        for (idx, p) in self.pending.drain() {
-            if !p.started {
+        for (idx, slot) in self.events.drain() {
+            if !slot.started {
                 self.abandoned.insert(idx);
             }
         }
+        self.messages.clear();
         self.stats.abandoned = self.abandoned.len() as u64;
+    }
+
+    /// Starts tracking a delivered message of `events` events; returns its key.
+    fn open(&mut self, session: Session, queue: u32, tag: u64, acker: Acker, events: u32) -> u64 {
+        let key = self.next_message;
+        self.next_message += 1;
+        let pending = Pending {
+            session,
+            queue,
+            tag,
+            acker,
+            events,
+            left: events,
+        };
+        self.messages.insert(key, pending);
+        self.stats.messages += 1;
+        key
+    }
+
+    /// An event finished; returns its message once that was the message's last event.
+    fn settle(&mut self, idx: EventIdx) -> Option<Pending> {
+        let mut slot = self.events.remove(&idx)?;
+        if let Some(done) = slot.done.take() {
+            let _ = done.send(());
+        }
+        let p = self.messages.get_mut(&slot.message)?;
+        p.left -= 1;
+        if p.left > 0 {
+            return None;
+        }
+        self.messages.remove(&slot.message)
     }
 }
 
@@ -69,13 +119,14 @@ pub(super) fn ack_observer(
     acks: mpsc::UnboundedSender<AckMsg>,
 ) -> Observer {
     Arc::new(move |job: &Job| {
-        let pending = lock(&book).pending.remove(&job.index);
-        if let Some(p) = pending {
+        let finished = lock(&book).settle(job.index);
+        if let Some(p) = finished {
             let _ = acks.send(AckMsg::Settled(Settled {
                 session: p.session,
                 queue: p.queue,
                 tag: p.tag,
                 acker: Some(p.acker),
+                events: u64::from(p.events),
             }));
         }
     })
@@ -86,9 +137,9 @@ pub(super) fn ack_observer(
 pub(super) fn skip_abandoned(book: Arc<Mutex<Book>>) -> Skip {
     Arc::new(move |idx: EventIdx| {
         let mut b = lock(&book);
-        match b.pending.get_mut(&idx) {
-            Some(p) => {
-                p.started = true;
+        match b.events.get_mut(&idx) {
+            Some(slot) => {
+                slot.started = true;
                 false
             }
             None => b.abandoned.contains(&idx),
@@ -96,12 +147,14 @@ pub(super) fn skip_abandoned(book: Arc<Mutex<Book>>) -> Skip {
     })
 }
 
-/// One queue's consumer: parses deliveries and submits them to the engine.
+/// One queue's consumer: parses deliveries and submits their events to the engine.
 pub(super) struct Pump {
     pub(super) shared: Shared,
     pub(super) session: Session,
     pub(super) queue: u32,
     pub(super) name: String,
+    /// The original design: a message's events run one after another, never side by side.
+    pub(super) one_at_a_time: bool,
 }
 
 impl Pump {
@@ -117,32 +170,25 @@ impl Pump {
                 }
             };
             s.last_delivery.store(s.engine.now().0, Relaxed);
-            let Some(msg) = Message::decode(&delivery.data) else {
-                eprintln!(
-                    "warning: {}: rejecting a message that is not an event: {:?}",
-                    self.name,
-                    String::from_utf8_lossy(&delivery.data)
-                );
-                lock(&s.book).stats.malformed += 1;
-                let reject = BasicRejectOptions { requeue: false };
-                let _ = delivery.acker.reject(reject).await;
-                let _ = s.acks.send(AckMsg::Settled(Settled {
-                    session: self.session,
-                    queue: self.queue,
-                    tag: delivery.delivery_tag,
-                    acker: None,
-                }));
+            let Some(batch) = Message::decode_batch(&delivery.data) else {
+                self.reject(delivery).await;
                 continue;
             };
-            let pending = Pending {
-                session: self.session,
-                queue: self.queue,
-                tag: delivery.delivery_tag,
-                acker: delivery.acker,
-                started: false,
+            let (tag, redelivered) = (delivery.delivery_tag, delivery.redelivered);
+            let key = lock(&s.book).open(
+                self.session,
+                self.queue,
+                tag,
+                delivery.acker,
+                batch.len() as u32,
+            );
+            let submitted = if self.one_at_a_time {
+                self.submit_one_by_one(key, &batch, redelivered).await
+            } else {
+                self.submit(key, &batch, redelivered, None)
             };
-            if !self.submit(msg, delivery.redelivered, pending) {
-                // Closed: the delivery stays unacknowledged and returns to the queue when
+            if !submitted {
+                // Closed: the message stays unacknowledged and returns to the queue when
                 // this process disconnects.
                 return;
             }
@@ -151,21 +197,74 @@ impl Pump {
         let _ = s.errors.send((self.session, anyhow!(what)));
     }
 
-    /// Submits under the book's lock so the observer cannot look up the acker before it is
-    /// stored (the event may finish before `submit` returns).
-    fn submit(&self, msg: Message, redelivered: bool, pending: Pending) -> bool {
+    /// A body that is not an event nor a batch of events: rejected without requeue.
+    async fn reject(&self, delivery: lapin::message::Delivery) {
         let s = &self.shared;
-        let duration = (!s.fixed).then(|| msg.duration_us.map_or(s.process_time, Micros));
+        eprintln!(
+            "warning: {}: rejecting a message that is not an event or a JSON array of events: \
+             {:?}",
+            self.name,
+            String::from_utf8_lossy(&delivery.data)
+        );
+        lock(&s.book).stats.malformed += 1;
+        let reject = BasicRejectOptions { requeue: false };
+        let _ = delivery.acker.reject(reject).await;
+        let _ = s.acks.send(AckMsg::Settled(Settled {
+            session: self.session,
+            queue: self.queue,
+            tag: delivery.delivery_tag,
+            acker: None,
+            events: 0,
+        }));
+    }
+
+    /// Submits the events of one message, each after the previous one finished.
+    async fn submit_one_by_one(&self, key: u64, batch: &[Message], redelivered: bool) -> bool {
+        for one in batch.chunks(1) {
+            let (tx, rx) = oneshot::channel();
+            if !self.submit(key, one, redelivered, Some(tx)) {
+                return false;
+            }
+            // An error here: the book was abandoned (lost connection); go on, the event
+            // still runs or is skipped, and the whole message comes again.
+            let _ = rx.await;
+        }
+        true
+    }
+
+    /// Submits under the book's lock so the observer cannot settle an event before it is
+    /// booked (the event may finish before `submit` returns). `done` is told when the last
+    /// event of `batch` finished. False when the engine is closed.
+    fn submit(
+        &self,
+        key: u64,
+        batch: &[Message],
+        redelivered: bool,
+        mut done: Option<oneshot::Sender<()>>,
+    ) -> bool {
+        let s = &self.shared;
         let mut book = lock(&s.book);
-        let id = EventId(msg.event_id);
-        let Ok(idx) = s.engine.submit(id, AccountId(msg.account_id), duration) else {
-            return false;
-        };
-        book.pending.insert(idx, pending);
-        book.stats.deliveries += 1;
-        book.stats.redelivered += u64::from(redelivered);
-        if !book.seen.insert(msg.event_id) {
-            book.stats.repeated += 1;
+        for (i, msg) in batch.iter().enumerate() {
+            let duration = (!s.fixed).then(|| msg.duration_us.map_or(s.process_time, Micros));
+            let id = EventId(msg.event_id);
+            let Ok(idx) = s.engine.submit(id, AccountId(msg.account_id), duration) else {
+                return false;
+            };
+            let slot = Slot {
+                message: key,
+                started: false,
+                done: if i + 1 == batch.len() {
+                    done.take()
+                } else {
+                    None
+                },
+            };
+            book.events.insert(idx, slot);
+            book.stats.deliveries += 1;
+            book.stats.redelivered += u64::from(redelivered);
+            if !book.seen.insert(msg.event_id) {
+                book.stats.repeated += 1;
+            }
         }
         true
     }

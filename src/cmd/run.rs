@@ -79,6 +79,11 @@ pub struct Args {
     /// Queue name prefix with --broker (queues are PREFIX.0 .. PREFIX.N-1)
     #[arg(long, default_value = crate::broker::amqp::DEFAULT_PREFIX, requires = "broker")]
     pub queue_prefix: String,
+    /// Events per RabbitMQ message with --broker (consecutive events of one queue, a JSON
+    /// array); 1 sends one event per message, as the original system did
+    #[arg(long, default_value_t = crate::broker::publish::DEFAULT_BATCH,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: u32,
     /// Serve a live dashboard of this real-clock run at ADDR [default: 127.0.0.1:3911]
     /// (port 0: any free port; the address is printed). JSON for scripts: GET /api/stats.
     /// With --ingest http the in-process server listens there and shows its own dashboard
@@ -114,6 +119,10 @@ fn check_flags(args: &Args) -> Result<()> {
         &[
             ("--queues", args.queues.is_some()),
             ("--queue-prefix", args.queue_prefix != DEFAULT_PREFIX),
+            (
+                "--batch",
+                args.batch != crate::broker::publish::DEFAULT_BATCH,
+            ),
         ],
     )?;
     if args.dashboard.is_some() && args.clock == ClockKind::Virtual {
@@ -196,7 +205,8 @@ fn process(
         }
         (None, Some(url), _) => {
             let queues = args.queues.expect("clap requires --queues with --broker");
-            crate::broker::run_through(url, queues, &args.queue_prefix, workload, plan, quiet)?
+            let prefix = &args.queue_prefix;
+            crate::broker::run_through(url, queues, prefix, workload, plan, args.batch, quiet)?
         }
         (None, None, _) if !args.handlers.handler.is_sleep() => {
             let board = dashboard.map(|d| std::sync::Arc::clone(d.board()));

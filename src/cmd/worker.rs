@@ -43,11 +43,13 @@ pub struct Args {
     /// Processing time of events whose message has no duration_us
     #[arg(long, default_value = "1s")]
     pub process_time: Micros,
-    /// Unacknowledged messages per queue (basic.qos); bounds what a crash hands back
+    /// Unacknowledged messages per queue (basic.qos); bounds what a crash hands back. It
+    /// counts messages, not events: a batched message (publish --batch) carries many events
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..))]
     pub prefetch: u16,
     /// The original design: prefetch 1, so each queue's consumer processes strictly one
-    /// message at a time (head-of-line blocking across the accounts of a queue)
+    /// message at a time (head-of-line blocking across the accounts of a queue); the events
+    /// of a batched message then also run one after another
     #[arg(long, conflicts_with = "prefetch")]
     pub one_at_a_time: bool,
     /// Append every processed event (account_id,event_id,worker,start_us,end_us) to this CSV,
@@ -103,6 +105,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         strategy: plan.strategy(),
         lanes,
         prefetch,
+        one_at_a_time: args.one_at_a_time,
         workload: Workload::with_durations(
             Source::Live(format!(
                 "RabbitMQ {} ({}.*)",
@@ -183,9 +186,18 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     print_report(&report, args.format)?;
     let s = consumed.stats;
     eprintln!(
-        "broker: {} deliveries, {} redelivered, {} repeated event ids, {} malformed, {} acked, \
-         {} reconnects ({} deliveries of lost connections dropped unstarted)",
-        s.deliveries, s.redelivered, s.repeated, s.malformed, s.acked, s.reconnects, s.abandoned
+        "broker: {} events delivered in {} messages, {} redelivered, {} repeated event ids, {} \
+         malformed messages, {} events acked in {} messages, {} reconnects ({} events of lost \
+         connections dropped unstarted)",
+        s.deliveries,
+        s.messages,
+        s.redelivered,
+        s.repeated,
+        s.malformed,
+        s.acked,
+        s.acked_messages,
+        s.reconnects,
+        s.abandoned
     );
     report.check()?;
     crate::handler::check_failures(&report, &args.handlers)
