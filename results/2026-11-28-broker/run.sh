@@ -45,8 +45,8 @@ for rep in $(seq 1 "$REPS"); do
   [[ $STEPS == *reps* ]] || break
   # The ceiling: minimal lapin publisher and consumer (they print their own rates).
   m=$(measure target/release/examples/amqp_ceiling "$URL" 100000 50)
-  pub=$(sed -nE 's/^lapin publisher.* = ([0-9]+) messages\/s/\1/p' "$TMP/out")
-  con=$(sed -nE 's/^lapin consumer.* = ([0-9]+) messages\/s/\1/p' "$TMP/out")
+  pub=$(sed -nE 's/^lapin publisher.* = ([0-9]+) (messages|events)\/s/\1/p' "$TMP/out")
+  con=$(sed -nE 's/^lapin consumer.* = ([0-9]+) (messages|events)\/s/\1/p' "$TMP/out")
   read -r e c bc <<< "$m"
   row "$rep" "lapin-publish+consume" 100000 "$e" "$pub/$con" "$c" "$bc"
   m=$(measure $B publish "${Q[@]}" --input "$TMP/e100k.csv" --process-time 0s --purge -q)

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Session 3 broker throughput: 100,000 events, 50 queues, 10,000 accounts, zero processing time.
+# Per repetition: the minimal lapin client (1 event per message, and BATCH events per message),
+# publish --batch 1 then one worker, publish --batch BATCH then one worker, then two workers;
+# after the repetitions 1,000,000 events through publish + worker. Wall rates and CPU time:
+# eventbench's own (user + sys) and the broker's (beam.smp utime + stime from /proc).
+# Usage (from the repository root):
+#   flock /work/wt/measure.lock bash results/2026-11-28-broker/session3/run.sh [AMQP_URL]
+# Env: REPS (3), BATCH (100), STEPS (reps,1m), BEAM_PID (the broker's beam.smp; else the first
+# one found), RAW (output file, default session3/raw.csv, appended).
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+OUT=results/2026-11-28-broker/session3
+URL="${1:-${EVENTBENCH_AMQP_URL:-amqp://127.0.0.1:5672/%2f}}"
+REPS="${REPS:-3}"
+BATCH="${BATCH:-100}"
+STEPS="${STEPS:-reps,1m}"
+RAW="${RAW:-$OUT/raw.csv}"
+[ -n "${NO_BUILD:-}" ] || cargo build --release -q --bin eventbench --example amqp_ceiling
+B=target/release/eventbench
+C=target/release/examples/amqp_ceiling
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+P="bench3-$$"
+BEAM="${BEAM_PID:-$(pgrep -f beam.smp | head -1 || true)}"
+beam_ticks() { if [ -n "$BEAM" ]; then awk '{print $14+$15}' "/proc/$BEAM/stat"; else echo 0; fi; }
+load1() { cut -d' ' -f1 /proc/loadavg; }
+# Runs a command; prints "<wall s> <own cpu s> <beam cpu s>"; its stdout goes to $TMP/out.
+measure() {
+  local b0 b1
+  b0=$(beam_ticks)
+  /usr/bin/time -f "%e %U %S" -o "$TMP/time" "$@" > "$TMP/out" 2> "$TMP/err" || { cat "$TMP/err" >&2; return 1; }
+  b1=$(beam_ticks)
+  read -r e u s < "$TMP/time"
+  echo "$e $(echo "$u + $s" | bc) $(echo "scale=2; ($b1 - $b0) / 100" | bc)"
+}
+[ -s "$RAW" ] || echo "time_utc,rep,what,events,messages,wall_s,rate_eps,own_cpu_s,beam_cpu_s,own_us_per_event,beam_us_per_event,load1" > "$RAW"
+row() { # rep what events messages wall rate own beam
+  local own_us beam_us
+  own_us=$( [ -n "$7" ] && echo "scale=1; $7 * 1000000 / $3" | bc || echo "")
+  beam_us=$(echo "scale=1; $8 * 1000000 / $3" | bc)
+  echo "$(date -u +%H:%M:%S),$1,$2,$3,$4,$5,$6,$7,$8,$own_us,$beam_us,$(load1)" >> "$RAW"
+}
+{
+  echo "# $(date -u) commit $(git rev-parse --short HEAD) url $URL batch $BATCH"
+  uname -a; nproc; grep -m1 "model name" /proc/cpuinfo; free -g | head -2
+  echo "# load at start: $(uptime)"
+} >> "$OUT/machine.txt"
+$B generate --events 100000 --max-account-id 10000 --seed 1 --output "$TMP/e100k.csv" 2>/dev/null
+[[ $STEPS != *1m* ]] || $B generate --events 1000000 --max-account-id 100000 --seed 1 --output "$TMP/e1m.csv" 2>/dev/null
+Q=(--broker "$URL" --queues 50 --queue-prefix "$P")
+published_rate() { sed -E 's/.*\(([0-9]+) events\/s\).*/\1/' "$TMP/out"; }
+published_msgs() { sed -E 's/.*; ([0-9]+) messages of up to.*/\1/' "$TMP/out"; }
+ceiling() { # rep batch
+  local m e c bc pub con
+  m=$(measure $C "$URL" 100000 50 "$2")
+  pub=$(sed -nE 's/^lapin publisher.* = ([0-9]+) events\/s/\1/p' "$TMP/out")
+  con=$(sed -nE 's/^lapin consumer.* = ([0-9]+) events\/s/\1/p' "$TMP/out")
+  read -r e c bc <<< "$m"
+  row "$1" "lapin-ceiling-batch$2(publish/consume)" 100000 $(( (100000 + $2 - 1) / $2 )) "$e" "$pub/$con" "$c" "$bc"
+}
+publish() { # rep label file events batch
+  local m e c bc
+  m=$(measure $B publish "${Q[@]}" --input "$3" --process-time 0s --purge --batch "$5")
+  read -r e c bc <<< "$m"
+  row "$1" "$2" "$4" "$(published_msgs)" "$e" "$(published_rate)" "$c" "$bc"
+}
+worker1() { # rep label
+  local m e c bc r n w t msgs
+  m=$(measure $B worker "${Q[@]}" --exit-when-idle 1s -q --json "$TMP/last-worker.json")
+  read -r e c bc <<< "$m"
+  r=$(python3 -c "import json;r=json.load(open('$TMP/last-worker.json'));print(r['events'],r['wall_time_s'],round(r['throughput_eps']),r['broker']['messages'],r['ordering_violations'])")
+  read -r n w t msgs v <<< "$r"
+  row "$1" "$2(violations=$v)" "$n" "$msgs" "$w" "$t" "$c" "$bc"
+}
+worker2() { # rep
+  local b0 b1 r
+  b0=$(beam_ticks)
+  $B worker "${Q[@]}" --exit-when-idle 1s -q --json "$TMP/a.json" > /dev/null 2>&1 &
+  $B worker "${Q[@]}" --exit-when-idle 1s -q --json "$TMP/b.json" > /dev/null 2>&1
+  wait
+  b1=$(beam_ticks)
+  r=$(python3 -c "
+import json
+def cpu(r):
+    return r.get('cpu_time_s', r.get('handling', {}).get('cpu_time_s', 0))
+a, b = (json.load(open('$TMP/%s.json' % x)) for x in 'ab')
+w = max(a['wall_time_s'], b['wall_time_s'])
+n = a['events'] + b['events']
+v = a['ordering_violations'] + b['ordering_violations']
+print(n, w, round(n / w), a['events'], b['events'], a['broker']['messages'] + b['broker']['messages'], round(cpu(a) + cpu(b), 2), v)")
+  read -r n w t na nb msgs c v <<< "$r"
+  row "$1" "worker-2($na+$nb;violations=$v)" "$n" "$msgs" "$w" "$t" "$c" "$(echo "scale=2; ($b1 - $b0) / 100" | bc)"
+}
+for rep in $(seq 1 "$REPS"); do
+  [[ $STEPS == *reps* ]] || break
+  ceiling "$rep" 1
+  ceiling "$rep" "$BATCH"
+  publish "$rep" publish-batch1 "$TMP/e100k.csv" 100000 1
+  worker1 "$rep" worker-1-on-batch1
+  publish "$rep" "publish-batch$BATCH" "$TMP/e100k.csv" 100000 "$BATCH"
+  worker1 "$rep" "worker-1-on-batch$BATCH"
+  $B publish "${Q[@]}" --input "$TMP/e100k.csv" --process-time 0s --batch "$BATCH" -q > /dev/null
+  worker2 "$rep"
+done
+if [[ $STEPS == *1m* ]]; then
+  publish 1 "publish-1M-batch$BATCH" "$TMP/e1m.csv" 1000000 "$BATCH"
+  worker1 1 "worker-1M-batch$BATCH"
+  cp "$TMP/last-worker.json" "$OUT/worker-1M.json"
+fi
+$C --delete "$URL" "$P" 50
+echo "# load at end: $(uptime)" >> "$OUT/machine.txt"
+column -s, -t < "$RAW"
