@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use lapin::acker::Acker;
 use lapin::options::BasicRejectOptions;
 use lapin::Channel;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
@@ -44,11 +44,62 @@ struct Slot {
     done: Option<oneshot::Sender<()>>,
 }
 
+/// The pending events by engine index. The engine numbers events in submit order and every
+/// submit happens under the book's lock, so pending events are a window of nearly consecutive
+/// indexes: a deque from `base`, `None` where an event settled. (A hash map here cost a sixth
+/// of the worker's CPU at zero processing time: every event is looked up three times.)
+#[derive(Default)]
+struct Window {
+    base: u32,
+    slots: VecDeque<Option<Slot>>,
+}
+
+impl Window {
+    fn insert(&mut self, idx: EventIdx, slot: Slot) {
+        if self.slots.is_empty() {
+            self.base = idx.0;
+        }
+        while idx.0 < self.base {
+            self.slots.push_front(None);
+            self.base -= 1;
+        }
+        let at = (idx.0 - self.base) as usize;
+        if at >= self.slots.len() {
+            self.slots.resize_with(at + 1, || None);
+        }
+        self.slots[at] = Some(slot);
+    }
+
+    fn get_mut(&mut self, idx: EventIdx) -> Option<&mut Slot> {
+        let at = usize::try_from(idx.0.checked_sub(self.base)?).ok()?;
+        self.slots.get_mut(at)?.as_mut()
+    }
+
+    fn remove(&mut self, idx: EventIdx) -> Option<Slot> {
+        let at = usize::try_from(idx.0.checked_sub(self.base)?).ok()?;
+        let taken = self.slots.get_mut(at)?.take()?;
+        while matches!(self.slots.front(), Some(None)) {
+            self.slots.pop_front();
+            self.base += 1;
+        }
+        Some(taken)
+    }
+
+    /// Empties the window; the pending events with their indexes.
+    fn drain(&mut self) -> impl Iterator<Item = (EventIdx, Slot)> + '_ {
+        let base = self.base;
+        self.slots
+            .drain(..)
+            .enumerate()
+            .filter_map(move |(i, s)| s.map(|s| (EventIdx(base + i as u32), s)))
+    }
+}
+
 /// Pending messages and their events, and the counts.
 #[derive(Default)]
 pub(super) struct Book {
     messages: HashMap<u64, Pending>,
-    events: HashMap<EventIdx, Slot>,
+    events: Window,
     next_message: u64,
     pub(super) abandoned: HashSet<EventIdx>,
     seen: HashSet<u64>,
@@ -87,7 +138,7 @@ impl Book {
 
     /// An event finished; returns its message once that was the message's last event.
     fn settle(&mut self, idx: EventIdx) -> Option<Pending> {
-        let mut slot = self.events.remove(&idx)?;
+        let mut slot = self.events.remove(idx)?;
         if let Some(done) = slot.done.take() {
             let _ = done.send(());
         }
@@ -137,7 +188,7 @@ pub(super) fn ack_observer(
 pub(super) fn skip_abandoned(book: Arc<Mutex<Book>>) -> Skip {
     Arc::new(move |idx: EventIdx| {
         let mut b = lock(&book);
-        match b.events.get_mut(&idx) {
+        match b.events.get_mut(idx) {
             Some(slot) => {
                 slot.started = true;
                 false
@@ -267,5 +318,39 @@ impl Pump {
             }
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(message: u32) -> Slot {
+        Slot {
+            message: u64::from(message),
+            started: false,
+            done: None,
+        }
+    }
+
+    #[test]
+    fn the_window_finds_settles_and_drains_events_in_any_order() {
+        let mut w = Window::default();
+        for i in [10, 11, 12, 14] {
+            w.insert(EventIdx(i), slot(i));
+        }
+        assert!(w.get_mut(EventIdx(13)).is_none(), "a gap is not an event");
+        assert!(w.get_mut(EventIdx(9)).is_none() && w.get_mut(EventIdx(15)).is_none());
+        assert_eq!(w.remove(EventIdx(11)).map(|s| s.message), Some(11));
+        assert!(w.remove(EventIdx(11)).is_none(), "settled once");
+        assert_eq!(w.remove(EventIdx(10)).map(|s| s.message), Some(10));
+        assert_eq!(w.base, 12, "the settled front is dropped");
+        w.get_mut(EventIdx(12)).unwrap().started = true;
+        w.insert(EventIdx(8), slot(8));
+        let left: Vec<(u32, bool)> = w.drain().map(|(i, s)| (i.0, s.started)).collect();
+        assert_eq!(left, [(8, false), (12, true), (14, false)]);
+        assert!(w.remove(EventIdx(12)).is_none());
+        w.insert(EventIdx(100), slot(100));
+        assert_eq!(w.remove(EventIdx(100)).map(|s| s.message), Some(100));
     }
 }

@@ -2,7 +2,8 @@
 # Session 3 broker throughput: 100,000 events, 50 queues, 10,000 accounts, zero processing time.
 # Per repetition: the minimal lapin client (1 event per message, and BATCH events per message),
 # publish --batch 1 then one worker, publish --batch BATCH then one worker, then two workers;
-# after the repetitions 1,000,000 events through publish + worker. Wall rates and CPU time:
+# after the repetitions 1,000,000 events through publish + one worker, and again through two
+# workers started together. Wall rates and CPU time:
 # eventbench's own (user + sys) and the broker's (beam.smp utime + stime from /proc).
 # Usage (from the repository root):
 #   flock /work/wt/measure.lock bash results/2026-11-28-broker/session3/run.sh [AMQP_URL]
@@ -73,7 +74,7 @@ worker1() { # rep label
   read -r n w t msgs v <<< "$r"
   row "$1" "$2(violations=$v)" "$n" "$msgs" "$w" "$t" "$c" "$bc"
 }
-worker2() { # rep
+worker2() { # rep [label]
   local b0 b1 r
   b0=$(beam_ticks)
   $B worker "${Q[@]}" --exit-when-idle 1s -q --json "$TMP/a.json" > /dev/null 2>&1 &
@@ -90,7 +91,7 @@ n = a['events'] + b['events']
 v = a['ordering_violations'] + b['ordering_violations']
 print(n, w, round(n / w), a['events'], b['events'], a['broker']['messages'] + b['broker']['messages'], round(cpu(a) + cpu(b), 2), v)")
   read -r n w t na nb msgs c v <<< "$r"
-  row "$1" "worker-2($na+$nb;violations=$v)" "$n" "$msgs" "$w" "$t" "$c" "$(echo "scale=2; ($b1 - $b0) / 100" | bc)"
+  row "$1" "${2:-worker-2}($na+$nb;violations=$v)" "$n" "$msgs" "$w" "$t" "$c" "$(echo "scale=2; ($b1 - $b0) / 100" | bc)"
 }
 for rep in $(seq 1 "$REPS"); do
   [[ $STEPS == *reps* ]] || break
@@ -107,6 +108,8 @@ if [[ $STEPS == *1m* ]]; then
   publish 1 "publish-1M-batch$BATCH" "$TMP/e1m.csv" 1000000 "$BATCH"
   worker1 1 "worker-1M-batch$BATCH"
   cp "$TMP/last-worker.json" "$OUT/worker-1M.json"
+  $B publish "${Q[@]}" --input "$TMP/e1m.csv" --process-time 0s --batch "$BATCH" -q > /dev/null
+  worker2 1 "worker-2-1M-batch$BATCH"
 fi
 $C --delete "$URL" "$P" 50
 echo "# load at end: $(uptime)" >> "$OUT/machine.txt"
