@@ -24,8 +24,9 @@ use std::sync::Arc;
   eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 50 \\
       --handler 'exec:./process.sh {account_id} {event_id}' --retries 3 --dead-letter dead.csv
 
-With --handler, an event is acknowledged only after its handler succeeded or it was given up
-and its row was synced to --dead-letter. --on-failure abort stops consuming: what was not
+A message is one JSON event object or a JSON array of them (publish --batch); it is
+acknowledged once all its events are done. With --handler, an event is done only after its
+handler succeeded or it was given up and its row was synced to --dead-letter. --on-failure abort stops consuming: what was not
 started stays unacknowledged and is redelivered.
 Run one per machine, or several: each queue has one active consumer and the others stand by,
 taking over when it dies; its unacknowledged events are then redelivered and processed again.
