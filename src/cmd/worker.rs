@@ -26,8 +26,8 @@ use std::sync::Arc;
 
 A message is one JSON event object or a JSON array of them (publish --batch); it is
 acknowledged once all its events are done. With --handler, an event is done only after its
-handler succeeded or it was given up and its row was synced to --dead-letter. --on-failure abort stops consuming: what was not
-started stays unacknowledged and is redelivered.
+handler succeeded or it was given up and its row was synced to --dead-letter. --on-failure
+abort stops consuming: what was not started stays unacknowledged and is redelivered.
 Run one per machine, or several: each queue has one active consumer and the others stand by,
 taking over when it dies; its unacknowledged events are then redelivered and processed again.
 Exit codes: 0 ok, 1 ordering violated or events given up, 2 bad usage, 3 broker unreachable
