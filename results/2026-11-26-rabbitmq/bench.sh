@@ -9,12 +9,12 @@ cd "$(dirname "$0")"
 [ -f events.csv ] || python3 make_events.py
 
 # Our design: one worker, 500 queues, the engine inside the consumer.
-"$EB" publish --broker "$U" --queues 500 --queue-prefix bench --input events.csv --process-time "$PT" --purge
+"$EB" publish --broker "$U" --queues 500 --queue-prefix bench --input events.csv --process-time "$PT" --purge --batch 1
 /usr/bin/time -f "%e s elapsed" "$EB" worker -q --broker "$U" --queues 500 --queue-prefix bench \
     --exit-when-idle 2s --json worker-engine.json > worker-engine.txt
 
 # The original design: 500 queues, each consumer one message at a time (prefetch 1).
-"$EB" publish --broker "$U" --queues 500 --queue-prefix bench --input events.csv --process-time "$PT" --purge
+"$EB" publish --broker "$U" --queues 500 --queue-prefix bench --input events.csv --process-time "$PT" --purge --batch 1
 /usr/bin/time -f "%e s elapsed" "$EB" worker -q --broker "$U" --queues 500 --queue-prefix bench \
     --one-at-a-time --exit-when-idle 2s --json worker-one-at-a-time.json > worker-one-at-a-time.txt
 

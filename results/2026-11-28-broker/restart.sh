@@ -25,7 +25,7 @@ node_down() { /usr/sbin/rabbitmqctl -n "$RABBITMQ_NODENAME" stop > /dev/null 2>&
 trap 'node_down; kill ${W:-} 2>/dev/null || true; rm -rf "$D"' EXIT
 W=""; node_up
 $B generate --events 3000 --max-account-id 10 --seed 3 --output "$D/events.csv" 2>/dev/null
-$B publish --broker "$URL" --queues 10 --input "$D/events.csv" --process-time 10ms -q
+$B publish --broker "$URL" --queues 10 --input "$D/events.csv" --process-time 10ms --batch 1 -q
 $B worker --broker "$URL" --queues 10 --log "$D/log.csv" --exit-when-idle 3s --json "$D/w.json" \
   -q > /dev/null 2> "$D/worker.err" & W=$!
 sleep 1.5

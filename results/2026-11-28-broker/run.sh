@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Broker throughput: publish, one worker, two workers (zero processing time, 100,000 events,
 # 50 queues, 10,000 accounts), the lapin ceiling in the same run, then 1,000,000 events through
-# publish + worker. Records wall rates and CPU time (eventbench's own, and RabbitMQ's beam.smp
-# from /proc), because the shared 2-core machine makes wall rates noisy.
+# publish + worker, one event per message (--batch 1, as in session 2). Records wall rates and
+# CPU time (eventbench's own, and RabbitMQ's beam.smp from /proc), because the shared 2-core
+# machine makes wall rates noisy. Session 3's batched runs: session3/run.sh.
 # Usage: bash results/2026-11-28-broker/run.sh [AMQP_URL]   (from the repository root)
 # STEPS=reps,serve,1m (default: all) picks parts; RAW=file appends to another raw file.
 set -euo pipefail
@@ -49,13 +50,13 @@ for rep in $(seq 1 "$REPS"); do
   con=$(sed -nE 's/^lapin consumer.* = ([0-9]+) (messages|events)\/s/\1/p' "$TMP/out")
   read -r e c bc <<< "$m"
   row "$rep" "lapin-publish+consume" 100000 "$e" "$pub/$con" "$c" "$bc"
-  m=$(measure $B publish "${Q[@]}" --input "$TMP/e100k.csv" --process-time 0s --purge -q)
+  m=$(measure $B publish "${Q[@]}" --input "$TMP/e100k.csv" --process-time 0s --purge --batch 1 -q)
   read -r e c bc <<< "$m"; row "$rep" publish 100000 "$e" "$(rate_of_publish)" "$c" "$bc"
   m=$(measure $B worker "${Q[@]}" --exit-when-idle 1s -q --format json)
   read -r e c bc <<< "$m"
   r=$(python3 -c "import json,sys;r=json.load(open('$TMP/out'));print(r['events'],r['wall_time_s'],round(r['throughput_eps']))")
   read -r n w t <<< "$r"; row "$rep" worker-1 "$n" "$w" "$t" "$c" "$bc"
-  $B publish "${Q[@]}" --input "$TMP/e100k.csv" --process-time 0s -q > /dev/null
+  $B publish "${Q[@]}" --input "$TMP/e100k.csv" --process-time 0s --batch 1 -q > /dev/null
   b0=$(beam_ticks)
   $B worker "${Q[@]}" --exit-when-idle 1s -q --json "$TMP/a.json" > /dev/null 2>&1 &
   $B worker "${Q[@]}" --exit-when-idle 1s -q --json "$TMP/b.json" > /dev/null 2>&1
@@ -94,7 +95,7 @@ for rep in $(seq 1 "$REPS"); do
 done
 # One million events: publish, then one worker drains them.
 if [[ $STEPS == *1m* ]]; then
-m=$(measure $B publish "${Q[@]}" --input "$TMP/e1m.csv" --process-time 0s --purge -q)
+m=$(measure $B publish "${Q[@]}" --input "$TMP/e1m.csv" --process-time 0s --purge --batch 1 -q)
 read -r e c bc <<< "$m"; row 1 publish-1M 1000000 "$e" "$(rate_of_publish)" "$c" "$bc"
 m=$(measure $B worker "${Q[@]}" --exit-when-idle 1s -q --format json)
 read -r e c bc <<< "$m"

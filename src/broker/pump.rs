@@ -353,4 +353,40 @@ mod tests {
         w.insert(EventIdx(100), slot(100));
         assert_eq!(w.remove(EventIdx(100)).map(|s| s.message), Some(100));
     }
+
+    proptest::proptest! {
+        /// Against a map: events booked in rising index order (with gaps, as when another
+        /// submitter took indexes) and settled in any order are found exactly while pending.
+        #[test]
+        fn the_window_behaves_like_a_map(
+            steps in proptest::collection::vec((0u32..3, proptest::bool::ANY, 0usize..64), 1..200),
+        ) {
+            let mut w = Window::default();
+            let mut model: HashMap<u32, u64> = HashMap::new();
+            let mut next = 0u32;
+            for (gap, settle, pick) in steps {
+                if settle && !model.is_empty() {
+                    let mut keys: Vec<u32> = model.keys().copied().collect();
+                    keys.sort_unstable();
+                    let k = keys[pick % keys.len()];
+                    let got = w.remove(EventIdx(k)).map(|s| s.message);
+                    proptest::prop_assert_eq!(got, model.remove(&k));
+                } else {
+                    next += gap;
+                    w.insert(EventIdx(next), slot(next));
+                    model.insert(next, u64::from(next));
+                    next += 1;
+                }
+                for k in 0..next + 2 {
+                    let found = w.get_mut(EventIdx(k)).map(|s| s.message);
+                    proptest::prop_assert_eq!(found, model.get(&k).copied());
+                }
+            }
+            let mut left: Vec<u32> = w.drain().map(|(i, _)| i.0).collect();
+            let mut expected: Vec<u32> = model.into_keys().collect();
+            expected.sort_unstable();
+            left.sort_unstable();
+            proptest::prop_assert_eq!(left, expected);
+        }
+    }
 }
