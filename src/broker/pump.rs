@@ -276,9 +276,11 @@ impl Pump {
             if !self.submit(key, one, redelivered, Some(tx)) {
                 return false;
             }
-            // An error here: the book was abandoned (lost connection); go on, the event
-            // still runs or is skipped, and the whole message comes again.
-            let _ = rx.await;
+            // Dropped unanswered: the connection was lost and the book abandoned. The rest of
+            // the message is not started here; the broker redelivers all of it.
+            if rx.await.is_err() {
+                break;
+            }
         }
         true
     }
