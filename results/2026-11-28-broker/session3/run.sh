@@ -7,7 +7,7 @@
 # eventbench's own (user + sys) and the broker's (beam.smp utime + stime from /proc).
 # Usage (from the repository root):
 #   flock /work/wt/measure.lock bash results/2026-11-28-broker/session3/run.sh [AMQP_URL]
-# Env: REPS (3), BATCH (100), STEPS (reps,1m), BEAM_PID (the broker's beam.smp; else the first
+# Env: REPS (3), REPS_1M (1), BATCH (100), STEPS (reps,1m), BEAM_PID (the broker's beam.smp; else the first
 # one found), RAW (output file, default session3/raw.csv, appended).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -104,13 +104,14 @@ for rep in $(seq 1 "$REPS"); do
   $B publish "${Q[@]}" --input "$TMP/e100k.csv" --process-time 0s --batch "$BATCH" -q > /dev/null
   worker2 "$rep"
 done
-if [[ $STEPS == *1m* ]]; then
-  publish 1 "publish-1M-batch$BATCH" "$TMP/e1m.csv" 1000000 "$BATCH"
-  worker1 1 "worker-1M-batch$BATCH"
+for rep in $(seq 1 "${REPS_1M:-1}"); do
+  [[ $STEPS == *1m* ]] || break
+  publish "$rep" "publish-1M-batch$BATCH" "$TMP/e1m.csv" 1000000 "$BATCH"
+  worker1 "$rep" "worker-1M-batch$BATCH"
   cp "$TMP/last-worker.json" "$OUT/worker-1M.json"
   $B publish "${Q[@]}" --input "$TMP/e1m.csv" --process-time 0s --batch "$BATCH" -q > /dev/null
-  worker2 1 "worker-2-1M-batch$BATCH"
-fi
+  worker2 "$rep" "worker-2-1M-batch$BATCH"
+done
 $C --delete "$URL" "$P" 50
 echo "# load at end: $(uptime)" >> "$OUT/machine.txt"
 column -s, -t < "$RAW"
