@@ -150,14 +150,6 @@ fn serve_broker_and_two_workers_lose_nothing_when_serve_and_a_worker_are_killed(
         c
     };
     let mut a = worker(&log_a).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    // Registered second: the standby consumer of every queue. It is idle until A dies, which
-    // on a busy machine can take several seconds: its idle limit must outlast that.
-    let mut b = worker(&log_b)
-        .args(["--exit-when-idle", "10s", "--json"])
-        .arg(&report)
-        .spawn()
-        .unwrap();
     // The client: one event at a time in arrival order, each retried until it is accepted,
     // whichever server is up (so an account's order is the file's order).
     let target = Arc::new(Mutex::new(addr));
@@ -191,6 +183,15 @@ fn serve_broker_and_two_workers_lose_nothing_when_serve_and_a_worker_are_killed(
     *target.lock().unwrap() = addr2;
     wait_accepted(300);
     wait_for_rows(&log_a, 50, &mut a);
+    // Registered second, just before A dies: the standby consumer of every queue. Started
+    // earlier, its idle limit would run while A works, and a slow broker (one recovering its
+    // queues after a restart) made that longer than the limit.
+    let mut b = worker(&log_b)
+        .args(["--exit-when-idle", "10s", "--json"])
+        .arg(&report)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
     a.kill().unwrap();
     a.wait().unwrap();
     sender.join().unwrap();
