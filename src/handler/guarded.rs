@@ -84,7 +84,7 @@ impl Guarded {
             HandlerSpec::Exec(t) => {
                 Work::Exec(ExecHandler::new(t.clone(), args.handler_output.as_deref())?)
             }
-            HandlerSpec::Http(t) => Work::Http(HttpHandler::new(t.clone())?),
+            HandlerSpec::Http(t) => Work::Http(HttpHandler::new(t.clone())),
             HandlerSpec::Sleep => anyhow::bail!("the sleep handler needs no guard"),
         };
         let dead = match (&args.dead_letter, live) {

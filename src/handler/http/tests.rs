@@ -112,7 +112,7 @@ async fn collect(mut body: Incoming) -> String {
 }
 
 fn handler(url: &str) -> HttpHandler {
-    HttpHandler::new(url.parse().unwrap()).unwrap()
+    HttpHandler::new(url.parse().unwrap())
 }
 
 #[tokio::test]
