@@ -89,8 +89,8 @@ impl Conn {
     }
 }
 
-/// Runs `fut` while doing the connection's I/O. The connection is polled first, so that a
-/// request handed over by `fut` is written on the next turn.
+/// Runs `fut` while doing the connection's I/O. The connection is polled first: a request
+/// already handed to it is written before `fut` starts waiting for the answer.
 async fn drive<F: Future>(io: &mut Option<Pin<Box<Io>>>, fut: F) -> F::Output {
     let mut fut = pin!(fut);
     poll_fn(|cx| {
