@@ -8,6 +8,7 @@
 #                      reqwest client measured in the earlier sessions
 #   MEASURE_LOCK=path  hold this lock (flock) while measuring, not while building
 #   PORT=n             the sink's port (default 18091)
+#   RAW=dir            where the raw data go (default raw; summary.txt beside, suffixed alike)
 # Needs wrk, python3 and GNU time; uses chrt -f 1 (sink, eventbench and wrk alike) when allowed.
 set -euo pipefail
 cd "$(dirname "$0")"

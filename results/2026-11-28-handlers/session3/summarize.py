@@ -2,7 +2,9 @@
 """raw/ -> summary.txt: events/s of each eventbench variant beside wrk's requests/s, per repeat
 and as medians, with CPU per event (process user + system from GNU time, so it includes
 start-up, loading the CSV and verifying) and the sink's CPU per request."""
-import glob, json, re, statistics
+import glob, json, re, statistics, sys
+
+RAW = sys.argv[1] if len(sys.argv) > 1 else "raw"
 
 def cpu(path):
     txt = open(path).read()
@@ -12,11 +14,11 @@ def cpu(path):
 
 def runs(label):
     out = []
-    found = [(int(m.group(1)), f) for f in glob.glob(f"raw/{label}-*.json")
-             if (m := re.fullmatch(rf"raw/{re.escape(label)}-(\d+)\.json", f))]
+    found = [(int(m.group(1)), f) for f in glob.glob(f"{RAW}/{label}-*.json")
+             if (m := re.fullmatch(rf"{re.escape(RAW)}/{re.escape(label)}-(\d+)\.json", f))]
     for i, f in sorted(found):
         r = json.load(open(f))
-        c, sink = cpu(f"raw/{label}-cpu-{i}.txt")
+        c, sink = cpu(f"{RAW}/{label}-cpu-{i}.txt")
         out.append(dict(eps=r["throughput_eps"], wall=r["wall_time_s"], eff=r["efficiency"],
                         viol=r["ordering_violations"], failures=r["handler_failures"],
                         events=r["events"], p50=r["handler_us"]["p50"], cpu=c, sink=sink,
@@ -24,12 +26,12 @@ def runs(label):
     return out
 
 wrk = []
-for f in sorted(glob.glob("raw/wrk-[0-9]*.txt"), key=lambda p: int(re.findall(r"\d+", p)[-1])):
+for f in sorted(glob.glob(f"{RAW}/wrk-[0-9]*.txt"), key=lambda p: int(re.findall(r"\d+", p)[-1])):
     i = re.findall(r"\d+", f)[-1]
     txt = open(f).read()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", txt).group(1))
     n = int(re.search(r"(\d+) requests in", txt).group(1))
-    c, sink = cpu(f"raw/wrk-cpu-{i}.txt")
+    c, sink = cpu(f"{RAW}/wrk-cpu-{i}.txt")
     wrk.append(dict(rps=rps, n=n, cpu_us=c / n * 1e6, sink_us=sink / n * 1e6))
 
 med = statistics.median
