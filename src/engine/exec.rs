@@ -62,7 +62,14 @@ pub fn run_real_with<H: Handler>(
     started: impl FnOnce() + Send,
     abort: Abort,
 ) -> Result<(Workload, Execution)> {
-    let rt = super::runtime()?;
+    // A handler that takes the declared time only sleeps on the timer (see
+    // [`super::sleep_runtime`]); a command or a service does work of its own on the workers.
+    let rt = if handler.takes_declared_time() {
+        let zero_time = workload.shape().total_work == crate::types::Micros::ZERO;
+        super::sleep_runtime(mode, zero_time)?
+    } else {
+        super::runtime()?
+    };
     let outcome = rt.block_on(async move {
         let timer = TimerThread::with_mode(mode).context("cannot start the timer thread")?;
         let events = workload.len() as u64;

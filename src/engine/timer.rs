@@ -11,15 +11,21 @@
 //! ([`Sleep::poll`]). Nothing spins while no deadline is near: an idle engine, or one whose
 //! next deadline is far, waits in the kernel. [`TimerMode::Sleep`] never spins.
 //!
-//! Due timers are woken in one batch, the most *urgent* first: when thousands of accounts are
-//! due at once on two cores, the accounts with the most work left (the critical path) are
-//! polled first.
+//! The lead is needed only while no worker is up. When thousands of deadlines fall within a
+//! millisecond (1,000 accounts started together, each second), the workers are busy with the
+//! sleeps woken before, so each sleep is woken at its own deadline, in deadline order: waking
+//! them early made hundreds of sleeps go round the run queue until their deadlines, in front
+//! of the ones already due. Of the sleeps that are due together, those with the most work left
+//! on their account go first, so that a critical chain is not served after a crowd.
 
 use crate::types::Micros;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{
+    AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -56,16 +62,13 @@ impl std::fmt::Display for TimerMode {
 /// The timer's margins in µs; [`TimerMode::Sleep`] is all zeros.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Tuning {
-    /// A task is woken up to this long before its deadline: the time a parked tokio worker
-    /// needs to get up and poll it. The sleep spins out whatever is left ([`Sleep::poll`]).
+    /// While no woken sleep is pending on the runtime, a task is woken up to this long before
+    /// its deadline: the time a parked tokio worker needs to get up and poll it. The sleep
+    /// spins out whatever is left ([`Sleep::poll`]).
     lead_max: u64,
     /// ... but never more than this fraction (1/n) of the sleep, so that a short sleep spends
     /// most of its time off the CPU.
     lead_share: u64,
-    /// When a wake-up is due, every sleep due within this much more is woken with it, the most
-    /// urgent first: in a storm of wake-ups, the critical chain is not served after a crowd
-    /// that happened to be due a few microseconds earlier.
-    batch: u64,
     /// The kernel wait ends this long before the wake-up is due (it returns late by about
     /// this much on a virtual machine); the rest is spun.
     margin: u64,
@@ -77,27 +80,24 @@ struct Tuning {
 impl Tuning {
     fn of(mode: TimerMode) -> Self {
         match mode {
-            // Chosen on the hot-chain runs of results/2026-11-28-short-events (2-core VM): a
-            // parked worker took 30-80 µs to poll a woken task; a smaller batch let the hot
-            // chain wait behind storms, a larger lead only spun longer.
+            // Chosen on the runs of results/2026-11-28-short-events (2-core VM): a parked
+            // worker took 30-80 µs to poll a woken task; a larger lead only spun longer.
             TimerMode::Precise => Tuning {
                 lead_max: 80,
                 lead_share: 4,
-                batch: 80,
                 margin: 300,
                 yield_above: 20,
             },
             TimerMode::Sleep => Tuning {
                 lead_max: 0,
                 lead_share: 1,
-                batch: 0,
                 margin: 0,
                 yield_above: 0,
             },
         }
     }
 
-    /// How long before its deadline a sleep of `length` µs is woken.
+    /// How long before its deadline a sleep of `length` µs may be woken.
     fn lead(&self, length: u64) -> u64 {
         self.lead_max.min(length / self.lead_share.max(1))
     }
@@ -114,9 +114,7 @@ impl Tuning {
         if left > self.margin {
             Step::Wait(left - self.margin)
         } else {
-            Step::Spin {
-                yield_core: left > self.yield_above,
-            }
+            Step::Spin
         }
     }
 }
@@ -126,9 +124,9 @@ impl Tuning {
 enum Step {
     /// Wake every sleep whose wake-up is due.
     Fire,
-    /// The next wake-up is close: look again in a moment, without giving the core to the
-    /// kernel's timer.
-    Spin { yield_core: bool },
+    /// The next wake-up is close: watch the clock without giving the core to the kernel's
+    /// timer (and without the lock, which the workers need to register their sleeps).
+    Spin,
     /// Wait in the kernel this many µs (or until an earlier wake-up is registered).
     Wait(u64),
     /// No timer pending: wait in the kernel until one is registered.
@@ -152,13 +150,31 @@ struct Shared {
     tuning: Tuning,
     state: Mutex<State>,
     wake: Condvar,
+    /// Sleeps the thread has woken, and registered sleeps that have since ended (or were
+    /// dropped). While more were woken than ended, a tokio worker is up with a woken sleep to
+    /// poll, so the next wake-up needs no lead: it is fired at its deadline, in deadline
+    /// order, and the busy worker takes it next. Waking early then would only make sleeps go
+    /// round the run queue until their deadline, in front of sleeps that are already due.
+    woken: AtomicU64,
+    ended: AtomicU64,
+    /// Set when a registration became the earliest pending sleep, so that the spinning thread
+    /// (which watches the earliest one without holding the lock) looks again.
+    front_moved: AtomicBool,
+}
+
+/// A pending sleep, keyed by (deadline, registration order).
+struct Entry {
+    /// How long before its deadline it may be woken ([`Tuning::lead`]).
+    lead: u64,
+    urgency: u64,
+    waker: Waker,
 }
 
 struct State {
-    /// Pending sleeps by (wake-up time, registration order). A B-tree rather than a binary heap:
+    /// Pending sleeps by (deadline, registration order). A B-tree rather than a binary heap:
     /// deadlines arrive nearly sorted, so inserts touch the hot right edge and pops the hot
     /// left edge, where a million-entry heap pays a cache miss per level on every pop.
-    timers: BTreeMap<(u64, u64), (u64, Waker)>,
+    timers: BTreeMap<(u64, u64), Entry>,
     /// Wake-up the thread waits for in the kernel (`u64::MAX`: waiting for any timer;
     /// `AWAKE`: not in the kernel, so it looks at the timers again by itself).
     sleeping_until: u64,
@@ -186,6 +202,9 @@ impl TimerThread {
                 shutdown: false,
             }),
             wake: Condvar::new(),
+            woken: AtomicU64::new(0),
+            ended: AtomicU64::new(0),
+            front_moved: AtomicBool::new(false),
         });
         let s = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -219,12 +238,41 @@ impl Shared {
         Micros::from_duration(self.origin.elapsed()).0
     }
 
-    fn register(&self, wake_at: u64, urgency: u64, waker: Waker) {
+    /// A woken sleep is still waiting for a worker to poll it to its end.
+    fn workers_busy(&self) -> bool {
+        // `ended` may run ahead of `woken` for a moment (a sleep polled to its end before the
+        // thread got round to waking it): that counts as not busy, which only costs a lead.
+        let ended = self.ended.load(Acquire);
+        self.woken.load(Acquire) > ended
+    }
+
+    /// When the sleep at the front (deadline, lead) should be woken now.
+    fn wake_time(&self, (deadline, lead): (u64, u64)) -> u64 {
+        if self.workers_busy() {
+            deadline
+        } else {
+            deadline.saturating_sub(lead)
+        }
+    }
+
+    fn register(&self, deadline: u64, lead: u64, urgency: u64, waker: Waker) {
         let mut st = self.state.lock().expect("timer lock");
         st.seq += 1;
         let seq = st.seq;
-        st.timers.insert((wake_at, seq), (urgency, waker));
-        if st.sleeping_until != AWAKE && wake_at < st.sleeping_until {
+        let front = st
+            .timers
+            .first_key_value()
+            .is_none_or(|(k, _)| deadline < k.0);
+        let entry = Entry {
+            lead,
+            urgency,
+            waker,
+        };
+        st.timers.insert((deadline, seq), entry);
+        if front {
+            self.front_moved.store(true, Release);
+        }
+        if st.sleeping_until != AWAKE && deadline.saturating_sub(lead) < st.sleeping_until {
             self.wake.notify_one();
         }
     }
@@ -249,37 +297,32 @@ fn run(shared: &Shared) {
         if st.shutdown {
             return;
         }
-        let next = st.timers.first_key_value().map(|(k, _)| k.0);
-        match shared.tuning.step(shared.now(), next) {
+        shared.front_moved.store(false, Relaxed);
+        let front = st.timers.first_key_value().map(|(k, e)| (k.0, e.lead));
+        match shared
+            .tuning
+            .step(shared.now(), front.map(|f| shared.wake_time(f)))
+        {
             Step::Fire => {
-                let upto = shared.now() + shared.tuning.batch;
-                while let Some(entry) = st.timers.first_entry() {
-                    if entry.key().0 > upto {
-                        break;
-                    }
-                    let ((_, seq), (urgency, waker)) = entry.remove_entry();
-                    due.push((urgency, seq, waker));
-                }
+                take_due(shared, &mut st, &mut due);
                 drop(st);
+                // Of what is due, the sleeps with the most work left on their account first:
+                // when the workers fall behind a storm, the critical chain is not served after
+                // a crowd that happened to be due a few microseconds earlier.
                 due.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
                 for (_, _, waker) in due.drain(..) {
                     waker.wake();
                 }
                 st = shared.state.lock().expect("timer lock");
             }
-            Step::Spin { yield_core } => {
-                // Unlocked, so that handlers can register meanwhile (an earlier deadline is
-                // seen on the next look).
+            Step::Spin => {
                 drop(st);
-                if yield_core {
-                    std::thread::yield_now();
-                } else {
-                    std::hint::spin_loop();
-                }
+                spin_until_due(shared, front.expect("a spin has a front"));
                 st = shared.state.lock().expect("timer lock");
             }
             Step::Wait(us) => {
-                st.sleeping_until = next.unwrap_or(u64::MAX);
+                // Out of the kernel `margin` before the earliest the front may be woken.
+                st.sleeping_until = front.map_or(u64::MAX, |(d, lead)| d.saturating_sub(lead));
                 let wait = Duration::from_micros(us);
                 st = shared.wake.wait_timeout(st, wait).expect("timer lock").0;
                 st.sleeping_until = AWAKE;
@@ -289,6 +332,43 @@ fn run(shared: &Shared) {
                 st = shared.wake.wait(st).expect("timer lock");
                 st.sleeping_until = AWAKE;
             }
+        }
+    }
+}
+
+/// Moves the sleeps to wake now from the front of `st` to `due`, and counts them as woken.
+fn take_due(shared: &Shared, st: &mut State, due: &mut Vec<(u64, u64, Waker)>) {
+    let now = shared.now();
+    let busy = shared.workers_busy();
+    while let Some(entry) = st.timers.first_entry() {
+        let deadline = entry.key().0;
+        let lead = if busy { 0 } else { entry.get().lead };
+        if deadline.saturating_sub(lead) > now {
+            break;
+        }
+        let ((_, seq), e) = entry.remove_entry();
+        due.push((e.urgency, seq, e.waker));
+    }
+    // Before the wakes: from here on the workers count as busy with them.
+    shared.woken.fetch_add(due.len() as u64, Release);
+}
+
+/// Watches the clock until the front sleep is due, without the lock: registrations go on
+/// meanwhile, and one that becomes the front ends the watch early.
+fn spin_until_due(shared: &Shared, front: (u64, u64)) {
+    loop {
+        if shared.front_moved.load(Acquire) {
+            return;
+        }
+        let now = shared.now();
+        let wake_at = shared.wake_time(front);
+        if now >= wake_at {
+            return;
+        }
+        if wake_at - now > shared.tuning.yield_above {
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
         }
     }
 }
@@ -305,7 +385,7 @@ impl TimerHandle {
             shared: Arc::clone(&self.shared),
             deadline: deadline.0,
             urgency,
-            wake_at: UNREGISTERED,
+            registered: false,
         }
     }
 }
@@ -315,12 +395,9 @@ pub struct Sleep {
     shared: Arc<Shared>,
     deadline: u64,
     urgency: u64,
-    /// When the timer thread wakes this sleep; [`UNREGISTERED`] until it is registered.
-    /// (A plain integer keeps a sleep at 32 bytes: a million may be pending.)
-    wake_at: u64,
+    /// Registered with the thread and not ended yet (see [`Shared::woken`]).
+    registered: bool,
 }
-
-const UNREGISTERED: u64 = 0;
 
 /// With this little left, a sleep spins in place: registering, or going round the executor
 /// again, would take longer.
@@ -336,47 +413,59 @@ impl Future for Sleep {
         }
         let now = self.shared.now();
         if now >= self.deadline {
+            self.end();
             return Poll::Ready(());
         }
         let left = self.deadline - now;
-        match self.wake_at {
-            UNREGISTERED if left <= SPIN_IN_PLACE && self.shared.tuning.lead_max > 0 => {
-                self.spin_out()
+        let tuning = self.shared.tuning;
+        if !self.registered {
+            if left <= SPIN_IN_PLACE && tuning.lead_max > 0 {
+                return self.spin_out();
             }
-            // The thread wakes a sleep only at its wake-up time, so one registration is
-            // enough. The waker of the first pending poll is the one woken: a sleep must stay
-            // with the task (or executor slot) that first polled it. Not keeping a clone to
-            // compare saves 16 bytes a sleep, 16 MB at a million sleeping handlers.
-            UNREGISTERED => {
-                let wake_at = (self.deadline - self.shared.tuning.lead(left)).max(1);
-                self.shared
-                    .register(wake_at, self.urgency, cx.waker().clone());
-                self.wake_at = wake_at;
-                Poll::Pending
-            }
-            // Woken ahead of the deadline (the lead, or a batch woken together): the worker is
-            // up, so keep it up until the deadline by asking to be polled again at once. Going
-            // round the executor instead of spinning here lets every other future that is due
-            // meanwhile run in between (spinning in place made a group's other futures late
-            // behind it); only the last microseconds spin in place.
-            wake_at if now + self.shared.tuning.batch >= wake_at => {
-                if left <= SPIN_IN_PLACE {
-                    return self.spin_out();
-                }
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-            _ => Poll::Pending,
+            // The thread wakes a sleep once, so one registration is enough. The waker of the
+            // first pending poll is the one woken: a sleep must stay with the task (or
+            // executor slot) that first polled it. Not keeping a clone to compare saves 16
+            // bytes a sleep, 16 MB at a million sleeping handlers.
+            let lead = tuning.lead(left);
+            self.shared
+                .register(self.deadline, lead, self.urgency, cx.waker().clone());
+            self.registered = true;
+            return Poll::Pending;
         }
+        // Polled within the lead: woken ahead of the deadline because no worker was up. The
+        // worker is up now, so keep it up until the deadline by asking to be polled again at
+        // once. Going round the executor instead of spinning here lets every other future
+        // that is due meanwhile run in between; only the last microseconds spin in place.
+        if left <= tuning.lead_max {
+            if left <= SPIN_IN_PLACE {
+                return self.spin_out();
+            }
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
     }
 }
 
 impl Sleep {
-    fn spin_out(&self) -> Poll<()> {
+    fn spin_out(&mut self) -> Poll<()> {
         while self.shared.now() < self.deadline {
             std::hint::spin_loop();
         }
+        self.end();
         Poll::Ready(())
+    }
+
+    /// Counts a registered sleep as ended (see [`Shared::woken`]).
+    fn end(&mut self) {
+        if std::mem::take(&mut self.registered) {
+            self.shared.ended.fetch_add(1, Release);
+        }
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.end();
     }
 }
 

@@ -6,7 +6,6 @@ use super::*;
 const PRECISE: Tuning = Tuning {
     lead_max: 80,
     lead_share: 4,
-    batch: 80,
     margin: 300,
     yield_above: 20,
 };
@@ -25,15 +24,9 @@ fn a_far_wake_up_waits_in_the_kernel_until_the_margin() {
 }
 
 #[test]
-fn a_near_wake_up_spins_yielding_until_the_last_microseconds() {
-    assert_eq!(
-        PRECISE.step(9_750, Some(10_000)),
-        Step::Spin { yield_core: true }
-    );
-    assert_eq!(
-        PRECISE.step(9_990, Some(10_000)),
-        Step::Spin { yield_core: false }
-    );
+fn a_near_wake_up_spins() {
+    assert_eq!(PRECISE.step(9_750, Some(10_000)), Step::Spin);
+    assert_eq!(PRECISE.step(9_990, Some(10_000)), Step::Spin);
     assert_eq!(PRECISE.step(10_000, Some(10_000)), Step::Fire);
     assert_eq!(PRECISE.step(10_500, Some(10_000)), Step::Fire);
 }
@@ -55,7 +48,7 @@ fn sleep_mode_never_spins_and_wakes_only_at_the_deadline() {
     for now in (0..10_000).step_by(7) {
         assert!(!matches!(
             sleep.step(now, Some(10_000)),
-            Step::Spin { .. } | Step::Fire
+            Step::Spin | Step::Fire
         ));
     }
 }
@@ -65,7 +58,7 @@ fn precise_mode_spins_only_within_the_margin() {
     for now in (0..20_000).step_by(3) {
         let left = 20_000 - now;
         match PRECISE.step(now, Some(20_000)) {
-            Step::Spin { .. } => assert!(left <= 300, "spin at {left} µs left"),
+            Step::Spin => assert!(left <= 300, "spin at {left} µs left"),
             Step::Wait(us) => assert_eq!(us, left - 300),
             Step::Fire | Step::Park => unreachable!(),
         }
@@ -134,4 +127,91 @@ async fn a_sleep_woken_ahead_spins_out_its_lead_and_never_ends_early() {
         h.sleep_until(deadline, 0).await;
         assert!(h.now() >= deadline, "{length} µs sleep ended early");
     }
+}
+
+/// A thread-less timer in `mode`, for driving the firing logic by hand.
+fn shared(mode: TimerMode) -> Shared {
+    Shared {
+        origin: Instant::now(),
+        tuning: Tuning::of(mode),
+        state: Mutex::new(State {
+            timers: BTreeMap::new(),
+            sleeping_until: AWAKE,
+            seq: 0,
+            shutdown: false,
+        }),
+        wake: Condvar::new(),
+        woken: AtomicU64::new(0),
+        ended: AtomicU64::new(0),
+        front_moved: AtomicBool::new(false),
+    }
+}
+
+#[test]
+fn with_no_woken_sleep_pending_the_front_is_woken_ahead_by_its_lead() {
+    let s = shared(TimerMode::Precise);
+    assert!(!s.workers_busy());
+    assert_eq!(s.wake_time((10_000, 80)), 9_920);
+    assert_eq!(s.wake_time((10_000, 25)), 9_975);
+}
+
+#[test]
+fn while_a_woken_sleep_is_pending_the_front_is_woken_at_its_deadline() {
+    let s = shared(TimerMode::Precise);
+    s.woken.store(3, Relaxed);
+    s.ended.store(2, Relaxed);
+    assert!(s.workers_busy());
+    assert_eq!(s.wake_time((10_000, 80)), 10_000);
+    // Ended ahead of woken (a sleep polled to its end before the thread woke it): not busy.
+    s.ended.store(4, Relaxed);
+    assert!(!s.workers_busy());
+}
+
+/// Registers sleeps at `deadlines` µs from now (lead 80, urgency = index) and runs one
+/// `take_due`; returns the urgencies taken.
+fn take_after(busy: bool, deadlines: &[u64]) -> Vec<u64> {
+    let s = shared(TimerMode::Precise);
+    let now = s.now();
+    for (i, &d) in deadlines.iter().enumerate() {
+        s.register(now + d, 80, i as u64, Waker::noop().clone());
+    }
+    if busy {
+        s.woken.store(1, Relaxed);
+    }
+    let mut due = Vec::new();
+    take_due(&s, &mut s.state.lock().unwrap(), &mut due);
+    let mut taken: Vec<u64> = due.iter().map(|d| d.0).collect();
+    taken.sort_unstable();
+    taken
+}
+
+#[test]
+fn a_cold_fire_takes_the_sleeps_within_their_lead_and_no_later_ones() {
+    // Far enough from now that the test's own delay cannot make them due.
+    assert_eq!(take_after(false, &[50, 70, 5_000_000]), vec![0, 1]);
+}
+
+#[test]
+fn a_busy_fire_takes_only_sleeps_whose_deadline_has_passed() {
+    assert_eq!(take_after(true, &[50, 70, 5_000_000]), Vec::<u64>::new());
+    assert_eq!(take_after(true, &[0, 5_000_000]), vec![0]);
+}
+
+#[test]
+fn taking_sleeps_counts_them_woken_and_ending_them_balances_the_count() {
+    let s = Arc::new(shared(TimerMode::Precise));
+    let h = TimerHandle {
+        shared: Arc::clone(&s),
+    };
+    let deadline = Micros(s.now() + 1_000_000);
+    let mut sleep = Box::pin(h.sleep_until(deadline, 0));
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(sleep.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(s.state.lock().unwrap().timers.len(), 1);
+    s.woken.fetch_add(1, Relaxed);
+    assert!(s.workers_busy());
+    // A sleep dropped before its end (a cancelled handler) still counts as ended, so the
+    // thread does not take the workers for busy for ever.
+    drop(sleep);
+    assert!(!s.workers_busy());
 }
