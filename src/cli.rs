@@ -4,6 +4,7 @@
 //! top level and the options every command shares.
 
 use crate::cmd;
+use crate::engine::timer::TimerMode;
 use clap::{Args, Parser, Subcommand};
 
 /// Process per-account event streams in strict per-account order, as fast as this machine
@@ -52,6 +53,16 @@ pub enum Command {
     Report(cmd::report::Args),
     /// Judge the processed log of any system against its workload: lost, duplicated, order.
     Verify(cmd::verify::Args),
+}
+
+/// How real-clock sleeps end (`run`, `compare`, `serve`, `worker`).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct TimerArgs {
+    /// How real-clock sleeps end: `precise` (kernel wait until shortly before the deadline,
+    /// then spin: microsecond ends, costs CPU while deadlines are near) or `sleep` (kernel
+    /// wait only: no spinning, ends ~50-100 µs late)
+    #[arg(long, value_enum, default_value_t = TimerMode::Precise)]
+    pub timer: TimerMode,
 }
 
 /// The RabbitMQ queues a command works on (`publish`, `worker`).

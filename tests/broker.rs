@@ -131,6 +131,32 @@ fn one_at_a_time_runs_one_message_per_queue() {
 }
 
 #[test]
+fn a_worker_ends_its_sleeps_as_timer_says_and_reports_it() {
+    let Some(url) = common::broker_url() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_events(dir.path(), 40, 8);
+    for timer in ["sleep", "precise"] {
+        let q = Queues::new(&url, 2, &format!("timer-{timer}"));
+        publish(&q, &input, "2ms");
+        let report = dir.path().join(format!("{timer}.json"));
+        eventbench()
+            .arg("worker")
+            .args(q.args())
+            .args(["--timer", timer, "--exit-when-idle", "1s", "-q", "--json"])
+            .arg(&report)
+            .assert()
+            .success();
+        let r = json(&report);
+        assert_eq!(r["events"], 40, "{r}");
+        assert_eq!(r["ordering_violations"], 0);
+        assert_eq!(r["short_handlers"], 0);
+        assert_eq!(r["timer"], timer);
+    }
+}
+
+#[test]
 fn an_unreachable_broker_is_a_clear_error_with_exit_code_3() {
     // Needs no broker: port 1 refuses connections.
     for cmd in ["worker", "publish", "serve"] {

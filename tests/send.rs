@@ -82,6 +82,8 @@ fn run_ingest_http_processes_a_generated_workload_in_order() {
             "http",
             "--process-time",
             "10ms",
+            "--timer",
+            "sleep",
             "--quiet",
         ])
         .arg("--input")
@@ -96,4 +98,6 @@ fn run_ingest_http_processes_a_generated_workload_in_order() {
     assert_eq!(report["events"], 200);
     assert_eq!(report["ordering_violations"], 0);
     assert_eq!(report["unprocessed"], 0);
+    // --timer reaches the in-process server's engine.
+    assert_eq!(report["timer"], "sleep");
 }

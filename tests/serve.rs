@@ -357,6 +357,55 @@ async fn requests_after_shutdown_are_refused_not_dropped() {
     assert!(late.is_err() || late.unwrap().status() == StatusCode::SERVICE_UNAVAILABLE);
 }
 
+/// `serve --timer` reaches the engine: the report at shutdown names the timer, and no event
+/// ended before its time with either.
+#[test]
+fn serve_ends_its_sleeps_as_timer_says_and_reports_it() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("events.csv");
+    common::write_events(&input, &common::accounts(30, 5, 3), None);
+    for timer in ["sleep", "precise"] {
+        let report = dir.path().join(format!("{timer}.json"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_eventbench"))
+            .args(["serve", "--in-memory", "--listen", "127.0.0.1:0"])
+            .args(["--process-time", "2ms", "--timer", timer, "--json"])
+            .arg(&report)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        let addr = loop {
+            line.clear();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "serve ended early"
+            );
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        eventbench()
+            .args(["send", "--quiet", "--url", &format!("http://{addr}/api")])
+            .arg("--input")
+            .arg(&input)
+            .assert()
+            .success();
+        // SAFETY: kill only signals the child this test started.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        assert!(child.wait().unwrap().success());
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        assert_eq!(r["events"], 30, "{r}");
+        assert_eq!(r["ordering_violations"], 0);
+        assert_eq!(r["short_handlers"], 0);
+        assert_eq!(r["timer"], timer);
+    }
+}
+
 #[test]
 fn serving_sharded_with_auto_workers_is_a_usage_error() {
     eventbench()

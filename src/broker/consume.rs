@@ -17,7 +17,7 @@ use super::pump::{ack_observer, skip_abandoned, Book, Pump, Shared};
 use crate::engine::clock::PreciseClock;
 use crate::engine::real::Engine;
 use crate::engine::record::Execution;
-use crate::engine::timer::TimerThread;
+use crate::engine::timer::{TimerMode, TimerThread};
 use crate::engine::{ClockKind, Strategy};
 use crate::sync::lock;
 use crate::types::{EventId, Micros};
@@ -72,6 +72,8 @@ pub struct Config {
     /// Completes when a failure aborts the run (`--on-failure abort`): consuming stops like on
     /// a signal, and what was not started stays unacknowledged.
     pub abort: Option<Abort>,
+    /// How the engine's sleeps end (`--timer`).
+    pub timer: TimerMode,
 }
 
 /// See [`Config::abort`].
@@ -138,6 +140,7 @@ pub struct Running {
     reconnect: Option<Reconnect>,
     abort: Abort,
     _timer: TimerThread,
+    timer: TimerMode,
 }
 
 /// Reconnection state: the limit, and when the current outage began.
@@ -150,7 +153,7 @@ struct Reconnect {
 
 /// Connects, declares the queues and starts the engine, the acker and one consumer per queue.
 pub async fn start(cfg: Config) -> Result<Running> {
-    let timer = TimerThread::start().context("cannot start the timer thread")?;
+    let timer = TimerThread::with_mode(cfg.timer).context("cannot start the timer thread")?;
     let book = Arc::new(Mutex::new(Book::default()));
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
     let (err_tx, err_rx) = mpsc::unbounded_channel();
@@ -203,6 +206,7 @@ pub async fn start(cfg: Config) -> Result<Running> {
             .abort
             .unwrap_or_else(|| Box::pin(std::future::pending())),
         _timer: timer,
+        timer: cfg.timer,
     };
     running.link = Some(running.open_link().await?);
     Ok(running)
@@ -296,7 +300,8 @@ impl Running {
         stats.acked = self.acked.events.load(Relaxed);
         stats.acked_messages = self.acked.messages.load(Relaxed);
         drop(self.shared);
-        let (workload, execution) = engine.finish(ClockKind::Real);
+        let (workload, mut execution) = engine.finish(ClockKind::Real);
+        execution.timer = Some(self.timer);
         let (workload, execution) = super::forget(workload, execution, &book.abandoned);
         Ok(Consumed {
             workload,

@@ -10,6 +10,7 @@
 use super::amqp::{self, Topology};
 use super::Options;
 use crate::engine::record::Execution;
+use crate::engine::timer::TimerMode;
 use crate::engine::Plan;
 use crate::workload::Workload;
 use anyhow::Result;
@@ -25,17 +26,19 @@ impl Design {
     /// Prefetch 1 and one event per message for the original (that is the system being
     /// replaced), everything prefetched and batched messages for ours; latency always counts
     /// from the publish, so events waiting inside RabbitMQ are not hidden from either.
-    pub fn options(self) -> Options {
+    pub fn options(self, timer: TimerMode) -> Options {
         match self {
             Design::Original => Options {
                 prefetch: 1,
                 arrival_at_publish: true,
                 batch: 1,
+                timer,
             },
             Design::Ours => Options {
                 prefetch: u16::MAX,
                 arrival_at_publish: true,
                 batch: super::publish::DEFAULT_BATCH,
+                timer,
             },
         }
     }
@@ -77,7 +80,7 @@ pub fn run_design(
     url: &str,
     prefix: &str,
     queues: u32,
-    design: Design,
+    (design, timer): (Design, TimerMode),
     workload: Workload,
     plan: Plan,
     quiet: bool,
@@ -88,7 +91,7 @@ pub fn run_design(
         topo.clone(),
         workload,
         plan,
-        design.options(),
+        design.options(timer),
         quiet,
     ));
     if let Err(e) = rt.block_on(amqp::delete(url, &topo)) {
@@ -107,10 +110,10 @@ mod tests {
 
     #[test]
     fn designs_differ_in_prefetch_and_get_distinct_queues() {
-        assert_eq!(Design::Original.options().prefetch, 1);
-        assert_eq!(Design::Ours.options().prefetch, u16::MAX);
+        assert_eq!(Design::Original.options(TimerMode::Sleep).prefetch, 1);
+        assert_eq!(Design::Ours.options(TimerMode::Precise).prefetch, u16::MAX);
         assert_eq!(
-            Design::Original.options().batch,
+            Design::Original.options(TimerMode::Precise).batch,
             1,
             "the original sends one per message"
         );

@@ -17,6 +17,7 @@ mod pump;
 pub mod sink;
 
 use crate::engine::record::{Execution, Records};
+use crate::engine::timer::TimerMode;
 use crate::engine::Plan;
 use crate::types::{EventIdx, Micros};
 use crate::workload::{Durations, Source, Workload};
@@ -37,6 +38,8 @@ pub struct Options {
     pub arrival_at_publish: bool,
     /// Events per message (see [`publish::Shape::batch`]).
     pub batch: u32,
+    /// How the consumer's sleeps end (`--timer`).
+    pub timer: TimerMode,
 }
 
 impl Default for Options {
@@ -46,6 +49,7 @@ impl Default for Options {
             prefetch: u16::MAX,
             arrival_at_publish: false,
             batch: publish::DEFAULT_BATCH,
+            timer: TimerMode::Precise,
         }
     }
 }
@@ -58,15 +62,11 @@ pub fn run_through(
     prefix: &str,
     workload: Workload,
     plan: Plan,
-    batch: u32,
+    opts: Options,
     quiet: bool,
 ) -> Result<(Workload, Execution)> {
     let rt = crate::engine::runtime()?;
     let topo = Topology::new(url, queues, prefix);
-    let opts = Options {
-        batch,
-        ..Options::default()
-    };
     rt.block_on(run_async(topo, workload, plan, opts, quiet))
 }
 
@@ -86,7 +86,7 @@ pub async fn run_async(
         eprintln!("broker: purged {stale} old messages from {}.*", topo.prefix);
     }
     let per_event = workload.has_per_event_durations();
-    let cfg = consumer_config(&topo, &workload, plan, opts.prefetch);
+    let cfg = consumer_config(&topo, &workload, plan, opts);
     let running = consume::start(cfg).await?;
     let progress = crate::progress::Progress::new(workload.len() as u64, "processing", quiet);
     let engine = running.engine().clone();
@@ -129,7 +129,8 @@ pub async fn run_async(
 }
 
 /// The in-process consumer of a run: the plan's strategy and lanes, durations as loaded.
-fn consumer_config(topo: &Topology, workload: &Workload, plan: Plan, prefetch: u16) -> Config {
+fn consumer_config(topo: &Topology, workload: &Workload, plan: Plan, opts: Options) -> Config {
+    let prefetch = opts.prefetch;
     let template = Workload::with_durations(
         Source::Live(format!("RabbitMQ {}", topo.display_url())),
         if workload.has_per_event_durations() {
@@ -156,6 +157,7 @@ fn consumer_config(topo: &Topology, workload: &Workload, plan: Plan, prefetch: u
         },
         // One process publishes and consumes: a lost broker ends the run (exit 3).
         reconnect_timeout: None,
+        timer: opts.timer,
     }
 }
 

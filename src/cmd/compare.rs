@@ -68,10 +68,8 @@ pub struct Args {
     /// `virtual` computes each schedule exactly and instantly; `real` sleeps for real
     #[arg(long, value_enum, default_value_t = ClockKind::Virtual)]
     pub clock: ClockKind,
-    /// How real-clock sleeps end: `precise` (spin out the last microseconds) or `sleep`
-    /// (kernel wait only, no spinning)
-    #[arg(long, value_enum, default_value_t = TimerMode::Precise)]
-    pub timer: TimerMode,
+    #[command(flatten)]
+    pub timing: crate::cli::TimerArgs,
     /// Processing time of every event (when the input has no duration_us column), e.g. 1s, 20ms
     #[arg(long, default_value = "1s")]
     pub process_time: Micros,
@@ -110,7 +108,7 @@ pub struct Args {
 pub struct SweepRun {
     pub plan: Plan,
     pub clock: ClockKind,
-    /// How real-clock sleeps end (in-memory runs; broker runs use the default).
+    /// How real-clock sleeps end.
     pub timer: TimerMode,
     pub backend: Backend,
 }
@@ -258,14 +256,14 @@ fn all_runs(args: &Args) -> (Vec<SweepRun>, Vec<String>) {
         .map(|plan| SweepRun {
             plan,
             clock: args.clock,
-            timer: args.timer,
+            timer: args.timing.timer,
             backend: Backend::Memory,
         })
         .collect();
     if args.broker.is_none() {
         return (runs, Vec::new());
     }
-    let (more, notes) = broker::runs(&args.strategies, &args.workers);
+    let (more, notes) = broker::runs(&args.strategies, &args.workers, args.timing.timer);
     runs.extend(more);
     (runs, notes)
 }
@@ -319,8 +317,9 @@ fn run_one(
     let (mut workload, exec) = match (run.backend, target) {
         (Backend::Memory, _) if !handlers.handler.is_sleep() => {
             let declared = workload.durations().clone();
-            let (w, e, s) =
-                crate::handler::settle::run_batch(workload, run.plan, quiet, handlers, None)?;
+            let (w, e, s) = crate::handler::settle::run_batch(
+                workload, run.plan, run.timer, quiet, handlers, None,
+            )?;
             settled = Some((s, declared));
             (w, e)
         }

@@ -1,9 +1,8 @@
 //! `eventbench run`: process a workload through per-account queues, verify, report.
 
 use crate::broker::amqp::DEFAULT_PREFIX;
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, TimerArgs};
 use crate::engine::record::Execution;
-use crate::engine::timer::TimerMode;
 use crate::engine::{exec, ClockKind, Plan, Strategy, Workers};
 use crate::handler::settle::Settled;
 use crate::handler::HandlerArgs;
@@ -58,11 +57,8 @@ pub struct Args {
     /// Write the report as JSON to this file
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// How real-clock sleeps end: `precise` (kernel wait until shortly before the deadline,
-    /// then spin: microsecond ends, costs CPU while deadlines are near) or `sleep` (kernel
-    /// wait only: no spinning, ends ~50-100 µs late)
-    #[arg(long, value_enum, default_value_t = TimerMode::Precise)]
-    pub timer: TimerMode,
+    #[command(flatten)]
+    pub timing: TimerArgs,
     /// Report format on stdout
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -199,19 +195,31 @@ fn process(
     quiet: bool,
 ) -> Result<(Workload, Execution, Option<Settled>)> {
     let mut settled = None;
+    let timer = args.timing.timer;
     let (workload, exec) = match (args.ingest, &args.broker, args.clock) {
         (Some(Ingest::Http), _, _) => {
-            crate::server::ingest::run_http(workload, plan, quiet, args.dashboard)?
+            crate::server::ingest::run_http(workload, plan, timer, quiet, args.dashboard)?
         }
         (None, Some(url), _) => {
             let queues = args.queues.expect("clap requires --queues with --broker");
             let prefix = &args.queue_prefix;
-            crate::broker::run_through(url, queues, prefix, workload, plan, args.batch, quiet)?
+            let opts = crate::broker::Options {
+                batch: args.batch,
+                timer,
+                ..Default::default()
+            };
+            crate::broker::run_through(url, queues, prefix, workload, plan, opts, quiet)?
         }
         (None, None, _) if !args.handlers.handler.is_sleep() => {
             let board = dashboard.map(|d| std::sync::Arc::clone(d.board()));
-            let (w, e, s) =
-                crate::handler::settle::run_batch(workload, plan, quiet, &args.handlers, board)?;
+            let (w, e, s) = crate::handler::settle::run_batch(
+                workload,
+                plan,
+                timer,
+                quiet,
+                &args.handlers,
+                board,
+            )?;
             settled = Some(s);
             (w, e)
         }
@@ -225,14 +233,14 @@ fn process(
             exec::run_real_with(
                 workload,
                 plan,
-                args.timer,
+                timer,
                 quiet,
                 handler,
                 || board.begin(),
                 never,
             )?
         }
-        (None, None, clock) => exec::execute(workload, plan, clock, args.timer, quiet)?,
+        (None, None, clock) => exec::execute(workload, plan, clock, timer, quiet)?,
     };
     Ok((workload, exec, settled))
 }

@@ -21,6 +21,7 @@ use std::sync::Arc;
   eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 500 --log worker1.csv
   eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 50 --exit-when-idle 2s --json w.json
   eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 500 --one-at-a-time  # PHP design
+  eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 50 --timer sleep  # no spinning
   eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 50 \\
       --handler 'exec:./process.sh {account_id} {event_id}' --retries 3 --dead-letter dead.csv
 
@@ -71,6 +72,8 @@ pub struct Args {
     /// Report format on stdout
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    #[command(flatten)]
+    pub timing: crate::cli::TimerArgs,
     #[command(flatten)]
     pub handlers: HandlerArgs,
 }
@@ -126,6 +129,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
             skip: None,
         },
         reconnect_timeout: Some(args.reconnect_timeout.as_duration()),
+        timer: args.timing.timer,
     };
     if !global.quiet {
         eprintln!(

@@ -82,6 +82,7 @@ pub fn settle(
 pub fn run_batch(
     workload: Workload,
     plan: crate::engine::Plan,
+    timer: TimerMode,
     quiet: bool,
     args: &super::HandlerArgs,
     board: Option<std::sync::Arc<crate::live::Board>>,
@@ -103,22 +104,14 @@ pub fn run_batch(
             run_real_with(
                 workload,
                 plan,
-                TimerMode::default(),
+                timer,
                 quiet,
                 observed,
                 move || begin.begin(),
                 abort,
             )?
         }
-        None => run_real_with(
-            workload,
-            plan,
-            TimerMode::default(),
-            quiet,
-            handler,
-            || {},
-            abort,
-        )?,
+        None => run_real_with(workload, plan, timer, quiet, handler, || {}, abort)?,
     };
     let settled = settle(&g, &args.handler.to_string(), false, &mut w, &mut exec);
     Ok((w, exec, settled))

@@ -4,6 +4,7 @@
 use super::client::{send_all, SendConfig, SendReport};
 use super::Config;
 use crate::engine::record::Execution;
+use crate::engine::timer::TimerMode;
 use crate::engine::Plan;
 use crate::progress::Progress;
 use crate::types::Micros;
@@ -23,6 +24,7 @@ const CONCURRENCY: usize = 64;
 pub fn run_http(
     workload: Workload,
     plan: Plan,
+    timer: TimerMode,
     quiet: bool,
     dashboard: Option<SocketAddr>,
 ) -> Result<(Workload, Execution)> {
@@ -42,6 +44,7 @@ pub fn run_http(
         announce: false,
         connections: super::listen::Limits::default(),
         handler: Default::default(),
+        timer,
     };
     let rt = crate::engine::runtime()?;
     rt.block_on(async move {

@@ -24,7 +24,7 @@ use crate::broker::livelog::LiveLog;
 use crate::engine::clock::PreciseClock;
 use crate::engine::real::{Engine, Observer};
 use crate::engine::record::Execution;
-use crate::engine::timer::TimerThread;
+use crate::engine::timer::{TimerMode, TimerThread};
 use crate::engine::{ClockKind, Strategy};
 use crate::error::UsageError;
 use crate::handler::AnyHandler;
@@ -68,6 +68,8 @@ pub struct Config {
     pub connections: listen::Limits,
     /// What processing an event means (`--handler`).
     pub handler: AnyHandler,
+    /// How the engine's sleeps end (`--timer`).
+    pub timer: TimerMode,
 }
 
 /// What a server that has shut down hands back.
@@ -102,7 +104,7 @@ pub async fn run(
     let addr = listener
         .local_addr()
         .context("cannot read the listening address")?;
-    let timer = TimerThread::start().context("cannot start the timer thread")?;
+    let timer = TimerThread::with_mode(config.timer).context("cannot start the timer thread")?;
     let clock = PreciseClock::new(timer.handle());
     let source = Source::Live(format!("http://{addr}/api"));
     let workload = if config.per_event_durations {
@@ -176,7 +178,8 @@ pub async fn run(
     let durable_info = durable.as_ref().map(|d| d.info().clone());
     drop(intake);
     close_durable(durable.as_deref(), committer);
-    let (workload, execution) = engine.finish(ClockKind::Real);
+    let (workload, mut execution) = engine.finish(ClockKind::Real);
+    execution.timer = Some(config.timer);
     drop(timer);
     Ok(ServeOutcome {
         addr,

@@ -72,5 +72,6 @@ pub fn config(process_time: Micros) -> Config {
         announce: false,
         connections: server::listen::Limits::default(),
         handler: Default::default(),
+        timer: Default::default(),
     }
 }

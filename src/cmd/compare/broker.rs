@@ -18,8 +18,13 @@ pub struct Target {
     pub prefix: String,
 }
 
-/// The broker runs of a sweep, and notes on what was left out (`auto`, `per-account`).
-pub fn runs(strategies: &StrategyList, workers: &WorkerList) -> (Vec<SweepRun>, Vec<String>) {
+/// The broker runs of a sweep (their consumers' sleeps end as `timer` says), and notes on what
+/// was left out (`auto`, `per-account`).
+pub fn runs(
+    strategies: &StrategyList,
+    workers: &WorkerList,
+    timer: TimerMode,
+) -> (Vec<SweepRun>, Vec<String>) {
     let ours: Vec<Strategy> = strategies
         .0
         .iter()
@@ -45,7 +50,7 @@ pub fn runs(strategies: &StrategyList, workers: &WorkerList) -> (Vec<SweepRun>, 
                 runs.push(SweepRun {
                     plan,
                     clock: ClockKind::Real,
-                    timer: TimerMode::default(),
+                    timer,
                     backend,
                 });
             }
@@ -86,7 +91,7 @@ pub fn execute(
         &target.url,
         &target.prefix,
         queues,
-        design,
+        (design, run.timer),
         workload,
         run.plan,
         quiet,
@@ -101,7 +106,8 @@ mod tests {
     fn each_numeric_worker_count_gets_the_original_and_ours() {
         let s: StrategyList = "per-account,optimal".parse().unwrap();
         let w: WorkerList = "5,auto,10".parse().unwrap();
-        let (runs, notes) = runs(&s, &w);
+        let (runs, notes) = runs(&s, &w, TimerMode::Sleep);
+        assert!(runs.iter().all(|r| r.timer == TimerMode::Sleep));
         let got: Vec<(Strategy, String, Backend)> = runs
             .iter()
             .map(|j| (j.plan.strategy(), j.plan.workers().to_string(), j.backend))
