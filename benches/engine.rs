@@ -123,7 +123,8 @@ fn real_executor_1m(b: Bencher, s: Strategy) {
 /// of waiting in the kernel). Wall time, so it is noisy on a shared machine.
 #[divan::bench(args = [TimerMode::Precise, TimerMode::Sleep], sample_count = 3, sample_size = 1)]
 fn timer_chain_10k_x_100us(b: Bencher, mode: TimerMode) {
-    let rt = eventbench::engine::runtime().unwrap();
+    // The runtime `run` gives a sleep-only run (one worker fewer than cores with `precise`).
+    let rt = eventbench::engine::sleep_runtime(mode, false).unwrap();
     let timer = TimerThread::with_mode(mode).unwrap();
     let mut chain = Workload::new(Source::Live("chain".into()), Micros(100));
     for id in 1..=10_000 {

@@ -111,6 +111,68 @@ impl ReadyQueue for MostWork {
     }
 }
 
+/// `optimal` on the real clock when ready order nearly ties most work first (see
+/// [`super::sim::scheduler_for`]): ready order while much work is queued, so that ends stay
+/// spread out as they arrive, then most work first once no more than `switch_at` µs of work
+/// is queued, so that the last events are dealt longest first and the lanes finish together
+/// (list scheduling's tail otherwise costs up to one event's length).
+pub struct ReadyThenMostWork {
+    /// Ready accounts in ready order, with the work each had when queued.
+    fifo: VecDeque<(AccountIdx, u64, u32)>,
+    /// The tail, once switched.
+    most: MostWork,
+    /// Work of the accounts in `fifo`. A live arrival's growth is not added (this queue is
+    /// built only for preloaded workloads, whose accounts are queued with all their work).
+    queued: u64,
+    switch_at: u64,
+    switched: bool,
+}
+
+impl ReadyThenMostWork {
+    pub fn new(switch_at: u64) -> Self {
+        ReadyThenMostWork {
+            fifo: VecDeque::new(),
+            most: MostWork::default(),
+            queued: 0,
+            switch_at,
+            switched: false,
+        }
+    }
+}
+
+impl ReadyQueue for ReadyThenMostWork {
+    fn push(&mut self, a: AccountIdx, remaining: u64, version: u32) {
+        if self.switched {
+            self.most.push(a, remaining, version);
+        } else {
+            self.fifo.push_back((a, remaining, version));
+            self.queued += remaining;
+        }
+    }
+
+    fn grow(&mut self, a: AccountIdx, remaining: u64, version: u32) {
+        if self.switched {
+            self.most.grow(a, remaining, version);
+        }
+        // In ready order the position does not depend on the work (see `queued`).
+    }
+
+    fn pop(&mut self, view: &dyn AccountView) -> Option<AccountIdx> {
+        if !self.switched && self.queued <= self.switch_at {
+            self.switched = true;
+            for (a, remaining, version) in self.fifo.drain(..) {
+                self.most.push(a, remaining, version);
+            }
+        }
+        if self.switched {
+            return self.most.pop(view);
+        }
+        let (a, remaining, _) = self.fifo.pop_front()?;
+        self.queued -= remaining;
+        Some(a)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +219,18 @@ mod tests {
         }
         let order: Vec<_> = std::iter::from_fn(|| q.pop(&v)).map(|a| a.0).collect();
         assert_eq!(order, vec![2, 0, 1]);
+    }
+
+    #[test]
+    fn ready_order_until_little_work_is_queued_then_most_work() {
+        let v = Versions(vec![0; 5]);
+        // 3 + 1 + 9 + 2 + 5 = 20 µs queued; most work first once at most 8 µs are.
+        let mut q = ReadyThenMostWork::new(8);
+        for (a, work) in [(0, 3), (1, 1), (2, 9), (3, 2), (4, 5)] {
+            q.push(AccountIdx(a), work, 0);
+        }
+        let order: Vec<u32> = std::iter::from_fn(|| q.pop(&v)).map(|a| a.0).collect();
+        // 20 > 8: 0 (17 left), 1 (16), 2 (7 ≤ 8): then 4 (5) before 3 (2).
+        assert_eq!(order, vec![0, 1, 2, 4, 3]);
     }
 }

@@ -116,10 +116,17 @@ pub struct LaneScheduler<Q> {
 
 impl<Q: ReadyQueue + Default> LaneScheduler<Q> {
     pub fn new(lanes: Option<u32>) -> Self {
+        Self::with_queue(lanes, Q::default())
+    }
+}
+
+impl<Q: ReadyQueue> LaneScheduler<Q> {
+    /// Lanes whose ready accounts wait in `ready` (a queue that needs settings of its own).
+    pub fn with_queue(lanes: Option<u32>, ready: Q) -> Self {
         LaneScheduler {
             next_of: Vec::new(),
             accounts: Accounts(Vec::new()),
-            ready: Q::default(),
+            ready,
             pending: Vec::new(),
             free: Vec::new(),
             fresh: 0,
@@ -145,7 +152,7 @@ impl<Q: ReadyQueue + Default> LaneScheduler<Q> {
     }
 }
 
-impl<Q: ReadyQueue + Default> Scheduler for LaneScheduler<Q> {
+impl<Q: ReadyQueue> Scheduler for LaneScheduler<Q> {
     fn arrive(&mut self, w: &Workload, e: EventIdx) {
         debug_assert_eq!(e.0 as usize, self.next_of.len(), "arrivals come in order");
         self.next_of.push(NONE);
