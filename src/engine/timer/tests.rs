@@ -132,18 +132,20 @@ async fn a_sleep_woken_ahead_spins_out_its_lead_and_never_ends_early() {
 /// A thread-less timer in `mode`, for driving the firing logic by hand.
 fn shared(mode: TimerMode) -> Shared {
     Shared {
-        origin: Instant::now(),
+        origin: Padded(Instant::now()),
         tuning: Tuning::of(mode),
-        state: Mutex::new(State {
+        state: Padded(Mutex::new(State {
             timers: BTreeMap::new(),
+            critical: BTreeMap::new(),
+            top_urgency: 0,
             sleeping_until: AWAKE,
             seq: 0,
             shutdown: false,
-        }),
+        })),
         wake: Condvar::new(),
-        woken: AtomicU64::new(0),
-        ended: AtomicU64::new(0),
-        front_moved: AtomicBool::new(false),
+        woken: Padded(AtomicU64::new(0)),
+        ended: Padded(AtomicU64::new(0)),
+        front_moved: Padded(AtomicBool::new(false)),
     }
 }
 
@@ -167,13 +169,18 @@ fn while_a_woken_sleep_is_pending_the_front_is_woken_at_its_deadline() {
     assert!(!s.workers_busy());
 }
 
-/// Registers sleeps at `deadlines` µs from now (lead 80, urgency = index) and runs one
+/// A lead long enough that no test is slow enough to outrun it.
+const WIDE: u64 = 1_000_000;
+
+/// Registers sleeps at `deadlines` µs from now (lead [`WIDE`], urgency = index) and runs one
 /// `take_due`; returns the urgencies taken.
 fn take_after(busy: bool, deadlines: &[u64]) -> Vec<u64> {
     let s = shared(TimerMode::Precise);
     let now = s.now();
+    // A heavier account registered first, so none of these sleeps is critical.
+    s.register(now + 9_000_000, WIDE, 1_000, Waker::noop().clone());
     for (i, &d) in deadlines.iter().enumerate() {
-        s.register(now + d, 80, i as u64, Waker::noop().clone());
+        s.register(now + d, WIDE, i as u64, Waker::noop().clone());
     }
     if busy {
         s.woken.store(1, Relaxed);
@@ -187,13 +194,18 @@ fn take_after(busy: bool, deadlines: &[u64]) -> Vec<u64> {
 
 #[test]
 fn a_cold_fire_takes_the_sleeps_within_their_lead_and_no_later_ones() {
-    // Far enough from now that the test's own delay cannot make them due.
-    assert_eq!(take_after(false, &[50, 70, 5_000_000]), vec![0, 1]);
+    assert_eq!(
+        take_after(false, &[500_000, 700_000, 5_000_000]),
+        vec![0, 1]
+    );
 }
 
 #[test]
 fn a_busy_fire_takes_only_sleeps_whose_deadline_has_passed() {
-    assert_eq!(take_after(true, &[50, 70, 5_000_000]), Vec::<u64>::new());
+    assert_eq!(
+        take_after(true, &[500_000, 700_000, 5_000_000]),
+        Vec::<u64>::new()
+    );
     assert_eq!(take_after(true, &[0, 5_000_000]), vec![0]);
 }
 
@@ -214,4 +226,46 @@ fn taking_sleeps_counts_them_woken_and_ending_them_balances_the_count() {
     // thread does not take the workers for busy for ever.
     drop(sleep);
     assert!(!s.workers_busy());
+}
+
+#[test]
+fn the_heaviest_accounts_sleeps_keep_their_lead_while_the_workers_are_busy() {
+    let s = shared(TimerMode::Precise);
+    let now = s.now();
+    // Urgency 1,000 and 600 are at least half the top; 100 is not.
+    for (d, urgency) in [
+        (500_000, 1_000u64),
+        (600_000, 100),
+        (700_000, 600),
+        (5_000_000, 900),
+    ] {
+        s.register(now + d, WIDE, urgency, Waker::noop().clone());
+    }
+    {
+        let st = s.state.lock().unwrap();
+        assert_eq!(st.critical.len(), 3);
+        assert_eq!(st.timers.len(), 1);
+    }
+    s.woken.store(1, Relaxed);
+    let mut due = Vec::new();
+    take_due(&s, &mut s.state.lock().unwrap(), &mut due);
+    let mut taken: Vec<u64> = due.iter().map(|d| d.0).collect();
+    taken.sort_unstable();
+    // Busy: the plain sleep waits for its deadline; the critical ones within their lead go
+    // now; the far one stays.
+    assert_eq!(taken, vec![600, 1_000]);
+}
+
+#[test]
+fn at_most_a_few_sleeps_are_critical_at_once() {
+    let s = shared(TimerMode::Precise);
+    let now = s.now();
+    for i in 0..20 {
+        s.register(now + 1_000_000 + i, 80, 500, Waker::noop().clone());
+    }
+    assert_eq!(s.state.lock().unwrap().critical.len(), CRITICAL_MAX);
+    // Sleep mode has no lead, so nothing is critical there.
+    let plain = shared(TimerMode::Sleep);
+    plain.register(now + 1_000_000, 0, 500, Waker::noop().clone());
+    assert!(plain.state.lock().unwrap().critical.is_empty());
 }
