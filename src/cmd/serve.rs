@@ -26,7 +26,7 @@ const DEFAULT_CHANNELS: u16 = 8;
   eventbench serve --data-dir /var/lib/eventbench --log processed.csv
   eventbench serve --in-memory --listen 127.0.0.1:0 --process-time 10ms --max-queued 100000
   eventbench serve --workers 500 --strategy sharded --drain-timeout 30s
-  eventbench serve --process-time 100us --timer sleep   # no spinning: less CPU, ends ~50-100 us late
+  eventbench serve --process-time 100us --timer sleep   # no spinning: less CPU, ends ~70 us late
   eventbench serve --max-connections 2000 --header-timeout 5s   # many clients, some slow
   eventbench serve --handler http:http://127.0.0.1:8080/event --retries 3 --dead-letter dead.csv
 

@@ -257,6 +257,24 @@ pub fn lanes_are_per_account(strategy: Strategy, lanes: Option<u64>, accounts: u
 mod tests {
     use super::*;
 
+    /// The KEY rows of the durations table with W = 100 and at most 100 keys: `pool` and
+    /// `optimal` lay the workload out for the same own-lane executor, so they run the same
+    /// schedule and any difference between their figures is run-to-run noise.
+    #[test]
+    fn pool_and_optimal_share_the_own_lane_executor_when_every_key_has_a_lane() {
+        let w = Workers::Fixed(NonZeroU32::new(100).unwrap());
+        for keys in [1, 2, 10, 100] {
+            let pool = Plan::new(Strategy::Pool, w).unwrap();
+            let optimal = Plan::new(Strategy::Optimal, w).unwrap();
+            assert!(
+                pool.own_lanes(keys) && optimal.own_lanes(keys),
+                "{keys} keys"
+            );
+        }
+        let optimal = Plan::new(Strategy::Optimal, w).unwrap();
+        assert!(!optimal.own_lanes(1_000));
+    }
+
     #[test]
     fn workers_parse_and_reject_zero() {
         assert_eq!("auto".parse::<Workers>().unwrap(), Workers::Auto);
