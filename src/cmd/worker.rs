@@ -99,16 +99,81 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         None => None,
     };
     let handler = AnyHandler::live(&args.handlers)?;
-    let prefetch = if args.one_at_a_time { 1 } else { args.prefetch };
-    let topo = args.queue.topology();
+    let cfg = consumer_config(&args, plan, lanes, &handler, log.clone());
     let stop = args
         .exit_when_idle
         .map_or(StopWhen::Signal, |d| StopWhen::Idle(d.as_duration()));
-    let cfg = Config {
+    if !global.quiet {
+        let topo = &cfg.topology;
+        eprintln!(
+            "worker {}: consuming {} queues {}.* at {} (prefetch {}, {} strategy, {} workers)",
+            std::process::id(),
+            topo.queues,
+            topo.prefix,
+            topo.display_url(),
+            cfg.prefetch,
+            plan.strategy(),
+            plan.workers()
+        );
+    }
+    let cpu = crate::report::usage::CpuTime::now();
+    let mut consumed = consume_all(cfg, stop)?;
+    let used = crate::report::usage::CpuTime::now().since(cpu);
+    if let Some(l) = &log {
+        l.check()?;
+    }
+    let handling = handler.settle_live(
+        &args.handlers.handler,
+        &mut consumed.workload,
+        &mut consumed.execution,
+    );
+    let info = RunInfo {
+        plan,
+        clock: ClockKind::Real,
+    };
+    let report = report::finish_run_with(
+        &consumed.workload,
+        info,
+        consumed.execution,
+        None,
+        None,
+        |r| {
+            if let Some(h) = handling {
+                r.handling = h;
+            }
+            r.handling.set_cpu(used);
+        },
+    )?;
+    write_report(&args, &report, consumed.stats)?;
+    report.check()?;
+    crate::handler::check_failures(&report, &args.handlers)
+}
+
+impl Args {
+    /// `--one-at-a-time` is the original design: one unacknowledged message per consumer.
+    fn effective_prefetch(&self) -> u16 {
+        if self.one_at_a_time {
+            1
+        } else {
+            self.prefetch
+        }
+    }
+}
+
+/// The consumer's configuration from the flags: queues, engine plan, handler and timer.
+fn consumer_config(
+    args: &Args,
+    plan: Plan,
+    lanes: Option<u64>,
+    handler: &AnyHandler,
+    log: Option<Arc<LiveLog>>,
+) -> Config {
+    let topo = args.queue.topology();
+    Config {
         topology: topo.clone(),
         strategy: plan.strategy(),
         lanes,
-        prefetch,
+        prefetch: args.effective_prefetch(),
         one_at_a_time: args.one_at_a_time,
         workload: Workload::with_durations(
             Source::Live(format!(
@@ -124,63 +189,28 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
             .map(|g| Box::pin(g.aborted()) as consume::Abort),
         handler: LoggedSleep {
             inner: handler.clone(),
-            log: log.clone(),
+            log,
             worker: u64::from(std::process::id()),
             skip: None,
         },
         reconnect_timeout: Some(args.reconnect_timeout.as_duration()),
         timer: args.timing.timer,
-    };
-    if !global.quiet {
-        eprintln!(
-            "worker {}: consuming {} queues {}.* at {} (prefetch {prefetch}, {} strategy, {} \
-             workers)",
-            std::process::id(),
-            topo.queues,
-            topo.prefix,
-            topo.display_url(),
-            plan.strategy(),
-            plan.workers()
-        );
     }
-    let cpu = crate::report::usage::CpuTime::now();
-    let mut consumed = consume_all(cfg, stop)?;
-    let used = crate::report::usage::CpuTime::now().since(cpu);
-    if let Some(l) = &log {
-        l.check()?;
-    }
-    let info = RunInfo {
-        plan,
-        clock: ClockKind::Real,
-    };
-    let handling = handler.settle_live(
-        &args.handlers.handler,
-        &mut consumed.workload,
-        &mut consumed.execution,
-    );
-    let report = report::finish_run_with(
-        &consumed.workload,
-        info,
-        consumed.execution,
-        None,
-        None,
-        |r| {
-            if let Some(h) = handling {
-                r.handling = h;
-            }
-            r.handling.set_cpu(used);
-        },
-    )?;
+}
+
+/// The report with the broker's side (`--json`), the report on stdout, the broker counts on
+/// stderr.
+fn write_report(args: &Args, report: &Report, s: BrokerStats) -> Result<()> {
     let full = WorkerReport {
-        report: &report,
+        report,
         mode: if args.one_at_a_time {
             "one-at-a-time"
         } else {
             "engine"
         },
-        queues: topo.queues,
-        prefetch,
-        broker: consumed.stats,
+        queues: args.queue.topology().queues,
+        prefetch: args.effective_prefetch(),
+        broker: s,
     };
     if let Some(path) = &args.json {
         crate::output::write_atomic(path, |f| {
@@ -188,8 +218,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
             Ok(writeln!(f)?)
         })?;
     }
-    print_report(&report, args.format)?;
-    let s = consumed.stats;
+    print_report(report, args.format)?;
     eprintln!(
         "broker: {} events delivered in {} messages, {} redelivered, {} repeated event ids, {} \
          malformed messages, {} events acked in {} messages, {} reconnects ({} events of lost \
@@ -204,8 +233,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         s.reconnects,
         s.abandoned
     );
-    report.check()?;
-    crate::handler::check_failures(&report, &args.handlers)
+    Ok(())
 }
 
 fn consume_all(cfg: Config, stop: StopWhen) -> Result<consume::Consumed> {
