@@ -7,7 +7,7 @@ use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::UsageError;
 use crate::handler::{AnyHandler, HandlerArgs};
 use crate::output::{print_report, Format};
-use crate::report::{finish_run_with, QueueInfo, RunInfo};
+use crate::report::{finish_run_with, QueueInfo, Report, RunInfo};
 use crate::server::listen::Limits;
 use crate::server::{self, Config};
 use crate::types::Micros;
@@ -155,34 +155,7 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
     let plan = Plan::new(args.strategy, args.workers)?;
     let lanes = plan.live_lanes()?;
     args.handlers.validate(ClockKind::Real)?;
-    let leftover = args.leftover.clone().unwrap_or_else(|| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        PathBuf::from(format!("unprocessed-{now}.csv"))
-    });
-    let config = Config {
-        strategy: plan.strategy(),
-        lanes,
-        process_time: args.process_time,
-        per_event_durations: false,
-        max_queued: args.max_queued,
-        drain_timeout: args.drain_timeout.map(Micros::as_duration),
-        leftover,
-        data_dir: (!args.in_memory).then(|| args.data_dir.clone()),
-        log: args.log.clone(),
-        announce: true,
-        handler: AnyHandler::live(&args.handlers)?,
-        timer: args.timing.timer,
-        connections: Limits {
-            header_timeout: args.header_timeout.as_duration(),
-            max_connections: args
-                .max_connections
-                .map_or_else(Limits::default_max_connections, |n| {
-                    usize::try_from(n).unwrap_or(usize::MAX)
-                }),
-        },
-    };
+    let config = server_config(&args, plan.strategy(), lanes)?;
     let handler = config.handler.clone();
     let cpu = crate::report::usage::CpuTime::now();
     let rt = crate::engine::runtime()?;
@@ -232,28 +205,77 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
         },
     )?;
     report.queue = Some(queue_info(outcome.durable.as_ref()));
+    write_report(
+        &args,
+        &report,
+        outcome.refused_connections,
+        outcome.leftover.as_ref(),
+    )?;
+    report.check()?;
+    crate::handler::check_failures(&report, &args.handlers)
+}
+
+/// The server's configuration from the flags; without `--leftover`, events handed back at a
+/// drain timeout go to `unprocessed-<unix seconds>.csv`.
+fn server_config(args: &Args, strategy: Strategy, lanes: Option<u64>) -> Result<Config> {
+    let leftover = args.leftover.clone().unwrap_or_else(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        PathBuf::from(format!("unprocessed-{now}.csv"))
+    });
+    Ok(Config {
+        strategy,
+        lanes,
+        process_time: args.process_time,
+        per_event_durations: false,
+        max_queued: args.max_queued,
+        drain_timeout: args.drain_timeout.map(Micros::as_duration),
+        leftover,
+        data_dir: (!args.in_memory).then(|| args.data_dir.clone()),
+        log: args.log.clone(),
+        announce: true,
+        handler: AnyHandler::live(&args.handlers)?,
+        timer: args.timing.timer,
+        connections: Limits {
+            header_timeout: args.header_timeout.as_duration(),
+            max_connections: args
+                .max_connections
+                .map_or_else(Limits::default_max_connections, |n| {
+                    usize::try_from(n).unwrap_or(usize::MAX)
+                }),
+        },
+    })
+}
+
+/// `--json`, the report on stdout, and what the server turned away or handed back.
+fn write_report(
+    args: &Args,
+    report: &Report,
+    refused_connections: u64,
+    leftover: Option<&server::Leftover>,
+) -> Result<()> {
     if let Some(path) = &args.json {
         crate::output::write_atomic(path, |f| {
-            serde_json::to_writer_pretty(&mut *f, &report)?;
+            serde_json::to_writer_pretty(&mut *f, report)?;
             Ok(writeln!(f)?)
         })?;
     }
-    print_report(&report, args.format)?;
-    if outcome.refused_connections > 0 {
+    print_report(report, args.format)?;
+    if refused_connections > 0 {
         eprintln!(
             "{} connections were refused (503) while --max-connections were open",
-            outcome.refused_connections
+            refused_connections
         );
     }
-    if let Some(l) = &outcome.leftover {
+    if let Some(l) = leftover {
         eprintln!(
             "{} accepted events were handed back in {}",
             l.events,
             l.path.display()
         );
     }
-    report.check()?;
-    crate::handler::check_failures(&report, &args.handlers)
+    Ok(())
 }
 
 /// The checks of an in-process `serve` that clap cannot express, before anything listens.
