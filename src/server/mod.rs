@@ -124,30 +124,7 @@ pub async fn run(
         Sink::Durable(d) => Some(Arc::clone(d)),
         Sink::Memory => None,
     };
-    let watcher = Arc::clone(&arrivals);
-    let marker = durable.clone();
-    let observer: Observer = Arc::new(move |job| {
-        watcher.finished(job);
-        if let Some(d) = &marker {
-            d.finished(job);
-        }
-    });
-    let handler = ServeHandler {
-        inner: config.handler.clone(),
-        durable: durable.clone(),
-        log,
-    };
-    let engine = Engine::start(
-        workload,
-        config.strategy,
-        config.lanes,
-        handler,
-        clock,
-        Some(observer),
-    );
-    if let Some(d) = &durable {
-        d.attach(engine.clone());
-    }
+    let engine = start_engine(&config, workload, clock, &arrivals, durable.as_ref(), log);
     let intake = Arc::new(Intake::new(
         engine.clone(),
         arrivals,
@@ -190,6 +167,43 @@ pub async fn run(
         refused_connections,
         durable: durable_info,
     })
+}
+
+/// Starts the engine: each finished event is reported to the arrival tracker and, when
+/// durable, marked done in the store; the durable queue hands it the events it resumes.
+fn start_engine(
+    config: &Config,
+    workload: Workload,
+    clock: PreciseClock,
+    arrivals: &Arc<Arrivals>,
+    durable: Option<&Arc<Durable>>,
+    log: Option<Arc<LiveLog>>,
+) -> LiveEngine {
+    let watcher = Arc::clone(arrivals);
+    let marker = durable.cloned();
+    let observer: Observer = Arc::new(move |job| {
+        watcher.finished(job);
+        if let Some(d) = &marker {
+            d.finished(job);
+        }
+    });
+    let handler = ServeHandler {
+        inner: config.handler.clone(),
+        durable: durable.cloned(),
+        log,
+    };
+    let engine = Engine::start(
+        workload,
+        config.strategy,
+        config.lanes,
+        handler,
+        clock,
+        Some(observer),
+    );
+    if let Some(d) = durable {
+        d.attach(engine.clone());
+    }
+    engine
 }
 
 /// Describes the server to its dashboard, whose gauges are the engine's own counters.
