@@ -6,9 +6,6 @@ mod common;
 
 use common::broker::*;
 use common::eventbench;
-use std::path::Path;
-use std::process::Stdio;
-use std::time::Duration;
 
 #[test]
 fn run_through_the_broker_processes_every_event_once_in_order() {
@@ -51,34 +48,13 @@ fn a_killed_worker_loses_nothing_and_the_standby_finishes_in_order() {
     // 400 events over 4 accounts at 20 ms: about 2 s of chains, long enough to kill mid-run.
     let input = write_events(dir.path(), 400, 4);
     publish(&q, &input, "20ms");
-    let (log_a, log_b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
-    let report = dir.path().join("b.json");
-    let worker = |log: &Path| {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"));
-        c.arg("worker")
-            .args(q.args())
-            .arg("-q")
-            .arg("--log")
-            .arg(log);
-        c.stdout(Stdio::null()).stderr(Stdio::null());
-        c
-    };
-    let mut a = worker(&log_a).spawn().unwrap();
-    wait_for_rows(&log_a, 20, &mut a);
-    // Registered second, so B is the standby consumer of every queue.
-    let mut b = worker(&log_b)
-        .args(["--exit-when-idle", "3s", "--json"])
-        .arg(&report)
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    wait_for_rows(&log_a, 80, &mut a);
-    a.kill().unwrap(); // SIGKILL
-    a.wait().unwrap();
+    let Takeover {
+        log_a,
+        log_b,
+        report,
+    } = kill_and_take_over(&q, dir.path(), 20, 80);
     let killed_at = log_rows(&log_a).len();
     assert!(killed_at < 400, "worker A finished before it was killed");
-    let status = b.wait().unwrap();
-    assert!(status.success(), "worker B failed: {status}");
     // Every account lives in one queue, and B consumed only after A died: A's rows come first.
     let mut rows = log_rows(&log_a);
     rows.extend(log_rows(&log_b));

@@ -7,8 +7,6 @@ use common::broker::*;
 use common::eventbench;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::Stdio;
-use std::time::Duration;
 
 /// Publishes `input` with `--batch batch`, each message carrying `process_time`.
 fn publish_batched(q: &Queues, input: &Path, process_time: &str, batch: u32) {
@@ -115,32 +113,11 @@ fn a_worker_killed_mid_batch_hands_the_whole_message_back_in_order() {
     // of its queue's two accounts, so a kill after 60 rows lands inside unfinished messages.
     let input = write_events(dir.path(), 400, 4);
     publish_batched(&q, &input, "20ms", 50);
-    let (log_a, log_b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
-    let report = dir.path().join("b.json");
-    let worker = |log: &Path| {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"));
-        c.arg("worker")
-            .args(q.args())
-            .arg("-q")
-            .arg("--log")
-            .arg(log);
-        c.stdout(Stdio::null()).stderr(Stdio::null());
-        c
-    };
-    let mut a = worker(&log_a).spawn().unwrap();
-    wait_for_rows(&log_a, 10, &mut a);
-    // Registered second, so B is the standby consumer of every queue.
-    let mut b = worker(&log_b)
-        .args(["--exit-when-idle", "3s", "--json"])
-        .arg(&report)
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    wait_for_rows(&log_a, 60, &mut a);
-    a.kill().unwrap(); // SIGKILL
-    a.wait().unwrap();
-    let status = b.wait().unwrap();
-    assert!(status.success(), "worker B failed: {status}");
+    let Takeover {
+        log_a,
+        log_b,
+        report,
+    } = kill_and_take_over(&q, dir.path(), 10, 60);
     let (rows_a, rows_b) = (log_rows(&log_a), log_rows(&log_b));
     assert!(rows_a.len() < 400, "worker A finished before it was killed");
     let mut rows = rows_a.clone();

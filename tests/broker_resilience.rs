@@ -7,7 +7,6 @@ use common::broker::*;
 use common::eventbench;
 use eventbench::broker::amqp;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -140,13 +139,8 @@ fn serve_broker_and_two_workers_lose_nothing_when_serve_and_a_worker_are_killed(
     let (log_a, log_b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
     let report = dir.path().join("b.json");
     let worker = |log: &Path| {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"));
-        c.arg("worker")
-            .args(q.args())
-            .args(["-q", "--process-time", "20ms", "--log"])
-            .arg(log)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        let mut c = common::broker::worker(&q, log);
+        c.args(["--process-time", "20ms"]);
         c
     };
     let mut a = worker(&log_a).spawn().unwrap();

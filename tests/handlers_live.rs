@@ -7,7 +7,6 @@ mod common;
 use assert_cmd::Command;
 use eventbench::broker::amqp::{self, Topology};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Stdio;
@@ -106,18 +105,7 @@ fn serve_with_a_command_keeps_order_and_dead_letters_a_stopped_account() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let addr = loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "serve ended early"
-        );
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
+    let addr = common::listening_address(&mut child);
     Command::cargo_bin("eventbench")
         .unwrap()
         .current_dir(dir.path())
@@ -133,7 +121,6 @@ fn serve_with_a_command_keeps_order_and_dead_letters_a_stopped_account() {
         .success();
     // SAFETY: kill only signals the child this test started.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     assert_eq!(
         child.wait().unwrap().code(),
         Some(1),

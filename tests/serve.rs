@@ -361,7 +361,6 @@ async fn requests_after_shutdown_are_refused_not_dropped() {
 /// ended before its time with either.
 #[test]
 fn serve_ends_its_sleeps_as_timer_says_and_reports_it() {
-    use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("events.csv");
@@ -376,18 +375,7 @@ fn serve_ends_its_sleeps_as_timer_says_and_reports_it() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        let addr = loop {
-            line.clear();
-            assert!(
-                stderr.read_line(&mut line).unwrap() > 0,
-                "serve ended early"
-            );
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_string();
-            }
-        };
+        let addr = common::listening_address(&mut child);
         eventbench()
             .args(["send", "--quiet", "--url", &format!("http://{addr}/api")])
             .arg("--input")
@@ -396,7 +384,6 @@ fn serve_ends_its_sleeps_as_timer_says_and_reports_it() {
             .success();
         // SAFETY: kill only signals the child this test started.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
         assert!(child.wait().unwrap().success());
         let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
         assert_eq!(r["events"], 30, "{r}");

@@ -233,7 +233,6 @@ pub fn post_event(addr: &str, account: u64, event: u64) -> Option<u16> {
 
 /// `serve --broker` on port 0 of this test's queues at `url`; returns the child and its address.
 pub fn serve_broker(url: &str, q: &Queues) -> (Child, String) {
-    use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"))
         .args(["serve", "--listen", "127.0.0.1:0", "--broker", url])
         .args(["--queues", &q.topo.queues.to_string()])
@@ -242,17 +241,50 @@ pub fn serve_broker(url: &str, q: &Queues) -> (Child, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before listening")
-            .unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+    let addr = super::listening_address(&mut child);
     (child, addr)
+}
+
+/// `eventbench worker` on `q`, quiet, appending to `log`, its output discarded.
+pub fn worker(q: &Queues, log: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"));
+    c.arg("worker")
+        .args(q.args())
+        .arg("-q")
+        .arg("--log")
+        .arg(log);
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    c
+}
+
+/// The logs of a takeover: A's, B's, and B's JSON report.
+pub struct Takeover {
+    pub log_a: PathBuf,
+    pub log_b: PathBuf,
+    pub report: PathBuf,
+}
+
+/// Worker A consumes `q`; once its log has `standby_at` rows, worker B registers (so it is
+/// the standby consumer of every queue); once A's log has `kill_at` rows, A is killed
+/// (SIGKILL) and B takes over, exiting after 3 s idle. Panics if B fails.
+pub fn kill_and_take_over(q: &Queues, dir: &Path, standby_at: usize, kill_at: usize) -> Takeover {
+    let t = Takeover {
+        log_a: dir.join("a.csv"),
+        log_b: dir.join("b.csv"),
+        report: dir.join("b.json"),
+    };
+    let mut a = worker(q, &t.log_a).spawn().unwrap();
+    wait_for_rows(&t.log_a, standby_at, &mut a);
+    let mut b = worker(q, &t.log_b)
+        .args(["--exit-when-idle", "3s", "--json"])
+        .arg(&t.report)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    wait_for_rows(&t.log_a, kill_at, &mut a);
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let status = b.wait().unwrap();
+    assert!(status.success(), "worker B failed: {status}");
+    t
 }

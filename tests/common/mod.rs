@@ -208,3 +208,23 @@ pub fn check_runs(events: &[(u64, u64)], runs: &[Vec<Row>], redelivered: u64) ->
     );
     twice
 }
+
+/// Reads a spawned `serve`'s stderr (piped) until it says where it listens, and returns that
+/// `host:port`; the rest of stderr is drained in the background, so the server never blocks
+/// on a full pipe.
+pub fn listening_address(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    addr
+}
