@@ -162,22 +162,7 @@ impl TimerThread {
 
     /// Starts the thread in `mode`; times are measured from this moment.
     pub fn with_mode(mode: TimerMode) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared {
-            origin: Padded(Instant::now()),
-            tuning: Tuning::of(mode),
-            state: Padded(Mutex::new(State {
-                timers: BTreeMap::new(),
-                critical: BTreeMap::new(),
-                top_urgency: 0,
-                sleeping_until: AWAKE,
-                seq: 0,
-                shutdown: false,
-            })),
-            wake: Condvar::new(),
-            woken: Padded(AtomicU64::new(0)),
-            ended: Padded(AtomicU64::new(0)),
-            front_moved: Padded(AtomicBool::new(false)),
-        });
+        let shared = Arc::new(Shared::new(mode));
         let s = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("eventbench-timer".into())
@@ -206,6 +191,26 @@ impl Drop for TimerThread {
 }
 
 impl Shared {
+    /// No timers yet; times are measured from now.
+    fn new(mode: TimerMode) -> Self {
+        Shared {
+            origin: Padded(Instant::now()),
+            tuning: Tuning::of(mode),
+            state: Padded(Mutex::new(State {
+                timers: BTreeMap::new(),
+                critical: BTreeMap::new(),
+                top_urgency: 0,
+                sleeping_until: AWAKE,
+                seq: 0,
+                shutdown: false,
+            })),
+            wake: Condvar::new(),
+            woken: Padded(AtomicU64::new(0)),
+            ended: Padded(AtomicU64::new(0)),
+            front_moved: Padded(AtomicBool::new(false)),
+        }
+    }
+
     fn now(&self) -> u64 {
         Micros::from_duration(self.origin.elapsed()).0
     }

@@ -131,22 +131,7 @@ async fn a_sleep_woken_ahead_spins_out_its_lead_and_never_ends_early() {
 
 /// A thread-less timer in `mode`, for driving the firing logic by hand.
 fn shared(mode: TimerMode) -> Shared {
-    Shared {
-        origin: Padded(Instant::now()),
-        tuning: Tuning::of(mode),
-        state: Padded(Mutex::new(State {
-            timers: BTreeMap::new(),
-            critical: BTreeMap::new(),
-            top_urgency: 0,
-            sleeping_until: AWAKE,
-            seq: 0,
-            shutdown: false,
-        })),
-        wake: Condvar::new(),
-        woken: Padded(AtomicU64::new(0)),
-        ended: Padded(AtomicU64::new(0)),
-        front_moved: Padded(AtomicBool::new(false)),
-    }
+    Shared::new(mode)
 }
 
 #[test]
