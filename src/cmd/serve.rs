@@ -7,7 +7,7 @@ use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::UsageError;
 use crate::handler::{AnyHandler, HandlerArgs};
 use crate::output::{print_report, Format};
-use crate::report::{finish_run_with, QueueInfo, Report, RunInfo};
+use crate::report::{QueueInfo, Report};
 use crate::server::listen::Limits;
 use crate::server::{self, Config};
 use crate::types::Micros;
@@ -181,28 +181,13 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
         server::run(listener, config, signal).await
     })?;
     let used = crate::report::usage::CpuTime::now().since(cpu);
-    let handling = handler.settle_live(
+    // The log was written as events finished; the JSON waits for the queue fields.
+    let mut report = handler.live_report(
         &args.handlers.handler,
         &mut outcome.workload,
-        &mut outcome.execution,
-    );
-    let info = RunInfo {
-        plan,
-        clock: ClockKind::Real,
-    };
-    // The log was written as events finished; the JSON waits for the queue fields.
-    let mut report = finish_run_with(
-        &outcome.workload,
-        info,
         outcome.execution,
-        None,
-        None,
-        |r| {
-            if let Some(h) = handling {
-                r.handling = h;
-            }
-            r.handling.set_cpu(used);
-        },
+        plan,
+        used,
     )?;
     report.queue = Some(queue_info(outcome.durable.as_ref()));
     write_report(

@@ -6,7 +6,7 @@ use crate::cli::GlobalArgs;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::handler::{AnyHandler, HandlerArgs};
 use crate::output::{print_report, Format};
-use crate::report::{self, Report, RunInfo};
+use crate::report::Report;
 use crate::types::Micros;
 use crate::workload::{Durations, Source, Workload};
 use anyhow::Result;
@@ -122,27 +122,12 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     if let Some(l) = &log {
         l.check()?;
     }
-    let handling = handler.settle_live(
+    let report = handler.live_report(
         &args.handlers.handler,
         &mut consumed.workload,
-        &mut consumed.execution,
-    );
-    let info = RunInfo {
-        plan,
-        clock: ClockKind::Real,
-    };
-    let report = report::finish_run_with(
-        &consumed.workload,
-        info,
         consumed.execution,
-        None,
-        None,
-        |r| {
-            if let Some(h) = handling {
-                r.handling = h;
-            }
-            r.handling.set_cpu(used);
-        },
+        plan,
+        used,
     )?;
     write_report(&args, &report, consumed.stats)?;
     report.check()?;

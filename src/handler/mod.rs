@@ -294,17 +294,30 @@ impl AnyHandler {
         }
     }
 
-    /// After a live engine (`serve`, `worker`) stops: settles what a real handler did (events
-    /// passed over, measured durations) and returns the report's handler fields; `None` for
-    /// sleeps, whose report needs nothing settled.
-    pub fn settle_live(
+    /// The report of a live engine (`serve`, `worker`) once it stopped: what a real handler
+    /// did is settled first (events passed over, measured durations, its report fields), then
+    /// the order is verified and the CPU time `used` is added.
+    pub fn live_report(
         &self,
         spec: &HandlerSpec,
         w: &mut crate::workload::Workload,
-        exec: &mut crate::engine::record::Execution,
-    ) -> Option<crate::report::handling::Handling> {
-        let g = self.guarded()?;
-        Some(settle::settle(g, &spec.to_string(), true, w, exec).handling)
+        mut exec: crate::engine::record::Execution,
+        plan: crate::engine::Plan,
+        used: crate::report::usage::CpuTime,
+    ) -> anyhow::Result<crate::report::Report> {
+        let handling = self
+            .guarded()
+            .map(|g| settle::settle(g, &spec.to_string(), true, w, &mut exec).handling);
+        let info = crate::report::RunInfo {
+            plan,
+            clock: ClockKind::Real,
+        };
+        crate::report::finish_run_with(w, info, exec, None, None, |r| {
+            if let Some(h) = handling {
+                r.handling = h;
+            }
+            r.handling.set_cpu(used);
+        })
     }
 }
 
