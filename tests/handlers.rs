@@ -386,26 +386,15 @@ fn real_handlers_are_refused_where_they_cannot_run() {
 fn exec_output_goes_to_its_file_not_into_the_report() {
     let dir = tempfile::tempdir().unwrap();
     common::write_events(&dir.path().join("events.csv"), &[1, 2, 1], None);
-    let out = eventbench()
-        .current_dir(dir.path())
-        .args([
-            "run",
-            "--quiet",
-            "--input",
-            "events.csv",
-            "--format",
-            "json",
-        ])
-        .args([
+    let report = run_json(
+        dir.path(),
+        &[
             "--handler",
             "exec:sh -c 'echo out {event_id}; echo err $EVENTBENCH_ACCOUNT_ID >&2'",
-        ])
-        .args(["--handler-output", "handler.txt"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            "--handler-output",
+            "handler.txt",
+        ],
+    );
     assert_eq!(report["handler_calls"], 3);
     let text = std::fs::read_to_string(dir.path().join("handler.txt")).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
@@ -414,6 +403,27 @@ fn exec_output_goes_to_its_file_not_into_the_report() {
         lines,
         ["err 1", "err 1", "err 2", "out 1", "out 2", "out 3"]
     );
+}
+
+/// `run --quiet --input events.csv --format json` in `dir` with `args`, which must succeed;
+/// the report it printed.
+fn run_json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let out = eventbench()
+        .current_dir(dir)
+        .args([
+            "run",
+            "--quiet",
+            "--input",
+            "events.csv",
+            "--format",
+            "json",
+        ])
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// The test HTTP service: answers 500 to the first try of every event whose id is a multiple
@@ -455,28 +465,19 @@ fn http_handler_retries_500s_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let accounts = common::accounts(150, 12, 3);
     common::write_events(&dir.path().join("events.csv"), &accounts, None);
-    let out = eventbench()
-        .current_dir(dir.path())
-        .args([
-            "run",
-            "--quiet",
-            "--input",
-            "events.csv",
-            "--format",
-            "json",
-        ])
-        .args([
+    let report = run_json(
+        dir.path(),
+        &[
             "--workers",
             "8",
             "--handler",
             &format!("http:http://{addr}/event"),
-        ])
-        .args(["--retries", "3", "--retry-backoff", "1ms"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            "--retries",
+            "3",
+            "--retry-backoff",
+            "1ms",
+        ],
+    );
     assert_eq!(report["retries"], 50);
     assert_eq!(report["given_up"], 0);
     let got = svc.seen.lock().unwrap().1.clone();
@@ -488,23 +489,16 @@ fn http_handler_retries_500s_in_place() {
     assert_eq!(by_account(&got), expected);
 
     // A service that fails for good: every event is given up, with the status as the error.
-    let fail = eventbench()
-        .current_dir(dir.path())
-        .args([
-            "run",
-            "--quiet",
-            "--input",
-            "events.csv",
-            "--format",
-            "json",
-        ])
-        .args(["--handler", &format!("http:http://{addr}/nowhere")])
-        .args(["--dead-letter", "dead.csv", "--allow-failures"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let report: serde_json::Value = serde_json::from_slice(&fail.stdout).unwrap();
+    let report = run_json(
+        dir.path(),
+        &[
+            "--handler",
+            &format!("http:http://{addr}/nowhere"),
+            "--dead-letter",
+            "dead.csv",
+            "--allow-failures",
+        ],
+    );
     assert_eq!(report["given_up"], 150);
     let dead = dead_letters(&dir.path().join("dead.csv"));
     assert!(
