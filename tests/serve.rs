@@ -160,7 +160,7 @@ async fn other_methods_get_405_with_allow() {
         .unwrap();
     assert_eq!(resp.headers()["allow"], "GET, HEAD");
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
-    let missing = s.http.get(format!("{}/nope", s.base)).send().await.unwrap();
+    let missing = s.get("/nope").await;
     assert_error(missing, StatusCode::NOT_FOUND, "not_found").await;
     s.shutdown().await;
 }
@@ -226,15 +226,7 @@ async fn a_full_queue_is_a_503_with_retry_after_and_nothing_is_lost() {
     let full = s.event(3, 3).await;
     assert_eq!(full.headers()["retry-after"], "1");
     assert_error(full, StatusCode::SERVICE_UNAVAILABLE, "queue_full").await;
-    let metrics = s
-        .http
-        .get(format!("{}/metrics", s.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("eventbench_requests_rejected_total{reason=\"queue_full\"} 1"));
     let o = s.shutdown().await;
     assert_eq!((o.workload.len(), processed(&o)), (2, 2));
@@ -243,26 +235,13 @@ async fn a_full_queue_is_a_503_with_retry_after_and_nothing_is_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_and_metrics_report_the_live_counters() {
     let s = Running::start(config(1)).await;
-    let health: Value = s
-        .http
-        .get(format!("{}/healthz", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = s.get("/healthz").await.json().await.unwrap();
     assert_eq!(health["status"], "ok");
     for i in 1..=3 {
         assert_eq!(s.event(i, 9).await.status(), StatusCode::ACCEPTED);
     }
     s.post_json("{").await;
-    let resp = s
-        .http
-        .get(format!("{}/metrics", s.base))
-        .send()
-        .await
-        .unwrap();
+    let resp = s.get("/metrics").await;
     assert!(resp.headers()["content-type"]
         .to_str()
         .unwrap()
@@ -407,16 +386,11 @@ fn serving_sharded_with_auto_workers_is_a_usage_error() {
 #[tokio::test]
 async fn the_dashboard_and_its_stats_follow_the_events() {
     let server = Running::start(config(0)).await;
-    let page = server
-        .http
-        .get(format!("{}/", server.base))
-        .send()
-        .await
-        .unwrap();
+    let page = server.get("/").await;
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("api/stats"));
-    let icon = server.http.get(format!("{}/favicon.ico", server.base));
-    assert_eq!(icon.send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    let icon = server.get("/favicon.ico").await;
+    assert_eq!(icon.status(), StatusCode::NO_CONTENT);
     for (event, account) in [(1, 7), (2, 8), (3, 7)] {
         assert_eq!(
             server.event(event, account).await.status(),
@@ -425,15 +399,7 @@ async fn the_dashboard_and_its_stats_follow_the_events() {
     }
     // Sampled every 250 ms: wait for a sample that has seen all three (never timed).
     let stats = loop {
-        let s: Value = server
-            .http
-            .get(format!("{}/api/stats", server.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let s: Value = server.get("/api/stats").await.json().await.unwrap();
         if s["processed"] == 3 {
             break s;
         }

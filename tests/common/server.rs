@@ -45,6 +45,15 @@ impl Running {
             .unwrap()
     }
 
+    /// GET `path` (e.g. `/metrics`) on this server.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn event(&self, event: u64, account: u64) -> reqwest::Response {
         self.post_json(&format!(r#"{{"event_id":{event},"account_id":{account}}}"#))
             .await
