@@ -16,17 +16,7 @@ B=target/release/eventbench
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 P="bench-$$"
-BEAM=$(pgrep -f beam.smp | head -1 || true)
-beam_ticks() { if [ -n "$BEAM" ]; then awk '{print $14+$15}' "/proc/$BEAM/stat"; else echo 0; fi; }
-# Runs a command; prints "<wall s> <own cpu s> <beam cpu s>" on fd 3, its stdout to $TMP/out.
-measure() {
-  local b0 b1
-  b0=$(beam_ticks)
-  /usr/bin/time -f "%e %U %S" -o "$TMP/time" "$@" > "$TMP/out" 2> "$TMP/err" || { cat "$TMP/err" >&2; return 1; }
-  b1=$(beam_ticks)
-  read -r e u s < "$TMP/time"
-  echo "$e $(echo "$u + $s" | bc) $(echo "scale=2; ($b1 - $b0) / 100" | bc)"
-}
+. results/2026-11-28-broker/measure.sh
 {
   echo "# machine"; uname -a; nproc; grep -m1 "model name" /proc/cpuinfo; free -g | head -2
   echo "# load at start: $(uptime)"

@@ -23,18 +23,8 @@ C=target/release/examples/amqp_ceiling
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 P="bench3-$$"
-BEAM="${BEAM_PID:-$(pgrep -f beam.smp | head -1 || true)}"
-beam_ticks() { if [ -n "$BEAM" ]; then awk '{print $14+$15}' "/proc/$BEAM/stat"; else echo 0; fi; }
+. results/2026-11-28-broker/measure.sh
 load1() { cut -d' ' -f1 /proc/loadavg; }
-# Runs a command; prints "<wall s> <own cpu s> <beam cpu s>"; its stdout goes to $TMP/out.
-measure() {
-  local b0 b1
-  b0=$(beam_ticks)
-  /usr/bin/time -f "%e %U %S" -o "$TMP/time" "$@" > "$TMP/out" 2> "$TMP/err" || { cat "$TMP/err" >&2; return 1; }
-  b1=$(beam_ticks)
-  read -r e u s < "$TMP/time"
-  echo "$e $(echo "$u + $s" | bc) $(echo "scale=2; ($b1 - $b0) / 100" | bc)"
-}
 [ -s "$RAW" ] || echo "time_utc,rep,what,events,messages,wall_s,rate_eps,own_cpu_s,beam_cpu_s,own_us_per_event,beam_us_per_event,load1" > "$RAW"
 row() { # rep what events messages wall rate own beam
   local own_us beam_us

@@ -2,6 +2,8 @@
 # commit 4c1f709 copied to /tmp/broker2-base/, run from the worktree, BEAM_PID for the private node.
 # Reproduce: build that commit, copy target/release/{eventbench,examples/amqp_ceiling} there, then
 # BEAM_PID=<beam.smp pid> STEPS=reps REPS=3 bash this-file [AMQP_URL]
+# Kept as a frozen copy (not sourcing ../../measure.sh) because it must run the session-2
+# binaries exactly as they were measured, flags included (they have no --batch).
 #!/usr/bin/env bash
 # Broker throughput: publish, one worker, two workers (zero processing time, 100,000 events,
 # 50 queues, 10,000 accounts), the lapin ceiling in the same run, then 1,000,000 events through
@@ -10,7 +12,7 @@
 # Usage: bash results/2026-11-28-broker/run.sh [AMQP_URL]   (from the repository root)
 # STEPS=reps,serve,1m (default: all) picks parts; RAW=file appends to another raw file.
 set -euo pipefail
-cd /work/wt/broker2
+cd "$(dirname "$0")/../../../.."
 OUT=results/2026-11-28-broker/session3/baseline
 URL="${1:-${EVENTBENCH_AMQP_URL:-amqp://127.0.0.1:5672/%2f}}"
 REPS="${REPS:-3}"
