@@ -1,10 +1,10 @@
+#!/usr/bin/env bash
 # Last session's results/2026-11-28-broker/run.sh as run for session3/baseline: binaries built at
 # commit 4c1f709 copied to /tmp/broker2-base/, run from the worktree, BEAM_PID for the private node.
 # Reproduce: build that commit, copy target/release/{eventbench,examples/amqp_ceiling} there, then
 # BEAM_PID=<beam.smp pid> STEPS=reps REPS=3 bash this-file [AMQP_URL]
 # Kept as a frozen copy (not sourcing ../../measure.sh) because it must run the session-2
 # binaries exactly as they were measured, flags included (they have no --batch).
-#!/usr/bin/env bash
 # Broker throughput: publish, one worker, two workers (zero processing time, 100,000 events,
 # 50 queues, 10,000 accounts), the lapin ceiling in the same run, then 1,000,000 events through
 # publish + worker. Records wall rates and CPU time (eventbench's own, and RabbitMQ's beam.smp
