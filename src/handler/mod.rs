@@ -191,14 +191,20 @@ impl HandlerArgs {
 
     /// The flags as clap fills them when none is given.
     fn default_for_sleep() -> Self {
+        Self::from_flags(&[])
+    }
+
+    /// The handler flags alone, parsed as clap parses them inside a command.
+    fn from_flags(flags: &[&str]) -> Self {
         use clap::{FromArgMatches, Parser};
         #[derive(Parser)]
         struct Only {
             #[command(flatten)]
             h: HandlerArgs,
         }
-        let m = <Only as clap::CommandFactory>::command().get_matches_from(["eventbench"]);
-        Only::from_arg_matches(&m).expect("the defaults parse").h
+        let argv = std::iter::once("eventbench").chain(flags.iter().copied());
+        let m = <Only as clap::CommandFactory>::command().get_matches_from(argv);
+        Only::from_arg_matches(&m).expect("flags that parsed").h
     }
 
     /// What `compare` cannot do with a real handler: run it through RabbitMQ (the broker
@@ -367,15 +373,7 @@ mod tests {
     }
 
     fn parsed(flags: &[&str]) -> HandlerArgs {
-        use clap::{FromArgMatches, Parser};
-        #[derive(Parser)]
-        struct Only {
-            #[command(flatten)]
-            h: HandlerArgs,
-        }
-        let argv = std::iter::once("eventbench").chain(flags.iter().copied());
-        let m = <Only as clap::CommandFactory>::command().get_matches_from(argv);
-        Only::from_arg_matches(&m).unwrap().h
+        HandlerArgs::from_flags(flags)
     }
 
     #[test]
