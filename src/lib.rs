@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod export;
 pub mod handler;
+pub mod http_url;
 pub mod judge;
 pub mod live;
 pub mod output;

@@ -101,3 +101,29 @@ fn run_ingest_http_processes_a_generated_workload_in_order() {
     // --timer reaches the in-process server's engine.
     assert_eq!(report["timer"], "sleep");
 }
+
+/// A URL whose authority is malformed is refused before the workload is read or anything is
+/// sent: `http://127.0.0.1:/api` used to mean port 80.
+#[test]
+fn a_malformed_send_url_is_bad_usage_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let sent = dir.path().join("sent.csv");
+    for (url, problem) in [
+        ("http://127.0.0.1:/api", "the port after ':' is empty"),
+        ("http://127.0.0.1:65536/api", "port 65536 is out of range"),
+        ("http://127.0.0.1:80a/api", "port '80a' is not a number"),
+        ("http://:3910/api", "the host is empty"),
+    ] {
+        // A bad row on stdin: had the URL passed, the error would be about the input instead.
+        let out = eventbench()
+            .args(["send", "--url", url, "--input", "-", "--sent"])
+            .arg(&sent)
+            .write_stdin("event_id,account_id\n1,x\n")
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(err.contains(&format!("--url '{url}': {problem}")), "{err}");
+        assert!(!err.contains("<stdin>"), "{err}");
+        assert!(!sent.exists(), "{url}: the --sent file was created");
+    }
+}

@@ -43,22 +43,12 @@ impl FromStr for Target {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let url = url::Url::parse(s).map_err(|e| format!("http:{s}: not a URL ({e})"))?;
-        match url.scheme() {
-            "http" => {}
-            // No TLS stack in this binary's dependencies.
-            "https" => {
-                return Err(format!(
-                    "http:{s}: https is not supported; put a plain-http endpoint or a local \
-                     proxy in front"
-                ))
-            }
-            other => return Err(format!("http:{s}: scheme {other} is not http")),
-        }
+        let url = crate::http_url::parse(s).map_err(|e| format!("http:{s}: {e}"))?;
         let host = match url.host() {
             Some(url::Host::Domain(d)) => d.to_string(),
             Some(url::Host::Ipv4(a)) => a.to_string(),
             Some(url::Host::Ipv6(a)) => a.to_string(),
+            // `http_url::parse` refuses an http URL without a host.
             None => return Err(format!("http:{s}: the URL has no host")),
         };
         let port = url.port_or_known_default().unwrap_or(80);

@@ -84,7 +84,7 @@ impl RequestSpec {
         let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
             .map_err(|_| UsageError(format!("'{method}' is not an HTTP method")))?;
         let probe = fill(url, 1, 1, None);
-        reqwest::Url::parse(&probe).map_err(|e| UsageError(format!("--url '{url}': {e}")))?;
+        crate::http_url::parse(&probe).map_err(|e| UsageError(format!("--url '{url}': {e}")))?;
         let mut map = HeaderMap::new();
         for Header(k, v) in headers {
             map.append(k, v);
@@ -220,5 +220,36 @@ mod tests {
         assert_eq!(s.headers[CONTENT_TYPE], "text/csv");
         assert!(RequestSpec::new("P O", "http://h/", Body::Json, vec![]).is_err());
         assert!(RequestSpec::new("POST", "not a url", Body::Json, vec![]).is_err());
+    }
+
+    /// `--url` goes through the same `http_url::parse` as `--handler http:`, with the
+    /// placeholders filled in first, and its error names the flag and the URL as given.
+    #[test]
+    fn url_templates_are_checked_with_their_placeholders_filled() {
+        let new = |url: &str| RequestSpec::new("POST", url, Body::Json, vec![]);
+        for good in [
+            "http://h/users/{account_id}/events/{event_id}",
+            "http://h:8080/e?account={account_id}&d={duration_us}",
+            "http://[::1]:80/api",
+            "http://127.0.0.1/api",
+        ] {
+            assert!(new(good).is_ok(), "{good}");
+        }
+        let e = new("http://127.0.0.1:/x/{account_id}").unwrap_err();
+        assert!(e.is::<UsageError>());
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("--url 'http://127.0.0.1:/x/{account_id}': "),
+            "{msg}"
+        );
+        assert!(msg.contains("port after ':' is empty"), "{msg}");
+        for bad in [
+            "http://h:99999/",
+            "http://h:x/",
+            "http:///{account_id}",
+            "https://h/",
+        ] {
+            assert!(new(bad).is_err(), "{bad}");
+        }
     }
 }

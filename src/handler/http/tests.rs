@@ -244,6 +244,25 @@ fn only_plain_http_urls_with_a_host_pass() {
     assert!("not a url".parse::<Target>().is_err());
 }
 
+/// The handler and `send --url` share `http_url::parse`; this checks the handler uses it and
+/// that its message names the URL as the user wrote it.
+#[test]
+fn a_malformed_authority_is_refused_not_guessed() {
+    let e = "http://127.0.0.1:/x".parse::<Target>().unwrap_err();
+    assert!(e.starts_with("http:http://127.0.0.1:/x: "), "{e}");
+    assert!(e.contains("port after ':' is empty"), "{e}");
+    for raw in [
+        "http://h:70000/",
+        "http://h:8o/",
+        "http:///h",
+        "http://:80/",
+    ] {
+        assert!(raw.parse::<Target>().is_err(), "{raw}");
+    }
+    let spec: crate::handler::HandlerSpec = "http:http://[::1]:80/x".parse().unwrap();
+    assert_eq!(spec.to_string(), "http:http://[::1]/x");
+}
+
 #[test]
 fn a_target_keeps_what_the_url_says_for_each_part() {
     let t: Target = "http://[::1]:8080/a/b?c=d#frag".parse().unwrap();

@@ -1,0 +1,225 @@
+//! The `http://` address of a command-line flag (`send --url`, `--handler http:URL`): the `url`
+//! crate's parse, plus the authority rules that parse leaves lenient.
+//!
+//! The `url` crate follows the WHATWG URL standard, which is built to make sense of whatever a
+//! browser's address bar receives: `http://h:/x` is port 80, `http:///h` and `http:h` find the
+//! host after the missing or extra slashes. On a command line such a URL is far more likely a
+//! typo or a script variable that expanded to nothing (`http://$HOST:$PORT/`) than intent, and
+//! taking it would post a whole workload somewhere the user did not mean. So the authority is
+//! read from the text as written and must be `[user[:password]@]host[:port]` with a host, and a
+//! port (when a `:` announces one) of 1 to 65535 in digits.
+
+/// Why a flag's URL was refused; the message is written to follow `--flag 'URL': `.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("not a URL ({0}); write it as http://host[:port]/path")]
+    Syntax(url::ParseError),
+    #[error("scheme '{0}' is not http; write it as http://host[:port]/path")]
+    Scheme(String),
+    #[error(
+        "https is not supported (this binary has no TLS); put a plain-http endpoint or a local \
+         proxy in front"
+    )]
+    Https,
+    #[error("no '//' after 'http:'; write it as http://host[:port]/path")]
+    NoAuthority,
+    #[error("the host is empty; write it as http://host[:port]/path")]
+    EmptyHost,
+    #[error("an IPv6 address needs brackets, e.g. http://[::1]:8080/path")]
+    BareIpv6,
+    #[error("the port after ':' is empty; give one (e.g. :8080), or drop the ':' for port 80")]
+    EmptyPort,
+    #[error("port '{0}' is not a number")]
+    PortNotNumber(String),
+    #[error("port {0} is out of range (1-65535)")]
+    PortOutOfRange(String),
+}
+
+/// Parses a plain-http URL, refusing what [the module docs](self) describe.
+pub fn parse(raw: &str) -> Result<url::Url, UrlError> {
+    // The same leniency the `url` crate has for pasted text, so that the raw checks below
+    // look at the characters it will parse.
+    let text = raw.trim_matches(|c: char| c <= ' ');
+    match text.split_once(':') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => check_authority(rest)?,
+        Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => return Err(UrlError::Https),
+        _ => {
+            let url = url::Url::parse(text).map_err(UrlError::Syntax)?;
+            return Err(UrlError::Scheme(url.scheme().to_string()));
+        }
+    }
+    url::Url::parse(text).map_err(UrlError::Syntax)
+}
+
+/// Checks the authority of `//authority/path…`, the text after `http:`.
+fn check_authority(after_scheme: &str) -> Result<(), UrlError> {
+    let rest = after_scheme
+        .strip_prefix("//")
+        .ok_or(UrlError::NoAuthority)?;
+    // The `url` crate also ends the authority at a backslash, as browsers do for http.
+    let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let (host, port) = if host_port.starts_with('[') {
+        // A bracket left open is the `url` crate's to report, with its own words.
+        match host_port.find(']') {
+            Some(close) => match &host_port[close + 1..] {
+                "" => (&host_port[..=close], None),
+                after => (&host_port[..=close], after.strip_prefix(':')),
+            },
+            None => return Ok(()),
+        }
+    } else {
+        match host_port.split_once(':') {
+            Some((_, port)) if port.contains(':') => return Err(UrlError::BareIpv6),
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(UrlError::EmptyHost);
+    }
+    match port {
+        None => Ok(()),
+        Some("") => Err(UrlError::EmptyPort),
+        Some(p) if !p.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(UrlError::PortNotNumber(p.to_string()))
+        }
+        // Port 0 asks the system for any free port when binding; nothing listens there.
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => Ok(()),
+            _ => Err(UrlError::PortOutOfRange(p.to_string())),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(raw: &str) -> UrlError {
+        parse(raw).expect_err(raw)
+    }
+
+    #[test]
+    fn an_empty_port_is_refused_not_taken_for_80() {
+        for raw in [
+            "http://127.0.0.1:/x",
+            "http://h:",
+            "http://h:?q=1",
+            "http://h:#f",
+            "http://u:p@h:/x",
+            "http://[::1]:/x",
+        ] {
+            assert_eq!(refused(raw), UrlError::EmptyPort, "{raw}");
+        }
+        assert!(UrlError::EmptyPort.to_string().contains("empty"));
+    }
+
+    #[test]
+    fn ports_must_be_digits_in_range() {
+        assert_eq!(
+            refused("http://h:8o8o/"),
+            UrlError::PortNotNumber("8o8o".into())
+        );
+        assert_eq!(
+            refused("http://h:-1/"),
+            UrlError::PortNotNumber("-1".into())
+        );
+        assert_eq!(
+            refused("http://h:+80/"),
+            UrlError::PortNotNumber("+80".into())
+        );
+        assert_eq!(
+            refused("http://h: 80/"),
+            UrlError::PortNotNumber(" 80".into())
+        );
+        assert_eq!(refused("http://h:80:81/"), UrlError::BareIpv6);
+        assert_eq!(
+            refused("http://[::1]:x/"),
+            UrlError::PortNotNumber("x".into())
+        );
+        for port in ["0", "00", "65536", "99999", "184467440737095516160"] {
+            let raw = format!("http://h:{port}/");
+            assert_eq!(
+                refused(&raw),
+                UrlError::PortOutOfRange(port.into()),
+                "{raw}"
+            );
+        }
+        // The edges that are ports, including leading zeros as the `url` crate reads them.
+        assert_eq!(parse("http://h:1/").unwrap().port(), Some(1));
+        assert_eq!(parse("http://h:65535/").unwrap().port(), Some(65535));
+        assert_eq!(parse("http://h:08080/").unwrap().port(), Some(8080));
+    }
+
+    #[test]
+    fn the_host_must_be_written_after_two_slashes() {
+        for raw in [
+            "http://:80/x",
+            "http:///x",
+            "http://u:p@/x",
+            "http://",
+            "http://?q",
+        ] {
+            assert_eq!(refused(raw), UrlError::EmptyHost, "{raw}");
+        }
+        for raw in ["http:h/x", "http:/h/x", "http:\\\\h\\x"] {
+            assert_eq!(refused(raw), UrlError::NoAuthority, "{raw}");
+        }
+        assert_eq!(refused("http://::1:80/"), UrlError::BareIpv6);
+        assert!(matches!(refused("http://[::1/"), UrlError::Syntax(_)));
+        assert!(matches!(refused("http://a b/"), UrlError::Syntax(_)));
+    }
+
+    #[test]
+    fn other_schemes_and_non_urls_say_what_they_are() {
+        assert_eq!(refused("https://h/"), UrlError::Https);
+        assert_eq!(refused("HTTPS://h/"), UrlError::Https);
+        assert_eq!(refused("ftp://h/"), UrlError::Scheme("ftp".into()));
+        // A forgotten scheme reads as scheme `localhost`; the message shows the way out.
+        let e = refused("localhost:8080/api");
+        assert_eq!(e, UrlError::Scheme("localhost".into()));
+        assert!(e.to_string().contains("http://host[:port]"), "{e}");
+        assert!(matches!(refused("not a url"), UrlError::Syntax(_)));
+        assert!(matches!(refused(""), UrlError::Syntax(_)));
+    }
+
+    #[test]
+    fn good_urls_parse_with_their_parts() {
+        let u = parse("http://127.0.0.1:3910/api").unwrap();
+        assert_eq!(
+            (u.host_str(), u.port(), u.path()),
+            (Some("127.0.0.1"), Some(3910), "/api")
+        );
+        // Default port, written or not.
+        let u = parse("http://localhost").unwrap();
+        assert_eq!((u.port(), u.port_or_known_default()), (None, Some(80)));
+        assert_eq!(
+            parse("http://h:80/").unwrap().port_or_known_default(),
+            Some(80)
+        );
+        let u = parse("http://[::1]:80/x").unwrap();
+        assert_eq!(
+            (u.host_str(), u.port_or_known_default()),
+            (Some("[::1]"), Some(80))
+        );
+        let u = parse("http://[::1]/x").unwrap();
+        assert_eq!(
+            u.host(),
+            Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
+        );
+        let u = parse("http://ev:p%40ss@h:8080/a?b=c:d#e:f").unwrap();
+        assert_eq!(
+            (u.username(), u.password(), u.port()),
+            ("ev", Some("p%40ss"), Some(8080))
+        );
+        // A colon after the authority belongs to the path, query or fragment.
+        assert_eq!(parse("http://h/a:b").unwrap().path(), "/a:b");
+        assert_eq!(parse("HTTP://H:8080/").unwrap().as_str(), "http://h:8080/");
+        assert_eq!(parse("  http://h/ \n").unwrap().as_str(), "http://h/");
+        // `send` templates: the placeholders are plain path and query text.
+        let u = parse("http://app/users/{account_id}/events?id={event_id}").unwrap();
+        assert_eq!(u.host_str(), Some("app"));
+    }
+}
