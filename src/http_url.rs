@@ -118,27 +118,16 @@ mod tests {
 
     #[test]
     fn ports_must_be_digits_in_range() {
-        assert_eq!(
-            refused("http://h:8o8o/"),
-            UrlError::PortNotNumber("8o8o".into())
-        );
-        assert_eq!(
-            refused("http://h:-1/"),
-            UrlError::PortNotNumber("-1".into())
-        );
-        assert_eq!(
-            refused("http://h:+80/"),
-            UrlError::PortNotNumber("+80".into())
-        );
-        assert_eq!(
-            refused("http://h: 80/"),
-            UrlError::PortNotNumber(" 80".into())
-        );
+        for (raw, port) in [
+            ("http://h:8o8o/", "8o8o"),
+            ("http://h:-1/", "-1"),
+            ("http://h:+80/", "+80"),
+            ("http://h: 80/", " 80"),
+            ("http://[::1]:x/", "x"),
+        ] {
+            assert_eq!(refused(raw), UrlError::PortNotNumber(port.into()), "{raw}");
+        }
         assert_eq!(refused("http://h:80:81/"), UrlError::BareIpv6);
-        assert_eq!(
-            refused("http://[::1]:x/"),
-            UrlError::PortNotNumber("x".into())
-        );
         for port in ["0", "00", "65536", "99999", "184467440737095516160"] {
             let raw = format!("http://h:{port}/");
             assert_eq!(
@@ -169,6 +158,7 @@ mod tests {
         }
         assert_eq!(refused("http://::1:80/"), UrlError::BareIpv6);
         assert!(matches!(refused("http://[::1/"), UrlError::Syntax(_)));
+        assert!(matches!(refused("http://[::1]80/"), UrlError::Syntax(_)));
         assert!(matches!(refused("http://a b/"), UrlError::Syntax(_)));
     }
 
