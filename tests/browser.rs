@@ -138,6 +138,21 @@ impl Browser {
             .collect()
     }
 
+    async fn assert_no_console_errors(&self) {
+        assert_eq!(self.console_errors().await, Vec::<String>::new());
+    }
+
+    /// Opens a self-contained HTML report from disk and waits until its script has drawn it.
+    async fn open_report(&self, path: &Path) {
+        let url = format!("file://{}", path.display());
+        self.page().goto(&url).await.unwrap();
+        self.until(
+            "return document.body.dataset.rendered === 'true'",
+            "the report",
+        )
+        .await;
+    }
+
     async fn screenshot(&self, name: &str, width: u32, height: u32) {
         let Some(dir) = std::env::var_os("EVENTBENCH_SCREENSHOTS") else {
             return;
@@ -150,7 +165,7 @@ impl Browser {
         self.page().set_window_size(1280, 1000).await.unwrap();
     }
 
-    async fn close(mut self) {
+    async fn close(&mut self) {
         if let Some(c) = self.client.take() {
             let _ = c.close().await;
         }
@@ -211,6 +226,57 @@ fn spawn_with_address(args: &[&str], dir: &Path) -> (Child, String) {
     (child, addr)
 }
 
+/// A browser on the live page of an `eventbench` process started for one test, in a temp dir
+/// that holds the workload as `events.csv`. A process still running on drop (a test that
+/// failed half-way) is killed rather than left behind.
+struct Dashboard {
+    browser: Browser,
+    process: Child,
+    base: String,
+    tmp: tempfile::TempDir,
+}
+
+impl Dashboard {
+    /// Writes one event per entry of `accounts` to `events.csv`, starts the browser, then
+    /// `eventbench ARGS` inside the temp dir, and opens the page at the address it prints.
+    /// `None`, with nothing started, when no browser is installed.
+    async fn open(accounts: &[u64], args: &[&str]) -> Option<Dashboard> {
+        let browser = Browser::start().await?;
+        let tmp = tempfile::tempdir().unwrap();
+        common::write_events(&tmp.path().join("events.csv"), accounts, None);
+        let (process, base) = spawn_with_address(args, tmp.path());
+        let dashboard = Dashboard {
+            browser,
+            process,
+            base,
+            tmp,
+        };
+        let page = dashboard.browser.page();
+        page.goto(&format!("{}/", dashboard.base)).await.unwrap();
+        Some(dashboard)
+    }
+
+    fn events(&self) -> PathBuf {
+        self.tmp.path().join("events.csv")
+    }
+
+    /// Checks the page logged no console errors and closes the browser; the process is the
+    /// test's to end and judge.
+    async fn close_page(&mut self) {
+        self.browser.assert_no_console_errors().await;
+        self.browser.close().await;
+    }
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.process.try_wait() {
+            let _ = self.process.kill();
+            let _ = self.process.wait();
+        }
+    }
+}
+
 fn interrupt(child: &Child) {
     // SAFETY: kill(2) on the id of a child this test started and has not reaped yet.
     unsafe {
@@ -220,27 +286,20 @@ fn interrupt(child: &Child) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_serve_dashboard_follows_the_events_sent() {
-    let Some(browser) = Browser::start().await else {
+    // Three accounts with chains of 4, 3 and 2: 9 events, 300 ms each, two lanes.
+    let serve = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--process-time",
+        "300ms",
+        "--workers",
+        "2",
+    ];
+    let Some(mut dashboard) = Dashboard::open(&[1, 2, 3, 1, 2, 3, 1, 2, 1], &serve).await else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    // Three accounts with chains of 4, 3 and 2: 9 events, 300 ms each, two lanes.
-    let events = tmp.path().join("events.csv");
-    common::write_events(&events, &[1, 2, 3, 1, 2, 3, 1, 2, 1], None);
-    let (mut serve, base) = spawn_with_address(
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--process-time",
-            "300ms",
-            "--workers",
-            "2",
-        ],
-        tmp.path(),
-    );
-    let page = browser.page();
-    page.goto(&format!("{base}/")).await.unwrap();
+    let browser = &dashboard.browser;
     browser
         .until("return document.body.dataset.seq > 0", "a first sample")
         .await;
@@ -257,8 +316,9 @@ async fn the_serve_dashboard_follows_the_events_sent() {
     );
 
     let sent = Command::new(BIN)
-        .args(["send", "-q", "--url", &format!("{base}/api"), "--input"])
-        .arg(&events)
+        .args(["send", "-q", "--url", &format!("{}/api", dashboard.base)])
+        .arg("--input")
+        .arg(dashboard.events())
         .output()
         .unwrap();
     assert!(sent.status.success(), "{sent:?}");
@@ -302,39 +362,31 @@ async fn the_serve_dashboard_follows_the_events_sent() {
     browser
         .screenshot("serve-dashboard-phone.png", 390, 1500)
         .await;
-    assert_eq!(browser.console_errors().await, Vec::<String>::new());
-    browser.close().await;
+    dashboard.close_page().await;
 
-    interrupt(&serve);
-    let status = serve.wait().unwrap();
+    interrupt(&dashboard.process);
+    let status = dashboard.process.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_dashboard_shows_progress_against_the_bound() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
-    let tmp = tempfile::tempdir().unwrap();
-    let events = tmp.path().join("events.csv");
     // Chains of 6, 3 and 1 at 1 s: a bound of 6 s with one lane per account, long enough for
     // the page to connect before the run ends even on a loaded machine.
-    common::write_events(&events, &[1, 1, 2, 1, 2, 3, 1, 2, 1, 1], None);
-    let events_arg = events.to_str().unwrap();
-    let (mut run, base) = spawn_with_address(
-        &[
-            "run",
-            "--input",
-            events_arg,
-            "--process-time",
-            "1s",
-            "--dashboard",
-            "127.0.0.1:0",
-        ],
-        tmp.path(),
-    );
-    let page = browser.page();
-    page.goto(&format!("{base}/")).await.unwrap();
+    let run = [
+        "run",
+        "--input",
+        "events.csv",
+        "--process-time",
+        "1s",
+        "--dashboard",
+        "127.0.0.1:0",
+    ];
+    let accounts = [1, 1, 2, 1, 2, 3, 1, 2, 1, 1];
+    let Some(mut dashboard) = Dashboard::open(&accounts, &run).await else {
+        return;
+    };
+    let browser = &dashboard.browser;
     browser
         .until(
             "return document.getElementById('status').textContent === 'done'",
@@ -353,14 +405,13 @@ async fn a_run_dashboard_shows_progress_against_the_bound() {
     let efficiency = browser.value("efficiency").await.unwrap();
     assert!(efficiency > 0.0 && efficiency <= 1.0, "{efficiency}");
     browser.screenshot("run-dashboard.png", 1280, 1000).await;
-    assert_eq!(browser.console_errors().await, Vec::<String>::new());
-    browser.close().await;
-    assert!(run.wait().unwrap().success());
+    dashboard.close_page().await;
+    assert!(dashboard.process.wait().unwrap().success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compare_and_report_pages_render_from_disk() {
-    let Some(browser) = Browser::start().await else {
+    let Some(mut browser) = Browser::start().await else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -388,16 +439,8 @@ async fn compare_and_report_pages_render_from_disk() {
     sweep("first", None);
     sweep("second", Some(&tmp.path().join("first/compare.json")));
 
-    let file_url = |p: PathBuf| format!("file://{}", p.display());
-    let page = browser.page();
-    page.goto(&file_url(tmp.path().join("second/compare.html")))
-        .await
-        .unwrap();
     browser
-        .until(
-            "return document.body.dataset.rendered === 'true'",
-            "the report",
-        )
+        .open_report(&tmp.path().join("second/compare.html"))
         .await;
     let shape = browser
         .js("return [document.querySelectorAll('.uplot').length, \
@@ -415,7 +458,7 @@ async fn compare_and_report_pages_render_from_disk() {
     );
     browser.screenshot("compare.png", 1280, 1900).await;
     browser.screenshot("compare-phone.png", 390, 2600).await;
-    assert_eq!(browser.console_errors().await, Vec::<String>::new());
+    browser.assert_no_console_errors().await;
 
     // A run's report through `report --html`.
     let json = tmp.path().join("run.json");
@@ -437,13 +480,7 @@ async fn compare_and_report_pages_render_from_disk() {
         .status()
         .unwrap();
     assert!(ok.success());
-    page.goto(&file_url(html)).await.unwrap();
-    browser
-        .until(
-            "return document.body.dataset.rendered === 'true'",
-            "the report",
-        )
-        .await;
+    browser.open_report(&html).await;
     let shape = browser
         .js("return [document.querySelectorAll('.uplot').length, \
              document.querySelector('#fields').textContent.includes('lower_bound_s'), \
@@ -456,6 +493,6 @@ async fn compare_and_report_pages_render_from_disk() {
         "{shape}"
     );
     browser.screenshot("run-report.png", 1280, 1400).await;
-    assert_eq!(browser.console_errors().await, Vec::<String>::new());
+    browser.assert_no_console_errors().await;
     browser.close().await;
 }
