@@ -12,6 +12,7 @@ mod common;
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -55,7 +56,9 @@ impl Browser {
             .local_addr()
             .unwrap()
             .port();
+        // Its own process group, which the Chromium it starts joins: see `drop`.
         let driver = Command::new(driver)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -173,8 +176,17 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// After `close` only chromedriver is left; after a failed test the session is still open,
+    /// and killing chromedriver alone would leave its Chromium running, so the whole group
+    /// goes.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        if let Ok(None) = self.driver.try_wait() {
+            // SAFETY: kill(2) on the process group this test created for chromedriver, whose
+            // leader it has not reaped yet (so the group id cannot have been reused).
+            unsafe {
+                libc::kill(-(self.driver.id() as i32), libc::SIGKILL);
+            }
+        }
         let _ = self.driver.wait();
     }
 }
