@@ -105,7 +105,7 @@ fn run_ingest_http_processes_a_generated_workload_in_order() {
 /// A URL whose authority is malformed is refused before the workload is read or anything is
 /// sent: `http://127.0.0.1:/api` used to mean port 80.
 #[test]
-fn a_malformed_send_url_is_bad_usage_naming_the_flag() {
+fn a_malformed_url_is_bad_usage_naming_the_flag_for_send_and_the_http_handler() {
     let dir = tempfile::tempdir().unwrap();
     let sent = dir.path().join("sent.csv");
     for (url, problem) in [
@@ -125,5 +125,15 @@ fn a_malformed_send_url_is_bad_usage_naming_the_flag() {
         assert!(err.contains(&format!("--url '{url}': {problem}")), "{err}");
         assert!(!err.contains("<stdin>"), "{err}");
         assert!(!sent.exists(), "{url}: the --sent file was created");
+        // `--handler http:` goes through the same parser and says the same.
+        let out = eventbench()
+            .args(["run", "--clock", "real", "--input", "-", "--handler"])
+            .arg(format!("http:{url}"))
+            .write_stdin("event_id,account_id\n1,x\n")
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(err.contains("'--handler <HANDLER>'"), "{err}");
+        assert!(err.contains(&format!("http:{url}: {problem}")), "{err}");
     }
 }
