@@ -125,7 +125,11 @@ fn real_executor_1m(b: Bencher, s: Strategy) {
 fn timer_chain_10k_x_100us(b: Bencher, mode: TimerMode) {
     // The runtime `run` gives a sleep-only run (one worker fewer than cores with `precise`).
     let rt = eventbench::engine::sleep_runtime(mode, false).unwrap();
-    let timer = TimerThread::with_mode(mode).unwrap();
+    // Inside the runtime, so that `precise` gets its pump task there.
+    let timer = {
+        let _in_runtime = rt.enter();
+        TimerThread::with_mode(mode).unwrap()
+    };
     let mut chain = Workload::new(Source::Live("chain".into()), Micros(100));
     for id in 1..=10_000 {
         chain.push(EventId(id), AccountId(1), None);

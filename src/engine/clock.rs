@@ -1,4 +1,4 @@
-//! Clocks for the real executor: the precise timer thread, or tokio's clock (which tests pause
+//! Clocks for the real executor: the precise timer, or tokio's clock (which tests pause
 //! so that real-executor runs become exact and instant).
 
 use super::timer::{Sleep, TimerHandle};
@@ -16,7 +16,7 @@ pub trait Clock: Clone + Send + Sync + 'static {
     fn sleep_until(&self, deadline: Micros, urgency: u64) -> Self::Sleep;
 }
 
-/// The precise timer thread ([`super::timer`]); the default for real-clock runs.
+/// The precise timer ([`super::timer`]); the default for real-clock runs.
 #[derive(Clone)]
 pub struct PreciseClock {
     timer: TimerHandle,

@@ -34,8 +34,7 @@ pub fn execute(
     }
 }
 
-/// Runs on the real clock: tokio workers for the handlers, the timer thread in `mode` for the
-/// sleeps. Ctrl-C stops new starts, lets the events in flight end, and reports what ran.
+/// Runs on the real clock: tokio workers for the handlers, the timer in `mode` for the sleeps. Ctrl-C stops new starts, lets the events in flight end, and reports what ran.
 pub fn run_real(
     workload: Workload,
     plan: Plan,

@@ -1,5 +1,5 @@
 //! The engine: per-account queues, scheduling strategies, and the executors that run them on a
-//! real clock (tokio + a precise timer thread) or a virtual one (discrete-event simulation).
+//! real clock (tokio + a precise timer) or a virtual one (discrete-event simulation).
 //!
 //! A strategy is a [`scheduler::Scheduler`]: a small state machine that is told when events
 //! arrive and finish and answers "what starts next, on which lane". Both executors drive the
@@ -32,12 +32,11 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// The runtime of a run whose handlers only sleep on the precise timer: one worker fewer than
-/// cores (at least one). While deadlines are near the timer thread spins on a core, and at
-/// 1,000 deadlines a millisecond a second worker only fought it and the first worker for the
-/// two cores: the built-in 1 s workload's overshoot p50 fell from 44 to 16 µs and the 100 µs
-/// hot chain rose from 83% to 96% with one worker on this 2-core machine
-/// (results/2026-11-28-short-events/session3). Zero-time work never registers a sleep, and
-/// gets every core.
+/// cores (at least one). The timer's pump keeps one worker up while deadlines are near and
+/// wakes the sleeps from there; on this 2-core machine a second worker only stole the woken
+/// tasks across vCPUs: the 100 µs hot chain fell from 99.2% to 97.7% (medians of 5), the 1 ms
+/// one stayed at 99.8%, for 20% more CPU time (results/2026-11-28-short-events/session4/
+/// workers). Zero-time work never registers a sleep, and gets every core.
 pub fn sleep_runtime(
     mode: timer::TimerMode,
     zero_time: bool,

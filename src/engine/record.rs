@@ -225,7 +225,7 @@ pub struct Execution {
     pub clock: ClockKind,
     /// True when the run was stopped early (Ctrl-C, shutdown) and some events never ran.
     pub interrupted: bool,
-    /// How the real clock's sleeps ended, for real-clock runs on the precise timer thread.
+    /// How the real clock's sleeps ended, for real-clock runs on the precise timer.
     pub timer: Option<TimerMode>,
 }
 

@@ -1,32 +1,34 @@
-//! A precise timer: one OS thread that keeps the pending deadlines in order and wakes each
-//! sleeping task at its deadline with microsecond precision.
+//! A precise timer: the pending deadlines in order, a *pump* task that wakes each sleeping task
+//! at its deadline with microsecond precision, and one OS thread that waits in the kernel for
+//! the far ones.
 //!
 //! tokio's timer wheel has 1 ms resolution, and even a kernel timed wait (timer slack 1 ns)
 //! returns 50-100 µs late on a virtual machine; then the woken tokio worker needs as long again
-//! to get up. Along a chain of 10,000 short events both costs land on the critical path. In
-//! [`TimerMode::Precise`] the thread therefore sleeps in the kernel only until shortly before
-//! the next deadline, finishes the wait by spinning (yielding the core while the deadline is
-//! still some way off), and wakes the task a little *ahead* of its deadline, so that the
-//! worker is up by then; the sleep future spins out the last microseconds itself
-//! ([`Sleep::poll`]). Nothing spins while no deadline is near: an idle engine, or one whose
-//! next deadline is far, waits in the kernel. [`TimerMode::Sleep`] never spins.
+//! to get up. Along a chain of 10,000 short events both costs land on the critical path, and
+//! when 1,000 deadlines fall within a millisecond each one pays them. In [`TimerMode::Precise`]
+//! the waiting near a deadline therefore happens *on the tokio worker* that runs the handlers:
+//! while the earliest deadline is near ([`Tuning::horizon`]), the pump task stays runnable,
+//! looking at the clock each time the worker has run its other tasks, and wakes the sleeps
+//! that are due right there, on the same thread, with no hand-off between threads and no
+//! parked worker to get up. Only when the next deadline is far does the pump let the worker
+//! park; the thread then waits in the kernel and wakes the pump a horizon ahead. An idle
+//! engine, or one whose next deadline is far, burns no core.
 //!
-//! The lead is needed only while no worker is up. When thousands of deadlines fall within a
-//! millisecond (1,000 accounts started together, each second), the workers are busy with the
-//! sleeps woken before, so each sleep is woken at its own deadline, in deadline order: waking
-//! them early made hundreds of sleeps go round the run queue until their deadlines, in front
-//! of the ones already due. Of the sleeps that are due together, those with the most work left
-//! on their account go first, so that a critical chain is not served after a crowd.
+//! Why not a spinning timer thread (the design before this one): this VM's scheduler packs
+//! runnable threads onto as few vCPUs as it can, so the timer thread and the worker shared one
+//! vCPU; each wake-up became a context switch, and while the thread spun the worker could not
+//! run. The 1 s workload's overshoot p50 swung between 50 and 250 µs at normal priority.
+//!
+//! [`TimerMode::Sleep`] has no pump: the thread wakes each sleep at its deadline from a kernel
+//! wait, and never spins.
 
 use crate::types::Micros;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{
-    AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
-};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Release};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -36,8 +38,8 @@ use std::time::{Duration, Instant};
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum TimerMode {
-    /// Kernel wait until shortly before the deadline, then spin: ends within microseconds, at
-    /// the price of CPU time while deadlines are near.
+    /// A tokio worker stays up while a deadline is near and ends each sleep within microseconds,
+    /// at the price of CPU time while deadlines are near.
     #[default]
     Precise,
     /// Kernel wait only: no spinning, each sleep ends some 50-100 µs late.
@@ -59,7 +61,7 @@ impl std::fmt::Display for TimerMode {
     }
 }
 
-/// The timer thread; dropping it stops the thread.
+/// The timer thread (and, inside a tokio runtime, its pump task); dropping it stops both.
 pub struct TimerThread {
     shared: Arc<Shared>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -76,21 +78,15 @@ struct Shared {
     tuning: Tuning,
     state: Padded<Mutex<State>>,
     wake: Condvar,
-    /// Sleeps the thread has woken, and registered sleeps that have since ended (or were
-    /// dropped). While more were woken than ended, a tokio worker is up with a woken sleep to
-    /// poll, so the next wake-up needs no lead: it is fired at its deadline, in deadline
-    /// order, and the busy worker takes it next. Waking early then would only make sleeps go
-    /// round the run queue until their deadline, in front of sleeps that are already due.
-    woken: Padded<AtomicU64>,
-    ended: Padded<AtomicU64>,
-    /// Set when a registration became the earliest pending sleep, so that the spinning thread
-    /// (which watches the earliest one without holding the lock) looks again.
-    front_moved: Padded<AtomicBool>,
+    /// The earliest pending deadline (`u64::MAX`: none), kept beside the map so that the
+    /// spinning pump looks at it without the lock.
+    front: Padded<AtomicU64>,
+    shutdown: AtomicBool,
 }
 
-/// A field on cache lines of its own. The timer thread reads `origin` on every look at the
-/// clock while the workers bump the `Arc`'s count (a clone per sleep) and the counters; on
-/// shared lines each of those writes cost the other core a miss.
+/// A field on cache lines of its own. The pump reads `origin` and `front` on every look at
+/// the clock while the workers bump the `Arc`'s count (a clone per sleep); on shared lines each
+/// of those writes would cost a miss.
 #[repr(align(128))]
 struct Padded<T>(T);
 
@@ -104,41 +100,60 @@ impl<T> std::ops::Deref for Padded<T> {
 
 /// A pending sleep, keyed by (deadline, registration order).
 struct Entry {
-    /// How long before its deadline it may be woken ([`Tuning::lead`]).
+    /// How long before its deadline it is woken (non-zero only for critical sleeps).
     lead: u64,
     urgency: u64,
     waker: Waker,
 }
+
+/// Sleeps that are due, as (urgency, registration order, waker).
+type Due = Vec<(u64, u64, Waker)>;
 
 struct State {
     /// Pending sleeps by (deadline, registration order). A B-tree rather than a binary heap:
     /// deadlines arrive nearly sorted, so inserts touch the hot right edge and pops the hot
     /// left edge, where a million-entry heap pays a cache miss per level on every pop.
     timers: BTreeMap<(u64, u64), Entry>,
-    /// The sleeps of the few accounts that may set the makespan: woken ahead by their lead
-    /// even while the workers are busy (see [`State::is_critical`]).
+    /// The sleeps of the few accounts that may set the makespan, woken ahead by their lead
+    /// (see [`State::is_critical`]).
     critical: BTreeMap<(u64, u64), Entry>,
     /// The most work left on an account that any sleep has been registered with.
     top_urgency: u64,
-    /// Wake-up the thread waits for in the kernel (`u64::MAX`: waiting for any timer;
-    /// `AWAKE`: not in the kernel, so it looks at the timers again by itself).
-    sleeping_until: u64,
     seq: u64,
-    shutdown: bool,
+    /// A pump task exists: it fires the sleeps, and the thread only wakes it.
+    pumped: bool,
+    /// The pump's waker while it waits for the thread (`None` while it is up).
+    pump: Option<Waker>,
+    /// When the thread's kernel wait ends (`u64::MAX`: waiting for a registration; `AWAKE`:
+    /// not in the kernel, so it looks again by itself).
+    sleeping_until: u64,
 }
 
 const AWAKE: u64 = 0;
+const NONE: u64 = u64::MAX;
 
 /// At most this many sleeps are pending as critical at once.
 const CRITICAL_MAX: usize = 8;
 
 impl State {
+    /// The earliest wake-up: the first deadline, or a critical sleep's deadline less its lead.
+    fn front(&self) -> Option<u64> {
+        let plain = self.timers.first_key_value().map(|(k, _)| k.0);
+        let critical = self
+            .critical
+            .first_key_value()
+            .map(|(k, e)| k.0.saturating_sub(e.lead));
+        match (plain, critical) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// A sleep whose account has at least half the work left that the heaviest account had is
     /// critical (the rule of `own_lane`'s accounts with a task of their own), up to
-    /// [`CRITICAL_MAX`] at a time. In a storm of wake-ups its task then waits in the run queue
-    /// while its lead runs out instead of after its deadline: on the 100 µs hot chain, 277
-    /// events on one account while 999 others run 9,723 events in the first milliseconds,
-    /// that is what a lead is for even when the workers are busy.
+    /// [`CRITICAL_MAX`] at a time. On the 100 µs hot chain, 277 events on one account while 999
+    /// others run 9,723 events in the first milliseconds, the worker is busy with the crowd
+    /// when the chain's deadline comes; woken ahead, the chain's task is polled by then.
     fn is_critical(&mut self, urgency: u64, lead: u64) -> bool {
         self.top_urgency = self.top_urgency.max(urgency);
         lead > 0
@@ -146,23 +161,25 @@ impl State {
             && urgency.saturating_mul(2) >= self.top_urgency
             && self.critical.len() < CRITICAL_MAX
     }
-
-    /// The earliest wake-up among the critical sleeps (they always take their lead).
-    fn critical_wake(&self) -> Option<u64> {
-        let (k, e) = self.critical.first_key_value()?;
-        Some(k.0.saturating_sub(e.lead))
-    }
 }
 
 impl TimerThread {
-    /// Starts a [`TimerMode::Precise`] thread; times are measured from this moment.
+    /// Starts a [`TimerMode::Precise`] timer; times are measured from this moment.
     pub fn start() -> std::io::Result<Self> {
         Self::with_mode(TimerMode::Precise)
     }
 
-    /// Starts the thread in `mode`; times are measured from this moment.
+    /// Starts the timer in `mode`; times are measured from this moment. In precise mode the
+    /// pump is spawned on the current tokio runtime; outside one there is no pump, and the
+    /// thread wakes every sleep itself, as in [`TimerMode::Sleep`].
     pub fn with_mode(mode: TimerMode) -> std::io::Result<Self> {
         let shared = Arc::new(Shared::new(mode));
+        if mode == TimerMode::Precise {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                shared.lock().pumped = true;
+                rt.spawn(pump::run(Arc::clone(&shared)));
+            }
+        }
         let s = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("eventbench-timer".into())
@@ -182,8 +199,12 @@ impl TimerThread {
 
 impl Drop for TimerThread {
     fn drop(&mut self) {
-        self.shared.state.lock().expect("timer lock").shutdown = true;
+        self.shared.shutdown.store(true, Release);
+        let pump = self.shared.lock().pump.take();
         self.shared.wake.notify_one();
+        if let Some(p) = pump {
+            p.wake();
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -200,66 +221,119 @@ impl Shared {
                 timers: BTreeMap::new(),
                 critical: BTreeMap::new(),
                 top_urgency: 0,
-                sleeping_until: AWAKE,
                 seq: 0,
-                shutdown: false,
+                pumped: false,
+                pump: None,
+                sleeping_until: AWAKE,
             })),
             wake: Condvar::new(),
-            woken: Padded(AtomicU64::new(0)),
-            ended: Padded(AtomicU64::new(0)),
-            front_moved: Padded(AtomicBool::new(false)),
+            front: Padded(AtomicU64::new(NONE)),
+            shutdown: AtomicBool::new(false),
         }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect("timer lock")
     }
 
     fn now(&self) -> u64 {
         Micros::from_duration(self.origin.elapsed()).0
     }
 
-    /// A woken sleep is still waiting for a worker to poll it to its end.
-    fn workers_busy(&self) -> bool {
-        // `ended` may run ahead of `woken` for a moment (a sleep polled to its end before the
-        // thread got round to waking it): that counts as not busy, which only costs a lead.
-        let ended = self.ended.load(Acquire);
-        self.woken.load(Acquire) > ended
+    fn stopping(&self) -> bool {
+        self.shutdown.load(Acquire)
     }
 
-    /// When the sleep at the front (deadline, lead) should be woken now.
-    fn wake_time(&self, (deadline, lead): (u64, u64)) -> u64 {
-        if self.workers_busy() {
-            deadline
+    /// When the thread has to act next: wake the idle pump a horizon before the front, or
+    /// (without a pump) wake the front at its deadline; `None` while the pump is up.
+    fn thread_due(&self, st: &State) -> Option<u64> {
+        if !st.pumped {
+            st.front()
+        } else if st.pump.is_some() {
+            st.front().map(|d| d.saturating_sub(self.tuning.horizon))
         } else {
-            deadline.saturating_sub(lead)
+            None
         }
     }
 
-    fn register(&self, deadline: u64, lead: u64, urgency: u64, waker: Waker) {
-        let mut st = self.state.lock().expect("timer lock");
+    /// Registers a sleep; returns its lead (non-zero if it is critical). Sleeps that have come
+    /// due meanwhile are woken from here: in a storm the worker registers a sleep for every
+    /// event it starts, so due sleeps are found at once even while the pump waits its turn.
+    fn register(&self, deadline: u64, urgency: u64, waker: Waker) -> u64 {
+        let mut st = self.lock();
         st.seq += 1;
         let seq = st.seq;
+        let now = self.now();
+        let lead = self.tuning.lead(deadline.saturating_sub(now));
         let critical = st.is_critical(urgency, lead);
-        let map = if critical {
-            &mut st.critical
+        let (map, lead) = if critical {
+            (&mut st.critical, lead)
         } else {
-            &mut st.timers
+            (&mut st.timers, 0)
         };
-        let front = map.first_key_value().is_none_or(|(k, _)| deadline < k.0);
-        let entry = Entry {
-            lead,
-            urgency,
-            waker,
-        };
-        map.insert((deadline, seq), entry);
-        if front {
-            self.front_moved.store(true, Release);
+        map.insert(
+            (deadline, seq),
+            Entry {
+                lead,
+                urgency,
+                waker,
+            },
+        );
+        let front = self.front.load(Acquire);
+        let mut due = Due::new();
+        if front <= now {
+            self.take_due(&mut st, now, &mut due);
+        } else if deadline - lead < front {
+            self.front.store(deadline - lead, Release);
         }
-        if st.sleeping_until != AWAKE && deadline.saturating_sub(lead) < st.sleeping_until {
+        // A near deadline while the pump waits for the thread: wake the pump from here (on a
+        // worker, so it is queued locally) rather than through the thread.
+        let near = (deadline - lead).saturating_sub(now) <= self.tuning.horizon;
+        let pump = if near { st.pump.take() } else { None };
+        if pump.is_none() && self.thread_due(&st).is_some_and(|t| t < st.sleeping_until) {
             self.wake.notify_one();
         }
+        drop(st);
+        if let Some(p) = pump {
+            p.wake();
+        }
+        wake_all(&mut due);
+        lead
+    }
+
+    /// Moves the sleeps to wake at `now` (deadline passed, or within a critical sleep's lead)
+    /// to `due`.
+    fn take_due(&self, st: &mut State, now: u64, due: &mut Due) {
+        while let Some(entry) = st.timers.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let ((_, seq), e) = entry.remove_entry();
+            due.push((e.urgency, seq, e.waker));
+        }
+        while let Some(entry) = st.critical.first_entry() {
+            if entry.key().0.saturating_sub(entry.get().lead) > now {
+                break;
+            }
+            let ((_, seq), e) = entry.remove_entry();
+            due.push((e.urgency, seq, e.waker));
+        }
+        self.front.store(st.front().unwrap_or(NONE), Release);
+    }
+}
+
+/// Wakes `due`, the sleeps with the most work left on their account first: when the workers
+/// fall behind a storm, the critical chain is not served after a crowd that happened to be due
+/// a few microseconds earlier.
+fn wake_all(due: &mut Due) {
+    due.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, _, waker) in due.drain(..) {
+        waker.wake();
     }
 }
 
 /// Lets the kernel wake this thread within ~1 µs of the requested time instead of the default
-/// 50 µs slack. (Real-time priority was tried too and measured no better on two cores.)
+/// 50 µs slack.
 fn tighten_timer_slack() {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects only the calling thread.
@@ -268,47 +342,38 @@ fn tighten_timer_slack() {
     }
 }
 
+/// The thread: waits in the kernel until the pump must be woken (or, without a pump, until the
+/// front sleep is due).
 fn run(shared: &Shared) {
     tighten_timer_slack();
-    // Due timers as (urgency, registration order, waker).
-    let mut due: Vec<(u64, u64, Waker)> = Vec::new();
-    let mut st = shared.state.lock().expect("timer lock");
+    let mut due = Due::new();
+    let mut st = shared.lock();
     loop {
-        if st.shutdown {
+        if shared.stopping() {
             return;
         }
-        shared.front_moved.store(false, Relaxed);
-        let front = st.timers.first_key_value().map(|(k, e)| (k.0, e.lead));
-        let critical = st.critical_wake();
-        let next = earliest(front.map(|f| shared.wake_time(f)), critical);
-        match shared.tuning.step(shared.now(), next) {
-            Step::Fire => {
-                take_due(shared, &mut st, &mut due);
-                drop(st);
-                // Of what is due, the sleeps with the most work left on their account first:
-                // when the workers fall behind a storm, the critical chain is not served after
-                // a crowd that happened to be due a few microseconds earlier.
-                due.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-                for (_, _, waker) in due.drain(..) {
-                    waker.wake();
+        let next = shared.thread_due(&st);
+        match Tuning::thread(shared.now(), next) {
+            Step::Act => {
+                let pump = st.pump.take();
+                if !st.pumped {
+                    shared.take_due(&mut st, shared.now(), &mut due);
                 }
-                st = shared.state.lock().expect("timer lock");
-            }
-            Step::Spin => {
                 drop(st);
-                spin_until_due(shared, front, critical);
-                st = shared.state.lock().expect("timer lock");
+                if let Some(p) = pump {
+                    p.wake();
+                }
+                wake_all(&mut due);
+                st = shared.lock();
             }
             Step::Wait(us) => {
-                // Out of the kernel `margin` before the earliest the front may be woken.
-                let cold = front.map(|(d, lead)| d.saturating_sub(lead));
-                st.sleeping_until = earliest(cold, critical).unwrap_or(u64::MAX);
+                st.sleeping_until = next.unwrap_or(NONE);
                 let wait = Duration::from_micros(us);
                 st = shared.wake.wait_timeout(st, wait).expect("timer lock").0;
                 st.sleeping_until = AWAKE;
             }
             Step::Park => {
-                st.sleeping_until = u64::MAX;
+                st.sleeping_until = NONE;
                 st = shared.wake.wait(st).expect("timer lock");
                 st.sleeping_until = AWAKE;
             }
@@ -316,62 +381,8 @@ fn run(shared: &Shared) {
     }
 }
 
-/// Moves the sleeps to wake now from the front of `st` to `due`, and counts them as woken.
-fn take_due(shared: &Shared, st: &mut State, due: &mut Vec<(u64, u64, Waker)>) {
-    let now = shared.now();
-    let busy = shared.workers_busy();
-    while let Some(entry) = st.timers.first_entry() {
-        let deadline = entry.key().0;
-        let lead = if busy { 0 } else { entry.get().lead };
-        if deadline.saturating_sub(lead) > now {
-            break;
-        }
-        let ((_, seq), e) = entry.remove_entry();
-        due.push((e.urgency, seq, e.waker));
-    }
-    while let Some(entry) = st.critical.first_entry() {
-        if entry.key().0.saturating_sub(entry.get().lead) > now {
-            break;
-        }
-        let ((_, seq), e) = entry.remove_entry();
-        due.push((e.urgency, seq, e.waker));
-    }
-    // Before the wakes: from here on the workers count as busy with them.
-    shared.woken.fetch_add(due.len() as u64, Release);
-}
-
-/// Watches the clock until the front sleep is due, without the lock: registrations go on
-/// meanwhile, and one that becomes the front ends the watch early.
-fn spin_until_due(shared: &Shared, front: Option<(u64, u64)>, critical: Option<u64>) {
-    loop {
-        if shared.front_moved.load(Acquire) {
-            return;
-        }
-        let now = shared.now();
-        let Some(wake_at) = earliest(front.map(|f| shared.wake_time(f)), critical) else {
-            return;
-        };
-        if now >= wake_at {
-            return;
-        }
-        if wake_at - now > shared.tuning.yield_above {
-            std::thread::yield_now();
-        } else {
-            std::hint::spin_loop();
-        }
-    }
-}
-
-/// The earlier of two optional times.
-fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 impl TimerHandle {
-    /// Microseconds since the timer thread started.
+    /// Microseconds since the timer started.
     pub fn now(&self) -> Micros {
         Micros(self.shared.now())
     }
@@ -383,6 +394,7 @@ impl TimerHandle {
             deadline: deadline.0,
             urgency,
             registered: false,
+            lead: 0,
         }
     }
 }
@@ -392,12 +404,13 @@ pub struct Sleep {
     shared: Arc<Shared>,
     deadline: u64,
     urgency: u64,
-    /// Registered with the thread and not ended yet (see [`Shared::woken`]).
     registered: bool,
+    /// How long before the deadline the timer may wake it (critical sleeps only).
+    lead: u64,
 }
 
-/// With this little left, a sleep spins in place: registering, or going round the executor
-/// again, would take longer.
+/// With this little left, a sleep spins in place: registering and being woken would take
+/// longer.
 const SPIN_IN_PLACE: u64 = 10;
 
 impl Future for Sleep {
@@ -410,30 +423,27 @@ impl Future for Sleep {
         }
         let now = self.shared.now();
         if now >= self.deadline {
-            self.end();
             return Poll::Ready(());
         }
         let left = self.deadline - now;
-        let tuning = self.shared.tuning;
         if !self.registered {
-            if left <= SPIN_IN_PLACE && tuning.lead_max > 0 {
+            if left <= SPIN_IN_PLACE && self.shared.tuning.horizon > 0 {
                 return self.spin_out();
             }
-            // The thread wakes a sleep once, so one registration is enough. The waker of the
-            // first pending poll is the one woken: a sleep must stay with the task (or
-            // executor slot) that first polled it. Not keeping a clone to compare saves 16
-            // bytes a sleep, 16 MB at a million sleeping handlers.
-            let lead = tuning.lead(left);
-            self.shared
-                .register(self.deadline, lead, self.urgency, cx.waker().clone());
+            // A sleep is woken once, so one registration is enough. The waker of the first
+            // pending poll is the one woken: a sleep must stay with the task (or executor
+            // slot) that first polled it. Not keeping a clone to compare saves 16 bytes a
+            // sleep, 16 MB at a million sleeping handlers.
+            let (deadline, urgency) = (self.deadline, self.urgency);
+            self.lead = self.shared.register(deadline, urgency, cx.waker().clone());
             self.registered = true;
             return Poll::Pending;
         }
-        // Polled within the lead: woken ahead of the deadline because no worker was up. The
-        // worker is up now, so keep it up until the deadline by asking to be polled again at
-        // once. Going round the executor instead of spinning here lets every other future
-        // that is due meanwhile run in between; only the last microseconds spin in place.
-        if left <= tuning.lead_max {
+        // Polled within its lead: a critical sleep woken ahead so that its task is up by the
+        // deadline. Keep the task up by asking to be polled again at once (every other future
+        // that is due meanwhile runs in between); only the last microseconds spin in place.
+        // Any other early poll is spurious: the sleep is woken when its deadline has passed.
+        if left <= self.lead {
             if left <= SPIN_IN_PLACE {
                 return self.spin_out();
             }
@@ -444,30 +454,17 @@ impl Future for Sleep {
 }
 
 impl Sleep {
-    fn spin_out(&mut self) -> Poll<()> {
+    fn spin_out(&self) -> Poll<()> {
         while self.shared.now() < self.deadline {
             std::hint::spin_loop();
         }
-        self.end();
         Poll::Ready(())
     }
-
-    /// Counts a registered sleep as ended (see [`Shared::woken`]).
-    fn end(&mut self) {
-        if std::mem::take(&mut self.registered) {
-            self.shared.ended.fetch_add(1, Release);
-        }
-    }
 }
 
-impl Drop for Sleep {
-    fn drop(&mut self) {
-        self.end();
-    }
-}
-
+mod pump;
 mod tuning;
-use tuning::{Step, Tuning};
+use tuning::{Plan, Step, Tuning};
 
 #[cfg(test)]
 mod tests;

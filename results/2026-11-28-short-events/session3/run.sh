@@ -13,8 +13,9 @@
 # raw/load.txt. Summary: python3 results/2026-11-28-short-events/summarize.py <this dir>/raw
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-OUT=results/2026-11-28-short-events/session3
-WORK=${TMPDIR:-/tmp}/eventbench-short-events-s3
+# OUT and WORK may be set by a later session's run.sh that reuses this one (session4/).
+OUT=${OUT:-results/2026-11-28-short-events/session3}
+WORK=${WORK:-${TMPDIR:-/tmp}/eventbench-short-events-s3}
 REPS=${REPS:-5}
 LOCK=${LOCK:-/work/wt/measure.lock}
 E=target/release/eventbench

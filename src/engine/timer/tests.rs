@@ -1,34 +1,48 @@
-//! Tests of the timer: the spin/sleep decision on made-up times, and real sleeps that must
-//! never end early.
+//! Tests of the timer: the pump's and the thread's decisions on made-up times, the critical
+//! sleeps, and real sleeps that must never end early.
 
 use super::*;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 const PRECISE: Tuning = Tuning {
     lead_max: 80,
     lead_share: 4,
-    margin: 300,
-    yield_above: 20,
+    horizon: 400,
 };
 
 #[test]
-fn no_timer_parks_the_thread() {
-    assert_eq!(PRECISE.step(5, None), Step::Park);
-    assert_eq!(Tuning::of(TimerMode::Sleep).step(5, None), Step::Park);
+fn with_nothing_pending_the_pump_and_the_thread_wait_for_a_registration() {
+    assert_eq!(PRECISE.pump(5, None), Plan::Idle(None));
+    assert_eq!(Tuning::thread(5, None), Step::Park);
 }
 
 #[test]
-fn a_far_wake_up_waits_in_the_kernel_until_the_margin() {
-    assert_eq!(PRECISE.step(1_000, Some(10_000)), Step::Wait(8_700));
-    // One second away: a kernel wait, no spinning for a far deadline.
-    assert_eq!(PRECISE.step(0, Some(1_000_000)), Step::Wait(999_700));
+fn a_far_deadline_leaves_the_pump_idle_until_a_horizon_before_it() {
+    assert_eq!(PRECISE.pump(1_000, Some(10_000)), Plan::Idle(Some(9_600)));
+    assert_eq!(PRECISE.pump(0, Some(1_000_000)), Plan::Idle(Some(999_600)));
+    assert_eq!(Tuning::thread(1_000, Some(9_600)), Step::Wait(8_600));
+    assert_eq!(Tuning::thread(9_600, Some(9_600)), Step::Act);
 }
 
 #[test]
-fn a_near_wake_up_spins() {
-    assert_eq!(PRECISE.step(9_750, Some(10_000)), Step::Spin);
-    assert_eq!(PRECISE.step(9_990, Some(10_000)), Step::Spin);
-    assert_eq!(PRECISE.step(10_000, Some(10_000)), Step::Fire);
-    assert_eq!(PRECISE.step(10_500, Some(10_000)), Step::Fire);
+fn the_pump_spins_only_within_the_horizon_and_fires_once_the_deadline_has_passed() {
+    for now in (0..20_000).step_by(3) {
+        let left = 20_000 - now;
+        match PRECISE.pump(now, Some(20_000)) {
+            Plan::Spin => assert!(left <= 400, "spin at {left} µs left"),
+            Plan::Idle(at) => assert_eq!(at, Some(19_600)),
+            Plan::Fire => unreachable!("fired {left} µs early"),
+        }
+    }
+    assert_eq!(PRECISE.pump(20_000, Some(20_000)), Plan::Fire);
+    assert_eq!(PRECISE.pump(20_500, Some(20_000)), Plan::Fire);
+}
+
+#[test]
+fn sleep_mode_has_no_horizon_and_no_lead() {
+    let sleep = Tuning::of(TimerMode::Sleep);
+    assert_eq!(sleep.pump(9_999, Some(10_000)), Plan::Idle(Some(10_000)));
+    assert_eq!(sleep.lead(1_000_000), 0);
 }
 
 #[test]
@@ -37,32 +51,6 @@ fn the_lead_is_capped_and_never_more_than_a_quarter_of_the_sleep() {
     assert_eq!(PRECISE.lead(1_000), 80);
     assert_eq!(PRECISE.lead(100), 25);
     assert_eq!(PRECISE.lead(3), 0);
-    assert_eq!(Tuning::of(TimerMode::Sleep).lead(1_000_000), 0);
-}
-
-#[test]
-fn sleep_mode_never_spins_and_wakes_only_at_the_deadline() {
-    let sleep = Tuning::of(TimerMode::Sleep);
-    assert_eq!(sleep.step(9_999, Some(10_000)), Step::Wait(1));
-    assert_eq!(sleep.step(10_000, Some(10_000)), Step::Fire);
-    for now in (0..10_000).step_by(7) {
-        assert!(!matches!(
-            sleep.step(now, Some(10_000)),
-            Step::Spin | Step::Fire
-        ));
-    }
-}
-
-#[test]
-fn precise_mode_spins_only_within_the_margin() {
-    for now in (0..20_000).step_by(3) {
-        let left = 20_000 - now;
-        match PRECISE.step(now, Some(20_000)) {
-            Step::Spin => assert!(left <= 300, "spin at {left} µs left"),
-            Step::Wait(us) => assert_eq!(us, left - 300),
-            Step::Fire | Step::Park => unreachable!(),
-        }
-    }
 }
 
 async fn sleeps_end_in_deadline_order_never_early(mode: TimerMode) {
@@ -100,6 +88,19 @@ async fn plain_sleeps_never_end_early_and_fire_in_deadline_order() {
     sleeps_end_in_deadline_order_never_early(TimerMode::Sleep).await;
 }
 
+#[test]
+fn outside_a_runtime_the_thread_wakes_the_sleeps_itself() {
+    let timer = TimerThread::start().unwrap();
+    assert!(!timer.shared.lock().pumped);
+    let h = timer.handle();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let deadline = h.now().saturating_add(Micros(2_000));
+    rt.block_on(h.sleep_until(deadline, 0));
+    assert!(h.now() >= deadline);
+}
+
 #[tokio::test]
 async fn a_past_deadline_is_ready_at_once() {
     let timer = TimerThread::start().unwrap();
@@ -109,148 +110,125 @@ async fn a_past_deadline_is_ready_at_once() {
 }
 
 #[tokio::test]
-async fn a_sleep_within_the_lead_spins_instead_of_registering() {
+async fn a_sleep_of_a_few_microseconds_spins_instead_of_registering() {
     let timer = TimerThread::start().unwrap();
     let h = timer.handle();
     let deadline = h.now().saturating_add(Micros(5));
     h.sleep_until(deadline, 0).await;
     assert!(h.now() >= deadline);
-    assert!(timer.shared.state.lock().unwrap().timers.is_empty());
+    assert!(timer.shared.lock().timers.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sleep_woken_ahead_spins_out_its_lead_and_never_ends_early() {
+async fn a_critical_sleep_woken_ahead_spins_out_its_lead_and_never_ends_early() {
     let timer = TimerThread::start().unwrap();
     let h = timer.handle();
+    // The only account, so every sleep is critical and woken ahead by its lead.
     for length in [10u64, 100, 1_000, 5_000] {
         let deadline = h.now().saturating_add(Micros(length));
-        h.sleep_until(deadline, 0).await;
+        h.sleep_until(deadline, 1).await;
         assert!(h.now() >= deadline, "{length} µs sleep ended early");
     }
 }
 
-/// A thread-less timer in `mode`, for driving the firing logic by hand.
-fn shared(mode: TimerMode) -> Shared {
-    Shared::new(mode)
-}
-
-#[test]
-fn with_no_woken_sleep_pending_the_front_is_woken_ahead_by_its_lead() {
-    let s = shared(TimerMode::Precise);
-    assert!(!s.workers_busy());
-    assert_eq!(s.wake_time((10_000, 80)), 9_920);
-    assert_eq!(s.wake_time((10_000, 25)), 9_975);
-}
-
-#[test]
-fn while_a_woken_sleep_is_pending_the_front_is_woken_at_its_deadline() {
-    let s = shared(TimerMode::Precise);
-    s.woken.store(3, Relaxed);
-    s.ended.store(2, Relaxed);
-    assert!(s.workers_busy());
-    assert_eq!(s.wake_time((10_000, 80)), 10_000);
-    // Ended ahead of woken (a sleep polled to its end before the thread woke it): not busy.
-    s.ended.store(4, Relaxed);
-    assert!(!s.workers_busy());
-}
-
-/// A lead long enough that no test is slow enough to outrun it.
-const WIDE: u64 = 1_000_000;
-
-/// Registers sleeps at `deadlines` µs from now (lead [`WIDE`], urgency = index) and runs one
-/// `take_due`; returns the urgencies taken.
-fn take_after(busy: bool, deadlines: &[u64]) -> Vec<u64> {
-    let s = shared(TimerMode::Precise);
-    let now = s.now();
-    // A heavier account registered first, so none of these sleeps is critical.
-    s.register(now + 9_000_000, WIDE, 1_000, Waker::noop().clone());
-    for (i, &d) in deadlines.iter().enumerate() {
-        s.register(now + d, WIDE, i as u64, Waker::noop().clone());
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_deadline_near_the_pump_parks_and_a_dropped_timer_ends_it() {
+    let timer = TimerThread::start().unwrap();
+    let h = timer.handle();
+    let deadline = h.now().saturating_add(Micros(1_000));
+    h.sleep_until(deadline, 0).await;
+    // Nothing pending: the pump hands its waker to the thread instead of spinning.
+    let mut idle = false;
+    for _ in 0..1_000 {
+        idle = timer.shared.lock().pump.is_some();
+        if idle {
+            break;
+        }
+        tokio::task::yield_now().await;
+        std::thread::sleep(Duration::from_micros(100));
     }
-    if busy {
-        s.woken.store(1, Relaxed);
+    assert!(idle, "the pump never went idle");
+    drop(timer);
+    // The pump task held the last other reference to the timer's state.
+    for _ in 0..1_000 {
+        if Arc::strong_count(&h.shared) == 1 {
+            return;
+        }
+        tokio::task::yield_now().await;
+        std::thread::sleep(Duration::from_micros(100));
     }
-    let mut due = Vec::new();
-    take_due(&s, &mut s.state.lock().unwrap(), &mut due);
-    let mut taken: Vec<u64> = due.iter().map(|d| d.0).collect();
-    taken.sort_unstable();
-    taken
+    panic!("the pump outlived its timer");
+}
+
+/// A waker that counts its wakes.
+struct Count(AtomicUsize);
+
+impl std::task::Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Relaxed);
+    }
+}
+
+fn counter() -> (Arc<Count>, Waker) {
+    let c = Arc::new(Count(AtomicUsize::new(0)));
+    (Arc::clone(&c), Waker::from(c))
 }
 
 #[test]
-fn a_cold_fire_takes_the_sleeps_within_their_lead_and_no_later_ones() {
-    assert_eq!(
-        take_after(false, &[500_000, 700_000, 5_000_000]),
-        vec![0, 1]
-    );
+fn a_registration_wakes_the_sleeps_that_have_come_due() {
+    let s = Shared::new(TimerMode::Precise);
+    let (due, waker) = counter();
+    s.register(s.now() + 200, 0, waker);
+    // Past that deadline for sure; no thread and no pump are running.
+    std::thread::sleep(Duration::from_micros(500));
+    let (later, waker) = counter();
+    s.register(s.now() + 1_000_000, 0, waker);
+    assert_eq!(due.0.load(Relaxed), 1);
+    assert_eq!(later.0.load(Relaxed), 0);
+    assert_eq!(s.lock().timers.len(), 1);
 }
 
 #[test]
-fn a_busy_fire_takes_only_sleeps_whose_deadline_has_passed() {
-    assert_eq!(
-        take_after(true, &[500_000, 700_000, 5_000_000]),
-        Vec::<u64>::new()
-    );
-    assert_eq!(take_after(true, &[0, 5_000_000]), vec![0]);
-}
-
-#[test]
-fn taking_sleeps_counts_them_woken_and_ending_them_balances_the_count() {
-    let s = Arc::new(shared(TimerMode::Precise));
-    let h = TimerHandle {
-        shared: Arc::clone(&s),
-    };
-    let deadline = Micros(s.now() + 1_000_000);
-    let mut sleep = Box::pin(h.sleep_until(deadline, 0));
-    let mut cx = Context::from_waker(Waker::noop());
-    assert!(sleep.as_mut().poll(&mut cx).is_pending());
-    assert_eq!(s.state.lock().unwrap().timers.len(), 1);
-    s.woken.fetch_add(1, Relaxed);
-    assert!(s.workers_busy());
-    // A sleep dropped before its end (a cancelled handler) still counts as ended, so the
-    // thread does not take the workers for busy for ever.
-    drop(sleep);
-    assert!(!s.workers_busy());
-}
-
-#[test]
-fn the_heaviest_accounts_sleeps_keep_their_lead_while_the_workers_are_busy() {
-    let s = shared(TimerMode::Precise);
+fn the_heaviest_accounts_sleeps_are_critical_and_woken_ahead_by_their_lead() {
+    let s = Shared::new(TimerMode::Precise);
     let now = s.now();
     // Urgency 1,000 and 600 are at least half the top; 100 is not.
-    for (d, urgency) in [
-        (500_000, 1_000u64),
-        (600_000, 100),
-        (700_000, 600),
-        (5_000_000, 900),
-    ] {
-        s.register(now + d, WIDE, urgency, Waker::noop().clone());
-    }
-    {
-        let st = s.state.lock().unwrap();
-        assert_eq!(st.critical.len(), 3);
-        assert_eq!(st.timers.len(), 1);
-    }
-    s.woken.store(1, Relaxed);
-    let mut due = Vec::new();
-    take_due(&s, &mut s.state.lock().unwrap(), &mut due);
+    let leads: Vec<u64> = [(500_000, 1_000u64), (600_000, 100), (700_000, 600)]
+        .into_iter()
+        .map(|(d, u)| s.register(now + d, u, Waker::noop().clone()))
+        .collect();
+    assert_eq!(leads, vec![80, 0, 80]);
+    let mut st = s.lock();
+    assert_eq!((st.critical.len(), st.timers.len()), (2, 1));
+    // The front is the first critical sleep's deadline less its lead.
+    assert_eq!(st.front(), Some(now + 500_000 - 80));
+    let mut due = Due::new();
+    s.take_due(&mut st, now + 500_000 - 80, &mut due);
+    assert_eq!(due.iter().map(|d| d.0).collect::<Vec<_>>(), vec![1_000]);
+    // A plain sleep is taken only once its deadline has passed.
+    due.clear();
+    s.take_due(&mut st, now + 600_000 - 1, &mut due);
+    assert!(due.is_empty());
+    s.take_due(&mut st, now + 700_000, &mut due);
     let mut taken: Vec<u64> = due.iter().map(|d| d.0).collect();
     taken.sort_unstable();
-    // Busy: the plain sleep waits for its deadline; the critical ones within their lead go
-    // now; the far one stays.
-    assert_eq!(taken, vec![600, 1_000]);
+    assert_eq!(taken, vec![100, 600]);
+    assert_eq!(s.front.load(Relaxed), NONE);
 }
 
 #[test]
 fn at_most_a_few_sleeps_are_critical_at_once() {
-    let s = shared(TimerMode::Precise);
+    let s = Shared::new(TimerMode::Precise);
     let now = s.now();
     for i in 0..20 {
-        s.register(now + 1_000_000 + i, 80, 500, Waker::noop().clone());
+        s.register(now + 1_000_000 + i, 500, Waker::noop().clone());
     }
-    assert_eq!(s.state.lock().unwrap().critical.len(), CRITICAL_MAX);
+    assert_eq!(s.lock().critical.len(), CRITICAL_MAX);
     // Sleep mode has no lead, so nothing is critical there.
-    let plain = shared(TimerMode::Sleep);
-    plain.register(now + 1_000_000, 0, 500, Waker::noop().clone());
-    assert!(plain.state.lock().unwrap().critical.is_empty());
+    let plain = Shared::new(TimerMode::Sleep);
+    assert_eq!(
+        plain.register(now + 1_000_000, 500, Waker::noop().clone()),
+        0
+    );
+    assert!(plain.lock().critical.is_empty());
 }

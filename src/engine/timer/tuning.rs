@@ -1,79 +1,89 @@
-//! The precise timer's margins and the thread's one decision per look at the clock (wait in
-//! the kernel, spin, fire, park), kept apart from the thread so they can be tested on made-up
+//! The precise timer's one margin and the decisions taken on it (spin, hand the wait to the
+//! thread, fire), kept apart from the thread and the pump so they can be tested on made-up
 //! times.
 
 use super::TimerMode;
 
-/// The timer's margins in µs; [`TimerMode::Sleep`] is all zeros.
+/// The timer's margins in µs; [`TimerMode::Sleep`] has none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Tuning {
-    /// While no woken sleep is pending on the runtime, a task is woken up to this long before
-    /// its deadline: the time a parked tokio worker needs to get up and poll it. The sleep
-    /// spins out whatever is left ([`Sleep::poll`]).
+    /// The sleeps of the accounts that may set the makespan are woken up to this long before
+    /// their deadline and spin out the rest on their worker (see [`super::State::critical`]):
+    /// in a storm of wake-ups their task then waits its turn in the run queue while its lead
+    /// runs out instead of after its deadline.
     pub(super) lead_max: u64,
     /// ... but never more than this fraction (1/n) of the sleep, so that a short sleep spends
     /// most of its time off the CPU.
     pub(super) lead_share: u64,
-    /// The kernel wait ends this long before the wake-up is due (it returns late by about
-    /// this much on a virtual machine); the rest is spun.
-    pub(super) margin: u64,
-    /// While more than this is left, spinning yields the core to any other runnable thread
-    /// (on two cores, that is usually a tokio worker with work to do).
-    pub(super) yield_above: u64,
+    /// While the earliest deadline is at most this far off, the pump task keeps its tokio
+    /// worker up (spinning through the run queue); further off, the timer thread waits in the
+    /// kernel and wakes the pump this long before the deadline. It covers the thread's late
+    /// return from a kernel wait (50-100 µs on a virtual machine) plus the time a parked
+    /// worker needs to get up (30-80 µs, at times 200 µs).
+    pub(super) horizon: u64,
 }
 
 impl Tuning {
     pub(super) fn of(mode: TimerMode) -> Self {
         match mode {
-            // Chosen on the runs of results/2026-11-28-short-events (2-core VM): a parked
-            // worker took 30-80 µs to poll a woken task; a larger lead only spun longer.
             TimerMode::Precise => Tuning {
                 lead_max: 80,
                 lead_share: 4,
-                margin: 300,
-                yield_above: 20,
+                horizon: 400,
             },
             TimerMode::Sleep => Tuning {
                 lead_max: 0,
                 lead_share: 1,
-                margin: 0,
-                yield_above: 0,
+                horizon: 0,
             },
         }
     }
 
-    /// How long before its deadline a sleep of `length` µs may be woken.
+    /// How long before its deadline a critical sleep of `length` µs may be woken.
     pub(super) fn lead(&self, length: u64) -> u64 {
         self.lead_max.min(length / self.lead_share.max(1))
     }
 
-    /// What the thread does at `now` when the earliest pending wake-up is due at `next`.
-    pub(super) fn step(&self, now: u64, next: Option<u64>) -> Step {
-        let Some(wake_at) = next else {
-            return Step::Park;
-        };
-        if now >= wake_at {
-            return Step::Fire;
-        }
-        let left = wake_at - now;
-        if left > self.margin {
-            Step::Wait(left - self.margin)
-        } else {
-            Step::Spin
+    /// What the pump does at `now` when the earliest pending wake-up is due at `front`.
+    pub(super) fn pump(&self, now: u64, front: Option<u64>) -> Plan {
+        match front {
+            None => Plan::Idle(None),
+            Some(d) if d <= now => Plan::Fire,
+            Some(d) if d - now <= self.horizon => Plan::Spin,
+            Some(d) => Plan::Idle(Some(d - self.horizon)),
         }
     }
+
+    /// What the thread does at `now` when it is due to act at `next` (`None`: nothing to do
+    /// until something changes).
+    pub(super) fn thread(now: u64, next: Option<u64>) -> Step {
+        match next {
+            None => Step::Park,
+            Some(t) if t <= now => Step::Act,
+            Some(t) => Step::Wait(t - now),
+        }
+    }
+}
+
+/// One decision of the pump.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Plan {
+    /// Wake every sleep whose deadline has passed.
+    Fire,
+    /// The next deadline is near: stay up and look again after the worker's other tasks.
+    Spin,
+    /// Nothing near: let the worker park; the thread wakes the pump at this time (`None`: when
+    /// a sleep is registered).
+    Idle(Option<u64>),
 }
 
 /// One decision of the timer thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Step {
-    /// Wake every sleep whose wake-up is due.
-    Fire,
-    /// The next wake-up is close: watch the clock without giving the core to the kernel's
-    /// timer (and without the lock, which the workers need to register their sleeps).
-    Spin,
-    /// Wait in the kernel this many µs (or until an earlier wake-up is registered).
+    /// Do what is due: wake the pump, or (without one) the sleeps whose deadline has passed.
+    Act,
+    /// Wait in the kernel this many µs (or until something earlier is registered).
     Wait(u64),
-    /// No timer pending: wait in the kernel until one is registered.
+    /// Nothing pending: wait in the kernel until something is registered.
     Park,
 }
