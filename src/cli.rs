@@ -58,7 +58,7 @@ pub enum Command {
 /// How real-clock sleeps end (`run`, `compare`, `serve`, `worker`).
 #[derive(Debug, Clone, Copy, Args)]
 pub struct TimerArgs {
-    /// How real-clock sleeps end: `precise` (a worker stays up from 400 µs before a deadline
+    /// How real-clock sleeps end: `precise` (a worker stays up from 1 ms before a deadline
     /// and ends the sleep within microseconds: costs CPU while deadlines are near) or `sleep`
     /// (kernel wait only: no spinning, ends ~50-100 µs late)
     #[arg(long, value_enum, default_value_t = TimerMode::Precise)]

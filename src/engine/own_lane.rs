@@ -335,31 +335,11 @@ async fn group<H: Handler, C: Clock>(s: &Shared<H, C>, accounts: Vec<u32>) {
         for slot in ready.drain(..turn) {
             let i = slot as usize;
             let mut cx = Context::from_waker(&wakers[i]);
-            while let Some(fut) = slots[i].as_mut() {
-                // SAFETY: `slots` never reallocates (its length is fixed above) and a future
-                // in it is only ever dropped in place (by assigning the slot), never moved, so
-                // it stays pinned from its first poll to its drop.
-                let fut = unsafe { Pin::new_unchecked(fut) };
-                let Poll::Ready(f) = fut.poll(&mut cx) else {
-                    break;
-                };
-                // By position: an account's events fill neighbouring slots.
-                s.records.set(
-                    EventIdx(f.at.position),
-                    f.start,
-                    f.end,
-                    LaneId(f.at.account),
-                );
-                running -= 1;
-                done += 1;
-                let chain = &mut chains[i];
-                chain.left -= s.workload.duration(EventIdx(f.at.event)).0;
-                slots[i] = None;
-                if !s.stopping.load(Relaxed) {
-                    slots[i] = start_next(s, chain);
-                    running += usize::from(slots[i].is_some());
-                }
-            }
+            let (ended, started) = drive(s, &mut slots[i], &mut chains[i], &mut cx, |chain| {
+                start_next(s, chain)
+            });
+            running = running + started - ended;
+            done += ended as u64;
         }
         s.finished.fetch_add(std::mem::take(&mut done), Relaxed);
         if ready.is_empty() {
@@ -369,6 +349,43 @@ async fn group<H: Handler, C: Clock>(s: &Shared<H, C>, accounts: Vec<u32>) {
             tokio::task::yield_now().await;
         }
     }
+}
+
+/// Polls an account's running handler and, each time one finishes, records it and starts the
+/// account's next (`next`), until one is pending or the chain has ended or the run stops.
+/// Returns how many handlers ended and how many were started.
+fn drive<H: Handler, C: Clock, F: Future<Output = Finished>>(
+    s: &Shared<H, C>,
+    slot: &mut Option<F>,
+    chain: &mut Chain,
+    cx: &mut Context<'_>,
+    mut next: impl FnMut(&mut Chain) -> Option<F>,
+) -> (usize, usize) {
+    let (mut ended, mut started) = (0, 0);
+    while let Some(fut) = slot.as_mut() {
+        // SAFETY: the group's `slots` never reallocates (its length is fixed) and a future in
+        // it is only ever dropped in place (by assigning the slot), never moved, so it stays
+        // pinned from its first poll to its drop.
+        let fut = unsafe { Pin::new_unchecked(fut) };
+        let Poll::Ready(f) = fut.poll(cx) else {
+            break;
+        };
+        // By position: an account's events fill neighbouring slots.
+        s.records.set(
+            EventIdx(f.at.position),
+            f.start,
+            f.end,
+            LaneId(f.at.account),
+        );
+        ended += 1;
+        chain.left -= s.workload.duration(EventIdx(f.at.event)).0;
+        *slot = None;
+        if !s.stopping.load(Relaxed) {
+            *slot = next(chain);
+            started += usize::from(slot.is_some());
+        }
+    }
+    (ended, started)
 }
 
 /// Invokes the next handler of a chain, if it has one left.

@@ -256,14 +256,13 @@ impl Shared {
         }
     }
 
-    /// Registers a sleep; returns its lead (non-zero if it is critical). Sleeps that have come
+    /// Registers a sleep, polled at `now`; returns its lead (non-zero if it is critical). Sleeps that have come
     /// due meanwhile are woken from here: in a storm the worker registers a sleep for every
     /// event it starts, so due sleeps are found at once even while the pump waits its turn.
-    fn register(&self, deadline: u64, urgency: u64, waker: Waker) -> u64 {
+    fn register(&self, deadline: u64, now: u64, urgency: u64, waker: Waker) -> u64 {
         let mut st = self.lock();
         st.seq += 1;
         let seq = st.seq;
-        let now = self.now();
         let lead = self.tuning.lead(deadline.saturating_sub(now));
         let critical = st.is_critical(urgency, lead);
         let (map, lead) = if critical {
@@ -435,7 +434,9 @@ impl Future for Sleep {
             // slot) that first polled it. Not keeping a clone to compare saves 16 bytes a
             // sleep, 16 MB at a million sleeping handlers.
             let (deadline, urgency) = (self.deadline, self.urgency);
-            self.lead = self.shared.register(deadline, urgency, cx.waker().clone());
+            self.lead = self
+                .shared
+                .register(deadline, now, urgency, cx.waker().clone());
             self.registered = true;
             return Poll::Pending;
         }

@@ -9,7 +9,7 @@
 #   PRIO=rt results/2026-11-28-short-events/session4/run.sh  # under `chrt -f 1`
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-export OUT=results/2026-11-28-short-events/session4
+export OUT=${OUT:-results/2026-11-28-short-events/session4}
 export WORK=${TMPDIR:-/tmp}/eventbench-short-events-s4
 export PRIO=${PRIO:-normal}
 exec "$here/../session3/run.sh" "$@"

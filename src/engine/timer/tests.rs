@@ -178,11 +178,11 @@ fn counter() -> (Arc<Count>, Waker) {
 fn a_registration_wakes_the_sleeps_that_have_come_due() {
     let s = Shared::new(TimerMode::Precise);
     let (due, waker) = counter();
-    s.register(s.now() + 200, 0, waker);
+    s.register(s.now() + 200, s.now(), 0, waker);
     // Past that deadline for sure; no thread and no pump are running.
     std::thread::sleep(Duration::from_micros(500));
     let (later, waker) = counter();
-    s.register(s.now() + 1_000_000, 0, waker);
+    s.register(s.now() + 1_000_000, s.now(), 0, waker);
     assert_eq!(due.0.load(Relaxed), 1);
     assert_eq!(later.0.load(Relaxed), 0);
     assert_eq!(s.lock().timers.len(), 1);
@@ -195,7 +195,7 @@ fn the_heaviest_accounts_sleeps_are_critical_and_woken_ahead_by_their_lead() {
     // Urgency 1,000 and 600 are at least half the top; 100 is not.
     let leads: Vec<u64> = [(500_000, 1_000u64), (600_000, 100), (700_000, 600)]
         .into_iter()
-        .map(|(d, u)| s.register(now + d, u, Waker::noop().clone()))
+        .map(|(d, u)| s.register(now + d, now, u, Waker::noop().clone()))
         .collect();
     assert_eq!(leads, vec![80, 0, 80]);
     let mut st = s.lock();
@@ -221,13 +221,13 @@ fn at_most_a_few_sleeps_are_critical_at_once() {
     let s = Shared::new(TimerMode::Precise);
     let now = s.now();
     for i in 0..20 {
-        s.register(now + 1_000_000 + i, 500, Waker::noop().clone());
+        s.register(now + 1_000_000 + i, now, 500, Waker::noop().clone());
     }
     assert_eq!(s.lock().critical.len(), CRITICAL_MAX);
     // Sleep mode has no lead, so nothing is critical there.
     let plain = Shared::new(TimerMode::Sleep);
     assert_eq!(
-        plain.register(now + 1_000_000, 500, Waker::noop().clone()),
+        plain.register(now + 1_000_000, now, 500, Waker::noop().clone()),
         0
     );
     assert!(plain.lock().critical.is_empty());

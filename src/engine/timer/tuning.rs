@@ -17,9 +17,12 @@ pub(super) struct Tuning {
     pub(super) lead_share: u64,
     /// While the earliest deadline is at most this far off, the pump task keeps its tokio
     /// worker up (spinning through the run queue); further off, the timer thread waits in the
-    /// kernel and wakes the pump this long before the deadline. It covers the thread's late
-    /// return from a kernel wait (50-100 µs on a virtual machine) plus the time a parked
-    /// worker needs to get up (30-80 µs, at times 200 µs).
+    /// kernel and wakes the pump this long before the deadline. It must cover the thread's late
+    /// return from a kernel wait plus the time a parked worker needs to get up: 50-200 µs
+    /// mostly, but on this VM one such wake-up in a few hundred takes 1-8 ms (a halted vCPU
+    /// not resumed at once). At 400 µs a 1 ms chain was held up by such a stall in 6 of 25
+    /// runs; at 1 ms the pump never idles between its events and none was, for a core's
+    /// worth of CPU while the chain runs (results/2026-11-28-short-events/session4).
     pub(super) horizon: u64,
 }
 
@@ -29,7 +32,7 @@ impl Tuning {
             TimerMode::Precise => Tuning {
                 lead_max: 80,
                 lead_share: 4,
-                horizon: 400,
+                horizon: 1_000,
             },
             TimerMode::Sleep => Tuning {
                 lead_max: 0,
