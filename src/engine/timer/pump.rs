@@ -1,7 +1,7 @@
 //! The pump: the task that fires the precise timer's sleeps from a tokio worker while a
 //! deadline is near, and otherwise hands the wait to the timer thread.
 
-use super::{wake_all, Due, Plan, Shared};
+use super::{wake_all, Due, Plan, Shared, NONE};
 use std::sync::atomic::Ordering::Acquire;
 use std::sync::Arc;
 use std::task::Poll;
@@ -14,9 +14,9 @@ pub(super) async fn run(shared: Arc<Shared>) {
             return;
         }
         let now = shared.now();
-        let front = shared.front.load(Acquire);
+        let front = Some(shared.front.load(Acquire)).filter(|&f| f != NONE);
         // The common turn of a spin: nothing due yet and no reason to take the lock.
-        if front > now && front - now <= shared.tuning.horizon {
+        if shared.tuning.pump(now, front) == Plan::Spin {
             spin().await;
             continue;
         }
