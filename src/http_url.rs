@@ -1,13 +1,13 @@
 //! The `http://` address of a command-line flag (`send --url`, `--handler http:URL`): the `url`
-//! crate's parse, plus the authority rules that parse leaves lenient.
-//!
-//! The `url` crate follows the WHATWG URL standard, which is built to make sense of whatever a
-//! browser's address bar receives: `http://h:/x` is port 80, `http:///h` and `http:h` find the
-//! host after the missing or extra slashes. On a command line such a URL is far more likely a
-//! typo or a script variable that expanded to nothing (`http://$HOST:$PORT/`) than intent, and
-//! taking it would post a whole workload somewhere the user did not mean. So the authority is
-//! read from the text as written and must be `[user[:password]@]host[:port]` with a host, and a
-//! port (when a `:` announces one) of 1 to 65535 in digits.
+//! crate's parse, plus the authority rules of [`crate::url_authority`] that it leaves lenient.
+
+use crate::url_authority::{self, AuthorityError};
+
+/// How the `url` crate treats http: port 80 by default, a backslash ends the authority.
+const HTTP: url_authority::Scheme = url_authority::Scheme {
+    default_port: 80,
+    backslash_ends_authority: true,
+};
 
 /// Why a flag's URL was refused; the message is written to follow `--flag 'URL': `.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,27 +21,19 @@ pub enum UrlError {
          proxy in front"
     )]
     Https,
-    #[error("no '//' after 'http:'; write it as http://host[:port]/path")]
-    NoAuthority,
-    #[error("the host is empty; write it as http://host[:port]/path")]
-    EmptyHost,
-    #[error("an IPv6 address needs brackets, e.g. http://[::1]:8080/path")]
-    BareIpv6,
-    #[error("the port after ':' is empty; give one (e.g. :8080), or drop the ':' for port 80")]
-    EmptyPort,
-    #[error("port '{0}' is not a number")]
-    PortNotNumber(String),
-    #[error("port {0} is out of range (1-65535)")]
-    PortOutOfRange(String),
+    #[error("{0}; write it as http://host[:port]/path")]
+    Authority(AuthorityError),
 }
 
-/// Parses a plain-http URL, refusing what [the module docs](self) describe.
+/// Parses a plain-http URL, refusing what [`crate::url_authority`] describes.
 pub fn parse(raw: &str) -> Result<url::Url, UrlError> {
     // The same leniency the `url` crate has for pasted text, so that the raw checks below
     // look at the characters it will parse.
     let text = raw.trim_matches(|c: char| c <= ' ');
     match text.split_once(':') {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => check_authority(rest)?,
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => {
+            url_authority::check(rest, HTTP).map_err(UrlError::Authority)?;
+        }
         Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => return Err(UrlError::Https),
         _ => {
             let url = url::Url::parse(text).map_err(UrlError::Syntax)?;
@@ -49,48 +41,6 @@ pub fn parse(raw: &str) -> Result<url::Url, UrlError> {
         }
     }
     url::Url::parse(text).map_err(UrlError::Syntax)
-}
-
-/// Checks the authority of `//authority/path…`, the text after `http:`.
-fn check_authority(after_scheme: &str) -> Result<(), UrlError> {
-    let rest = after_scheme
-        .strip_prefix("//")
-        .ok_or(UrlError::NoAuthority)?;
-    // The `url` crate also ends the authority at a backslash, as browsers do for http.
-    let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
-    let (host, port) = if host_port.starts_with('[') {
-        // A bracket left open is the `url` crate's to report, with its own words.
-        match host_port.find(']') {
-            Some(close) => match &host_port[close + 1..] {
-                "" => (&host_port[..=close], None),
-                after => (&host_port[..=close], after.strip_prefix(':')),
-            },
-            None => return Ok(()),
-        }
-    } else {
-        match host_port.split_once(':') {
-            Some((_, port)) if port.contains(':') => return Err(UrlError::BareIpv6),
-            Some((host, port)) => (host, Some(port)),
-            None => (host_port, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(UrlError::EmptyHost);
-    }
-    match port {
-        None => Ok(()),
-        Some("") => Err(UrlError::EmptyPort),
-        Some(p) if !p.bytes().all(|b| b.is_ascii_digit()) => {
-            Err(UrlError::PortNotNumber(p.to_string()))
-        }
-        // Port 0 asks the system for any free port when binding; nothing listens there.
-        Some(p) => match p.parse::<u16>() {
-            Ok(n) if n > 0 => Ok(()),
-            _ => Err(UrlError::PortOutOfRange(p.to_string())),
-        },
-    }
 }
 
 #[cfg(test)]
@@ -111,9 +61,14 @@ mod tests {
             "http://u:p@h:/x",
             "http://[::1]:/x",
         ] {
-            assert_eq!(refused(raw), UrlError::EmptyPort, "{raw}");
+            assert_eq!(
+                refused(raw),
+                UrlError::Authority(AuthorityError::EmptyPort(80)),
+                "{raw}"
+            );
         }
-        assert!(UrlError::EmptyPort.to_string().contains("empty"));
+        let e = refused("http://h:/").to_string();
+        assert!(e.contains("empty") && e.contains("port 80"), "{e}");
     }
 
     #[test]
@@ -125,14 +80,21 @@ mod tests {
             ("http://h: 80/", " 80"),
             ("http://[::1]:x/", "x"),
         ] {
-            assert_eq!(refused(raw), UrlError::PortNotNumber(port.into()), "{raw}");
+            assert_eq!(
+                refused(raw),
+                UrlError::Authority(AuthorityError::PortNotNumber(port.into())),
+                "{raw}"
+            );
         }
-        assert_eq!(refused("http://h:80:81/"), UrlError::BareIpv6);
+        assert_eq!(
+            refused("http://h:80:81/"),
+            UrlError::Authority(AuthorityError::BareIpv6)
+        );
         for port in ["0", "00", "65536", "99999", "184467440737095516160"] {
             let raw = format!("http://h:{port}/");
             assert_eq!(
                 refused(&raw),
-                UrlError::PortOutOfRange(port.into()),
+                UrlError::Authority(AuthorityError::PortOutOfRange(port.into())),
                 "{raw}"
             );
         }
@@ -151,12 +113,23 @@ mod tests {
             "http://",
             "http://?q",
         ] {
-            assert_eq!(refused(raw), UrlError::EmptyHost, "{raw}");
+            assert_eq!(
+                refused(raw),
+                UrlError::Authority(AuthorityError::EmptyHost),
+                "{raw}"
+            );
         }
         for raw in ["http:h/x", "http:/h/x", "http:\\\\h\\x"] {
-            assert_eq!(refused(raw), UrlError::NoAuthority, "{raw}");
+            assert_eq!(
+                refused(raw),
+                UrlError::Authority(AuthorityError::NoAuthority),
+                "{raw}"
+            );
         }
-        assert_eq!(refused("http://::1:80/"), UrlError::BareIpv6);
+        assert_eq!(
+            refused("http://::1:80/"),
+            UrlError::Authority(AuthorityError::BareIpv6)
+        );
         assert!(matches!(refused("http://[::1/"), UrlError::Syntax(_)));
         assert!(matches!(refused("http://[::1]80/"), UrlError::Syntax(_)));
         assert!(matches!(refused("http://a b/"), UrlError::Syntax(_)));

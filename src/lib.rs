@@ -23,4 +23,5 @@ pub mod server;
 pub mod shutdown;
 pub mod sync;
 pub mod types;
+pub mod url_authority;
 pub mod workload;

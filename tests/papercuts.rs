@@ -163,6 +163,61 @@ fn malformed_broker_urls_are_bad_usage_before_connecting() {
     }
 }
 
+/// The authority is read as written, for every command with `--broker`: lapin alone would take
+/// an empty port for 5672 (where the shared test broker listens) and a missing host for
+/// localhost. The timeout stops a `serve` or `worker` that wrongly started.
+#[test]
+fn a_broker_url_with_an_empty_port_or_host_is_refused_by_every_command() {
+    let dir = TempDir::new().unwrap();
+    let input = dir.path().join("e.csv");
+    common::write_events(&input, &[1], None);
+    let input = input.to_str().unwrap();
+    let json = dir.path().join("out.json");
+    let json = json.to_str().unwrap();
+    for cmd in [
+        vec!["run", "--queues", "1", "--input", input, "--json", json],
+        vec![
+            "serve",
+            "--queues",
+            "1",
+            "--listen",
+            "127.0.0.1:0",
+            "--json",
+            json,
+        ],
+        vec!["publish", "--queues", "1", "--input", input],
+        vec!["worker", "--queues", "1", "--log", json],
+        vec!["compare", "--input", input, "--output-dir", json],
+    ] {
+        for (bad, says) in [
+            (
+                "amqp://u:secret@127.0.0.1:/%2f",
+                "the port after ':' is empty",
+            ),
+            ("amqps://127.0.0.1:0/%2f", "port 0 is out of range"),
+            ("amqp:///%2f", "the host is empty"),
+            ("amqp:/127.0.0.1/%2f", "no '//' before the host"),
+        ] {
+            let out = eventbench()
+                .args(&cmd)
+                .args(["--broker", bad])
+                .timeout(std::time::Duration::from_secs(30))
+                .assert()
+                .code(2);
+            let err = stderr_of(&out);
+            assert!(
+                err.contains("--broker") && err.contains(says),
+                "{cmd:?} {bad}: {err}"
+            );
+            assert!(!err.contains("secret"), "the password is shown: {err}");
+            assert!(
+                !std::path::Path::new(json).exists(),
+                "{cmd:?} {bad} wrote output"
+            );
+        }
+    }
+}
+
 #[test]
 fn an_empty_workload_says_there_is_nothing_to_process() {
     for (format, clock) in [("table", "virtual"), ("json", "virtual"), ("json", "real")] {

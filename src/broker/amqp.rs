@@ -2,6 +2,7 @@
 //! declarations, and the message body.
 
 use crate::types::AccountId;
+use crate::url_authority;
 use anyhow::{Context, Result};
 use lapin::options::{QueueDeclareOptions, QueueDeleteOptions, QueuePurgeOptions};
 use lapin::types::{AMQPValue, FieldTable};
@@ -145,15 +146,16 @@ impl BodyWriter {
     }
 }
 
-/// Hides the password of `amqp://user:password@host/...`.
+/// Hides the password of `amqp://user:password@host/...`, which may itself hold an '@'.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    match rest.split_once('@') {
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***@{host}")
+            format!("{scheme}://{user}:***@{host}{}", &rest[end..])
         }
         None => url.to_string(),
     }
@@ -162,16 +164,39 @@ pub fn redact(url: &str) -> String {
 /// What a valid `--broker` looks like, for error messages.
 pub const EXAMPLE_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
-/// Checks a `--broker` value before anything runs: an `amqp://` or `amqps://` URL that parses.
+/// Checks a `--broker` value before anything runs: an `amqp://` or `amqps://` URL that lapin
+/// parses, with the authority as strict as [`crate::url_authority`] makes it (lapin would take
+/// `amqp://h:/%2f` for port 5672 and a missing host for `localhost`).
 pub fn check_url(url: &str) -> Result<(), String> {
-    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
     let example = format!(
         "a valid one looks like {EXAMPLE_URL} (user:password@host:port/vhost, the default \
          vhost / written %2f; amqps:// for TLS)"
     );
-    if !matches!(scheme.as_deref(), Some("amqp" | "amqps")) {
+    // Trimmed as the `url` crate trims, so the authority checked is the one lapin reads.
+    let text = url.trim_matches(|c: char| c <= ' ');
+    let (scheme, rest) = text.split_once(':').unwrap_or(("", ""));
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "amqp" => 5672,
+        "amqps" => 5671,
+        _ => {
+            return Err(format!(
+                "'{}' is not a RabbitMQ URL; {example}",
+                redact(url)
+            ))
+        }
+    };
+    let amqp = url_authority::Scheme {
+        default_port,
+        backslash_ends_authority: false,
+    };
+    let host = url_authority::check(rest, amqp)
+        .map_err(|e| format!("'{}': {e}; {example}", redact(url)))?;
+    if let url_authority::Host::Ipv6(_) = host {
+        // lapin takes the host from `Url::domain`, which is None for an IP literal in
+        // brackets, and then connects to `localhost` instead.
         return Err(format!(
-            "'{}' is not a RabbitMQ URL; {example}",
+            "'{}': the RabbitMQ client cannot connect to an IPv6 address (it would go to \
+             localhost); give a host name that resolves to it",
             redact(url)
         ));
     }
@@ -294,18 +319,104 @@ mod tests {
         assert_eq!(t.queue_name(2), "x.2");
         assert_eq!(t.display_url(), "amqp://u:***@h:5672/%2f");
         assert_eq!(redact("amqp://h/%2f"), "amqp://h/%2f");
+        assert_eq!(redact("amqp://u:a@b@h/v?x=@"), "amqp://u:***@h/v?x=@");
     }
 
     #[test]
     fn only_amqp_urls_pass_the_check() {
-        assert!(check_url("amqp://127.0.0.1:5672/%2f").is_ok());
-        assert!(check_url("amqps://u:p@h/%2f").is_ok());
         let err = check_url("http://u:secret@h:5672/").unwrap_err();
         assert!(
             err.contains("not a RabbitMQ URL") && !err.contains("secret"),
             "{err}"
         );
-        assert!(check_url("127.0.0.1:5672").is_err());
+        for raw in ["127.0.0.1:5672", "localhost", "", "amqpx://h/"] {
+            let err = check_url(raw).unwrap_err();
+            assert!(err.contains("not a RabbitMQ URL"), "{raw}: {err}");
+        }
+    }
+
+    /// What lapin reads from a URL that passes: the check must not refuse what works today.
+    fn lapin_reads(raw: &str) -> lapin::uri::AMQPUri {
+        assert_eq!(check_url(raw), Ok(()), "{raw}");
+        raw.parse().unwrap()
+    }
+
+    #[test]
+    fn urls_that_work_today_still_pass() {
+        let u = lapin_reads("amqp://127.0.0.1:5672/%2f");
+        assert_eq!(
+            (u.authority.host.as_str(), u.authority.port),
+            ("127.0.0.1", 5672)
+        );
+        assert_eq!(u.vhost, "/");
+        assert_eq!(lapin_reads("amqp://h/%2f").authority.port, 5672);
+        assert_eq!(lapin_reads("amqps://u:p@h/%2f").authority.port, 5671);
+        assert_eq!(lapin_reads("AMQP://H:1/v").authority.port, 1);
+        assert_eq!(lapin_reads("amqp://h:65535").authority.port, 65535);
+        let u = lapin_reads("amqp://ev:p%40ss@rabbit.local:5673/prod");
+        assert_eq!(u.authority.userinfo.password, "p@ss");
+        assert_eq!(u.vhost, "prod");
+        // An unescaped '@' or backslash in the password: the host is after the last '@'.
+        assert_eq!(lapin_reads("amqp://u:a@b@h:5672/%2f").authority.host, "h");
+        assert_eq!(lapin_reads("amqp://u:p\\w@h/%2f").authority.host, "h");
+        let u = lapin_reads("amqp://h/%2f?heartbeat=30&frame_max=8192&channel_max=64&connection_timeout=5000&auth_mechanism=plain");
+        assert_eq!(
+            (u.query.heartbeat, u.query.channel_max),
+            (Some(30), Some(64))
+        );
+        assert_eq!(lapin_reads(" amqp://h:5672/%2f\n").authority.port, 5672);
+    }
+
+    #[test]
+    fn an_empty_or_bad_port_is_refused_not_taken_for_the_default() {
+        for (raw, says) in [
+            (
+                "amqp://h:/%2f",
+                "the port after ':' is empty; give one, or drop the ':' for port 5672",
+            ),
+            ("amqp://h:", "port 5672"),
+            ("amqp://u:secret@h:?heartbeat=5", "port 5672"),
+            ("amqps://h:/%2f", "drop the ':' for port 5671"),
+            ("amqp://h:0/%2f", "port 0 is out of range (1-65535)"),
+            ("amqp://h:65536/%2f", "port 65536 is out of range"),
+            ("amqp://h:5672x/%2f", "port '5672x' is not a number"),
+            ("amqp://u:secret@h:-1/", "port '-1' is not a number"),
+        ] {
+            let err = check_url(raw).unwrap_err();
+            assert!(err.contains(says), "{raw}: {err}");
+            assert!(
+                err.contains(EXAMPLE_URL) && !err.contains("secret"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_host_must_be_written_after_two_slashes() {
+        for (raw, says) in [
+            ("amqp:///%2f", "the host is empty"),
+            ("amqp://:5672/%2f", "the host is empty"),
+            ("amqp://u:secret@/%2f", "the host is empty"),
+            ("amqp:h/%2f", "no '//' before the host"),
+            ("amqp:/h/%2f", "no '//' before the host"),
+            ("amqp://::1:5672/", "an IPv6 address needs brackets"),
+        ] {
+            let err = check_url(raw).unwrap_err();
+            assert!(err.contains(says), "{raw}: {err}");
+            assert!(!err.contains("secret"), "{err}");
+        }
+        // lapin turns an IPv6 literal into `localhost`; if it learns better, lift the refusal.
+        let uri: lapin::uri::AMQPUri = "amqp://[2001:db8::1]:5672/%2f".parse().unwrap();
+        assert_eq!(uri.authority.host, "localhost");
+        let err = check_url("amqp://[2001:db8::1]:5672/%2f").unwrap_err();
+        assert!(err.contains("cannot connect to an IPv6 address"), "{err}");
+    }
+
+    #[test]
+    fn what_lapin_refuses_is_still_refused_with_its_words() {
+        let err = check_url("amqp://h/%2f?heartbeat=soon").unwrap_err();
+        assert!(err.starts_with("invalid RabbitMQ URL"), "{err}");
+        assert!(check_url("amqp://a b/").is_err());
     }
 
     #[test]

@@ -122,7 +122,7 @@ pub struct Args {
     #[arg(long, requires = "queues", conflicts_with_all = [
         "workers", "strategy", "process_time", "max_queued", "log", "drain_timeout", "leftover",
         "header_timeout", "max_connections", "data_dir", "in_memory",
-    ])]
+    ], value_parser = crate::cli::BrokerUrl)]
     pub broker: Option<String>,
     /// With --broker: queues PREFIX.0 .. PREFIX.N-1, account_id % N (the same as `publish`)
     #[arg(long, requires = "broker", value_parser = clap::value_parser!(u32).range(1..))]
@@ -300,7 +300,6 @@ fn queue_info(durable: Option<&crate::server::durable::DurableInfo>) -> QueueInf
 
 /// `serve --broker`: the web API in front of RabbitMQ.
 fn relay(args: &Args, url: &str) -> Result<()> {
-    crate::broker::amqp::check_url(url).map_err(UsageError)?;
     super::check_output_paths([args.json.as_deref()])?;
     let topo = Topology::new(url, args.queues.unwrap_or(1), &args.queue_prefix);
     let rt = crate::engine::runtime()?;
