@@ -13,6 +13,8 @@ function setValue(id, text, raw) {
 
 function describe(s) {
   $("mode").textContent = s.mode;
+  // A worker takes its events from RabbitMQ: what it accepted is what it consumed.
+  $("accepted-label").textContent = s.mode.startsWith("worker") ? "consumed" : "accepted";
   const parts = [
     "strategy " + s.strategy, "workers " + s.workers, "handler " + s.handler,
     "input " + s.input,

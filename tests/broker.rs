@@ -152,3 +152,127 @@ fn an_unreachable_broker_is_a_clear_error_with_exit_code_3() {
             ));
     }
 }
+
+/// `worker --dashboard`: the page's counts follow what the worker consumes, open-ended (no
+/// total, no bound), and once it is stopped the page ends on the verified result.
+#[test]
+fn a_worker_dashboard_follows_the_events_it_consumes() {
+    let Some(url) = common::broker_url() else {
+        return;
+    };
+    let q = Queues::new(&url, 3, "dash-worker");
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_events(dir.path(), 60, 6);
+    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"))
+        .arg("worker")
+        .args(q.args())
+        .args(["-q", "--dashboard", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = dashboard_address(&mut worker);
+    let before = stats_until(&addr, &mut worker, "a first sample", |s| s["seq"] != 0);
+    assert_eq!(before["mode"], "worker");
+    assert_eq!(
+        before["events_total"],
+        serde_json::Value::Null,
+        "open-ended"
+    );
+    assert_eq!(before["lower_bound_s"], serde_json::Value::Null);
+    assert_eq!(before["accepted"], 0);
+    assert_eq!(before["processed"], 0);
+    assert!(before["broker"].as_str().unwrap().starts_with("amqp://"));
+    publish(&q, &input, "20ms");
+    let after = stats_until(&addr, &mut worker, "every event processed", |s| {
+        s["processed"] == 60
+    });
+    assert_eq!(after["accepted"], 60, "{after}");
+    assert_eq!(
+        (&after["queued"], &after["in_flight"]),
+        (&0.into(), &0.into())
+    );
+    assert_eq!(after["done"], false, "a worker runs until stopped");
+    let history = after["history"]["processed"].as_array().unwrap();
+    let counts: Vec<u64> = history.iter().map(|v| v.as_u64().unwrap()).collect();
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+    assert!(after["latency_p50_us"].is_u64() || history.len() > 1);
+    let (status, page) = http_get(&addr, "/");
+    assert_eq!(status, 200);
+    assert!(page.to_lowercase().contains("content-type: text/html"));
+    assert!(page.contains("api/stats") && page.contains("accepted-label"));
+    // SAFETY: kill(2) on the id of a child this test started and has not reaped yet.
+    unsafe { libc::kill(worker.id() as i32, libc::SIGINT) };
+    let end = stats_until(&addr, &mut worker, "the verified result", |s| {
+        s["done"] == true
+    });
+    assert_eq!(end["processed"], 60);
+    assert_eq!(end["mode"], "worker (draining)", "stopped by the signal");
+    assert_eq!(end["ordering_violations"], 0);
+    assert!(end["wall_time_s"].as_f64().unwrap() > 0.0, "{end}");
+    let efficiency = end["efficiency_so_far"].as_f64().unwrap();
+    assert!(efficiency > 0.0 && efficiency <= 1.0, "{end}");
+    assert!(
+        end["lower_bound_s"].as_f64().unwrap() > 0.0,
+        "the report's bound"
+    );
+    assert!(worker.wait().unwrap().success());
+}
+
+/// `run --broker --dashboard`: a run with a known total and bound, through RabbitMQ.
+#[test]
+fn a_broker_run_serves_its_dashboard() {
+    let Some(url) = common::broker_url() else {
+        return;
+    };
+    let q = Queues::new(&url, 2, "dash-run");
+    let dir = tempfile::tempdir().unwrap();
+    // Chains of about 20 at 50 ms: a second or more, long enough for a first look.
+    let input = write_events(dir.path(), 60, 3);
+    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"))
+        .arg("run")
+        .args(q.args())
+        .args(["-q", "--process-time", "50ms", "--dashboard", "127.0.0.1:0"])
+        .arg("--input")
+        .arg(&input)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = dashboard_address(&mut run);
+    let first = stats_until(&addr, &mut run, "a first sample", |s| s["seq"] != 0);
+    assert_eq!(first["mode"], "run");
+    assert_eq!(
+        (&first["events_total"], &first["accepted"]),
+        (&60.into(), &60.into())
+    );
+    assert!(first["broker"].as_str().unwrap().starts_with("amqp://"));
+    let end = stats_until(&addr, &mut run, "the verified result", |s| {
+        s["done"] == true
+    });
+    assert_eq!(end["processed"], 60, "{end}");
+    assert_eq!((&end["queued"], &end["in_flight"]), (&0.into(), &0.into()));
+    assert_eq!(end["ordering_violations"], 0);
+    assert!(run.wait().unwrap().success());
+}
+
+#[test]
+fn a_workers_taken_dashboard_port_fails_before_it_connects() {
+    // Needs no broker: the port is checked first, so port 1's refusal is never reached.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    eventbench()
+        .args([
+            "worker",
+            "--broker",
+            "amqp://127.0.0.1:1/%2f",
+            "--queues",
+            "2",
+        ])
+        .args(["-q", "--dashboard", &addr])
+        .assert()
+        .code(3)
+        .stdout("")
+        .stderr(predicates::str::contains("cannot listen on"))
+        .stderr(predicates::str::contains("RabbitMQ").count(0));
+}

@@ -1,6 +1,7 @@
 //! The pages in a real browser: headless Chromium driven over WebDriver (chromedriver +
 //! fantoccini). The live dashboard of a running `serve` fed by `send`, the dashboard of a
-//! `run --dashboard`, and `compare.html` / `report --html` opened from disk: numbers, charts,
+//! `run --dashboard`, that of a `worker --dashboard` fed by `publish` (needs RabbitMQ, as the
+//! broker tests do), and `compare.html` / `report --html` opened from disk: numbers, charts,
 //! and no console errors.
 //!
 //! Without Chromium and chromedriver each test prints "skipped: …" and passes, except under
@@ -419,6 +420,84 @@ async fn a_run_dashboard_shows_progress_against_the_bound() {
     browser.screenshot("run-dashboard.png", 1280, 1000).await;
     dashboard.close_page().await;
     assert!(dashboard.process.wait().unwrap().success());
+}
+
+/// A broker test's queues, deleted on a thread of its own when dropped: their deletion runs a
+/// runtime, which cannot start inside this test's.
+struct OwnQueues(Option<common::broker::Queues>);
+
+impl Drop for OwnQueues {
+    fn drop(&mut self) {
+        if let Some(q) = self.0.take() {
+            let _ = std::thread::spawn(move || drop(q)).join();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_dashboard_shows_what_it_consumed_then_the_verified_result() {
+    let Some(url) = common::broker_url() else {
+        return;
+    };
+    let queues = OwnQueues(Some(common::broker::Queues::new(&url, 2, "browser-worker")));
+    let q = queues.0.as_ref().unwrap().args();
+    let mut worker: Vec<&str> = vec!["worker", "-q", "--dashboard", "127.0.0.1:0"];
+    worker.extend(q.iter().map(String::as_str));
+    // Chains of 3, 2 and 1 at 200 ms.
+    let Some(mut dashboard) = Dashboard::open(&[1, 2, 3, 1, 2, 1], &worker).await else {
+        return;
+    };
+    let browser = &dashboard.browser;
+    browser
+        .until("return document.body.dataset.seq > 0", "a first sample")
+        .await;
+    let label = browser
+        .js("return document.getElementById('accepted-label').textContent")
+        .await;
+    assert_eq!(label, "consumed");
+    assert_eq!(browser.value("accepted").await, Some(0.0));
+    let hidden = "return document.getElementById('progress').hidden";
+    assert_eq!(
+        browser.js(hidden).await,
+        true,
+        "no bar: a worker has no total"
+    );
+    let published = Command::new(BIN)
+        .args(["publish", "-q", "--process-time", "200ms", "--input"])
+        .arg(dashboard.events())
+        .args(&q)
+        .output()
+        .unwrap();
+    assert!(published.status.success(), "{published:?}");
+    browser
+        .until(
+            "return document.getElementById('processed').dataset.value === '6'",
+            "6 processed",
+        )
+        .await;
+    assert_eq!(browser.value("accepted").await, Some(6.0));
+    assert_eq!(browser.value("queued").await, Some(0.0));
+    assert_eq!(browser.value("in-flight").await, Some(0.0));
+    assert_eq!(browser.value("violations").await, Some(0.0));
+    assert_eq!(browser.js(hidden).await, true);
+    browser.screenshot("worker-dashboard.png", 1280, 1000).await;
+
+    interrupt(&dashboard.process);
+    browser
+        .until(
+            "return document.getElementById('status').textContent === 'done'",
+            "the worker done",
+        )
+        .await;
+    let text = browser
+        .js("return document.getElementById('progress-text').textContent")
+        .await;
+    assert!(text.as_str().unwrap().ends_with("(done)"), "{text}");
+    let efficiency = browser.value("efficiency").await.unwrap();
+    assert!(efficiency > 0.0 && efficiency <= 1.0, "{efficiency}");
+    dashboard.close_page().await;
+    let status = dashboard.process.wait().unwrap();
+    assert!(status.success(), "{status:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

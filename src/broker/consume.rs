@@ -19,6 +19,7 @@ use crate::engine::real::Engine;
 use crate::engine::record::Execution;
 use crate::engine::timer::{TimerMode, TimerThread};
 use crate::engine::{ClockKind, Strategy};
+use crate::live::Board;
 use crate::sync::lock;
 use crate::types::{EventId, Micros};
 use crate::workload::Workload;
@@ -74,6 +75,19 @@ pub struct Config {
     pub abort: Option<Abort>,
     /// How the engine's sleeps end (`--timer`).
     pub timer: TimerMode,
+    /// A live dashboard to feed (`--dashboard`).
+    pub live: Option<Live>,
+}
+
+/// The board of a live dashboard, fed by the consumer: each delivered event is queued on it
+/// (unless `preloaded`), started by the handler and ended by the ack observer, all from
+/// counters and short locks; the page itself is served and sampled elsewhere.
+#[derive(Clone)]
+pub struct Live {
+    pub board: Arc<Board>,
+    /// The board already holds every event (a run's workload, queued at time 0): deliveries
+    /// are not queued again.
+    pub preloaded: bool,
 }
 
 /// See [`Config::abort`].
@@ -141,6 +155,7 @@ pub struct Running {
     abort: Abort,
     _timer: TimerThread,
     timer: TimerMode,
+    live: Option<Live>,
 }
 
 /// Reconnection state: the limit, and when the current outage began.
@@ -165,18 +180,29 @@ pub async fn start(cfg: Config) -> Result<Running> {
         Arc::clone(&acked),
         Arc::clone(&session),
     ));
-    let observer = ack_observer(Arc::clone(&book), ack_tx.clone());
+    let clock = PreciseClock::new(timer.handle());
+    if let Some(live) = &cfg.live {
+        // The dashboard's time 0 is the engine's.
+        live.board.begin();
+    }
+    let observer = ack_observer(
+        Arc::clone(&book),
+        ack_tx.clone(),
+        cfg.live.clone(),
+        clock.clone(),
+    );
     let fixed = !cfg.workload.has_per_event_durations();
     let mut handler = cfg.handler;
     if cfg.reconnect_timeout.is_some() {
         handler.skip = Some(skip_abandoned(Arc::clone(&book)));
     }
+    handler.board = cfg.live.as_ref().map(|l| Arc::clone(&l.board));
     let engine = Engine::start(
         cfg.workload,
         cfg.strategy,
         cfg.lanes,
         handler,
-        PreciseClock::new(timer.handle()),
+        clock,
         Some(observer),
     );
     let mut running = Running {
@@ -188,6 +214,7 @@ pub async fn start(cfg: Config) -> Result<Running> {
             last_delivery: Arc::new(AtomicU64::new(0)),
             fixed,
             process_time: cfg.process_time,
+            live: cfg.live.clone(),
         },
         acked,
         errors: err_rx,
@@ -207,6 +234,7 @@ pub async fn start(cfg: Config) -> Result<Running> {
             .unwrap_or_else(|| Box::pin(std::future::pending())),
         _timer: timer,
         timer: cfg.timer,
+        live: cfg.live,
     };
     running.link = Some(running.open_link().await?);
     Ok(running)
@@ -339,6 +367,9 @@ impl Running {
                 }
                 _ = &mut signal => {
                     eprintln!("interrupted: letting the events in flight finish");
+                    if let Some(live) = &self.live {
+                        live.board.draining();
+                    }
                     self.shared.engine.stop();
                     return Ok(());
                 }

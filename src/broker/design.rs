@@ -33,12 +33,14 @@ impl Design {
                 arrival_at_publish: true,
                 batch: 1,
                 timer,
+                board: None,
             },
             Design::Ours => Options {
                 prefetch: u16::MAX,
                 arrival_at_publish: true,
                 batch: super::publish::DEFAULT_BATCH,
                 timer,
+                board: None,
             },
         }
     }

@@ -4,6 +4,7 @@
 use crate::engine::clock::Clock;
 use crate::engine::handler::{Ctx, Handler, Job};
 use crate::handler::AnyHandler;
+use crate::live::Board;
 use crate::sync::lock;
 use crate::types::EventIdx;
 use anyhow::{Context, Result};
@@ -81,6 +82,9 @@ pub struct LoggedSleep {
     /// Set by the consumer when it reconnects after losses; skipped events are neither slept
     /// nor logged (and are left out of the report).
     pub skip: Option<Skip>,
+    /// A live dashboard's board, told when each event starts (the consumer's observer tells
+    /// it when the event ends).
+    pub board: Option<Arc<Board>>,
 }
 
 impl Handler for LoggedSleep {
@@ -91,6 +95,9 @@ impl Handler for LoggedSleep {
         // Decided at the call, not at the first poll: the call is the event's start.
         let skipped = self.skip.as_ref().is_some_and(|skip| skip(job.index));
         let start = clock.now();
+        if let (Some(board), false) = (&self.board, skipped) {
+            board.start(job.account.0, start.0, job.duration.0);
+        }
         let call = (!skipped).then(|| self.inner.handle(job, ctx));
         let guarded = self.inner.guarded().cloned();
         async move {

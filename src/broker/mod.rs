@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// How an in-process broker run consumes and times its events.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone)]
 pub struct Options {
     /// Unacknowledged messages per queue: `u16::MAX` for our consumer, 1 for the original
     /// one-message-at-a-time design.
@@ -40,6 +40,8 @@ pub struct Options {
     pub batch: u32,
     /// How the consumer's sleeps end (`--timer`).
     pub timer: TimerMode,
+    /// A live dashboard's board holding the run's workload (`run --broker --dashboard`).
+    pub board: Option<std::sync::Arc<crate::live::Board>>,
 }
 
 impl Default for Options {
@@ -50,6 +52,7 @@ impl Default for Options {
             arrival_at_publish: false,
             batch: publish::DEFAULT_BATCH,
             timer: TimerMode::Precise,
+            board: None,
         }
     }
 }
@@ -86,7 +89,7 @@ pub async fn run_async(
         eprintln!("broker: purged {stale} old messages from {}.*", topo.prefix);
     }
     let per_event = workload.has_per_event_durations();
-    let cfg = consumer_config(&topo, &workload, plan, opts);
+    let cfg = consumer_config(&topo, &workload, plan, &opts);
     let running = consume::start(cfg).await?;
     let progress = crate::progress::Progress::new(workload.len() as u64, "processing", quiet);
     let engine = running.engine().clone();
@@ -129,7 +132,7 @@ pub async fn run_async(
 }
 
 /// The in-process consumer of a run: the plan's strategy and lanes, durations as loaded.
-fn consumer_config(topo: &Topology, workload: &Workload, plan: Plan, opts: Options) -> Config {
+fn consumer_config(topo: &Topology, workload: &Workload, plan: Plan, opts: &Options) -> Config {
     let prefetch = opts.prefetch;
     let template = Workload::with_durations(
         Source::Live(format!("RabbitMQ {}", topo.display_url())),
@@ -154,10 +157,15 @@ fn consumer_config(topo: &Topology, workload: &Workload, plan: Plan, opts: Optio
             log: None,
             worker: u64::from(std::process::id()),
             skip: None,
+            board: None,
         },
         // One process publishes and consumes: a lost broker ends the run (exit 3).
         reconnect_timeout: None,
         timer: opts.timer,
+        live: opts.board.clone().map(|board| consume::Live {
+            board,
+            preloaded: true,
+        }),
     }
 }
 

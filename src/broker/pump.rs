@@ -9,8 +9,9 @@
 
 use super::acks::{AckError, AckMsg, Session, Settled};
 use super::amqp::Message;
-use super::consume::{BrokerStats, Eng};
+use super::consume::{BrokerStats, Eng, Live};
 use super::livelog::Skip;
+use crate::engine::clock::{Clock, PreciseClock};
 use crate::engine::handler::Job;
 use crate::engine::real::Observer;
 use crate::sync::lock;
@@ -40,6 +41,8 @@ pub(super) struct Pending {
 struct Slot {
     message: u64,
     started: bool,
+    /// When it entered the engine's queue (for the dashboard's latency).
+    arrived: Micros,
     /// Told when the event finished (one-at-a-time consumers wait for it).
     done: Option<oneshot::Sender<()>>,
 }
@@ -136,18 +139,24 @@ impl Book {
         key
     }
 
-    /// An event finished; returns its message once that was the message's last event.
-    fn settle(&mut self, idx: EventIdx) -> Option<Pending> {
-        let mut slot = self.events.remove(idx)?;
+    /// An event finished; returns when it arrived (if it was still booked) and its message
+    /// once that was the message's last event.
+    fn settle(&mut self, idx: EventIdx) -> (Option<Micros>, Option<Pending>) {
+        let Some(mut slot) = self.events.remove(idx) else {
+            return (None, None);
+        };
         if let Some(done) = slot.done.take() {
             let _ = done.send(());
         }
-        let p = self.messages.get_mut(&slot.message)?;
+        let arrived = Some(slot.arrived);
+        let Some(p) = self.messages.get_mut(&slot.message) else {
+            return (arrived, None);
+        };
         p.left -= 1;
         if p.left > 0 {
-            return None;
+            return (arrived, None);
         }
-        self.messages.remove(&slot.message)
+        (arrived, self.messages.remove(&slot.message))
     }
 }
 
@@ -161,16 +170,39 @@ pub(super) struct Shared {
     pub(super) last_delivery: Arc<AtomicU64>,
     pub(super) fixed: bool,
     pub(super) process_time: Micros,
+    /// The live dashboard's board, if any.
+    pub(super) live: Option<Live>,
 }
 
-/// Hands each finished event's acker to the ack loop; runs in per-account order (see
-/// [`crate::engine::real::Observer`]).
+/// Hands each finished event's acker to the ack loop, and tells the dashboard's board (if
+/// any) that the event ended; runs in per-account order (see
+/// [`crate::engine::real::Observer`]). `clock` is the engine's.
 pub(super) fn ack_observer(
     book: Arc<Mutex<Book>>,
     acks: mpsc::UnboundedSender<AckMsg>,
+    live: Option<Live>,
+    clock: PreciseClock,
 ) -> Observer {
     Arc::new(move |job: &Job| {
-        let finished = lock(&book).settle(job.index);
+        let (arrived, finished, skipped) = {
+            let mut b = lock(&book);
+            let (arrived, finished) = b.settle(job.index);
+            let skipped = arrived.is_none() && b.abandoned.contains(&job.index);
+            (arrived, finished, skipped)
+        };
+        if let Some(live) = &live {
+            let (account, work) = (job.account.0, job.duration.0);
+            match (arrived, skipped) {
+                (Some(at), _) => {
+                    let latency = clock.now().saturating_sub(at);
+                    live.board.finish(account, work, latency.0);
+                }
+                // Given up unstarted after a lost connection: it comes again, queued again.
+                (None, true) => live.board.unqueue(account, work),
+                // Running when the connection was lost: its booking (and arrival) is gone.
+                (None, false) => live.board.finish_untimed(account, work),
+            }
+        }
         if let Some(p) = finished {
             let _ = acks.send(AckMsg::Settled(Settled {
                 session: p.session,
@@ -300,12 +332,23 @@ impl Pump {
         for (i, msg) in batch.iter().enumerate() {
             let duration = (!s.fixed).then(|| msg.duration_us.map_or(s.process_time, Micros));
             let id = EventId(msg.event_id);
+            let arrived = s.engine.now();
+            // On the board before the engine has it: it may finish before `submit` returns.
+            let board = s.live.as_ref().filter(|l| !l.preloaded).map(|l| &l.board);
+            let work = duration.unwrap_or(s.process_time).0;
+            if let Some(b) = board {
+                b.queue(msg.account_id, work);
+            }
             let Ok(idx) = s.engine.submit(id, AccountId(msg.account_id), duration) else {
+                if let Some(b) = board {
+                    b.unqueue(msg.account_id, work);
+                }
                 return false;
             };
             let slot = Slot {
                 message: key,
                 started: false,
+                arrived,
                 done: if i + 1 == batch.len() {
                     done.take()
                 } else {
@@ -331,6 +374,7 @@ mod tests {
         Slot {
             message: u64::from(message),
             started: false,
+            arrived: Micros::ZERO,
             done: None,
         }
     }

@@ -25,6 +25,7 @@ use std::path::PathBuf;
   eventbench run --process-time 100ms --log log.csv --json report.json
   eventbench generate --events 1000 --output - | eventbench run --input - --clock virtual
   eventbench run --dashboard     # watch it live at http://127.0.0.1:3911/
+  eventbench run --broker amqp://127.0.0.1:5672/%2f --queues 50 --dashboard 127.0.0.1:0
   eventbench run --input events.csv --workers 16 \\
       --handler 'exec:./process.sh {account_id} {event_id}' \\
       --retries 3 --retry-backoff 100ms --dead-letter failed.csv   # your own command per event
@@ -84,8 +85,7 @@ pub struct Args {
     /// (port 0: any free port; the address is printed). JSON for scripts: GET /api/stats.
     /// With --ingest http the in-process server listens there and shows its own dashboard
     #[arg(long, value_name = "ADDR", num_args = 0..=1,
-          default_missing_value = crate::server::dashboard::DEFAULT_ADDR,
-          conflicts_with = "broker")]
+          default_missing_value = crate::server::dashboard::DEFAULT_ADDR)]
     pub dashboard: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub handlers: HandlerArgs,
@@ -145,10 +145,12 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         (Some(addr), None) => {
             let real =
                 (!args.handlers.handler.is_sleep()).then(|| args.handlers.handler.to_string());
-            Some(Standalone::start(
-                addr,
-                live::run_board(&workload, plan, real),
-            )?)
+            let board = live::run_board(&workload, plan, real);
+            if let (Some(url), Some(queues)) = (&args.broker, args.queues) {
+                let topo = crate::broker::amqp::Topology::new(url, queues, &args.queue_prefix);
+                board.amend(|i| i.broker = Some(topo.display_url()));
+            }
+            Some(Standalone::start(addr, board)?)
         }
         _ => None,
     };
@@ -206,6 +208,7 @@ fn process(
             let opts = crate::broker::Options {
                 batch: args.batch,
                 timer,
+                board: dashboard.map(|d| std::sync::Arc::clone(d.board())),
                 ..Default::default()
             };
             crate::broker::run_through(url, queues, prefix, workload, plan, opts, quiet)?

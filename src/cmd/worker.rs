@@ -1,12 +1,14 @@
 //! `eventbench worker`: consume RabbitMQ queues through the live engine, ack after processing.
 
-use crate::broker::consume::{self, BrokerStats, Config, StopWhen};
+use crate::broker::consume::{self, BrokerStats, Config, Live, StopWhen};
 use crate::broker::livelog::{LiveLog, LoggedSleep};
 use crate::cli::GlobalArgs;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::handler::{AnyHandler, HandlerArgs};
+use crate::live::{Board, Info};
 use crate::output::{print_report, Format};
 use crate::report::Report;
+use crate::server::dashboard::Standalone;
 use crate::types::Micros;
 use crate::workload::{Durations, Source, Workload};
 use anyhow::Result;
@@ -22,6 +24,8 @@ use std::sync::Arc;
   eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 50 --exit-when-idle 2s --json w.json
   eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 500 --one-at-a-time  # PHP design
   eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 50 --timer sleep  # no spinning
+  eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 50 --dashboard  # watch it live
+      # at http://127.0.0.1:3911/ (JSON for scripts: GET /api/stats)
   eventbench worker --broker amqp://127.0.0.1:5672/%2f --queues 50 \\
       --handler 'exec:./process.sh {account_id} {event_id}' --retries 3 --dead-letter dead.csv
 
@@ -74,6 +78,13 @@ pub struct Args {
     pub format: Format,
     #[command(flatten)]
     pub timing: crate::cli::TimerArgs,
+    /// Serve a live dashboard of this worker at ADDR [default: 127.0.0.1:3911] (port 0: any
+    /// free port; the address is printed): what it consumed, queued, runs and processed,
+    /// throughput and latency over time, and the verified result once it stops. JSON for
+    /// scripts: GET /api/stats
+    #[arg(long, value_name = "ADDR", num_args = 0..=1,
+          default_missing_value = crate::server::dashboard::DEFAULT_ADDR)]
+    pub dashboard: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub handlers: HandlerArgs,
 }
@@ -99,7 +110,16 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         None => None,
     };
     let handler = AnyHandler::live(&args.handlers)?;
-    let cfg = consumer_config(&args, plan, lanes, &handler, log.clone());
+    // Bound before connecting, so a taken port fails before anything is consumed.
+    let dashboard = match args.dashboard {
+        Some(addr) => Some(Standalone::start(addr, board(&args, plan, lanes))?),
+        None => None,
+    };
+    let live = dashboard.as_ref().map(|d| Live {
+        board: Arc::clone(d.board()),
+        preloaded: false,
+    });
+    let cfg = consumer_config(&args, plan, lanes, &handler, log.clone(), live);
     let stop = args
         .exit_when_idle
         .map_or(StopWhen::Signal, |d| StopWhen::Idle(d.as_duration()));
@@ -130,6 +150,9 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         used,
     )?;
     write_report(&args, &report, consumed.stats)?;
+    if let Some(d) = dashboard {
+        d.complete(&report);
+    }
     report.check()?;
     crate::handler::check_failures(&report, &args.handlers)
 }
@@ -152,6 +175,7 @@ fn consumer_config(
     lanes: Option<u64>,
     handler: &AnyHandler,
     log: Option<Arc<LiveLog>>,
+    live: Option<Live>,
 ) -> Config {
     let topo = args.queue.topology();
     Config {
@@ -177,10 +201,38 @@ fn consumer_config(
             log,
             worker: u64::from(std::process::id()),
             skip: None,
+            board: None,
         },
         reconnect_timeout: Some(args.reconnect_timeout.as_duration()),
         timer: args.timing.timer,
+        live,
     }
+}
+
+/// The dashboard's board: open-ended like a server's (events keep coming, no total and no
+/// bound until the verified report), its gauges fed by the consumer.
+fn board(args: &Args, plan: Plan, lanes: Option<u64>) -> Arc<Board> {
+    let topo = args.queue.topology();
+    let handler = if args.handlers.handler.is_sleep() {
+        format!(
+            "sleep (each message's duration_us, else {})",
+            args.process_time
+        )
+    } else {
+        args.handlers.handler.to_string()
+    };
+    let board = Board::default();
+    board.describe(Info {
+        mode: "worker".into(),
+        strategy: plan.strategy().to_string(),
+        workers: lanes.map_or("auto".into(), |n| n.to_string()),
+        handler,
+        input: format!("{} queues {}.*", topo.queues, topo.prefix),
+        broker: Some(topo.display_url()),
+        lanes,
+        ..Info::default()
+    });
+    Arc::new(board)
 }
 
 /// The report with the broker's side (`--json`), the report on stdout, the broker counts on

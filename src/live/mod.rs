@@ -3,7 +3,7 @@
 //! dashboard page and `GET /api/stats` show.
 //!
 //! Feeding is a few atomics and two short locks per event, so it is only switched on when a
-//! dashboard is asked for (`serve` always has one; `run` with `--dashboard`).
+//! dashboard is asked for (`serve` always has one; `run` and `worker` with `--dashboard`).
 
 pub mod observed;
 
@@ -29,7 +29,7 @@ const HOTTEST: usize = 10;
 /// What the page shows about how the events are processed; fixed once work starts.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Info {
-    /// `run` or `serve`.
+    /// `run`, `serve` or `worker`.
     pub mode: String,
     pub strategy: String,
     pub workers: String,
@@ -153,6 +153,8 @@ pub struct Snapshot {
 pub struct Board {
     info: Mutex<Info>,
     origin: Mutex<Instant>,
+    /// Events queued and not taken back: a run's whole workload, or what a consumer received.
+    accepted: AtomicU64,
     started: AtomicU64,
     finished: AtomicU64,
     accounts: Mutex<HashMap<u64, Left>>,
@@ -166,6 +168,7 @@ impl Default for Board {
         Board {
             info: Mutex::new(Info::default()),
             origin: Mutex::new(Instant::now()),
+            accepted: AtomicU64::new(0),
             started: AtomicU64::new(0),
             finished: AtomicU64::new(0),
             accounts: Mutex::new(HashMap::new()),
@@ -181,6 +184,11 @@ impl Board {
         *lock(&self.info) = info;
     }
 
+    /// Changes part of the description (before work starts).
+    pub fn amend(&self, change: impl FnOnce(&mut Info)) {
+        change(&mut lock(&self.info));
+    }
+
     /// Reads the gauges from `f` instead of the board's own start/finish counters.
     pub fn count_with(&self, f: CountsFn) {
         *lock(&self.source) = Some(f);
@@ -193,6 +201,7 @@ impl Board {
 
     /// An event entered the queue of `account`.
     pub fn queue(&self, account: u64, duration_us: u64) {
+        self.accepted.fetch_add(1, Relaxed);
         let mut a = lock(&self.accounts);
         let left = a.entry(account).or_default();
         left.events += 1;
@@ -209,13 +218,29 @@ impl Board {
 
     /// A handler returned; `latency_us` from queue entry to now.
     pub fn finish(&self, account: u64, duration_us: u64, latency_us: u64) {
-        self.unqueue(account, duration_us);
+        self.leave(account, duration_us);
         let _ = lock(&self.window).record(latency_us);
         self.finished.fetch_add(1, Relaxed);
     }
 
-    /// Takes back a [`Board::queue`] (of an event that finished, or was refused after all).
+    /// A handler returned, but when its event entered the queue is no longer known (a broker
+    /// consumer forgets that of the events running when its connection was lost): it counts
+    /// as processed without a latency sample.
+    pub fn finish_untimed(&self, account: u64, duration_us: u64) {
+        self.leave(account, duration_us);
+        self.finished.fetch_add(1, Relaxed);
+    }
+
+    /// Takes back a [`Board::queue`] of an event that was refused or given up after all.
     pub fn unqueue(&self, account: u64, duration_us: u64) {
+        self.leave(account, duration_us);
+        let _ = self
+            .accepted
+            .fetch_update(Relaxed, Relaxed, |n| Some(n.saturating_sub(1)));
+    }
+
+    /// The event no longer waits or runs: its work leaves its account.
+    fn leave(&self, account: u64, duration_us: u64) {
         let mut a = lock(&self.accounts);
         if let Some(left) = a.get_mut(&account) {
             left.events = left.events.saturating_sub(1);
@@ -227,15 +252,16 @@ impl Board {
         }
     }
 
-    fn counts(&self, events_total: u64) -> Counts {
+    fn counts(&self) -> Counts {
         if let Some(f) = lock(&self.source).as_ref() {
             return f();
         }
+        let accepted = self.accepted.load(Relaxed);
         let started = self.started.load(Relaxed);
         let processed = self.finished.load(Relaxed);
         Counts {
-            accepted: events_total,
-            queued: events_total.saturating_sub(started),
+            accepted,
+            queued: accepted.saturating_sub(started),
             in_flight: started.saturating_sub(processed),
             processed,
             rejected: None,
@@ -252,7 +278,7 @@ impl Board {
     pub fn sample_at(&self, now: Duration) {
         let info = lock(&self.info).clone();
         let now_s = now.as_secs_f64();
-        let c = self.counts(info.events_total.unwrap_or(0));
+        let c = self.counts();
         let (p50, p99) = {
             let mut w = lock(&self.window);
             let q = (!w.is_empty()).then(|| (w.value_at_quantile(0.5), w.value_at_quantile(0.99)));
@@ -356,9 +382,13 @@ impl Board {
         s.in_flight = 0;
     }
 
-    /// A server began its shutdown: the page says so, samples go on while it drains.
+    /// A server or a worker began its shutdown: the page says so (`serve (draining)`),
+    /// samples go on while it drains.
     pub fn draining(&self) {
-        lock(&self.info).mode = "serve (draining)".into();
+        let mut info = lock(&self.info);
+        if !info.mode.ends_with(" (draining)") {
+            info.mode.push_str(" (draining)");
+        }
     }
 
     pub fn snapshot(&self) -> Snapshot {

@@ -236,3 +236,37 @@ fn a_real_handler_board_has_no_bound_until_the_times_are_measured() {
     assert_eq!(s.info.lower_bound_s, Some(0.45));
     assert_eq!(s.efficiency_so_far, Some(0.9));
 }
+
+#[test]
+fn an_open_ended_board_counts_what_was_queued_and_not_taken_back() {
+    let b = Board::default();
+    b.describe(Info {
+        mode: "worker".into(),
+        ..Info::default()
+    });
+    for a in [1, 1, 2] {
+        b.queue(a, S);
+    }
+    // Given up unstarted (a consumer's lost connection): it will be delivered again.
+    b.unqueue(2, S);
+    b.start(1, 0, S);
+    // Ended without a known arrival: processed, but no latency sample.
+    b.finish_untimed(1, S);
+    b.draining();
+    b.draining();
+    b.sample_at(Duration::from_secs(1));
+    let s = b.snapshot();
+    assert_eq!(
+        (s.accepted, s.queued, s.in_flight, s.processed),
+        (2, 1, 0, 1)
+    );
+    assert_eq!(s.latency_p50_us, None);
+    assert_eq!(s.info.mode, "worker (draining)");
+    assert_eq!((s.info.events_total, s.best_finish_s), (None, None));
+    let hot: Vec<(u64, u64)> = s
+        .hottest
+        .iter()
+        .map(|h| (h.account_id, h.events_left))
+        .collect();
+    assert_eq!(hot, vec![(1, 1)]);
+}

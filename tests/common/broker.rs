@@ -288,3 +288,63 @@ pub fn kill_and_take_over(q: &Queues, dir: &Path, standby_at: usize, kill_at: us
     assert!(status.success(), "worker B failed: {status}");
     t
 }
+
+/// Reads a spawned process's stderr (piped) until it prints its live dashboard's address and
+/// returns that `host:port`; the rest of stderr is drained in the background.
+pub fn dashboard_address(child: &mut Child) -> String {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("exited before printing the dashboard's address")
+            .unwrap();
+        if let Some(rest) = line.split("live dashboard: http://").nth(1) {
+            break rest.trim_end_matches('/').to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    addr
+}
+
+/// `GET path` on a fresh connection: the status and the whole response (head and body).
+pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap();
+    (status, resp)
+}
+
+/// `GET /api/stats` of a live dashboard, parsed.
+pub fn stats(addr: &str) -> serde_json::Value {
+    let (status, resp) = http_get(addr, "/api/stats");
+    assert_eq!(status, 200, "{resp}");
+    let body = resp.split_once("\r\n\r\n").expect("a body").1;
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// Polls `/api/stats` until `until` holds for a sample (the board is sampled every 250 ms);
+/// panics after a minute or if `child` exits.
+pub fn stats_until(
+    addr: &str,
+    child: &mut Child,
+    what: &str,
+    until: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = stats(addr);
+        if until(&s) {
+            return s;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "exited before {what}");
+        assert!(Instant::now() < deadline, "no sample with {what}: {s}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
