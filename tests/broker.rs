@@ -163,16 +163,19 @@ fn a_worker_dashboard_follows_the_events_it_consumes() {
     let q = Queues::new(&url, 3, "dash-worker");
     let dir = tempfile::tempdir().unwrap();
     let input = write_events(dir.path(), 60, 6);
-    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"))
-        .arg("worker")
-        .args(q.args())
-        .args(["-q", "--dashboard", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = dashboard_address(&mut worker);
-    let before = stats_until(&addr, &mut worker, "a first sample", |s| s["seq"] != 0);
+    let mut worker = Spawned(
+        std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"))
+            .arg("worker")
+            .args(q.args())
+            .args(["-q", "--dashboard", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let worker = &mut worker.0;
+    let addr = dashboard_address(worker);
+    let before = stats_until(&addr, worker, "a first sample", |s| s["seq"] != 0);
     assert_eq!(before["mode"], "worker");
     assert_eq!(
         before["events_total"],
@@ -184,7 +187,7 @@ fn a_worker_dashboard_follows_the_events_it_consumes() {
     assert_eq!(before["processed"], 0);
     assert!(before["broker"].as_str().unwrap().starts_with("amqp://"));
     publish(&q, &input, "20ms");
-    let after = stats_until(&addr, &mut worker, "every event processed", |s| {
+    let after = stats_until(&addr, worker, "every event processed", |s| {
         s["processed"] == 60
     });
     assert_eq!(after["accepted"], 60, "{after}");
@@ -196,16 +199,24 @@ fn a_worker_dashboard_follows_the_events_it_consumes() {
     let history = after["history"]["processed"].as_array().unwrap();
     let counts: Vec<u64> = history.iter().map(|v| v.as_u64().unwrap()).collect();
     assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
-    assert!(after["latency_p50_us"].is_u64() || history.len() > 1);
+    // Latency runs from delivery to the end, so every sample is at least one event's 20 ms.
+    let p50: Vec<u64> = after["history"]["p50_us"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(serde_json::Value::as_u64)
+        .collect();
+    assert!(
+        !p50.is_empty() && p50.iter().all(|&v| v >= 20_000),
+        "{p50:?}"
+    );
     let (status, page) = http_get(&addr, "/");
     assert_eq!(status, 200);
     assert!(page.to_lowercase().contains("content-type: text/html"));
     assert!(page.contains("api/stats") && page.contains("accepted-label"));
     // SAFETY: kill(2) on the id of a child this test started and has not reaped yet.
     unsafe { libc::kill(worker.id() as i32, libc::SIGINT) };
-    let end = stats_until(&addr, &mut worker, "the verified result", |s| {
-        s["done"] == true
-    });
+    let end = stats_until(&addr, worker, "the verified result", |s| s["done"] == true);
     assert_eq!(end["processed"], 60);
     assert_eq!(end["mode"], "worker (draining)", "stopped by the signal");
     assert_eq!(end["ordering_violations"], 0);
@@ -229,27 +240,28 @@ fn a_broker_run_serves_its_dashboard() {
     let dir = tempfile::tempdir().unwrap();
     // Chains of about 20 at 50 ms: a second or more, long enough for a first look.
     let input = write_events(dir.path(), 60, 3);
-    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"))
-        .arg("run")
-        .args(q.args())
-        .args(["-q", "--process-time", "50ms", "--dashboard", "127.0.0.1:0"])
-        .arg("--input")
-        .arg(&input)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = dashboard_address(&mut run);
-    let first = stats_until(&addr, &mut run, "a first sample", |s| s["seq"] != 0);
+    let mut run = Spawned(
+        std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"))
+            .arg("run")
+            .args(q.args())
+            .args(["-q", "--process-time", "50ms", "--dashboard", "127.0.0.1:0"])
+            .arg("--input")
+            .arg(&input)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let run = &mut run.0;
+    let addr = dashboard_address(run);
+    let first = stats_until(&addr, run, "a first sample", |s| s["seq"] != 0);
     assert_eq!(first["mode"], "run");
     assert_eq!(
         (&first["events_total"], &first["accepted"]),
         (&60.into(), &60.into())
     );
     assert!(first["broker"].as_str().unwrap().starts_with("amqp://"));
-    let end = stats_until(&addr, &mut run, "the verified result", |s| {
-        s["done"] == true
-    });
+    let end = stats_until(&addr, run, "the verified result", |s| s["done"] == true);
     assert_eq!(end["processed"], 60, "{end}");
     assert_eq!((&end["queued"], &end["in_flight"]), (&0.into(), &0.into()));
     assert_eq!(end["ordering_violations"], 0);

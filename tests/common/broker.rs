@@ -348,3 +348,16 @@ pub fn stats_until(
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A spawned `eventbench` that is killed if still running when dropped (a failed assert), so
+/// it cannot outlive its test and re-declare the test's deleted queues.
+pub struct Spawned(pub Child);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
