@@ -292,20 +292,11 @@ pub fn kill_and_take_over(q: &Queues, dir: &Path, standby_at: usize, kill_at: us
 /// Reads a spawned process's stderr (piped) until it prints its live dashboard's address and
 /// returns that `host:port`; the rest of stderr is drained in the background.
 pub fn dashboard_address(child: &mut Child) -> String {
-    use std::io::BufRead;
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let mut lines = std::io::BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("exited before printing the dashboard's address")
-            .unwrap();
-        if let Some(rest) = line.split("live dashboard: http://").nth(1) {
-            break rest.trim_end_matches('/').to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    addr
+    super::address_after(
+        child,
+        "live dashboard: http://",
+        "exited before printing the dashboard's address",
+    )
 }
 
 /// `GET path` on a fresh connection: the status and the whole response (head and body).

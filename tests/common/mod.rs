@@ -210,19 +210,27 @@ pub fn check_runs(events: &[(u64, u64)], runs: &[Vec<Row>], redelivered: u64) ->
 }
 
 /// Reads a spawned `serve`'s stderr (piped) until it says where it listens, and returns that
-/// `host:port`; the rest of stderr is drained in the background, so the server never blocks
-/// on a full pipe.
+/// `host:port` (see [`address_after`]).
 pub fn listening_address(child: &mut std::process::Child) -> String {
+    address_after(
+        child,
+        "listening on http://",
+        "serve exited before listening",
+    )
+}
+
+/// Reads a spawned process's stderr (piped) until a line has `marker`, and returns the
+/// `host:port` that follows it; the rest of stderr is drained in the background, so the
+/// process never blocks on a full pipe. Panics with `gone` if stderr ends first.
+pub fn address_after(child: &mut std::process::Child, marker: &str, gone: &str) -> String {
     use std::io::BufRead;
     let stderr = child.stderr.take().expect("stderr is piped");
     let mut lines = std::io::BufReader::new(stderr).lines();
     let addr = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before listening")
-            .unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
+        let line = lines.next().expect(gone).unwrap();
+        if let Some(rest) = line.split(marker).nth(1) {
+            let token = rest.split_whitespace().next().unwrap_or_default();
+            break token.trim_end_matches('/').to_string();
         }
     };
     std::thread::spawn(move || lines.for_each(drop));
