@@ -256,9 +256,10 @@ impl Shared {
         }
     }
 
-    /// Registers a sleep, polled at `now`; returns its lead (non-zero if it is critical). Sleeps that have come
-    /// due meanwhile are woken from here: in a storm the worker registers a sleep for every
-    /// event it starts, so due sleeps are found at once even while the pump waits its turn.
+    /// Registers a sleep, polled at `now`; returns its lead (non-zero if it is critical).
+    /// Sleeps that have come due meanwhile are woken from here: in a storm the worker registers
+    /// a sleep for every event it starts, so due sleeps are found at once even while the pump
+    /// waits its turn.
     fn register(&self, deadline: u64, now: u64, urgency: u64, waker: Waker) -> u64 {
         let mut st = self.lock();
         st.seq += 1;
