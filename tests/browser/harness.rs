@@ -250,14 +250,19 @@ impl Dashboard {
         let tmp = tempfile::tempdir().unwrap();
         common::write_events(&tmp.path().join("events.csv"), accounts, None);
         let (process, base) = spawn_with_address(args, tmp.path());
-        let dashboard = Dashboard {
+        let mut dashboard = Dashboard {
             browser,
             process,
             base,
             tmp,
         };
-        let page = dashboard.browser.page();
-        page.goto(&format!("{}/", dashboard.base)).await.unwrap();
+        let url = format!("{}/", dashboard.base);
+        if let Err(e) = dashboard.browser.page().goto(&url).await {
+            // Say whether the process was still there: a page refused by a live process and
+            // one whose process has gone are different failures.
+            let process = dashboard.process.try_wait();
+            panic!("cannot open {url}: {e}; eventbench {args:?} exited: {process:?}");
+        }
         Some(dashboard)
     }
 
