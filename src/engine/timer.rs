@@ -256,6 +256,14 @@ impl Shared {
         }
     }
 
+    /// Wakes the thread if it now has to act before its kernel wait ends (with the pump up it
+    /// has nothing to do, so taking the pump's waker never nudges it).
+    fn nudge_thread(&self, st: &State) {
+        if self.thread_due(st).is_some_and(|t| t < st.sleeping_until) {
+            self.wake.notify_one();
+        }
+    }
+
     /// Registers a sleep, polled at `now`; returns its lead (non-zero if it is critical).
     /// Sleeps that have come due meanwhile are woken from here: in a storm the worker registers
     /// a sleep for every event it starts, so due sleeps are found at once even while the pump
@@ -290,9 +298,7 @@ impl Shared {
         // worker, so it is queued locally) rather than through the thread.
         let near = (deadline - lead).saturating_sub(now) <= self.tuning.horizon;
         let pump = if near { st.pump.take() } else { None };
-        if pump.is_none() && self.thread_due(&st).is_some_and(|t| t < st.sleeping_until) {
-            self.wake.notify_one();
-        }
+        self.nudge_thread(&st);
         drop(st);
         if let Some(p) = pump {
             p.wake();

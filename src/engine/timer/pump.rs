@@ -58,12 +58,7 @@ async fn idle(shared: &Shared) {
         }
         st.pump = Some(cx.waker().clone());
         parked = true;
-        if shared
-            .thread_due(&st)
-            .is_some_and(|t| t < st.sleeping_until)
-        {
-            shared.wake.notify_one();
-        }
+        shared.nudge_thread(&st);
         Poll::Pending
     })
     .await;
