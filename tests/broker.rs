@@ -163,18 +163,8 @@ fn a_worker_dashboard_follows_the_events_it_consumes() {
     let q = Queues::new(&url, 3, "dash-worker");
     let dir = tempfile::tempdir().unwrap();
     let input = write_events(dir.path(), 60, 6);
-    let mut worker = Spawned(
-        std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"))
-            .arg("worker")
-            .args(q.args())
-            .args(["-q", "--dashboard", "127.0.0.1:0"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let (mut worker, addr) = Spawned::with_dashboard("worker", &q, &[]);
     let worker = &mut worker.0;
-    let addr = dashboard_address(worker);
     let before = stats_until(&addr, worker, "a first sample", |s| s["seq"] != 0);
     assert_eq!(before["mode"], "worker");
     assert_eq!(
@@ -240,20 +230,14 @@ fn a_broker_run_serves_its_dashboard() {
     let dir = tempfile::tempdir().unwrap();
     // Chains of about 20 at 50 ms: a second or more, long enough for a first look.
     let input = write_events(dir.path(), 60, 3);
-    let mut run = Spawned(
-        std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"))
-            .arg("run")
-            .args(q.args())
-            .args(["-q", "--process-time", "50ms", "--dashboard", "127.0.0.1:0"])
-            .arg("--input")
-            .arg(&input)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let extra = [
+        "--process-time".as_ref(),
+        "50ms".as_ref(),
+        "--input".as_ref(),
+        input.as_os_str(),
+    ];
+    let (mut run, addr) = Spawned::with_dashboard("run", &q, &extra);
     let run = &mut run.0;
-    let addr = dashboard_address(run);
     let first = stats_until(&addr, run, "a first sample", |s| s["seq"] != 0);
     assert_eq!(first["mode"], "run");
     assert_eq!(

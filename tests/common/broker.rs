@@ -344,6 +344,30 @@ pub fn stats_until(
 /// it cannot outlive its test and re-declare the test's deleted queues.
 pub struct Spawned(pub Child);
 
+impl Spawned {
+    /// `eventbench COMMAND` on `q` with `-q --dashboard 127.0.0.1:0` and `extra`, and the
+    /// dashboard's `host:port` once it has printed it.
+    pub fn with_dashboard(
+        command: &str,
+        q: &Queues,
+        extra: &[&std::ffi::OsStr],
+    ) -> (Spawned, String) {
+        let mut child = Spawned(
+            std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"))
+                .arg(command)
+                .args(q.args())
+                .args(["-q", "--dashboard", "127.0.0.1:0"])
+                .args(extra)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let addr = dashboard_address(&mut child.0);
+        (child, addr)
+    }
+}
+
 impl Drop for Spawned {
     fn drop(&mut self) {
         if let Ok(None) = self.0.try_wait() {
