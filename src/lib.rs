@@ -17,6 +17,7 @@ pub mod http_url;
 pub mod judge;
 pub mod live;
 pub mod output;
+pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod server;

@@ -7,7 +7,7 @@ use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::UsageError;
 use crate::handler::{AnyHandler, HandlerArgs};
 use crate::output::{print_report, Format};
-use crate::report::{QueueInfo, Report};
+use crate::report::Report;
 use crate::server::listen::Limits;
 use crate::server::{self, Config};
 use crate::types::Micros;
@@ -156,45 +156,20 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
     let lanes = plan.live_lanes()?;
     args.handlers.validate(ClockKind::Real)?;
     let config = server_config(&args, plan.strategy(), lanes)?;
-    let handler = config.handler.clone();
-    let cpu = crate::report::usage::CpuTime::now();
-    let rt = crate::engine::runtime()?;
-    let mut outcome = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        // An abort (--on-failure abort) stops accepting as a signal does; the accepted events
-        // then go to the dead letters.
-        let abort = handler.guarded().map(|g| g.aborted());
-        // Installed here, before the server announces itself: a signal that arrives while it
-        // is still starting must be a clean shutdown, not death without a report.
-        let stop = shutdown_signal();
-        let signal = async move {
-            match abort {
-                Some(abort) => tokio::select! {
-                    _ = stop => {}
-                    _ = abort => {}
-                },
-                None => stop.await,
-            }
-        };
-        server::run(listener, config, signal).await
-    })?;
-    let used = crate::report::usage::CpuTime::now().since(cpu);
-    // The log was written as events finished; the JSON waits for the queue fields.
-    let mut report = handler.live_report(
-        &args.handlers.handler,
-        &mut outcome.workload,
-        outcome.execution,
+    let served = crate::pipeline::live::serve(
+        args.listen,
+        config,
         plan,
-        used,
+        &args.handlers.handler,
+        shutdown_signal,
     )?;
-    report.queue = Some(queue_info(outcome.durable.as_ref()));
+    // The log was written as events finished; the JSON waits for the queue fields.
+    let (report, _) = Report::from_outcome(served.outcome, None)?;
     write_report(
         &args,
         &report,
-        outcome.refused_connections,
-        outcome.leftover.as_ref(),
+        served.refused_connections,
+        served.leftover.as_ref(),
     )?;
     report.check()?;
     crate::handler::check_failures(&report, &args.handlers)
@@ -281,21 +256,6 @@ fn check_flags(args: &Args) -> Result<()> {
         args.json.as_deref(),
         args.leftover.as_deref(),
     ])
-}
-
-fn queue_info(durable: Option<&crate::server::durable::DurableInfo>) -> QueueInfo {
-    match durable {
-        Some(d) => QueueInfo {
-            queue: "durable".into(),
-            data_dir: Some(d.data_dir.display().to_string()),
-            resumed: d.resumed,
-            redelivered: d.redelivered,
-        },
-        None => QueueInfo {
-            queue: "in-memory".into(),
-            ..QueueInfo::default()
-        },
-    }
 }
 
 /// `serve --broker`: the web API in front of RabbitMQ.

@@ -136,19 +136,12 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
             plan.workers()
         );
     }
-    let cpu = crate::report::usage::CpuTime::now();
-    let mut consumed = consume_all(cfg, stop)?;
-    let used = crate::report::usage::CpuTime::now().since(cpu);
+    let consumed =
+        crate::pipeline::live::consume(cfg, stop, plan, &handler, &args.handlers.handler)?;
     if let Some(l) = &log {
         l.check()?;
     }
-    let report = handler.live_report(
-        &args.handlers.handler,
-        &mut consumed.workload,
-        consumed.execution,
-        plan,
-        used,
-    )?;
+    let (report, _) = Report::from_outcome(consumed.outcome, None)?;
     write_report(&args, &report, consumed.stats)?;
     if let Some(d) = dashboard {
         d.complete(&report);
@@ -271,12 +264,4 @@ fn write_report(args: &Args, report: &Report, s: BrokerStats) -> Result<()> {
         s.abandoned
     );
     Ok(())
-}
-
-fn consume_all(cfg: Config, stop: StopWhen) -> Result<consume::Consumed> {
-    let rt = crate::engine::runtime()?;
-    rt.block_on(async move {
-        let running = consume::start(cfg).await?;
-        running.finish(stop).await
-    })
 }
