@@ -5,7 +5,7 @@
 mod broker;
 
 use crate::broker::amqp;
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, TimingArgs};
 use crate::engine::bound::lower_bound;
 use crate::engine::timer::TimerMode;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
@@ -68,10 +68,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = ClockKind::Virtual)]
     pub clock: ClockKind,
     #[command(flatten)]
-    pub timing: crate::cli::TimerArgs,
-    /// Processing time of every event (when the input has no duration_us column), e.g. 1s, 20ms
-    #[arg(long, default_value = "1s")]
-    pub process_time: Micros,
+    pub timing: TimingArgs,
     /// Folder for compare.{json,csv,md,svg,html} (created if missing)
     /// [default: results/<date>-compare-<time>/]
     #[arg(long, short)]
@@ -202,7 +199,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     {
         return Err(UsageError(format!("--output-dir {}: is not a folder", dir.display())).into());
     }
-    let workload = super::load_workload(args.input.as_deref(), args.process_time)?;
+    let workload = super::load_workload(args.input.as_deref(), args.timing.process_time)?;
     if let Some(t) = &target {
         crate::broker::design::preflight(&t.url)?;
     }

@@ -1,15 +1,14 @@
 //! `eventbench run`: process a workload through per-account queues, verify, report.
 
 use crate::broker::amqp::{Topology, DEFAULT_PREFIX};
-use crate::cli::{GlobalArgs, TimerArgs};
-use crate::engine::{ClockKind, Plan, Strategy, Workers};
+use crate::cli::{EngineArgs, GlobalArgs};
+use crate::engine::ClockKind;
 use crate::handler::HandlerArgs;
 use crate::live::{self, Board};
 use crate::output::{print_report, Format};
 use crate::pipeline::{self, Intake, Spec};
 use crate::report::{Report, RunInfo};
 use crate::server::dashboard::Standalone;
-use crate::types::Micros;
 use crate::workload::Workload;
 use anyhow::Result;
 use std::io::Write;
@@ -40,15 +39,8 @@ pub struct Args {
     /// the built-in workload]
     #[arg(long, short)]
     pub input: Option<PathBuf>,
-    /// Most events in flight: `auto` (one lane per account with events) or a number ≥ 1
-    #[arg(long, short, default_value = "auto")]
-    pub workers: Workers,
-    /// How events are assigned to workers
-    #[arg(long, short, value_enum, default_value_t = Strategy::Optimal)]
-    pub strategy: Strategy,
-    /// Processing time of every event (when the input has no duration_us column), e.g. 1s, 250ms
-    #[arg(long, default_value = "1s")]
-    pub process_time: Micros,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// `real` sleeps for real; `virtual` computes the same schedule exactly and instantly
     #[arg(long, value_enum, default_value_t = ClockKind::Real)]
     pub clock: ClockKind,
@@ -58,8 +50,6 @@ pub struct Args {
     /// Write the report as JSON to this file
     #[arg(long)]
     pub json: Option<PathBuf>,
-    #[command(flatten)]
-    pub timing: TimerArgs,
     /// Report format on stdout
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -131,9 +121,9 @@ fn check_flags(args: &Args) -> Result<()> {
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
-    let plan = Plan::new(args.strategy, args.workers)?;
+    let plan = args.engine.plan()?;
     check_flags(&args)?;
-    let workload = super::load_workload(args.input.as_deref(), args.process_time)?;
+    let workload = super::load_workload(args.input.as_deref(), args.engine.timing.process_time)?;
     let info = RunInfo {
         plan,
         clock: args.clock,
@@ -156,7 +146,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let spec = Spec {
         plan,
         clock: args.clock,
-        timer: args.timing.timer,
+        timer: args.engine.timing.timer,
         intake: intake(&args, dashboard.as_ref().map(|d| Arc::clone(d.board()))),
         quiet: global.quiet,
     };

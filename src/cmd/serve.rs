@@ -2,8 +2,8 @@
 
 use crate::broker::amqp::{Topology, DEFAULT_PREFIX};
 use crate::broker::sink::Sink;
-use crate::cli::GlobalArgs;
-use crate::engine::{ClockKind, Plan, Strategy, Workers};
+use crate::cli::{EngineArgs, GlobalArgs};
+use crate::engine::{ClockKind, Strategy};
 use crate::error::UsageError;
 use crate::handler::{AnyHandler, HandlerArgs};
 use crate::output::{print_report, Format};
@@ -71,15 +71,8 @@ pub struct Args {
     /// Address to listen on (port 0: any free port; the real one is printed)
     #[arg(long, default_value = "127.0.0.1:3910")]
     pub listen: SocketAddr,
-    /// Most events in flight: `auto` (one lane per account as accounts appear) or a number ≥ 1
-    #[arg(long, short, default_value = "auto")]
-    pub workers: Workers,
-    /// How events are assigned to workers (`sharded` needs a number of workers)
-    #[arg(long, short, value_enum, default_value_t = Strategy::Optimal)]
-    pub strategy: Strategy,
-    /// Processing time of every event, e.g. 1s, 250ms
-    #[arg(long, default_value = "1s")]
-    pub process_time: Micros,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Answer 503 (with Retry-After) while this many events wait to start [default: unlimited]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_queued: Option<u64>,
@@ -136,8 +129,6 @@ pub struct Args {
           value_parser = clap::value_parser!(u16).range(1..))]
     pub channels: u16,
     #[command(flatten)]
-    pub timing: crate::cli::TimerArgs,
-    #[command(flatten)]
     pub handlers: HandlerArgs,
 }
 
@@ -152,7 +143,7 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
         return relay(&args, url);
     }
     check_flags(&args)?;
-    let plan = Plan::new(args.strategy, args.workers)?;
+    let plan = args.engine.plan()?;
     let lanes = plan.live_lanes()?;
     args.handlers.validate(ClockKind::Real)?;
     let config = server_config(&args, plan.strategy(), lanes)?;
@@ -187,7 +178,7 @@ fn server_config(args: &Args, strategy: Strategy, lanes: Option<u64>) -> Result<
     Ok(Config {
         strategy,
         lanes,
-        process_time: args.process_time,
+        process_time: args.engine.timing.process_time,
         per_event_durations: false,
         max_queued: args.max_queued,
         drain_timeout: args.drain_timeout.map(Micros::as_duration),
@@ -196,7 +187,7 @@ fn server_config(args: &Args, strategy: Strategy, lanes: Option<u64>) -> Result<
         log: args.log.clone(),
         announce: true,
         handler: AnyHandler::live(&args.handlers)?,
-        timer: args.timing.timer,
+        timer: args.engine.timing.timer,
         connections: Limits {
             header_timeout: args.header_timeout.as_duration(),
             max_connections: args

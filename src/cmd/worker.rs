@@ -2,8 +2,8 @@
 
 use crate::broker::consume::{self, BrokerStats, Config, Live, StopWhen};
 use crate::broker::livelog::{LiveLog, LoggedSleep};
-use crate::cli::GlobalArgs;
-use crate::engine::{ClockKind, Plan, Strategy, Workers};
+use crate::cli::{EngineArgs, GlobalArgs};
+use crate::engine::{ClockKind, Plan};
 use crate::handler::{AnyHandler, HandlerArgs};
 use crate::live::{Board, Info};
 use crate::output::{print_report, Format};
@@ -40,15 +40,8 @@ at start or gone longer than --reconnect-timeout.")]
 pub struct Args {
     #[command(flatten)]
     pub queue: crate::cli::QueueArgs,
-    /// Most events in flight in this worker: `auto` (no limit) or a number ≥ 1
-    #[arg(long, short, default_value = "auto")]
-    pub workers: Workers,
-    /// How events are assigned to this worker's lanes
-    #[arg(long, short, value_enum, default_value_t = Strategy::Optimal)]
-    pub strategy: Strategy,
-    /// Processing time of events whose message has no duration_us
-    #[arg(long, default_value = "1s")]
-    pub process_time: Micros,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Unacknowledged messages per queue (basic.qos); bounds what a crash hands back. It
     /// counts messages, not events: a batched message (publish --batch) carries many events
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..))]
@@ -76,8 +69,6 @@ pub struct Args {
     /// Report format on stdout
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    #[command(flatten)]
-    pub timing: crate::cli::TimerArgs,
     /// Serve a live dashboard of this worker at ADDR [default: 127.0.0.1:3911] (port 0: any
     /// free port; the address is printed): what it consumed, queued, runs and processed,
     /// throughput and latency over time, and the verified result once it stops. JSON for
@@ -101,7 +92,7 @@ struct WorkerReport<'a> {
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
-    let plan = Plan::new(args.strategy, args.workers)?;
+    let plan = args.engine.plan()?;
     let lanes = plan.live_lanes()?;
     args.handlers.validate(ClockKind::Real)?;
     super::check_output_paths([args.log.as_deref(), args.json.as_deref()])?;
@@ -185,7 +176,7 @@ fn consumer_config(
             )),
             Durations::PerEvent(Vec::new()),
         ),
-        process_time: args.process_time,
+        process_time: args.engine.timing.process_time,
         abort: handler
             .guarded()
             .map(|g| Box::pin(g.aborted()) as consume::Abort),
@@ -197,7 +188,7 @@ fn consumer_config(
             board: None,
         },
         reconnect_timeout: Some(args.reconnect_timeout.as_duration()),
-        timer: args.timing.timer,
+        timer: args.engine.timing.timer,
         live,
     }
 }
@@ -209,7 +200,7 @@ fn board(args: &Args, plan: Plan, lanes: Option<u64>) -> Arc<Board> {
     let handler = if args.handlers.handler.is_sleep() {
         format!(
             "sleep (each message's duration_us, else {})",
-            args.process_time
+            args.engine.timing.process_time
         )
     } else {
         args.handlers.handler.to_string()
