@@ -6,37 +6,26 @@
 #   results/2026-11-26-durations/run.sh virtual     # only the virtual-clock sweeps (instant)
 #
 # Run it on an otherwise idle machine: two timing runs at once distort both.
+# The workloads (results/scripts/gen-durations.sh) go to a scratch folder, or to WORK=dir.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-OUT=results/2026-11-26-durations
-WORK=${TMPDIR:-/tmp}/eventbench-durations   # generated CSVs (byte-identical for a seed)
-mkdir -p "$WORK"
-cargo build --release --quiet
-E=target/release/eventbench
-
-# Workloads: 10,000 events, each 0..5 ms (uniform, inclusive), keys = accounts.
-gen() { # name max-account-id [generate flags...]
-  local name=$1 max=$2; shift 2
-  $E generate -q --events 10000 --max-account-id "$max" --duration uniform:0ms..5ms \
-    --seed 20261126 "$@" --output "$WORK/$name.csv"
-}
-gen key-1 1
-gen key-2 2
-gen key-10 10
-gen key-1000 1000
-gen unordered 10000000   # ~every event its own account (a handful of collisions)
-gen zipf-1000 1000 --distribution zipf:1.2
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../scripts/lib.sh"
+OUT=$here
+[ -n "${WORK:-}" ] || eb_scratch WORK
+eb_build --bin eventbench
+E=$EVENTBENCH
+"$EB_SCRIPTS/gen-durations.sh" "$WORK"
 
 # Virtual-clock sweeps: which strategy wins with durations, on an even and a skewed workload.
 for w in key-1000 zipf-1000; do
-  $E compare -q --input "$WORK/$w.csv" --workers 10,100,500,auto \
+  "$E" compare -q --input "$WORK/$w.csv" --workers 10,100,500,auto \
     --strategies sharded,pool,optimal --clock virtual --output-dir "$OUT/compare-$w" >/dev/null
 done
 [ "${1:-}" = virtual ] && exit 0
 
 # Real clock, 100 workers (Confluent's max concurrency), optimal and pool.
 real() { # name input strategy
-  $E run -q --input "$WORK/$2.csv" --workers 100 --strategy "$3" --clock real \
+  "$E" run -q --input "$WORK/$2.csv" --workers 100 --strategy "$3" --clock real \
     --json "$OUT/$1.json" >/dev/null
 }
 for w in key-1 key-2 key-10 key-1000 unordered; do

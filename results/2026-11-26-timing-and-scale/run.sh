@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# Reproduces the figures of README.md in this folder. Run from the repository root on an idle
-# machine:   bash results/2026-11-26-timing-and-scale/run.sh
-# Takes about 12 minutes; writes a 148 MB events file to /tmp.
+# Reproduces the figures of README.md in this folder, on an idle machine:
+#   results/2026-11-26-timing-and-scale/run.sh
+# Takes about 12 minutes; writes a 148 MB events file to a scratch folder (BIG=file keeps it
+# there and reuses it on the next run). Needs GNU time and jq.
 set -euo pipefail
-out=$(dirname "$0")
-eb=target/release/eventbench
-cargo build --release -q
-big=/tmp/eventbench-10m.csv
-[ -f "$big" ] || $eb generate -q --events 10000000 --max-account-id 1000000 --seed 1 --output "$big"
+out=$(cd "$(dirname "$0")" && pwd)
+. "$out/../scripts/lib.sh"
+eb_build --bin eventbench
+eb=$EVENTBENCH
+# Without --input, run reads ./events.csv when it exists: an empty folder makes sure the
+# classic rows take the built-in workload.
+eb_scratch work
+cd "$work"
+"$EB_SCRIPTS/machine.sh" > "$out/machine.md"
+# One line per run on stdout and in summary.txt.
+exec > >(tee "$out/summary.txt")
+big=${BIG:-$work/eventbench-10m.csv}
+[ -f "$big" ] || "$eb" generate -q --events 10000000 --max-account-id 1000000 --seed 1 --output "$big"
 
 timed() { # name, args...
   local name=$1; shift

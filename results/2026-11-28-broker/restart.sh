@@ -3,13 +3,14 @@
 # dir; the shared server on 5672 is not touched) is stopped and started under a running
 # worker; afterwards every event must have been processed, in per-account order (checked here
 # from the worker's log, by the last run of each event), with the redeliveries counted.
-# Usage: bash results/2026-11-28-broker/restart.sh   (from the repository root; needs rabbitmq-server)
+# Usage: results/2026-11-28-broker/restart.sh | tee results/2026-11-28-broker/restart.txt
+# Needs the rabbitmq-server package (RABBITMQ_SBIN: where its programs are, default /usr/sbin).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-OUT=results/2026-11-28-broker
-cargo build --release -q --bin eventbench
-B=$PWD/target/release/eventbench
-D=$(mktemp -d)
+. "$(dirname "$0")/../scripts/lib.sh"
+eb_build --bin eventbench
+B=$EVENTBENCH
+SBIN=${RABBITMQ_SBIN:-/usr/sbin}
+eb_scratch D
 export RABBITMQ_NODENAME="ebrestart$$@localhost" RABBITMQ_NODE_PORT=$((20000 + $$ % 10000))
 export RABBITMQ_DIST_PORT=$((RABBITMQ_NODE_PORT + 20000)) RABBITMQ_MNESIA_BASE="$D/mnesia"
 export RABBITMQ_LOG_BASE="$D/log" RABBITMQ_ENABLED_PLUGINS_FILE="$D/plugins"
@@ -19,14 +20,14 @@ echo "[]." > "$D/plugins"
 # rabbitmq-server started as root drops to the rabbitmq user, which must own its directories.
 if id rabbitmq > /dev/null 2>&1; then chown -R rabbitmq:rabbitmq "$D"; chmod 755 "$D"; fi
 URL="amqp://127.0.0.1:$RABBITMQ_NODE_PORT/%2f"
-node_up() { /usr/sbin/rabbitmq-server > "$D/server.log" 2>&1 & for _ in $(seq 1 120); do
+node_up() { "$SBIN/rabbitmq-server" > "$D/server.log" 2>&1 & for _ in $(seq 1 120); do
   (exec 3<>/dev/tcp/127.0.0.1/$RABBITMQ_NODE_PORT) 2>/dev/null && return 0; sleep 0.5; done; return 1; }
-node_down() { /usr/sbin/rabbitmqctl -n "$RABBITMQ_NODENAME" stop > /dev/null 2>&1 || true; }
-trap 'node_down; kill ${W:-} 2>/dev/null || true; rm -rf "$D"' EXIT
+node_down() { "$SBIN/rabbitmqctl" -n "$RABBITMQ_NODENAME" stop > /dev/null 2>&1 || true; }
+eb_at_exit 'node_down; kill ${W:-} 2>/dev/null || true'
 W=""; node_up
-$B generate --events 3000 --max-account-id 10 --seed 3 --output "$D/events.csv" 2>/dev/null
-$B publish --broker "$URL" --queues 10 --input "$D/events.csv" --process-time 10ms --batch 1 -q
-$B worker --broker "$URL" --queues 10 --log "$D/log.csv" --exit-when-idle 3s --json "$D/w.json" \
+"$B" generate --events 3000 --max-account-id 10 --seed 3 --output "$D/events.csv" 2>/dev/null
+"$B" publish --broker "$URL" --queues 10 --input "$D/events.csv" --process-time 10ms --batch 1 -q
+"$B" worker --broker "$URL" --queues 10 --log "$D/log.csv" --exit-when-idle 3s --json "$D/w.json" \
   -q > /dev/null 2> "$D/worker.err" & W=$!
 sleep 1.5
 echo "stopping the broker at $(wc -l < "$D/log.csv") log rows"

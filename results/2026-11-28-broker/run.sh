@@ -4,27 +4,30 @@
 # publish + worker, one event per message (--batch 1, as in session 2). Records wall rates and
 # CPU time (eventbench's own, and RabbitMQ's beam.smp from /proc), because the shared 2-core
 # machine makes wall rates noisy. Session 3's batched runs: session3/run.sh.
-# Usage: bash results/2026-11-28-broker/run.sh [AMQP_URL]   (from the repository root)
-# STEPS=reps,serve,1m (default: all) picks parts; RAW=file appends to another raw file.
+# Usage: results/2026-11-28-broker/run.sh [AMQP_URL]
+# Env: STEPS=reps,serve,1m (default: all) picks parts; REPS (3); RAW=file appends to another raw
+# file; OUT (this folder), MACHINE ($OUT/machine.txt), WORKER_1M_JSON ($OUT/worker-1M.json);
+# BEAM_PID (the broker's beam.smp); EVENTBENCH and AMQP_CEILING (binaries, default this
+# repository's release build); PUBLISH_BATCH (1; empty: no --batch flag, for builds before it).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-OUT=results/2026-11-28-broker
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../scripts/lib.sh"
+OUT=${OUT:-$here}
+MACHINE=${MACHINE:-$OUT/machine.txt}
 URL="${1:-${EVENTBENCH_AMQP_URL:-amqp://127.0.0.1:5672/%2f}}"
 REPS="${REPS:-3}"
-cargo build --release -q --bin eventbench --example amqp_ceiling
-B=target/release/eventbench
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+eb_build --bin eventbench --example amqp_ceiling
+B=$EVENTBENCH
+C=${AMQP_CEILING:-$EB_EXAMPLES/amqp_ceiling}
+BATCH=(--batch "${PUBLISH_BATCH-1}")
+[ -n "${PUBLISH_BATCH-1}" ] || BATCH=()
+eb_scratch TMP
 P="bench-$$"
-. results/2026-11-28-broker/measure.sh
-{
-  echo "# machine"; uname -a; nproc; grep -m1 "model name" /proc/cpuinfo; free -g | head -2
-  echo "# load at start: $(uptime)"
-} >> "$OUT/machine.txt.new"
-if [ "${STEPS:-reps,serve,1m}" = "reps,serve,1m" ]; then mv "$OUT/machine.txt.new" "$OUT/machine.txt"
-else { echo "# partial run, steps ${STEPS}"; cat "$OUT/machine.txt.new"; } >> "$OUT/machine.txt"; rm "$OUT/machine.txt.new"; fi
-$B generate --events 100000 --max-account-id 10000 --seed 1 --output "$TMP/e100k.csv" 2>/dev/null
-$B generate --events 1000000 --max-account-id 100000 --seed 1 --output "$TMP/e1m.csv" 2>/dev/null
+. "$EB_SCRIPTS/broker-measure.sh"
+if [ "${STEPS:-reps,serve,1m}" = "reps,serve,1m" ]; then "$EB_SCRIPTS/machine.sh" > "$MACHINE"
+else { echo "# partial run, steps ${STEPS}"; "$EB_SCRIPTS/machine.sh"; } >> "$MACHINE"; fi
+"$B" generate --events 100000 --max-account-id 10000 --seed 1 --output "$TMP/e100k.csv" 2>/dev/null
+"$B" generate --events 1000000 --max-account-id 100000 --seed 1 --output "$TMP/e1m.csv" 2>/dev/null
 printf 'event_id,account_id\n' > "$TMP/empty.csv"
 Q=(--broker "$URL" --queues 50 --queue-prefix "$P")
 STEPS="${STEPS:-reps,serve,1m}"
@@ -35,21 +38,21 @@ rate_of_publish() { sed -E 's/.*\(([0-9]+) events\/s\).*/\1/' "$TMP/out"; }
 for rep in $(seq 1 "$REPS"); do
   [[ $STEPS == *reps* ]] || break
   # The ceiling: minimal lapin publisher and consumer (they print their own rates).
-  m=$(measure target/release/examples/amqp_ceiling "$URL" 100000 50)
+  m=$(measure "$C" "$URL" 100000 50)
   pub=$(sed -nE 's/^lapin publisher.* = ([0-9]+) (messages|events)\/s/\1/p' "$TMP/out")
   con=$(sed -nE 's/^lapin consumer.* = ([0-9]+) (messages|events)\/s/\1/p' "$TMP/out")
   read -r e c bc <<< "$m"
   row "$rep" "lapin-publish+consume" 100000 "$e" "$pub/$con" "$c" "$bc"
-  m=$(measure $B publish "${Q[@]}" --input "$TMP/e100k.csv" --process-time 0s --purge --batch 1 -q)
+  m=$(measure "$B" publish "${Q[@]}" --input "$TMP/e100k.csv" --process-time 0s --purge "${BATCH[@]}" -q)
   read -r e c bc <<< "$m"; row "$rep" publish 100000 "$e" "$(rate_of_publish)" "$c" "$bc"
-  m=$(measure $B worker "${Q[@]}" --exit-when-idle 1s -q --format json)
+  m=$(measure "$B" worker "${Q[@]}" --exit-when-idle 1s -q --format json)
   read -r e c bc <<< "$m"
   r=$(python3 -c "import json,sys;r=json.load(open('$TMP/out'));print(r['events'],r['wall_time_s'],round(r['throughput_eps']))")
   read -r n w t <<< "$r"; row "$rep" worker-1 "$n" "$w" "$t" "$c" "$bc"
-  $B publish "${Q[@]}" --input "$TMP/e100k.csv" --process-time 0s --batch 1 -q > /dev/null
+  "$B" publish "${Q[@]}" --input "$TMP/e100k.csv" --process-time 0s "${BATCH[@]}" -q > /dev/null
   b0=$(beam_ticks)
-  $B worker "${Q[@]}" --exit-when-idle 1s -q --json "$TMP/a.json" > /dev/null 2>&1 &
-  $B worker "${Q[@]}" --exit-when-idle 1s -q --json "$TMP/b.json" > /dev/null 2>&1
+  "$B" worker "${Q[@]}" --exit-when-idle 1s -q --json "$TMP/a.json" > /dev/null 2>&1 &
+  "$B" worker "${Q[@]}" --exit-when-idle 1s -q --json "$TMP/b.json" > /dev/null 2>&1
   wait
   b1=$(beam_ticks)
   r=$(python3 -c "
@@ -64,14 +67,14 @@ done
 serve_broker() {
   local b0 b1 addr=""
   b0=$(beam_ticks)
-  $B serve --listen 127.0.0.1:0 "${Q[@]}" --json "$TMP/serve.json" > /dev/null 2> "$TMP/serve.err" &
+  "$B" serve --listen 127.0.0.1:0 "${Q[@]}" --json "$TMP/serve.json" > /dev/null 2> "$TMP/serve.err" &
   local pid=$!
   for _ in $(seq 1 100); do
     addr=$(sed -nE 's/.*listening on http:\/\/([^ ]+).*/\1/p' "$TMP/serve.err")
     [ -n "$addr" ] && break
     sleep 0.1
   done
-  $B send --url "http://$addr/api" --input "$TMP/e100k.csv" --concurrency 64 -q > "$TMP/send.txt"
+  "$B" send --url "http://$addr/api" --input "$TMP/e100k.csv" --concurrency 64 -q > "$TMP/send.txt"
   kill -TERM "$pid"; wait "$pid"
   b1=$(beam_ticks)
   r=$(python3 -c "import json;r=json.load(open('$TMP/serve.json'));print(r['accepted'],r['accept_time_s'],round(r['accept_rate_eps']),r['confirm_latency_us']['p50'],r['confirm_latency_us']['p99'])")
@@ -80,19 +83,19 @@ serve_broker() {
 }
 for rep in $(seq 1 "$REPS"); do
   [[ $STEPS == *serve* ]] || break
-  $B publish "${Q[@]}" --input "$TMP/empty.csv" --purge -q > /dev/null
+  "$B" publish "${Q[@]}" --input "$TMP/empty.csv" --purge -q > /dev/null
   serve_broker "$rep"
 done
 # One million events: publish, then one worker drains them.
 if [[ $STEPS == *1m* ]]; then
-m=$(measure $B publish "${Q[@]}" --input "$TMP/e1m.csv" --process-time 0s --purge --batch 1 -q)
+m=$(measure "$B" publish "${Q[@]}" --input "$TMP/e1m.csv" --process-time 0s --purge "${BATCH[@]}" -q)
 read -r e c bc <<< "$m"; row 1 publish-1M 1000000 "$e" "$(rate_of_publish)" "$c" "$bc"
-m=$(measure $B worker "${Q[@]}" --exit-when-idle 1s -q --format json)
+m=$(measure "$B" worker "${Q[@]}" --exit-when-idle 1s -q --format json)
 read -r e c bc <<< "$m"
-cp "$TMP/out" "$OUT/worker-1M.json"
+cp "$TMP/out" "${WORKER_1M_JSON:-$OUT/worker-1M.json}"
 r=$(python3 -c "import json;r=json.load(open('$TMP/out'));print(r['events'],r['wall_time_s'],round(r['throughput_eps']),r['ordering_violations'])")
 read -r n w t v <<< "$r"; row 1 "worker-1M(violations=$v)" "$n" "$w" "$t" "$c" "$bc"
 fi
-target/release/examples/amqp_ceiling --delete "$URL" "$P" 50
-echo "# load at end: $(uptime)" >> "$OUT/machine.txt"
+"$C" --delete "$URL" "$P" 50
+echo "# load at end: $(uptime)" >> "$MACHINE"
 column -s, -t < "$RAW"

@@ -1,27 +1,26 @@
 #!/usr/bin/env bash
 # Reproduces this folder: the cost of feeding the live dashboard (run with and without
 # --dashboard, same workloads, release build), and the browser-test screenshots.
-# Usage: bash results/2026-11-28-dashboard/run.sh   (from the repository root)
+# Usage: results/2026-11-28-dashboard/run.sh
+# Needs GNU time; the screenshots need Debian's chromium and chromedriver (as tests/browser.rs).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-OUT=results/2026-11-28-dashboard
-cargo build --release -q
-B=target/release/eventbench
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+. "$(dirname "$0")/../scripts/lib.sh"
+cd "$EB_ROOT"
+OUT=$EB_RESULTS/2026-11-28-dashboard
+eb_build --bin eventbench
+B=$EVENTBENCH
+eb_scratch TMP
 
-{ echo "date: $(date -u +%FT%TZ)"; echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs) x $(nproc)";
-  echo "memory: $(free -g | awk '/Mem:/ {print $2}') GiB"; echo "kernel: $(uname -r)";
-  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"; } > "$OUT/machine.txt"
+"$EB_SCRIPTS/machine.sh" > "$OUT/machine.txt"
 
-$B generate -q --events 1000000 --max-account-id 100000 --seed 11 --output "$TMP/zero.csv"
-$B generate -q --events 10000 --max-account-id 1000 --seed 7 --output "$TMP/sleep.csv"
+"$B" generate -q --events 1000000 --max-account-id 100000 --seed 11 --output "$TMP/zero.csv"
+"$B" generate -q --events 10000 --max-account-id 1000 --seed 7 --output "$TMP/sleep.csv"
 
 echo "workload,process_time,dashboard,repeat,wall_time_s,lower_bound_s,efficiency,user_s,sys_s,load1" > "$OUT/overhead.csv"
 measure() { # name input process_time dashboard repeat
     local extra=()
     [ "$4" = yes ] && extra=(--dashboard 127.0.0.1:0)
-    /usr/bin/time -f "%U %S" -o "$TMP/time" $B run -q --input "$2" --process-time "$3" \
+    /usr/bin/time -f "%U %S" -o "$TMP/time" "$B" run -q --input "$2" --process-time "$3" \
         --workers auto --json "$TMP/r.json" "${extra[@]}" > /dev/null 2> "$TMP/err"
     python3 - "$1" "$3" "$4" "$5" "$TMP/r.json" "$TMP/time" >> "$OUT/overhead.csv" <<'PY'
 import json, sys
@@ -37,17 +36,17 @@ for rep in 1 2 3; do
         measure sleep-10k "$TMP/sleep.csv" 100ms $dash $rep
     done
 done
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"
+echo "- Load average after the runs: $(eb_load3)" >> "$OUT/machine.txt"
 
 # The board's own per-event and per-sample cost.
 cargo bench -q --bench live 2>&1 | tail -n 11 > "$OUT/bench-live.txt"
 
 # Screenshots of the pages, taken by the browser tests in headless Chromium.
-EVENTBENCH_SCREENSHOTS="$PWD/$OUT" cargo test -q --test browser
+EVENTBENCH_SCREENSHOTS="$OUT" cargo test -q --test browser
 
 # The dark variant (prefers-color-scheme: dark) of a compare.html, straight from Chromium.
-$B generate -q --events 10000 --max-account-id 1000 --seed 7 --output "$TMP/cmp.csv"
-$B compare -q --input "$TMP/cmp.csv" --output-dir "$TMP/cmp" > /dev/null
+"$B" generate -q --events 10000 --max-account-id 1000 --seed 7 --output "$TMP/cmp.csv"
+"$B" compare -q --input "$TMP/cmp.csv" --output-dir "$TMP/cmp" > /dev/null
 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --force-dark-mode \
     --blink-settings=preferredColorScheme=0 --window-size=1280,1300 \
-    --screenshot="$PWD/$OUT/compare-dark.png" "file://$TMP/cmp/compare.html" 2> /dev/null
+    --screenshot="$OUT/compare-dark.png" "file://$TMP/cmp/compare.html" 2> /dev/null

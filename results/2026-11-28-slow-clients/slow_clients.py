@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Opens N connections that send half a request header, then counts how many the server closed."""
 import socket, time, sys, urllib.request, urllib.error
 

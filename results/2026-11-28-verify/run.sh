@@ -7,16 +7,17 @@
 #
 # The 10M-event workload spreads over 1M accounts; the log comes from a virtual-clock run
 # (1 ms per event, 1000 workers), so it is a correct log and every verify exits 0.
+# The workload and the logs (about 1.6 GB) go to a scratch folder, or to WORK=dir.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-OUT=results/2026-11-28-verify
-WORK=${TMPDIR:-/tmp}/eventbench-verify
+OUT=$(cd "$(dirname "$0")" && pwd)
+. "$OUT/../scripts/lib.sh"
+[ -n "${WORK:-}" ] || eb_scratch WORK
 mkdir -p "$WORK"
-cargo build --release --quiet
-E=target/release/eventbench
+eb_build --bin eventbench
+E=$EVENTBENCH
 
-$E generate -q --events 10000000 --max-account-id 1000000 --seed 7 --output "$WORK/events.csv"
-$E run -q --input "$WORK/events.csv" --clock virtual --process-time 1ms --workers 1000 \
+"$E" generate -q --events 10000000 --max-account-id 1000000 --seed 7 --output "$WORK/events.csv"
+"$E" run -q --input "$WORK/events.csv" --clock virtual --process-time 1ms --workers 1000 \
   --log "$WORK/log.csv" --format json > /dev/null
 # The same log as another system might write it: unix seconds with microseconds, and text.
 awk -F, 'NR == 1 { print "event_id,account_id,start,end"; next }
@@ -38,7 +39,7 @@ measure() { # name, verify flags...
   local name=$1; shift
   echo "== $name  (load before: $(cut -d' ' -f1-3 /proc/loadavg))" >> "$OUT/raw.txt"
   /usr/bin/time -f "elapsed %e s, user %U s, sys %S s, max RSS %M KiB" \
-    $E verify --events "$WORK/events.csv" --workers 1000 --process-time 1ms "$@" \
+    "$E" verify --events "$WORK/events.csv" --workers 1000 --process-time 1ms "$@" \
     --format json --json "$WORK/$name.json" > /dev/null 2>> "$OUT/raw.txt"
   jq -c '{log_lines, lost, duplicates, ordering_violations, wall_time_s, lower_bound_s, efficiency, time_resolution_us}' \
     "$WORK/$name.json" >> "$OUT/raw.txt"

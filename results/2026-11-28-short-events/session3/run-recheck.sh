@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
 # The lead's re-check of pass B on a quiet machine (nothing else compiling): the 1 s overshoot
 # row and the hot chains, 5 runs each, at normal priority and under chrt -f 1.
-# Usage: results/2026-11-28-short-events/session3/recheck/run.sh  (from the repository root)
+# Usage: results/2026-11-28-short-events/session3/run-recheck.sh [RAW_DIR]  (default raw-recheck/)
+# Prints the medians (what summary-recheck.txt holds).
 set -euo pipefail
-out="$(dirname "$0")/raw"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../../scripts/lib.sh"
+out=${1:-$here/raw-recheck}
 mkdir -p "$out"
-cargo build --release -q
-bin=target/release/eventbench
+out=$(cd "$out" && pwd)
+eb_build --bin eventbench
+bin=$EVENTBENCH
+eb_scratch work
+# The built-in rows run in the scratch folder: without --input, `run` would read ./events.csv.
+cd "$work"
 "$bin" generate --events 10000 --max-account-id 1000 --distribution hot:0.03 --seed 1 \
-    --output "$out/hot.csv" 2>/dev/null
+    --output "$work/hot.csv" 2>/dev/null
 for prio in normal rt; do
     run=("$bin")
     [ "$prio" = rt ] && run=(chrt -f 1 "$bin")
     for i in 1 2 3 4 5; do
-        echo "$prio builtin $i $(cut -d' ' -f1 /proc/loadavg) $(date -u +%H:%M:%S)" >> "$out/load.txt"
+        echo "$prio builtin $i $(eb_load1) $(date -u +%H:%M:%S)" >> "$out/load.txt"
         "${run[@]}" run --quiet --format json --json "$out/builtin-$prio-$i.json" > /dev/null
         for pt in 1ms 100us; do
-            "${run[@]}" run --quiet --input "$out/hot.csv" --process-time "$pt" \
+            "${run[@]}" run --quiet --input "$work/hot.csv" --process-time "$pt" \
                 --format json --json "$out/hot-$pt-$prio-$i.json" > /dev/null
         done
     done

@@ -1,6 +1,10 @@
-# Sourced by the broker run.sh scripts: CPU accounting around one command.
+#!/usr/bin/env bash
+# Sourced by the broker throughput scripts (results/2026-11-28-broker/run.sh, session3/run.sh):
+# wall and CPU accounting around one command, the broker's CPU included, because on a shared
+# machine wall rates swing with the load and CPU per event does much less.
 # Needs TMP (a scratch folder). BEAM_PID names the broker's beam.smp; else the first one found.
 BEAM="${BEAM_PID:-$(pgrep -f beam.smp | head -1 || true)}"
+# The broker's CPU so far (utime + stime, in 1/100 s), 0 when no broker process is known.
 beam_ticks() { if [ -n "$BEAM" ]; then awk '{print $14+$15}' "/proc/$BEAM/stat"; else echo 0; fi; }
 # Runs a command; prints "<wall s> <own cpu s> <beam cpu s>"; its stdout goes to $TMP/out.
 measure() {

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Reproduces the numbers in README.md against a local RabbitMQ (see .ci/rabbitmq.sh).
-# Usage: bench.sh [EVENTBENCH_BINARY] [PROCESS_TIME]
+# Usage: results/2026-11-26-rabbitmq/run.sh [EVENTBENCH_BINARY] [PROCESS_TIME]
+#   (default: this repository's release build, built first; 1s)
+# The elapsed times of GNU time go to stderr; the reports to *.json and *.txt here.
 set -euo pipefail
-EB="${1:-eventbench}"
+EB=${1:-}
+[[ $EB == */* && $EB != /* ]] && EB=$PWD/$EB
+cd "$(dirname "$0")"
+. ../scripts/lib.sh
+if [ -z "$EB" ]; then eb_build --bin eventbench; EB=$EVENTBENCH; fi
 PT="${2:-1s}"
 U="${EVENTBENCH_AMQP_URL:-amqp://127.0.0.1:5672/%2f}"
-cd "$(dirname "$0")"
 [ -f events.csv ] || python3 make_events.py
 
 # Our design: one worker, 500 queues, the engine inside the consumer.

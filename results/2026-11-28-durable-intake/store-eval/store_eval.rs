@@ -1,5 +1,7 @@
 //! Group-commit throughput of three embedded stores: each commit makes a batch of B new events
 //! durable (fsync) and marks the previous batch finished, as serve's committer would.
+//! Not part of the eventbench crate (it needs redb and fjall, which eventbench does not use):
+//! `run.sh` beside it builds it as a throwaway crate in a scratch folder.
 use std::time::Instant;
 
 fn key(e: u64) -> [u8; 8] { e.to_be_bytes() }
@@ -61,7 +63,10 @@ fn fjall_run(dir: &std::path::Path, batch: u64, total: u64) -> f64 {
 }
 
 fn main() {
-    let base = std::env::args().nth(1).unwrap_or_else(|| "/tmp/storeeval/data".into());
+    let base = std::env::args()
+        .nth(1)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("storeeval"));
     println!("store,batch,events,events_per_s,commits_per_s");
     for &batch in &[1u64, 16, 128, 1024] {
         let total = (batch * 300).clamp(2000, 200_000);

@@ -1,4 +1,4 @@
--- wrk script: like post.lua, but each write carries `depth` pipelined HTTP/1.1 requests
+-- wrk script: like wrk-post.lua, but each write carries `depth` pipelined HTTP/1.1 requests
 -- (args: threads, id offset, depth), so fewer syscalls per request.
 local threads = {}
 local next_id = 1

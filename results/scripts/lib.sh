@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Sourced by the run scripts under results/ (`. "$(dirname "$0")/../scripts/lib.sh"`), never run
+# on its own: where the repository and the binary are, a build step, scratch folders that go
+# away on exit, an optional measurement lock and the load average. No machine paths: everything
+# is relative to this file or comes from the environment.
+#
+# Environment (all optional):
+#   EVENTBENCH    the binary to measure (default: target/release/eventbench of this repository)
+#   NO_BUILD=1    skip `cargo build --release` (the binaries must exist already)
+#   MEASURE_LOCK  a lock file held (flock) while measuring, so that several people measuring on
+#                 one machine never overlap; builds run outside it. Unset: no lock.
+#   TMPDIR        where scratch folders are made (mktemp's own default)
+
+EB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+EB_RESULTS=$EB_ROOT/results
+EB_SCRIPTS=$EB_RESULTS/scripts
+EVENTBENCH=${EVENTBENCH:-$EB_ROOT/target/release/eventbench}
+# A relative path given by the caller stays valid after the scripts change directory.
+case $EVENTBENCH in /*) ;; */*) EVENTBENCH=$PWD/$EVENTBENCH ;; esac
+# The repository's examples (amqp_ceiling, http_sink) are built beside the binary.
+EB_EXAMPLES=${EB_EXAMPLES:-$EB_ROOT/target/release/examples}
+
+# eb_build [cargo build flags...]: the release build the measurements need, unless NO_BUILD.
+eb_build() {
+  [ -n "${NO_BUILD:-}" ] && return 0
+  (cd "$EB_ROOT" && cargo build --release --quiet "$@")
+}
+
+# Commands run at exit, last registered first (a server is stopped before its folder goes).
+EB_AT_EXIT=()
+eb_at_exit() {
+  EB_AT_EXIT+=("$1")
+  trap 'for ((eb_i = ${#EB_AT_EXIT[@]} - 1; eb_i >= 0; eb_i--)); do eval "${EB_AT_EXIT[eb_i]}" || true; done' EXIT
+}
+
+# eb_scratch VAR: a new empty folder in VAR, removed at exit.
+eb_scratch() {
+  local dir
+  dir=$(mktemp -d -t eventbench.XXXXXX)
+  eb_at_exit "rm -rf '$dir'"
+  printf -v "$1" '%s' "$dir"
+}
+
+# eb_locked CMD...: runs CMD holding MEASURE_LOCK when it is set (flock runs a program, so CMD
+# is a script or binary, not a shell function).
+eb_locked() {
+  if [ -n "${MEASURE_LOCK:-}" ]; then flock "$MEASURE_LOCK" "$@"; else "$@"; fi
+}
+
+# The 1-minute load average, and all three.
+eb_load1() { cut -d' ' -f1 /proc/loadavg; }
+eb_load3() { cut -d' ' -f1-3 /proc/loadavg; }
