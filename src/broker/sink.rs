@@ -6,6 +6,7 @@
 //! the background with backoff; until then callers are told the broker is unavailable.
 
 use super::amqp::{self, Message, Topology};
+use crate::sync::{read, write};
 use crate::types::AccountId;
 use anyhow::{Context, Result};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -70,7 +71,7 @@ impl Sink {
     }
 
     fn current(&self) -> Option<Arc<Link>> {
-        self.link.read().unwrap_or_else(|p| p.into_inner()).clone()
+        read(&self.link).clone()
     }
 
     /// Publishes `msg` (persistent, mandatory) to its account's queue and waits for the
@@ -117,7 +118,7 @@ impl Sink {
     /// Drops `link` (if still current) and reconnects in the background.
     fn lost(self: &Arc<Self>, link: &Arc<Link>) {
         {
-            let mut cur = self.link.write().unwrap_or_else(|p| p.into_inner());
+            let mut cur = write(&self.link);
             if cur.as_ref().is_some_and(|c| Arc::ptr_eq(c, link)) {
                 *cur = None;
                 eprintln!(
@@ -135,7 +136,7 @@ impl Sink {
             loop {
                 tokio::time::sleep(backoff).await;
                 if let Ok(link) = open(&me.topology, me.width).await {
-                    *me.link.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(link));
+                    *write(&me.link) = Some(Arc::new(link));
                     eprintln!("reconnected to RabbitMQ at {}", me.topology.display_url());
                     break;
                 }
@@ -147,7 +148,7 @@ impl Sink {
 
     /// Closes the connection (after the last confirm was awaited).
     pub async fn close(&self) {
-        let link = self.link.write().unwrap_or_else(|p| p.into_inner()).take();
+        let link = write(&self.link).take();
         if let Some(l) = link {
             let _ = l.conn.close(200, "done").await;
         }

@@ -5,6 +5,7 @@
 //! run (`serve`, `worker`) appends and syncs each row before the event counts as finished,
 //! because finishing is what acknowledges it.
 
+use crate::sync::lock;
 use crate::types::{AccountId, EventId, EventIdx, Micros};
 use anyhow::{Context, Result};
 use std::fs::File;
@@ -73,7 +74,7 @@ impl DeadLetters {
     pub fn push(&self, row: Row) -> Result<()> {
         self.count
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sink = lock(&self.sink);
         match &mut *sink {
             Sink::Collect(rows) => rows.push(row),
             Sink::Append { path, file } => {
@@ -89,7 +90,7 @@ impl DeadLetters {
 
     /// The collected rows in arrival order (empty for an append sink).
     pub fn take(&self) -> Vec<Row> {
-        let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sink = lock(&self.sink);
         match &mut *sink {
             Sink::Collect(rows) => {
                 let mut rows = std::mem::take(rows);

@@ -9,6 +9,7 @@ use super::parse;
 use crate::broker::amqp::Message;
 use crate::broker::sink::{Sink, SinkError};
 use crate::report::stats::{Distribution, Percentiles};
+use crate::sync::lock;
 use anyhow::{Context, Result};
 use axum::body::Body;
 use axum::extract::State;
@@ -142,10 +143,6 @@ fn outcome(relay: &Relay) -> RelayOutcome {
         },
         confirm_latency_us: lock(&relay.confirm_us).percentiles(),
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn router(relay: Arc<Relay>) -> Router {
