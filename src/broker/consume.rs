@@ -15,13 +15,14 @@ use super::amqp::{self, Topology};
 use super::livelog::LoggedSleep;
 use super::pump::{ack_observer, skip_abandoned, Book, Pump, Shared};
 use crate::engine::clock::PreciseClock;
+use crate::engine::exec::Abort;
 use crate::engine::real::Engine;
 use crate::engine::record::Execution;
 use crate::engine::timer::{TimerMode, TimerThread};
 use crate::engine::{ClockKind, Strategy};
 use crate::live::Board;
 use crate::sync::lock;
-use crate::types::{EventId, Micros};
+use crate::types::Micros;
 use crate::workload::Workload;
 use anyhow::{anyhow, Context, Result};
 use lapin::options::{BasicConsumeOptions, BasicQosOptions};
@@ -89,9 +90,6 @@ pub struct Live {
     /// are not queued again.
     pub preloaded: bool,
 }
-
-/// See [`Config::abort`].
-pub type Abort = std::pin::Pin<Box<dyn std::future::Future<Output = EventId> + Send>>;
 
 /// Delivery counts beside the engine's report.
 #[derive(Clone, Copy, Debug, Default, Serialize)]

@@ -3,6 +3,7 @@
 use crate::broker::consume::{self, BrokerStats, Config, Live, StopWhen};
 use crate::broker::livelog::{LiveLog, LoggedSleep};
 use crate::cli::GlobalArgs;
+use crate::engine::exec::Abort;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::handler::{AnyHandler, HandlerArgs};
 use crate::live::{Board, Info};
@@ -193,9 +194,7 @@ fn consumer_config(
             Durations::PerEvent(Vec::new()),
         ),
         process_time: args.process_time,
-        abort: handler
-            .guarded()
-            .map(|g| Box::pin(g.aborted()) as consume::Abort),
+        abort: handler.guarded().map(|g| Box::pin(g.aborted()) as Abort),
         handler: LoggedSleep {
             inner: handler.clone(),
             log,
