@@ -116,6 +116,15 @@ pub fn write_atomic(
     f.commit()
 }
 
+/// Writes `value` atomically as pretty JSON ending in a newline: the shape of every `--json`
+/// file.
+pub fn write_json_atomic(target: &Path, value: &impl serde::Serialize) -> Result<()> {
+    write_atomic(target, |f| {
+        serde_json::to_writer_pretty(&mut *f, value)?;
+        Ok(writeln!(f)?)
+    })
+}
+
 /// How a report is printed on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

@@ -12,7 +12,6 @@ use crate::server::listen::Limits;
 use crate::server::{self, Config};
 use crate::types::Micros;
 use anyhow::{Context, Result};
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -241,10 +240,7 @@ fn write_report(
     leftover: Option<&server::Leftover>,
 ) -> Result<()> {
     if let Some(path) = &args.json {
-        crate::output::write_atomic(path, |f| {
-            serde_json::to_writer_pretty(&mut *f, report)?;
-            Ok(writeln!(f)?)
-        })?;
+        crate::output::write_json_atomic(path, report)?;
     }
     print_report(report, args.format)?;
     if refused_connections > 0 {
@@ -311,10 +307,7 @@ fn relay(args: &Args, url: &str) -> Result<()> {
         server::relay::run(listener, sink, true, shutdown_signal()).await
     })?;
     if let Some(path) = &args.json {
-        crate::output::write_atomic(path, |f| {
-            serde_json::to_writer_pretty(&mut *f, &outcome)?;
-            Ok(writeln!(f)?)
-        })?;
+        crate::output::write_json_atomic(path, &outcome)?;
     }
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),

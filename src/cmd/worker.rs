@@ -14,7 +14,6 @@ use crate::types::Micros;
 use crate::workload::{Durations, Source, Workload};
 use anyhow::Result;
 use serde::Serialize;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -249,10 +248,7 @@ fn write_report(args: &Args, report: &Report, s: BrokerStats) -> Result<()> {
         broker: s,
     };
     if let Some(path) = &args.json {
-        crate::output::write_atomic(path, |f| {
-            serde_json::to_writer_pretty(&mut *f, &full)?;
-            Ok(writeln!(f)?)
-        })?;
+        crate::output::write_json_atomic(path, &full)?;
     }
     print_report(report, args.format)?;
     eprintln!(

@@ -23,7 +23,6 @@ use anyhow::Result;
 pub use handling::{BoundBasis, Handling};
 use serde::{Deserialize, Serialize};
 use stats::{Distribution, Percentiles};
-use std::io::Write;
 use std::path::PathBuf;
 
 /// One run's report (the `--json` object).
@@ -279,10 +278,7 @@ pub fn finish_run_with(
     // Last, because it consumes the records.
     report.max_in_flight = verify::max_in_flight(exec.records);
     if let Some(path) = json {
-        crate::output::write_atomic(path, |f| {
-            serde_json::to_writer_pretty(&mut *f, &report)?;
-            Ok(writeln!(f)?)
-        })?;
+        crate::output::write_json_atomic(path, &report)?;
     }
     Ok(report)
 }
