@@ -101,7 +101,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     if let Some(path) = &args.json {
         crate::output::write_json_atomic(path, &report)?;
     }
-    crate::output::print_report(&report, args.format)?;
+    crate::report::print_report(&report, args.format)?;
     if report.passed() {
         return Ok(());
     }
