@@ -1,7 +1,7 @@
 //! The RabbitMQ backend: publishing workloads to N durable single-active-consumer queues routed
 //! by account, and consuming them through the live engine with acks in per-account order.
 //!
-//! [`amqp`] holds the wire details, [`publish`] the batch publisher and [`sink`] the shared
+//! [`amqp`] holds the wire details, [`publish`] the batch publisher and [`confirm`] the shared
 //! confirmed publisher behind `serve --broker`; [`consume`] runs a consumer (reconnecting
 //! after a lost connection), `pump` is one queue's consumer and [`acks`] acknowledges in few
 //! frames; [`livelog`] is the kill-proof processed log of a worker; [`design`] runs the
@@ -9,12 +9,12 @@
 
 pub mod acks;
 pub mod amqp;
+pub mod confirm;
 pub mod consume;
 pub mod design;
 pub mod livelog;
 pub mod publish;
 mod pump;
-pub mod sink;
 
 use crate::engine::record::{Execution, Records};
 use crate::engine::timer::TimerMode;

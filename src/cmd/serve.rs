@@ -1,7 +1,7 @@
 //! `eventbench serve`: flags, runtime, listener and signals around [`crate::server::run`].
 
 use crate::broker::amqp::{Topology, DEFAULT_PREFIX};
-use crate::broker::sink::Sink;
+use crate::broker::confirm::ConfirmedPublisher;
 use crate::cli::GlobalArgs;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::UsageError;
@@ -301,7 +301,7 @@ fn relay(args: &Args, url: &str) -> Result<()> {
     let topo = Topology::new(url, args.queues.unwrap_or(1), &args.queue_prefix);
     let rt = crate::engine::runtime()?;
     let outcome = rt.block_on(async {
-        let sink = Sink::connect(topo, usize::from(args.channels)).await?;
+        let sink = ConfirmedPublisher::connect(topo, usize::from(args.channels)).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -21,7 +21,7 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a message was not confirmed.
 #[derive(Debug, thiserror::Error)]
-pub enum SinkError {
+pub enum ConfirmError {
     #[error("RabbitMQ is unreachable (reconnecting)")]
     Unavailable,
     #[error("RabbitMQ refused the message: {0}")]
@@ -34,7 +34,7 @@ struct Link {
 }
 
 /// The shared publisher.
-pub struct Sink {
+pub struct ConfirmedPublisher {
     topology: Topology,
     names: Vec<String>,
     width: usize,
@@ -43,13 +43,13 @@ pub struct Sink {
     props: BasicProperties,
 }
 
-impl Sink {
+impl ConfirmedPublisher {
     /// Connects, declares the queues and opens `channels` confirm-mode channels (at most one
     /// per queue).
-    pub async fn connect(topology: Topology, channels: usize) -> Result<Arc<Sink>> {
+    pub async fn connect(topology: Topology, channels: usize) -> Result<Arc<ConfirmedPublisher>> {
         let width = channels.clamp(1, topology.queues as usize);
         let link = open(&topology, width).await?;
-        Ok(Arc::new(Sink {
+        Ok(Arc::new(ConfirmedPublisher {
             names: topology.queue_names(),
             topology,
             width,
@@ -76,9 +76,9 @@ impl Sink {
 
     /// Publishes `msg` (persistent, mandatory) to its account's queue and waits for the
     /// broker's confirm.
-    pub async fn publish(self: &Arc<Self>, msg: &Message) -> Result<(), SinkError> {
+    pub async fn publish(self: &Arc<Self>, msg: &Message) -> Result<(), ConfirmError> {
         let Some(link) = self.current() else {
-            return Err(SinkError::Unavailable);
+            return Err(ConfirmError::Unavailable);
         };
         let queue = self.topology.queue_of(AccountId(msg.account_id)) as usize;
         let ch = &link.channels[queue % self.width];
@@ -105,12 +105,12 @@ impl Sink {
         };
         match confirmed {
             Ok(Confirmation::Ack(None)) => Ok(()),
-            Ok(Confirmation::Ack(Some(_))) => Err(SinkError::Refused("no queue took it")),
-            Ok(Confirmation::Nack(_)) => Err(SinkError::Refused("nacked")),
-            Ok(Confirmation::NotRequested) => Err(SinkError::Refused("not confirmed")),
+            Ok(Confirmation::Ack(Some(_))) => Err(ConfirmError::Refused("no queue took it")),
+            Ok(Confirmation::Nack(_)) => Err(ConfirmError::Refused("nacked")),
+            Ok(Confirmation::NotRequested) => Err(ConfirmError::Refused("not confirmed")),
             Err(_) => {
                 self.lost(&link);
-                Err(SinkError::Unavailable)
+                Err(ConfirmError::Unavailable)
             }
         }
     }
