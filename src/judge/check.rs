@@ -330,7 +330,7 @@ fn in_flight(spans: impl Iterator<Item = (i64, i64)>) -> u64 {
     let (mut starts, mut ends): (Vec<i64>, Vec<i64>) = spans.unzip();
     starts.sort_unstable();
     ends.sort_unstable();
-    crate::engine::verify::max_overlap(&starts, &ends)
+    crate::engine::order_check::max_overlap(&starts, &ends)
 }
 
 #[cfg(test)]

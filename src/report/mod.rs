@@ -14,9 +14,9 @@ pub mod usage;
 
 use crate::broker::design::Design;
 use crate::engine::bound::lower_bound;
+use crate::engine::order_check::{self, OrderCheck};
 use crate::engine::record::Execution;
 use crate::engine::timer::TimerMode;
-use crate::engine::verify::{self, Verification};
 use crate::engine::{ClockKind, Plan, Strategy};
 use crate::error::CheckFailed;
 use crate::workload::Workload;
@@ -169,7 +169,7 @@ pub struct RunInfo {
 
 impl Report {
     /// Builds the report of one verified run.
-    pub fn build(w: &Workload, info: RunInfo, exec: &Execution, v: &Verification) -> Report {
+    pub fn build(w: &Workload, info: RunInfo, exec: &Execution, v: &OrderCheck) -> Report {
         let shape = w.shape();
         let lanes = info.plan.lanes(shape.accounts);
         let bound = lower_bound(&shape, lanes);
@@ -271,14 +271,14 @@ pub fn finish_run_with(
     json: Option<&PathBuf>,
     adjust: impl FnOnce(&mut Report),
 ) -> Result<Report> {
-    let verdict = verify::check_order(w, &exec.records);
+    let verdict = order_check::check_order(w, &exec.records);
     let mut report = Report::build(w, info, &exec, &verdict);
     adjust(&mut report);
     if let Some(path) = log {
         log::write(path, w, &exec.records)?;
     }
     // Last, because it consumes the records.
-    report.max_in_flight = verify::max_in_flight(exec.records);
+    report.max_in_flight = order_check::max_in_flight(exec.records);
     if let Some(path) = json {
         crate::output::write_json_atomic(path, &report)?;
     }

@@ -203,7 +203,7 @@ mod agreement {
                 let e = w.push(EventId(i as u64 + 1), AccountId(account), None);
                 records.set(e, Micros(start), Micros(start + took), LaneId(0));
             }
-            let engine = crate::engine::verify::check_order(&w, &records);
+            let engine = crate::engine::order_check::check_order(&w, &records);
             let mut csv = Vec::new();
             crate::report::log::write_rows(&mut csv, &w, &records).unwrap();
             let spec = LogSpec { pattern: None, time: "auto".parse().unwrap() };
