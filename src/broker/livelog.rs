@@ -2,7 +2,7 @@
 //! so whatever a killed worker processed is on disk.
 
 use crate::engine::clock::Clock;
-use crate::engine::handler::{Ctx, Handler, Job};
+use crate::engine::work::{Ctx, Handler, Job};
 use crate::handler::AnyHandler;
 use crate::live::Board;
 use crate::sync::lock;

@@ -230,7 +230,7 @@ fn process(
         (None, None, _) if dashboard.is_some() => {
             let board = dashboard.map(Standalone::board).expect("matched");
             let handler = Observed {
-                inner: crate::engine::handler::SleepHandler,
+                inner: crate::engine::work::SleepHandler,
                 board: std::sync::Arc::clone(board),
             };
             let never = Box::pin(std::future::pending());

@@ -10,7 +10,6 @@ pub mod bound;
 pub mod clock;
 pub mod exec;
 mod group;
-pub mod handler;
 pub mod order_check;
 pub mod own_lane;
 pub mod policy;
@@ -19,6 +18,7 @@ pub mod record;
 pub mod scheduler;
 pub mod sim;
 pub mod timer;
+pub mod work;
 
 use crate::error::UsageError;
 use serde::{Deserialize, Serialize};

@@ -11,7 +11,7 @@ use super::exec::ExecHandler;
 use super::http::HttpHandler;
 use super::{HandlerArgs, HandlerSpec, OnFailure, Policy};
 use crate::engine::clock::Clock;
-use crate::engine::handler::{Ctx, Handler, Job};
+use crate::engine::work::{Ctx, Handler, Job};
 use crate::report::stats::{Distribution, Percentiles};
 use crate::sync::lock;
 use crate::types::{AccountId, EventId, Micros};

@@ -7,7 +7,7 @@ use super::intake::{Arrivals, LiveEngine};
 use super::store::{Pending, Store, StoreError};
 use crate::broker::livelog::LiveLog;
 use crate::engine::clock::Clock;
-use crate::engine::handler::{Ctx, Handler, Job};
+use crate::engine::work::{Ctx, Handler, Job};
 use crate::handler::AnyHandler;
 use crate::sync::{lock, read, write};
 use crate::types::{AccountId, EventId, Micros};

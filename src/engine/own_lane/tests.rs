@@ -2,9 +2,9 @@
 
 use super::*;
 use crate::engine::clock::TokioClock;
-use crate::engine::handler::SleepHandler;
 use crate::engine::order_check::check_order_and_in_flight;
 use crate::engine::sim;
+use crate::engine::work::SleepHandler;
 use crate::types::Micros;
 use crate::types::{AccountId, EventId};
 use crate::workload::{Durations, Source};

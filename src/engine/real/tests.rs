@@ -2,11 +2,11 @@
 
 use super::*;
 use crate::engine::clock::TokioClock;
-use crate::engine::handler::Ctx;
-use crate::engine::handler::SleepHandler;
 use crate::engine::order_check::check_order_and_in_flight;
 use crate::engine::scheduler::build;
 use crate::engine::sim::simulate;
+use crate::engine::work::Ctx;
+use crate::engine::work::SleepHandler;
 use crate::workload::Source;
 
 const MS: u64 = 1_000;
