@@ -32,7 +32,7 @@ impl LiveLog {
             .with_context(|| format!("cannot open log {}", path.display()))?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         if len == 0 {
-            writeln!(file, "{}", crate::report::log::HEADER)
+            writeln!(file, "{}", crate::report::processed_log::HEADER)
                 .with_context(|| format!("cannot write log {}", path.display()))?;
         }
         Ok(LiveLog {

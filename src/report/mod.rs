@@ -4,8 +4,8 @@
 pub mod baseline;
 pub mod external;
 pub mod handling;
-pub mod log;
 mod print;
+pub mod processed_log;
 pub mod stats;
 pub mod summary;
 pub mod sweep;
@@ -275,7 +275,7 @@ pub fn finish_run_with(
     let mut report = Report::build(w, info, &exec, &verdict);
     adjust(&mut report);
     if let Some(path) = log {
-        log::write(path, w, &exec.records)?;
+        processed_log::write(path, w, &exec.records)?;
     }
     // Last, because it consumes the records.
     report.max_in_flight = order_check::max_in_flight(exec.records);

@@ -205,7 +205,7 @@ mod agreement {
             }
             let engine = crate::engine::order_check::check_order(&w, &records);
             let mut csv = Vec::new();
-            crate::report::log::write_rows(&mut csv, &w, &records).unwrap();
+            crate::report::processed_log::write_rows(&mut csv, &w, &records).unwrap();
             let spec = LogSpec { pattern: None, time: "auto".parse().unwrap() };
             let mut judge = Judge::new(&w);
             let summary = read_bytes(&csv, "p".as_ref(), &spec, |e| judge.add(e)).unwrap();
