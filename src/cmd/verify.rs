@@ -3,7 +3,7 @@
 use crate::cli::GlobalArgs;
 use crate::engine::Workers;
 use crate::error::CheckFailed;
-use crate::judge::log::{LogSpec, Pattern};
+use crate::judge::foreign_log::{LogSpec, Pattern};
 use crate::judge::time::TimeFormat;
 use crate::output::Format;
 use crate::types::Micros;

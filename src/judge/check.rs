@@ -6,7 +6,7 @@
 //! are ordered by line (a log is written as events finish), and an overlap or a short handler
 //! counts only when it is larger than one resolution step.
 
-use super::log::{Entry, LogSummary};
+use super::foreign_log::{Entry, LogSummary};
 use crate::report::stats::Distribution;
 use crate::types::{EventId, EventIdx};
 use crate::workload::{IdMap, Shape, Workload};

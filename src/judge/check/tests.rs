@@ -1,7 +1,7 @@
 //! Unit tests of the judge: each kind of violation found in a log, with its lines.
 
 use super::*;
-use crate::judge::log::LogFormat;
+use crate::judge::foreign_log::LogFormat;
 use crate::judge::time::Resolution;
 use crate::types::{AccountId, Micros};
 use crate::workload::Source;
@@ -184,7 +184,7 @@ fn sent_times_start_the_wall_clock_and_the_latency() {
 mod agreement {
     use super::*;
     use crate::engine::record::Records;
-    use crate::judge::log::{read_bytes, LogSpec};
+    use crate::judge::foreign_log::{read_bytes, LogSpec};
     use crate::types::LaneId;
     use proptest::prelude::*;
 
