@@ -12,7 +12,7 @@
 
 use super::acks::{self, AckError, AckMsg, Acked, Session};
 use super::amqp::{self, Topology};
-use super::livelog::LoggedSleep;
+use super::logged::Logged;
 use super::pump::{ack_observer, skip_abandoned, Book, Eng, Pump, Shared};
 pub use super::pump::{BrokerStats, Live};
 use crate::engine::clock::PreciseClock;
@@ -64,7 +64,7 @@ pub struct Config {
     pub workload: Workload,
     /// For messages without `duration_us`.
     pub process_time: Micros,
-    pub handler: LoggedSleep,
+    pub handler: Logged,
     /// How long to keep reconnecting after the connection is lost; `None`: a lost connection
     /// ends the run with an error at once.
     pub reconnect_timeout: Option<Duration>,

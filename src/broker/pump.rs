@@ -9,7 +9,7 @@
 
 use super::acks::{AckError, AckMsg, Session, Settled};
 use super::amqp::Message;
-use super::livelog::{LoggedSleep, Skip};
+use super::logged::{Logged, Skip};
 use crate::engine::clock::{Clock, PreciseClock};
 use crate::engine::real::{Engine, Observer};
 use crate::engine::work::Job;
@@ -100,7 +100,7 @@ impl Window {
 }
 
 /// The engine that every queue's pump feeds.
-pub(super) type Eng = Engine<LoggedSleep, PreciseClock>;
+pub(super) type Eng = Engine<Logged, PreciseClock>;
 
 /// The board of a live dashboard, fed by the consumer: each delivered event is queued on it
 /// (unless `preloaded`), started by the handler and ended by the ack observer, all from

@@ -1,12 +1,13 @@
 //! `eventbench worker`: consume RabbitMQ queues through the live engine, ack after processing.
 
 use crate::broker::consume::{self, BrokerStats, Config, Live, StopWhen};
-use crate::broker::livelog::{LiveLog, LoggedSleep};
+use crate::broker::logged::Logged;
 use crate::cli::GlobalArgs;
 use crate::engine::exec::Abort;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::handler::{AnyHandler, HandlerArgs};
 use crate::live::{Board, Info};
+use crate::live_log::LiveLog;
 use crate::output::Format;
 use crate::report::print_report;
 use crate::report::Report;
@@ -195,7 +196,7 @@ fn consumer_config(
         ),
         process_time: args.process_time,
         abort: handler.guarded().map(|g| Box::pin(g.aborted()) as Abort),
-        handler: LoggedSleep {
+        handler: Logged {
             inner: handler.clone(),
             log,
             worker: u64::from(std::process::id()),

@@ -5,10 +5,10 @@
 use super::committer::{CommitFailed, CommitStats, Committer, CommitterThread, OnDurable};
 use super::intake::{Arrivals, LiveEngine};
 use super::store::{Pending, Store, StoreError};
-use crate::broker::livelog::LiveLog;
 use crate::engine::clock::Clock;
 use crate::engine::work::{Ctx, Handler, Job};
 use crate::handler::AnyHandler;
+use crate::live_log::LiveLog;
 use crate::sync::{lock, read, write};
 use crate::types::{AccountId, EventId, Micros};
 use crate::workload::Workload;
