@@ -7,7 +7,8 @@ use crate::engine::{exec, ClockKind, Plan, Strategy, Workers};
 use crate::handler::settle::Settled;
 use crate::handler::HandlerArgs;
 use crate::live::{self, observed::Observed};
-use crate::output::{print_report, Format};
+use crate::output::Format;
+use crate::report::print_report;
 use crate::report::usage::CpuTime;
 use crate::report::{self, RunInfo};
 use crate::server::dashboard::Standalone;
@@ -229,7 +230,7 @@ fn process(
         (None, None, _) if dashboard.is_some() => {
             let board = dashboard.map(Standalone::board).expect("matched");
             let handler = Observed {
-                inner: crate::engine::handler::SleepHandler,
+                inner: crate::engine::work::SleepHandler,
                 board: std::sync::Arc::clone(board),
             };
             let never = Box::pin(std::future::pending());

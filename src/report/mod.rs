@@ -4,7 +4,8 @@
 pub mod baseline;
 pub mod external;
 pub mod handling;
-pub mod log;
+mod print;
+pub mod processed_log;
 pub mod stats;
 pub mod summary;
 pub mod sweep;
@@ -13,17 +14,17 @@ pub mod usage;
 
 use crate::broker::design::Design;
 use crate::engine::bound::lower_bound;
+use crate::engine::order_check::{self, OrderCheck};
 use crate::engine::record::Execution;
 use crate::engine::timer::TimerMode;
-use crate::engine::verify::{self, Verification};
 use crate::engine::{ClockKind, Plan, Strategy};
 use crate::error::CheckFailed;
 use crate::workload::Workload;
 use anyhow::Result;
 pub use handling::{BoundBasis, Handling};
+pub use print::print_report;
 use serde::{Deserialize, Serialize};
 use stats::{Distribution, Percentiles};
-use std::io::Write;
 use std::path::PathBuf;
 
 /// One run's report (the `--json` object).
@@ -168,7 +169,7 @@ pub struct RunInfo {
 
 impl Report {
     /// Builds the report of one verified run.
-    pub fn build(w: &Workload, info: RunInfo, exec: &Execution, v: &Verification) -> Report {
+    pub fn build(w: &Workload, info: RunInfo, exec: &Execution, v: &OrderCheck) -> Report {
         let shape = w.shape();
         let lanes = info.plan.lanes(shape.accounts);
         let bound = lower_bound(&shape, lanes);
@@ -270,19 +271,16 @@ pub fn finish_run_with(
     json: Option<&PathBuf>,
     adjust: impl FnOnce(&mut Report),
 ) -> Result<Report> {
-    let verdict = verify::check_order(w, &exec.records);
+    let verdict = order_check::check_order(w, &exec.records);
     let mut report = Report::build(w, info, &exec, &verdict);
     adjust(&mut report);
     if let Some(path) = log {
-        log::write(path, w, &exec.records)?;
+        processed_log::write(path, w, &exec.records)?;
     }
     // Last, because it consumes the records.
-    report.max_in_flight = verify::max_in_flight(exec.records);
+    report.max_in_flight = order_check::max_in_flight(exec.records);
     if let Some(path) = json {
-        crate::output::write_atomic(path, |f| {
-            serde_json::to_writer_pretty(&mut *f, &report)?;
-            Ok(writeln!(f)?)
-        })?;
+        crate::output::write_json_atomic(path, &report)?;
     }
     Ok(report)
 }
