@@ -4,7 +4,7 @@
 
 use divan::counter::ItemsCount;
 use divan::Bencher;
-use eventbench::engine::handler::Job;
+use eventbench::engine::work::Job;
 use eventbench::handler::http::HttpHandler;
 use eventbench::types::{AccountId, EventId, EventIdx, Micros};
 use hyper::body::Incoming;

@@ -5,7 +5,7 @@
 use divan::counter::ItemsCount;
 use divan::Bencher;
 use eventbench::judge::check::Judge;
-use eventbench::judge::log::{read_bytes, LogSpec};
+use eventbench::judge::foreign_log::{read_bytes, LogSpec};
 use eventbench::types::Micros;
 use eventbench::workload::{generate, Workload};
 use std::fmt::Write;

@@ -16,6 +16,7 @@ pub mod handler;
 pub mod http_url;
 pub mod judge;
 pub mod live;
+pub mod live_log;
 pub mod output;
 pub mod pipeline;
 pub mod progress;

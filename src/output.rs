@@ -1,7 +1,7 @@
 //! What leaves the process: output files written atomically (a temporary file in the same
-//! folder, renamed into place) and reports printed on stdout.
+//! folder, renamed into place) and the `--format` of what is printed on stdout. It names no
+//! report, so every layer (the report included) may write its files through it.
 
-use crate::report::{self, Report};
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -116,25 +116,20 @@ pub fn write_atomic(
     f.commit()
 }
 
+/// Writes `value` atomically as pretty JSON ending in a newline: the shape of every `--json`
+/// file.
+pub fn write_json_atomic(target: &Path, value: &impl serde::Serialize) -> Result<()> {
+    write_atomic(target, |f| {
+        serde_json::to_writer_pretty(&mut *f, value)?;
+        Ok(writeln!(f)?)
+    })
+}
+
 /// How a report is printed on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Table,
     Json,
-}
-
-/// Prints a report on stdout in the chosen format.
-pub fn print_report(report: &Report, format: Format) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match format {
-        Format::Table => out.write_all(report::table::render(report).as_bytes())?,
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, report)?;
-            writeln!(out)?;
-        }
-    }
-    out.flush()?;
-    Ok(())
 }
 
 #[cfg(test)]

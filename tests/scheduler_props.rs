@@ -4,9 +4,9 @@
 //! equal, `sharded` equals its busiest shard, and `pool` stays within twice the bound.
 
 use eventbench::engine::bound::lower_bound;
+use eventbench::engine::order_check::check_order_and_in_flight as verify;
 use eventbench::engine::scheduler::build;
 use eventbench::engine::sim::{run, simulate};
-use eventbench::engine::verify::verify;
 use eventbench::engine::Strategy;
 use eventbench::types::{AccountId, EventId, Micros};
 use eventbench::workload::{Durations, Source, Workload};

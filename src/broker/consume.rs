@@ -12,29 +12,27 @@
 
 use super::acks::{self, AckError, AckMsg, Acked, Session};
 use super::amqp::{self, Topology};
-use super::livelog::LoggedSleep;
-use super::pump::{ack_observer, skip_abandoned, Book, Pump, Shared};
+use super::logged::Logged;
+use super::pump::{ack_observer, skip_abandoned, Book, Eng, Pump, Shared};
+pub use super::pump::{BrokerStats, Live};
 use crate::engine::clock::PreciseClock;
+use crate::engine::exec::Abort;
 use crate::engine::real::Engine;
 use crate::engine::record::Execution;
 use crate::engine::timer::{TimerMode, TimerThread};
 use crate::engine::{ClockKind, Strategy};
-use crate::live::Board;
 use crate::sync::lock;
-use crate::types::{EventId, Micros};
+use crate::types::Micros;
 use crate::workload::Workload;
 use anyhow::{anyhow, Context, Result};
 use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
-use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-
-pub(super) type Eng = Engine<LoggedSleep, PreciseClock>;
 
 /// First wait before reconnecting; doubled per failed attempt up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -66,7 +64,7 @@ pub struct Config {
     pub workload: Workload,
     /// For messages without `duration_us`.
     pub process_time: Micros,
-    pub handler: LoggedSleep,
+    pub handler: Logged,
     /// How long to keep reconnecting after the connection is lost; `None`: a lost connection
     /// ends the run with an error at once.
     pub reconnect_timeout: Option<Duration>,
@@ -77,46 +75,6 @@ pub struct Config {
     pub timer: TimerMode,
     /// A live dashboard to feed (`--dashboard`).
     pub live: Option<Live>,
-}
-
-/// The board of a live dashboard, fed by the consumer: each delivered event is queued on it
-/// (unless `preloaded`), started by the handler and ended by the ack observer, all from
-/// counters and short locks; the page itself is served and sampled elsewhere.
-#[derive(Clone)]
-pub struct Live {
-    pub board: Arc<Board>,
-    /// The board already holds every event (a run's workload, queued at time 0): deliveries
-    /// are not queued again.
-    pub preloaded: bool,
-}
-
-/// See [`Config::abort`].
-pub type Abort = std::pin::Pin<Box<dyn std::future::Future<Output = EventId> + Send>>;
-
-/// Delivery counts beside the engine's report.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
-pub struct BrokerStats {
-    /// Events delivered (each event of a batched message counts).
-    pub deliveries: u64,
-    /// Messages delivered (one event each, or a batch).
-    pub messages: u64,
-    /// Events of messages the broker flagged as redelivered (a consumer died or disconnected
-    /// before acknowledging them).
-    pub redelivered: u64,
-    /// Deliveries of an event id this process had already received (at-least-once duplicates).
-    pub repeated: u64,
-    /// Messages whose body was neither an event nor an array of events; rejected without
-    /// requeue.
-    pub malformed: u64,
-    /// Events whose message was acknowledged.
-    pub acked: u64,
-    /// Messages acknowledged.
-    pub acked_messages: u64,
-    /// Connections re-established after a loss.
-    pub reconnects: u64,
-    /// Deliveries of a lost connection dropped before they started (the broker redelivers
-    /// them); not in the report's events.
-    pub abandoned: u64,
 }
 
 /// What a finished consumer run hands back.

@@ -1,20 +1,21 @@
 //! The RabbitMQ backend: publishing workloads to N durable single-active-consumer queues routed
 //! by account, and consuming them through the live engine with acks in per-account order.
 //!
-//! [`amqp`] holds the wire details, [`publish`] the batch publisher and [`sink`] the shared
+//! [`amqp`] holds the wire details, [`publish`] the batch publisher and [`confirm`] the shared
 //! confirmed publisher behind `serve --broker`; [`consume`] runs a consumer (reconnecting
 //! after a lost connection), `pump` is one queue's consumer and [`acks`] acknowledges in few
-//! frames; [`livelog`] is the kill-proof processed log of a worker; [`design`] runs the
-//! original one-message-at-a-time design and ours on throwaway queues for `compare --broker`.
+//! frames; [`logged`] is the consumer's handler, which writes the live log; [`design`] runs
+//! the original one-message-at-a-time design and ours on throwaway queues for
+//! `compare --broker`.
 
 pub mod acks;
 pub mod amqp;
+pub mod confirm;
 pub mod consume;
 pub mod design;
-pub mod livelog;
+pub mod logged;
 pub mod publish;
 mod pump;
-pub mod sink;
 
 use crate::engine::record::{Execution, Records};
 use crate::engine::timer::TimerMode;
@@ -149,7 +150,7 @@ fn consumer_config(topo: &Topology, workload: &Workload, plan: Plan, opts: &Opti
         workload: template,
         process_time: Micros::ZERO,
         abort: None,
-        handler: livelog::LoggedSleep {
+        handler: logged::Logged {
             inner: crate::handler::AnyHandler::Sleep,
             log: None,
             worker: u64::from(std::process::id()),

@@ -9,11 +9,11 @@
 
 use super::acks::{AckError, AckMsg, Session, Settled};
 use super::amqp::Message;
-use super::consume::{BrokerStats, Eng, Live};
-use super::livelog::Skip;
+use super::logged::{Logged, Skip};
 use crate::engine::clock::{Clock, PreciseClock};
-use crate::engine::handler::Job;
-use crate::engine::real::Observer;
+use crate::engine::real::{Engine, Observer};
+use crate::engine::work::Job;
+use crate::live::Board;
 use crate::sync::lock;
 use crate::types::{AccountId, EventId, EventIdx, Micros};
 use anyhow::anyhow;
@@ -21,6 +21,7 @@ use futures_util::StreamExt;
 use lapin::acker::Acker;
 use lapin::options::BasicRejectOptions;
 use lapin::Channel;
+use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -96,6 +97,46 @@ impl Window {
             .enumerate()
             .filter_map(move |(i, s)| s.map(|s| (EventIdx(base + i as u32), s)))
     }
+}
+
+/// The engine that every queue's pump feeds.
+pub(super) type Eng = Engine<Logged, PreciseClock>;
+
+/// The board of a live dashboard, fed by the consumer: each delivered event is queued on it
+/// (unless `preloaded`), started by the handler and ended by the ack observer, all from
+/// counters and short locks; the page itself is served and sampled elsewhere.
+#[derive(Clone)]
+pub struct Live {
+    pub board: Arc<Board>,
+    /// The board already holds every event (a run's workload, queued at time 0): deliveries
+    /// are not queued again.
+    pub preloaded: bool,
+}
+
+/// Delivery counts beside the engine's report.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct BrokerStats {
+    /// Events delivered (each event of a batched message counts).
+    pub deliveries: u64,
+    /// Messages delivered (one event each, or a batch).
+    pub messages: u64,
+    /// Events of messages the broker flagged as redelivered (a consumer died or disconnected
+    /// before acknowledging them).
+    pub redelivered: u64,
+    /// Deliveries of an event id this process had already received (at-least-once duplicates).
+    pub repeated: u64,
+    /// Messages whose body was neither an event nor an array of events; rejected without
+    /// requeue.
+    pub malformed: u64,
+    /// Events whose message was acknowledged.
+    pub acked: u64,
+    /// Messages acknowledged.
+    pub acked_messages: u64,
+    /// Connections re-established after a loss.
+    pub reconnects: u64,
+    /// Deliveries of a lost connection dropped before they started (the broker redelivers
+    /// them); not in the report's events.
+    pub abandoned: u64,
 }
 
 /// Pending messages and their events, and the counts.

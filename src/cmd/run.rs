@@ -5,13 +5,12 @@ use crate::cli::{EngineArgs, GlobalArgs};
 use crate::engine::ClockKind;
 use crate::handler::HandlerArgs;
 use crate::live::{self, Board};
-use crate::output::{print_report, Format};
+use crate::output::Format;
 use crate::pipeline::{self, Intake, Spec};
-use crate::report::{Report, RunInfo};
+use crate::report::{print_report, Report, RunInfo};
 use crate::server::dashboard::Standalone;
 use crate::workload::Workload;
 use anyhow::Result;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -153,10 +152,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let finished = pipeline::run(spec, workload)?;
     let (report, _) = Report::from_outcome(finished.outcome, args.log.as_deref())?;
     if let Some(path) = &args.json {
-        crate::output::write_atomic(path, |f| {
-            serde_json::to_writer_pretty(&mut *f, &report)?;
-            Ok(writeln!(f)?)
-        })?;
+        crate::output::write_json_atomic(path, &report)?;
     }
     crate::handler::write_dead_letters(&args.handlers, &finished.dead_letters)?;
     if let Some(d) = dashboard {

@@ -1,18 +1,17 @@
 //! `eventbench serve`: flags, runtime, listener and signals around [`crate::server::run`].
 
 use crate::broker::amqp::{Topology, DEFAULT_PREFIX};
-use crate::broker::sink::Sink;
+use crate::broker::confirm::ConfirmedPublisher;
 use crate::cli::{EngineArgs, GlobalArgs};
 use crate::engine::{ClockKind, Strategy};
 use crate::error::UsageError;
 use crate::handler::{AnyHandler, HandlerArgs};
-use crate::output::{print_report, Format};
-use crate::report::Report;
+use crate::output::Format;
+use crate::report::{print_report, Report};
 use crate::server::listen::Limits;
 use crate::server::{self, Config};
 use crate::types::Micros;
 use anyhow::{Context, Result};
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -207,10 +206,7 @@ fn write_report(
     leftover: Option<&server::Leftover>,
 ) -> Result<()> {
     if let Some(path) = &args.json {
-        crate::output::write_atomic(path, |f| {
-            serde_json::to_writer_pretty(&mut *f, report)?;
-            Ok(writeln!(f)?)
-        })?;
+        crate::output::write_json_atomic(path, report)?;
     }
     print_report(report, args.format)?;
     if refused_connections > 0 {
@@ -255,17 +251,14 @@ fn relay(args: &Args, url: &str) -> Result<()> {
     let topo = Topology::new(url, args.queues.unwrap_or(1), &args.queue_prefix);
     let rt = crate::engine::runtime()?;
     let outcome = rt.block_on(async {
-        let sink = Sink::connect(topo, usize::from(args.channels)).await?;
+        let sink = ConfirmedPublisher::connect(topo, usize::from(args.channels)).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         server::relay::run(listener, sink, true, shutdown_signal()).await
     })?;
     if let Some(path) = &args.json {
-        crate::output::write_atomic(path, |f| {
-            serde_json::to_writer_pretty(&mut *f, &outcome)?;
-            Ok(writeln!(f)?)
-        })?;
+        crate::output::write_json_atomic(path, &outcome)?;
     }
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),

@@ -3,12 +3,11 @@
 use crate::cli::GlobalArgs;
 use crate::engine::Workers;
 use crate::error::CheckFailed;
-use crate::judge::log::{LogSpec, Pattern};
+use crate::judge::foreign_log::{LogSpec, Pattern};
 use crate::judge::time::TimeFormat;
 use crate::output::Format;
 use crate::types::Micros;
 use anyhow::Result;
-use std::io::Write;
 use std::path::PathBuf;
 
 /// Flags of `verify`.
@@ -100,12 +99,9 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     };
     let report = crate::judge::report(&workload, findings, &summary, lanes);
     if let Some(path) = &args.json {
-        crate::output::write_atomic(path, |f| {
-            serde_json::to_writer_pretty(&mut *f, &report)?;
-            Ok(writeln!(f)?)
-        })?;
+        crate::output::write_json_atomic(path, &report)?;
     }
-    crate::output::print_report(&report, args.format)?;
+    crate::report::print_report(&report, args.format)?;
     if report.passed() {
         return Ok(());
     }

@@ -1,19 +1,21 @@
 //! `eventbench worker`: consume RabbitMQ queues through the live engine, ack after processing.
 
-use crate::broker::consume::{self, BrokerStats, Config, Live, StopWhen};
-use crate::broker::livelog::{LiveLog, LoggedSleep};
+use crate::broker::consume::{BrokerStats, Config, Live, StopWhen};
+use crate::broker::logged::Logged;
 use crate::cli::{EngineArgs, GlobalArgs};
+use crate::engine::exec::Abort;
 use crate::engine::{ClockKind, Plan};
 use crate::handler::{AnyHandler, HandlerArgs};
 use crate::live::{Board, Info};
-use crate::output::{print_report, Format};
+use crate::live_log::LiveLog;
+use crate::output::Format;
+use crate::report::print_report;
 use crate::report::Report;
 use crate::server::dashboard::Standalone;
 use crate::types::Micros;
 use crate::workload::{Durations, Source, Workload};
 use anyhow::Result;
 use serde::Serialize;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -179,8 +181,8 @@ fn consumer_config(
         process_time: args.engine.timing.process_time,
         abort: handler
             .guarded()
-            .map(|g| Box::pin(g.aborted()) as consume::Abort),
-        handler: LoggedSleep {
+            .map(|g| Box::pin(g.aborted()) as Abort),
+        handler: Logged {
             inner: handler.clone(),
             log,
             worker: u64::from(std::process::id()),
@@ -234,10 +236,7 @@ fn write_report(args: &Args, report: &Report, s: BrokerStats) -> Result<()> {
         broker: s,
     };
     if let Some(path) = &args.json {
-        crate::output::write_atomic(path, |f| {
-            serde_json::to_writer_pretty(&mut *f, &full)?;
-            Ok(writeln!(f)?)
-        })?;
+        crate::output::write_json_atomic(path, &full)?;
     }
     print_report(report, args.format)?;
     eprintln!(

@@ -2,11 +2,11 @@
 //! shared-lock engine), drives it to the end on the real clock, and watches for Ctrl-C.
 
 use super::clock::{Clock, PreciseClock};
-use super::handler::{Handler, SleepHandler};
 use super::own_lane::{self, OwnLanes};
 use super::real::{Backlog, Engine};
 use super::record::Execution;
 use super::timer::{TimerMode, TimerThread};
+use super::work::{Handler, SleepHandler};
 use super::{sim, ClockKind, Plan};
 use crate::progress::Progress;
 use crate::types::EventId;

@@ -3,8 +3,8 @@
 //! and the summary of a run once it has ended.
 
 use super::clock::Clock;
-use super::handler::{invoke, Handler, Job};
 use super::record::{Execution, Records};
+use super::work::{invoke, Handler, Job};
 use super::ClockKind;
 use crate::types::Micros;
 use futures_util::FutureExt;
@@ -25,7 +25,7 @@ pub(crate) struct Finished<T> {
     pub panicked: bool,
 }
 
-/// Runs one handler (see [`super::handler::invoke`]); a panicking handler still ends its
+/// Runs one handler (see [`super::work::invoke`]); a panicking handler still ends its
 /// event, and the records show when.
 pub(crate) fn run_one<'a, H: Handler, C: Clock, T: Send + 'a>(
     handler: &'a H,

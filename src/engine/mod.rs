@@ -10,7 +10,7 @@ pub mod bound;
 pub mod clock;
 pub mod exec;
 mod group;
-pub mod handler;
+pub mod order_check;
 pub mod own_lane;
 pub mod policy;
 pub mod real;
@@ -18,7 +18,7 @@ pub mod record;
 pub mod scheduler;
 pub mod sim;
 pub mod timer;
-pub mod verify;
+pub mod work;
 
 use crate::error::UsageError;
 use serde::{Deserialize, Serialize};

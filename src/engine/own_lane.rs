@@ -10,8 +10,8 @@
 
 use super::clock::Clock;
 use super::group::{self, DoneSignal, BATCH};
-use super::handler::{Handler, Job};
 use super::record::{Execution, SharedRecords};
+use super::work::{Handler, Job};
 use super::ClockKind;
 use crate::sync::lock;
 use crate::types::{AccountId, AccountIdx, EventIdx, LaneId};
@@ -215,7 +215,7 @@ struct Place {
 /// A handler call that has returned.
 type Finished = group::Finished<Place>;
 
-/// Runs the handler of event `e` (see [`super::handler::invoke`]).
+/// Runs the handler of event `e` (see [`super::work::invoke`]).
 fn run_one<'a, H: Handler, C: Clock>(
     s: &'a Shared<H, C>,
     (account, id): (AccountIdx, AccountId),

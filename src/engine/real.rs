@@ -10,9 +10,9 @@
 
 use super::clock::Clock;
 use super::group::{self, DoneSignal, BATCH};
-use super::handler::{Handler, Job};
 use super::record::{Execution, Records};
 use super::scheduler::{Dispatch, Scheduler, Slot};
+use super::work::{Handler, Job};
 use super::{ClockKind, Strategy};
 use crate::sync::lock;
 use crate::types::{AccountId, EventId, EventIdx, Micros};
@@ -309,7 +309,7 @@ fn check_done<H, C>(shared: &Shared<H, C>, core: &Core) {
 /// futures may be in flight, and every byte counts a megabyte.
 type Finished = group::Finished<Slot>;
 
-/// Runs one handler (see [`super::handler::invoke`]).
+/// Runs one handler (see [`super::work::invoke`]).
 fn run_one<'a, H: Handler, C: Clock>(
     shared: &'a Shared<H, C>,
     (d, job): Work,

@@ -208,7 +208,7 @@ impl SharedRecords {
         Records {
             start,
             took: self.took.into_iter().map(AtomicU32::into_inner).collect(),
-            long: self.long.into_inner().unwrap_or_else(|p| p.into_inner()),
+            long: crate::sync::into_inner(self.long),
             lane: self.lane.into_iter().map(AtomicU32::into_inner).collect(),
             arrival: None,
             duplicates: set_calls.saturating_sub(ran),

@@ -187,8 +187,8 @@ pub fn simulate(w: &Workload, sched: &mut dyn Scheduler) -> Execution {
 mod tests {
     use super::*;
     use crate::engine::bound::lower_bound;
+    use crate::engine::order_check::check_order_and_in_flight;
     use crate::engine::scheduler::build;
-    use crate::engine::verify::verify;
     use crate::engine::Strategy;
     use crate::types::{AccountId, EventId};
     use crate::workload::Source;
@@ -206,7 +206,7 @@ mod tests {
         let w = workload(&[1, 2, 1, 3, 1, 2], 1_000_000);
         let exec = simulate(&w, build(Strategy::PerAccount, None).as_mut());
         assert_eq!(exec.wall, Micros(3_000_000));
-        assert!(verify(&w, &exec.records).passed(false));
+        assert!(check_order_and_in_flight(&w, &exec.records).passed(false));
     }
 
     #[test]
@@ -220,7 +220,7 @@ mod tests {
         let pool = simulate(&w, build(Strategy::Pool, Some(2)).as_mut());
         assert_eq!(optimal.wall, bound);
         assert!(pool.wall > bound);
-        let v = verify(&w, &optimal.records);
+        let v = check_order_and_in_flight(&w, &optimal.records);
         assert!(v.passed(false));
         assert_eq!(v.max_in_flight, 2);
     }
@@ -244,7 +244,7 @@ mod tests {
         }
         let exec = simulate(&w, build(Strategy::PerAccount, None).as_mut());
         assert_eq!(exec.wall, Micros(8));
-        assert!(verify(&w, &exec.records).passed(false));
+        assert!(check_order_and_in_flight(&w, &exec.records).passed(false));
     }
 
     #[test]
@@ -257,7 +257,7 @@ mod tests {
         let zero = workload(&[1, 1, 2], 0);
         let exec = simulate(&zero, build(Strategy::Pool, Some(1)).as_mut());
         assert_eq!(exec.wall, Micros(0));
-        assert!(verify(&zero, &exec.records).passed(false));
+        assert!(check_order_and_in_flight(&zero, &exec.records).passed(false));
     }
 }
 

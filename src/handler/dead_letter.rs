@@ -5,6 +5,7 @@
 //! run (`serve`, `worker`) appends and syncs each row before the event counts as finished,
 //! because finishing is what acknowledges it.
 
+use crate::sync::lock;
 use crate::types::{AccountId, EventId, EventIdx, Micros};
 use anyhow::{Context, Result};
 use std::fs::File;
@@ -24,14 +25,15 @@ pub struct Row {
     pub error: String,
 }
 
-enum Sink {
+/// Rows kept in memory (batch runs) or appended to a file (`serve`, `worker`).
+enum Destination {
     Collect(Vec<Row>),
     Append { path: PathBuf, file: File },
 }
 
 /// Where dead letters go.
 pub struct DeadLetters {
-    sink: Mutex<Sink>,
+    dest: Mutex<Destination>,
     count: std::sync::atomic::AtomicU64,
 }
 
@@ -39,7 +41,7 @@ impl DeadLetters {
     /// Collects rows for [`DeadLetters::take`] (batch runs).
     pub fn collect() -> Self {
         DeadLetters {
-            sink: Mutex::new(Sink::Collect(Vec::new())),
+            dest: Mutex::new(Destination::Collect(Vec::new())),
             count: Default::default(),
         }
     }
@@ -57,7 +59,7 @@ impl DeadLetters {
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         Ok(DeadLetters {
-            sink: Mutex::new(Sink::Append {
+            dest: Mutex::new(Destination::Append {
                 path: path.to_path_buf(),
                 file,
             }),
@@ -69,14 +71,14 @@ impl DeadLetters {
         self.count.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Keeps a row; with an append sink, it is on disk when this returns.
+    /// Keeps a row; with an append destination, it is on disk when this returns.
     pub fn push(&self, row: Row) -> Result<()> {
         self.count
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
-        match &mut *sink {
-            Sink::Collect(rows) => rows.push(row),
-            Sink::Append { path, file } => {
+        let mut dest = lock(&self.dest);
+        match &mut *dest {
+            Destination::Collect(rows) => rows.push(row),
+            Destination::Append { path, file } => {
                 let mut line = Vec::new();
                 write_rows(&mut line, std::slice::from_ref(&row), false)?;
                 file.write_all(&line)
@@ -87,16 +89,16 @@ impl DeadLetters {
         Ok(())
     }
 
-    /// The collected rows in arrival order (empty for an append sink).
+    /// The collected rows in arrival order (empty for an append destination).
     pub fn take(&self) -> Vec<Row> {
-        let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
-        match &mut *sink {
-            Sink::Collect(rows) => {
+        let mut dest = lock(&self.dest);
+        match &mut *dest {
+            Destination::Collect(rows) => {
                 let mut rows = std::mem::take(rows);
                 rows.sort_by_key(|r| r.index);
                 rows
             }
-            Sink::Append { .. } => Vec::new(),
+            Destination::Append { .. } => Vec::new(),
         }
     }
 }

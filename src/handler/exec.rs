@@ -1,6 +1,6 @@
 //! `exec:COMMAND`: one process per event, without a shell unless the user writes one.
 
-use crate::engine::handler::Job;
+use crate::engine::work::Job;
 use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};

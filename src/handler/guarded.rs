@@ -11,8 +11,9 @@ use super::exec::ExecHandler;
 use super::http::HttpHandler;
 use super::{HandlerArgs, HandlerSpec, OnFailure, Policy};
 use crate::engine::clock::Clock;
-use crate::engine::handler::{Ctx, Handler, Job};
+use crate::engine::work::{Ctx, Handler, Job};
 use crate::report::stats::{Distribution, Percentiles};
+use crate::sync::lock;
 use crate::types::{AccountId, EventId, Micros};
 use anyhow::Result;
 use std::collections::HashMap;
@@ -130,7 +131,7 @@ impl Guarded {
     /// The counts so far.
     pub fn tally(&self) -> Tally {
         let s = &self.state;
-        let calls = s.calls.lock().unwrap_or_else(|p| p.into_inner());
+        let calls = lock(&s.calls);
         Tally {
             handler_us: calls.percentiles(),
             calls: calls.len(),
@@ -143,11 +144,7 @@ impl Guarded {
 
     /// Each event's measured time in its handler by event index (0 for events never handled).
     pub fn measured(&self, events: usize) -> Vec<Micros> {
-        let m = self
-            .state
-            .measured
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let m = lock(&self.state.measured);
         (0..events)
             .map(|i| Micros(m.get(i).copied().unwrap_or(0)))
             .collect()
@@ -155,12 +152,7 @@ impl Guarded {
 
     /// Events handed to the handler but passed over without a try (stopped account, abort).
     pub fn passed_over(&self) -> Vec<u32> {
-        let mut v = self
-            .state
-            .passed_over
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let mut v = lock(&self.state.passed_over).clone();
         v.sort_unstable();
         v
     }
@@ -178,7 +170,7 @@ impl Guarded {
                 e.0
             ));
         }
-        let stopped = self.state.stopped.lock().unwrap_or_else(|p| p.into_inner());
+        let stopped = lock(&self.state.stopped);
         stopped.get(&job.account).map(|e| {
             format!(
                 "not attempted: account {} was stopped after event {} failed",
@@ -208,11 +200,7 @@ impl Guarded {
                 )),
             };
             let took = Micros::from_duration(started.elapsed());
-            self.state
-                .calls
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .record(took.0);
+            lock(&self.state.calls).record(took.0);
             let Err(e) = result else { break None };
             self.state.failures.fetch_add(1, Relaxed);
             if tries >= self.policy.retries {
@@ -233,19 +221,12 @@ impl Guarded {
     }
 
     fn lock_passed_over(&self) -> std::sync::MutexGuard<'_, Vec<u32>> {
-        self.state
-            .passed_over
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        lock(&self.state.passed_over)
     }
 
     fn measure(&self, job: &Job, took: Duration) {
         let i = job.index.0 as usize;
-        let mut m = self
-            .state
-            .measured
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut m = lock(&self.state.measured);
         if m.len() <= i {
             m.resize(i + 1, 0);
         }
@@ -258,11 +239,7 @@ impl Guarded {
             OnFailure::Skip => {}
             OnFailure::StopAccount => {
                 // Before this call returns, so the account's next event already sees it.
-                self.state
-                    .stopped
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(job.account, job.event);
+                lock(&self.state.stopped).insert(job.account, job.event);
             }
             OnFailure::Abort => {
                 let first = self.abort.send_if_modified(|a| {

@@ -9,7 +9,7 @@
 
 mod conn;
 
-use crate::engine::handler::Job;
+use crate::engine::work::Job;
 use crate::sync::lock;
 use conn::{Conn, Exchange};
 use hyper::header::HeaderValue;

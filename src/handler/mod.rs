@@ -2,7 +2,7 @@
 //! validated settings, and the wrapper that gives real handlers timeouts, order-keeping
 //! retries, a failure policy and a dead-letter file.
 //!
-//! The engine's executors only know [`crate::engine::handler::Handler`]; everything about
+//! The engine's executors only know [`crate::engine::work::Handler`]; everything about
 //! failing and retrying happens inside one handler call (see [`guarded`]), so an account's next
 //! event cannot start while this one is retried, whatever executor runs it.
 
@@ -13,7 +13,7 @@ pub mod http;
 pub mod settle;
 
 use crate::engine::clock::Clock;
-use crate::engine::handler::{Ctx, Handler, Job, SleepHandler};
+use crate::engine::work::{Ctx, Handler, Job, SleepHandler};
 use crate::engine::ClockKind;
 use crate::error::UsageError;
 use crate::types::Micros;

@@ -6,7 +6,7 @@
 //! are ordered by line (a log is written as events finish), and an overlap or a short handler
 //! counts only when it is larger than one resolution step.
 
-use super::log::{Entry, LogSummary};
+use super::foreign_log::{Entry, LogSummary};
 use crate::report::stats::Distribution;
 use crate::types::{EventId, EventIdx};
 use crate::workload::{IdMap, Shape, Workload};
@@ -330,7 +330,7 @@ fn in_flight(spans: impl Iterator<Item = (i64, i64)>) -> u64 {
     let (mut starts, mut ends): (Vec<i64>, Vec<i64>) = spans.unzip();
     starts.sort_unstable();
     ends.sort_unstable();
-    crate::engine::verify::max_overlap(&starts, &ends)
+    crate::engine::order_check::max_overlap(&starts, &ends)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! `run` prints, with the strategy `external`.
 
 pub mod check;
-pub mod log;
+pub mod foreign_log;
 pub mod sent;
 pub mod time;
 
@@ -17,7 +17,7 @@ use crate::report::Report;
 use crate::workload::Workload;
 use anyhow::Result;
 use check::{Findings, Judge};
-use log::{LogSpec, LogSummary};
+use foreign_log::{LogSpec, LogSummary};
 use std::path::Path;
 
 /// Reads the log (and the `--sent` file) and judges it against `w`.
@@ -29,7 +29,7 @@ pub fn judge(
 ) -> Result<(Findings, LogSummary)> {
     let sent_rows = sent.map(sent::read).transpose()?;
     let mut judge = Judge::new(w);
-    let summary = log::read(log_path, spec, |e| judge.add(e))?;
+    let summary = foreign_log::read(log_path, spec, |e| judge.add(e))?;
     if let Some(rows) = &sent_rows {
         judge.accepted(rows);
     }
@@ -162,7 +162,8 @@ mod tests {
         };
         let mut judge = Judge::new(w);
         let summary =
-            log::read_bytes(text.as_bytes(), Path::new("l"), &spec, |e| judge.add(e)).unwrap();
+            foreign_log::read_bytes(text.as_bytes(), Path::new("l"), &spec, |e| judge.add(e))
+                .unwrap();
         (report(w, judge.finish(&summary), &summary, lanes), summary)
     }
 

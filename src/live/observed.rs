@@ -3,7 +3,7 @@
 
 use super::Board;
 use crate::engine::clock::Clock;
-use crate::engine::handler::{Ctx, Handler, Job};
+use crate::engine::work::{Ctx, Handler, Job};
 use std::future::Future;
 use std::sync::Arc;
 

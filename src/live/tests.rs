@@ -3,8 +3,8 @@
 use super::observed::Observed;
 use super::*;
 use crate::engine::clock::TokioClock;
-use crate::engine::handler::SleepHandler;
 use crate::engine::own_lane::{OwnLanes, Prepared};
+use crate::engine::work::SleepHandler;
 use crate::types::{AccountId, EventId, Micros};
 use crate::workload::{Source, Workload};
 use std::sync::Arc;

@@ -12,7 +12,7 @@ pub mod live;
 
 use crate::broker::amqp::Topology;
 use crate::engine::exec;
-use crate::engine::handler::SleepHandler;
+use crate::engine::work::SleepHandler;
 use crate::engine::timer::TimerMode;
 use crate::engine::{ClockKind, Plan, Workers};
 use crate::handler::dead_letter::Row;

@@ -5,7 +5,8 @@ pub mod backend;
 pub mod baseline;
 pub mod external;
 pub mod handling;
-pub mod log;
+mod print;
+pub mod processed_log;
 pub mod stats;
 pub mod summary;
 pub mod sweep;
@@ -13,15 +14,16 @@ pub mod table;
 pub mod usage;
 
 use crate::engine::bound::lower_bound;
+use crate::engine::order_check::{self, OrderCheck};
 use crate::engine::record::Execution;
 use crate::engine::timer::TimerMode;
-use crate::engine::verify::{self, Verification};
 use crate::engine::{ClockKind, Plan, Strategy};
 use crate::error::CheckFailed;
 use crate::workload::Workload;
 use anyhow::Result;
 pub use backend::{Backend, Design};
 pub use handling::{BoundBasis, Handling};
+pub use print::print_report;
 use serde::{Deserialize, Serialize};
 use stats::{Distribution, Percentiles};
 use std::path::Path;
@@ -113,7 +115,7 @@ pub struct RunInfo {
 
 impl Report {
     /// Builds the report of one verified run.
-    pub fn build(w: &Workload, info: RunInfo, exec: &Execution, v: &Verification) -> Report {
+    pub fn build(w: &Workload, info: RunInfo, exec: &Execution, v: &OrderCheck) -> Report {
         let shape = w.shape();
         let lanes = info.plan.lanes(shape.accounts);
         let bound = lower_bound(&shape, lanes);
@@ -238,12 +240,12 @@ impl Report {
         exec: Execution,
         log: Option<&Path>,
     ) -> Result<Report> {
-        let verdict = verify::check_order(w, &exec.records);
+        let verdict = order_check::check_order(w, &exec.records);
         let mut report = Report::build(w, info, &exec, &verdict);
         if let Some(path) = log {
-            log::write(path, w, &exec.records)?;
+            processed_log::write(path, w, &exec.records)?;
         }
-        report.max_in_flight = verify::max_in_flight(exec.records);
+        report.max_in_flight = order_check::max_in_flight(exec.records);
         Ok(report)
     }
 }

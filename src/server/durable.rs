@@ -5,10 +5,11 @@
 use super::committer::{CommitFailed, CommitStats, Committer, CommitterThread, OnDurable};
 use super::intake::{Arrivals, LiveEngine};
 use super::store::{Pending, Store, StoreError};
-use crate::broker::livelog::LiveLog;
 use crate::engine::clock::Clock;
-use crate::engine::handler::{Ctx, Handler, Job};
+use crate::engine::work::{Ctx, Handler, Job};
 use crate::handler::AnyHandler;
+use crate::live_log::LiveLog;
+use crate::sync::{lock, read, write};
 use crate::types::{AccountId, EventId, Micros};
 use crate::workload::Workload;
 use rangemap::RangeInclusiveSet;
@@ -40,12 +41,12 @@ struct Feed {
 impl Feed {
     fn seqs(&self) -> MutexGuard<'_, Vec<u64>> {
         // Nothing panics under this lock, so a poisoned one is still consistent.
-        self.seqs.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.seqs)
     }
 
     /// Queues committed events in the engine, in store order.
     fn submit(&self, batch: &[Pending]) {
-        let engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());
+        let engine = lock(&self.engine);
         let Some(engine) = engine.as_ref() else {
             return;
         };
@@ -140,7 +141,7 @@ impl Durable {
 
     /// From now on committed events go to `engine`.
     pub fn attach(&self, engine: LiveEngine) {
-        *self.feed.engine.lock().unwrap_or_else(|p| p.into_inner()) = Some(engine);
+        *lock(&self.feed.engine) = Some(engine);
     }
 
     /// Group-commit counters (they outlive [`Durable::close`]).
@@ -153,10 +154,7 @@ impl Durable {
     }
 
     fn committer(&self) -> Option<Committer> {
-        self.committer
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        read(&self.committer).clone()
     }
 
     /// Resolves once the event is on disk and queued in the engine, with its sequence number.
@@ -205,15 +203,8 @@ impl Durable {
     /// No more writes: the committer writes what is queued and stops (see
     /// [`CommitterThread::join`]). Also lets go of the engine.
     pub fn close(&self) {
-        self.committer
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        self.feed
-            .engine
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        write(&self.committer).take();
+        lock(&self.feed.engine).take();
     }
 }
 

@@ -6,8 +6,8 @@
 use super::durable::{Durable, ServeHandler};
 use super::metrics::{Metrics, Reason};
 use crate::engine::clock::{Clock, PreciseClock};
-use crate::engine::handler::Job;
 use crate::engine::real::Engine;
+use crate::engine::work::Job;
 use crate::live::Board;
 use crate::types::{AccountId, EventId, Micros};
 use rangemap::RangeInclusiveSet;

@@ -19,7 +19,6 @@ pub mod relay;
 pub mod request;
 pub mod store;
 
-use crate::broker::livelog::LiveLog;
 use crate::engine::clock::PreciseClock;
 use crate::engine::real::{Engine, Observer};
 use crate::engine::record::Execution;
@@ -27,6 +26,7 @@ use crate::engine::timer::{TimerMode, TimerThread};
 use crate::engine::{ClockKind, Strategy};
 use crate::error::UsageError;
 use crate::handler::AnyHandler;
+use crate::live_log::LiveLog;
 use crate::types::Micros;
 use crate::workload::{Durations, Source, Workload};
 use anyhow::{Context, Result};

@@ -7,8 +7,9 @@ use super::api::{error, read_body, RETRY_AFTER_S};
 use super::metrics::{Metrics, Reason};
 use super::parse;
 use crate::broker::amqp::Message;
-use crate::broker::sink::{Sink, SinkError};
+use crate::broker::confirm::{ConfirmError, ConfirmedPublisher};
 use crate::report::stats::{Distribution, Percentiles};
+use crate::sync::lock;
 use anyhow::{Context, Result};
 use axum::body::Body;
 use axum::extract::State;
@@ -29,7 +30,7 @@ use std::time::Instant;
 
 /// The relay's shared state behind every handler.
 struct Relay {
-    sink: Arc<Sink>,
+    sink: Arc<ConfirmedPublisher>,
     /// Event ids accepted, or being published right now (a concurrent duplicate gets 409).
     seen: Mutex<HashSet<u64>>,
     metrics: Metrics,
@@ -66,7 +67,7 @@ pub struct RelayOutcome {
 /// Serves until `shutdown` completes; in-flight requests get their answer before it returns.
 pub async fn run(
     listener: tokio::net::TcpListener,
-    sink: Arc<Sink>,
+    sink: Arc<ConfirmedPublisher>,
     announce: bool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RelayOutcome> {
@@ -142,10 +143,6 @@ fn outcome(relay: &Relay) -> RelayOutcome {
         },
         confirm_latency_us: lock(&relay.confirm_us).percentiles(),
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn router(relay: Arc<Relay>) -> Router {
@@ -226,7 +223,9 @@ async fn post_event(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: B
     .await;
     let failure = match published {
         Ok(Ok(())) => None,
-        Ok(Err(e @ SinkError::Unavailable)) => Some(format!("{e}; retry after {RETRY_AFTER_S} s")),
+        Ok(Err(e @ ConfirmError::Unavailable)) => {
+            Some(format!("{e}; retry after {RETRY_AFTER_S} s"))
+        }
         Ok(Err(e)) => Some(e.to_string()),
         Err(_) => Some("the publish task failed".to_string()),
     };

@@ -2,6 +2,7 @@
 //! extra headers, and the `--sent` file of answers.
 
 use crate::error::UsageError;
+use crate::sync::lock;
 use anyhow::{Context, Result};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::Method;
@@ -168,7 +169,7 @@ impl SentLog {
     }
 
     pub fn append(&self, r: &SentRow) -> Result<()> {
-        let mut w = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let mut w = lock(&self.file);
         writeln!(
             w,
             "{},{},{},{},{}",

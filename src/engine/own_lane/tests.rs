@@ -2,9 +2,9 @@
 
 use super::*;
 use crate::engine::clock::TokioClock;
-use crate::engine::handler::SleepHandler;
+use crate::engine::order_check::check_order_and_in_flight;
 use crate::engine::sim;
-use crate::engine::verify::verify;
+use crate::engine::work::SleepHandler;
 use crate::types::Micros;
 use crate::types::{AccountId, EventId};
 use crate::workload::{Durations, Source};
@@ -42,7 +42,7 @@ async fn paused_clock_runs_reproduce_the_one_pass_schedule() {
             );
             assert_eq!((a.start, a.end), (b.start, b.end), "event {e:?}");
         }
-        let v = verify(&w, &exec.records);
+        let v = check_order_and_in_flight(&w, &exec.records);
         assert!(v.passed(false), "{v:?}");
         assert!(!exec.interrupted);
     }
@@ -60,7 +60,7 @@ async fn stop_ends_after_the_events_in_flight() {
     lanes.wait().await;
     let (w, exec) = lanes.finish();
     assert!(exec.interrupted);
-    let v = verify(&w, &exec.records);
+    let v = check_order_and_in_flight(&w, &exec.records);
     assert!(v.passed(true), "{v:?}");
     // Two rounds of 10 ms: the first events of every account, then the second of those with more.
     assert_eq!(exec.wall, Micros(20_000));

@@ -2,11 +2,11 @@
 
 use super::*;
 use crate::engine::clock::TokioClock;
-use crate::engine::handler::Ctx;
-use crate::engine::handler::SleepHandler;
+use crate::engine::order_check::check_order_and_in_flight;
 use crate::engine::scheduler::build;
 use crate::engine::sim::simulate;
-use crate::engine::verify::verify;
+use crate::engine::work::Ctx;
+use crate::engine::work::SleepHandler;
 use crate::workload::Source;
 
 const MS: u64 = 1_000;
@@ -34,7 +34,7 @@ async fn paused_clock_runs_reproduce_the_simulated_schedule() {
         let expected = simulate(&w, build(strategy, lanes).as_mut()).wall;
         let (w, exec) = run_batch(w, strategy, lanes, SleepHandler, TokioClock::new()).await;
         assert_eq!(exec.wall, expected, "{strategy} on {lanes:?} lanes");
-        let v = verify(&w, &exec.records);
+        let v = check_order_and_in_flight(&w, &exec.records);
         assert!(v.passed(false), "{strategy}: {v:?}");
         assert!(lanes.is_none_or(|l| v.max_in_flight <= l));
         assert!(!exec.interrupted);
@@ -56,7 +56,7 @@ async fn stop_lets_events_in_flight_finish_and_starts_nothing_new() {
     engine.stop();
     engine.wait().await;
     let (w, exec) = engine.finish(ClockKind::Real);
-    let v = verify(&w, &exec.records);
+    let v = check_order_and_in_flight(&w, &exec.records);
     assert!(exec.interrupted);
     assert_eq!(w.len() as u64 - v.unprocessed, 4, "two rounds of two lanes");
     assert!(v.passed(true), "{v:?}");
@@ -87,7 +87,7 @@ async fn live_arrivals_run_in_arrival_order_and_observer_sees_them_in_order() {
     );
     engine.wait().await;
     let (w, exec) = engine.finish(ClockKind::Real);
-    assert!(verify(&w, &exec.records).passed(false));
+    assert!(check_order_and_in_flight(&w, &exec.records).passed(false));
     let order = seen.lock().unwrap().clone();
     let odd: Vec<_> = order.iter().filter(|e| *e % 2 == 1).copied().collect();
     assert_eq!(odd, vec![1, 3, 5]);

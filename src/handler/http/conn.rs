@@ -2,7 +2,7 @@
 //! request each event sends on it.
 
 use super::Parts;
-use crate::engine::handler::Job;
+use crate::engine::work::Job;
 use hyper::body::{Body, Buf, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::{self, Connection, SendRequest};
 use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};

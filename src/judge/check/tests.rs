@@ -1,7 +1,7 @@
 //! Unit tests of the judge: each kind of violation found in a log, with its lines.
 
 use super::*;
-use crate::judge::log::LogFormat;
+use crate::judge::foreign_log::LogFormat;
 use crate::judge::time::Resolution;
 use crate::types::{AccountId, Micros};
 use crate::workload::Source;
@@ -184,7 +184,7 @@ fn sent_times_start_the_wall_clock_and_the_latency() {
 mod agreement {
     use super::*;
     use crate::engine::record::Records;
-    use crate::judge::log::{read_bytes, LogSpec};
+    use crate::judge::foreign_log::{read_bytes, LogSpec};
     use crate::types::LaneId;
     use proptest::prelude::*;
 
@@ -203,9 +203,9 @@ mod agreement {
                 let e = w.push(EventId(i as u64 + 1), AccountId(account), None);
                 records.set(e, Micros(start), Micros(start + took), LaneId(0));
             }
-            let engine = crate::engine::verify::check_order(&w, &records);
+            let engine = crate::engine::order_check::check_order(&w, &records);
             let mut csv = Vec::new();
-            crate::report::log::write_rows(&mut csv, &w, &records).unwrap();
+            crate::report::processed_log::write_rows(&mut csv, &w, &records).unwrap();
             let spec = LogSpec { pattern: None, time: "auto".parse().unwrap() };
             let mut judge = Judge::new(&w);
             let summary = read_bytes(&csv, "p".as_ref(), &spec, |e| judge.add(e)).unwrap();

@@ -6,6 +6,7 @@
 //! the background with backoff; until then callers are told the broker is unavailable.
 
 use super::amqp::{self, Message, Topology};
+use crate::sync::{read, write};
 use crate::types::AccountId;
 use anyhow::{Context, Result};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -20,7 +21,7 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a message was not confirmed.
 #[derive(Debug, thiserror::Error)]
-pub enum SinkError {
+pub enum ConfirmError {
     #[error("RabbitMQ is unreachable (reconnecting)")]
     Unavailable,
     #[error("RabbitMQ refused the message: {0}")]
@@ -33,7 +34,7 @@ struct Link {
 }
 
 /// The shared publisher.
-pub struct Sink {
+pub struct ConfirmedPublisher {
     topology: Topology,
     names: Vec<String>,
     width: usize,
@@ -42,13 +43,13 @@ pub struct Sink {
     props: BasicProperties,
 }
 
-impl Sink {
+impl ConfirmedPublisher {
     /// Connects, declares the queues and opens `channels` confirm-mode channels (at most one
     /// per queue).
-    pub async fn connect(topology: Topology, channels: usize) -> Result<Arc<Sink>> {
+    pub async fn connect(topology: Topology, channels: usize) -> Result<Arc<ConfirmedPublisher>> {
         let width = channels.clamp(1, topology.queues as usize);
         let link = open(&topology, width).await?;
-        Ok(Arc::new(Sink {
+        Ok(Arc::new(ConfirmedPublisher {
             names: topology.queue_names(),
             topology,
             width,
@@ -70,14 +71,14 @@ impl Sink {
     }
 
     fn current(&self) -> Option<Arc<Link>> {
-        self.link.read().unwrap_or_else(|p| p.into_inner()).clone()
+        read(&self.link).clone()
     }
 
     /// Publishes `msg` (persistent, mandatory) to its account's queue and waits for the
     /// broker's confirm.
-    pub async fn publish(self: &Arc<Self>, msg: &Message) -> Result<(), SinkError> {
+    pub async fn publish(self: &Arc<Self>, msg: &Message) -> Result<(), ConfirmError> {
         let Some(link) = self.current() else {
-            return Err(SinkError::Unavailable);
+            return Err(ConfirmError::Unavailable);
         };
         let queue = self.topology.queue_of(AccountId(msg.account_id)) as usize;
         let ch = &link.channels[queue % self.width];
@@ -104,12 +105,12 @@ impl Sink {
         };
         match confirmed {
             Ok(Confirmation::Ack(None)) => Ok(()),
-            Ok(Confirmation::Ack(Some(_))) => Err(SinkError::Refused("no queue took it")),
-            Ok(Confirmation::Nack(_)) => Err(SinkError::Refused("nacked")),
-            Ok(Confirmation::NotRequested) => Err(SinkError::Refused("not confirmed")),
+            Ok(Confirmation::Ack(Some(_))) => Err(ConfirmError::Refused("no queue took it")),
+            Ok(Confirmation::Nack(_)) => Err(ConfirmError::Refused("nacked")),
+            Ok(Confirmation::NotRequested) => Err(ConfirmError::Refused("not confirmed")),
             Err(_) => {
                 self.lost(&link);
-                Err(SinkError::Unavailable)
+                Err(ConfirmError::Unavailable)
             }
         }
     }
@@ -117,7 +118,7 @@ impl Sink {
     /// Drops `link` (if still current) and reconnects in the background.
     fn lost(self: &Arc<Self>, link: &Arc<Link>) {
         {
-            let mut cur = self.link.write().unwrap_or_else(|p| p.into_inner());
+            let mut cur = write(&self.link);
             if cur.as_ref().is_some_and(|c| Arc::ptr_eq(c, link)) {
                 *cur = None;
                 eprintln!(
@@ -135,7 +136,7 @@ impl Sink {
             loop {
                 tokio::time::sleep(backoff).await;
                 if let Ok(link) = open(&me.topology, me.width).await {
-                    *me.link.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(link));
+                    *write(&me.link) = Some(Arc::new(link));
                     eprintln!("reconnected to RabbitMQ at {}", me.topology.display_url());
                     break;
                 }
@@ -147,7 +148,7 @@ impl Sink {
 
     /// Closes the connection (after the last confirm was awaited).
     pub async fn close(&self) {
-        let link = self.link.write().unwrap_or_else(|p| p.into_inner()).take();
+        let link = write(&self.link).take();
         if let Some(l) = link {
             let _ = l.conn.close(200, "done").await;
         }

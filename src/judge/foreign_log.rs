@@ -249,7 +249,7 @@ impl Reader<'_> {
             end: time("end", "end_us").or_else(|| find("time").map(|i| (i, false))),
             width: names.len(),
         };
-        self.summary.format = if header.trim() == crate::report::log::HEADER {
+        self.summary.format = if header.trim() == crate::report::processed_log::HEADER {
             self.summary.resolution = Resolution::exact();
             LogFormat::Eventbench
         } else {

@@ -1,4 +1,4 @@
-//! The ordering verifier: checks what actually happened, independently of any scheduler.
+//! The order check: what actually happened, judged independently of any scheduler.
 //!
 //! It reads only the workload (arrival order per account) and the records (start and end of
 //! each event), so a scheduler bug cannot hide itself. Checks: every event ran exactly once;
@@ -79,7 +79,7 @@ impl std::fmt::Display for Violation {
 
 /// The verdict on one run.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Verification {
+pub struct OrderCheck {
     /// Events of an account that did not run strictly after their predecessor.
     pub ordering_violations: u64,
     /// Events that never ran.
@@ -94,7 +94,7 @@ pub struct Verification {
     pub examples: Vec<Violation>,
 }
 
-impl Verification {
+impl OrderCheck {
     /// True when order held, nothing ran twice or short, and (unless the run was interrupted)
     /// everything ran.
     pub fn passed(&self, interrupted: bool) -> bool {
@@ -112,17 +112,17 @@ impl Verification {
 }
 
 /// Verifies `records` against the arrival order of `w`, including the most events in flight.
-pub fn verify(w: &Workload, records: &Records) -> Verification {
+pub fn check_order_and_in_flight(w: &Workload, records: &Records) -> OrderCheck {
     let mut v = check_order(w, records);
     v.max_in_flight = max_in_flight(records.clone());
     v
 }
 
 /// Every check but the in-flight count (`max_in_flight` is left 0): see [`max_in_flight`].
-pub fn check_order(w: &Workload, records: &Records) -> Verification {
-    let mut out = Verification {
+pub fn check_order(w: &Workload, records: &Records) -> OrderCheck {
+    let mut out = OrderCheck {
         duplicates: records.duplicates(),
-        ..Verification::default()
+        ..OrderCheck::default()
     };
     // Per account: end of the last event seen, or GAP once an event was missing.
     const GAP: u64 = NOT_RUN;
@@ -219,7 +219,7 @@ mod tests {
         set(&mut r, 0, 0, 10);
         set(&mut r, 1, 0, 10);
         set(&mut r, 2, 10, 20);
-        let v = verify(&w, &r);
+        let v = check_order_and_in_flight(&w, &r);
         assert!(v.passed(false), "{v:?}");
         assert_eq!(v.max_in_flight, 2);
     }
@@ -231,7 +231,7 @@ mod tests {
         set(&mut r, 0, 0, 10);
         set(&mut r, 1, 0, 10);
         set(&mut r, 2, 5, 15);
-        let v = verify(&w, &r);
+        let v = check_order_and_in_flight(&w, &r);
         assert_eq!(v.ordering_violations, 1);
         assert!(!v.passed(false));
         assert!(v.examples[0].to_string().contains("before event 1"));
@@ -244,7 +244,7 @@ mod tests {
         set(&mut r, 2, 0, 10);
         set(&mut r, 1, 0, 10);
         set(&mut r, 0, 10, 20);
-        assert_eq!(verify(&w, &r).ordering_violations, 1);
+        assert_eq!(check_order_and_in_flight(&w, &r).ordering_violations, 1);
     }
 
     #[test]
@@ -253,7 +253,7 @@ mod tests {
         let mut r = Records::batch(3);
         set(&mut r, 1, 0, 10);
         set(&mut r, 2, 0, 10);
-        let v = verify(&w, &r);
+        let v = check_order_and_in_flight(&w, &r);
         assert_eq!((v.unprocessed, v.ordering_violations), (1, 1));
         assert!(
             !v.passed(true),
@@ -269,7 +269,7 @@ mod tests {
         set(&mut r, 1, 0, 10);
         set(&mut r, 1, 0, 10);
         set(&mut r, 2, 10, 20);
-        let v = verify(&w, &r);
+        let v = check_order_and_in_flight(&w, &r);
         assert_eq!((v.short_handlers, v.duplicates), (1, 1));
         assert!(!v.passed(false));
     }
@@ -279,7 +279,7 @@ mod tests {
         let w = two_accounts();
         let mut r = Records::batch(3);
         set(&mut r, 0, 0, 10);
-        let v = verify(&w, &r);
+        let v = check_order_and_in_flight(&w, &r);
         assert_eq!(v.unprocessed, 2);
         assert!(v.passed(true));
         assert!(!v.passed(false));

@@ -1,5 +1,7 @@
-//! Handlers: the async function that processes one event. The engine measures each call from
-//! right before it starts to right after it returns.
+//! The engine's unit of work: the [`Job`] a handler is given, its [`Ctx`], the [`Handler`]
+//! trait, the timed call and the plain [`SleepHandler`]. The engine measures each call from
+//! right before it starts to right after it returns. Handlers doing real work (a command, a
+//! service) live in `crate::handler`.
 
 use super::clock::Clock;
 use crate::types::{AccountId, EventId, EventIdx, Micros};
