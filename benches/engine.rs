@@ -12,7 +12,7 @@ use eventbench::engine::exec::{Executor, LaidOut, Launched};
 use eventbench::engine::timer::{TimerMode, TimerThread};
 use eventbench::engine::work::SleepHandler;
 use eventbench::engine::{scheduler, sim, ClockKind, Plan, Strategy, Workers};
-use eventbench::report::{finish_run, RunInfo};
+use eventbench::report::{Report, RunInfo};
 use eventbench::types::{AccountId, EventId, Micros};
 use eventbench::workload::{Source, Workload};
 use std::collections::HashMap;
@@ -159,6 +159,6 @@ fn virtual_run(b: Bencher, events: u64) {
     };
     b.counter(ItemsCount::new(events)).bench_local(|| {
         let exec = sim::run(w, plan.strategy(), plan.lanes(w.account_count() as u64));
-        finish_run(w, info, exec, None, None).unwrap()
+        Report::verified(w, info, exec, None).unwrap()
     });
 }

@@ -1,29 +1,11 @@
-//! The command line: clap derive types whose doc comments are the help text.
-//!
-//! Each subcommand's own flags live beside its `run` in `cmd/<name>.rs`; this module holds the
-//! top level and the options every command shares.
+//! The flag groups that several subcommands share (clap derive; the doc comments are the
+//! help text). Each subcommand's own flags live beside its `run` in `cmd/<name>.rs`, which
+//! flattens the groups it needs; this module names no subcommand.
 
-use crate::cmd;
 use crate::engine::timer::TimerMode;
-use clap::{Args, Parser, Subcommand};
-
-/// Process per-account event streams in strict per-account order, as fast as this machine
-/// allows; verify the order and measure the result against the theoretical lower bound.
-#[derive(Debug, Parser)]
-#[command(name = "eventbench", version, propagate_version = true)]
-#[command(after_help = "Examples:
-  eventbench run                                 # the built-in 10,000-event workload, 1 s per event
-  eventbench generate --events 10000 --max-account-id 1000 --seed 7 --output events.csv
-  eventbench run --input events.csv --workers 500 --strategy sharded
-  eventbench compare --input events.csv          # sweep strategies x workers on the virtual clock
-  eventbench run --json report.json && eventbench report report.json --html report.html
-  eventbench verify --events events.csv --log their-log.csv   # judge another system's log")]
-pub struct Cli {
-    #[command(flatten)]
-    pub global: GlobalArgs,
-    #[command(subcommand)]
-    pub command: Command,
-}
+use crate::engine::{Plan, Strategy, Workers};
+use crate::types::Micros;
+use clap::Args;
 
 /// Options accepted by every subcommand.
 #[derive(Debug, Clone, Args)]
@@ -33,31 +15,34 @@ pub struct GlobalArgs {
     pub quiet: bool,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Generate random events into a CSV file.
-    Generate(cmd::generate::Args),
-    /// Process a workload through per-account queues and verify the order.
-    Run(cmd::run::Args),
-    /// Sweep strategies x worker counts; tables, histograms, plots, regression check.
-    Compare(cmd::compare::Args),
-    /// Serve the original system's web API (POST /api) and process events live.
-    Serve(cmd::serve::Args),
-    /// Post a workload's events to a running `serve`, keeping per-account order.
-    Send(cmd::send::Args),
-    /// Publish a workload to RabbitMQ queues routed by account.
-    Publish(cmd::publish::Args),
-    /// Consume RabbitMQ queues and process events in per-account order.
-    Worker(cmd::worker::Args),
-    /// Show a saved report or compare document again, or render it as an HTML page.
-    Report(cmd::report::Args),
-    /// Judge the processed log of any system against its workload: lost, duplicated, order.
-    Verify(cmd::verify::Args),
+/// What runs the events and how long each takes (`run`, `serve`, `worker`).
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// Most events in flight: `auto` (one lane per account) or a number ≥ 1
+    #[arg(long, short, default_value = "auto")]
+    pub workers: Workers,
+    /// How events are assigned to workers (`sharded` needs a number of workers)
+    #[arg(long, short, value_enum, default_value_t = Strategy::Optimal)]
+    pub strategy: Strategy,
+    #[command(flatten)]
+    pub timing: TimingArgs,
 }
 
-/// How real-clock sleeps end (`run`, `compare`, `serve`, `worker`).
+impl EngineArgs {
+    /// The strategy and the worker count, checked against each other.
+    pub fn plan(&self) -> Result<Plan, crate::error::UsageError> {
+        Plan::new(self.strategy, self.workers)
+    }
+}
+
+/// How long an event takes and how real-clock sleeps end (`run`, `compare`, `serve`,
+/// `worker`).
 #[derive(Debug, Clone, Copy, Args)]
-pub struct TimerArgs {
+pub struct TimingArgs {
+    /// Processing time of an event that carries none of its own (no duration_us), e.g. 1s,
+    /// 250ms
+    #[arg(long, default_value = "1s")]
+    pub process_time: Micros,
     /// How real-clock sleeps end: `precise` (a worker stays up from 1 ms before a deadline
     /// and ends the sleep within microseconds: costs CPU while deadlines are near) or `sleep`
     /// (kernel wait only: no spinning, ends ~50-100 µs late)
@@ -110,32 +95,5 @@ impl clap::builder::TypedValueParser for BrokerUrl {
             .ok_or_else(|| fail("not valid UTF-8".into()))?;
         crate::broker::amqp::check_url(url).map_err(fail)?;
         Ok(url.to_string())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Cli;
-    use clap::CommandFactory;
-
-    /// The examples and notes after the options are written by hand, line by line: a line over
-    /// 100 columns would be broken by clap mid-comment on a terminal of that width.
-    #[test]
-    fn every_help_epilogue_fits_100_columns() {
-        let top = Cli::command();
-        let mut commands = vec![top.clone()];
-        commands.extend(top.get_subcommands().cloned());
-        for cmd in commands {
-            let name = cmd.get_name().to_string();
-            let text = cmd.get_after_help().map(|t| t.to_string());
-            assert!(text.is_some(), "`{name} --help` has no examples");
-            for line in text.unwrap_or_default().lines() {
-                let width = line.chars().count();
-                assert!(
-                    width <= 100,
-                    "`{name} --help` has a {width}-column line: {line}"
-                );
-            }
-        }
     }
 }

@@ -18,6 +18,7 @@ pub mod judge;
 pub mod live;
 pub mod live_log;
 pub mod output;
+pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod server;

@@ -4,7 +4,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = eventbench::cli::Cli::parse();
+    let cli = eventbench::cmd::Cli::parse();
     match eventbench::cmd::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if eventbench::error::is_broken_pipe(&err) => ExitCode::SUCCESS,

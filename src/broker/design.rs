@@ -1,55 +1,35 @@
-//! The two consumer designs `compare --broker` measures side by side on one RabbitMQ, each run
-//! on its own throwaway queues (a unique prefix, deleted afterwards).
-//!
-//! - [`Design::Original`]: the original PHP system: W queues routed by `account_id % W`, one
-//!   consumer per queue with prefetch 1, so each queue runs strictly one message at a time and
-//!   an account's backlog blocks every other account of its queue (the `sharded` schedule).
-//! - [`Design::Ours`]: our consumer (`run --broker`): everything prefetched, the accounts of a
-//!   queue processed concurrently by the plan's strategy and lanes, each account in order.
+//! Running the two consumer designs `compare --broker` measures side by side on one RabbitMQ
+//! (see [`Design`] for what each is), each run on its own throwaway queues (a unique prefix,
+//! deleted afterwards).
 
 use super::amqp::{self, Topology};
 use super::Options;
 use crate::engine::record::Execution;
 use crate::engine::timer::TimerMode;
 use crate::engine::Plan;
+use crate::report::Design;
 use crate::workload::Workload;
 use anyhow::Result;
 
-/// Which consumer runs the queues.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Design {
-    Original,
-    Ours,
-}
-
-impl Design {
-    /// Prefetch 1 and one event per message for the original (that is the system being
-    /// replaced), everything prefetched and batched messages for ours; latency always counts
-    /// from the publish, so events waiting inside RabbitMQ are not hidden from either.
-    pub fn options(self, timer: TimerMode) -> Options {
-        match self {
-            Design::Original => Options {
-                prefetch: 1,
-                arrival_at_publish: true,
-                batch: 1,
-                timer,
-                board: None,
-            },
-            Design::Ours => Options {
-                prefetch: u16::MAX,
-                arrival_at_publish: true,
-                batch: super::publish::DEFAULT_BATCH,
-                timer,
-                board: None,
-            },
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Design::Original => "original",
-            Design::Ours => "ours",
-        }
+/// How a design consumes: prefetch 1 and one event per message for the original (that is
+/// the system being replaced), everything prefetched and batched messages for ours; latency
+/// always counts from the publish, so events waiting inside RabbitMQ are not hidden from either.
+pub fn options(design: Design, timer: TimerMode) -> Options {
+    match design {
+        Design::Original => Options {
+            prefetch: 1,
+            arrival_at_publish: true,
+            batch: 1,
+            timer,
+            board: None,
+        },
+        Design::Ours => Options {
+            prefetch: u16::MAX,
+            arrival_at_publish: true,
+            batch: super::publish::DEFAULT_BATCH,
+            timer,
+            board: None,
+        },
     }
 }
 
@@ -93,7 +73,7 @@ pub fn run_design(
         topo.clone(),
         workload,
         plan,
-        design.options(timer),
+        options(design, timer),
         quiet,
     ));
     if let Err(e) = rt.block_on(amqp::delete(url, &topo)) {
@@ -112,10 +92,10 @@ mod tests {
 
     #[test]
     fn designs_differ_in_prefetch_and_get_distinct_queues() {
-        assert_eq!(Design::Original.options(TimerMode::Sleep).prefetch, 1);
-        assert_eq!(Design::Ours.options(TimerMode::Precise).prefetch, u16::MAX);
+        assert_eq!(options(Design::Original, TimerMode::Sleep).prefetch, 1);
+        assert_eq!(options(Design::Ours, TimerMode::Precise).prefetch, u16::MAX);
         assert_eq!(
-            Design::Original.options(TimerMode::Precise).batch,
+            options(Design::Original, TimerMode::Precise).batch,
             1,
             "the original sends one per message"
         );

@@ -58,19 +58,16 @@ impl Default for Options {
     }
 }
 
-/// `run --broker URL --queues N`: publishes `workload` to N queues and consumes it in this
+/// `run --broker URL --queues N`: publishes `workload` to the N queues of `topo` and consumes it in this
 /// process; returns the workload and what happened, checked against the original arrival order.
 pub fn run_through(
-    url: &str,
-    queues: u32,
-    prefix: &str,
+    topo: Topology,
     workload: Workload,
     plan: Plan,
     opts: Options,
     quiet: bool,
 ) -> Result<(Workload, Execution)> {
     let rt = crate::engine::runtime()?;
-    let topo = Topology::new(url, queues, prefix);
     rt.block_on(run_async(topo, workload, plan, opts, quiet))
 }
 

@@ -5,19 +5,18 @@
 mod broker;
 
 use crate::broker::amqp;
-use crate::broker::design::Design;
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, TimingArgs};
 use crate::engine::bound::lower_bound;
-use crate::engine::exec::execute;
 use crate::engine::timer::TimerMode;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::{CheckFailed, UsageError};
 use crate::export;
 use crate::handler::HandlerArgs;
 use crate::output::Format;
+use crate::pipeline::{self, Intake, Spec};
 use crate::report::baseline::{Comparison, Tolerance};
 use crate::report::sweep::{run_label, CompareDoc};
-use crate::report::{finish_run_with, summary, Backend, Report, RunInfo};
+use crate::report::{summary, Backend, Design, Report};
 use crate::types::Micros;
 use crate::workload::Workload;
 use anyhow::{Context, Result};
@@ -69,10 +68,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = ClockKind::Virtual)]
     pub clock: ClockKind,
     #[command(flatten)]
-    pub timing: crate::cli::TimerArgs,
-    /// Processing time of every event (when the input has no duration_us column), e.g. 1s, 20ms
-    #[arg(long, default_value = "1s")]
-    pub process_time: Micros,
+    pub timing: TimingArgs,
     /// Folder for compare.{json,csv,md,svg,html} (created if missing)
     /// [default: results/<date>-compare-<time>/]
     #[arg(long, short)]
@@ -203,7 +199,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     {
         return Err(UsageError(format!("--output-dir {}: is not a folder", dir.display())).into());
     }
-    let workload = super::load_workload(args.input.as_deref(), args.process_time)?;
+    let workload = super::load_workload(args.input.as_deref(), args.timing.process_time)?;
     if let Some(t) = &target {
         crate::broker::design::preflight(&t.url)?;
     }
@@ -312,38 +308,31 @@ fn run_one(
     handlers: &HandlerArgs,
     quiet: bool,
 ) -> Result<(Workload, Report)> {
-    let cpu = crate::report::usage::CpuTime::now();
-    let mut settled = None;
-    let (mut workload, exec) = match (run.backend, target) {
-        (Backend::Memory, _) if !handlers.handler.is_sleep() => {
-            let declared = workload.durations().clone();
-            let (w, e, s) = crate::handler::settle::run_batch(
-                workload, run.plan, run.timer, quiet, handlers, None,
-            )?;
-            settled = Some((s, declared));
-            (w, e)
-        }
-        (Backend::Memory, _) => execute(workload, run.plan, run.clock, run.timer, quiet)?,
-        (Backend::Broker(design), Some(t)) => broker::execute(t, design, run, workload, quiet)?,
+    let intake = match (run.backend, target) {
+        (Backend::Memory, _) => Intake::Memory {
+            handler: (!handlers.handler.is_sleep()).then_some(handlers),
+            board: None,
+        },
+        (Backend::Broker(design), Some(t)) => Intake::Design {
+            url: t.url.clone(),
+            prefix: t.prefix.clone(),
+            design,
+        },
         (Backend::Broker(_), None) => anyhow::bail!("a broker run without --broker"),
     };
-    let used = crate::report::usage::CpuTime::now().since(cpu);
-    let info = RunInfo {
+    let spec = Spec {
         plan: run.plan,
         clock: run.clock,
+        timer: run.timer,
+        intake,
+        quiet,
     };
-    let mut report = finish_run_with(&workload, info, exec, None, None, |r| {
-        if let Some((s, _)) = &settled {
-            r.handling = s.handling.clone();
-            r.workload_fingerprint = s.fingerprint.clone();
-        }
-        r.handling.set_cpu(used);
-    })?;
+    let finished = pipeline::run(spec, workload)?;
+    let (report, mut workload) = Report::from_outcome(finished.outcome, None)?;
     // The next run starts from the declared durations again, not this run's measured ones.
-    if let Some((_, declared)) = settled {
+    if let Some(declared) = finished.declared {
         workload.replace_durations(declared);
     }
-    report.backend = run.backend;
     Ok((workload, report))
 }
 

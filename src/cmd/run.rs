@@ -1,21 +1,18 @@
 //! `eventbench run`: process a workload through per-account queues, verify, report.
 
-use crate::broker::amqp::DEFAULT_PREFIX;
-use crate::cli::{GlobalArgs, TimerArgs};
-use crate::engine::record::Execution;
-use crate::engine::{exec, ClockKind, Plan, Strategy, Workers};
-use crate::handler::settle::Settled;
+use crate::broker::amqp::{Topology, DEFAULT_PREFIX};
+use crate::cli::{EngineArgs, GlobalArgs};
+use crate::engine::ClockKind;
 use crate::handler::HandlerArgs;
-use crate::live::{self, observed::Observed};
+use crate::live::{self, Board};
 use crate::output::Format;
-use crate::report::print_report;
-use crate::report::usage::CpuTime;
-use crate::report::{self, RunInfo};
+use crate::pipeline::{self, Intake, Spec};
+use crate::report::{print_report, Report, RunInfo};
 use crate::server::dashboard::Standalone;
-use crate::types::Micros;
 use crate::workload::Workload;
 use anyhow::Result;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Flags of `run`.
 #[derive(Debug, clap::Args)]
@@ -41,15 +38,8 @@ pub struct Args {
     /// the built-in workload]
     #[arg(long, short)]
     pub input: Option<PathBuf>,
-    /// Most events in flight: `auto` (one lane per account with events) or a number ≥ 1
-    #[arg(long, short, default_value = "auto")]
-    pub workers: Workers,
-    /// How events are assigned to workers
-    #[arg(long, short, value_enum, default_value_t = Strategy::Optimal)]
-    pub strategy: Strategy,
-    /// Processing time of every event (when the input has no duration_us column), e.g. 1s, 250ms
-    #[arg(long, default_value = "1s")]
-    pub process_time: Micros,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// `real` sleeps for real; `virtual` computes the same schedule exactly and instantly
     #[arg(long, value_enum, default_value_t = ClockKind::Real)]
     pub clock: ClockKind,
@@ -59,8 +49,6 @@ pub struct Args {
     /// Write the report as JSON to this file
     #[arg(long)]
     pub json: Option<PathBuf>,
-    #[command(flatten)]
-    pub timing: TimerArgs,
     /// Report format on stdout
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -132,9 +120,9 @@ fn check_flags(args: &Args) -> Result<()> {
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
-    let plan = Plan::new(args.strategy, args.workers)?;
+    let plan = args.engine.plan()?;
     check_flags(&args)?;
-    let workload = super::load_workload(args.input.as_deref(), args.process_time)?;
+    let workload = super::load_workload(args.input.as_deref(), args.engine.timing.process_time)?;
     let info = RunInfo {
         plan,
         clock: args.clock,
@@ -147,35 +135,26 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
             let real =
                 (!args.handlers.handler.is_sleep()).then(|| args.handlers.handler.to_string());
             let board = live::run_board(&workload, plan, real);
-            if let (Some(url), Some(queues)) = (&args.broker, args.queues) {
-                let topo = crate::broker::amqp::Topology::new(url, queues, &args.queue_prefix);
+            if let Some(topo) = topology(&args) {
                 board.amend(|i| i.broker = Some(topo.display_url()));
             }
             Some(Standalone::start(addr, board)?)
         }
         _ => None,
     };
-    let cpu = CpuTime::now();
-    let (workload, exec, settled) =
-        process(&args, workload, plan, dashboard.as_ref(), global.quiet)?;
-    let used = CpuTime::now().since(cpu);
-    let report = report::finish_run_with(
-        &workload,
-        info,
-        exec,
-        args.log.as_ref(),
-        args.json.as_ref(),
-        |r| {
-            if let Some(s) = &settled {
-                r.handling = s.handling.clone();
-                r.workload_fingerprint = s.fingerprint.clone();
-            }
-            r.handling.set_cpu(used);
-        },
-    )?;
-    if let Some(s) = &settled {
-        crate::handler::write_dead_letters(&args.handlers, &s.dead)?;
+    let spec = Spec {
+        plan,
+        clock: args.clock,
+        timer: args.engine.timing.timer,
+        intake: intake(&args, dashboard.as_ref().map(|d| Arc::clone(d.board()))),
+        quiet: global.quiet,
+    };
+    let finished = pipeline::run(spec, workload)?;
+    let (report, _) = Report::from_outcome(finished.outcome, args.log.as_deref())?;
+    if let Some(path) = &args.json {
+        crate::output::write_json_atomic(path, &report)?;
     }
+    crate::handler::write_dead_letters(&args.handlers, &finished.dead_letters)?;
     if let Some(d) = dashboard {
         d.complete(&report);
     }
@@ -188,65 +167,32 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     Ok(())
 }
 
-/// Runs the workload through what the flags ask for: the HTTP intake, RabbitMQ, a real
-/// handler, or the engine's sleep (watched by the dashboard, if any).
-fn process(
-    args: &Args,
-    workload: Workload,
-    plan: Plan,
-    dashboard: Option<&Standalone>,
-    quiet: bool,
-) -> Result<(Workload, Execution, Option<Settled>)> {
-    let mut settled = None;
-    let timer = args.timing.timer;
-    let (workload, exec) = match (args.ingest, &args.broker, args.clock) {
-        (Some(Ingest::Http), _, _) => {
-            crate::server::ingest::run_http(workload, plan, timer, quiet, args.dashboard)?
-        }
-        (None, Some(url), _) => {
-            let queues = args.queues.expect("clap requires --queues with --broker");
-            let prefix = &args.queue_prefix;
-            let opts = crate::broker::Options {
-                batch: args.batch,
-                timer,
-                board: dashboard.map(|d| std::sync::Arc::clone(d.board())),
-                ..Default::default()
-            };
-            crate::broker::run_through(url, queues, prefix, workload, plan, opts, quiet)?
-        }
-        (None, None, _) if !args.handlers.handler.is_sleep() => {
-            let board = dashboard.map(|d| std::sync::Arc::clone(d.board()));
-            let (w, e, s) = crate::handler::settle::run_batch(
-                workload,
-                plan,
-                timer,
-                quiet,
-                &args.handlers,
-                board,
-            )?;
-            settled = Some(s);
-            (w, e)
-        }
-        (None, None, _) if dashboard.is_some() => {
-            let board = dashboard.map(Standalone::board).expect("matched");
-            let handler = Observed {
-                inner: crate::engine::work::SleepHandler,
-                board: std::sync::Arc::clone(board),
-            };
-            let never = Box::pin(std::future::pending());
-            exec::run_real_with(
-                workload,
-                plan,
-                timer,
-                quiet,
-                handler,
-                || board.begin(),
-                never,
-            )?
-        }
-        (None, None, clock) => exec::execute(workload, plan, clock, timer, quiet)?,
-    };
-    Ok((workload, exec, settled))
+/// The RabbitMQ queues of `--broker`, if given.
+fn topology(args: &Args) -> Option<Topology> {
+    let url = args.broker.as_deref()?;
+    let queues = args.queues.expect("clap requires --queues with --broker");
+    Some(Topology::new(url, queues, &args.queue_prefix))
+}
+
+/// Where the flags queue the events: the web API, RabbitMQ, or memory (with a real handler or
+/// the engine's sleep), watched by the dashboard's `board` if any.
+fn intake(args: &Args, board: Option<Arc<Board>>) -> Intake<'_> {
+    if let Some(Ingest::Http) = args.ingest {
+        return Intake::Http {
+            dashboard: args.dashboard,
+        };
+    }
+    if let Some(topology) = topology(args) {
+        return Intake::Broker {
+            topology,
+            batch: args.batch,
+            board,
+        };
+    }
+    Intake::Memory {
+        handler: (!args.handlers.handler.is_sleep()).then_some(&args.handlers),
+        board,
+    }
 }
 
 /// One stderr line before the work starts: what runs, and how long it cannot beat.

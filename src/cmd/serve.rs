@@ -2,13 +2,12 @@
 
 use crate::broker::amqp::{Topology, DEFAULT_PREFIX};
 use crate::broker::confirm::ConfirmedPublisher;
-use crate::cli::GlobalArgs;
-use crate::engine::{ClockKind, Plan, Strategy, Workers};
+use crate::cli::{EngineArgs, GlobalArgs};
+use crate::engine::{ClockKind, Strategy};
 use crate::error::UsageError;
 use crate::handler::{AnyHandler, HandlerArgs};
 use crate::output::Format;
-use crate::report::print_report;
-use crate::report::{QueueInfo, Report};
+use crate::report::{print_report, Report};
 use crate::server::listen::Limits;
 use crate::server::{self, Config};
 use crate::types::Micros;
@@ -71,15 +70,8 @@ pub struct Args {
     /// Address to listen on (port 0: any free port; the real one is printed)
     #[arg(long, default_value = "127.0.0.1:3910")]
     pub listen: SocketAddr,
-    /// Most events in flight: `auto` (one lane per account as accounts appear) or a number ≥ 1
-    #[arg(long, short, default_value = "auto")]
-    pub workers: Workers,
-    /// How events are assigned to workers (`sharded` needs a number of workers)
-    #[arg(long, short, value_enum, default_value_t = Strategy::Optimal)]
-    pub strategy: Strategy,
-    /// Processing time of every event, e.g. 1s, 250ms
-    #[arg(long, default_value = "1s")]
-    pub process_time: Micros,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Answer 503 (with Retry-After) while this many events wait to start [default: unlimited]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_queued: Option<u64>,
@@ -136,8 +128,6 @@ pub struct Args {
           value_parser = clap::value_parser!(u16).range(1..))]
     pub channels: u16,
     #[command(flatten)]
-    pub timing: crate::cli::TimerArgs,
-    #[command(flatten)]
     pub handlers: HandlerArgs,
 }
 
@@ -152,49 +142,24 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
         return relay(&args, url);
     }
     check_flags(&args)?;
-    let plan = Plan::new(args.strategy, args.workers)?;
+    let plan = args.engine.plan()?;
     let lanes = plan.live_lanes()?;
     args.handlers.validate(ClockKind::Real)?;
     let config = server_config(&args, plan.strategy(), lanes)?;
-    let handler = config.handler.clone();
-    let cpu = crate::report::usage::CpuTime::now();
-    let rt = crate::engine::runtime()?;
-    let mut outcome = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        // An abort (--on-failure abort) stops accepting as a signal does; the accepted events
-        // then go to the dead letters.
-        let abort = handler.guarded().map(|g| g.aborted());
-        // Installed here, before the server announces itself: a signal that arrives while it
-        // is still starting must be a clean shutdown, not death without a report.
-        let stop = shutdown_signal();
-        let signal = async move {
-            match abort {
-                Some(abort) => tokio::select! {
-                    _ = stop => {}
-                    _ = abort => {}
-                },
-                None => stop.await,
-            }
-        };
-        server::run(listener, config, signal).await
-    })?;
-    let used = crate::report::usage::CpuTime::now().since(cpu);
-    // The log was written as events finished; the JSON waits for the queue fields.
-    let mut report = handler.live_report(
-        &args.handlers.handler,
-        &mut outcome.workload,
-        outcome.execution,
+    let served = crate::pipeline::live::serve(
+        args.listen,
+        config,
         plan,
-        used,
+        &args.handlers.handler,
+        shutdown_signal,
     )?;
-    report.queue = Some(queue_info(outcome.durable.as_ref()));
+    // The log was written as events finished; the JSON waits for the queue fields.
+    let (report, _) = Report::from_outcome(served.outcome, None)?;
     write_report(
         &args,
         &report,
-        outcome.refused_connections,
-        outcome.leftover.as_ref(),
+        served.refused_connections,
+        served.leftover.as_ref(),
     )?;
     report.check()?;
     crate::handler::check_failures(&report, &args.handlers)
@@ -212,7 +177,7 @@ fn server_config(args: &Args, strategy: Strategy, lanes: Option<u64>) -> Result<
     Ok(Config {
         strategy,
         lanes,
-        process_time: args.process_time,
+        process_time: args.engine.timing.process_time,
         per_event_durations: false,
         max_queued: args.max_queued,
         drain_timeout: args.drain_timeout.map(Micros::as_duration),
@@ -221,7 +186,7 @@ fn server_config(args: &Args, strategy: Strategy, lanes: Option<u64>) -> Result<
         log: args.log.clone(),
         announce: true,
         handler: AnyHandler::live(&args.handlers)?,
-        timer: args.timing.timer,
+        timer: args.engine.timing.timer,
         connections: Limits {
             header_timeout: args.header_timeout.as_duration(),
             max_connections: args
@@ -278,21 +243,6 @@ fn check_flags(args: &Args) -> Result<()> {
         args.json.as_deref(),
         args.leftover.as_deref(),
     ])
-}
-
-fn queue_info(durable: Option<&crate::server::durable::DurableInfo>) -> QueueInfo {
-    match durable {
-        Some(d) => QueueInfo {
-            queue: "durable".into(),
-            data_dir: Some(d.data_dir.display().to_string()),
-            resumed: d.resumed,
-            redelivered: d.redelivered,
-        },
-        None => QueueInfo {
-            queue: "in-memory".into(),
-            ..QueueInfo::default()
-        },
-    }
 }
 
 /// `serve --broker`: the web API in front of RabbitMQ.

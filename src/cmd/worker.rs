@@ -1,10 +1,10 @@
 //! `eventbench worker`: consume RabbitMQ queues through the live engine, ack after processing.
 
-use crate::broker::consume::{self, BrokerStats, Config, Live, StopWhen};
+use crate::broker::consume::{BrokerStats, Config, Live, StopWhen};
 use crate::broker::logged::Logged;
-use crate::cli::GlobalArgs;
+use crate::cli::{EngineArgs, GlobalArgs};
 use crate::engine::exec::Abort;
-use crate::engine::{ClockKind, Plan, Strategy, Workers};
+use crate::engine::{ClockKind, Plan};
 use crate::handler::{AnyHandler, HandlerArgs};
 use crate::live::{Board, Info};
 use crate::live_log::LiveLog;
@@ -42,15 +42,8 @@ at start or gone longer than --reconnect-timeout.")]
 pub struct Args {
     #[command(flatten)]
     pub queue: crate::cli::QueueArgs,
-    /// Most events in flight in this worker: `auto` (no limit) or a number ≥ 1
-    #[arg(long, short, default_value = "auto")]
-    pub workers: Workers,
-    /// How events are assigned to this worker's lanes
-    #[arg(long, short, value_enum, default_value_t = Strategy::Optimal)]
-    pub strategy: Strategy,
-    /// Processing time of events whose message has no duration_us
-    #[arg(long, default_value = "1s")]
-    pub process_time: Micros,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Unacknowledged messages per queue (basic.qos); bounds what a crash hands back. It
     /// counts messages, not events: a batched message (publish --batch) carries many events
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..))]
@@ -78,8 +71,6 @@ pub struct Args {
     /// Report format on stdout
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    #[command(flatten)]
-    pub timing: crate::cli::TimerArgs,
     /// Serve a live dashboard of this worker at ADDR [default: 127.0.0.1:3911] (port 0: any
     /// free port; the address is printed): what it consumed, queued, runs and processed,
     /// throughput and latency over time, and the verified result once it stops. JSON for
@@ -103,7 +94,7 @@ struct WorkerReport<'a> {
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
-    let plan = Plan::new(args.strategy, args.workers)?;
+    let plan = args.engine.plan()?;
     let lanes = plan.live_lanes()?;
     args.handlers.validate(ClockKind::Real)?;
     super::check_output_paths([args.log.as_deref(), args.json.as_deref()])?;
@@ -138,19 +129,12 @@ pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
             plan.workers()
         );
     }
-    let cpu = crate::report::usage::CpuTime::now();
-    let mut consumed = consume_all(cfg, stop)?;
-    let used = crate::report::usage::CpuTime::now().since(cpu);
+    let consumed =
+        crate::pipeline::live::consume(cfg, stop, plan, &handler, &args.handlers.handler)?;
     if let Some(l) = &log {
         l.check()?;
     }
-    let report = handler.live_report(
-        &args.handlers.handler,
-        &mut consumed.workload,
-        consumed.execution,
-        plan,
-        used,
-    )?;
+    let (report, _) = Report::from_outcome(consumed.outcome, None)?;
     write_report(&args, &report, consumed.stats)?;
     if let Some(d) = dashboard {
         d.complete(&report);
@@ -194,8 +178,10 @@ fn consumer_config(
             )),
             Durations::PerEvent(Vec::new()),
         ),
-        process_time: args.process_time,
-        abort: handler.guarded().map(|g| Box::pin(g.aborted()) as Abort),
+        process_time: args.engine.timing.process_time,
+        abort: handler
+            .guarded()
+            .map(|g| Box::pin(g.aborted()) as Abort),
         handler: Logged {
             inner: handler.clone(),
             log,
@@ -204,7 +190,7 @@ fn consumer_config(
             board: None,
         },
         reconnect_timeout: Some(args.reconnect_timeout.as_duration()),
-        timer: args.timing.timer,
+        timer: args.engine.timing.timer,
         live,
     }
 }
@@ -216,7 +202,7 @@ fn board(args: &Args, plan: Plan, lanes: Option<u64>) -> Arc<Board> {
     let handler = if args.handlers.handler.is_sleep() {
         format!(
             "sleep (each message's duration_us, else {})",
-            args.process_time
+            args.engine.timing.process_time
         )
     } else {
         args.handlers.handler.to_string()
@@ -268,12 +254,4 @@ fn write_report(args: &Args, report: &Report, s: BrokerStats) -> Result<()> {
         s.abandoned
     );
     Ok(())
-}
-
-fn consume_all(cfg: Config, stop: StopWhen) -> Result<consume::Consumed> {
-    let rt = crate::engine::runtime()?;
-    rt.block_on(async move {
-        let running = consume::start(cfg).await?;
-        running.finish(stop).await
-    })
 }

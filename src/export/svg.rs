@@ -2,10 +2,10 @@
 //! dashed line, drawn with plotters' SVG backend.
 
 use super::Exporter;
-use crate::broker::design::Design;
 use crate::engine::Strategy;
 use crate::report::sweep::CompareDoc;
 use crate::report::Backend;
+use crate::report::Design;
 use crate::report::Report;
 use crate::types::Micros;
 use anyhow::anyhow;

@@ -299,32 +299,6 @@ impl AnyHandler {
             AnyHandler::Guarded(g) => Some(&g.0),
         }
     }
-
-    /// The report of a live engine (`serve`, `worker`) once it stopped: what a real handler
-    /// did is settled first (events passed over, measured durations, its report fields), then
-    /// the order is verified and the CPU time `used` is added.
-    pub fn live_report(
-        &self,
-        spec: &HandlerSpec,
-        w: &mut crate::workload::Workload,
-        mut exec: crate::engine::record::Execution,
-        plan: crate::engine::Plan,
-        used: crate::report::usage::CpuTime,
-    ) -> anyhow::Result<crate::report::Report> {
-        let handling = self
-            .guarded()
-            .map(|g| settle::settle(g, &spec.to_string(), true, w, &mut exec).handling);
-        let info = crate::report::RunInfo {
-            plan,
-            clock: ClockKind::Real,
-        };
-        crate::report::finish_run_with(w, info, exec, None, None, |r| {
-            if let Some(h) = handling {
-                r.handling = h;
-            }
-            r.handling.set_cpu(used);
-        })
-    }
 }
 
 impl fmt::Debug for AnyHandler {

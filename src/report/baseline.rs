@@ -218,9 +218,9 @@ impl Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::broker::design::Design;
     use crate::export::fixture::{doc, report};
     use crate::report::summary::workers_cell;
+    use crate::report::Design;
 
     #[test]
     fn tolerance_parses_percentages_only() {

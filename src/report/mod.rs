@@ -1,6 +1,7 @@
 //! Reports: what a run achieved against its lower bound, as a terminal table or JSON, plus the
 //! processed log. The JSON field names are a contract (SPEC.md): add fields, never rename.
 
+pub mod backend;
 pub mod baseline;
 pub mod external;
 pub mod handling;
@@ -12,7 +13,6 @@ pub mod sweep;
 pub mod table;
 pub mod usage;
 
-use crate::broker::design::Design;
 use crate::engine::bound::lower_bound;
 use crate::engine::order_check::{self, OrderCheck};
 use crate::engine::record::Execution;
@@ -21,11 +21,12 @@ use crate::engine::{ClockKind, Plan, Strategy};
 use crate::error::CheckFailed;
 use crate::workload::Workload;
 use anyhow::Result;
+pub use backend::{Backend, Design};
 pub use handling::{BoundBasis, Handling};
 pub use print::print_report;
 use serde::{Deserialize, Serialize};
 use stats::{Distribution, Percentiles};
-use std::path::PathBuf;
+use std::path::Path;
 
 /// One run's report (the `--json` object).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -87,61 +88,6 @@ pub struct Report {
     /// Latency histogram for the terminal: `(upper bound µs, count)`.
     #[serde(skip)]
     pub latency_histogram: Vec<(u64, u64)>,
-}
-
-/// Where a run's events were queued: in memory, or in RabbitMQ (`compare --broker`) with one
-/// of the two consumer designs. Written as `memory`, `broker-ours`, `broker-original`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Backend {
-    #[default]
-    Memory,
-    Broker(Design),
-}
-
-impl Backend {
-    /// For `skip_serializing_if`: memory runs keep the JSON they always had.
-    pub fn is_memory(&self) -> bool {
-        *self == Backend::Memory
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Memory => "memory",
-            Backend::Broker(Design::Ours) => "broker-ours",
-            Backend::Broker(Design::Original) => "broker-original",
-        }
-    }
-
-    /// What the workers cell (and a plot's legend) adds to a broker run's label.
-    pub fn tag(self) -> &'static str {
-        match self {
-            Backend::Memory => "",
-            Backend::Broker(Design::Ours) => " (RabbitMQ, ours)",
-            Backend::Broker(Design::Original) => " (RabbitMQ, original)",
-        }
-    }
-}
-
-impl Serialize for Backend {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
-
-impl<'de> Deserialize<'de> for Backend {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        [
-            Backend::Memory,
-            Backend::Broker(Design::Ours),
-            Backend::Broker(Design::Original),
-        ]
-        .into_iter()
-        .find(|b| b.name() == name)
-        .ok_or_else(|| {
-            serde::de::Error::unknown_variant(&name, &["memory", "broker-ours", "broker-original"])
-        })
-    }
 }
 
 /// How `serve` kept the events it accepted.
@@ -251,38 +197,57 @@ impl Report {
     }
 }
 
-/// Verifies a finished run, builds its report and writes the requested files.
-pub fn finish_run(
-    w: &Workload,
-    info: RunInfo,
-    exec: Execution,
-    log: Option<&PathBuf>,
-    json: Option<&PathBuf>,
-) -> Result<Report> {
-    finish_run_with(w, info, exec, log, json, |_| {})
+/// What a finished run hands to its report, whatever ran it: the workload as it ran (a live
+/// run's in arrival order; a real handler's with its measured durations), what happened to
+/// each event, and what only the runner knows.
+pub struct Outcome {
+    pub workload: Workload,
+    pub execution: Execution,
+    pub info: RunInfo,
+    pub backend: Backend,
+    /// A real handler's account of the run; `None`: the sleep handler's default.
+    pub handling: Option<Handling>,
+    /// The input's identity when the workload's durations were replaced by measured ones.
+    pub fingerprint: Option<String>,
+    /// The CPU the run used.
+    pub cpu: usage::CpuTime,
+    /// `serve` only: how accepted events were kept.
+    pub queue: Option<QueueInfo>,
 }
 
-/// [`finish_run`], with `adjust` completing the report before any file is written.
-pub fn finish_run_with(
-    w: &Workload,
-    info: RunInfo,
-    exec: Execution,
-    log: Option<&PathBuf>,
-    json: Option<&PathBuf>,
-    adjust: impl FnOnce(&mut Report),
-) -> Result<Report> {
-    let verdict = order_check::check_order(w, &exec.records);
-    let mut report = Report::build(w, info, &exec, &verdict);
-    adjust(&mut report);
-    if let Some(path) = log {
-        processed_log::write(path, w, &exec.records)?;
+impl Report {
+    /// The one way a run becomes a report: verifies the order, builds the report, writes the
+    /// processed log to `log` if asked; hands the workload back (a sweep runs it again).
+    pub fn from_outcome(o: Outcome, log: Option<&Path>) -> Result<(Report, Workload)> {
+        let mut report = Report::verified(&o.workload, o.info, o.execution, log)?;
+        if let Some(h) = o.handling {
+            report.handling = h;
+        }
+        if let Some(f) = o.fingerprint {
+            report.workload_fingerprint = f;
+        }
+        report.handling.set_cpu(o.cpu);
+        report.backend = o.backend;
+        report.queue = o.queue;
+        Ok((report, o.workload))
     }
-    // Last, because it consumes the records.
-    report.max_in_flight = order_check::max_in_flight(exec.records);
-    if let Some(path) = json {
-        crate::output::write_json_atomic(path, &report)?;
+
+    /// The part of [`Report::from_outcome`] that reads the records: the order check, the
+    /// figures, the processed log, the most events in flight (which consumes the records).
+    pub fn verified(
+        w: &Workload,
+        info: RunInfo,
+        exec: Execution,
+        log: Option<&Path>,
+    ) -> Result<Report> {
+        let verdict = order_check::check_order(w, &exec.records);
+        let mut report = Report::build(w, info, &exec, &verdict);
+        if let Some(path) = log {
+            processed_log::write(path, w, &exec.records)?;
+        }
+        report.max_in_flight = order_check::max_in_flight(exec.records);
+        Ok(report)
     }
-    Ok(report)
 }
 
 /// Latency, overshoot and handler time (start to end) of every event that ran.

@@ -11,7 +11,6 @@ pub mod client;
 pub mod committer;
 pub mod dashboard;
 pub mod durable;
-pub mod ingest;
 pub mod intake;
 pub mod listen;
 pub mod metrics;

@@ -3,13 +3,9 @@
 //! consumer (each strategy of the sweep with W lanes over W queues), always on the real clock.
 
 use super::{StrategyList, SweepRun, WorkerList};
-use crate::broker::design::{self, Design};
-use crate::engine::record::Execution;
 use crate::engine::timer::TimerMode;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
-use crate::report::{Backend, Report};
-use crate::workload::Workload;
-use anyhow::Result;
+use crate::report::{Backend, Design, Report};
 
 /// Where the broker runs go.
 #[derive(Clone, Debug)]
@@ -73,29 +69,6 @@ pub fn clock_note(runs: &[Report]) -> Option<String> {
             memory.clock, brokered.clock
         )
     })
-}
-
-/// Runs one broker run of the sweep on its own queues (deleted afterwards); W workers = W queues.
-pub fn execute(
-    target: &Target,
-    design: Design,
-    run: SweepRun,
-    workload: Workload,
-    quiet: bool,
-) -> Result<(Workload, Execution)> {
-    let queues = match run.plan.workers() {
-        Workers::Fixed(n) => n.get(),
-        Workers::Auto => workload.account_count().max(1) as u32,
-    };
-    design::run_design(
-        &target.url,
-        &target.prefix,
-        queues,
-        (design, run.timer),
-        workload,
-        run.plan,
-        quiet,
-    )
 }
 
 #[cfg(test)]
