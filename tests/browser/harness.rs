@@ -1,16 +1,14 @@
 //! The browser tests' harness: a headless Chromium over WebDriver, the live page of an
 //! `eventbench` process started for one test, and broker queues a browser test may own.
 
-use super::common;
+use crate::common::{self, Spawned};
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_eventbench");
 /// How long a page may take to reach an expected state before the test fails. A limit on
 /// waiting, never a measured time.
 pub const PATIENCE: Duration = Duration::from_secs(60);
@@ -202,41 +200,13 @@ impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
     }
 }
 
-/// Starts `eventbench ARGS` and returns it with the first `http://…` address on its stderr.
-pub fn spawn_with_address(args: &[&str], dir: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the address is printed")
-            .expect("readable stderr");
-        if let Some(at) = line.find("http://") {
-            let addr: String = line[at..]
-                .chars()
-                .take_while(|c| !c.is_whitespace() && *c != ')' && *c != ';')
-                .collect();
-            break addr.trim_end_matches('/').to_string();
-        }
-    };
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
-}
-
 /// A browser on the live page of an `eventbench` process started for one test, in a temp dir
 /// that holds the workload as `events.csv`. A process still running on drop (a test that
 /// failed half-way) is killed rather than left behind.
 pub struct Dashboard {
     pub browser: Browser,
-    pub process: Child,
+    pub process: Spawned,
+    /// `http://host:port`, the first address the process printed on stderr.
     pub base: String,
     tmp: tempfile::TempDir,
 }
@@ -249,7 +219,12 @@ impl Dashboard {
         let browser = Browser::start().await?;
         let tmp = tempfile::tempdir().unwrap();
         common::write_events(&tmp.path().join("events.csv"), accounts, None);
-        let (process, base) = spawn_with_address(args, tmp.path());
+        // Whichever page the command serves: `serve`'s own address or a `--dashboard`'s.
+        let process = Spawned::start(
+            common::command().args(args).current_dir(tmp.path()),
+            "http://",
+        );
+        let base = format!("http://{}", process.addr);
         let mut dashboard = Dashboard {
             browser,
             process,
@@ -260,8 +235,9 @@ impl Dashboard {
         if let Err(e) = dashboard.browser.page().goto(&url).await {
             // Say whether the process was still there: a page refused by a live process and
             // one whose process has gone are different failures.
-            let process = dashboard.process.try_wait();
-            panic!("cannot open {url}: {e}; eventbench {args:?} exited: {process:?}");
+            let exited = dashboard.process.try_wait();
+            let stderr = dashboard.process.stderr();
+            panic!("cannot open {url}: {e}; eventbench {args:?} exited: {exited:?}; {stderr}");
         }
         Some(dashboard)
     }
@@ -275,22 +251,6 @@ impl Dashboard {
     pub async fn close_page(&mut self) {
         self.browser.assert_no_console_errors().await;
         self.browser.close().await;
-    }
-}
-
-impl Drop for Dashboard {
-    fn drop(&mut self) {
-        if let Ok(None) = self.process.try_wait() {
-            let _ = self.process.kill();
-            let _ = self.process.wait();
-        }
-    }
-}
-
-pub fn interrupt(child: &Child) {
-    // SAFETY: kill(2) on the id of a child this test started and has not reaped yet.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
     }
 }
 

@@ -1,7 +1,8 @@
 //! Helpers of the broker tests: unique queues, workload files, the processed logs and their
-//! independent check, a TCP proxy that cuts the broker away, and HTTP posts to `serve`.
+//! independent check, a TCP proxy that cuts the broker away, HTTP posts to `serve`, and the
+//! processes (`serve --broker`, workers, dashboards) started on a test's queues.
 
-use super::eventbench;
+use super::{command, eventbench, Spawned, DASHBOARD, LISTENING};
 use eventbench::broker::amqp::{self, Topology};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,16 @@ impl Queues {
             self.topo.prefix.clone(),
         ]
     }
+}
+
+/// Messages ready (published, not delivered) in `topo`'s queues at `url`.
+pub fn ready_messages(url: &str, topo: &Topology) -> u64 {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let conn = amqp::connect(url).await.unwrap();
+        let ch = conn.create_channel().await.unwrap();
+        amqp::ready_messages(&ch, topo).await.unwrap()
+    })
 }
 
 impl Drop for Queues {
@@ -204,7 +215,7 @@ impl Proxy {
 
 /// A worker on the proxy's address (the test's queues), logging to `log`.
 pub fn proxied_worker(proxy: &Proxy, q: &Queues, log: &Path) -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"));
+    let mut c = command();
     c.args(["worker", "--broker", &proxy.url(), "-q"])
         .args(["--queues", &q.topo.queues.to_string()])
         .args(["--queue-prefix", &q.topo.prefix, "--log"])
@@ -231,23 +242,20 @@ pub fn post_event(addr: &str, account: u64, event: u64) -> Option<u16> {
     resp.split(' ').nth(1)?.parse().ok()
 }
 
-/// `serve --broker` on port 0 of this test's queues at `url`; returns the child and its address.
-pub fn serve_broker(url: &str, q: &Queues) -> (Child, String) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--broker", url])
-        .args(["--queues", &q.topo.queues.to_string()])
-        .args(["--queue-prefix", &q.topo.prefix])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = super::listening_address(&mut child);
-    (child, addr)
+/// `serve --broker` on port 0 of this test's queues at `url`, once it listens.
+pub fn serve_broker(url: &str, q: &Queues) -> Spawned {
+    Spawned::start(
+        command()
+            .args(["serve", "--listen", "127.0.0.1:0", "--broker", url])
+            .args(["--queues", &q.topo.queues.to_string()])
+            .args(["--queue-prefix", &q.topo.prefix]),
+        LISTENING,
+    )
 }
 
 /// `eventbench worker` on `q`, quiet, appending to `log`, its output discarded.
 pub fn worker(q: &Queues, log: &Path) -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"));
+    let mut c = command();
     c.arg("worker")
         .args(q.args())
         .arg("-q")
@@ -289,16 +297,6 @@ pub fn kill_and_take_over(q: &Queues, dir: &Path, standby_at: usize, kill_at: us
     t
 }
 
-/// Reads a spawned process's stderr (piped) until it prints its live dashboard's address and
-/// returns that `host:port`; the rest of stderr is drained in the background.
-pub fn dashboard_address(child: &mut Child) -> String {
-    super::address_after(
-        child,
-        "live dashboard: http://",
-        "exited before printing the dashboard's address",
-    )
-}
-
 /// `GET path` on a fresh connection: the status and the whole response (head and body).
 pub fn http_get(addr: &str, path: &str) -> (u16, String) {
     use std::io::{Read, Write};
@@ -320,59 +318,35 @@ pub fn stats(addr: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
-/// Polls `/api/stats` until `until` holds for a sample (the board is sampled every 250 ms);
-/// panics after a minute or if `child` exits.
+/// Polls `/api/stats` of `child`'s dashboard until `until` holds for a sample (the board is
+/// sampled every 250 ms); panics after a minute or if `child` exits.
 pub fn stats_until(
-    addr: &str,
-    child: &mut Child,
+    child: &mut Spawned,
     what: &str,
     until: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let s = stats(addr);
+        let s = stats(&child.addr);
         if until(&s) {
             return s;
         }
-        assert!(child.try_wait().unwrap().is_none(), "exited before {what}");
+        assert!(child.try_wait().is_none(), "exited before {what}");
         assert!(Instant::now() < deadline, "no sample with {what}: {s}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-/// A spawned `eventbench` that is killed if still running when dropped (a failed assert), so
-/// it cannot outlive its test and re-declare the test's deleted queues.
-pub struct Spawned(pub Child);
-
-impl Spawned {
-    /// `eventbench COMMAND` on `q` with `-q --dashboard 127.0.0.1:0` and `extra`, and the
-    /// dashboard's `host:port` once it has printed it.
-    pub fn with_dashboard(
-        command: &str,
-        q: &Queues,
-        extra: &[&std::ffi::OsStr],
-    ) -> (Spawned, String) {
-        let mut child = Spawned(
-            std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"))
-                .arg(command)
-                .args(q.args())
-                .args(["-q", "--dashboard", "127.0.0.1:0"])
-                .args(extra)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
-        let addr = dashboard_address(&mut child.0);
-        (child, addr)
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
+/// `eventbench COMMAND` on `q` with `-q --dashboard 127.0.0.1:0` and `extra`, once it has
+/// printed its dashboard's address; killed on drop if still running, so it cannot outlive its
+/// test and re-declare the test's deleted queues.
+pub fn with_dashboard(command_name: &str, q: &Queues, extra: &[&std::ffi::OsStr]) -> Spawned {
+    Spawned::start(
+        command()
+            .arg(command_name)
+            .args(q.args())
+            .args(["-q", "--dashboard", "127.0.0.1:0"])
+            .args(extra),
+        DASHBOARD,
+    )
 }

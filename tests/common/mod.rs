@@ -1,16 +1,31 @@
-//! Helpers shared by the integration tests: the binary under test, workload files and an
-//! independent `--log` checker.
+//! Helpers shared by the integration test binaries (`tests/it`, `tests/broker`,
+//! `tests/browser`, each of which includes this module): the binary under test, run to its end
+//! or in the background, workload files and independent checkers of its logs.
+// Each binary uses its own part of these helpers.
 #![allow(dead_code)]
 
 pub mod broker;
 pub mod server;
+mod spawn;
+
+#[allow(unused_imports)] // as in `server`: not every binary names all of them
+pub use spawn::{Finished, Spawned, DASHBOARD, LISTENING};
 
 use std::collections::HashMap;
 use std::path::Path;
 
-/// The `eventbench` binary built for these tests.
+/// The `eventbench` binary built for these tests: the one path every helper starts.
+pub const BIN: &str = env!("CARGO_BIN_EXE_eventbench");
+
+/// The binary as a command that runs to its end and is judged by its output.
 pub fn eventbench() -> assert_cmd::Command {
-    assert_cmd::Command::cargo_bin("eventbench").unwrap()
+    assert_cmd::Command::new(BIN)
+}
+
+/// The binary as a plain process, for one a test starts in the background (see [`Spawned`])
+/// or signals while it runs.
+pub fn command() -> std::process::Command {
+    std::process::Command::new(BIN)
 }
 
 /// Writes an events CSV with ids 1..=N and the given accounts (and durations, if any).
@@ -207,32 +222,4 @@ pub fn check_runs(events: &[(u64, u64)], runs: &[Vec<Row>], redelivered: u64) ->
         "{twice} events ran twice, but only {redelivered} were counted as redelivered"
     );
     twice
-}
-
-/// Reads a spawned `serve`'s stderr (piped) until it says where it listens, and returns that
-/// `host:port` (see [`address_after`]).
-pub fn listening_address(child: &mut std::process::Child) -> String {
-    address_after(
-        child,
-        "listening on http://",
-        "serve exited before listening",
-    )
-}
-
-/// Reads a spawned process's stderr (piped) until a line has `marker`, and returns the
-/// `host:port` that follows it; the rest of stderr is drained in the background, so the
-/// process never blocks on a full pipe. Panics with `gone` if stderr ends first.
-pub fn address_after(child: &mut std::process::Child, marker: &str, gone: &str) -> String {
-    use std::io::BufRead;
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let mut lines = std::io::BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines.next().expect(gone).unwrap();
-        if let Some(rest) = line.split(marker).nth(1) {
-            let token = rest.split_whitespace().next().unwrap_or_default();
-            break token.trim_end_matches('/').to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    addr
 }

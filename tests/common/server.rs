@@ -1,7 +1,17 @@
-//! A `serve` inside the test process: bound to port 0, stopped through its injected shutdown.
+//! A `serve` inside the test process: bound to port 0, stopped through its injected shutdown;
+//! and the one place the tests name the library's server and client types.
+
+// Not every test binary names all of them.
+#[allow(unused_imports)]
+pub use eventbench::server::{
+    client::{send_all, SendConfig},
+    listen::Limits,
+    request::SentLog,
+    Config, ServeOutcome,
+};
 
 use eventbench::engine::Strategy;
-use eventbench::server::{self, Config, ServeOutcome};
+use eventbench::server;
 use eventbench::types::Micros;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -79,7 +89,7 @@ pub fn config(process_time: Micros) -> Config {
         data_dir: None,
         log: None,
         announce: false,
-        connections: server::listen::Limits::default(),
+        connections: Limits::default(),
         handler: Default::default(),
         timer: Default::default(),
     }

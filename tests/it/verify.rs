@@ -2,8 +2,7 @@
 //! one with the classic global-pool bug) driven by `send` over real HTTP, and hand-made logs
 //! with lost, duplicated, reordered and unmatched lines.
 
-mod common;
-
+use crate::common;
 use assert_cmd::Command;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

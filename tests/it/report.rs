@@ -1,8 +1,7 @@
 //! `eventbench report`, `compare.html` and the `--dashboard` flag, driving the binary (the
-//! pages themselves are exercised in a real browser by tests/browser.rs).
+//! pages themselves are exercised in a real browser by tests/browser).
 
-mod common;
-
+use crate::common;
 use predicates::prelude::*;
 use std::path::Path;
 

@@ -1,9 +1,7 @@
 //! What a new user meets first (issue 17): pipes between commands, error messages that say
 //! each cause once, hand-edited CSVs, malformed broker URLs and empty workloads.
 
-mod common;
-
-use common::eventbench;
+use crate::common::{self, eventbench};
 use predicates::prelude::*;
 use serde_json::Value;
 use tempfile::TempDir;

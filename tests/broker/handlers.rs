@@ -2,14 +2,11 @@
 //! order, a stopped account's events are dead-lettered, and (through RabbitMQ) every delivery
 //! is acknowledged only once it succeeded or sits in the dead-letter file.
 
-mod common;
-
-use assert_cmd::Command;
-use eventbench::broker::amqp::{self, Topology};
+use crate::common::broker::{ready_messages, Queues};
+use crate::common::{self, eventbench, Spawned, LISTENING};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Stdio;
 
 /// Appends `account,event` to `out.txt`; fails every try for account $FAIL_ACCOUNT and the
 /// first try of event ids divisible by 5.
@@ -73,8 +70,8 @@ fn bad_ids(events: &[(u64, u64)]) -> Vec<u64> {
 #[test]
 fn serve_with_a_command_keeps_order_and_dead_letters_a_stopped_account() {
     let (dir, events, handler) = setup(60);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_eventbench"))
-        .current_dir(dir.path())
+    let mut cmd = common::command();
+    cmd.current_dir(dir.path())
         .args([
             "serve",
             "--listen",
@@ -100,29 +97,22 @@ fn serve_with_a_command_keeps_order_and_dead_letters_a_stopped_account() {
             "--json",
             "r.json",
         ])
-        .env("FAIL_ACCOUNT", BAD.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = common::listening_address(&mut child);
-    Command::cargo_bin("eventbench")
-        .unwrap()
+        .env("FAIL_ACCOUNT", BAD.to_string());
+    let serve = Spawned::start(&mut cmd, LISTENING);
+    eventbench()
         .current_dir(dir.path())
         .args([
             "send",
             "--quiet",
             "--url",
-            &format!("http://{addr}/api"),
+            &format!("http://{}/api", serve.addr),
             "--input",
             "events.csv",
         ])
         .assert()
         .success();
-    // SAFETY: kill only signals the child this test started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert_eq!(
-        child.wait().unwrap().code(),
+        serve.stop(libc::SIGTERM).status.code(),
         Some(1),
         "given-up events exit 1"
     );
@@ -142,24 +132,18 @@ fn worker_acks_only_what_succeeded_or_was_dead_lettered() {
         return;
     };
     let (dir, events, handler) = setup(60);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let prefix = format!("ebtest-handlers-{}-{nanos}", std::process::id());
-    let queues = ["--broker", &url, "--queues", "3", "--queue-prefix", &prefix];
-    let bin = || Command::cargo_bin("eventbench").unwrap();
-    bin()
+    let q = Queues::new(&url, 3, "handlers");
+    eventbench()
         .current_dir(dir.path())
         .arg("publish")
-        .args(queues)
+        .args(q.args())
         .args(["--input", "events.csv"])
         .assert()
         .success();
-    let out = bin()
+    let out = eventbench()
         .current_dir(dir.path())
         .arg("worker")
-        .args(queues)
+        .args(q.args())
         .args([
             "--exit-when-idle",
             "300ms",
@@ -181,14 +165,7 @@ fn worker_acks_only_what_succeeded_or_was_dead_lettered() {
         .assert()
         .get_output()
         .clone();
-    let topo = Topology::new(&url, 3, &prefix);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let left = rt.block_on(async {
-        let conn = amqp::connect(&url).await.unwrap();
-        let ch = conn.create_channel().await.unwrap();
-        amqp::ready_messages(&ch, &topo).await.unwrap()
-    });
-    let _ = rt.block_on(amqp::delete(&url, &topo));
+    let left = ready_messages(&url, &q.topo);
     assert_eq!(
         out.status.code(),
         Some(1),

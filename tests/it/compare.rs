@@ -1,10 +1,8 @@
 //! `eventbench compare` end to end: the sweep's files, the baseline gate, and bad input.
 //! No test asserts a wall-clock time: every sweep here runs on the virtual clock.
 
-mod common;
-
+use crate::common::eventbench;
 use assert_cmd::Command;
-use common::eventbench;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use std::path::{Path, PathBuf};

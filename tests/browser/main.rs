@@ -7,14 +7,18 @@
 //! Without Chromium and chromedriver each test prints "skipped: …" and passes, except under
 //! CI=true, where a missing browser is a failure (CI installs one with .ci/browser.sh).
 //! Screenshots go to `$EVENTBENCH_SCREENSHOTS` when set (results/2026-11-28-dashboard/run.sh).
+//!
+//! A test binary of its own beside `tests/it` (see there why binaries are few), so that
+//! `cargo test --test browser` runs just these.
 
+#[path = "../common/mod.rs"]
 mod common;
-#[path = "browser/harness.rs"]
 mod harness;
 
+use common::command;
 use harness::*;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_serve_dashboard_follows_the_events_sent() {
@@ -47,7 +51,7 @@ async fn the_serve_dashboard_follows_the_events_sent() {
         "{meta}"
     );
 
-    let sent = Command::new(BIN)
+    let sent = command()
         .args(["send", "-q", "--url", &format!("{}/api", dashboard.base)])
         .arg("--input")
         .arg(dashboard.events())
@@ -96,8 +100,8 @@ async fn the_serve_dashboard_follows_the_events_sent() {
         .await;
     dashboard.close_page().await;
 
-    interrupt(&dashboard.process);
-    let status = dashboard.process.wait().unwrap();
+    dashboard.process.signal(libc::SIGINT);
+    let status = dashboard.process.wait();
     assert!(status.success(), "{status:?}");
 }
 
@@ -138,7 +142,7 @@ async fn a_run_dashboard_shows_progress_against_the_bound() {
     assert!(efficiency > 0.0 && efficiency <= 1.0, "{efficiency}");
     browser.screenshot("run-dashboard.png", 1280, 1000).await;
     dashboard.close_page().await;
-    assert!(dashboard.process.wait().unwrap().success());
+    assert!(dashboard.process.wait().success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,7 +173,7 @@ async fn a_worker_dashboard_shows_what_it_consumed_then_the_verified_result() {
         true,
         "no bar: a worker has no total"
     );
-    let published = Command::new(BIN)
+    let published = command()
         .args(["publish", "-q", "--process-time", "200ms", "--input"])
         .arg(dashboard.events())
         .args(&q)
@@ -189,7 +193,7 @@ async fn a_worker_dashboard_shows_what_it_consumed_then_the_verified_result() {
     assert_eq!(browser.js(hidden).await, true);
     browser.screenshot("worker-dashboard.png", 1280, 1000).await;
 
-    interrupt(&dashboard.process);
+    dashboard.process.signal(libc::SIGINT);
     browser
         .until(
             "return document.getElementById('status').textContent === 'done'",
@@ -203,7 +207,7 @@ async fn a_worker_dashboard_shows_what_it_consumed_then_the_verified_result() {
     let efficiency = browser.value("efficiency").await.unwrap();
     assert!(efficiency > 0.0 && efficiency <= 1.0, "{efficiency}");
     dashboard.close_page().await;
-    let status = dashboard.process.wait().unwrap();
+    let status = dashboard.process.wait();
     assert!(status.success(), "{status:?}");
 }
 
@@ -216,7 +220,7 @@ async fn compare_and_report_pages_render_from_disk() {
     let events = tmp.path().join("events.csv");
     common::write_events(&events, &common::accounts(400, 40, 3), None);
     let sweep = |dir: &str, baseline: Option<&Path>| {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = command();
         cmd.args([
             "compare",
             "-q",
@@ -261,7 +265,7 @@ async fn compare_and_report_pages_render_from_disk() {
     // A run's report through `report --html`.
     let json = tmp.path().join("run.json");
     let html = tmp.path().join("run.html");
-    let ok = Command::new(BIN)
+    let ok = command()
         .args(["run", "-q", "--clock", "virtual", "--input"])
         .arg(&events)
         .arg("--json")
@@ -270,7 +274,7 @@ async fn compare_and_report_pages_render_from_disk() {
         .status()
         .unwrap();
     assert!(ok.success());
-    let ok = Command::new(BIN)
+    let ok = command()
         .args(["report", "-q"])
         .arg(&json)
         .arg("--html")

@@ -1,11 +1,8 @@
 //! The web API end to end: a server on port 0 with an injected shutdown, real HTTP requests,
 //! every status code, the metrics, and the drain (with and without a hand-back).
 
-mod common;
-
-use common::eventbench;
-use common::server::Running;
-use eventbench::server::{Config, ServeOutcome};
+use crate::common::server::{Config, Running, ServeOutcome};
+use crate::common::{self, eventbench, Spawned, LISTENING};
 use eventbench::types::Micros;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -343,30 +340,26 @@ async fn requests_after_shutdown_are_refused_not_dropped() {
 /// ended before its time with either.
 #[test]
 fn serve_ends_its_sleeps_as_timer_says_and_reports_it() {
-    use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("events.csv");
     common::write_events(&input, &common::accounts(30, 5, 3), None);
     for timer in ["sleep", "precise"] {
         let report = dir.path().join(format!("{timer}.json"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_eventbench"))
-            .args(["serve", "--in-memory", "--listen", "127.0.0.1:0"])
-            .args(["--process-time", "2ms", "--timer", timer, "--json"])
-            .arg(&report)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let addr = common::listening_address(&mut child);
+        let serve = Spawned::start(
+            common::command()
+                .args(["serve", "--in-memory", "--listen", "127.0.0.1:0"])
+                .args(["--process-time", "2ms", "--timer", timer, "--json"])
+                .arg(&report),
+            LISTENING,
+        );
+        let url = format!("http://{}/api", serve.addr);
         eventbench()
-            .args(["send", "--quiet", "--url", &format!("http://{addr}/api")])
+            .args(["send", "--quiet", "--url", &url])
             .arg("--input")
             .arg(&input)
             .assert()
             .success();
-        // SAFETY: kill only signals the child this test started.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        assert!(child.wait().unwrap().success());
+        assert!(serve.stop(libc::SIGTERM).status.success());
         let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
         assert_eq!(r["events"], 30, "{r}");
         assert_eq!(r["ordering_violations"], 0);

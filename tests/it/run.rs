@@ -1,9 +1,7 @@
 //! `eventbench run` end to end: exact virtual-clock makespans, the report contract, logs that
 //! pass an independent check, and clear failures for bad usage.
 
-mod common;
-
-use common::eventbench;
+use crate::common::{self, eventbench};
 use predicates::prelude::*;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -269,8 +267,7 @@ fn missing_output_folder_is_rejected_before_running() {
 fn ctrl_c_stops_cleanly_with_a_partial_report() {
     let dir = TempDir::new().unwrap();
     let input = fixture(&dir, &[1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
-    let bin = assert_cmd::cargo::cargo_bin("eventbench");
-    let child = std::process::Command::new(bin)
+    let child = common::command()
         .args(["run", "-q", "--process-time", "1s", "--format", "json"])
         .args(["--input", input.to_str().unwrap()])
         .stdout(std::process::Stdio::piped())

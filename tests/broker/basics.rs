@@ -1,11 +1,9 @@
-//! Broker tests: need a RabbitMQ at EVENTBENCH_AMQP_URL (default amqp://127.0.0.1:5672/%2f).
-//! Without one each test prints "skipped: no RabbitMQ at …" and passes, except under CI=true,
-//! where a missing broker is a failure (CI installs one with .ci/rabbitmq.sh).
+//! `run --broker`, `publish` and `worker` through one RabbitMQ: every event once and in order,
+//! a killed worker's standby, one message at a time per queue, the timers, the dashboards of a
+//! worker and of a broker run, and the errors for an unreachable broker or a taken port.
 
-mod common;
-
-use common::broker::*;
-use common::eventbench;
+use crate::common::broker::*;
+use crate::common::{self, eventbench};
 
 #[test]
 fn run_through_the_broker_processes_every_event_once_in_order() {
@@ -163,9 +161,9 @@ fn a_worker_dashboard_follows_the_events_it_consumes() {
     let q = Queues::new(&url, 3, "dash-worker");
     let dir = tempfile::tempdir().unwrap();
     let input = write_events(dir.path(), 60, 6);
-    let (mut worker, addr) = Spawned::with_dashboard("worker", &q, &[]);
-    let worker = &mut worker.0;
-    let before = stats_until(&addr, worker, "a first sample", |s| s["seq"] != 0);
+    let mut worker = with_dashboard("worker", &q, &[]);
+    let addr = worker.addr.clone();
+    let before = stats_until(&mut worker, "a first sample", |s| s["seq"] != 0);
     assert_eq!(before["mode"], "worker");
     assert_eq!(
         before["events_total"],
@@ -177,7 +175,7 @@ fn a_worker_dashboard_follows_the_events_it_consumes() {
     assert_eq!(before["processed"], 0);
     assert!(before["broker"].as_str().unwrap().starts_with("amqp://"));
     publish(&q, &input, "20ms");
-    let after = stats_until(&addr, worker, "every event processed", |s| {
+    let after = stats_until(&mut worker, "every event processed", |s| {
         s["processed"] == 60
     });
     assert_eq!(after["accepted"], 60, "{after}");
@@ -204,9 +202,8 @@ fn a_worker_dashboard_follows_the_events_it_consumes() {
     assert_eq!(status, 200);
     assert!(page.to_lowercase().contains("content-type: text/html"));
     assert!(page.contains("api/stats") && page.contains("accepted-label"));
-    // SAFETY: kill(2) on the id of a child this test started and has not reaped yet.
-    unsafe { libc::kill(worker.id() as i32, libc::SIGINT) };
-    let end = stats_until(&addr, worker, "the verified result", |s| s["done"] == true);
+    worker.signal(libc::SIGINT);
+    let end = stats_until(&mut worker, "the verified result", |s| s["done"] == true);
     assert_eq!(end["processed"], 60);
     assert_eq!(end["mode"], "worker (draining)", "stopped by the signal");
     assert_eq!(end["ordering_violations"], 0);
@@ -217,7 +214,7 @@ fn a_worker_dashboard_follows_the_events_it_consumes() {
         end["lower_bound_s"].as_f64().unwrap() > 0.0,
         "the report's bound"
     );
-    assert!(worker.wait().unwrap().success());
+    assert!(worker.wait().success());
 }
 
 /// `run --broker --dashboard`: a run with a known total and bound, through RabbitMQ.
@@ -236,20 +233,19 @@ fn a_broker_run_serves_its_dashboard() {
         "--input".as_ref(),
         input.as_os_str(),
     ];
-    let (mut run, addr) = Spawned::with_dashboard("run", &q, &extra);
-    let run = &mut run.0;
-    let first = stats_until(&addr, run, "a first sample", |s| s["seq"] != 0);
+    let mut run = with_dashboard("run", &q, &extra);
+    let first = stats_until(&mut run, "a first sample", |s| s["seq"] != 0);
     assert_eq!(first["mode"], "run");
     assert_eq!(
         (&first["events_total"], &first["accepted"]),
         (&60.into(), &60.into())
     );
     assert!(first["broker"].as_str().unwrap().starts_with("amqp://"));
-    let end = stats_until(&addr, run, "the verified result", |s| s["done"] == true);
+    let end = stats_until(&mut run, "the verified result", |s| s["done"] == true);
     assert_eq!(end["processed"], 60, "{end}");
     assert_eq!((&end["queued"], &end["in_flight"]), (&0.into(), &0.into()));
     assert_eq!(end["ordering_violations"], 0);
-    assert!(run.wait().unwrap().success());
+    assert!(run.wait().success());
 }
 
 #[test]

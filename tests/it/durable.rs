@@ -3,97 +3,24 @@
 //! accepted event ran (at least once, in per-account order); a full disk answers 503, never a
 //! 202 for an event that is not on disk.
 
-mod common;
-
-use common::{check_runs, read_log, Row};
+use crate::common::{self, check_runs, read_log, Finished, Row, Spawned, LISTENING};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// The binary, for processes that run in the background (`common::eventbench()` waits).
-fn bin() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("eventbench")
-}
-
-/// A `serve` process on a free port, its stderr collected in the background.
-struct Server {
-    child: Child,
-    addr: String,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Server {
-    /// Starts `serve` in `cwd` with `args`, then the paths in `extra`.
-    fn start(cwd: &Path, args: &[&str], extra: &[&Path]) -> Server {
-        let mut cmd = Command::new(bin());
-        cmd.current_dir(cwd)
+/// `serve` on a free port in `cwd` with `args`, then the paths in `extra`, once it listens.
+fn serve(cwd: &Path, args: &[&str], extra: &[&Path]) -> Spawned {
+    Spawned::start(
+        common::command()
+            .current_dir(cwd)
             .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args);
-        for p in extra {
-            cmd.arg(p);
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut seen = String::new();
-        let addr = loop {
-            let line = lines
-                .next()
-                .unwrap_or_else(|| panic!("serve exited before listening: {seen}"))
-                .unwrap();
-            seen.push_str(&line);
-            seen.push('\n');
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_string();
-            }
-        };
-        let stderr = Arc::new(Mutex::new(seen));
-        let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        Server {
-            child,
-            addr,
-            stderr,
-        }
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// SIGINT, then waits: the server drains and prints its report.
-    fn stop(mut self) -> (i32, String, String) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let mut out = String::new();
-        self.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        let code = self.child.wait().unwrap().code().unwrap_or(-1);
-        let err = self.stderr.lock().unwrap().clone();
-        (code, out, err)
-    }
+            .args(args)
+            .args(extra),
+        LISTENING,
+    )
 }
 
 /// One POST /api on a fresh connection; the status code, or 0 when the connection failed.
@@ -168,12 +95,12 @@ fn kill_9_while_sending_then_restart_loses_nothing_and_keeps_order() {
         dir.path().join("log2.csv"),
         dir.path().join("report2.json"),
     );
-    let first = Server::start(
+    let first = serve(
         dir.path(),
         &["--process-time", "20ms", "--data-dir"],
         &[&data, Path::new("--log"), &log1],
     );
-    let mut send = Command::new(bin())
+    let mut send = common::command()
         .args(["send", "--quiet", "--concurrency", "24", "--url"])
         .arg(format!("http://{}/api", first.addr))
         .arg("--input")
@@ -195,7 +122,7 @@ fn kill_9_while_sending_then_restart_loses_nothing_and_keeps_order() {
         logged > 200,
         "the first server processed only {logged} rows"
     );
-    first.kill9();
+    first.kill();
     let _ = send.wait().unwrap();
     let run1 = read_log(&log1);
     assert!(
@@ -203,7 +130,7 @@ fn kill_9_while_sending_then_restart_loses_nothing_and_keeps_order() {
         "killed too late to test anything"
     );
 
-    let second = Server::start(
+    let second = serve(
         dir.path(),
         &["--process-time", "20ms", "--data-dir"],
         &[
@@ -224,8 +151,12 @@ fn kill_9_while_sending_then_restart_loses_nothing_and_keeps_order() {
         "{conflicts} re-sent ids refused, but the first run processed {}",
         run1.len()
     );
-    let (code, stdout, stderr) = second.stop();
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let Finished {
+        status,
+        stdout,
+        stderr,
+    } = second.stop(libc::SIGINT);
+    assert_eq!(status.code(), Some(0), "{stdout}\n{stderr}");
     let rep = report(&json2);
     assert_eq!(rep["queue"], "durable");
     assert_eq!(rep["ordering_violations"], 0, "{stdout}");
@@ -272,15 +203,19 @@ fn an_unusable_data_dir_is_a_clear_error_at_start() {
 fn in_memory_mode_says_so_and_writes_no_data_dir() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
-    let server = Server::start(
+    let server = serve(
         dir.path(),
         &["--in-memory", "--process-time", "1ms", "--json"],
         &[&json],
     );
     assert_eq!(post(&server.addr, 1, 1), 202);
     assert_eq!(post(&server.addr, 1, 1), 409);
-    let (code, stdout, stderr) = server.stop();
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    let Finished {
+        status,
+        stdout,
+        stderr,
+    } = server.stop(libc::SIGINT);
+    assert_eq!(status.code(), Some(0), "{stdout}{stderr}");
     assert!(stderr.contains("in memory"), "{stderr}");
     let r = report(&json);
     assert_eq!(r["queue"], "in-memory");
@@ -321,7 +256,7 @@ fn a_full_disk_answers_503_and_every_202_is_on_disk() {
     };
     let data = fs.0.join("data");
     // Events wait a long time, so the queue only grows until the disk is full.
-    let server = Server::start(
+    let server = serve(
         dir.path(),
         &["--process-time", "1h", "--data-dir"],
         &[&data],
@@ -348,7 +283,7 @@ fn a_full_disk_answers_503_and_every_202_is_on_disk() {
     );
     assert!(!accepted.is_empty());
     println!("{} accepted before the disk filled", accepted.len());
-    server.kill9();
+    server.kill();
     // Move the data dir to a roomy disk and let a new server process what it holds.
     let copy = dir.path().join("copy");
     std::fs::create_dir_all(&copy).unwrap();
@@ -359,13 +294,17 @@ fn a_full_disk_answers_503_and_every_202_is_on_disk() {
     drop(fs);
     let log = dir.path().join("log.csv");
     let json = dir.path().join("r.json");
-    let server = Server::start(
+    let server = serve(
         dir.path(),
         &["--process-time", "0ms", "--data-dir"],
         &[&copy, Path::new("--log"), &log, Path::new("--json"), &json],
     );
-    let (code, stdout, stderr) = server.stop();
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    let Finished {
+        status,
+        stdout,
+        stderr,
+    } = server.stop(libc::SIGINT);
+    assert_eq!(status.code(), Some(0), "{stdout}{stderr}");
     let rows = read_log(&log);
     let done: std::collections::HashSet<u64> = rows.iter().map(|r| r.event).collect();
     for (e, _) in &accepted {
@@ -385,7 +324,7 @@ fn resumed_events_run_first_and_only_the_started_ones_count_as_redelivered() {
     let data = dir.path().join("data");
     // Two accounts, three events each; with hour-long events only each account's first one
     // has started when the server dies.
-    let first = Server::start(
+    let first = serve(
         dir.path(),
         &["--process-time", "1h", "--data-dir"],
         &[&data],
@@ -410,18 +349,22 @@ fn resumed_events_run_first_and_only_the_started_ones_count_as_redelivered() {
         std::thread::sleep(Duration::from_millis(10));
     }
     std::thread::sleep(Duration::from_millis(500));
-    first.kill9();
+    first.kill();
 
     let (log, json) = (dir.path().join("log.csv"), dir.path().join("r.json"));
-    let second = Server::start(
+    let second = serve(
         dir.path(),
         &["--process-time", "50ms", "--data-dir"],
         &[&data, Path::new("--log"), &log, Path::new("--json"), &json],
     );
     assert_eq!(post(&second.addr, 3, 7), 409, "accepted before the crash");
     assert_eq!(post(&second.addr, 7, 7), 202);
-    let (code, stdout, stderr) = second.stop();
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    let Finished {
+        status,
+        stdout,
+        stderr,
+    } = second.stop(libc::SIGINT);
+    assert_eq!(status.code(), Some(0), "{stdout}{stderr}");
     let rep = report(&json);
     assert_eq!(
         (rep["resumed"].as_u64(), rep["redelivered"].as_u64()),
@@ -443,7 +386,7 @@ fn resumed_events_run_first_and_only_the_started_ones_count_as_redelivered() {
 fn a_second_server_on_the_same_data_dir_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let first = Server::start(
+    let first = serve(
         dir.path(),
         &["--process-time", "1ms", "--data-dir"],
         &[&data],
@@ -454,15 +397,15 @@ fn a_second_server_on_the_same_data_dir_is_refused() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("in use by another process"));
-    let (code, _, stderr) = first.stop();
-    assert_eq!(code, 0, "{stderr}");
+    let Finished { status, stderr, .. } = first.stop(libc::SIGINT);
+    assert_eq!(status.code(), Some(0), "{stderr}");
 }
 
 #[test]
 fn the_queue_limit_holds_in_durable_mode_too() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(
+    let server = serve(
         dir.path(),
         &["--process-time", "1h", "--max-queued", "3", "--data-dir"],
         &[&data],
@@ -470,5 +413,5 @@ fn the_queue_limit_holds_in_durable_mode_too() {
     // One account: its first event runs, the next three wait, the fifth finds the queue full.
     let statuses: Vec<u16> = (1..=6).map(|e| post(&server.addr, e, 1)).collect();
     assert_eq!(statuses, vec![202, 202, 202, 202, 503, 503]);
-    server.kill9();
+    server.kill();
 }

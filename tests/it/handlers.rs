@@ -1,16 +1,11 @@
 //! `--handler exec:/http:` with real processes and a real HTTP server: retries keep the
 //! per-account order, each failure policy, timeouts, dead letters replayed with `run --input`.
 
-mod common;
-
+use crate::common::{self, eventbench};
 use assert_cmd::Command;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-
-fn eventbench() -> Command {
-    Command::cargo_bin("eventbench").unwrap()
-}
 
 /// Appends `account,event` to `out.txt` beside it; fails (without appending) the first try of
 /// every event whose id is a multiple of $FAIL_EVERY, and every try of account $FAIL_ACCOUNT.
@@ -512,7 +507,7 @@ fn http_handler_retries_500s_in_place() {
 /// flag is refused rather than silently ignored.
 #[test]
 fn handler_only_flags_need_a_real_handler() {
-    common::eventbench()
+    eventbench()
         .args(["run", "--clock", "virtual", "--retries", "2"])
         .assert()
         .code(2)

@@ -1,11 +1,8 @@
 //! Broker resilience: workers that lose the broker and reconnect, and `serve --broker` in front
-//! of workers, with processes killed mid-run. Needs RabbitMQ like `tests/broker.rs`.
+//! of workers, with processes killed mid-run. Needs RabbitMQ like the rest of this binary.
 
-mod common;
-
-use common::broker::*;
-use common::eventbench;
-use eventbench::broker::amqp;
+use crate::common::broker::*;
+use crate::common::{self, eventbench};
 use std::path::Path;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
@@ -100,7 +97,8 @@ fn serve_broker_answers_503_while_the_broker_is_away_and_202_once_it_is_back() {
     };
     let q = Queues::new(&url, 2, "relay503");
     let proxy = Proxy::start(&url);
-    let (mut serve, addr) = serve_broker(&proxy.url(), &q);
+    let serve = serve_broker(&proxy.url(), &q);
+    let addr = serve.addr.clone();
     assert_eq!(post_event(&addr, 1, 1), Some(202));
     assert_eq!(post_event(&addr, 1, 1), Some(409), "a repeated id");
     proxy.cut(true);
@@ -114,15 +112,9 @@ fn serve_broker_answers_503_while_the_broker_is_away_and_202_once_it_is_back() {
         assert!(Instant::now() < deadline, "serve never got the broker back");
         std::thread::sleep(Duration::from_millis(100));
     }
-    serve.kill().unwrap();
-    serve.wait().unwrap();
+    serve.kill();
     // What was confirmed is in the queue: event 1, those before the cut, and 1000.
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let ready = rt.block_on(async {
-        let conn = amqp::connect(&url).await.unwrap();
-        let ch = conn.create_channel().await.unwrap();
-        amqp::ready_messages(&ch, &q.topo).await.unwrap()
-    });
+    let ready = ready_messages(&url, &q.topo);
     assert!(ready >= 2, "{ready} messages queued");
 }
 
@@ -135,7 +127,7 @@ fn serve_broker_and_two_workers_lose_nothing_when_serve_and_a_worker_are_killed(
     let dir = tempfile::tempdir().unwrap();
     let input = write_events(dir.path(), 600, 6);
     let events = arrivals(&input);
-    let (mut serve, addr) = serve_broker(&url, &q);
+    let serve = serve_broker(&url, &q);
     let (log_a, log_b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
     let report = dir.path().join("b.json");
     let worker = |log: &Path| {
@@ -146,7 +138,7 @@ fn serve_broker_and_two_workers_lose_nothing_when_serve_and_a_worker_are_killed(
     let mut a = worker(&log_a).spawn().unwrap();
     // The client: one event at a time in arrival order, each retried until it is accepted,
     // whichever server is up (so an account's order is the file's order).
-    let target = Arc::new(Mutex::new(addr));
+    let target = Arc::new(Mutex::new(serve.addr.clone()));
     let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let sender = {
         let (target, accepted) = (Arc::clone(&target), Arc::clone(&accepted));
@@ -171,10 +163,9 @@ fn serve_broker_and_two_workers_lose_nothing_when_serve_and_a_worker_are_killed(
         }
     };
     wait_accepted(150);
-    serve.kill().unwrap(); // SIGKILL, with requests in flight
-    serve.wait().unwrap();
-    let (mut serve2, addr2) = serve_broker(&url, &q);
-    *target.lock().unwrap() = addr2;
+    serve.kill(); // SIGKILL, with requests in flight
+    let serve2 = serve_broker(&url, &q);
+    *target.lock().unwrap() = serve2.addr.clone();
     wait_accepted(300);
     wait_for_rows(&log_a, 50, &mut a);
     // Registered second, just before A dies: the standby consumer of every queue. Started
@@ -191,8 +182,7 @@ fn serve_broker_and_two_workers_lose_nothing_when_serve_and_a_worker_are_killed(
     sender.join().unwrap();
     let status = b.wait().unwrap();
     assert!(status.success(), "worker B failed: {status}");
-    serve2.kill().unwrap();
-    serve2.wait().unwrap();
+    serve2.kill();
     let mut rows = log_rows(&log_a);
     assert!(rows.len() < 600, "worker A finished before it was killed");
     rows.extend(log_rows(&log_b));

@@ -2,11 +2,8 @@
 //! headers and idle keep-alive connections are closed, connections beyond the cap are
 //! answered 503 and closed, and the server keeps serving everyone else.
 
-mod common;
-
-use common::server::Running;
-use eventbench::server::listen::Limits;
-use eventbench::server::Config;
+use crate::common;
+use crate::common::server::{Config, Limits, Running};
 use eventbench::types::Micros;
 use std::net::SocketAddr;
 use std::time::Duration;

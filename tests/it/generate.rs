@@ -1,9 +1,7 @@
 //! `eventbench generate` from the outside: determinism, stdout output, and bad flags that must
 //! fail with exit code 2 and leave no file behind.
 
-mod common;
-
-use common::eventbench;
+use crate::common::eventbench;
 use predicates::prelude::*;
 use std::path::Path;
 

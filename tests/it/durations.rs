@@ -3,9 +3,7 @@
 //! bad durations, and `compare` reports that say the durations were per event.
 //! Every run here is on the virtual clock; no test asserts a wall-clock time.
 
-mod common;
-
-use common::eventbench;
+use crate::common::{self, eventbench};
 use predicates::prelude::*;
 use serde_json::Value;
 use std::collections::HashMap;

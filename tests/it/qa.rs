@@ -1,9 +1,7 @@
 //! Found by trying every command as a new user would (QA pass): flags that were silently
 //! ignored, output folders that failed late or with the wrong exit code.
 
-mod common;
-
-use common::eventbench;
+use crate::common::eventbench;
 use predicates::prelude::*;
 
 #[test]

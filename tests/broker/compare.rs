@@ -1,11 +1,7 @@
 //! `compare --broker`: the original one-message-at-a-time design and ours, through the same
-//! RabbitMQ, beside the in-memory runs. Needs a RabbitMQ at EVENTBENCH_AMQP_URL (default
-//! amqp://127.0.0.1:5672/%2f); without one the broker test prints "skipped: no RabbitMQ at …"
-//! and passes, except under CI=true, where a missing broker is a failure.
+//! RabbitMQ, beside the in-memory runs, and the usage errors that come before any run.
 
-mod common;
-
-use common::eventbench;
+use crate::common::{self, eventbench};
 use serde_json::Value;
 use std::path::Path;
 

@@ -1,10 +1,8 @@
 //! Batched messages (`publish --batch N`): several events of one queue per AMQP message. Needs
-//! RabbitMQ like `tests/broker.rs`, except the usage checks.
+//! RabbitMQ like the rest of this binary, except the usage checks.
 
-mod common;
-
-use common::broker::*;
-use common::eventbench;
+use crate::common::broker::*;
+use crate::common::{self, eventbench};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 

@@ -1,0 +1,25 @@
+//! The integration tests that need neither RabbitMQ nor a browser, one module per feature.
+//!
+//! They are modules of one test binary rather than files of their own under `tests/`: Cargo
+//! builds every `tests/*.rs` as a separate binary, each linking the whole crate with axum,
+//! lapin, rusqlite and plotters, and those links dominated `cargo test` on a small machine.
+//! A new feature's tests go here as a module; `tests/broker` holds the tests of the RabbitMQ
+//! wing and `tests/browser` those that drive Chromium.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod compare;
+mod durable;
+mod durations;
+mod generate;
+mod handlers;
+mod papercuts;
+mod qa;
+mod report;
+mod run;
+mod scheduler_props;
+mod send;
+mod serve;
+mod serve_slow_clients;
+mod verify;
