@@ -19,6 +19,7 @@ pub mod live;
 pub mod output;
 pub mod progress;
 pub mod report;
+pub mod send;
 pub mod server;
 pub mod shutdown;
 pub mod sync;

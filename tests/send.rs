@@ -5,7 +5,7 @@ mod common;
 
 use common::eventbench;
 use common::server::{config, Running};
-use eventbench::server;
+use eventbench::send;
 use eventbench::types::Micros;
 use serde_json::Value;
 
@@ -34,13 +34,13 @@ async fn sends_in_account_order(rate: Option<f64>) {
             None,
         );
     }
-    let mut cfg = server::client::SendConfig::ours(&format!("{}/api", s.base), 3);
+    let mut cfg = send::client::SendConfig::ours(&format!("{}/api", s.base), 3);
     cfg.rate = rate;
     let dir = tempfile::tempdir().unwrap();
     let sent_path = dir.path().join("sent.csv");
-    let sent = server::request::SentLog::create(&sent_path).unwrap();
+    let sent = send::request::SentLog::create(&sent_path).unwrap();
     let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let report = server::client::send_all(&w, &cfg, counter, Some(std::sync::Arc::new(sent)))
+    let report = send::client::send_all(&w, &cfg, counter, Some(std::sync::Arc::new(sent)))
         .await
         .unwrap();
     assert_eq!((report.events, report.accepted), (60, 60));

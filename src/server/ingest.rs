@@ -1,12 +1,12 @@
 //! `run --ingest http`: the whole original pipeline in one process — a server on an ephemeral
 //! loopback port, and the same client as `send` posting the workload to it.
 
-use super::client::{send_all, SendConfig, SendReport};
 use super::Config;
 use crate::engine::record::Execution;
 use crate::engine::timer::TimerMode;
 use crate::engine::Plan;
 use crate::progress::Progress;
+use crate::send::client::{send_all, SendConfig, SendReport};
 use crate::types::Micros;
 use crate::workload::Workload;
 use anyhow::{Context, Result};

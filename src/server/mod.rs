@@ -7,7 +7,6 @@
 //! binary wires real signals and a real port while tests inject port 0 and a channel.
 
 pub mod api;
-pub mod client;
 pub mod committer;
 pub mod dashboard;
 pub mod durable;
@@ -17,7 +16,6 @@ pub mod listen;
 pub mod metrics;
 pub mod parse;
 pub mod relay;
-pub mod request;
 pub mod store;
 
 use crate::broker::livelog::LiveLog;
