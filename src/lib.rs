@@ -25,4 +25,5 @@ pub mod shutdown;
 pub mod sync;
 pub mod types;
 pub mod url_authority;
+pub mod web;
 pub mod workload;

@@ -8,8 +8,8 @@ use crate::handler::{AnyHandler, HandlerArgs};
 use crate::live::{Board, Info};
 use crate::output::{print_report, Format};
 use crate::report::Report;
-use crate::server::dashboard::Standalone;
 use crate::types::Micros;
+use crate::web::dashboard::Standalone;
 use crate::workload::{Durations, Source, Workload};
 use anyhow::Result;
 use serde::Serialize;
@@ -83,7 +83,7 @@ pub struct Args {
     /// throughput and latency over time, and the verified result once it stops. JSON for
     /// scripts: GET /api/stats
     #[arg(long, value_name = "ADDR", num_args = 0..=1,
-          default_missing_value = crate::server::dashboard::DEFAULT_ADDR)]
+          default_missing_value = crate::web::dashboard::DEFAULT_ADDR)]
     pub dashboard: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub handlers: HandlerArgs,

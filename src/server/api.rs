@@ -45,9 +45,7 @@ fn status_of(reason: Reason) -> StatusCode {
 
 /// A JSON error response; callers count the rejection.
 pub(super) fn error(reason: Reason, message: &str) -> Response {
-    let status = status_of(reason);
-    let body = json!({"error": reason.code(), "status": status.as_u16(), "message": message});
-    let mut resp = (status, axum::Json(body)).into_response();
+    let mut resp = crate::web::json_error(status_of(reason), reason.code(), message);
     let headers = resp.headers_mut();
     match reason {
         Reason::QueueFull | Reason::StorageFailed | Reason::BrokerUnavailable => {
@@ -76,13 +74,7 @@ async fn not_allowed_get(State(intake): State<Arc<Intake>>) -> Response {
 
 fn not_allowed(intake: &Intake, allow: &'static str) -> Response {
     intake.metrics().reject(Reason::MethodNotAllowed);
-    let mut resp = error(
-        Reason::MethodNotAllowed,
-        &format!("method not allowed; use {allow}"),
-    );
-    resp.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(allow));
-    resp
+    crate::web::method_not_allowed(allow)
 }
 
 async fn not_found(State(intake): State<Arc<Intake>>) -> Response {

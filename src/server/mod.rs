@@ -8,7 +8,6 @@
 
 pub mod api;
 pub mod committer;
-pub mod dashboard;
 pub mod durable;
 pub mod ingest;
 pub mod intake;
@@ -144,7 +143,7 @@ pub async fn run(
         closing.begin_shutdown();
         closing.live().draining();
     };
-    let router = api::router(Arc::clone(&intake)).merge(dashboard::routes(board));
+    let router = api::router(Arc::clone(&intake)).merge(crate::web::dashboard::routes(board));
     let refused_connections = listen::serve(listener, router, config.connections, signal).await;
     sampler.abort();
     // The listener is closed and every request answered, so nothing can arrive any more.
