@@ -308,7 +308,7 @@ fn relay(args: &Args, url: &str) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        server::relay::run(listener, sink, true, shutdown_signal()).await
+        server::run_broker(listener, sink, true, shutdown_signal()).await
     })?;
     if let Some(path) = &args.json {
         crate::output::write_atomic(path, |f| {

@@ -1,9 +1,12 @@
-//! The HTTP surface: routes, status codes and JSON bodies. Every refusal answers with a JSON
-//! error body and is counted by reason; nothing is dropped silently.
+//! The HTTP surface of every kind of intake: one router, its status codes and JSON bodies.
+//! Where an accepted event goes is the [`Target`] chosen at start: the in-process engine (in
+//! memory or behind the durable queue) or RabbitMQ. Every refusal answers with a JSON error
+//! body and is counted by reason; nothing is dropped silently.
 
+use super::broker::Relay;
 use super::intake::{Accepted, Intake};
-use super::metrics::Reason;
-use super::parse::{self, BadInput, MAX_BODY};
+use super::metrics::{Metrics, Reason, Refusal};
+use super::parse::{self, Incoming, MAX_BODY};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -13,18 +16,110 @@ use axum::Router;
 use futures_util::StreamExt;
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// How long a client told "queue full" should wait before retrying, in seconds.
 pub(super) const RETRY_AFTER_S: &str = "1";
 
-/// The routes of `serve`.
-pub fn router(intake: Arc<Intake>) -> Router {
+/// Where accepted events go, chosen at start.
+#[derive(Clone)]
+pub enum Target {
+    /// The in-process engine, fed directly (`--in-memory`) or through the durable queue.
+    Engine(Arc<Intake>),
+    /// RabbitMQ (`serve --broker`): published and confirmed before the 202.
+    Broker(Arc<Relay>),
+}
+
+impl Target {
+    fn metrics(&self) -> &Metrics {
+        match self {
+            Target::Engine(i) => i.metrics(),
+            Target::Broker(r) => r.metrics(),
+        }
+    }
+
+    fn is_closing(&self) -> bool {
+        match self {
+            Target::Engine(i) => i.is_closing(),
+            Target::Broker(r) => r.is_closing(),
+        }
+    }
+
+    /// What a 404 lists: the engine's server also mounts the dashboard.
+    fn routes(&self) -> &'static str {
+        match self {
+            Target::Engine(_) => {
+                "no such route; POST /api, GET /healthz, GET /metrics, GET / (dashboard), GET /api/stats"
+            }
+            Target::Broker(_) => "no such route; POST /api, GET /healthz, GET /metrics",
+        }
+    }
+
+    /// Hands a parsed event on; the 202 body, or why it was not accepted.
+    async fn accept(&self, incoming: Incoming, arrived: Instant) -> Result<String, Refusal> {
+        let intake = match self {
+            Target::Broker(r) => return r.publish(incoming, arrived).await,
+            Target::Engine(i) => i,
+        };
+        match intake.admit(incoming).await {
+            // Hand-formatted: this is the hot path, and every field is a plain number.
+            Ok(Accepted { sequence, queued }) => Ok(format!(
+                r#"{{"status":"accepted","event_id":{},"account_id":{},"sequence":{sequence},"queue_position":{queued}}}"#,
+                incoming.event.0, incoming.account.0
+            )),
+            Err(Reason::Duplicate) => Err(Refusal::duplicate(incoming.event.0)),
+            Err(reason @ Reason::QueueFull) => Err(Refusal::new(
+                reason,
+                format!("the queue is full; retry after {RETRY_AFTER_S} s"),
+            )),
+            Err(reason @ Reason::StorageFailed) => Err(Refusal::new(
+                reason,
+                "the event could not be written to disk, so it was not accepted",
+            )),
+            Err(reason) => Err(Refusal::new(reason, "the server is shutting down")),
+        }
+    }
+
+    fn health(&self) -> (StatusCode, serde_json::Value) {
+        let intake = match self {
+            Target::Broker(r) => return r.health(),
+            Target::Engine(i) => i,
+        };
+        let c = intake.engine().counters();
+        let status = if intake.is_closing() {
+            "draining"
+        } else {
+            "ok"
+        };
+        let body = json!({
+            "status": status,
+            "accepted": c.arrived.load(std::sync::atomic::Ordering::Relaxed),
+            "queued": c.queued(),
+        });
+        (StatusCode::OK, body)
+    }
+
+    fn exposition(&self) -> String {
+        let intake = match self {
+            Target::Broker(r) => return r.exposition(),
+            Target::Engine(i) => i,
+        };
+        let mut text = intake.metrics().render(intake.engine().counters());
+        if let Some(d) = intake.durable() {
+            durable_metrics(&mut text, &d.stats());
+        }
+        text
+    }
+}
+
+/// The routes of `serve`, whatever the target.
+pub fn router(target: Target) -> Router {
     Router::new()
         .route("/api", post(post_event).fallback(not_allowed_post))
         .route("/healthz", get(healthz).fallback(not_allowed_get))
         .route("/metrics", get(metrics).fallback(not_allowed_get))
         .fallback(not_found)
-        .with_state(intake)
+        .with_state(target)
 }
 
 fn status_of(reason: Reason) -> StatusCode {
@@ -44,7 +139,7 @@ fn status_of(reason: Reason) -> StatusCode {
 }
 
 /// A JSON error response; callers count the rejection.
-pub(super) fn error(reason: Reason, message: &str) -> Response {
+fn error(reason: Reason, message: &str) -> Response {
     let mut resp = crate::web::json_error(status_of(reason), reason.code(), message);
     let headers = resp.headers_mut();
     match reason {
@@ -59,83 +154,60 @@ pub(super) fn error(reason: Reason, message: &str) -> Response {
     resp
 }
 
-fn refuse(intake: &Intake, bad: BadInput) -> Response {
-    intake.metrics().reject(bad.reason);
-    error(bad.reason, &bad.message)
+fn refuse(target: &Target, refusal: Refusal) -> Response {
+    target.metrics().reject(refusal.reason);
+    error(refusal.reason, &refusal.message)
 }
 
-async fn not_allowed_post(State(intake): State<Arc<Intake>>) -> Response {
-    not_allowed(&intake, "POST")
+async fn not_allowed_post(State(target): State<Target>) -> Response {
+    not_allowed(&target, "POST")
 }
 
-async fn not_allowed_get(State(intake): State<Arc<Intake>>) -> Response {
-    not_allowed(&intake, "GET, HEAD")
+async fn not_allowed_get(State(target): State<Target>) -> Response {
+    not_allowed(&target, "GET, HEAD")
 }
 
-fn not_allowed(intake: &Intake, allow: &'static str) -> Response {
-    intake.metrics().reject(Reason::MethodNotAllowed);
+fn not_allowed(target: &Target, allow: &'static str) -> Response {
+    target.metrics().reject(Reason::MethodNotAllowed);
     crate::web::method_not_allowed(allow)
 }
 
-async fn not_found(State(intake): State<Arc<Intake>>) -> Response {
-    intake.metrics().reject(Reason::NotFound);
-    error(
-        Reason::NotFound,
-        "no such route; POST /api, GET /healthz, GET /metrics, GET / (dashboard), GET /api/stats",
-    )
+async fn not_found(State(target): State<Target>) -> Response {
+    refuse(&target, Refusal::new(Reason::NotFound, target.routes()))
 }
 
-async fn post_event(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Body) -> Response {
-    if intake.is_closing() {
-        intake.metrics().reject(Reason::ShuttingDown);
-        return error(Reason::ShuttingDown, "the server is shutting down");
+async fn post_event(State(target): State<Target>, headers: HeaderMap, body: Body) -> Response {
+    let arrived = Instant::now();
+    if target.is_closing() {
+        let refusal = Refusal::new(Reason::ShuttingDown, "the server is shutting down");
+        return refuse(&target, refusal);
     }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let encoding = match parse::encoding(content_type) {
+    let incoming = match read_event(&headers, body).await {
         Ok(e) => e,
-        Err(bad) => return refuse(&intake, bad),
+        Err(refusal) => return refuse(&target, refusal),
     };
-    let bytes = match read_body(&headers, body).await {
-        Ok(b) => b,
-        Err(bad) => return refuse(&intake, bad),
-    };
-    let incoming = match parse::event(encoding, &bytes) {
-        Ok(e) => e,
-        Err(bad) => return refuse(&intake, bad),
-    };
-    match intake.admit(incoming).await {
-        Ok(Accepted { sequence, queued }) => {
-            // Hand-formatted: this is the hot path, and every field is a plain number.
-            let body = format!(
-                r#"{{"status":"accepted","event_id":{},"account_id":{},"sequence":{sequence},"queue_position":{queued}}}"#,
-                incoming.event.0, incoming.account.0
-            );
+    match target.accept(incoming, arrived).await {
+        Ok(body) => {
             let ct = HeaderValue::from_static("application/json");
             (StatusCode::ACCEPTED, [(header::CONTENT_TYPE, ct)], body).into_response()
         }
-        Err(reason) => {
-            intake.metrics().reject(reason);
-            let message = match reason {
-                Reason::Duplicate => format!(
-                    "event {} was already accepted; it is not queued twice",
-                    incoming.event.0
-                ),
-                Reason::QueueFull => format!("the queue is full; retry after {RETRY_AFTER_S} s"),
-                Reason::StorageFailed => {
-                    "the event could not be written to disk, so it was not accepted".to_string()
-                }
-                _ => "the server is shutting down".to_string(),
-            };
-            error(reason, &message)
-        }
+        Err(refusal) => refuse(&target, refusal),
     }
 }
 
+/// The event a request carries: its content type, then its body, then the fields.
+async fn read_event(headers: &HeaderMap, body: Body) -> Result<Incoming, Refusal> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let encoding = parse::encoding(content_type)?;
+    let bytes = read_body(headers, body).await?;
+    parse::event(encoding, &bytes)
+}
+
 /// Reads the body up to [`MAX_BODY`]; a declared or actual larger body is refused unread.
-pub(super) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, BadInput> {
-    let too_large = || BadInput {
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Refusal> {
+    let too_large = || Refusal {
         reason: Reason::TooLarge,
         message: format!("the body is larger than {MAX_BODY} bytes"),
     };
@@ -149,7 +221,7 @@ pub(super) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, 
     let mut stream = body.into_data_stream();
     let mut buf = Vec::with_capacity(declared.unwrap_or(256).min(MAX_BODY as u64) as usize);
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| BadInput {
+        let chunk = chunk.map_err(|e| Refusal {
             reason: Reason::BadRequest,
             message: format!("cannot read the body: {e}"),
         })?;
@@ -161,26 +233,13 @@ pub(super) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, 
     Ok(Bytes::from(buf))
 }
 
-async fn healthz(State(intake): State<Arc<Intake>>) -> Response {
-    let c = intake.engine().counters();
-    let status = if intake.is_closing() {
-        "draining"
-    } else {
-        "ok"
-    };
-    let body = json!({
-        "status": status,
-        "accepted": c.arrived.load(std::sync::atomic::Ordering::Relaxed),
-        "queued": c.queued(),
-    });
-    (StatusCode::OK, axum::Json(body)).into_response()
+async fn healthz(State(target): State<Target>) -> Response {
+    let (status, body) = target.health();
+    (status, axum::Json(body)).into_response()
 }
 
-async fn metrics(State(intake): State<Arc<Intake>>) -> Response {
-    let mut text = intake.metrics().render(intake.engine().counters());
-    if let Some(d) = intake.durable() {
-        durable_metrics(&mut text, &d.stats());
-    }
+async fn metrics(State(target): State<Target>) -> Response {
+    let text = target.exposition();
     let ct = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
     ([(header::CONTENT_TYPE, ct)], text).into_response()
 }

@@ -5,11 +5,12 @@
 
 use super::durable::{Durable, ServeHandler};
 use super::metrics::{Metrics, Reason};
+use super::parse::Incoming;
 use crate::engine::clock::{Clock, PreciseClock};
 use crate::engine::handler::Job;
 use crate::engine::real::Engine;
 use crate::live::Board;
-use crate::types::{AccountId, EventId, Micros};
+use crate::types::Micros;
 use rangemap::RangeInclusiveSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,14 +24,6 @@ pub enum Sink {
     Memory,
     /// Onto disk first (group commit), then into the engine; answered once on disk.
     Durable(Arc<Durable>),
-}
-
-/// One event as a request carries it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Incoming {
-    pub event: EventId,
-    pub account: AccountId,
-    pub duration: Option<Micros>,
 }
 
 /// Where an accepted event stands.

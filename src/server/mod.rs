@@ -7,6 +7,7 @@
 //! binary wires real signals and a real port while tests inject port 0 and a channel.
 
 pub mod api;
+pub mod broker;
 pub mod committer;
 pub mod durable;
 pub mod ingest;
@@ -14,7 +15,6 @@ pub mod intake;
 pub mod listen;
 pub mod metrics;
 pub mod parse;
-pub mod relay;
 pub mod store;
 
 use crate::broker::livelog::LiveLog;
@@ -28,6 +28,8 @@ use crate::handler::AnyHandler;
 use crate::types::Micros;
 use crate::workload::{Durations, Source, Workload};
 use anyhow::{Context, Result};
+use axum::serve::ListenerExt;
+use broker::{Relay, RelayOutcome};
 use committer::CommitterThread;
 use durable::{Durable, DurableInfo, ServeHandler};
 use intake::{Arrivals, Intake, LiveEngine, Sink};
@@ -143,7 +145,8 @@ pub async fn run(
         closing.begin_shutdown();
         closing.live().draining();
     };
-    let router = api::router(Arc::clone(&intake)).merge(crate::web::dashboard::routes(board));
+    let router = api::router(api::Target::Engine(Arc::clone(&intake)))
+        .merge(crate::web::dashboard::routes(board));
     let refused_connections = listen::serve(listener, router, config.connections, signal).await;
     sampler.abort();
     // The listener is closed and every request answered, so nothing can arrive any more.
@@ -164,6 +167,53 @@ pub async fn run(
         refused_connections,
         durable: durable_info,
     })
+}
+
+/// `serve --broker`: serves until `shutdown` completes, every accepted event confirmed by
+/// RabbitMQ; in-flight requests get their answer before it returns.
+pub async fn run_broker(
+    listener: tokio::net::TcpListener,
+    sink: Arc<crate::broker::sink::Sink>,
+    announce: bool,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<RelayOutcome> {
+    let addr = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    let relay = Arc::new(Relay::new(Arc::clone(&sink)));
+    if announce {
+        let t = sink.topology();
+        eprintln!(
+            "eventbench serve listening on http://{addr} (POST /api, GET /metrics, GET /healthz)"
+        );
+        eprintln!(
+            "  broker mode: each accepted event is confirmed by RabbitMQ at {} ({} queues {}.*) \
+             before 202; workers process",
+            t.display_url(),
+            t.queues,
+            t.prefix
+        );
+    }
+    let closing = Arc::clone(&relay);
+    let signal = async move {
+        shutdown.await;
+        closing.begin_shutdown();
+    };
+    // No connection limits here, unlike the engine's server: the broker intake has never had
+    // them, and its answers stay as they were.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(
+        listener,
+        api::router(api::Target::Broker(Arc::clone(&relay))),
+    )
+    .with_graceful_shutdown(signal)
+    .await
+    .context("the HTTP server failed")?;
+    // Every request was answered, so every confirm was awaited: the connection may go.
+    sink.close().await;
+    Ok(relay.outcome())
 }
 
 /// Starts the engine: each finished event is reported to the arrival tracker and, when
