@@ -5,7 +5,7 @@
 
 use super::broker::Relay;
 use super::intake::{Accepted, Intake};
-use super::metrics::{Metrics, Reason, Refusal};
+use super::metrics::{Metrics, Reason, Refusal, RETRY_AFTER_S};
 use super::parse::{self, Incoming, MAX_BODY};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -17,9 +17,6 @@ use futures_util::StreamExt;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// How long a client told "queue full" should wait before retrying, in seconds.
-pub(super) const RETRY_AFTER_S: &str = "1";
 
 /// Where accepted events go, chosen at start.
 #[derive(Clone)]

@@ -2,10 +2,9 @@
 //! queue (persistent, publisher-confirmed) before the 202 goes out; nothing is processed here
 //! (`eventbench worker` does that). A broker that is unreachable or does not confirm earns a
 //! 503 with `Retry-After`, never a 202. Requests reach it through the one router
-//! ([`super::api`]); this module owns its duplicate ids, its counters and its report.
+//! (`api.rs`); this module owns its duplicate ids, its counters and its report.
 
-use super::api::RETRY_AFTER_S;
-use super::metrics::{Metrics, Reason, Refusal};
+use super::metrics::{Metrics, Reason, Refusal, RETRY_AFTER_S};
 use super::parse::Incoming;
 use crate::broker::amqp::Message;
 use crate::broker::sink::{Sink, SinkError};

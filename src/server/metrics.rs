@@ -57,6 +57,10 @@ impl Reason {
     }
 }
 
+/// How long a client told "queue full" or "broker unavailable" should wait before retrying,
+/// in seconds.
+pub const RETRY_AFTER_S: &str = "1";
+
 /// A refused request: the reason (status code and counter label) and a message for the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {

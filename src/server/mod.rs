@@ -15,6 +15,7 @@ pub mod intake;
 pub mod listen;
 pub mod metrics;
 pub mod parse;
+pub mod processing;
 pub mod store;
 
 use crate::broker::livelog::LiveLog;
@@ -31,8 +32,9 @@ use anyhow::{Context, Result};
 use axum::serve::ListenerExt;
 use broker::{Relay, RelayOutcome};
 use committer::CommitterThread;
-use durable::{Durable, DurableInfo, ServeHandler};
-use intake::{Arrivals, Intake, LiveEngine, Sink};
+use durable::{Durable, DurableInfo};
+use intake::{Intake, Storage};
+use processing::{Arrivals, LiveEngine, ServeHandler};
 use rangemap::RangeInclusiveSet;
 use std::future::Future;
 use std::io::Write;
@@ -118,16 +120,16 @@ pub async fn run(
         )),
         None => None,
     };
-    let (workload, sink, accepted, committer) = open_sink(&config, workload, &arrivals)?;
-    let durable = match &sink {
-        Sink::Durable(d) => Some(Arc::clone(d)),
-        Sink::Memory => None,
+    let (workload, storage, accepted, committer) = open_storage(&config, workload, &arrivals)?;
+    let durable = match &storage {
+        Storage::Durable(d) => Some(Arc::clone(d)),
+        Storage::Memory => None,
     };
     let engine = start_engine(&config, workload, clock, &arrivals, durable.as_ref(), log);
     let intake = Arc::new(Intake::new(
         engine.clone(),
         arrivals,
-        sink,
+        storage,
         accepted,
         config.max_queued,
         config.process_time,
@@ -248,7 +250,10 @@ fn start_engine(
         Some(observer),
     );
     if let Some(d) = durable {
-        d.attach(engine.clone());
+        d.attach(processing::enqueue_into(
+            engine.clone(),
+            Arc::clone(arrivals),
+        ));
     }
     engine
 }
@@ -283,31 +288,39 @@ fn watch_live(board: &crate::live::Board, intake: &Arc<Intake>, c: &Config, addr
     board.begin();
 }
 
-/// Where admitted events go: the engine directly, or the data dir first (opened here, its
-/// unfinished events loaded into `workload`). Also the ids that must stay refused.
-fn open_sink(
+/// Where admitted events are kept: in memory, or in the data dir first (opened here, its
+/// unfinished events loaded into `workload`, arrived at time 0). Also the ids that must stay
+/// refused.
+fn open_storage(
     config: &Config,
     workload: Workload,
-    arrivals: &Arc<Arrivals>,
+    arrivals: &Arrivals,
 ) -> Result<(
     Workload,
-    Sink,
+    Storage,
     RangeInclusiveSet<u64>,
     Option<CommitterThread>,
 )> {
     let Some(dir) = &config.data_dir else {
-        return Ok((workload, Sink::Memory, RangeInclusiveSet::new(), None));
+        return Ok((workload, Storage::Memory, RangeInclusiveSet::new(), None));
     };
     let opened = Durable::open(
         dir,
         workload,
-        Arc::clone(arrivals),
         config.per_event_durations,
         config.process_time,
     )
     .map_err(|e| UsageError(format!("cannot use the durable queue: {e}")))?;
-    let sink = Sink::Durable(Arc::clone(&opened.durable));
-    Ok((opened.workload, sink, opened.accepted, Some(opened.thread)))
+    for _ in 0..opened.durable.info().resumed {
+        arrivals.arrive(Micros::ZERO);
+    }
+    let storage = Storage::Durable(Arc::clone(&opened.durable));
+    Ok((
+        opened.workload,
+        storage,
+        opened.accepted,
+        Some(opened.thread),
+    ))
 }
 
 /// Lets the committer write the last finish marks and stop. Losing them would only mean those
