@@ -5,7 +5,7 @@ mod common;
 
 use common::eventbench;
 use common::server::Running;
-use eventbench::server::{Config, ServeOutcome};
+use eventbench::intake::{Config, ServeOutcome};
 use eventbench::types::Micros;
 use reqwest::StatusCode;
 use serde_json::Value;

@@ -5,8 +5,8 @@
 mod common;
 
 use common::server::Running;
-use eventbench::server::listen::Limits;
-use eventbench::server::Config;
+use eventbench::intake::listen::Limits;
+use eventbench::intake::Config;
 use eventbench::types::Micros;
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -200,7 +200,7 @@ fn process(
     let timer = args.timing.timer;
     let (workload, exec) = match (args.ingest, &args.broker, args.clock) {
         (Some(Ingest::Http), _, _) => {
-            crate::server::ingest::run_http(workload, plan, timer, quiet, args.dashboard)?
+            crate::intake::ingest::run_http(workload, plan, timer, quiet, args.dashboard)?
         }
         (None, Some(url), _) => {
             let queues = args.queues.expect("clap requires --queues with --broker");

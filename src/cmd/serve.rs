@@ -1,4 +1,4 @@
-//! `eventbench serve`: flags, runtime, listener and signals around [`crate::server::run`].
+//! `eventbench serve`: flags, runtime, listener and signals around [`crate::intake::run`].
 
 use crate::broker::amqp::{Topology, DEFAULT_PREFIX};
 use crate::broker::sink::Sink;
@@ -6,10 +6,10 @@ use crate::cli::GlobalArgs;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::UsageError;
 use crate::handler::{AnyHandler, HandlerArgs};
+use crate::intake::listen::Limits;
+use crate::intake::{self, Config};
 use crate::output::{print_report, Format};
 use crate::report::{QueueInfo, Report};
-use crate::server::listen::Limits;
-use crate::server::{self, Config};
 use crate::types::Micros;
 use anyhow::{Context, Result};
 use std::io::Write;
@@ -178,7 +178,7 @@ pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
                 None => stop.await,
             }
         };
-        server::run(listener, config, signal).await
+        intake::run(listener, config, signal).await
     })?;
     let used = crate::report::usage::CpuTime::now().since(cpu);
     // The log was written as events finished; the JSON waits for the queue fields.
@@ -238,7 +238,7 @@ fn write_report(
     args: &Args,
     report: &Report,
     refused_connections: u64,
-    leftover: Option<&server::Leftover>,
+    leftover: Option<&intake::Leftover>,
 ) -> Result<()> {
     if let Some(path) = &args.json {
         crate::output::write_atomic(path, |f| {
@@ -283,7 +283,7 @@ fn check_flags(args: &Args) -> Result<()> {
     ])
 }
 
-fn queue_info(durable: Option<&crate::server::durable::DurableInfo>) -> QueueInfo {
+fn queue_info(durable: Option<&crate::intake::durable::DurableInfo>) -> QueueInfo {
     match durable {
         Some(d) => QueueInfo {
             queue: "durable".into(),
@@ -308,7 +308,7 @@ fn relay(args: &Args, url: &str) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        server::run_broker(listener, sink, true, shutdown_signal()).await
+        intake::run_broker(listener, sink, true, shutdown_signal()).await
     })?;
     if let Some(path) = &args.json {
         crate::output::write_atomic(path, |f| {

@@ -1,7 +1,7 @@
 //! A `serve` inside the test process: bound to port 0, stopped through its injected shutdown.
 
 use eventbench::engine::Strategy;
-use eventbench::server::{self, Config, ServeOutcome};
+use eventbench::intake::{self as server, Config, ServeOutcome};
 use eventbench::types::Micros;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,17 +1,18 @@
-//! The web API of the original system: `POST /api` feeds the live engine, `GET /metrics` and
-//! `GET /healthz` watch it, and a shutdown drains it without losing an accepted event. By
-//! default accepted events are on disk before they are answered (see [`durable`]), so a crash
-//! loses none either.
+//! The HTTP intake: one router ([`api`]) in front of a target chosen at start. `POST /api`
+//! feeds the live engine (in memory, or on disk first: [`durable`], so a crash loses no
+//! accepted event) or, with `serve --broker`, RabbitMQ ([`broker`]); `GET /metrics` and
+//! `GET /healthz` watch it, and a shutdown drains it without losing an accepted event.
 //!
-//! [`run`] takes a bound listener and a shutdown future (as in tokio's mini-redis), so the
-//! binary wires real signals and a real port while tests inject port 0 and a channel.
+//! [`run`] (and [`run_broker`]) take a bound listener and a shutdown future (as in tokio's
+//! mini-redis), so the binary wires real signals and a real port while tests inject port 0 and
+//! a channel.
 
+pub mod admit;
 pub mod api;
 pub mod broker;
 pub mod committer;
 pub mod durable;
 pub mod ingest;
-pub mod intake;
 pub mod listen;
 pub mod metrics;
 pub mod parse;
@@ -28,12 +29,12 @@ use crate::error::UsageError;
 use crate::handler::AnyHandler;
 use crate::types::Micros;
 use crate::workload::{Durations, Source, Workload};
+use admit::{Intake, Storage};
 use anyhow::{Context, Result};
 use axum::serve::ListenerExt;
 use broker::{Relay, RelayOutcome};
 use committer::CommitterThread;
 use durable::{Durable, DurableInfo};
-use intake::{Intake, Storage};
 use processing::{Arrivals, LiveEngine, ServeHandler};
 use rangemap::RangeInclusiveSet;
 use std::future::Future;
@@ -47,7 +48,7 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct Config {
     pub strategy: Strategy,
-    /// Most events in flight; `None`: one lane per account (see [`Plan::live_lanes`]).
+    /// Most events in flight; `None`: one lane per account (see [`crate::engine::Plan::live_lanes`]).
     pub lanes: Option<u64>,
     /// Processing time of events that do not carry their own `duration_us`.
     pub process_time: Micros,

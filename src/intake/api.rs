@@ -3,8 +3,8 @@
 //! memory or behind the durable queue) or RabbitMQ. Every refusal answers with a JSON error
 //! body and is counted by reason; nothing is dropped silently.
 
+use super::admit::{Accepted, Intake};
 use super::broker::Relay;
-use super::intake::{Accepted, Intake};
 use super::metrics::{Metrics, Reason, Refusal, RETRY_AFTER_S};
 use super::parse::{self, Incoming, MAX_BODY};
 use axum::body::{Body, Bytes};
