@@ -4,7 +4,7 @@
 //! The binary is a thin shell over this library: [`cli`] parses flags into validated types,
 //! [`cmd`] holds one module per subcommand, [`engine`] owns queues, strategies and clocks,
 //! [`report`] turns what happened into numbers, [`live`] shows what is happening now, and
-//! [`server`] / [`broker`] bring events in over HTTP or RabbitMQ.
+//! [`intake`] / [`broker`] bring events in over HTTP or RabbitMQ.
 
 pub mod broker;
 pub mod cli;
@@ -14,6 +14,7 @@ pub mod error;
 pub mod export;
 pub mod handler;
 pub mod http_url;
+pub mod intake;
 pub mod judge;
 pub mod live;
 pub mod live_log;
@@ -21,9 +22,10 @@ pub mod output;
 pub mod pipeline;
 pub mod progress;
 pub mod report;
-pub mod server;
+pub mod send;
 pub mod shutdown;
 pub mod sync;
 pub mod types;
 pub mod url_authority;
+pub mod web;
 pub mod workload;

@@ -8,7 +8,7 @@ use crate::live::{self, Board};
 use crate::output::Format;
 use crate::pipeline::{self, Intake, Spec};
 use crate::report::{print_report, Report, RunInfo};
-use crate::server::dashboard::Standalone;
+use crate::web::dashboard::Standalone;
 use crate::workload::Workload;
 use anyhow::Result;
 use std::path::PathBuf;
@@ -74,7 +74,7 @@ pub struct Args {
     /// (port 0: any free port; the address is printed). JSON for scripts: GET /api/stats.
     /// With --ingest http the in-process server listens there and shows its own dashboard
     #[arg(long, value_name = "ADDR", num_args = 0..=1,
-          default_missing_value = crate::server::dashboard::DEFAULT_ADDR)]
+          default_missing_value = crate::web::dashboard::DEFAULT_ADDR)]
     pub dashboard: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub handlers: HandlerArgs,

@@ -4,8 +4,8 @@
 use crate::cli::GlobalArgs;
 use crate::output::Format;
 use crate::progress::Progress;
-use crate::server::client::{send_all, SendConfig, SendReport};
-use crate::server::request::{Body, Header, RequestSpec, SentLog};
+use crate::send::client::{send_all, SendConfig, SendReport};
+use crate::send::request::{Body, Header, RequestSpec, SentLog};
 use crate::types::Micros;
 use anyhow::Result;
 use std::io::Write;

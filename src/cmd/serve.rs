@@ -1,4 +1,4 @@
-//! `eventbench serve`: flags, runtime, listener and signals around [`crate::server::run`].
+//! `eventbench serve`: flags, runtime, listener and signals around [`crate::intake::run`].
 
 use crate::broker::amqp::{Topology, DEFAULT_PREFIX};
 use crate::broker::confirm::ConfirmedPublisher;
@@ -6,10 +6,10 @@ use crate::cli::{EngineArgs, GlobalArgs};
 use crate::engine::{ClockKind, Strategy};
 use crate::error::UsageError;
 use crate::handler::{AnyHandler, HandlerArgs};
+use crate::intake::listen::Limits;
+use crate::intake::{self, Config};
 use crate::output::Format;
 use crate::report::{print_report, Report};
-use crate::server::listen::Limits;
-use crate::server::{self, Config};
 use crate::types::Micros;
 use anyhow::{Context, Result};
 use std::net::SocketAddr;
@@ -203,7 +203,7 @@ fn write_report(
     args: &Args,
     report: &Report,
     refused_connections: u64,
-    leftover: Option<&server::Leftover>,
+    leftover: Option<&intake::Leftover>,
 ) -> Result<()> {
     if let Some(path) = &args.json {
         crate::output::write_json_atomic(path, report)?;
@@ -255,7 +255,7 @@ fn relay(args: &Args, url: &str) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        server::relay::run(listener, sink, true, shutdown_signal()).await
+        intake::run_broker(listener, sink, true, shutdown_signal()).await
     })?;
     if let Some(path) = &args.json {
         crate::output::write_json_atomic(path, &outcome)?;

@@ -11,8 +11,8 @@ use crate::live_log::LiveLog;
 use crate::output::Format;
 use crate::report::print_report;
 use crate::report::Report;
-use crate::server::dashboard::Standalone;
 use crate::types::Micros;
+use crate::web::dashboard::Standalone;
 use crate::workload::{Durations, Source, Workload};
 use anyhow::Result;
 use serde::Serialize;
@@ -76,7 +76,7 @@ pub struct Args {
     /// throughput and latency over time, and the verified result once it stops. JSON for
     /// scripts: GET /api/stats
     #[arg(long, value_name = "ADDR", num_args = 0..=1,
-          default_missing_value = crate::server::dashboard::DEFAULT_ADDR)]
+          default_missing_value = crate::web::dashboard::DEFAULT_ADDR)]
     pub dashboard: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub handlers: HandlerArgs,
@@ -179,9 +179,7 @@ fn consumer_config(
             Durations::PerEvent(Vec::new()),
         ),
         process_time: args.engine.timing.process_time,
-        abort: handler
-            .guarded()
-            .map(|g| Box::pin(g.aborted()) as Abort),
+        abort: handler.guarded().map(|g| Box::pin(g.aborted()) as Abort),
         handler: Logged {
             inner: handler.clone(),
             log,

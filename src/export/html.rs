@@ -4,7 +4,7 @@
 use super::Exporter;
 use crate::report::baseline::{Comparison, Delta};
 use crate::report::sweep::CompareDoc;
-use crate::server::dashboard::{common_slots, fill, CHARTS_JS};
+use crate::web::{common_slots, fill, CHARTS_JS};
 use anyhow::Result;
 use serde_json::{json, Value};
 use std::io::Write;

@@ -4,9 +4,9 @@
 use crate::engine::record::Execution;
 use crate::engine::timer::TimerMode;
 use crate::engine::Plan;
+use crate::intake::Config;
 use crate::progress::Progress;
-use crate::server::client::{send_all, SendConfig, SendReport};
-use crate::server::Config;
+use crate::send::client::{send_all, SendConfig, SendReport};
 use crate::types::Micros;
 use crate::workload::Workload;
 use anyhow::{Context, Result};
@@ -42,7 +42,7 @@ pub fn run_http(
         data_dir: None,
         log: None,
         announce: false,
-        connections: crate::server::listen::Limits::default(),
+        connections: crate::intake::listen::Limits::default(),
         handler: Default::default(),
         timer,
     };
@@ -57,7 +57,7 @@ pub fn run_http(
             eprintln!("live dashboard: http://{addr}/ (the in-process serve's)");
         }
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(crate::server::run(listener, config, async {
+        let server = tokio::spawn(crate::intake::run(listener, config, async {
             let _ = stopped.await;
         }));
         let accepted = Arc::new(AtomicU64::new(0));

@@ -6,9 +6,9 @@ use crate::broker::consume::{self, BrokerStats, StopWhen};
 use crate::engine::record::Execution;
 use crate::engine::{ClockKind, Plan};
 use crate::handler::{settle, AnyHandler, HandlerSpec};
+use crate::intake::{self, Config, Leftover};
 use crate::report::usage::CpuTime;
 use crate::report::{Backend, Outcome, QueueInfo, RunInfo};
-use crate::server::{self, Config, Leftover};
 use crate::workload::Workload;
 use anyhow::{Context, Result};
 use std::future::Future;
@@ -53,7 +53,7 @@ pub fn serve<F: Future<Output = ()> + Send + 'static>(
                 None => stop.await,
             }
         };
-        server::run(listener, config, signal).await
+        intake::run(listener, config, signal).await
     })?;
     let cpu = CpuTime::now().since(cpu);
     let queue = queue_info(served.durable.as_ref());
@@ -130,7 +130,7 @@ fn finish(
     }
 }
 
-fn queue_info(durable: Option<&server::durable::DurableInfo>) -> QueueInfo {
+fn queue_info(durable: Option<&intake::durable::DurableInfo>) -> QueueInfo {
     match durable {
         Some(d) => QueueInfo {
             queue: "durable".into(),

@@ -12,8 +12,8 @@ pub mod live;
 
 use crate::broker::amqp::Topology;
 use crate::engine::exec;
-use crate::engine::work::SleepHandler;
 use crate::engine::timer::TimerMode;
+use crate::engine::work::SleepHandler;
 use crate::engine::{ClockKind, Plan, Workers};
 use crate::handler::dead_letter::Row;
 use crate::handler::settle::{self, Settled};

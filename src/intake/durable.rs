@@ -1,14 +1,11 @@
-//! `serve`'s durable mode around the engine: opening the data dir and resuming what it holds,
-//! feeding committed events to the engine, and the handler that marks an event started on disk
-//! before it runs and appends its log row after.
+//! `serve`'s durable mode: opening the data dir and resuming what it holds, handing committed
+//! events to the engine in store order, and marking events started and finished on disk. It
+//! knows the engine only through the [`Enqueue`] it is given, so it sits below the engine side
+//! (`processing.rs`), whose handler writes the start marks.
 
 use super::committer::{CommitFailed, CommitStats, Committer, CommitterThread, OnDurable};
-use super::intake::{Arrivals, LiveEngine};
 use super::store::{Pending, Store, StoreError};
-use crate::engine::clock::Clock;
-use crate::engine::work::{Ctx, Handler, Job};
-use crate::handler::AnyHandler;
-use crate::live_log::LiveLog;
+use crate::engine::work::Job;
 use crate::sync::{lock, read, write};
 use crate::types::{AccountId, EventId, Micros};
 use crate::workload::Workload;
@@ -28,40 +25,39 @@ pub struct DurableInfo {
     pub redelivered: u64,
 }
 
-/// Maps engine event indexes to store sequence numbers, and owns the engine the committer
-/// feeds. Shared by the committer thread, the handler and the engine's observer.
+/// Queues one committed event in the engine; false if the engine refused it.
+pub type Enqueue = Box<dyn Fn(EventId, AccountId, Option<Micros>) -> bool + Send + Sync>;
+
+/// Maps engine event indexes to store sequence numbers, and owns the way into the engine the
+/// committer feeds. Shared by the committer thread, the handler and the engine's observer.
 struct Feed {
     seqs: Mutex<Vec<u64>>,
-    engine: Mutex<Option<LiveEngine>>,
-    arrivals: Arc<Arrivals>,
+    engine: Mutex<Option<Enqueue>>,
     per_event: bool,
     process_time: Micros,
 }
 
 impl Feed {
     fn seqs(&self) -> MutexGuard<'_, Vec<u64>> {
-        // Nothing panics under this lock, so a poisoned one is still consistent.
         lock(&self.seqs)
     }
 
     /// Queues committed events in the engine, in store order.
     fn submit(&self, batch: &[Pending]) {
         let engine = lock(&self.engine);
-        let Some(engine) = engine.as_ref() else {
+        let Some(enqueue) = engine.as_ref() else {
             return;
         };
         for p in batch {
             let mut seqs = self.seqs();
             seqs.push(p.seq);
-            self.arrivals.arrive(engine.now());
             let duration = self
                 .per_event
                 .then(|| p.duration.unwrap_or(self.process_time));
-            if engine.submit(p.event, p.account, duration).is_err() {
+            if !enqueue(p.event, p.account, duration) {
                 // The engine closes only after every request was answered, so this cannot
                 // happen; if it did, the event is still on disk and runs at the next start.
                 seqs.pop();
-                self.arrivals.unarrive();
             }
         }
     }
@@ -88,11 +84,11 @@ pub struct Opened {
 
 impl Durable {
     /// Opens `dir`, loads its unfinished events into `workload` (before anything new can
-    /// arrive, so they run first in per-account order) and starts the committer.
+    /// arrive, so they run first in per-account order; their arrival is the engine's time 0)
+    /// and starts the committer.
     pub fn open(
         dir: &Path,
         mut workload: Workload,
-        arrivals: Arc<Arrivals>,
         per_event: bool,
         process_time: Micros,
     ) -> Result<Opened, StoreError> {
@@ -102,7 +98,6 @@ impl Durable {
             let duration = per_event.then(|| p.duration.unwrap_or(process_time));
             workload.push(p.event, p.account, duration);
             seqs.push(p.seq);
-            arrivals.arrive(Micros::ZERO);
         }
         let info = DurableInfo {
             data_dir: dir.to_path_buf(),
@@ -112,7 +107,6 @@ impl Durable {
         let feed = Arc::new(Feed {
             seqs: Mutex::new(seqs),
             engine: Mutex::new(None),
-            arrivals,
             per_event,
             process_time,
         });
@@ -139,9 +133,9 @@ impl Durable {
         })
     }
 
-    /// From now on committed events go to `engine`.
-    pub fn attach(&self, engine: LiveEngine) {
-        *lock(&self.feed.engine) = Some(engine);
+    /// From now on committed events go to the engine through `enqueue`.
+    pub fn attach(&self, enqueue: Enqueue) {
+        *lock(&self.feed.engine) = Some(enqueue);
     }
 
     /// Group-commit counters (they outlive [`Durable::close`]).
@@ -177,7 +171,7 @@ impl Durable {
     /// Queues the event's start mark now; the future resolves once it is on disk (or failed,
     /// which is reported once: processing goes on, stalling every account would not make the
     /// disk work again).
-    fn started(&self, job: &Job) -> impl Future<Output = ()> + Send + 'static {
+    pub(super) fn started(&self, job: &Job) -> impl Future<Output = ()> + Send + 'static {
         let mark = match (self.committer(), self.seq_of(job)) {
             (Some(c), Some(seq)) => Some(c.started(seq)),
             _ => None,
@@ -205,44 +199,5 @@ impl Durable {
     pub fn close(&self) {
         write(&self.committer).take();
         lock(&self.feed.engine).take();
-    }
-}
-
-/// What processing an event means in `serve`: the benchmark's sleep or `--handler`; in durable
-/// mode its start
-/// mark goes to disk meanwhile, and with `--log` its row is appended right after.
-///
-/// The start mark is written when the handler starts and is on disk before the event's
-/// completion is recorded anywhere (its log row, then its finish mark): so an event that a
-/// crash cuts off after it left any trace runs again counted as `redelivered`. Awaiting the
-/// mark at the end rather than before the sleep costs nothing when the commit is faster than
-/// the event, which it nearly always is.
-#[derive(Clone, Default)]
-pub struct ServeHandler {
-    pub inner: AnyHandler,
-    pub durable: Option<Arc<Durable>>,
-    pub log: Option<Arc<LiveLog>>,
-}
-
-impl Handler for ServeHandler {
-    fn handle<C: Clock>(&self, job: Job, ctx: Ctx<'_, C>) -> impl Future<Output = ()> + Send {
-        let mark = self.durable.as_ref().map(|d| d.started(&job));
-        let log = self.log.clone();
-        let clock = ctx.clock.clone();
-        let (start, lane) = (ctx.start, ctx.lane);
-        let call = self.inner.handle(job, ctx);
-        let guarded = self.inner.guarded().cloned();
-        async move {
-            call.await;
-            if let Some(mark) = mark {
-                mark.await;
-            }
-            // An event passed over without a try (its account was stopped) was not processed.
-            let skipped = guarded.is_some_and(|g| g.was_passed_over(job.index));
-            if let (Some(log), false) = (log, skipped) {
-                let end = clock.now();
-                log.append([job.account.0, job.event.0, u64::from(lane), start.0, end.0]);
-            }
-        }
     }
 }

@@ -2,6 +2,7 @@
 //! and `GET /api/stats` (the [`Snapshot`] it polls), mounted by `serve` and, for a real-clock
 //! `run --dashboard`, by a [`Standalone`] server on its own thread.
 
+use super::{common_slots, fill, method_not_allowed, CHARTS_JS};
 use crate::live::{self, Board, Snapshot};
 use anyhow::{Context, Result};
 use axum::extract::State;
@@ -19,32 +20,6 @@ const FINAL_GRACE: Duration = Duration::from_millis(1500);
 
 /// Where `run --dashboard` listens without an address.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3911";
-
-const UPLOT_JS: &str = include_str!("../../assets/uplot/uPlot.iife.min.js");
-const UPLOT_CSS: &str = include_str!("../../assets/uplot/uPlot.min.css");
-pub(crate) const PAGE_CSS: &str = include_str!("../../assets/page.css");
-pub(crate) const CHARTS_JS: &str = include_str!("../../assets/charts.js");
-
-/// Fills a page template's `/*NAME*/` slots; `</script` inside a script would end it early.
-pub(crate) fn fill(template: &str, slots: &[(&str, &str)]) -> String {
-    let mut page = template.to_string();
-    for (name, text) in slots {
-        page = page.replace(
-            &format!("/*{name}*/"),
-            &text.replace("</script", "<\\/script"),
-        );
-    }
-    page
-}
-
-/// uPlot and the shared styles and helpers, for the slots every page has.
-pub(crate) fn common_slots() -> [(&'static str, &'static str); 3] {
-    [
-        ("UPLOT_JS", UPLOT_JS),
-        ("UPLOT_CSS", UPLOT_CSS),
-        ("PAGE_CSS", PAGE_CSS),
-    ]
-}
 
 static PAGE: LazyLock<String> = LazyLock::new(|| {
     let script = format!("{CHARTS_JS}\n{}", include_str!("../../assets/dashboard.js"));
@@ -80,14 +55,7 @@ fn routes_for(watch: Arc<Watch>) -> Router {
 
 /// The same JSON error and `Allow` header as the API's own routes: a script sees one shape.
 async fn get_only() -> Response {
-    let allow = "GET, HEAD";
-    let mut resp = super::api::error(
-        super::metrics::Reason::MethodNotAllowed,
-        &format!("method not allowed; use {allow}"),
-    );
-    resp.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(allow));
-    resp
+    method_not_allowed("GET, HEAD")
 }
 
 async fn page() -> Response {

@@ -1,5 +1,6 @@
-//! What `GET /metrics` shows: rejection counters, the event latency histogram, and their
-//! rendering in the Prometheus text format (the engine's own counters are read live).
+//! Why a request is refused ([`Reason`], [`Refusal`]) and what `GET /metrics` shows: rejection
+//! counters, the event latency histogram, and their rendering in the Prometheus text format
+//! (the engine's own counters are read live).
 
 use crate::engine::real::Counters;
 use std::fmt::Write;
@@ -53,6 +54,34 @@ impl Reason {
             Reason::StorageFailed => "storage_failed",
             Reason::BrokerUnavailable => "broker_unavailable",
         }
+    }
+}
+
+/// How long a client told "queue full" or "broker unavailable" should wait before retrying,
+/// in seconds.
+pub const RETRY_AFTER_S: &str = "1";
+
+/// A refused request: the reason (status code and counter label) and a message for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub reason: Reason,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
+        Refusal {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    /// The answer to an event id accepted before, whatever the intake.
+    pub fn duplicate(event: u64) -> Self {
+        Refusal::new(
+            Reason::Duplicate,
+            format!("event {event} was already accepted; it is not queued twice"),
+        )
     }
 }
 

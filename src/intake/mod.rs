@@ -1,22 +1,21 @@
-//! The web API of the original system: `POST /api` feeds the live engine, `GET /metrics` and
-//! `GET /healthz` watch it, and a shutdown drains it without losing an accepted event. By
-//! default accepted events are on disk before they are answered (see [`durable`]), so a crash
-//! loses none either.
+//! The HTTP intake: one router ([`api`]) in front of a target chosen at start. `POST /api`
+//! feeds the live engine (in memory, or on disk first: [`durable`], so a crash loses no
+//! accepted event) or, with `serve --broker`, RabbitMQ ([`broker`]); `GET /metrics` and
+//! `GET /healthz` watch it, and a shutdown drains it without losing an accepted event.
 //!
-//! [`run`] takes a bound listener and a shutdown future (as in tokio's mini-redis), so the
-//! binary wires real signals and a real port while tests inject port 0 and a channel.
+//! [`run`] (and [`run_broker`]) take a bound listener and a shutdown future (as in tokio's
+//! mini-redis), so the binary wires real signals and a real port while tests inject port 0 and
+//! a channel.
 
+pub mod admit;
 pub mod api;
-pub mod client;
+pub mod broker;
 pub mod committer;
-pub mod dashboard;
 pub mod durable;
-pub mod intake;
 pub mod listen;
 pub mod metrics;
 pub mod parse;
-pub mod relay;
-pub mod request;
+pub mod processing;
 pub mod store;
 
 use crate::engine::clock::PreciseClock;
@@ -29,10 +28,13 @@ use crate::handler::AnyHandler;
 use crate::live_log::LiveLog;
 use crate::types::Micros;
 use crate::workload::{Durations, Source, Workload};
+use admit::{Intake, Storage};
 use anyhow::{Context, Result};
+use axum::serve::ListenerExt;
+use broker::{Relay, RelayOutcome};
 use committer::CommitterThread;
-use durable::{Durable, DurableInfo, ServeHandler};
-use intake::{Arrivals, Intake, LiveEngine, Sink};
+use durable::{Durable, DurableInfo};
+use processing::{Arrivals, LiveEngine, ServeHandler};
 use rangemap::RangeInclusiveSet;
 use std::future::Future;
 use std::io::Write;
@@ -45,7 +47,7 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct Config {
     pub strategy: Strategy,
-    /// Most events in flight; `None`: one lane per account (see [`Plan::live_lanes`]).
+    /// Most events in flight; `None`: one lane per account (see [`crate::engine::Plan::live_lanes`]).
     pub lanes: Option<u64>,
     /// Processing time of events that do not carry their own `duration_us`.
     pub process_time: Micros,
@@ -118,16 +120,16 @@ pub async fn run(
         )),
         None => None,
     };
-    let (workload, sink, accepted, committer) = open_sink(&config, workload, &arrivals)?;
-    let durable = match &sink {
-        Sink::Durable(d) => Some(Arc::clone(d)),
-        Sink::Memory => None,
+    let (workload, storage, accepted, committer) = open_storage(&config, workload, &arrivals)?;
+    let durable = match &storage {
+        Storage::Durable(d) => Some(Arc::clone(d)),
+        Storage::Memory => None,
     };
     let engine = start_engine(&config, workload, clock, &arrivals, durable.as_ref(), log);
     let intake = Arc::new(Intake::new(
         engine.clone(),
         arrivals,
-        sink,
+        storage,
         accepted,
         config.max_queued,
         config.process_time,
@@ -145,7 +147,8 @@ pub async fn run(
         closing.begin_shutdown();
         closing.live().draining();
     };
-    let router = api::router(Arc::clone(&intake)).merge(dashboard::routes(board));
+    let router = api::router(api::Target::Engine(Arc::clone(&intake)))
+        .merge(crate::web::dashboard::routes(board));
     let refused_connections = listen::serve(listener, router, config.connections, signal).await;
     sampler.abort();
     // The listener is closed and every request answered, so nothing can arrive any more.
@@ -166,6 +169,53 @@ pub async fn run(
         refused_connections,
         durable: durable_info,
     })
+}
+
+/// `serve --broker`: serves until `shutdown` completes, every accepted event confirmed by
+/// RabbitMQ; in-flight requests get their answer before it returns.
+pub async fn run_broker(
+    listener: tokio::net::TcpListener,
+    sink: Arc<crate::broker::confirm::ConfirmedPublisher>,
+    announce: bool,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<RelayOutcome> {
+    let addr = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    let relay = Arc::new(Relay::new(Arc::clone(&sink)));
+    if announce {
+        let t = sink.topology();
+        eprintln!(
+            "eventbench serve listening on http://{addr} (POST /api, GET /metrics, GET /healthz)"
+        );
+        eprintln!(
+            "  broker mode: each accepted event is confirmed by RabbitMQ at {} ({} queues {}.*) \
+             before 202; workers process",
+            t.display_url(),
+            t.queues,
+            t.prefix
+        );
+    }
+    let closing = Arc::clone(&relay);
+    let signal = async move {
+        shutdown.await;
+        closing.begin_shutdown();
+    };
+    // No connection limits here, unlike the engine's server: the broker intake has never had
+    // them, and its answers stay as they were.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(
+        listener,
+        api::router(api::Target::Broker(Arc::clone(&relay))),
+    )
+    .with_graceful_shutdown(signal)
+    .await
+    .context("the HTTP server failed")?;
+    // Every request was answered, so every confirm was awaited: the connection may go.
+    sink.close().await;
+    Ok(relay.outcome())
 }
 
 /// Starts the engine: each finished event is reported to the arrival tracker and, when
@@ -200,7 +250,10 @@ fn start_engine(
         Some(observer),
     );
     if let Some(d) = durable {
-        d.attach(engine.clone());
+        d.attach(processing::enqueue_into(
+            engine.clone(),
+            Arc::clone(arrivals),
+        ));
     }
     engine
 }
@@ -235,31 +288,39 @@ fn watch_live(board: &crate::live::Board, intake: &Arc<Intake>, c: &Config, addr
     board.begin();
 }
 
-/// Where admitted events go: the engine directly, or the data dir first (opened here, its
-/// unfinished events loaded into `workload`). Also the ids that must stay refused.
-fn open_sink(
+/// Where admitted events are kept: in memory, or in the data dir first (opened here, its
+/// unfinished events loaded into `workload`, arrived at time 0). Also the ids that must stay
+/// refused.
+fn open_storage(
     config: &Config,
     workload: Workload,
-    arrivals: &Arc<Arrivals>,
+    arrivals: &Arrivals,
 ) -> Result<(
     Workload,
-    Sink,
+    Storage,
     RangeInclusiveSet<u64>,
     Option<CommitterThread>,
 )> {
     let Some(dir) = &config.data_dir else {
-        return Ok((workload, Sink::Memory, RangeInclusiveSet::new(), None));
+        return Ok((workload, Storage::Memory, RangeInclusiveSet::new(), None));
     };
     let opened = Durable::open(
         dir,
         workload,
-        Arc::clone(arrivals),
         config.per_event_durations,
         config.process_time,
     )
     .map_err(|e| UsageError(format!("cannot use the durable queue: {e}")))?;
-    let sink = Sink::Durable(Arc::clone(&opened.durable));
-    Ok((opened.workload, sink, opened.accepted, Some(opened.thread)))
+    for _ in 0..opened.durable.info().resumed {
+        arrivals.arrive(Micros::ZERO);
+    }
+    let storage = Storage::Durable(Arc::clone(&opened.durable));
+    Ok((
+        opened.workload,
+        storage,
+        opened.accepted,
+        Some(opened.thread),
+    ))
 }
 
 /// Lets the committer write the last finish marks and stop. Losing them would only mean those

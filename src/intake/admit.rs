@@ -1,36 +1,25 @@
 //! Admission in front of the live engine: duplicate ids, the queue limit and shutdown are
 //! decided here, under one lock, so two concurrent requests can never both pass a check that
-//! only one of them may pass. An admitted event then goes to the intake's [`Sink`]: straight
+//! only one of them may pass. An admitted event then goes to the intake's [`Storage`]: straight
 //! into the engine, or first onto disk.
 
-use super::durable::{Durable, ServeHandler};
+use super::durable::Durable;
 use super::metrics::{Metrics, Reason};
-use crate::engine::clock::{Clock, PreciseClock};
-use crate::engine::real::Engine;
-use crate::engine::work::Job;
+use super::parse::Incoming;
+use super::processing::{Arrivals, LiveEngine};
 use crate::live::Board;
-use crate::types::{AccountId, EventId, Micros};
+use crate::types::Micros;
 use rangemap::RangeInclusiveSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// The engine the server feeds.
-pub type LiveEngine = Engine<ServeHandler, PreciseClock>;
-
-/// Where admitted events go. (A broker mode would be a third kind: published and confirmed.)
-pub enum Sink {
+/// Where admitted events are kept until they run. (RabbitMQ is the other target, see
+/// `api::Target`.)
+pub enum Storage {
     /// Straight into the engine: lost if the process dies (`--in-memory`).
     Memory,
     /// Onto disk first (group commit), then into the engine; answered once on disk.
     Durable(Arc<Durable>),
-}
-
-/// One event as a request carries it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Incoming {
-    pub event: EventId,
-    pub account: AccountId,
-    pub duration: Option<Micros>,
 }
 
 /// Where an accepted event stands.
@@ -42,50 +31,6 @@ pub struct Accepted {
     /// Events waiting to start once this one was queued, this one included (0 if it started
     /// right away).
     pub queued: u64,
-}
-
-/// Arrival times by event index, for the latency histogram; shared with the engine's observer.
-pub struct Arrivals {
-    times: Mutex<Vec<u64>>,
-    clock: PreciseClock,
-    pub metrics: Metrics,
-    /// What the dashboard shows.
-    pub live: Arc<Board>,
-}
-
-impl Arrivals {
-    pub fn new(clock: PreciseClock) -> Self {
-        Arrivals {
-            times: Mutex::new(Vec::new()),
-            clock,
-            metrics: Metrics::default(),
-            live: Arc::new(Board::default()),
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Vec<u64>> {
-        crate::sync::lock(&self.times)
-    }
-
-    /// Records that the next event (by engine index) entered the queue at `at`.
-    pub fn arrive(&self, at: Micros) {
-        self.lock().push(at.0);
-    }
-
-    /// Takes back the last [`Arrivals::arrive`], for an event the engine refused.
-    pub fn unarrive(&self) {
-        self.lock().pop();
-    }
-
-    /// Called by the engine after each handler returned.
-    pub fn finished(&self, job: &Job) {
-        let arrival = self.lock().get(job.index.0 as usize).copied();
-        if let Some(at) = arrival {
-            let latency = self.clock.now().0.saturating_sub(at);
-            self.metrics.observe_latency(latency);
-            self.live.finish(job.account.0, job.duration.0, latency);
-        }
-    }
 }
 
 /// One admitted event waiting for its commit, counted for the queue limit while it lives.
@@ -110,7 +55,7 @@ pub struct Intake {
     arrivals: Arc<Arrivals>,
     /// Every id accepted (or being written): ids mostly arrive in runs, so ranges stay few.
     seen: Mutex<RangeInclusiveSet<u64>>,
-    sink: Sink,
+    storage: Storage,
     /// Admitted events not yet in the engine (waiting for their commit).
     committing: AtomicU64,
     max_queued: Option<u64>,
@@ -123,7 +68,7 @@ impl Intake {
     pub fn new(
         engine: LiveEngine,
         arrivals: Arc<Arrivals>,
-        sink: Sink,
+        storage: Storage,
         accepted: RangeInclusiveSet<u64>,
         max_queued: Option<u64>,
         process_time: Micros,
@@ -133,7 +78,7 @@ impl Intake {
             engine,
             arrivals,
             seen: Mutex::new(accepted),
-            sink,
+            storage,
             committing: AtomicU64::new(0),
             max_queued,
             closing: AtomicBool::new(false),
@@ -165,9 +110,9 @@ impl Intake {
 
     /// The durable queue, in durable mode.
     pub fn durable(&self) -> Option<&Arc<Durable>> {
-        match &self.sink {
-            Sink::Durable(d) => Some(d),
-            Sink::Memory => None,
+        match &self.storage {
+            Storage::Durable(d) => Some(d),
+            Storage::Memory => None,
         }
     }
 
@@ -178,9 +123,9 @@ impl Intake {
     /// Queues the event behind the earlier events of its account, or says why not. In
     /// durable mode this returns only once the event is on disk.
     pub async fn admit(&self, e: Incoming) -> Result<Accepted, Reason> {
-        let durable = match &self.sink {
-            Sink::Memory => return self.admit_in_memory(e),
-            Sink::Durable(d) => d,
+        let durable = match &self.storage {
+            Storage::Memory => return self.admit_in_memory(e),
+            Storage::Durable(d) => d,
         };
         let duration = self
             .per_event

@@ -5,25 +5,18 @@
 //! all (broken JSON, broken percent-encoding). 422: it parses, but a field is missing, not a
 //! whole number, negative or too large.
 
-use super::intake::Incoming;
-use super::metrics::Reason;
+use super::metrics::{Reason, Refusal};
 use crate::types::{AccountId, EventId, Micros};
 
 /// Bodies larger than this are refused with 413 before they are read in full.
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// A refused body: the reason (status code) and a message for the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadInput {
-    pub reason: Reason,
-    pub message: String,
-}
-
-fn bad(reason: Reason, message: impl Into<String>) -> BadInput {
-    BadInput {
-        reason,
-        message: message.into(),
-    }
+/// One event as a request carries it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Incoming {
+    pub event: EventId,
+    pub account: AccountId,
+    pub duration: Option<Micros>,
 }
 
 /// The body encodings `POST /api` understands.
@@ -34,14 +27,14 @@ pub enum Encoding {
 }
 
 /// Picks the encoding from a `Content-Type` header value (parameters such as charset ignored).
-pub fn encoding(content_type: Option<&str>) -> Result<Encoding, BadInput> {
+pub fn encoding(content_type: Option<&str>) -> Result<Encoding, Refusal> {
     let essence = content_type
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase());
     match essence.as_deref() {
         Some("application/json") => Ok(Encoding::Json),
         Some("application/x-www-form-urlencoded") => Ok(Encoding::Form),
-        other => Err(bad(
+        other => Err(Refusal::new(
             Reason::UnsupportedMediaType,
             format!(
                 "content type {} is not supported; send application/json or \
@@ -53,7 +46,7 @@ pub fn encoding(content_type: Option<&str>) -> Result<Encoding, BadInput> {
 }
 
 /// Parses a body in the given encoding.
-pub fn event(encoding: Encoding, body: &[u8]) -> Result<Incoming, BadInput> {
+pub fn event(encoding: Encoding, body: &[u8]) -> Result<Incoming, Refusal> {
     match encoding {
         Encoding::Json => from_json(body),
         Encoding::Form => from_form(body),
@@ -66,11 +59,11 @@ enum Raw<'a> {
     Text(&'a str),
 }
 
-fn from_json(body: &[u8]) -> Result<Incoming, BadInput> {
+fn from_json(body: &[u8]) -> Result<Incoming, Refusal> {
     let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| bad(Reason::BadRequest, format!("malformed JSON: {e}")))?;
+        .map_err(|e| Refusal::new(Reason::BadRequest, format!("malformed JSON: {e}")))?;
     let obj = value.as_object().ok_or_else(|| {
-        bad(
+        Refusal::new(
             Reason::InvalidValue,
             "expected a JSON object with account_id and event_id",
         )
@@ -79,15 +72,15 @@ fn from_json(body: &[u8]) -> Result<Incoming, BadInput> {
     build(field("event_id"), field("account_id"), field("duration_us"))
 }
 
-fn from_form(body: &[u8]) -> Result<Incoming, BadInput> {
+fn from_form(body: &[u8]) -> Result<Incoming, Refusal> {
     let text = std::str::from_utf8(body)
-        .map_err(|_| bad(Reason::BadRequest, "form body is not valid UTF-8"))?;
+        .map_err(|_| Refusal::new(Reason::BadRequest, "form body is not valid UTF-8"))?;
     let mut fields: Vec<(String, String)> = Vec::new();
     for pair in text.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let (k, v) = (percent_decode(k)?, percent_decode(v)?);
         if fields.iter().any(|(seen, _)| *seen == k) {
-            return Err(bad(
+            return Err(Refusal::new(
                 Reason::InvalidValue,
                 format!("field {k} is given twice"),
             ));
@@ -107,9 +100,10 @@ fn build(
     event: Option<Raw>,
     account: Option<Raw>,
     duration: Option<Raw>,
-) -> Result<Incoming, BadInput> {
+) -> Result<Incoming, Refusal> {
     let required = |raw: Option<Raw>, name: &str| {
-        let raw = raw.ok_or_else(|| bad(Reason::InvalidValue, format!("missing field {name}")))?;
+        let raw =
+            raw.ok_or_else(|| Refusal::new(Reason::InvalidValue, format!("missing field {name}")))?;
         whole_number(raw, name)
     };
     let event = EventId(required(event, "event_id")?);
@@ -126,7 +120,7 @@ fn build(
 }
 
 /// Accepts a JSON integer or a string of digits (what form posts and many clients send).
-fn whole_number(raw: Raw, name: &str) -> Result<u64, BadInput> {
+fn whole_number(raw: Raw, name: &str) -> Result<u64, Refusal> {
     let text = match raw {
         Raw::Json(v) if v.is_u64() => return Ok(v.as_u64().unwrap_or_default()),
         Raw::Json(v) if v.is_i64() => return Err(negative(name)),
@@ -139,7 +133,7 @@ fn whole_number(raw: Raw, name: &str) -> Result<u64, BadInput> {
             return Err(too_large(name))
         }
         Raw::Json(v) => {
-            return Err(bad(
+            return Err(Refusal::new(
                 Reason::InvalidValue,
                 format!("{name} must be a whole number ≥ 0, got {v}"),
             ))
@@ -152,7 +146,7 @@ fn whole_number(raw: Raw, name: &str) -> Result<u64, BadInput> {
         }
     }
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad(
+        return Err(Refusal::new(
             Reason::InvalidValue,
             format!("{name} must be a whole number ≥ 0, got '{text}'"),
         ));
@@ -160,18 +154,18 @@ fn whole_number(raw: Raw, name: &str) -> Result<u64, BadInput> {
     text.parse().map_err(|_| too_large(name))
 }
 
-fn too_large(name: &str) -> BadInput {
-    bad(
+fn too_large(name: &str) -> Refusal {
+    Refusal::new(
         Reason::InvalidValue,
         format!("{name} is too large (at most {})", u64::MAX),
     )
 }
 
-fn negative(name: &str) -> BadInput {
-    bad(Reason::InvalidValue, format!("{name} must not be negative"))
+fn negative(name: &str) -> Refusal {
+    Refusal::new(Reason::InvalidValue, format!("{name} must not be negative"))
 }
 
-fn percent_decode(s: &str) -> Result<String, BadInput> {
+fn percent_decode(s: &str) -> Result<String, Refusal> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -185,7 +179,7 @@ fn percent_decode(s: &str) -> Result<String, BadInput> {
                 let byte = hex
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
                     .ok_or_else(|| {
-                        bad(Reason::BadRequest, "broken percent-encoding in form body")
+                        Refusal::new(Reason::BadRequest, "broken percent-encoding in form body")
                     })?;
                 out.push(byte);
                 i += 2;
@@ -194,7 +188,8 @@ fn percent_decode(s: &str) -> Result<String, BadInput> {
         }
         i += 1;
     }
-    String::from_utf8(out).map_err(|_| bad(Reason::BadRequest, "form field is not valid UTF-8"))
+    String::from_utf8(out)
+        .map_err(|_| Refusal::new(Reason::BadRequest, "form field is not valid UTF-8"))
 }
 
 #[cfg(test)]

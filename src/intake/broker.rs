@@ -1,0 +1,226 @@
+//! The broker intake of `serve --broker`: every accepted event is published to its account's
+//! queue (persistent, publisher-confirmed) before the 202 goes out; nothing is processed here
+//! (`eventbench worker` does that). A broker that is unreachable or does not confirm earns a
+//! 503 with `Retry-After`, never a 202. Requests reach it through the one router
+//! (`api.rs`); this module owns its duplicate ids, its counters and its report.
+
+use super::metrics::{Metrics, Reason, Refusal, RETRY_AFTER_S};
+use super::parse::Incoming;
+use crate::broker::amqp::Message;
+use crate::broker::confirm::{ConfirmError, ConfirmedPublisher};
+use crate::report::stats::{Distribution, Percentiles};
+use crate::sync::lock;
+use axum::http::StatusCode;
+use serde::Serialize;
+use serde_json::json;
+use std::collections::HashSet;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// The relay's shared state behind every handler.
+pub struct Relay {
+    sink: Arc<ConfirmedPublisher>,
+    /// Event ids accepted, or being published right now (a concurrent duplicate gets 409).
+    seen: Mutex<HashSet<u64>>,
+    metrics: Metrics,
+    closing: AtomicBool,
+    accepted: AtomicU64,
+    /// From the request's arrival to the broker's confirm.
+    confirm_us: Mutex<Distribution>,
+    started: Instant,
+    /// µs after `started` of the first and the latest 202.
+    first_accept: AtomicU64,
+    last_accept: AtomicU64,
+}
+
+/// What a relay that has shut down hands back: the JSON report of `serve --broker`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RelayOutcome {
+    pub eventbench_version: &'static str,
+    pub mode: &'static str,
+    pub broker: String,
+    pub queues: u32,
+    pub queue_prefix: String,
+    /// Events answered 202: each one confirmed by the broker.
+    pub accepted: u64,
+    pub rejected: u64,
+    pub broker_unavailable: u64,
+    pub duplicates: u64,
+    /// From the first to the last 202.
+    pub accept_time_s: f64,
+    pub accept_rate_eps: f64,
+    /// From a request's arrival to the broker's confirm, for accepted events.
+    pub confirm_latency_us: Percentiles,
+}
+
+impl Relay {
+    pub fn new(sink: Arc<ConfirmedPublisher>) -> Self {
+        Relay {
+            sink,
+            seen: Mutex::new(HashSet::new()),
+            metrics: Metrics::default(),
+            closing: AtomicBool::new(false),
+            accepted: AtomicU64::new(0),
+            confirm_us: Mutex::new(Distribution::default()),
+            started: Instant::now(),
+            first_accept: AtomicU64::new(u64::MAX),
+            last_accept: AtomicU64::new(0),
+        }
+    }
+
+    pub fn sink(&self) -> &Arc<ConfirmedPublisher> {
+        &self.sink
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// From now on every request is refused with 503: the server is draining.
+    pub fn begin_shutdown(&self) {
+        self.closing.store(true, Relaxed);
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Relaxed)
+    }
+
+    /// Publishes the event and waits for the broker's confirm; the 202 body, or why not.
+    pub async fn publish(
+        self: &Arc<Self>,
+        incoming: Incoming,
+        arrived: Instant,
+    ) -> Result<String, Refusal> {
+        let id = incoming.event.0;
+        if !lock(&self.seen).insert(id) {
+            return Err(Refusal::duplicate(id));
+        }
+        let msg = Message {
+            event_id: id,
+            account_id: incoming.account.0,
+            duration_us: incoming.duration.map(|d| d.0),
+        };
+        // Its own task: a client that hangs up mid-publish must not cancel the publish half-way
+        // and leave its id marked as accepted (a retry would then get 409 for a lost event).
+        let publishing = Arc::clone(self);
+        let published = tokio::spawn(async move {
+            let result = publishing.sink.publish(&msg).await;
+            if result.is_err() {
+                // Not accepted: the client may send it again.
+                lock(&publishing.seen).remove(&msg.event_id);
+            }
+            result
+        })
+        .await;
+        let failure = match published {
+            Ok(Ok(())) => None,
+            Ok(Err(e @ ConfirmError::Unavailable)) => {
+                Some(format!("{e}; retry after {RETRY_AFTER_S} s"))
+            }
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some("the publish task failed".to_string()),
+        };
+        if let Some(text) = failure {
+            return Err(Refusal::new(Reason::BrokerUnavailable, text));
+        }
+        Ok(self.accepted(arrived, &msg))
+    }
+
+    fn accepted(&self, arrived: Instant, msg: &Message) -> String {
+        let now = self.started.elapsed().as_micros() as u64;
+        self.first_accept.fetch_min(now, Relaxed);
+        self.last_accept.fetch_max(now, Relaxed);
+        let sequence = self.accepted.fetch_add(1, Relaxed);
+        lock(&self.confirm_us).record(arrived.elapsed().as_micros() as u64);
+        let topo = self.sink.topology();
+        let queue = topo.queue_of(crate::types::AccountId(msg.account_id));
+        format!(
+            r#"{{"status":"accepted","event_id":{},"account_id":{},"sequence":{sequence},"queue":"{}.{queue}","confirmed":true}}"#,
+            msg.event_id, msg.account_id, topo.prefix
+        )
+    }
+
+    /// `GET /healthz`: 503 while the broker connection is down.
+    pub fn health(&self) -> (StatusCode, serde_json::Value) {
+        let status = match (self.is_closing(), self.sink.is_up()) {
+            (true, _) => "draining",
+            (false, true) => "ok",
+            (false, false) => "broker_unavailable",
+        };
+        let code = if status == "broker_unavailable" {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::OK
+        };
+        let body = json!({
+            "status": status,
+            "mode": "broker",
+            "accepted": self.accepted.load(Relaxed),
+        });
+        (code, body)
+    }
+
+    /// `GET /metrics` in the Prometheus text format.
+    pub fn exposition(&self) -> String {
+        let mut o = String::with_capacity(2048);
+        let name = "eventbench_events_accepted_total";
+        let _ = writeln!(
+            o,
+            "# HELP {name} Events accepted (202), each confirmed by RabbitMQ.\n# TYPE {name} counter\n{name} {}",
+            self.accepted.load(Relaxed)
+        );
+        let name = "eventbench_broker_up";
+        let _ = writeln!(
+            o,
+            "# HELP {name} 1 while the connection to RabbitMQ is open.\n# TYPE {name} gauge\n{name} {}",
+            u8::from(self.sink.is_up())
+        );
+        let name = "eventbench_requests_rejected_total";
+        let _ = writeln!(
+            o,
+            "# HELP {name} Requests refused, by reason.\n# TYPE {name} counter"
+        );
+        for r in Reason::ALL {
+            let _ = writeln!(
+                o,
+                "{name}{{reason=\"{}\"}} {}",
+                r.code(),
+                self.metrics.rejected(r)
+            );
+        }
+        o
+    }
+
+    /// The report of a relay whose every request was answered.
+    pub fn outcome(&self) -> RelayOutcome {
+        let t = self.sink.topology();
+        let accepted = self.accepted.load(Relaxed);
+        let first = self.first_accept.load(Relaxed);
+        let span_us = self.last_accept.load(Relaxed).saturating_sub(first);
+        let accept_time_s = if accepted > 0 {
+            span_us as f64 / 1e6
+        } else {
+            0.0
+        };
+        RelayOutcome {
+            eventbench_version: env!("CARGO_PKG_VERSION"),
+            mode: "broker",
+            broker: t.display_url(),
+            queues: t.queues,
+            queue_prefix: t.prefix.clone(),
+            accepted,
+            rejected: self.metrics.rejected_total(),
+            broker_unavailable: self.metrics.rejected(Reason::BrokerUnavailable),
+            duplicates: self.metrics.rejected(Reason::Duplicate),
+            accept_time_s,
+            accept_rate_eps: if accept_time_s > 0.0 {
+                accepted.saturating_sub(1) as f64 / accept_time_s
+            } else {
+                0.0
+            },
+            confirm_latency_us: lock(&self.confirm_us).percentiles(),
+        }
+    }
+}
