@@ -1,7 +1,7 @@
 //! The engine's unit of work: the [`Job`] a handler is given, its [`Ctx`], the [`Handler`]
 //! trait, the timed call and the plain [`SleepHandler`]. The engine measures each call from
 //! right before it starts to right after it returns. Handlers doing real work (a command, a
-//! service) live in `crate::handler`.
+//! service) live in the handler layer above the engine, which implements this trait.
 
 use super::clock::Clock;
 use crate::types::{AccountId, EventId, EventIdx, Micros};

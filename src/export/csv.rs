@@ -103,7 +103,8 @@ impl Exporter for Csv {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::{fixture, render};
+    use crate::export::render;
+    use crate::report::fixture;
 
     #[test]
     fn snapshot_of_the_fixture() {

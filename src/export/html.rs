@@ -92,7 +92,7 @@ fn page(title: &str, data: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::fixture;
+    use crate::report::fixture;
 
     #[test]
     fn the_page_is_self_contained_and_carries_the_document() {

@@ -82,7 +82,8 @@ fn write_doc(doc: &CompareDoc, out: &mut dyn Write) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::{fixture, render};
+    use crate::export::render;
+    use crate::report::fixture;
 
     #[test]
     fn snapshot_of_the_fixture() {

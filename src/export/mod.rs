@@ -7,9 +7,6 @@ pub mod json;
 pub mod markdown;
 pub mod svg;
 
-#[cfg(test)]
-pub(crate) mod fixture;
-
 use crate::report::sweep::CompareDoc;
 use anyhow::Result;
 use std::io::Write;

@@ -248,7 +248,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::{fixture, render};
+    use crate::export::render;
+    use crate::report::fixture;
 
     #[test]
     fn every_strategy_and_the_bound_are_drawn() {

@@ -192,7 +192,7 @@ mod tests {
         // Saved reports read back with their external part, and ours without one.
         let back: Report = serde_json::from_value(json).unwrap();
         assert_eq!(back.external.map(|x| x.lost), Some(3));
-        let ours = crate::export::fixture::report(Strategy::Optimal, "4", 8.0, 8.0);
+        let ours = crate::report::fixture::report(Strategy::Optimal, "4", 8.0, 8.0);
         let back: Report = serde_json::from_value(serde_json::to_value(&ours).unwrap()).unwrap();
         assert!(back.external.is_none());
     }

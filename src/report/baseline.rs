@@ -218,7 +218,7 @@ impl Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::fixture::{doc, report};
+    use crate::report::fixture::{doc, report};
     use crate::report::summary::workers_cell;
     use crate::report::Design;
 

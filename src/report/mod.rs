@@ -4,6 +4,8 @@
 pub mod backend;
 pub mod baseline;
 pub mod external;
+#[cfg(test)]
+pub(crate) mod fixture;
 pub mod handling;
 mod print;
 pub mod processed_log;

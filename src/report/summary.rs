@@ -140,7 +140,7 @@ pub fn render_histograms(runs: &[Report], all: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::fixture::doc;
+    use crate::report::fixture::doc;
 
     #[test]
     fn histograms_default_to_best_and_worst() {

@@ -61,7 +61,7 @@ pub fn run_label(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::fixture::doc;
+    use crate::report::fixture::doc;
 
     #[test]
     fn a_run_report_is_not_a_baseline() {
