@@ -12,7 +12,7 @@ use eventbench::engine::exec::{Executor, LaidOut, Launched};
 use eventbench::engine::timer::{TimerMode, TimerThread};
 use eventbench::engine::work::SleepHandler;
 use eventbench::engine::{scheduler, sim, ClockKind, Plan, Strategy, Workers};
-use eventbench::report::{Report, RunInfo};
+use eventbench::internals::{Report, RunInfo};
 use eventbench::types::{AccountId, EventId, Micros};
 use eventbench::workload::{Source, Workload};
 use std::collections::HashMap;

@@ -5,7 +5,7 @@
 use divan::counter::ItemsCount;
 use divan::Bencher;
 use eventbench::engine::work::Job;
-use eventbench::handler::http::HttpHandler;
+use eventbench::internals::HttpHandler;
 use eventbench::types::{AccountId, EventId, EventIdx, Micros};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;

@@ -4,7 +4,7 @@
 
 use divan::counter::ItemsCount;
 use divan::Bencher;
-use eventbench::live::{Board, Info};
+use eventbench::internals::{Board, Info};
 use std::time::Duration;
 
 fn main() {

@@ -4,8 +4,8 @@
 
 use divan::counter::ItemsCount;
 use divan::Bencher;
-use eventbench::judge::check::Judge;
-use eventbench::judge::foreign_log::{read_bytes, LogSpec};
+use eventbench::internals::foreign_log::{read_bytes, LogSpec};
+use eventbench::internals::Judge;
 use eventbench::types::Micros;
 use eventbench::workload::{generate, Workload};
 use std::fmt::Write;

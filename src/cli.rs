@@ -74,7 +74,7 @@ impl QueueArgs {
 /// Parses `--broker`: a malformed URL is bad usage (exit 2), found before anything connects.
 /// The error is raw so that clap does not echo the value, which may hold a password.
 #[derive(Clone, Copy, Debug)]
-pub struct BrokerUrl;
+pub(crate) struct BrokerUrl;
 
 impl clap::builder::TypedValueParser for BrokerUrl {
     type Value = String;

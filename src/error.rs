@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 
 /// Exit code: the run completed but failed a check (ordering violation, regression).
-pub const EXIT_CHECK_FAILED: u8 = 1;
+pub(crate) const EXIT_CHECK_FAILED: u8 = 1;
 /// Exit code: bad usage or bad input; nothing was processed and no output file was written.
-pub const EXIT_BAD_INPUT: u8 = 2;
+pub(crate) const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code: the run could not complete (I/O failure, lost broker connection, ...).
-pub const EXIT_RUNTIME: u8 = 3;
+pub(crate) const EXIT_RUNTIME: u8 = 3;
 /// Exit code: stopped by Ctrl-C after printing the partial report (128 + SIGINT, as shells do).
-pub const EXIT_INTERRUPTED: u8 = 130;
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 
 /// A malformed or unreadable input file: names the file, the line (1-based) and the problem.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +42,7 @@ pub struct CheckFailed(pub String);
 
 /// Stopped by Ctrl-C after printing what ran (exit 130).
 #[derive(Debug, thiserror::Error)]
-pub enum Interrupted {
+pub(crate) enum Interrupted {
     /// A run, with this many events never started; its partial report has been printed.
     #[error("interrupted: {0} events never started (the partial report above covers the rest)")]
     Events(u64),

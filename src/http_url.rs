@@ -11,7 +11,7 @@ const HTTP: url_authority::Scheme = url_authority::Scheme {
 
 /// Why a flag's URL was refused; the message is written to follow `--flag 'URL': `.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UrlError {
+pub(crate) enum UrlError {
     #[error("not a URL ({0}); write it as http://host[:port]/path")]
     Syntax(url::ParseError),
     #[error("scheme '{0}' is not http; write it as http://host[:port]/path")]
@@ -26,7 +26,7 @@ pub enum UrlError {
 }
 
 /// Parses a plain-http URL, refusing what [`crate::url_authority`] describes.
-pub fn parse(raw: &str) -> Result<url::Url, UrlError> {
+pub(crate) fn parse(raw: &str) -> Result<url::Url, UrlError> {
     // The same leniency the `url` crate has for pasted text, so that the raw checks below
     // look at the characters it will parse.
     let text = raw.trim_matches(|c: char| c <= ' ');

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// An append-only CSV log (see [`crate::report::processed_log`] for the columns).
-pub struct LiveLog {
+pub(crate) struct LiveLog {
     path: PathBuf,
     file: Mutex<File>,
     /// The first write error; the run reports it at the end instead of stopping mid-run.
@@ -19,7 +19,7 @@ pub struct LiveLog {
 
 impl LiveLog {
     /// Opens `path` for appending; writes the header only when the file is new or empty.
-    pub fn open(path: &Path) -> Result<Self> {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -38,7 +38,7 @@ impl LiveLog {
     }
 
     /// One row, in a single write so concurrent rows never interleave.
-    pub fn append(&self, fields: [u64; 5]) {
+    pub(crate) fn append(&self, fields: [u64; 5]) {
         let mut row = String::with_capacity(64);
         let mut buf = itoa::Buffer::new();
         for (i, v) in fields.into_iter().enumerate() {
@@ -55,7 +55,7 @@ impl LiveLog {
     }
 
     /// The first write error, if any.
-    pub fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         match lock(&self.failed).take() {
             Some(e) => Err(e).with_context(|| format!("cannot write log {}", self.path.display())),
             None => Ok(()),

@@ -4,13 +4,13 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = eventbench::cmd::Cli::parse();
-    match eventbench::cmd::dispatch(cli) {
+    let cli = eventbench::Cli::parse();
+    match eventbench::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) if eventbench::error::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if eventbench::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {}", eventbench::error::render(&err));
-            ExitCode::from(eventbench::error::exit_code(&err))
+            eprintln!("error: {}", eventbench::render(&err));
+            ExitCode::from(eventbench::exit_code(&err))
         }
     }
 }

@@ -8,7 +8,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Fails early (before any work) when an output file's folder does not exist.
-pub fn check_output_paths<'a>(
+pub(crate) fn check_output_paths<'a>(
     paths: impl IntoIterator<Item = Option<&'a Path>>,
 ) -> anyhow::Result<()> {
     for p in paths.into_iter().flatten() {
@@ -36,14 +36,14 @@ pub fn check_output_paths<'a>(
 ///
 /// Dropping it without committing removes the temporary file, so a failed run never leaves a
 /// half-written output behind.
-pub struct AtomicFile {
+pub(crate) struct AtomicFile {
     target: PathBuf,
     tmp: Option<PathBuf>,
     writer: Option<BufWriter<File>>,
 }
 
 impl AtomicFile {
-    pub fn create(target: &Path) -> Result<Self> {
+    pub(crate) fn create(target: &Path) -> Result<Self> {
         let dir = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -65,14 +65,14 @@ impl AtomicFile {
         })
     }
 
-    pub fn writer(&mut self) -> &mut BufWriter<File> {
+    pub(crate) fn writer(&mut self) -> &mut BufWriter<File> {
         self.writer
             .as_mut()
             .expect("writer is present until commit")
     }
 
     /// Flushes, syncs and renames the file into place.
-    pub fn commit(mut self) -> Result<()> {
+    pub(crate) fn commit(mut self) -> Result<()> {
         let writer = self.writer.take().expect("commit once");
         let file = writer
             .into_inner()
@@ -107,7 +107,7 @@ impl Drop for AtomicFile {
 }
 
 /// Writes a whole file atomically from a closure.
-pub fn write_atomic(
+pub(crate) fn write_atomic(
     target: &Path,
     fill: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
 ) -> Result<()> {
@@ -118,7 +118,7 @@ pub fn write_atomic(
 
 /// Writes `value` atomically as pretty JSON ending in a newline: the shape of every `--json`
 /// file.
-pub fn write_json_atomic(target: &Path, value: &impl serde::Serialize) -> Result<()> {
+pub(crate) fn write_json_atomic(target: &Path, value: &impl serde::Serialize) -> Result<()> {
     write_atomic(target, |f| {
         serde_json::to_writer_pretty(&mut *f, value)?;
         Ok(writeln!(f)?)

@@ -7,7 +7,7 @@ use std::future::Future;
 /// this call, not at the future's first poll: a signal that arrives while a server is still
 /// starting up is then a clean shutdown instead of the default action (death without a
 /// report). Must be called inside a tokio runtime.
-pub fn signal() -> impl Future<Output = ()> + Send + 'static {
+pub(crate) fn signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     let installed = {
         use tokio::signal::unix::{signal, SignalKind};

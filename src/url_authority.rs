@@ -11,7 +11,7 @@
 
 /// What differs between URL schemes for the check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Scheme {
+pub(crate) struct Scheme {
     /// The port a URL without one gets, named when a `:` is left without a port.
     pub default_port: u16,
     /// The `url` crate ends the authority at a backslash for its "special" schemes (http), as
@@ -21,7 +21,7 @@ pub struct Scheme {
 
 /// Why an authority was refused; each caller adds how its kind of URL is written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthorityError {
+pub(crate) enum AuthorityError {
     #[error("no '//' before the host")]
     NoAuthority,
     #[error("the host is empty")]
@@ -38,7 +38,7 @@ pub enum AuthorityError {
 
 /// The host of an authority that passed [`check`], as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Host<'a> {
+pub(crate) enum Host<'a> {
     /// `[…]`, brackets included.
     Ipv6(&'a str),
     /// A name or an IPv4 address, possibly percent-encoded.
@@ -48,7 +48,7 @@ pub enum Host<'a> {
 /// Checks the authority of `//authority/path…`, the text after `scheme:`, and returns its host.
 /// Text the `url` crate would refuse anyway (a bracket left open, a space in a host) may pass:
 /// its own parse reports that, with its own words.
-pub fn check(after_scheme: &str, scheme: Scheme) -> Result<Host<'_>, AuthorityError> {
+pub(crate) fn check(after_scheme: &str, scheme: Scheme) -> Result<Host<'_>, AuthorityError> {
     let rest = after_scheme
         .strip_prefix("//")
         .ok_or(AuthorityError::NoAuthority)?;

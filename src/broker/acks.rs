@@ -22,10 +22,10 @@ use tokio::sync::{mpsc, oneshot};
 const MAX_ROUND: usize = 4096;
 
 /// One connection's lifetime; deliveries of an older session cannot be acked any more.
-pub type Session = u64;
+pub(crate) type Session = u64;
 
 /// A settled delivery: processed (`acker` given) or rejected by the consumer (`None`).
-pub struct Settled {
+pub(crate) struct Settled {
     pub session: Session,
     pub queue: u32,
     pub tag: u64,
@@ -36,19 +36,19 @@ pub struct Settled {
 
 /// What the loop acknowledged so far.
 #[derive(Debug, Default)]
-pub struct Acked {
+pub(crate) struct Acked {
     pub messages: AtomicU64,
     pub events: AtomicU64,
 }
 
-pub enum AckMsg {
+pub(crate) enum AckMsg {
     Settled(Settled),
     /// Answered once every ack queued before it was sent.
     Flush(oneshot::Sender<()>),
 }
 
 /// An ack that failed, with the session it belonged to (errors of old sessions are expected).
-pub type AckError = (Session, anyhow::Error);
+pub(crate) type AckError = (Session, anyhow::Error);
 
 /// The delivery tags of one channel: settled but not yet covered by an ack.
 struct Line {
@@ -116,7 +116,7 @@ impl Line {
 }
 
 /// Runs until every sender is gone: collects completions, acks them per round.
-pub async fn ack_loop(
+pub(crate) async fn ack_loop(
     mut rx: mpsc::UnboundedReceiver<AckMsg>,
     errors: mpsc::UnboundedSender<AckError>,
     acked: Arc<Acked>,

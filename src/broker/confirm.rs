@@ -21,7 +21,7 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a message was not confirmed.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfirmError {
+pub(crate) enum ConfirmError {
     #[error("RabbitMQ is unreachable (reconnecting)")]
     Unavailable,
     #[error("RabbitMQ refused the message: {0}")]
@@ -34,7 +34,7 @@ struct Link {
 }
 
 /// The shared publisher.
-pub struct ConfirmedPublisher {
+pub(crate) struct ConfirmedPublisher {
     topology: Topology,
     names: Vec<String>,
     width: usize,
@@ -46,7 +46,10 @@ pub struct ConfirmedPublisher {
 impl ConfirmedPublisher {
     /// Connects, declares the queues and opens `channels` confirm-mode channels (at most one
     /// per queue).
-    pub async fn connect(topology: Topology, channels: usize) -> Result<Arc<ConfirmedPublisher>> {
+    pub(crate) async fn connect(
+        topology: Topology,
+        channels: usize,
+    ) -> Result<Arc<ConfirmedPublisher>> {
         let width = channels.clamp(1, topology.queues as usize);
         let link = open(&topology, width).await?;
         Ok(Arc::new(ConfirmedPublisher {
@@ -61,12 +64,12 @@ impl ConfirmedPublisher {
         }))
     }
 
-    pub fn topology(&self) -> &Topology {
+    pub(crate) fn topology(&self) -> &Topology {
         &self.topology
     }
 
     /// True while a connection is open.
-    pub fn is_up(&self) -> bool {
+    pub(crate) fn is_up(&self) -> bool {
         self.current().is_some()
     }
 
@@ -76,7 +79,7 @@ impl ConfirmedPublisher {
 
     /// Publishes `msg` (persistent, mandatory) to its account's queue and waits for the
     /// broker's confirm.
-    pub async fn publish(self: &Arc<Self>, msg: &Message) -> Result<(), ConfirmError> {
+    pub(crate) async fn publish(self: &Arc<Self>, msg: &Message) -> Result<(), ConfirmError> {
         let Some(link) = self.current() else {
             return Err(ConfirmError::Unavailable);
         };
@@ -147,7 +150,7 @@ impl ConfirmedPublisher {
     }
 
     /// Closes the connection (after the last confirm was awaited).
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         let link = write(&self.link).take();
         if let Some(l) = link {
             let _ = l.conn.close(200, "done").await;

@@ -14,7 +14,7 @@ use super::acks::{self, AckError, AckMsg, Acked, Session};
 use super::amqp::{self, Topology};
 use super::logged::Logged;
 use super::pump::{ack_observer, skip_abandoned, Book, Eng, Pump, Shared};
-pub use super::pump::{BrokerStats, Live};
+pub(crate) use super::pump::{BrokerStats, Live};
 use crate::engine::clock::PreciseClock;
 use crate::engine::exec::Abort;
 use crate::engine::real::Engine;
@@ -40,7 +40,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// How a consumer run decides it is done.
 #[derive(Clone, Copy, Debug)]
-pub enum StopWhen {
+pub(crate) enum StopWhen {
     /// After this many events were processed (`run --broker`: everything published).
     Processed(u64),
     /// After the queues were empty and nothing was in flight for this long.
@@ -50,7 +50,7 @@ pub enum StopWhen {
 }
 
 /// How to consume.
-pub struct Config {
+pub(crate) struct Config {
     pub topology: Topology,
     pub strategy: Strategy,
     /// `None`: one lane per account.
@@ -78,7 +78,7 @@ pub struct Config {
 }
 
 /// What a finished consumer run hands back.
-pub struct Consumed {
+pub(crate) struct Consumed {
     pub workload: Workload,
     pub execution: Execution,
     pub stats: BrokerStats,
@@ -100,7 +100,7 @@ impl Link {
 }
 
 /// A consumer run in progress: the engine, the connection with its consumers, the acker.
-pub struct Running {
+pub(crate) struct Running {
     shared: Shared,
     acked: Arc<Acked>,
     errors: mpsc::UnboundedReceiver<AckError>,
@@ -125,7 +125,7 @@ struct Reconnect {
 }
 
 /// Connects, declares the queues and starts the engine, the acker and one consumer per queue.
-pub async fn start(cfg: Config) -> Result<Running> {
+pub(crate) async fn start(cfg: Config) -> Result<Running> {
     let timer = TimerThread::with_mode(cfg.timer).context("cannot start the timer thread")?;
     let book = Arc::new(Mutex::new(Book::default()));
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
@@ -199,7 +199,7 @@ pub async fn start(cfg: Config) -> Result<Running> {
 }
 
 impl Running {
-    pub fn engine(&self) -> &Eng {
+    pub(crate) fn engine(&self) -> &Eng {
         &self.shared.engine
     }
 
@@ -260,7 +260,7 @@ impl Running {
     /// Runs until `stop` says so (or a signal), lets accepted events finish, sends their acks
     /// and closes the connection. A connection lost for longer than the reconnect timeout is
     /// an error; nothing unprocessed was acked.
-    pub async fn finish(mut self, stop: StopWhen) -> Result<Consumed> {
+    pub(crate) async fn finish(mut self, stop: StopWhen) -> Result<Consumed> {
         let outcome = self.until(stop).await;
         let engine = self.shared.engine.clone();
         match &outcome {

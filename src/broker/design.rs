@@ -14,7 +14,7 @@ use anyhow::Result;
 /// How a design consumes: prefetch 1 and one event per message for the original (that is
 /// the system being replaced), everything prefetched and batched messages for ours; latency
 /// always counts from the publish, so events waiting inside RabbitMQ are not hidden from either.
-pub fn options(design: Design, timer: TimerMode) -> Options {
+pub(crate) fn options(design: Design, timer: TimerMode) -> Options {
     match design {
         Design::Original => Options {
             prefetch: 1,
@@ -34,7 +34,7 @@ pub fn options(design: Design, timer: TimerMode) -> Options {
 }
 
 /// A queue prefix no other run uses: `<prefix>.compare-<pid>-<nanos>-<design>-w<queues>`.
-pub fn unique_prefix(prefix: &str, design: Design, queues: u32) -> String {
+pub(crate) fn unique_prefix(prefix: &str, design: Design, queues: u32) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
@@ -47,7 +47,7 @@ pub fn unique_prefix(prefix: &str, design: Design, queues: u32) -> String {
 
 /// Connects once and hangs up, so an unreachable broker or a refused login fails a sweep
 /// before its first run rather than after the in-memory runs.
-pub fn preflight(url: &str) -> Result<()> {
+pub(crate) fn preflight(url: &str) -> Result<()> {
     let rt = crate::engine::runtime()?;
     rt.block_on(async {
         let conn = amqp::connect(url).await?;
@@ -58,7 +58,7 @@ pub fn preflight(url: &str) -> Result<()> {
 
 /// Publishes `workload` to `queues` fresh queues, consumes it with `design` in this process,
 /// then deletes the queues (also after a failed run); returns what ran, as `run_through` does.
-pub fn run_design(
+pub(crate) fn run_design(
     url: &str,
     prefix: &str,
     queues: u32,

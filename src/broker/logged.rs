@@ -12,11 +12,11 @@ use std::future::Future;
 use std::sync::Arc;
 
 /// Asked when an event's turn comes: true to skip it (its delivery was given up).
-pub type Skip = Arc<dyn Fn(EventIdx) -> bool + Send + Sync>;
+pub(crate) type Skip = Arc<dyn Fn(EventIdx) -> bool + Send + Sync>;
 
 /// Wraps `inner` (any handler) for a consumer run: `worker` and `run --broker`.
 #[derive(Clone)]
-pub struct Logged {
+pub(crate) struct Logged {
     pub inner: AnyHandler,
     pub log: Option<Arc<LiveLog>>,
     /// The `worker` column: this process's id, so logs of several workers can be told apart.

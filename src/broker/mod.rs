@@ -8,13 +8,13 @@
 //! the original one-message-at-a-time design and ours on throwaway queues for
 //! `compare --broker`.
 
-pub mod acks;
+pub(crate) mod acks;
 pub mod amqp;
-pub mod confirm;
-pub mod consume;
-pub mod design;
-pub mod logged;
-pub mod publish;
+pub(crate) mod confirm;
+pub(crate) mod consume;
+pub(crate) mod design;
+pub(crate) mod logged;
+pub(crate) mod publish;
 mod pump;
 
 use crate::engine::record::{Execution, Records};
@@ -30,7 +30,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 /// How an in-process broker run consumes and times its events.
 #[derive(Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// Unacknowledged messages per queue: `u16::MAX` for our consumer, 1 for the original
     /// one-message-at-a-time design.
     pub prefetch: u16,
@@ -60,7 +60,7 @@ impl Default for Options {
 
 /// `run --broker URL --queues N`: publishes `workload` to the N queues of `topo` and consumes it in this
 /// process; returns the workload and what happened, checked against the original arrival order.
-pub fn run_through(
+pub(crate) fn run_through(
     topo: Topology,
     workload: Workload,
     plan: Plan,
@@ -72,7 +72,7 @@ pub fn run_through(
 }
 
 /// Publishes and consumes `workload` on `topo` (declared and purged first) in this process.
-pub async fn run_async(
+pub(crate) async fn run_async(
     topo: Topology,
     workload: Workload,
     plan: Plan,
@@ -121,7 +121,7 @@ pub async fn run_async(
         );
     }
     let stamps = opts.arrival_at_publish.then_some(stamps.as_slice());
-    Ok(remap_with(
+    Ok(remap(
         workload,
         &consumed.workload,
         consumed.execution,
@@ -169,7 +169,7 @@ fn consumer_config(topo: &Topology, workload: &Workload, plan: Plan, opts: &Opti
 
 /// Leaves out the events in `gone` (deliveries given up unstarted after a lost connection:
 /// they were redelivered and appear again later in the workload).
-pub fn forget(
+pub(crate) fn forget(
     w: Workload,
     exec: Execution,
     gone: &std::collections::HashSet<EventIdx>,
@@ -198,12 +198,8 @@ pub fn forget(
 
 /// Re-expresses what ran (indexed in delivery order) against the original workload, so the
 /// verifier checks the original arrival order; a second run of an event counts as a duplicate.
-pub fn remap(original: Workload, consumed: &Workload, exec: Execution) -> (Workload, Execution) {
-    remap_with(original, consumed, exec, None)
-}
-
-/// [`remap`], with each event's arrival taken from `published` (in workload order) when given.
-pub fn remap_with(
+/// Each event's arrival is taken from `published` (in workload order) when given.
+pub(crate) fn remap(
     original: Workload,
     consumed: &Workload,
     exec: Execution,
@@ -270,7 +266,7 @@ mod tests {
             interrupted: false,
             timer: None,
         };
-        let (w, exec) = remap(original, &consumed, exec);
+        let (w, exec) = remap(original, &consumed, exec, None);
         assert_eq!(w.event_id(EventIdx(0)), EventId(1));
         let first = exec.records.get(EventIdx(0)).unwrap();
         assert_eq!((first.arrival, first.start), (Micros(1), Micros(10)));

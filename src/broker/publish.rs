@@ -26,11 +26,11 @@ const CHANNELS: usize = 4;
 
 /// Events per message unless `--batch` says otherwise; chosen from the measurements in
 /// `results/2026-11-28-broker/` (session 3).
-pub const DEFAULT_BATCH: u32 = 100;
+pub(crate) const DEFAULT_BATCH: u32 = 100;
 
 /// What a publish achieved.
 #[derive(Clone, Copy, Debug)]
-pub struct Published {
+pub(crate) struct Published {
     pub events: u64,
     /// AMQP messages sent (events / batch, rounded up per queue).
     pub messages: u64,
@@ -40,7 +40,7 @@ pub struct Published {
 }
 
 impl Published {
-    pub fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         let s = self.elapsed.as_secs_f64();
         if s > 0.0 {
             self.events as f64 / s
@@ -52,14 +52,14 @@ impl Published {
 
 /// How to publish: whether each event carries its duration, and events per message.
 #[derive(Clone, Copy, Debug)]
-pub struct Shape {
+pub(crate) struct Shape {
     pub with_durations: bool,
     /// Events per message, ≥ 1; 1 is one JSON object per message.
     pub batch: u32,
 }
 
 /// Publishes every event of `w`. Fails unless the broker confirmed every message.
-pub async fn publish(
+pub(crate) async fn publish(
     conn: &Connection,
     topo: &Topology,
     w: &Workload,
@@ -71,7 +71,7 @@ pub async fn publish(
 /// Like [`publish`], and returns when each event (in workload order) was taken by the
 /// publisher, read from `now` as it was written into its message. With batches this counts the
 /// wait for the rest of the message as time in the queue, as it would be for a live source.
-pub async fn publish_timed(
+pub(crate) async fn publish_timed(
     conn: &Connection,
     topo: &Topology,
     w: &Workload,

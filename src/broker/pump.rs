@@ -106,7 +106,7 @@ pub(super) type Eng = Engine<Logged, PreciseClock>;
 /// (unless `preloaded`), started by the handler and ended by the ack observer, all from
 /// counters and short locks; the page itself is served and sampled elsewhere.
 #[derive(Clone)]
-pub struct Live {
+pub(crate) struct Live {
     pub board: Arc<Board>,
     /// The board already holds every event (a run's workload, queued at time 0): deliveries
     /// are not queued again.
@@ -115,7 +115,7 @@ pub struct Live {
 
 /// Delivery counts beside the engine's report.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
-pub struct BrokerStats {
+pub(crate) struct BrokerStats {
     /// Events delivered (each event of a batched message counts).
     pub deliveries: u64,
     /// Messages delivered (one event each, or a batch).

@@ -101,7 +101,7 @@ pub struct Args {
 
 /// One run of a sweep: a plan on a clock, in memory or through RabbitMQ.
 #[derive(Clone, Copy, Debug)]
-pub struct SweepRun {
+pub(crate) struct SweepRun {
     pub plan: Plan,
     pub clock: ClockKind,
     /// How real-clock sleeps end.
@@ -167,7 +167,7 @@ impl FromStr for Fraction {
 }
 
 /// The runs of a sweep, strategy by strategy; `per-account` once, with `auto`.
-pub fn sweep_plans(strategies: &StrategyList, workers: &WorkerList) -> Vec<Plan> {
+pub(crate) fn sweep_plans(strategies: &StrategyList, workers: &WorkerList) -> Vec<Plan> {
     let mut plans = Vec::new();
     for &s in &strategies.0 {
         if s == Strategy::PerAccount {
@@ -179,7 +179,7 @@ pub fn sweep_plans(strategies: &StrategyList, workers: &WorkerList) -> Vec<Plan>
     plans
 }
 
-pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
+pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     args.handlers.validate(args.clock)?;
     args.handlers.check_sweep(args.broker.is_some())?;
     let (runs, notes) = all_runs(&args);

@@ -45,7 +45,7 @@ pub struct Args {
     pub output: PathBuf,
 }
 
-pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<()> {
+pub(crate) fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<()> {
     if args.max_account_id == 0 {
         return Err(UsageError(
             "--max-account-id must be at least 1 (account ids are drawn from 1..=N)".into(),

@@ -1,14 +1,14 @@
 //! One module per subcommand, each with its flags (`Args`) and its `run`.
 
-pub mod compare;
-pub mod generate;
-pub mod publish;
-pub mod report;
-pub mod run;
-pub mod send;
-pub mod serve;
-pub mod verify;
-pub mod worker;
+pub(crate) mod compare;
+pub(crate) mod generate;
+pub(crate) mod publish;
+pub(crate) mod report;
+pub(crate) mod run;
+pub(crate) mod send;
+pub(crate) mod serve;
+pub(crate) mod verify;
+pub(crate) mod worker;
 
 use crate::cli::GlobalArgs;
 use clap::{Parser, Subcommand};
@@ -69,14 +69,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
 }
 
 use crate::error::UsageError;
-pub use crate::output::check_output_paths;
+pub(crate) use crate::output::check_output_paths;
 use crate::types::Micros;
 use crate::workload::{self, Workload};
 use std::path::Path;
 
 /// The workload a command runs: `--input`, else `./events.csv` when present (what `generate`
 /// writes by default), else the built-in workload.
-pub fn load_workload(input: Option<&Path>, process_time: Micros) -> anyhow::Result<Workload> {
+pub(crate) fn load_workload(
+    input: Option<&Path>,
+    process_time: Micros,
+) -> anyhow::Result<Workload> {
     let default = Path::new("events.csv");
     let path = match input {
         Some(p) => Some(p),
@@ -101,7 +104,10 @@ pub fn load_workload(input: Option<&Path>, process_time: Micros) -> anyhow::Resu
 /// Refuses broker-only flags given without `--broker`. clap's `requires` cannot: it lets a
 /// requirement go when the required flag conflicts with one present (`--clock virtual`,
 /// `--in-memory`), and it does not see flags left at their defaults.
-pub fn check_broker_only(broker: Option<&str>, given: &[(&str, bool)]) -> anyhow::Result<()> {
+pub(crate) fn check_broker_only(
+    broker: Option<&str>,
+    given: &[(&str, bool)],
+) -> anyhow::Result<()> {
     match given.iter().find(|(_, is_given)| *is_given) {
         Some((flag, _)) if broker.is_none() => Err(UsageError(format!(
             "{flag} applies only with --broker amqp://… (the events are queued in memory here)"

@@ -42,7 +42,7 @@ pub struct Args {
     pub batch: u32,
 }
 
-pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
+pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let fallback = args.process_time.unwrap_or(Micros(1_000_000));
     let workload = super::load_workload(args.input.as_deref(), fallback)?;
     let with_durations = args.process_time.is_some() || workload.has_per_event_durations();

@@ -28,7 +28,7 @@ pub struct Args {
     pub html: Option<PathBuf>,
 }
 
-pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
+pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     super::check_output_paths([args.html.as_deref()])?;
     let doc = load(&args.file)?;
     if let Some(out) = &args.html {

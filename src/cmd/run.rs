@@ -119,7 +119,7 @@ fn check_flags(args: &Args) -> Result<()> {
     super::check_output_paths([args.log.as_deref(), args.json.as_deref()])
 }
 
-pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
+pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let plan = args.engine.plan()?;
     check_flags(&args)?;
     let workload = super::load_workload(args.input.as_deref(), args.engine.timing.process_time)?;

@@ -73,7 +73,7 @@ fn parse_rate(s: &str) -> Result<f64, String> {
     }
 }
 
-pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
+pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let request = RequestSpec::new(&args.method, &args.url, args.body, args.headers)?;
     super::check_output_paths([args.sent.as_deref()])?;
     let workload = super::load_workload(args.input.as_deref(), args.process_time)?;

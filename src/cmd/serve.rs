@@ -131,7 +131,7 @@ pub struct Args {
     pub handlers: HandlerArgs,
 }
 
-pub fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
+pub(crate) fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
     if args.broker.is_some() && !args.handlers.handler.is_sleep() {
         return Err(UsageError(
             "serve --broker processes nothing itself; give --handler to `eventbench worker`".into(),

@@ -64,7 +64,7 @@ fn parse_pattern(s: &str) -> Result<Pattern, String> {
     s.parse()
 }
 
-pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
+pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     super::check_output_paths([args.json.as_deref()])?;
     if crate::workload::is_stdin(&args.events) && crate::workload::is_stdin(&args.log) {
         return Err(crate::error::UsageError(

@@ -93,7 +93,7 @@ struct WorkerReport<'a> {
     broker: BrokerStats,
 }
 
-pub fn run(args: Args, global: &GlobalArgs) -> Result<()> {
+pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let plan = args.engine.plan()?;
     let lanes = plan.live_lanes()?;
     args.handlers.validate(ClockKind::Real)?;

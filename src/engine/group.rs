@@ -47,15 +47,15 @@ pub(crate) fn run_one<'a, H: Handler, C: Clock, T: Send + 'a>(
 pub(crate) struct DoneSignal(watch::Sender<bool>);
 
 impl DoneSignal {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         DoneSignal(watch::channel(false).0)
     }
 
-    pub fn fire(&self) {
+    pub(super) fn fire(&self) {
         self.0.send_replace(true);
     }
 
-    pub async fn wait(&self) {
+    pub(super) async fn wait(&self) {
         let mut rx = self.0.subscribe();
         let _ = rx.wait_for(|d| *d).await;
     }

@@ -8,7 +8,7 @@ use crate::report::Report;
 use std::io::Write;
 
 /// One CSV row per run.
-pub struct Csv;
+pub(crate) struct Csv;
 
 const SCALARS: [&str; 24] = [
     "eventbench_version",

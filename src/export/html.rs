@@ -13,7 +13,7 @@ const TEMPLATE: &str = include_str!("../../assets/report.html");
 const REPORT_JS: &str = include_str!("../../assets/report.js");
 
 /// The `compare.html` exporter (without a verdict; see [`compare_page`]).
-pub struct Html;
+pub(crate) struct Html;
 
 impl Exporter for Html {
     fn file_name(&self) -> &'static str {
@@ -27,7 +27,7 @@ impl Exporter for Html {
 }
 
 /// The page of a sweep, with the baseline verdict when there was one.
-pub fn compare_page(doc: &CompareDoc, verdict: Option<&Comparison>) -> Result<String> {
+pub(crate) fn compare_page(doc: &CompareDoc, verdict: Option<&Comparison>) -> Result<String> {
     let data = json!({
         "kind": "compare",
         "doc": serde_json::to_value(doc)?,
@@ -39,7 +39,7 @@ pub fn compare_page(doc: &CompareDoc, verdict: Option<&Comparison>) -> Result<St
 /// The page of any saved document: a compare document (`{"runs": […]}`) or one report (of
 /// `run`, `serve` or `verify`), given as parsed JSON so fields this version does not know
 /// are shown too.
-pub fn document_page(doc: &Value) -> String {
+pub(crate) fn document_page(doc: &Value) -> String {
     let kind = if doc.get("runs").is_some() {
         "compare"
     } else {

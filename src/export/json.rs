@@ -5,7 +5,7 @@ use crate::report::sweep::CompareDoc;
 use std::io::Write;
 
 /// Pretty-printed [`CompareDoc`].
-pub struct Json;
+pub(crate) struct Json;
 
 impl Exporter for Json {
     fn file_name(&self) -> &'static str {

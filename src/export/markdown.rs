@@ -9,7 +9,7 @@ use crate::types::Micros;
 use std::io::Write;
 
 /// A one-line workload summary and a table with one row per run.
-pub struct Markdown;
+pub(crate) struct Markdown;
 
 /// Keeps a cell from breaking the table or turning into emphasis.
 fn cell(s: &str) -> String {

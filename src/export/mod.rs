@@ -1,11 +1,11 @@
 //! Exports of a sweep: one [`Exporter`] per file format, all rewritten atomically after every
 //! run so that a sweep that fails late still leaves complete files for the runs before.
 
-pub mod csv;
-pub mod html;
-pub mod json;
-pub mod markdown;
-pub mod svg;
+pub(crate) mod csv;
+pub(crate) mod html;
+pub(crate) mod json;
+pub(crate) mod markdown;
+pub(crate) mod svg;
 
 use crate::report::sweep::CompareDoc;
 use anyhow::Result;
@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// One output format of `compare`.
-pub trait Exporter {
+pub(crate) trait Exporter {
     /// The file's name inside the output folder.
     fn file_name(&self) -> &'static str;
     /// Writes the whole document in this format.
@@ -21,7 +21,7 @@ pub trait Exporter {
 }
 
 /// Every format `compare` writes.
-pub fn all() -> [&'static dyn Exporter; 5] {
+pub(crate) fn all() -> [&'static dyn Exporter; 5] {
     [
         &json::Json,
         &csv::Csv,
@@ -32,7 +32,7 @@ pub fn all() -> [&'static dyn Exporter; 5] {
 }
 
 /// Writes every format into `dir` (each file atomically) and returns the paths written.
-pub fn write_all(dir: &Path, doc: &CompareDoc) -> Result<Vec<PathBuf>> {
+pub(crate) fn write_all(dir: &Path, doc: &CompareDoc) -> Result<Vec<PathBuf>> {
     all()
         .into_iter()
         .map(|e| {
@@ -44,7 +44,8 @@ pub fn write_all(dir: &Path, doc: &CompareDoc) -> Result<Vec<PathBuf>> {
 }
 
 /// Renders one format into a string (tests, and callers that print instead of writing).
-pub fn render(e: &dyn Exporter, doc: &CompareDoc) -> Result<String> {
+#[cfg(test)]
+pub(crate) fn render(e: &dyn Exporter, doc: &CompareDoc) -> Result<String> {
     let mut buf = Vec::new();
     e.write(doc, &mut buf)?;
     Ok(String::from_utf8(buf)?)

@@ -14,7 +14,7 @@ use plotters::prelude::*;
 use std::io::Write;
 
 /// The sweep as a line chart.
-pub struct Svg;
+pub(crate) struct Svg;
 
 const SIZE: (u32, u32) = (1000, 650);
 

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-pub const HEADER: &str = "event_id,account_id,duration_us,error";
+pub(crate) const HEADER: &str = "event_id,account_id,duration_us,error";
 
 /// One dead-lettered event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,7 +104,7 @@ impl DeadLetters {
 }
 
 /// Writes rows as CSV (quoting errors that contain commas, quotes or newlines).
-pub fn write_rows<W: Write>(out: W, rows: &[Row], header: bool) -> Result<()> {
+pub(crate) fn write_rows<W: Write>(out: W, rows: &[Row], header: bool) -> Result<()> {
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(out);
@@ -124,7 +124,7 @@ pub fn write_rows<W: Write>(out: W, rows: &[Row], header: bool) -> Result<()> {
 }
 
 /// Writes a whole dead-letter file atomically.
-pub fn write_file(path: &Path, rows: &[Row]) -> Result<()> {
+pub(crate) fn write_file(path: &Path, rows: &[Row]) -> Result<()> {
     crate::output::write_atomic(path, |f| write_rows(f, rows, true))
 }
 

@@ -281,7 +281,7 @@ impl Guarded {
 
 /// The wait before retry `n` (0-based): `base × 2^n`, of which a random half is jittered away
 /// so that accounts failing together do not retry in lockstep.
-pub fn backoff(base: Duration, n: u32) -> Duration {
+pub(crate) fn backoff(base: Duration, n: u32) -> Duration {
     let full = base.saturating_mul(1u32 << n.min(20));
     let half = full / 2;
     let jitter = rand::random_range(0..=half.as_micros().min(u128::from(u64::MAX)) as u64);

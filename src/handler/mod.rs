@@ -6,11 +6,11 @@
 //! failing and retrying happens inside one handler call (see [`guarded`]), so an account's next
 //! event cannot start while this one is retried, whatever executor runs it.
 
-pub mod dead_letter;
-pub mod exec;
-pub mod guarded;
-pub mod http;
-pub mod settle;
+pub(crate) mod dead_letter;
+pub(crate) mod exec;
+pub(crate) mod guarded;
+pub(crate) mod http;
+pub(crate) mod settle;
 
 use crate::engine::clock::Clock;
 use crate::engine::work::{Ctx, Handler, Job, SleepHandler};
@@ -241,7 +241,10 @@ impl HandlerArgs {
 }
 
 /// Exit 1 when events were given up, unless the user allowed it.
-pub fn check_failures(report: &crate::report::Report, h: &HandlerArgs) -> anyhow::Result<()> {
+pub(crate) fn check_failures(
+    report: &crate::report::Report,
+    h: &HandlerArgs,
+) -> anyhow::Result<()> {
     let r = &report.handling;
     if r.given_up == 0 || h.allow_failures {
         return Ok(());
@@ -260,7 +263,7 @@ pub fn check_failures(report: &crate::report::Report, h: &HandlerArgs) -> anyhow
 
 /// Writes the dead-letter file of a batch run, or says where the given-up events would have
 /// gone.
-pub fn write_dead_letters(h: &HandlerArgs, rows: &[dead_letter::Row]) -> anyhow::Result<()> {
+pub(crate) fn write_dead_letters(h: &HandlerArgs, rows: &[dead_letter::Row]) -> anyhow::Result<()> {
     match &h.dead_letter {
         Some(path) => dead_letter::write_file(path, rows),
         None if !rows.is_empty() => {

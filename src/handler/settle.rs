@@ -11,7 +11,7 @@ use crate::types::EventIdx;
 use crate::workload::{Durations, Workload};
 
 /// What [`settle`] found.
-pub struct Settled {
+pub(crate) struct Settled {
     /// The report's handler fields (CPU time is the caller's to fill).
     pub handling: Handling,
     /// The workload's fingerprint before its durations were replaced (the input's identity).
@@ -23,7 +23,7 @@ pub struct Settled {
 /// See the module docs. Call after the run ended, before verifying it. `live` runs (`serve`,
 /// `worker`) leave events they never started to their source (the leftover file, the broker's
 /// redelivery) instead of dead-lettering them after an abort.
-pub fn settle(
+pub(crate) fn settle(
     g: &Guarded,
     handler: &str,
     live: bool,
@@ -79,7 +79,7 @@ pub fn settle(
 
 /// Runs a preloaded workload through the real handler `args` names (`run`, `compare`): the
 /// guard, the real clock, an abort that stops new starts, then [`settle`].
-pub fn run_batch(
+pub(crate) fn run_batch(
     workload: Workload,
     plan: crate::engine::Plan,
     timer: TimerMode,

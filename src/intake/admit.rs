@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Where admitted events are kept until they run. (RabbitMQ is the other target, see
 /// `api::Target`.)
-pub enum Storage {
+pub(crate) enum Storage {
     /// Straight into the engine: lost if the process dies (`--in-memory`).
     Memory,
     /// Onto disk first (group commit), then into the engine; answered once on disk.
@@ -24,7 +24,7 @@ pub enum Storage {
 
 /// Where an accepted event stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Accepted {
+pub(crate) struct Accepted {
     /// 0-based position in the server's arrival order: the engine's event index in memory,
     /// the store's sequence number (which goes on across restarts) in durable mode.
     pub sequence: u64,
@@ -50,7 +50,7 @@ impl Drop for Pending<'_> {
 }
 
 /// The server's shared state behind every handler.
-pub struct Intake {
+pub(crate) struct Intake {
     engine: LiveEngine,
     arrivals: Arc<Arrivals>,
     /// Every id accepted (or being written): ids mostly arrive in runs, so ranges stay few.
@@ -65,7 +65,7 @@ pub struct Intake {
 }
 
 impl Intake {
-    pub fn new(
+    pub(crate) fn new(
         engine: LiveEngine,
         arrivals: Arc<Arrivals>,
         storage: Storage,
@@ -87,29 +87,29 @@ impl Intake {
         }
     }
 
-    pub fn engine(&self) -> &LiveEngine {
+    pub(crate) fn engine(&self) -> &LiveEngine {
         &self.engine
     }
 
-    pub fn metrics(&self) -> &Metrics {
+    pub(crate) fn metrics(&self) -> &Metrics {
         &self.arrivals.metrics
     }
 
-    pub fn live(&self) -> &Arc<Board> {
+    pub(crate) fn live(&self) -> &Arc<Board> {
         &self.arrivals.live
     }
 
     /// From now on every request is refused with 503: the server is draining.
-    pub fn begin_shutdown(&self) {
+    pub(crate) fn begin_shutdown(&self) {
         self.closing.store(true, Relaxed);
     }
 
-    pub fn is_closing(&self) -> bool {
+    pub(crate) fn is_closing(&self) -> bool {
         self.closing.load(Relaxed)
     }
 
     /// The durable queue, in durable mode.
-    pub fn durable(&self) -> Option<&Arc<Durable>> {
+    pub(crate) fn durable(&self) -> Option<&Arc<Durable>> {
         match &self.storage {
             Storage::Durable(d) => Some(d),
             Storage::Memory => None,
@@ -122,7 +122,7 @@ impl Intake {
 
     /// Queues the event behind the earlier events of its account, or says why not. In
     /// durable mode this returns only once the event is on disk.
-    pub async fn admit(&self, e: Incoming) -> Result<Accepted, Reason> {
+    pub(crate) async fn admit(&self, e: Incoming) -> Result<Accepted, Reason> {
         let durable = match &self.storage {
             Storage::Memory => return self.admit_in_memory(e),
             Storage::Durable(d) => d,

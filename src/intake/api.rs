@@ -20,7 +20,7 @@ use std::time::Instant;
 
 /// Where accepted events go, chosen at start.
 #[derive(Clone)]
-pub enum Target {
+pub(crate) enum Target {
     /// The in-process engine, fed directly (`--in-memory`) or through the durable queue.
     Engine(Arc<Intake>),
     /// RabbitMQ (`serve --broker`): published and confirmed before the 202.
@@ -110,7 +110,7 @@ impl Target {
 }
 
 /// The routes of `serve`, whatever the target.
-pub fn router(target: Target) -> Router {
+pub(crate) fn router(target: Target) -> Router {
     Router::new()
         .route("/api", post(post_event).fallback(not_allowed_post))
         .route("/healthz", get(healthz).fallback(not_allowed_get))

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// The relay's shared state behind every handler.
-pub struct Relay {
+pub(crate) struct Relay {
     sink: Arc<ConfirmedPublisher>,
     /// Event ids accepted, or being published right now (a concurrent duplicate gets 409).
     seen: Mutex<HashSet<u64>>,
@@ -37,7 +37,7 @@ pub struct Relay {
 
 /// What a relay that has shut down hands back: the JSON report of `serve --broker`.
 #[derive(Clone, Debug, Serialize)]
-pub struct RelayOutcome {
+pub(crate) struct RelayOutcome {
     pub eventbench_version: &'static str,
     pub mode: &'static str,
     pub broker: String,
@@ -56,7 +56,7 @@ pub struct RelayOutcome {
 }
 
 impl Relay {
-    pub fn new(sink: Arc<ConfirmedPublisher>) -> Self {
+    pub(crate) fn new(sink: Arc<ConfirmedPublisher>) -> Self {
         Relay {
             sink,
             seen: Mutex::new(HashSet::new()),
@@ -70,25 +70,21 @@ impl Relay {
         }
     }
 
-    pub fn sink(&self) -> &Arc<ConfirmedPublisher> {
-        &self.sink
-    }
-
-    pub fn metrics(&self) -> &Metrics {
+    pub(crate) fn metrics(&self) -> &Metrics {
         &self.metrics
     }
 
     /// From now on every request is refused with 503: the server is draining.
-    pub fn begin_shutdown(&self) {
+    pub(crate) fn begin_shutdown(&self) {
         self.closing.store(true, Relaxed);
     }
 
-    pub fn is_closing(&self) -> bool {
+    pub(crate) fn is_closing(&self) -> bool {
         self.closing.load(Relaxed)
     }
 
     /// Publishes the event and waits for the broker's confirm; the 202 body, or why not.
-    pub async fn publish(
+    pub(crate) async fn publish(
         self: &Arc<Self>,
         incoming: Incoming,
         arrived: Instant,
@@ -143,7 +139,7 @@ impl Relay {
     }
 
     /// `GET /healthz`: 503 while the broker connection is down.
-    pub fn health(&self) -> (StatusCode, serde_json::Value) {
+    pub(crate) fn health(&self) -> (StatusCode, serde_json::Value) {
         let status = match (self.is_closing(), self.sink.is_up()) {
             (true, _) => "draining",
             (false, true) => "ok",
@@ -163,7 +159,7 @@ impl Relay {
     }
 
     /// `GET /metrics` in the Prometheus text format.
-    pub fn exposition(&self) -> String {
+    pub(crate) fn exposition(&self) -> String {
         let mut o = String::with_capacity(2048);
         let name = "eventbench_events_accepted_total";
         let _ = writeln!(
@@ -194,7 +190,7 @@ impl Relay {
     }
 
     /// The report of a relay whose every request was answered.
-    pub fn outcome(&self) -> RelayOutcome {
+    pub(crate) fn outcome(&self) -> RelayOutcome {
         let t = self.sink.topology();
         let accepted = self.accepted.load(Relaxed);
         let first = self.first_accept.load(Relaxed);

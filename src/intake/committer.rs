@@ -23,13 +23,13 @@ const IDLE_COMPACT: Duration = Duration::from_millis(500);
 /// The store refused a write (disk full, I/O error); the message says why.
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct CommitFailed(pub String);
+pub(crate) struct CommitFailed(pub String);
 
 /// Answers a request with the sequence number of its event once it is on disk.
 type Reply = oneshot::Sender<Result<u64, CommitFailed>>;
 
 /// Called on the committer thread with each committed batch's new events, in store order.
-pub type OnDurable = Box<dyn FnMut(&[Pending]) + Send>;
+pub(crate) type OnDurable = Box<dyn FnMut(&[Pending]) + Send>;
 
 enum Request {
     Insert {
@@ -47,7 +47,7 @@ enum Request {
 
 /// How group commit is going, for `/metrics`.
 #[derive(Debug, Default)]
-pub struct CommitStats {
+pub(crate) struct CommitStats {
     /// Transactions synced to disk.
     pub commits: AtomicU64,
     /// Events made durable by them.
@@ -58,19 +58,22 @@ pub struct CommitStats {
 
 /// The handle requests use; cheap to clone.
 #[derive(Clone)]
-pub struct Committer {
+pub(crate) struct Committer {
     tx: mpsc::Sender<Request>,
     stats: Arc<CommitStats>,
 }
 
 /// Ends the committer thread once every handle is dropped.
-pub struct CommitterThread {
+pub(crate) struct CommitterThread {
     thread: Option<JoinHandle<Result<(), StoreError>>>,
 }
 
 impl Committer {
     /// Starts the committer thread on an opened store.
-    pub fn start(store: Store, on_durable: OnDurable) -> std::io::Result<(Self, CommitterThread)> {
+    pub(crate) fn start(
+        store: Store,
+        on_durable: OnDurable,
+    ) -> std::io::Result<(Self, CommitterThread)> {
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(CommitStats::default());
         let counting = Arc::clone(&stats);
@@ -85,13 +88,13 @@ impl Committer {
         ))
     }
 
-    pub fn stats(&self) -> &Arc<CommitStats> {
+    pub(crate) fn stats(&self) -> &Arc<CommitStats> {
         &self.stats
     }
 
     /// Resolves once the event is on disk (and handed to the engine), with its sequence
     /// number in the store's arrival order, or when the write failed.
-    pub async fn insert(
+    pub(crate) async fn insert(
         &self,
         event: EventId,
         account: AccountId,
@@ -108,7 +111,7 @@ impl Committer {
     }
 
     /// Queues the event's start mark now; the returned future resolves once it is on disk.
-    pub fn started(
+    pub(crate) fn started(
         &self,
         seq: u64,
     ) -> impl std::future::Future<Output = Result<(), CommitFailed>> + Send + 'static {
@@ -124,7 +127,7 @@ impl Committer {
 
     /// Records the event as finished with the next commit; nobody waits for it (a finish
     /// lost in a crash only means the event runs again, counted as redelivered).
-    pub fn finished(&self, seq: u64) {
+    pub(crate) fn finished(&self, seq: u64) {
         let _ = self.tx.send(Request::Finish(seq));
     }
 
@@ -145,7 +148,7 @@ fn stopped() -> CommitFailed {
 impl CommitterThread {
     /// Waits for the committer to write what is left and stop; call after every
     /// [`Committer`] handle is gone.
-    pub fn join(mut self) -> Result<(), StoreError> {
+    pub(crate) fn join(mut self) -> Result<(), StoreError> {
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(panic)) => std::panic::resume_unwind(panic),

@@ -26,7 +26,7 @@ pub struct DurableInfo {
 }
 
 /// Queues one committed event in the engine; false if the engine refused it.
-pub type Enqueue = Box<dyn Fn(EventId, AccountId, Option<Micros>) -> bool + Send + Sync>;
+pub(crate) type Enqueue = Box<dyn Fn(EventId, AccountId, Option<Micros>) -> bool + Send + Sync>;
 
 /// Maps engine event indexes to store sequence numbers, and owns the way into the engine the
 /// committer feeds. Shared by the committer thread, the handler and the engine's observer.
@@ -64,7 +64,7 @@ impl Feed {
 }
 
 /// The durable queue as the server sees it. See the module docs.
-pub struct Durable {
+pub(crate) struct Durable {
     committer: RwLock<Option<Committer>>,
     feed: Arc<Feed>,
     info: DurableInfo,
@@ -73,7 +73,7 @@ pub struct Durable {
 }
 
 /// An opened data dir: the events to resume, and the committer to start once the engine runs.
-pub struct Opened {
+pub(crate) struct Opened {
     pub durable: Arc<Durable>,
     pub thread: CommitterThread,
     /// The resumed events, already in the workload, in store order.
@@ -86,7 +86,7 @@ impl Durable {
     /// Opens `dir`, loads its unfinished events into `workload` (before anything new can
     /// arrive, so they run first in per-account order; their arrival is the engine's time 0)
     /// and starts the committer.
-    pub fn open(
+    pub(crate) fn open(
         dir: &Path,
         mut workload: Workload,
         per_event: bool,
@@ -134,16 +134,16 @@ impl Durable {
     }
 
     /// From now on committed events go to the engine through `enqueue`.
-    pub fn attach(&self, enqueue: Enqueue) {
+    pub(crate) fn attach(&self, enqueue: Enqueue) {
         *lock(&self.feed.engine) = Some(enqueue);
     }
 
     /// Group-commit counters (they outlive [`Durable::close`]).
-    pub fn stats(&self) -> Arc<CommitStats> {
+    pub(crate) fn stats(&self) -> Arc<CommitStats> {
         Arc::clone(&self.stats)
     }
 
-    pub fn info(&self) -> &DurableInfo {
+    pub(crate) fn info(&self) -> &DurableInfo {
         &self.info
     }
 
@@ -152,7 +152,7 @@ impl Durable {
     }
 
     /// Resolves once the event is on disk and queued in the engine, with its sequence number.
-    pub async fn insert(
+    pub(crate) async fn insert(
         &self,
         event: EventId,
         account: AccountId,
@@ -188,7 +188,7 @@ impl Durable {
     }
 
     /// Called after an event's handler returned, before its successor may start.
-    pub fn finished(&self, job: &Job) {
+    pub(crate) fn finished(&self, job: &Job) {
         if let (Some(c), Some(seq)) = (self.committer(), self.seq_of(job)) {
             c.finished(seq);
         }
@@ -196,7 +196,7 @@ impl Durable {
 
     /// No more writes: the committer writes what is queued and stops (see
     /// [`CommitterThread::join`]). Also lets go of the engine.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         write(&self.committer).take();
         lock(&self.feed.engine).take();
     }

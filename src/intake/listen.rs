@@ -81,7 +81,7 @@ content-length: 84\r\n\
 
 /// Serves `router` until `shutdown` completes, then stops accepting and waits for the open
 /// connections to finish their requests. Returns how many connections were refused.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,

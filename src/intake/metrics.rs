@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Why a request was refused; each reason is one label value of the rejection counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reason {
+pub(crate) enum Reason {
     BadRequest,
     InvalidValue,
     UnsupportedMediaType,
@@ -25,7 +25,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 11] = [
+    pub(crate) const ALL: [Reason; 11] = [
         Reason::BadRequest,
         Reason::InvalidValue,
         Reason::UnsupportedMediaType,
@@ -40,7 +40,7 @@ impl Reason {
     ];
 
     /// The machine-readable name: the `error` field of error bodies and the metric label.
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             Reason::BadRequest => "bad_request",
             Reason::InvalidValue => "invalid_value",
@@ -59,17 +59,17 @@ impl Reason {
 
 /// How long a client told "queue full" or "broker unavailable" should wait before retrying,
 /// in seconds.
-pub const RETRY_AFTER_S: &str = "1";
+pub(crate) const RETRY_AFTER_S: &str = "1";
 
 /// A refused request: the reason (status code and counter label) and a message for the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     pub reason: Reason,
     pub message: String,
 }
 
 impl Refusal {
-    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
+    pub(crate) fn new(reason: Reason, message: impl Into<String>) -> Self {
         Refusal {
             reason,
             message: message.into(),
@@ -77,7 +77,7 @@ impl Refusal {
     }
 
     /// The answer to an event id accepted before, whatever the intake.
-    pub fn duplicate(event: u64) -> Self {
+    pub(crate) fn duplicate(event: u64) -> Self {
         Refusal::new(
             Reason::Duplicate,
             format!("event {event} was already accepted; it is not queued twice"),
@@ -93,7 +93,7 @@ const BUCKETS_US: [u64; 14] = [
 
 /// Counters that only the server knows about; lock-free so request handlers never wait.
 #[derive(Debug, Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     rejected: [AtomicU64; Reason::ALL.len()],
     buckets: [AtomicU64; BUCKETS_US.len() + 1],
     latency_sum_us: AtomicU64,
@@ -101,20 +101,20 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn reject(&self, reason: Reason) {
+    pub(crate) fn reject(&self, reason: Reason) {
         self.rejected[reason as usize].fetch_add(1, Relaxed);
     }
 
-    pub fn rejected(&self, reason: Reason) -> u64 {
+    pub(crate) fn rejected(&self, reason: Reason) -> u64 {
         self.rejected[reason as usize].load(Relaxed)
     }
 
-    pub fn rejected_total(&self) -> u64 {
+    pub(crate) fn rejected_total(&self) -> u64 {
         self.rejected.iter().map(|c| c.load(Relaxed)).sum()
     }
 
     /// Records one processed event's latency (arrival at the server to end of processing).
-    pub fn observe_latency(&self, us: u64) {
+    pub(crate) fn observe_latency(&self, us: u64) {
         let i = BUCKETS_US.partition_point(|&b| b < us);
         self.buckets[i].fetch_add(1, Relaxed);
         self.latency_sum_us.fetch_add(us, Relaxed);
@@ -122,7 +122,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition (format version 0.0.4).
-    pub fn render(&self, engine: &Counters) -> String {
+    pub(crate) fn render(&self, engine: &Counters) -> String {
         let mut o = String::with_capacity(4096);
         let c = |o: &mut String, name: &str, kind: &str, help: &str, v: u64| {
             let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");

@@ -7,16 +7,16 @@
 //! mini-redis), so the binary wires real signals and a real port while tests inject port 0 and
 //! a channel.
 
-pub mod admit;
-pub mod api;
-pub mod broker;
-pub mod committer;
-pub mod durable;
-pub mod listen;
-pub mod metrics;
-pub mod parse;
-pub mod processing;
-pub mod store;
+pub(crate) mod admit;
+pub(crate) mod api;
+pub(crate) mod broker;
+pub(crate) mod committer;
+pub(crate) mod durable;
+pub(crate) mod listen;
+pub(crate) mod metrics;
+pub(crate) mod parse;
+pub(crate) mod processing;
+pub(crate) mod store;
 
 use crate::engine::clock::PreciseClock;
 use crate::engine::real::{Engine, Observer};
@@ -173,7 +173,7 @@ pub async fn run(
 
 /// `serve --broker`: serves until `shutdown` completes, every accepted event confirmed by
 /// RabbitMQ; in-flight requests get their answer before it returns.
-pub async fn run_broker(
+pub(crate) async fn run_broker(
     listener: tokio::net::TcpListener,
     sink: Arc<crate::broker::confirm::ConfirmedPublisher>,
     announce: bool,

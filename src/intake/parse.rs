@@ -9,11 +9,11 @@ use super::metrics::{Reason, Refusal};
 use crate::types::{AccountId, EventId, Micros};
 
 /// Bodies larger than this are refused with 413 before they are read in full.
-pub const MAX_BODY: usize = 64 * 1024;
+pub(crate) const MAX_BODY: usize = 64 * 1024;
 
 /// One event as a request carries it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Incoming {
+pub(crate) struct Incoming {
     pub event: EventId,
     pub account: AccountId,
     pub duration: Option<Micros>,
@@ -21,13 +21,13 @@ pub struct Incoming {
 
 /// The body encodings `POST /api` understands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Encoding {
+pub(crate) enum Encoding {
     Json,
     Form,
 }
 
 /// Picks the encoding from a `Content-Type` header value (parameters such as charset ignored).
-pub fn encoding(content_type: Option<&str>) -> Result<Encoding, Refusal> {
+pub(crate) fn encoding(content_type: Option<&str>) -> Result<Encoding, Refusal> {
     let essence = content_type
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase());
@@ -46,7 +46,7 @@ pub fn encoding(content_type: Option<&str>) -> Result<Encoding, Refusal> {
 }
 
 /// Parses a body in the given encoding.
-pub fn event(encoding: Encoding, body: &[u8]) -> Result<Incoming, Refusal> {
+pub(crate) fn event(encoding: Encoding, body: &[u8]) -> Result<Incoming, Refusal> {
     match encoding {
         Encoding::Json => from_json(body),
         Encoding::Form => from_form(body),

@@ -15,10 +15,10 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The engine the server feeds.
-pub type LiveEngine = Engine<ServeHandler, PreciseClock>;
+pub(crate) type LiveEngine = Engine<ServeHandler, PreciseClock>;
 
 /// Arrival times by event index, for the latency histogram; shared with the engine's observer.
-pub struct Arrivals {
+pub(crate) struct Arrivals {
     times: Mutex<Vec<u64>>,
     clock: PreciseClock,
     pub metrics: Metrics,
@@ -27,7 +27,7 @@ pub struct Arrivals {
 }
 
 impl Arrivals {
-    pub fn new(clock: PreciseClock) -> Self {
+    pub(crate) fn new(clock: PreciseClock) -> Self {
         Arrivals {
             times: Mutex::new(Vec::new()),
             clock,
@@ -41,17 +41,17 @@ impl Arrivals {
     }
 
     /// Records that the next event (by engine index) entered the queue at `at`.
-    pub fn arrive(&self, at: Micros) {
+    pub(crate) fn arrive(&self, at: Micros) {
         self.lock().push(at.0);
     }
 
     /// Takes back the last [`Arrivals::arrive`], for an event the engine refused.
-    pub fn unarrive(&self) {
+    pub(crate) fn unarrive(&self) {
         self.lock().pop();
     }
 
     /// Called by the engine after each handler returned.
-    pub fn finished(&self, job: &Job) {
+    pub(crate) fn finished(&self, job: &Job) {
         let arrival = self.lock().get(job.index.0 as usize).copied();
         if let Some(at) = arrival {
             let latency = self.clock.now().0.saturating_sub(at);
@@ -62,7 +62,7 @@ impl Arrivals {
 }
 
 /// Committed events into `engine`, their arrival time taken as they enter it.
-pub fn enqueue_into(engine: LiveEngine, arrivals: Arc<Arrivals>) -> Enqueue {
+pub(crate) fn enqueue_into(engine: LiveEngine, arrivals: Arc<Arrivals>) -> Enqueue {
     Box::new(move |event, account, duration| {
         arrivals.arrive(engine.now());
         let queued = engine.submit(event, account, duration).is_ok();
@@ -83,7 +83,7 @@ pub fn enqueue_into(engine: LiveEngine, arrivals: Arc<Arrivals>) -> Enqueue {
 /// mark at the end rather than before the sleep costs nothing when the commit is faster than
 /// the event, which it nearly always is.
 #[derive(Clone, Default)]
-pub struct ServeHandler {
+pub(crate) struct ServeHandler {
     pub inner: AnyHandler,
     pub durable: Option<Arc<Durable>>,
     pub log: Option<Arc<LiveLog>>,

@@ -17,7 +17,7 @@ use rusqlite::{params, Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 
 /// The database file inside the data directory.
-pub const DB_FILE: &str = "queue.sqlite";
+pub(crate) const DB_FILE: &str = "queue.sqlite";
 
 /// Bumped when the schema changes incompatibly; a data dir of another version is refused.
 const SCHEMA_VERSION: i64 = 1;
@@ -27,7 +27,7 @@ const WAL_LIMIT_BYTES: i64 = 4 << 20;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     #[error("data dir {}: {reason}", path.display())]
     Open { path: PathBuf, reason: String },
     #[error("data dir {}: {source}", path.display())]
@@ -40,7 +40,7 @@ pub enum StoreError {
 
 /// One accepted event that has not finished.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Pending {
+pub(crate) struct Pending {
     /// Position in the store's arrival order (increasing, with gaps where events finished).
     pub seq: u64,
     pub event: EventId,
@@ -53,14 +53,14 @@ pub struct Pending {
 
 /// One change; a batch of them is one transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     Insert(Pending),
     Start(u64),
     Finish(u64),
 }
 
 /// The open store. See the module docs.
-pub struct Store {
+pub(crate) struct Store {
     conn: Connection,
     path: PathBuf,
     accepted: RangeInclusiveSet<u64>,
@@ -70,7 +70,7 @@ pub struct Store {
 }
 
 /// What a store held when it was opened.
-pub struct Recovered {
+pub(crate) struct Recovered {
     /// Unfinished events in arrival order.
     pub pending: Vec<Pending>,
 }
@@ -88,7 +88,7 @@ impl Store {
     /// Opens (or creates) the store in `dir`, creating the directory, and proves it writable
     /// with a synced write before any request is answered. The store stays locked while open:
     /// two servers on one data dir would run the same events twice.
-    pub fn open(dir: &Path) -> Result<(Store, Recovered), StoreError> {
+    pub(crate) fn open(dir: &Path) -> Result<(Store, Recovered), StoreError> {
         Self::open_locked(dir).map_err(|e| match e {
             StoreError::Sql {
                 path,
@@ -254,24 +254,24 @@ impl Store {
     }
 
     /// Every event id accepted so far (finished or not).
-    pub fn accepted(&self) -> &RangeInclusiveSet<u64> {
+    pub(crate) fn accepted(&self) -> &RangeInclusiveSet<u64> {
         &self.accepted
     }
 
     /// The sequence number the next inserted event gets.
-    pub fn next_seq(&mut self) -> u64 {
+    pub(crate) fn next_seq(&mut self) -> u64 {
         let s = self.next_seq;
         self.next_seq += 1;
         s
     }
 
     /// Unfinished events in the store.
-    pub fn rows(&self) -> u64 {
+    pub(crate) fn rows(&self) -> u64 {
         self.rows
     }
 
     /// Applies `ops` in one transaction and syncs it to disk; on error nothing of it is kept.
-    pub fn apply(&mut self, ops: &[Op]) -> Result<(), StoreError> {
+    pub(crate) fn apply(&mut self, ops: &[Op]) -> Result<(), StoreError> {
         match self.write(ops) {
             Ok(rows) => {
                 self.rows = rows;
@@ -330,7 +330,7 @@ impl Store {
     }
 
     /// Gives freed pages back and truncates the WAL; cheap enough to call whenever idle.
-    pub fn compact(&mut self) -> Result<(), StoreError> {
+    pub(crate) fn compact(&mut self) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = |e| sql_error(&path, e);
         // Each step of this pragma frees one page, so it must be stepped to the end.
@@ -348,7 +348,8 @@ impl Store {
     }
 
     /// Bytes the data dir's database files take (database + WAL).
-    pub fn disk_bytes(dir: &Path) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn disk_bytes(dir: &Path) -> u64 {
         ["", "-wal", "-shm"]
             .iter()
             .filter_map(|suffix| {
@@ -362,7 +363,7 @@ impl Store {
     /// Makes the store fail with "database or disk is full" once it holds `pages` pages: how
     /// the tests provoke a full disk without filling one.
     #[cfg(test)]
-    pub fn limit_pages(&mut self, pages: u64) {
+    pub(crate) fn limit_pages(&mut self, pages: u64) {
         self.conn
             .pragma_update(None, "max_page_count", to_sql(pages))
             .expect("max_page_count");

@@ -4,10 +4,10 @@
 //! `verify` is its command; the verdict becomes the same [`Report`](crate::report::Report) that
 //! `run` prints, with the strategy `external`.
 
-pub mod check;
+pub(crate) mod check;
 pub mod foreign_log;
-pub mod sent;
-pub mod time;
+pub(crate) mod sent;
+pub(crate) mod time;
 
 use crate::engine::bound::lower_bound;
 use crate::engine::{ClockKind, Strategy};
@@ -21,7 +21,7 @@ use foreign_log::{LogSpec, LogSummary};
 use std::path::Path;
 
 /// Reads the log (and the `--sent` file) and judges it against `w`.
-pub fn judge(
+pub(crate) fn judge(
     w: &Workload,
     log_path: &Path,
     spec: &LogSpec,
@@ -38,7 +38,12 @@ pub fn judge(
 
 /// The report of a judged log: `run`'s report with the strategy `external`; `lanes` is
 /// `--workers` (None: the bound of unlimited workers, the longest account).
-pub fn report(w: &Workload, mut f: Findings, log: &LogSummary, lanes: Option<u64>) -> Report {
+pub(crate) fn report(
+    w: &Workload,
+    mut f: Findings,
+    log: &LogSummary,
+    lanes: Option<u64>,
+) -> Report {
     let shape = w.shape();
     // A system seen running more events at once than --workers says had at least that many.
     let lanes = lanes.map(|l| {

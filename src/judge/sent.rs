@@ -4,11 +4,11 @@ use crate::error::InputError;
 use std::path::Path;
 
 /// The header `send --sent` writes.
-pub const HEADER: &str = "event_id,account_id,sent_unix_us,accepted_unix_us,status";
+pub(crate) const HEADER: &str = "event_id,account_id,sent_unix_us,accepted_unix_us,status";
 
 /// One accepted event: `(event id, accepted unix µs)`; rows with a status other than 2xx (the
 /// system refused the event) are left out.
-pub fn read(path: &Path) -> Result<Vec<(u64, i64)>, InputError> {
+pub(crate) fn read(path: &Path) -> Result<Vec<(u64, i64)>, InputError> {
     let text = std::fs::read_to_string(path).map_err(|source| InputError::Io {
         path: path.to_path_buf(),
         source,
@@ -16,7 +16,7 @@ pub fn read(path: &Path) -> Result<Vec<(u64, i64)>, InputError> {
     parse(&text, path)
 }
 
-pub fn parse(text: &str, path: &Path) -> Result<Vec<(u64, i64)>, InputError> {
+pub(crate) fn parse(text: &str, path: &Path) -> Result<Vec<(u64, i64)>, InputError> {
     let err = |line: u64, reason: String| InputError::Line {
         path: path.to_path_buf(),
         line,

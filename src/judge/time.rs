@@ -39,14 +39,14 @@ impl FromStr for TimeFormat {
 
 /// Parses one log's times; remembers the last text, since consecutive lines of a log with
 /// whole-second times mostly repeat it.
-pub struct TimeParser {
+pub(crate) struct TimeParser {
     format: TimeFormat,
     zone: Option<TimeZone>,
     last: Option<(String, i64)>,
 }
 
 impl TimeParser {
-    pub fn new(format: TimeFormat) -> Self {
+    pub(crate) fn new(format: TimeFormat) -> Self {
         TimeParser {
             format,
             zone: None,
@@ -56,7 +56,7 @@ impl TimeParser {
 
     /// The time in microseconds (since the unix epoch, or since whatever origin the log uses
     /// for plain numbers).
-    pub fn parse(&mut self, text: &str) -> Result<i64, String> {
+    pub(crate) fn parse(&mut self, text: &str) -> Result<i64, String> {
         let text = text.trim();
         if let Some((t, us)) = &self.last {
             if t == text {

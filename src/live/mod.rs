@@ -5,7 +5,7 @@
 //! Feeding is a few atomics and two short locks per event, so it is only switched on when a
 //! dashboard is asked for (`serve` always has one; `run` and `worker` with `--dashboard`).
 
-pub mod observed;
+pub(crate) mod observed;
 
 use crate::engine::bound::lower_bound;
 use crate::engine::{Plan, Workers};
@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often the board is sampled: the page polls at the same pace, so ≥ 2 updates/s.
-pub const SAMPLE_EVERY: Duration = Duration::from_millis(250);
+pub(crate) const SAMPLE_EVERY: Duration = Duration::from_millis(250);
 /// Most points a history keeps; past it every other point is dropped (the chart of a 20-minute
 /// run then has 0.5 s steps instead of growing without end).
 const MAX_POINTS: usize = 1200;
@@ -59,7 +59,7 @@ pub struct Counts {
 
 /// Where the gauges come from when the board's own counters are not the truth (a server reads
 /// its engine's counters, which also see events no handler has started yet).
-pub type CountsFn = Box<dyn Fn() -> Counts + Send + Sync>;
+pub(crate) type CountsFn = Box<dyn Fn() -> Counts + Send + Sync>;
 
 /// Work left on one account.
 #[derive(Clone, Copy, Debug, Default)]
@@ -399,7 +399,7 @@ impl Board {
 /// A board for a preloaded run: its configuration, its bound, and every event queued at
 /// time 0. `real_handler` names a command or service handler: its time is not the declared
 /// one, so the board shows no bound (the report computes it from the measured times).
-pub fn run_board(w: &Workload, plan: Plan, real_handler: Option<String>) -> Arc<Board> {
+pub(crate) fn run_board(w: &Workload, plan: Plan, real_handler: Option<String>) -> Arc<Board> {
     let shape = w.shape();
     let lanes = plan.lanes(shape.accounts);
     let board = Board::default();
@@ -447,7 +447,7 @@ fn rate_over_last_second(h: &History, now_s: f64, processed: u64) -> f64 {
 }
 
 /// Samples `board` every [`SAMPLE_EVERY`] until the task is dropped.
-pub async fn sample_forever(board: Arc<Board>) {
+pub(crate) async fn sample_forever(board: Arc<Board>) {
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

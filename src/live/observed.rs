@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 /// Runs `inner` and reports to the board. For a preloaded run every event entered the queue
 /// at time 0, so an event's latency is its end time on the run's clock.
-pub struct Observed<H> {
+pub(crate) struct Observed<H> {
     pub inner: H,
     pub board: Arc<Board>,
 }

@@ -21,7 +21,7 @@ const CONCURRENCY: usize = 64;
 /// Starts `serve` in-process on 127.0.0.1:0 (or on `dashboard`, whose `GET /` then shows the
 /// run live), sends `workload` through real HTTP and processes it live; returns the live
 /// workload (in server arrival order) and what happened.
-pub fn run_http(
+pub(super) fn run_http(
     workload: Workload,
     plan: Plan,
     timer: TimerMode,
@@ -82,7 +82,7 @@ pub fn run_http(
 }
 
 /// One line on how the HTTP side went.
-pub fn summary(r: &SendReport) -> String {
+pub(super) fn summary(r: &SendReport) -> String {
     let p = r.latency_us;
     format!(
         "ingest: {} events over HTTP in {:.3} s ({:.0} requests/s, {} retries); request latency \

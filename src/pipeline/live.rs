@@ -15,7 +15,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 /// A `serve` that has shut down.
-pub struct Served {
+pub(crate) struct Served {
     pub outcome: Outcome,
     /// Connections closed unread because `--max-connections` were open.
     pub refused_connections: u64,
@@ -26,7 +26,7 @@ pub struct Served {
 /// Serves the web API on `listen` until `stop` completes (or a real handler aborts the run
 /// under `--on-failure abort`), drains, and settles. `stop` is made inside the runtime, before
 /// the server announces itself, so a signal that arrives while it starts is a clean shutdown.
-pub fn serve<F: Future<Output = ()> + Send + 'static>(
+pub(crate) fn serve<F: Future<Output = ()> + Send + 'static>(
     listen: SocketAddr,
     config: Config,
     plan: Plan,
@@ -67,14 +67,14 @@ pub fn serve<F: Future<Output = ()> + Send + 'static>(
 }
 
 /// A `worker` that has stopped.
-pub struct Consumed {
+pub(crate) struct Consumed {
     pub outcome: Outcome,
     /// What RabbitMQ delivered and what was acknowledged.
     pub stats: BrokerStats,
 }
 
 /// Consumes the queues of `config` until `stop`, then settles.
-pub fn consume(
+pub(crate) fn consume(
     config: consume::Config,
     stop: StopWhen,
     plan: Plan,

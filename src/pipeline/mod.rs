@@ -8,7 +8,7 @@
 //! [`live`] holds the open-ended ones (`serve`, `worker`): events arrive while the engine runs.
 
 mod ingest;
-pub mod live;
+pub(crate) mod live;
 
 use crate::broker::amqp::Topology;
 use crate::engine::exec;
@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// A run, validated: what runs, on which clock, and where its events are queued.
-pub struct Spec<'a> {
+pub(crate) struct Spec<'a> {
     pub plan: Plan,
     pub clock: ClockKind,
     /// How real-clock sleeps end.
@@ -40,7 +40,7 @@ pub struct Spec<'a> {
 /// Where the events of a batch run are queued before the engine takes them. Only the
 /// in-memory queue runs a real handler or the virtual clock: the flags that would ask for
 /// more are refused before a `Spec` is made.
-pub enum Intake<'a> {
+pub(crate) enum Intake<'a> {
     /// Loaded into memory and run by the engine; with `handler`, each event runs a real
     /// handler (real clock only) instead of sleeping; `board` watches the run live.
     Memory {
@@ -67,7 +67,7 @@ pub enum Intake<'a> {
 }
 
 /// A finished batch run: its outcome, and what only the command can still use.
-pub struct Finished {
+pub(crate) struct Finished {
     pub outcome: Outcome,
     /// Events a real handler gave up (and, after an abort, those it never started), in
     /// arrival order: the dead-letter file's rows.
@@ -78,7 +78,7 @@ pub struct Finished {
 }
 
 /// Runs `workload` as `spec` says and hands back what happened.
-pub fn run(spec: Spec<'_>, workload: Workload) -> Result<Finished> {
+pub(crate) fn run(spec: Spec<'_>, workload: Workload) -> Result<Finished> {
     let Spec {
         plan,
         clock,

@@ -71,7 +71,7 @@ impl RunKey {
 
 /// One matched pair of runs.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Delta {
+pub(crate) struct Delta {
     pub label: String,
     pub base_wall_s: f64,
     pub wall_s: f64,
@@ -103,7 +103,7 @@ fn signed_change(base: f64, now: f64) -> String {
 
 /// A sweep measured against a baseline.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Comparison {
+pub(crate) struct Comparison {
     pub tolerance: f64,
     pub regressed: Vec<Delta>,
     pub improved: Vec<Delta>,
@@ -116,7 +116,7 @@ pub struct Comparison {
 
 impl Comparison {
     /// Matches every run with the baseline's run of the same key and sorts it by its change.
-    pub fn of(baseline: &CompareDoc, runs: &[Report], tolerance: Tolerance) -> Comparison {
+    pub(crate) fn of(baseline: &CompareDoc, runs: &[Report], tolerance: Tolerance) -> Comparison {
         let tol = tolerance.fraction();
         let base: HashMap<RunKey, &Report> =
             baseline.runs.iter().map(|r| (RunKey::of(r), r)).collect();
@@ -158,7 +158,7 @@ impl Comparison {
     }
 
     /// The human summary: every regression and improvement, and what had no match.
-    pub fn render(&self, runs: &[Report]) -> String {
+    pub(crate) fn render(&self, runs: &[Report]) -> String {
         let mut o = String::new();
         let pct = self.tolerance * 100.0;
         let _ = writeln!(
@@ -201,7 +201,7 @@ impl Comparison {
     }
 
     /// The exit-1 message naming every regressed run, if any regressed.
-    pub fn failure(&self) -> Option<String> {
+    pub(crate) fn failure(&self) -> Option<String> {
         if self.regressed.is_empty() {
             return None;
         }

@@ -7,7 +7,7 @@ use crate::report::sweep::CompareDoc;
 use crate::report::Report;
 
 /// One run of the fixture workload with the given bound and wall time (seconds).
-pub fn report(strategy: Strategy, workers: &str, bound: f64, wall: f64) -> Report {
+pub(crate) fn report(strategy: Strategy, workers: &str, bound: f64, wall: f64) -> Report {
     let lanes = workers.parse().unwrap_or(4);
     let us = |s: f64| (s * 1e6) as u64;
     Report {
@@ -53,7 +53,7 @@ pub fn report(strategy: Strategy, workers: &str, bound: f64, wall: f64) -> Repor
 }
 
 /// Four runs: a poor sharded one, and three that reach their bound.
-pub fn doc() -> CompareDoc {
+pub(crate) fn doc() -> CompareDoc {
     let mut d = CompareDoc::new(vec![
         report(Strategy::Sharded, "2", 10.0, 16.0),
         report(Strategy::Pool, "2", 10.0, 10.0),

@@ -1,19 +1,19 @@
 //! Reports: what a run achieved against its lower bound, as a terminal table or JSON, plus the
 //! processed log. The JSON field names are a contract (SPEC.md): add fields, never rename.
 
-pub mod backend;
-pub mod baseline;
-pub mod external;
+pub(crate) mod backend;
+pub(crate) mod baseline;
+pub(crate) mod external;
 #[cfg(test)]
 pub(crate) mod fixture;
-pub mod handling;
+pub(crate) mod handling;
 mod print;
-pub mod processed_log;
-pub mod stats;
-pub mod summary;
-pub mod sweep;
-pub mod table;
-pub mod usage;
+pub(crate) mod processed_log;
+pub(crate) mod stats;
+pub(crate) mod summary;
+pub(crate) mod sweep;
+pub(crate) mod table;
+pub(crate) mod usage;
 
 use crate::engine::bound::lower_bound;
 use crate::engine::order_check::{self, OrderCheck};
@@ -23,9 +23,9 @@ use crate::engine::{ClockKind, Plan, Strategy};
 use crate::error::CheckFailed;
 use crate::workload::Workload;
 use anyhow::Result;
-pub use backend::{Backend, Design};
-pub use handling::{BoundBasis, Handling};
-pub use print::print_report;
+pub(crate) use backend::{Backend, Design};
+pub(crate) use handling::{BoundBasis, Handling};
+pub(crate) use print::print_report;
 use serde::{Deserialize, Serialize};
 use stats::{Distribution, Percentiles};
 use std::path::Path;
@@ -270,7 +270,7 @@ fn distributions(w: &Workload, exec: &Execution) -> (Distribution, Distribution,
 
 /// A hash of (event id, account id, duration) in arrival order: equal workloads, equal hash.
 /// One multiply-rotate per word, so ten million events hash in milliseconds.
-pub fn fingerprint(w: &Workload) -> String {
+pub(crate) fn fingerprint(w: &Workload) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ w.len() as u64;
     let mut mix = |v: u64| {
         h = (h ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);

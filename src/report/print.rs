@@ -6,7 +6,7 @@ use anyhow::Result;
 use std::io::Write;
 
 /// Prints a report on stdout in the chosen format.
-pub fn print_report(report: &Report, format: Format) -> Result<()> {
+pub(crate) fn print_report(report: &Report, format: Format) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match format {
         Format::Table => out.write_all(table::render(report).as_bytes())?,

@@ -7,17 +7,21 @@ use anyhow::Result;
 use std::io::Write;
 use std::path::Path;
 
-pub const HEADER: &str = "account_id,event_id,worker,start_us,end_us";
+pub(crate) const HEADER: &str = "account_id,event_id,worker,start_us,end_us";
 
 /// Writes the log atomically, rows in arrival order; events that never ran have no row.
-pub fn write(path: &Path, w: &Workload, records: &Records) -> Result<()> {
+pub(crate) fn write(path: &Path, w: &Workload, records: &Records) -> Result<()> {
     let mut file = AtomicFile::create(path)?;
     write_rows(file.writer(), w, records)?;
     file.commit()
 }
 
 /// Writes the header and rows to any writer.
-pub fn write_rows(out: &mut impl Write, w: &Workload, records: &Records) -> std::io::Result<()> {
+pub(crate) fn write_rows(
+    out: &mut impl Write,
+    w: &Workload,
+    records: &Records,
+) -> std::io::Result<()> {
     writeln!(out, "{HEADER}")?;
     let mut buf = itoa::Buffer::new();
     for e in w.indexes() {

@@ -80,7 +80,7 @@ impl Distribution {
 }
 
 /// Renders buckets as lines of `label  bar  count`, bars scaled to `width` characters.
-pub fn render_histogram(
+pub(crate) fn render_histogram(
     buckets: &[(u64, u64)],
     width: usize,
     unit: impl Fn(u64) -> String,

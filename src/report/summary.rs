@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 /// The `workers` cell: the number, or `auto (N)`; `per-account` gets a footnote mark, and a
 /// broker run its design: `100 (RabbitMQ, original)`.
-pub fn workers_cell(r: &Report) -> String {
+pub(crate) fn workers_cell(r: &Report) -> String {
     let tag = r.backend.tag();
     match (r.strategy, r.workers_requested.as_str()) {
         (Strategy::PerAccount, _) => format!("auto ({}){tag}*", r.workers),
@@ -19,11 +19,11 @@ pub fn workers_cell(r: &Report) -> String {
 }
 
 /// The footnote for `per-account` rows, when any are present.
-pub const PER_ACCOUNT_NOTE: &str =
+pub(crate) const PER_ACCOUNT_NOTE: &str =
     "* per-account has one lane per account by definition: it runs once, with workers = auto.";
 
 /// `ok`, or what went wrong with the run's ordering check.
-pub fn ordering_cell(r: &Report) -> String {
+pub(crate) fn ordering_cell(r: &Report) -> String {
     if r.passed() {
         "ok".into()
     } else {
@@ -35,7 +35,7 @@ pub fn ordering_cell(r: &Report) -> String {
 }
 
 /// The sweep as one aligned table.
-pub fn render_table(runs: &[Report]) -> String {
+pub(crate) fn render_table(runs: &[Report]) -> String {
     let header = [
         "strategy",
         "workers",
@@ -91,7 +91,7 @@ pub fn render_table(runs: &[Report]) -> String {
 }
 
 /// Which runs get a histogram: all of them, or only the best and the worst by efficiency.
-pub fn histogram_picks(runs: &[Report], all: bool) -> Vec<(usize, &'static str)> {
+pub(crate) fn histogram_picks(runs: &[Report], all: bool) -> Vec<(usize, &'static str)> {
     if all {
         return (0..runs.len()).map(|i| (i, "")).collect();
     }
@@ -111,7 +111,7 @@ pub fn histogram_picks(runs: &[Report], all: bool) -> Vec<(usize, &'static str)>
 }
 
 /// Latency histograms of the picked runs, each under a one-line title.
-pub fn render_histograms(runs: &[Report], all: bool) -> String {
+pub(crate) fn render_histograms(runs: &[Report], all: bool) -> String {
     let mut o = String::new();
     for (i, tag) in histogram_picks(runs, all) {
         let r = &runs[i];

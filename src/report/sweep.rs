@@ -8,13 +8,13 @@ use std::path::Path;
 
 /// The `compare.json` document: every run of one sweep.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CompareDoc {
+pub(crate) struct CompareDoc {
     pub eventbench_version: String,
     pub runs: Vec<Report>,
 }
 
 impl CompareDoc {
-    pub fn new(runs: Vec<Report>) -> Self {
+    pub(crate) fn new(runs: Vec<Report>) -> Self {
         CompareDoc {
             eventbench_version: env!("CARGO_PKG_VERSION").to_string(),
             runs,
@@ -23,7 +23,7 @@ impl CompareDoc {
 
     /// Reads a baseline written by `compare`; anything else is a usage error (exit 2), so a
     /// wrong file fails before a long sweep rather than after it.
-    pub fn load_baseline(path: &Path) -> Result<Self, UsageError> {
+    pub(crate) fn load_baseline(path: &Path) -> Result<Self, UsageError> {
         let bad = |why: String| UsageError(format!("baseline {}: {why}", path.display()));
         let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
         let value: serde_json::Value =
@@ -47,7 +47,7 @@ impl CompareDoc {
 
 /// A short name for a run in messages: `optimal, 100 workers, virtual clock`, plus the
 /// backend for broker runs (`…, real clock, broker-original`).
-pub fn run_label(r: &Report) -> String {
+pub(crate) fn run_label(r: &Report) -> String {
     let backend = match r.backend {
         Backend::Memory => String::new(),
         b => format!(", {}", b.name()),

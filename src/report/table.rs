@@ -25,7 +25,7 @@ fn percentiles(p: &super::Percentiles) -> String {
 }
 
 /// Renders a report as the multi-line terminal summary.
-pub fn render(r: &Report) -> String {
+pub(crate) fn render(r: &Report) -> String {
     let mut o = String::new();
     setup(&mut o, r);
     outcome(&mut o, r);

@@ -2,5 +2,5 @@
 //! HTTP in per-account order ([`client`]), shaped by a request template, and keep the `--sent`
 //! log of answers ([`request`]). The crate's only user of `reqwest`.
 
-pub mod client;
-pub mod request;
+pub(crate) mod client;
+pub(crate) mod request;

@@ -180,7 +180,7 @@ impl SentLog {
 }
 
 /// Microseconds since the unix epoch, for files other tools compare with their own logs.
-pub fn unix_us() -> u64 {
+pub(crate) fn unix_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)

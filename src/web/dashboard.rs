@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 const FINAL_GRACE: Duration = Duration::from_millis(1500);
 
 /// Where `run --dashboard` listens without an address.
-pub const DEFAULT_ADDR: &str = "127.0.0.1:3911";
+pub(crate) const DEFAULT_ADDR: &str = "127.0.0.1:3911";
 
 static PAGE: LazyLock<String> = LazyLock::new(|| {
     let script = format!("{CHARTS_JS}\n{}", include_str!("../../assets/dashboard.js"));
@@ -36,7 +36,7 @@ struct Watch {
 }
 
 /// The dashboard's routes; merge them into a server's router.
-pub fn routes(board: Arc<Board>) -> Router {
+pub(crate) fn routes(board: Arc<Board>) -> Router {
     routes_for(Arc::new(Watch {
         board,
         watched: AtomicBool::new(false),
@@ -80,8 +80,10 @@ async fn stats(State(w): State<Arc<Watch>>) -> Response {
 
 /// A dashboard server of its own (for `run`): its own thread and runtime, so it lives from
 /// before the run's runtime starts until after the report is verified.
-pub struct Standalone {
-    pub addr: SocketAddr,
+pub(crate) struct Standalone {
+    /// Where it listens (the tests ask it there).
+    #[cfg_attr(not(test), allow(dead_code))]
+    addr: SocketAddr,
     watch: Arc<Watch>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -90,7 +92,7 @@ pub struct Standalone {
 impl Standalone {
     /// Binds `addr` now (so a taken port fails before any work) and serves `board`, sampling
     /// it every [`live::SAMPLE_EVERY`].
-    pub fn start(addr: SocketAddr, board: Arc<Board>) -> Result<Self> {
+    pub(crate) fn start(addr: SocketAddr, board: Arc<Board>) -> Result<Self> {
         let std_listener = std::net::TcpListener::bind(addr)
             .with_context(|| format!("cannot listen on {addr} for the dashboard"))?;
         std_listener.set_nonblocking(true)?;
@@ -132,12 +134,12 @@ impl Standalone {
         })
     }
 
-    pub fn board(&self) -> &Arc<Board> {
+    pub(crate) fn board(&self) -> &Arc<Board> {
         &self.watch.board
     }
 
     /// Shows the verified report as the final state, then closes (see [`Standalone::close`]).
-    pub fn complete(self, report: &crate::report::Report) {
+    pub(crate) fn complete(self, report: &crate::report::Report) {
         self.watch.board.complete(
             report.ordering_violations,
             report.wall_time_s,
@@ -149,7 +151,7 @@ impl Standalone {
 
     /// Stops serving; if a page is open, first gives it up to `grace` to fetch the final
     /// numbers (so the page ends on the verified result, not on the last live sample).
-    pub fn close(mut self, grace: Duration) {
+    pub(crate) fn close(mut self, grace: Duration) {
         let until = Instant::now() + grace;
         while self.watch.watched.load(Relaxed)
             && !self.watch.saw_final.load(Relaxed)

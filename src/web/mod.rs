@@ -4,7 +4,7 @@
 //! ours answers with. Reads live boards and reports; never names the intake, the broker or a
 //! command.
 
-pub mod dashboard;
+pub(crate) mod dashboard;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -37,13 +37,13 @@ pub(crate) fn common_slots() -> [(&'static str, &'static str); 3] {
 }
 
 /// A JSON error body: `error` is the machine-readable code, `status` repeats the status code.
-pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = json!({"error": code, "status": status.as_u16(), "message": message});
     (status, axum::Json(body)).into_response()
 }
 
 /// 405 with an `Allow` header naming the methods the route takes.
-pub fn method_not_allowed(allow: &'static str) -> Response {
+pub(crate) fn method_not_allowed(allow: &'static str) -> Response {
     let mut resp = json_error(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",

@@ -3,7 +3,7 @@
 //! processes (`serve --broker`, workers, dashboards) started on a test's queues.
 
 use super::{command, eventbench, Spawned, DASHBOARD, LISTENING};
-use eventbench::broker::amqp::{self, Topology};
+use eventbench::internals::amqp::{self, Topology};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};

@@ -141,7 +141,7 @@ pub fn check_log(events: &[(u64, u64, u64)], log: &[Row], max_workers: Option<u6
 pub fn broker_url() -> Option<String> {
     let url =
         std::env::var("EVENTBENCH_AMQP_URL").unwrap_or_else(|_| "amqp://127.0.0.1:5672/%2f".into());
-    if eventbench::broker::amqp::reachable(&url) {
+    if eventbench::internals::amqp::reachable(&url) {
         return Some(url);
     }
     let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");

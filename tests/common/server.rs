@@ -3,15 +3,9 @@
 
 // Not every test binary names all of them.
 #[allow(unused_imports)]
-pub use eventbench::intake::{listen::Limits, Config, ServeOutcome};
-#[allow(unused_imports)]
-pub use eventbench::send::{
-    client::{send_all, SendConfig},
-    request::SentLog,
-};
+pub use eventbench::internals::{send_all, Config, Limits, SendConfig, SentLog, ServeOutcome};
 
 use eventbench::engine::Strategy;
-use eventbench::intake;
 use eventbench::types::Micros;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,7 +27,7 @@ impl Running {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(intake::run(listener, config, async {
+        let task = tokio::spawn(eventbench::internals::serve(listener, config, async {
             let _ = stopped.await;
         }));
         Running {

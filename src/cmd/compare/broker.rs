@@ -9,14 +9,14 @@ use crate::report::{Backend, Design, Report};
 
 /// Where the broker runs go.
 #[derive(Clone, Debug)]
-pub struct Target {
+pub(super) struct Target {
     pub url: String,
     pub prefix: String,
 }
 
 /// The broker runs of a sweep (their consumers' sleeps end as `timer` says), and notes on what
 /// was left out (`auto`, `per-account`).
-pub fn runs(
+pub(super) fn runs(
     strategies: &StrategyList,
     workers: &WorkerList,
     timer: TimerMode,
@@ -60,7 +60,7 @@ pub fn runs(
 }
 
 /// Under the table when broker runs sit beside in-memory runs of another clock.
-pub fn clock_note(runs: &[Report]) -> Option<String> {
+pub(super) fn clock_note(runs: &[Report]) -> Option<String> {
     let memory = runs.iter().find(|r| r.backend == Backend::Memory)?;
     let brokered = runs.iter().find(|r| r.backend != Backend::Memory)?;
     (memory.clock != brokered.clock).then(|| {

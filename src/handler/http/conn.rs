@@ -19,7 +19,7 @@ type Io = Connection<TokioIo<TcpStream>, EventBody>;
 /// An open HTTP/1.1 connection: hyper's request sender and the connection state machine that
 /// does its I/O. Nobody polls the state machine between calls; each call drives it while it
 /// waits, which saves a task wake-up per request over a spawned connection task.
-pub struct Conn {
+pub(super) struct Conn {
     send: SendRequest<EventBody>,
     /// `None` once the connection has ended (closed by either side, or failed): dropping it
     /// fails whatever still waits on it, instead of leaving that waiting.
@@ -27,7 +27,7 @@ pub struct Conn {
 }
 
 /// How one request on a connection went.
-pub enum Exchange {
+pub(super) enum Exchange {
     /// A response arrived and its body was read to its end.
     Answered(StatusCode),
     /// The request was never written (the connection had closed): it can go to another one.
@@ -38,7 +38,7 @@ pub enum Exchange {
 
 impl Conn {
     /// Connects to the target (the only place a host name is resolved).
-    pub async fn open(t: &Parts) -> Result<Conn, String> {
+    pub(super) async fn open(t: &Parts) -> Result<Conn, String> {
         let tcp = TcpStream::connect((t.host.as_str(), t.port))
             .await
             .map_err(|e| format!("cannot connect to {}:{}: {e}", t.host, t.port))?;
@@ -55,7 +55,7 @@ impl Conn {
     }
 
     /// Sends `req` and reads the whole response.
-    pub async fn exchange(&mut self, req: Request<EventBody>) -> Exchange {
+    pub(super) async fn exchange(&mut self, req: Request<EventBody>) -> Exchange {
         let Conn { send, io } = self;
         // Polling the connection first notices an idle connection the server has closed.
         if let Err(e) = drive(io, send.ready()).await {
@@ -84,7 +84,7 @@ impl Conn {
     }
 
     /// True while the connection can take another request.
-    pub fn reusable(&self) -> bool {
+    pub(super) fn reusable(&self) -> bool {
         self.io.is_some() && !self.send.is_closed()
     }
 }
@@ -112,7 +112,7 @@ fn next_frame(
 }
 
 /// The POST for `job`, from the target's prepared parts.
-pub fn request(t: &Parts, job: &Job) -> Request<EventBody> {
+pub(super) fn request(t: &Parts, job: &Job) -> Request<EventBody> {
     let mut headers = HeaderMap::with_capacity(4);
     headers.insert(HOST, t.authority.clone());
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -127,10 +127,10 @@ pub fn request(t: &Parts, job: &Job) -> Request<EventBody> {
 }
 
 /// A request body of one small frame, written in place: `{"account_id":…,"event_id":…}`.
-pub struct EventBody(Option<Json>);
+pub(super) struct EventBody(Option<Json>);
 
 /// The JSON of one event; two `u64`s and the keys fit in 72 bytes.
-pub struct Json {
+pub(super) struct Json {
     buf: [u8; 72],
     at: u8,
     len: u8,
