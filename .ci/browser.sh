@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's Chromium and chromedriver for the browser tests (tests/browser.rs); safe to
+# Installs Debian's Chromium and chromedriver for the browser tests (tests/browser/); safe to
 # run twice.
 set -euo pipefail
 

@@ -33,10 +33,10 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// The runtime of a run whose handlers only sleep on the precise timer: one worker fewer than
 /// cores (at least one). The timer's pump keeps one worker up while deadlines are near and
-/// wakes the sleeps from there; on this 2-core machine a second worker only stole the woken
-/// tasks across vCPUs: the 100 µs hot chain fell from 99.2% to 97.7% (medians of 5), the 1 ms
-/// one stayed at 99.8%, for 20% more CPU time (results/2026-11-28-short-events/session4/
-/// workers). Zero-time work never registers a sleep, and gets every core.
+/// wakes the sleeps from there; on a 2-core machine a second worker only stole the woken tasks
+/// across vCPUs, costing precision on short events and CPU time
+/// (results/2026-11-28-short-events/session4). Zero-time work never registers a sleep, and
+/// gets every core.
 pub fn sleep_runtime(
     mode: timer::TimerMode,
     zero_time: bool,

@@ -58,11 +58,11 @@ impl ReadyQueue for Fifo {
 /// problem is NP-hard already for independent events (P||Cmax), and ordering by remaining work
 /// is the chain analogue of LPT (longest processing time first). It is still work-conserving,
 /// so Graham's bound holds: never above twice the lower bound; in practice it lands close to
-/// the bound (measured figures: the README's Results section and `results/`). Small
+/// the bound (measured figures: `results/README.md`). Small
 /// adversarial cases exist where it loses to `pool`: two workers, account A with two 2 µs
 /// events arriving before accounts B and C with one 5 µs event each; this starts B and C first
 /// and finishes A's chain at 9 µs, while FIFO starts A at once and meets the bound, 7 µs (the
-/// property tests in `tests/scheduler_props.rs` look for such cases). So when a preloaded
+/// property tests in `tests/it/scheduler_props.rs` look for such cases). So when a preloaded
 /// workload has unequal durations, `optimal` simulates this order and ready order exactly and
 /// runs the shorter one ([`super::sim::scheduler_for`]): it never loses to `pool` there.
 /// Live arrivals (`serve`, `worker`) cannot be simulated ahead and use this order.

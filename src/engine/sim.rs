@@ -70,13 +70,12 @@ pub fn run(w: &Workload, strategy: Strategy, lanes: Option<u64>) -> Execution {
 /// On the real clock ready order also wins a near tie (within [`REAL_CLOCK_TIE`]): most work
 /// first runs events of similar length side by side, so their ends coincide, and every such
 /// storm of ends costs a hand-off per event before the next ones start; ready order spreads
-/// the ends out. (10,000 single-event accounts, 0-5 ms, W = 100: most-work 100% and ready
-/// order 98.9% of the bound on the virtual clock, but 96.6-97.1% and 98.4-98.7% on the real
-/// one; results/2026-11-28-short-events.) Ready order's own loss is its tail: the lane that
-/// takes the last long event ends up to an event's length after the others. So in that case
-/// the real clock also simulates ready order with a most-work tail ([`ReadyThenMostWork`],
-/// the last [`TAIL_LANES`] events' worth per lane) and takes it when it is shorter (99.9% of
-/// the bound on paper for the table above).
+/// the ends out (measured on many single-event accounts of 0-5 ms: most-work first wins on
+/// the virtual clock and loses on the real one; results/2026-11-28-short-events). Ready
+/// order's own loss is its tail: the lane that takes the last long event ends up to an
+/// event's length after the others. So in that case the real clock also simulates ready order
+/// with a most-work tail ([`ReadyThenMostWork`], the last [`TAIL_LANES`] events' worth per
+/// lane) and takes it when it is shorter.
 pub fn scheduler_for(
     strategy: Strategy,
     lanes: Option<u64>,
@@ -115,10 +114,10 @@ fn tail_scheduler(w: &Workload, lanes: Option<u64>) -> Box<dyn Scheduler> {
     ))
 }
 
-/// How many of the longest events per lane the tail of [`tail_scheduler`] holds. On the
-/// unordered table (W = 100, about 8% of the work for 4) the simulated efficiency was 99.86%,
-/// 99.90% and 99.96% for 2, 4 and 8; a longer tail deals more of the run longest first, which
-/// is what made ends coincide on the real clock, so the middle.
+/// How many of the longest events per lane the tail of [`tail_scheduler`] holds. A longer tail
+/// simulates closer to the bound but deals more of the run longest first, which is what made
+/// ends coincide on the real clock; 4 is the middle of the values tried
+/// (results/2026-11-28-short-events).
 const TAIL_LANES: u64 = 4;
 
 /// How much longer (as a fraction) ready order's simulated schedule may be and still be used

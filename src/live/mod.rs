@@ -112,7 +112,7 @@ impl History {
     }
 }
 
-/// The body of `GET /api/stats` (fields documented in README.md, "Live dashboard").
+/// The body of `GET /api/stats` (fields documented in docs/REPORT.md).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Snapshot {
     pub eventbench_version: &'static str,

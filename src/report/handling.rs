@@ -1,6 +1,6 @@
 //! The report's account of how events were processed: which handler, each call's time, its
 //! failures, retries and given-up events, where the lower bound's durations come from, and the
-//! CPU the run used (SPEC "Handlers").
+//! CPU the run used (docs/REPORT.md).
 
 use super::stats::Percentiles;
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,6 @@
 //! Reports: what a run achieved against its lower bound, as a terminal table or JSON, plus the
-//! processed log. The JSON field names are a contract (SPEC.md): add fields, never rename.
+//! processed log. The JSON field names are a contract (docs/REPORT.md): add fields, never
+//! rename.
 
 pub(crate) mod backend;
 pub(crate) mod baseline;
@@ -57,7 +58,7 @@ pub struct Report {
     pub total_work_s: f64,
     pub lower_bound_s: f64,
     pub wall_time_s: f64,
-    /// `lower_bound_s / wall_time_s` (1.0 when both are zero).
+    /// `lower_bound_s / wall_time_s` (1.0 when the wall time is zero).
     pub efficiency: f64,
     /// Processed events per second of wall time (0 when the wall time is zero).
     pub throughput_eps: f64,
@@ -72,7 +73,7 @@ pub struct Report {
     pub latency_us: Percentiles,
     /// Handler time beyond the event's own duration (engine + timer cost), per event.
     pub overshoot_us: Percentiles,
-    /// What processing meant and how it went (`--handler`, SPEC "Handlers").
+    /// What processing meant and how it went (`--handler`, docs/REPORT.md).
     #[serde(flatten)]
     pub handling: Handling,
     /// How real-clock sleeps ended (`--timer`): `precise` or `sleep`.

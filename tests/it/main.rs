@@ -14,6 +14,7 @@ mod durable;
 mod durations;
 mod generate;
 mod handlers;
+mod layers;
 mod papercuts;
 mod qa;
 mod report;
