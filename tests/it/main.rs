@@ -15,6 +15,7 @@ mod durations;
 mod generate;
 mod handlers;
 mod layers;
+mod live_bound;
 mod papercuts;
 mod qa;
 mod report;
