@@ -110,6 +110,8 @@ pub(crate) struct Comparison {
     pub unchanged: usize,
     /// Runs of this sweep that the baseline has no match for.
     pub unmatched: Vec<String>,
+    /// Runs of this sweep that were interrupted: a partial run is never compared.
+    pub interrupted: Vec<String>,
     /// Workload fingerprints of the baseline, shown when nothing matched.
     pub baseline_fingerprints: Vec<String>,
 }
@@ -118,13 +120,22 @@ impl Comparison {
     /// Matches every run with the baseline's run of the same key and sorts it by its change.
     pub(crate) fn of(baseline: &CompareDoc, runs: &[Report], tolerance: Tolerance) -> Comparison {
         let tol = tolerance.fraction();
-        let base: HashMap<RunKey, &Report> =
-            baseline.runs.iter().map(|r| (RunKey::of(r), r)).collect();
+        // A baseline's interrupted run has no efficiency and a partial wall time: no match.
+        let base: HashMap<RunKey, &Report> = baseline
+            .runs
+            .iter()
+            .filter(|r| !r.interrupted)
+            .map(|r| (RunKey::of(r), r))
+            .collect();
         let mut c = Comparison {
             tolerance: tol,
             ..Comparison::default()
         };
         for r in runs {
+            if r.interrupted {
+                c.interrupted.push(run_label(r));
+                continue;
+            }
             let Some(b) = base.get(&RunKey::of(r)) else {
                 c.unmatched.push(run_label(r));
                 continue;
@@ -177,6 +188,9 @@ impl Comparison {
         }
         for label in &self.unmatched {
             let _ = writeln!(o, "  no match   {label}");
+        }
+        for label in &self.interrupted {
+            let _ = writeln!(o, "  interrupted {label}: not compared");
         }
         let matched = self.regressed.len() + self.improved.len() + self.unchanged;
         if matched == 0 && !runs.is_empty() {
@@ -246,6 +260,28 @@ mod tests {
         assert_eq!(c.unchanged, 2);
         let msg = c.failure().unwrap();
         assert!(msg.contains(&run_label(&runs[0])), "{msg}");
+    }
+
+    #[test]
+    fn interrupted_runs_are_never_compared_on_either_side() {
+        let mut base = doc();
+        // A baseline row that was interrupted would make any complete run look faster.
+        base.runs[0].interrupted = true;
+        base.runs[0].wall_time_s = 1.0;
+        let mut runs = doc().runs;
+        // And an interrupted run now would look like a regression (or an improvement).
+        runs[1].interrupted = true;
+        runs[1].wall_time_s *= 10.0;
+        let c = Comparison::of(&base, &runs, Tolerance::default());
+        assert!(c.failure().is_none(), "{c:?}");
+        assert_eq!(c.interrupted, vec![run_label(&runs[1])]);
+        assert_eq!(c.unmatched, vec![run_label(&runs[0])]);
+        assert_eq!(c.unchanged, runs.len() - 2);
+        assert!(
+            c.render(&runs).contains("interrupted"),
+            "{}",
+            c.render(&runs)
+        );
     }
 
     #[test]

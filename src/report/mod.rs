@@ -62,7 +62,9 @@ pub struct Report {
     #[serde(default)]
     pub timing_basis: TimingBasis,
     pub wall_time_s: f64,
-    /// `lower_bound_s / wall_time_s` (1.0 when the wall time is zero).
+    /// `lower_bound_s / wall_time_s` (1.0 when the wall time is zero). `null` in compare.json
+    /// for an interrupted run, read back as 0 (an interrupted run is never compared).
+    #[serde(deserialize_with = "null_as_zero")]
     pub efficiency: f64,
     /// Processed events per second of wall time (0 when the wall time is zero).
     pub throughput_eps: f64,
@@ -295,6 +297,10 @@ impl Bounds {
             ran: done,
         }
     }
+}
+
+fn null_as_zero<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(0.0))
 }
 
 /// Latency, overshoot and handler time (start to end) of every event that ran.

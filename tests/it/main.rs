@@ -14,6 +14,7 @@ mod durable;
 mod durations;
 mod generate;
 mod handlers;
+mod interrupted;
 mod layers;
 mod live_bound;
 mod papercuts;
