@@ -49,8 +49,9 @@ queues PREFIX.compare-… and deletes them afterwards. In compare.json broker ru
 --baseline only matches runs of the same backend.
 
 Exit codes: 0 ok; 1 a run failed its ordering check, regressed beyond --max-regression,
-fell below --min-efficiency or gave events up (unless --allow-failures); 2 bad usage or input
-(nothing runs, no file is written); 130 interrupted by Ctrl-C (after the runs so far are
+had no match in --baseline (unless --allow-missing; a baseline matching no run always
+fails), fell below --min-efficiency or gave events up (unless --allow-failures); 2 bad usage
+or input (nothing runs, no file is written); 130 interrupted by Ctrl-C (after the runs so far are
 printed and written).")]
 pub struct Args {
     /// Events CSV to process, `-` for standard input [default: ./events.csv if it exists, else
@@ -79,6 +80,10 @@ pub struct Args {
     /// Allowed slowdown against --baseline (wall time up or efficiency down), e.g. 2%, 0.5%
     #[arg(long, default_value = "2%", requires = "baseline")]
     pub max_regression: Tolerance,
+    /// Pass although some runs have no match in --baseline (they are listed); a baseline that
+    /// matches no run at all still fails
+    #[arg(long, requires = "baseline")]
+    pub allow_missing: bool,
     /// Fail (exit 1) when any run's efficiency is below this fraction, e.g. 0.9
     #[arg(long)]
     pub min_efficiency: Option<Fraction>,
@@ -233,7 +238,12 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     if interrupted {
         return Err(crate::error::Interrupted::Sweep(doc.runs.len()).into());
     }
-    verdict(&doc.runs, comparison.as_ref(), args.min_efficiency)?;
+    verdict(
+        &doc.runs,
+        comparison.as_ref(),
+        args.min_efficiency,
+        args.allow_missing,
+    )?;
     let given_up: u64 = doc.runs.iter().map(|r| r.handling.given_up).sum();
     if given_up > 0 && !args.handlers.allow_failures {
         return Err(CheckFailed(format!(
@@ -408,7 +418,7 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Res
             out.write_all(summary::render_histograms(&doc.runs, args.histograms).as_bytes())?;
             if let Some(c) = cmp {
                 writeln!(out)?;
-                out.write_all(c.render(&doc.runs).as_bytes())?;
+                out.write_all(c.render().as_bytes())?;
             }
         }
         Format::Json => {
@@ -416,7 +426,7 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Res
             writeln!(out)?;
             // stdout stays one JSON document; the comparison goes to stderr.
             if let Some(c) = cmp {
-                eprint!("{}", c.render(&doc.runs));
+                eprint!("{}", c.render());
             }
         }
     }
@@ -424,14 +434,20 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Res
     Ok(())
 }
 
-/// Exit 1 on any failed ordering check, regression, or efficiency below the floor.
-fn verdict(runs: &[Report], cmp: Option<&Comparison>, floor: Option<Fraction>) -> Result<()> {
+/// Exit 1 on any failed ordering check, regression, run the baseline could not judge, or
+/// efficiency below the floor.
+fn verdict(
+    runs: &[Report],
+    cmp: Option<&Comparison>,
+    floor: Option<Fraction>,
+    allow_missing: bool,
+) -> Result<()> {
     let mut failures = Vec::new();
     let broken: Vec<String> = runs.iter().filter(|r| !r.passed()).map(run_label).collect();
     if !broken.is_empty() {
         failures.push(format!("ordering check failed: {}", broken.join("; ")));
     }
-    failures.extend(cmp.and_then(Comparison::failure));
+    failures.extend(cmp.map_or_else(Vec::new, |c| c.failures(allow_missing)));
     if let Some(Fraction(min)) = floor {
         let low: Vec<String> = runs
             .iter()
