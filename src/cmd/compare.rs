@@ -54,8 +54,8 @@ fails), fell below --min-efficiency or gave events up (unless --allow-failures);
 or input (nothing runs, no file is written); 130 interrupted by Ctrl-C (after the runs so far are
 printed and written).")]
 pub struct Args {
-    /// Events CSV to process, `-` for standard input [default: ./events.csv if it exists, else
-    /// the built-in workload]
+    /// Events CSV to process, `-` for standard input [default: standard input
+    /// when piped or redirected, else ./events.csv if it exists, else the built-in workload]
     #[arg(long, short)]
     pub input: Option<PathBuf>,
     /// Worker counts to sweep, comma-separated: numbers ≥ 1 and/or `auto` (one per account)
@@ -204,7 +204,11 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     {
         return Err(UsageError(format!("--output-dir {}: is not a folder", dir.display())).into());
     }
-    let workload = super::load_workload(args.input.as_deref(), args.timing.process_time)?;
+    let workload = super::load_workload(
+        args.input.as_deref(),
+        args.timing.process_time,
+        global.quiet,
+    )?;
     if let Some(t) = &target {
         crate::broker::design::preflight(&t.url)?;
     }

@@ -25,4 +25,5 @@ mod scheduler_props;
 mod send;
 mod serve;
 mod serve_slow_clients;
+mod stdin;
 mod verify;
