@@ -78,13 +78,14 @@ pub struct Args {
     #[arg(long)]
     pub baseline: Option<PathBuf>,
     /// Allowed slowdown against --baseline (wall time up or efficiency down), e.g. 2%, 0.5%
+    /// or 0.02
     #[arg(long, default_value = "2%", requires = "baseline")]
     pub max_regression: Tolerance,
     /// Pass although some runs have no match in --baseline (they are listed); a baseline that
     /// matches no run at all still fails
     #[arg(long, requires = "baseline")]
     pub allow_missing: bool,
-    /// Fail (exit 1) when any run's efficiency is below this fraction, e.g. 0.9
+    /// Fail (exit 1) when any run's efficiency is below this fraction, e.g. 0.9 or 90%
     #[arg(long)]
     pub min_efficiency: Option<Fraction>,
     /// Print the latency histogram of every run, not only the best and the worst
@@ -155,19 +156,18 @@ impl FromStr for StrategyList {
     }
 }
 
-/// A fraction in (0, 1], e.g. an efficiency floor.
+/// A fraction in (0, 1], e.g. an efficiency floor: `0.9` or `90%`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Fraction(pub f64);
 
 impl FromStr for Fraction {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().parse::<f64>() {
-            Ok(v) if v > 0.0 && v <= 1.0 => Ok(Fraction(v)),
-            _ => Err(format!(
-                "invalid fraction '{s}' (expected a number above 0 and at most 1, e.g. 0.9)"
-            )),
+        let v = crate::report::baseline::parse_share(s, "fraction", "0.9 or 90%")?;
+        if v <= 0.0 {
+            return Err(format!("invalid fraction '{s}': must be above 0"));
         }
+        Ok(Fraction(v))
     }
 }
 
@@ -501,10 +501,16 @@ mod tests {
     }
 
     #[test]
-    fn fractions_are_between_zero_and_one() {
+    fn fractions_are_between_zero_and_one_either_way() {
         assert_eq!("0.9".parse::<Fraction>().unwrap(), Fraction(0.9));
-        for bad in ["0", "1.5", "-0.1", "90%", "x"] {
+        assert_eq!("90%".parse::<Fraction>().unwrap(), Fraction(0.9));
+        assert_eq!("100%".parse::<Fraction>().unwrap(), Fraction(1.0));
+        for bad in ["0", "0%", "1.5", "-0.1", "101%", "x", "90"] {
             assert!(bad.parse::<Fraction>().is_err(), "{bad}");
         }
+        assert!("90"
+            .parse::<Fraction>()
+            .unwrap_err()
+            .contains("did you mean 90%?"));
     }
 }

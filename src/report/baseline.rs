@@ -9,7 +9,34 @@ use std::collections::HashMap;
 use std::fmt::{self, Write};
 use std::str::FromStr;
 
-/// An allowed regression, parsed from `2%`, `0.5%`, `10%` (a percentage from 0 to 100).
+/// A share written either way: `90%` or `0.9`. `what` and `example` name the flag's meaning
+/// in the error; a bare number above 1 is refused with the percentage it probably meant.
+pub(crate) fn parse_share(s: &str, what: &str, example: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, percent) = match t.strip_suffix('%') {
+        Some(n) => (n.trim(), true),
+        None => (t, false),
+    };
+    let v: f64 = num
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| format!("invalid {what} '{s}' (expected e.g. {example})"))?;
+    let v = if percent { v / 100.0 } else { v };
+    if !(0.0..=1.0).contains(&v) {
+        let hint = if !percent && v > 1.0 && v <= 100.0 {
+            format!(" (did you mean {v}%?)")
+        } else {
+            String::new()
+        };
+        return Err(format!(
+            "invalid {what} '{s}': must be between 0 and 1, or 0% and 100%{hint}"
+        ));
+    }
+    Ok(v)
+}
+
+/// An allowed regression: `2%`, `0.5%`, or the same as a fraction, `0.02`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tolerance(f64);
 
@@ -36,13 +63,7 @@ impl FromStr for Tolerance {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("invalid percentage '{s}' (expected e.g. 2%, 0.5%, 10%)");
-        let num = s.trim().strip_suffix('%').ok_or_else(bad)?;
-        let v: f64 = num.trim().parse().map_err(|_| bad())?;
-        if !(0.0..=100.0).contains(&v) {
-            return Err(format!("percentage '{s}' must be between 0% and 100%"));
-        }
-        Ok(Tolerance(v / 100.0))
+        parse_share(s, "percentage", "2%, 0.5%, 10% or 0.02").map(Tolerance)
     }
 }
 
@@ -266,13 +287,18 @@ mod tests {
     use crate::report::Design;
 
     #[test]
-    fn tolerance_parses_percentages_only() {
+    fn tolerance_parses_percentages_and_fractions() {
         assert_eq!("2%".parse::<Tolerance>().unwrap().fraction(), 0.02);
         assert_eq!("0.5%".parse::<Tolerance>().unwrap().fraction(), 0.005);
         assert_eq!("10%".parse::<Tolerance>().unwrap().fraction(), 0.1);
-        for bad in ["2", "-1%", "101%", "x%", "", "nan%"] {
+        assert_eq!("0.02".parse::<Tolerance>().unwrap().fraction(), 0.02);
+        assert_eq!("0".parse::<Tolerance>().unwrap().fraction(), 0.0);
+        for bad in ["-1%", "101%", "x%", "", "nan%", "1.5", "inf"] {
             assert!(bad.parse::<Tolerance>().is_err(), "{bad}");
         }
+        // A bare 2 is 200%: refused, with the percentage it probably meant.
+        let err = "2".parse::<Tolerance>().unwrap_err();
+        assert!(err.contains("did you mean 2%?"), "{err}");
     }
 
     #[test]

@@ -121,11 +121,33 @@ fn baseline_gate_passes_on_itself_and_fails_on_a_faster_baseline() {
 fn efficiency_floor_fails_runs_below_it() {
     let tmp = tempfile::tempdir().unwrap();
     let input = workload(tmp.path());
-    compare(&input, &tmp.path().join("o"))
-        .args(["--min-efficiency", "1"])
+    // A fraction or a percentage, the same floor.
+    for floor in ["1", "100%"] {
+        compare(&input, &tmp.path().join("o"))
+            .args(["--min-efficiency", floor])
+            .assert()
+            .code(1)
+            .stderr(contains("efficiency below 100.00%").and(contains("sharded")));
+    }
+}
+
+#[test]
+fn both_flags_take_a_fraction_or_a_percentage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = workload(tmp.path());
+    let first = tmp.path().join("first");
+    bare(&input, &first)
+        .args(["-w", "10", "-s", "optimal"])
         .assert()
-        .code(1)
-        .stderr(contains("efficiency below 100.00%").and(contains("sharded")));
+        .success();
+    bare(&input, &tmp.path().join("again"))
+        .args(["-w", "10", "-s", "optimal", "--min-efficiency", "50%"])
+        .arg("--baseline")
+        .arg(first.join("compare.json"))
+        .args(["--max-regression", "0.02"])
+        .assert()
+        .success()
+        .stdout(contains("within ±2%"));
 }
 
 #[test]
@@ -169,9 +191,10 @@ fn bad_input_exits_2_before_writing_anything() {
             None,
             "per-account, sharded, pool, optimal",
         ),
-        (vec!["--max-regression", "2"], None, "invalid percentage"),
+        (vec!["--max-regression", "2"], None, "did you mean 2%?"),
         (vec!["--max-regression", "2%"], None, "--baseline"),
         (vec!["--min-efficiency", "2"], None, "invalid fraction"),
+        (vec!["--min-efficiency", "90"], None, "did you mean 90%?"),
         (
             vec!["--baseline"],
             Some(&not_compare),
