@@ -33,6 +33,10 @@ function chartBox(title, id) {
   const box = el("div", { class: "chart" }, el("h3", {}, title), el("div", { id }));
   return box;
 }
+// An interrupted run stopped early: its efficiency (null in compare.json) is not comparable.
+function efficiencyCell(r) {
+  return r.interrupted || r.efficiency == null ? "interrupted" : num(r.efficiency * 100, 2) + "%";
+}
 function orderingCell(r) {
   const bad = (r.ordering_violations || 0) + (r.duplicates || 0) + (r.lost || 0);
   return bad ? "FAILED (" + bad + ")" : "ok";
@@ -73,17 +77,21 @@ function renderCompare(doc, verdict) {
   root.append(table(
     ["strategy", "workers", "clock", "wall time", "lower bound", "efficiency", "p50 latency", "p99 latency", "events/s", "ordering"],
     runs.map((r) => [r.strategy + backendTag(r), workersLabel(r), r.clock, secs(r.wall_time_s), secs(r.lower_bound_s),
-      num(r.efficiency * 100, 2) + "%", ebMicros(r.latency_us?.p50), ebMicros(r.latency_us?.p99),
+      efficiencyCell(r), ebMicros(r.latency_us?.p50), ebMicros(r.latency_us?.p99),
       num(r.throughput_eps, 1), orderingCell(r)]), "runs"));
-  if (!runs.length) return;
+  // Interrupted runs stay in the table, marked; the charts and the best/worst picks leave them
+  // out, as a partial run's wall time and efficiency say nothing about the strategy.
+  const cut = runs.filter((r) => r.interrupted).length;
+  const drawn = runs.filter((r) => !r.interrupted);
+  if (!drawn.length) return;
   // One line per strategy (and backend, clock), x = the number of lanes the run had.
   const groups = new Map();
-  for (const r of runs) {
+  for (const r of drawn) {
     const k = seriesName(r);
     if (!groups.has(k)) groups.set(k, []);
     groups.get(k).push(r);
   }
-  const xs = [...new Set(runs.map((r) => r.workers))].sort((a, b) => a - b);
+  const xs = [...new Set(drawn.map((r) => r.workers))].sort((a, b) => a - b);
   const col = (field) => [...groups.values()].map((rs) => xs.map((x) => {
     const r = rs.find((q) => q.workers === x);
     return r ? field(r) : null;
@@ -91,16 +99,17 @@ function renderCompare(doc, verdict) {
   const names = [...groups.keys()].map((label) => ({ label }));
   const logX = xs.length > 1 && xs[0] > 0 && xs[xs.length - 1] / xs[0] >= 20;
   const xDistr = { time: false, distr: logX ? 3 : 1 };
-  const walls = runs.map((r) => r.wall_time_s).filter((v) => v > 0);
+  const walls = drawn.map((r) => r.wall_time_s).filter((v) => v > 0);
   const logY = walls.length > 0 && Math.max(...walls) / Math.min(...walls) > 20;
   const charts = el("section", { class: "charts" },
     chartBox("Efficiency (lower bound / wall time) vs workers", "chart-efficiency"),
     chartBox("Wall time vs workers (dashed: lower bound)", "chart-wall"));
   root.append(el("h2", {}, "Against the lower bound"), charts);
+  if (cut) root.append(el("p", { class: "note", id: "interrupted-note" }, cut + " interrupted run" + (cut > 1 ? "s" : "") + " not drawn"));
   ebChart(document.getElementById("chart-efficiency"), "workers", "efficiency (%)", names,
     [xs].concat(col((r) => r.efficiency * 100)),
     { scales: { x: xDistr, y: { range: [0, 100] } } });
-  const bound = xs.map((x) => Math.max(...runs.filter((r) => r.workers === x).map((r) => r.lower_bound_s)));
+  const bound = xs.map((x) => Math.max(...drawn.filter((r) => r.workers === x).map((r) => r.lower_bound_s)));
   ebChart(document.getElementById("chart-wall"), "workers",
     "seconds" + (logY ? ", log scale" : ""),
     names.concat([{ label: "lower bound", dash: [6, 4], stroke: ebCss("--muted") }]),
@@ -127,7 +136,8 @@ function renderVerdict(v) {
   const pct = (v.tolerance * 100).toFixed(2).replace(/\.?0+$/, "");
   box.append(el("b", {}, failed ? "Regression against the baseline" : "No regression against the baseline"),
     " — " + v.regressed.length + " regressed, " + v.improved.length + " improved, " + v.unchanged
-    + " within ±" + pct + "%, " + v.unmatched.length + " without a match");
+    + " within ±" + pct + "%, " + v.unmatched.length + " without a match"
+    + ((v.interrupted || []).length ? ", " + v.interrupted.length + " interrupted (not compared)" : ""));
   const rows = v.regressed.map((d) => ["REGRESSED", d]).concat(v.improved.map((d) => ["improved", d]));
   if (rows.length) {
     box.append(table(["", "run", "wall time (baseline → now)", "efficiency (baseline → now)"],

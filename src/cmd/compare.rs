@@ -49,12 +49,13 @@ queues PREFIX.compare-… and deletes them afterwards. In compare.json broker ru
 --baseline only matches runs of the same backend.
 
 Exit codes: 0 ok; 1 a run failed its ordering check, regressed beyond --max-regression,
-fell below --min-efficiency or gave events up (unless --allow-failures); 2 bad usage or input
-(nothing runs, no file is written); 130 interrupted by Ctrl-C (after the runs so far are
+had no match in --baseline (unless --allow-missing; a baseline matching no run always
+fails), fell below --min-efficiency or gave events up (unless --allow-failures); 2 bad usage
+or input (nothing runs, no file is written); 130 interrupted by Ctrl-C (after the runs so far are
 printed and written).")]
 pub struct Args {
-    /// Events CSV to process, `-` for standard input [default: ./events.csv if it exists, else
-    /// the built-in workload]
+    /// Events CSV to process, `-` for standard input [default: standard input
+    /// when piped or redirected, else ./events.csv if it exists, else the built-in workload]
     #[arg(long, short)]
     pub input: Option<PathBuf>,
     /// Worker counts to sweep, comma-separated: numbers ≥ 1 and/or `auto` (one per account)
@@ -77,9 +78,14 @@ pub struct Args {
     #[arg(long)]
     pub baseline: Option<PathBuf>,
     /// Allowed slowdown against --baseline (wall time up or efficiency down), e.g. 2%, 0.5%
+    /// or 0.02
     #[arg(long, default_value = "2%", requires = "baseline")]
     pub max_regression: Tolerance,
-    /// Fail (exit 1) when any run's efficiency is below this fraction, e.g. 0.9
+    /// Pass although some runs have no match in --baseline (they are listed); a baseline that
+    /// matches no run at all still fails
+    #[arg(long, requires = "baseline")]
+    pub allow_missing: bool,
+    /// Fail (exit 1) when any run's efficiency is below this fraction, e.g. 0.9 or 90%
     #[arg(long)]
     pub min_efficiency: Option<Fraction>,
     /// Print the latency histogram of every run, not only the best and the worst
@@ -150,19 +156,18 @@ impl FromStr for StrategyList {
     }
 }
 
-/// A fraction in (0, 1], e.g. an efficiency floor.
+/// A fraction in (0, 1], e.g. an efficiency floor: `0.9` or `90%`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Fraction(pub f64);
 
 impl FromStr for Fraction {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().parse::<f64>() {
-            Ok(v) if v > 0.0 && v <= 1.0 => Ok(Fraction(v)),
-            _ => Err(format!(
-                "invalid fraction '{s}' (expected a number above 0 and at most 1, e.g. 0.9)"
-            )),
+        let v = crate::report::baseline::parse_share(s, "fraction", "0.9 or 90%")?;
+        if v <= 0.0 {
+            return Err(format!("invalid fraction '{s}': must be above 0"));
         }
+        Ok(Fraction(v))
     }
 }
 
@@ -199,7 +204,11 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     {
         return Err(UsageError(format!("--output-dir {}: is not a folder", dir.display())).into());
     }
-    let workload = super::load_workload(args.input.as_deref(), args.timing.process_time)?;
+    let workload = super::load_workload(
+        args.input.as_deref(),
+        args.timing.process_time,
+        global.quiet,
+    )?;
     if let Some(t) = &target {
         crate::broker::design::preflight(&t.url)?;
     }
@@ -233,7 +242,12 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     if interrupted {
         return Err(crate::error::Interrupted::Sweep(doc.runs.len()).into());
     }
-    verdict(&doc.runs, comparison.as_ref(), args.min_efficiency)?;
+    verdict(
+        &doc.runs,
+        comparison.as_ref(),
+        args.min_efficiency,
+        args.allow_missing,
+    )?;
     let given_up: u64 = doc.runs.iter().map(|r| r.handling.given_up).sum();
     if given_up > 0 && !args.handlers.allow_failures {
         return Err(CheckFailed(format!(
@@ -408,7 +422,7 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Res
             out.write_all(summary::render_histograms(&doc.runs, args.histograms).as_bytes())?;
             if let Some(c) = cmp {
                 writeln!(out)?;
-                out.write_all(c.render(&doc.runs).as_bytes())?;
+                out.write_all(c.render().as_bytes())?;
             }
         }
         Format::Json => {
@@ -416,7 +430,7 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Res
             writeln!(out)?;
             // stdout stays one JSON document; the comparison goes to stderr.
             if let Some(c) = cmp {
-                eprint!("{}", c.render(&doc.runs));
+                eprint!("{}", c.render());
             }
         }
     }
@@ -424,14 +438,20 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Res
     Ok(())
 }
 
-/// Exit 1 on any failed ordering check, regression, or efficiency below the floor.
-fn verdict(runs: &[Report], cmp: Option<&Comparison>, floor: Option<Fraction>) -> Result<()> {
+/// Exit 1 on any failed ordering check, regression, run the baseline could not judge, or
+/// efficiency below the floor.
+fn verdict(
+    runs: &[Report],
+    cmp: Option<&Comparison>,
+    floor: Option<Fraction>,
+    allow_missing: bool,
+) -> Result<()> {
     let mut failures = Vec::new();
     let broken: Vec<String> = runs.iter().filter(|r| !r.passed()).map(run_label).collect();
     if !broken.is_empty() {
         failures.push(format!("ordering check failed: {}", broken.join("; ")));
     }
-    failures.extend(cmp.and_then(Comparison::failure));
+    failures.extend(cmp.map_or_else(Vec::new, |c| c.failures(allow_missing)));
     if let Some(Fraction(min)) = floor {
         let low: Vec<String> = runs
             .iter()
@@ -481,10 +501,16 @@ mod tests {
     }
 
     #[test]
-    fn fractions_are_between_zero_and_one() {
+    fn fractions_are_between_zero_and_one_either_way() {
         assert_eq!("0.9".parse::<Fraction>().unwrap(), Fraction(0.9));
-        for bad in ["0", "1.5", "-0.1", "90%", "x"] {
+        assert_eq!("90%".parse::<Fraction>().unwrap(), Fraction(0.9));
+        assert_eq!("100%".parse::<Fraction>().unwrap(), Fraction(1.0));
+        for bad in ["0", "0%", "1.5", "-0.1", "101%", "x", "90"] {
             assert!(bad.parse::<Fraction>().is_err(), "{bad}");
         }
+        assert!("90"
+            .parse::<Fraction>()
+            .unwrap_err()
+            .contains("did you mean 90%?"));
     }
 }

@@ -74,19 +74,28 @@ use crate::types::Micros;
 use crate::workload::{self, Workload};
 use std::path::Path;
 
-/// The workload a command runs: `--input`, else `./events.csv` when present (what `generate`
-/// writes by default), else the built-in workload.
+/// The workload a command runs: `--input`; else standard input when something is piped or
+/// redirected into it; else `./events.csv` when present (what `generate` writes by default);
+/// else the built-in workload. Unless `quiet`, an input not named by `--input` is announced
+/// on stderr first, so a command never runs a workload the user did not expect in silence.
 pub(crate) fn load_workload(
     input: Option<&Path>,
     process_time: Micros,
+    quiet: bool,
 ) -> anyhow::Result<Workload> {
-    let default = Path::new("events.csv");
-    let path = match input {
-        Some(p) => Some(p),
-        None if default.is_file() => Some(default),
-        None => None,
-    };
-    let mut w = match path {
+    load_workload_with(input, process_time, quiet, true)
+}
+
+/// As [`load_workload`]; `stdin_free` is false when standard input is taken for something
+/// else (`verify --log -`), so it is never read for the events.
+pub(crate) fn load_workload_with(
+    input: Option<&Path>,
+    process_time: Micros,
+    quiet: bool,
+    stdin_free: bool,
+) -> anyhow::Result<Workload> {
+    let path = choose_input(input, stdin_free, quiet)?;
+    let mut w = match path.as_deref() {
         Some(p) => crate::workload::csv::load(p, process_time)?,
         None => workload::generate::build(&workload::generate::builtin_spec(), process_time),
     };
@@ -99,6 +108,54 @@ pub(crate) fn load_workload(
     }
     w.freeze();
     Ok(w)
+}
+
+/// Which input a command reads when `--input` may be missing (see [`load_workload`]); `None`
+/// is the built-in workload.
+fn choose_input(
+    input: Option<&Path>,
+    stdin_free: bool,
+    quiet: bool,
+) -> anyhow::Result<Option<std::path::PathBuf>> {
+    if let Some(p) = input {
+        return Ok(Some(p.to_path_buf()));
+    }
+    let default = Path::new("events.csv");
+    let piped = stdin_free && workload::stdin_is_piped();
+    let (path, note) = if piped {
+        (
+            Some(Path::new("-").to_path_buf()),
+            "reading the events from standard input (piped or redirected; --input FILE reads \
+             a file instead)",
+        )
+    } else if default.is_file() {
+        (
+            Some(default.to_path_buf()),
+            "reading the events from ./events.csv (found in the working directory; --input \
+             FILE to choose another)",
+        )
+    } else {
+        (
+            None,
+            "using the built-in workload (no --input, no ./events.csv, nothing piped in)",
+        )
+    };
+    // Said before waiting for the pipe's first byte, so a pipe that stays open and silent is
+    // no mystery.
+    if !quiet {
+        eprintln!("{note}");
+    }
+    // A pipe whose writer failed must not turn into another workload without a word.
+    if piped && workload::stdin_is_empty().unwrap_or(false) {
+        return Err(UsageError(
+            "no --input given and standard input is empty (piped or redirected, but nothing \
+             came): give --input FILE, pipe a workload in, or redirect </dev/null for the \
+             default input"
+                .into(),
+        )
+        .into());
+    }
+    Ok(path)
 }
 
 /// Refuses broker-only flags given without `--broker`. clap's `requires` cannot: it lets a

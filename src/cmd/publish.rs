@@ -24,8 +24,8 @@ Exit codes: 0 all confirmed, 2 bad usage or input, 3 broker unreachable or a mes
 pub struct Args {
     #[command(flatten)]
     pub queue: crate::cli::QueueArgs,
-    /// Events CSV to publish, `-` for standard input [default: ./events.csv if it exists, else
-    /// the built-in workload]
+    /// Events CSV to publish, `-` for standard input [default: standard input
+    /// when piped or redirected, else ./events.csv if it exists, else the built-in workload]
     #[arg(long, short)]
     pub input: Option<PathBuf>,
     /// Put this processing time into every message (else only a duration_us column is sent,
@@ -44,7 +44,7 @@ pub struct Args {
 
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let fallback = args.process_time.unwrap_or(Micros(1_000_000));
-    let workload = super::load_workload(args.input.as_deref(), fallback)?;
+    let workload = super::load_workload(args.input.as_deref(), fallback, global.quiet)?;
     let with_durations = args.process_time.is_some() || workload.has_per_event_durations();
     let topo = args.queue.topology();
     let rt = crate::engine::runtime()?;

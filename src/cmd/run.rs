@@ -34,8 +34,8 @@ use std::sync::Arc;
 Exit codes: 0 ok, 1 ordering violated or events given up (unless --allow-failures),
 2 bad usage or input, 3 could not complete, 130 interrupted by Ctrl-C (after the partial report).")]
 pub struct Args {
-    /// Events CSV to process, `-` for standard input [default: ./events.csv if it exists, else
-    /// the built-in workload]
+    /// Events CSV to process, `-` for standard input [default: standard input
+    /// when piped or redirected, else ./events.csv if it exists, else the built-in workload]
     #[arg(long, short)]
     pub input: Option<PathBuf>,
     #[command(flatten)]
@@ -122,7 +122,11 @@ fn check_flags(args: &Args) -> Result<()> {
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let plan = args.engine.plan()?;
     check_flags(&args)?;
-    let workload = super::load_workload(args.input.as_deref(), args.engine.timing.process_time)?;
+    let workload = super::load_workload(
+        args.input.as_deref(),
+        args.engine.timing.process_time,
+        global.quiet,
+    )?;
     let info = RunInfo {
         plan,
         clock: args.clock,

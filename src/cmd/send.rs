@@ -31,8 +31,8 @@ pub struct Args {
     /// The server's POST endpoint
     #[arg(long, default_value = "http://127.0.0.1:3910/api")]
     pub url: String,
-    /// Events CSV to send, `-` for standard input [default: ./events.csv if it exists, else
-    /// the built-in workload]
+    /// Events CSV to send, `-` for standard input [default: standard input
+    /// when piped or redirected, else ./events.csv if it exists, else the built-in workload]
     #[arg(long, short)]
     pub input: Option<PathBuf>,
     /// Closed model: accounts sent at the same time (each account's events one after
@@ -76,7 +76,7 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let request = RequestSpec::new(&args.method, &args.url, args.body, args.headers)?;
     super::check_output_paths([args.sent.as_deref()])?;
-    let workload = super::load_workload(args.input.as_deref(), args.process_time)?;
+    let workload = super::load_workload(args.input.as_deref(), args.process_time, global.quiet)?;
     if !global.quiet {
         eprintln!(
             "sending {} events of {} accounts from {} to {}",

@@ -28,9 +28,11 @@ completion order. Times equal at the log's resolution are ordered by line.
 Exit codes: 0 every event processed once, in per-account order; 1 anything lost, duplicated,
 out of order or shorter than its processing time; 2 bad usage or input."#)]
 pub struct Args {
-    /// The workload the system was given (events CSV, as written by `generate`)
+    /// The workload the system was given (events CSV, as written by `generate`; `-`: standard
+    /// input) [default: standard input when piped, else ./events.csv if it exists, else the
+    /// built-in workload, as `send` sends]
     #[arg(long, short)]
-    pub events: PathBuf,
+    pub events: Option<PathBuf>,
     /// The system's processed log: one line per processed event (`-`: standard input)
     #[arg(long, short)]
     pub log: PathBuf,
@@ -66,13 +68,24 @@ fn parse_pattern(s: &str) -> Result<Pattern, String> {
 
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     super::check_output_paths([args.json.as_deref()])?;
-    if crate::workload::is_stdin(&args.events) && crate::workload::is_stdin(&args.log) {
+    let log_stdin = crate::workload::is_stdin(&args.log);
+    if args
+        .events
+        .as_deref()
+        .is_some_and(crate::workload::is_stdin)
+        && log_stdin
+    {
         return Err(crate::error::UsageError(
             "--events - and --log - cannot both read standard input".into(),
         )
         .into());
     }
-    let workload = super::load_workload(Some(&args.events), args.process_time)?;
+    let workload = super::load_workload_with(
+        args.events.as_deref(),
+        args.process_time,
+        global.quiet,
+        !log_stdin,
+    )?;
     let spec = LogSpec {
         pattern: args.log_pattern,
         time: args.time_format,

@@ -127,6 +127,21 @@ impl Records {
         Micros(self.arrival.as_ref().map_or(0, |a| a[e.0 as usize]))
     }
 
+    /// True when events arrived over time (a live run): each has its own arrival.
+    pub fn has_arrivals(&self) -> bool {
+        self.arrival.is_some()
+    }
+
+    /// The earliest arrival (0 in batch runs and when nothing arrived).
+    pub fn first_arrival(&self) -> Micros {
+        Micros(
+            self.arrival
+                .as_ref()
+                .and_then(|a| a.iter().copied().min())
+                .unwrap_or(0),
+        )
+    }
+
     /// Start and end times of the events that ran, for sweeps over the timeline.
     pub fn spans(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         (0..self.start.len())

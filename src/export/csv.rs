@@ -68,7 +68,12 @@ fn row(r: &Report) -> Vec<String> {
         r.total_work_s.to_string(),
         r.lower_bound_s.to_string(),
         r.wall_time_s.to_string(),
-        r.efficiency.to_string(),
+        // Empty, as compare.json's null: an interrupted run has no efficiency to compare.
+        if r.interrupted {
+            String::new()
+        } else {
+            r.efficiency.to_string()
+        },
         r.throughput_eps.to_string(),
         r.ordering_violations.to_string(),
         r.unprocessed.to_string(),

@@ -71,6 +71,7 @@ fn verdict_json(c: &Comparison) -> Value {
         "improved": c.improved.iter().map(delta).collect::<Vec<_>>(),
         "unchanged": c.unchanged,
         "unmatched": c.unmatched,
+        "interrupted": c.interrupted,
     })
 }
 

@@ -2,7 +2,7 @@
 
 use super::Exporter;
 use crate::engine::Strategy;
-use crate::report::summary::{ordering_cell, workers_cell, PER_ACCOUNT_NOTE};
+use crate::report::summary::{efficiency_cell, ordering_cell, workers_cell, PER_ACCOUNT_NOTE};
 use crate::report::sweep::CompareDoc;
 use crate::report::Report;
 use crate::types::Micros;
@@ -42,7 +42,7 @@ fn row(r: &Report) -> String {
         workers_cell(r),
         format!("{:.3}", r.wall_time_s),
         format!("{:.3}", r.lower_bound_s),
-        format!("{:.2}%", r.efficiency * 100.0),
+        efficiency_cell(r),
         Micros(r.latency_us.p50).to_string(),
         Micros(r.latency_us.p99).to_string(),
         ordering_cell(r),

@@ -81,9 +81,15 @@ fn short(v: f64) -> String {
 }
 
 fn title(doc: &CompareDoc) -> String {
+    // An interrupted run's wall time is that of a partial run: it is not drawn, and said so.
+    let cut = doc.runs.iter().filter(|r| r.interrupted).count();
+    let cut = match cut {
+        0 => String::new(),
+        n => format!(" ({n} interrupted, not drawn)"),
+    };
     match doc.runs.first() {
         Some(r) => format!(
-            "Wall time vs workers: {} events, {} accounts, {} per event, {} clock",
+            "Wall time vs workers: {} events, {} accounts, {} per event, {} clock{cut}",
             r.events,
             r.accounts,
             Micros((r.process_time_s * 1e6).round() as u64),
@@ -103,7 +109,7 @@ impl Exporter for Svg {
         {
             let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
             root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
-            let runs: Vec<&Report> = doc.runs.iter().collect();
+            let runs: Vec<&Report> = doc.runs.iter().filter(|r| !r.interrupted).collect();
             let (x0, x1, _) = span(runs.iter().map(|r| r.workers.max(1) as f64));
             let (x0, x1) = (x0.max(0.5), x1.max(2.0));
             let ys = runs.iter().flat_map(|r| [r.wall_time_s, r.lower_bound_s]);
@@ -171,7 +177,7 @@ where
             let runs: Vec<&Report> = doc
                 .runs
                 .iter()
-                .filter(|r| r.strategy == s && r.backend == backend)
+                .filter(|r| r.strategy == s && r.backend == backend && !r.interrupted)
                 .collect();
             if !runs.is_empty() {
                 draw_strategy(&mut chart, s, backend, &series(&runs, |r| r.wall_time_s))?;
@@ -179,14 +185,14 @@ where
         }
     }
     // The bound goes on top: the best strategies run exactly on it.
-    let all: Vec<&Report> = doc.runs.iter().collect();
+    let all: Vec<&Report> = doc.runs.iter().filter(|r| !r.interrupted).collect();
     let bound = series(&all, |r| r.lower_bound_s);
     let grey = RGBColor(40, 40, 40);
     chart
         .draw_series(DashedLineSeries::new(bound, 10, 6, grey.stroke_width(2)))?
         .label("lower bound")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(2)));
-    if let Some(auto) = doc.runs.iter().find(|r| r.workers_requested == "auto") {
+    if let Some(auto) = all.iter().find(|r| r.workers_requested == "auto") {
         let at = (
             auto.workers.max(1) as f64,
             auto.lower_bound_s.max(f64::MIN_POSITIVE),

@@ -93,6 +93,11 @@ pub struct Findings {
     /// The shape of the events the log shows, when some were lost: the efficiency is judged
     /// against the bound of the work that was done, as `run` does.
     pub done: Option<Shape>,
+    /// With `--sent` and unix times: each event's acceptance, µs after the first one (0 for an
+    /// event `--sent` does not list), for the bound over arrivals.
+    pub arrival_us: Option<Vec<u64>>,
+    /// Per event, whether the log shows it (filled with `arrival_us`).
+    pub logged: Vec<bool>,
 }
 
 impl<'w> Judge<'w> {
@@ -284,6 +289,17 @@ impl<'w> Judge<'w> {
             .flatten();
         let first = first_accept.or_else(|| seen().filter_map(began).min());
         let last = seen().filter_map(done).max();
+        if let Some(origin) = first_accept {
+            let since = |t: i64| {
+                if t == NONE {
+                    0
+                } else {
+                    t.saturating_sub(origin).max(0)
+                }
+            };
+            f.arrival_us = Some(self.accepted.iter().map(|&t| since(t) as u64).collect());
+            f.logged = self.line.iter().map(|&l| l != 0).collect();
+        }
         if let (Some(a), Some(b)) = (first, last) {
             f.wall_us = Some(b.saturating_sub(a).max(0) as u64);
             let from = match (first_accept, log.has_start) {

@@ -9,11 +9,12 @@ pub mod foreign_log;
 pub(crate) mod sent;
 pub(crate) mod time;
 
-use crate::engine::bound::lower_bound;
+use crate::engine::bound::{lower_bound, lower_bound_over_arrivals};
 use crate::engine::{ClockKind, Strategy};
 use crate::report::external::External;
-use crate::report::Backend;
 use crate::report::Report;
+use crate::report::{Backend, TimingBasis};
+use crate::types::Micros;
 use crate::workload::Workload;
 use anyhow::Result;
 use check::{Findings, Judge};
@@ -56,12 +57,7 @@ pub(crate) fn report(
         }
         l.max(f.max_in_flight)
     });
-    let bound = lower_bound(&shape, lanes).as_secs_f64();
-    // Lost events did no work; the whole workload's bound would put the efficiency above 100%.
-    let done_bound = f
-        .done
-        .as_ref()
-        .map_or(bound, |done| lower_bound(done, lanes).as_secs_f64());
+    let (bound, done_bound, timing) = bounds(w, &f, lanes);
     let wall_s = f.wall_us.map_or(0.0, |us| us as f64 / 1e6);
     let external = external(&mut f, log);
     let process_time = shape.process_time_s();
@@ -81,6 +77,7 @@ pub(crate) fn report(
         longest_chain: shape.longest_chain,
         total_work_s: shape.total_work.as_secs_f64(),
         lower_bound_s: bound,
+        timing_basis: timing,
         wall_time_s: wall_s,
         efficiency: if wall_s > 0.0 {
             done_bound / wall_s
@@ -111,6 +108,30 @@ pub(crate) fn report(
         queue: None,
         external: Some(external),
     }
+}
+
+/// The bound of the whole workload and of the events the log shows (lost events did no work;
+/// the whole workload's bound would put the efficiency above 100%). With `--sent` acceptance
+/// times, no event can start before it was accepted, and the wall time starts at the first.
+fn bounds(w: &Workload, f: &Findings, lanes: Option<u64>) -> (f64, f64, TimingBasis) {
+    let Some(at) = &f.arrival_us else {
+        let bound = lower_bound(&w.shape(), lanes).as_secs_f64();
+        let done = f
+            .done
+            .as_ref()
+            .map_or(bound, |done| lower_bound(done, lanes).as_secs_f64());
+        return (bound, done, TimingBasis::Batch);
+    };
+    let arrival = |e: crate::types::EventIdx| Micros(at[e.0 as usize]);
+    let bound = lower_bound_over_arrivals(w, lanes, arrival, |_| true).as_secs_f64();
+    let done = match f.done {
+        Some(_) => {
+            let logged = |e: crate::types::EventIdx| f.logged[e.0 as usize];
+            lower_bound_over_arrivals(w, lanes, arrival, logged).as_secs_f64()
+        }
+        None => bound,
+    };
+    (bound, done, TimingBasis::Arrivals)
 }
 
 /// What only a judged log has: how it was read, what it lacked, how exact its times are.
@@ -211,6 +232,39 @@ mod tests {
         // Only the first event of the 3 s chain ran, in 1 s: the work done had a 1 s floor.
         let (r, _) = judged(&w, "event_id,account_id,start,end\n1,1,100,101\n", None);
         assert_eq!((r.unprocessed, r.lower_bound_s), (2, 3.0));
+        assert!((r.efficiency - 1.0).abs() < 1e-9, "{}", r.efficiency);
+    }
+
+    #[test]
+    fn with_sent_times_the_bound_knows_when_events_were_accepted() {
+        let mut w = Workload::new(Source::Live("t".into()), Micros(1_000_000));
+        for id in 1..=2 {
+            w.push(EventId(id), AccountId(1), None);
+        }
+        // Accepted at T + 100 s and T + 105 s (unix seconds), each run at once for its 1 s:
+        // the system kept up.
+        let s = 1_000_000i64;
+        let t = 1_700_000_000i64;
+        let text = format!(
+            "event_id,account_id,start,end\n1,1,{},{}\n2,1,{},{}\n",
+            t + 100,
+            t + 101,
+            t + 105,
+            t + 106
+        );
+        let spec = LogSpec {
+            pattern: None,
+            time: "unix".parse().unwrap(),
+        };
+        let mut judge = Judge::new(&w);
+        let summary =
+            foreign_log::read_bytes(text.as_bytes(), Path::new("l"), &spec, |e| judge.add(e))
+                .unwrap();
+        judge.accepted(&[(1, (t + 100) * s), (2, (t + 105) * s)]);
+        let r = report(&w, judge.finish(&summary), &summary, None);
+        // Wall 6 s from the first acceptance; the bound is 105 + 1 − 100 = 6 s, not 2 s.
+        assert_eq!(r.timing_basis, TimingBasis::Arrivals);
+        assert_eq!((r.wall_time_s, r.lower_bound_s), (6.0, 6.0));
         assert!((r.efficiency - 1.0).abs() < 1e-9, "{}", r.efficiency);
     }
 }

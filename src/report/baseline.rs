@@ -9,7 +9,34 @@ use std::collections::HashMap;
 use std::fmt::{self, Write};
 use std::str::FromStr;
 
-/// An allowed regression, parsed from `2%`, `0.5%`, `10%` (a percentage from 0 to 100).
+/// A share written either way: `90%` or `0.9`. `what` and `example` name the flag's meaning
+/// in the error; a bare number above 1 is refused with the percentage it probably meant.
+pub(crate) fn parse_share(s: &str, what: &str, example: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, percent) = match t.strip_suffix('%') {
+        Some(n) => (n.trim(), true),
+        None => (t, false),
+    };
+    let v: f64 = num
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| format!("invalid {what} '{s}' (expected e.g. {example})"))?;
+    let v = if percent { v / 100.0 } else { v };
+    if !(0.0..=1.0).contains(&v) {
+        let hint = if !percent && v > 1.0 && v <= 100.0 {
+            format!(" (did you mean {v}%?)")
+        } else {
+            String::new()
+        };
+        return Err(format!(
+            "invalid {what} '{s}': must be between 0 and 1, or 0% and 100%{hint}"
+        ));
+    }
+    Ok(v)
+}
+
+/// An allowed regression: `2%`, `0.5%`, or the same as a fraction, `0.02`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tolerance(f64);
 
@@ -36,13 +63,7 @@ impl FromStr for Tolerance {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("invalid percentage '{s}' (expected e.g. 2%, 0.5%, 10%)");
-        let num = s.trim().strip_suffix('%').ok_or_else(bad)?;
-        let v: f64 = num.trim().parse().map_err(|_| bad())?;
-        if !(0.0..=100.0).contains(&v) {
-            return Err(format!("percentage '{s}' must be between 0% and 100%"));
-        }
-        Ok(Tolerance(v / 100.0))
+        parse_share(s, "percentage", "2%, 0.5%, 10% or 0.02").map(Tolerance)
     }
 }
 
@@ -110,21 +131,34 @@ pub(crate) struct Comparison {
     pub unchanged: usize,
     /// Runs of this sweep that the baseline has no match for.
     pub unmatched: Vec<String>,
+    /// Runs of this sweep that were interrupted: a partial run is never compared.
+    pub interrupted: Vec<String>,
     /// Workload fingerprints of the baseline, shown when nothing matched.
     pub baseline_fingerprints: Vec<String>,
+    /// Why nothing matched (set only when no run did): another workload, or other runs.
+    pub nothing_matched: Option<String>,
 }
 
 impl Comparison {
     /// Matches every run with the baseline's run of the same key and sorts it by its change.
     pub(crate) fn of(baseline: &CompareDoc, runs: &[Report], tolerance: Tolerance) -> Comparison {
         let tol = tolerance.fraction();
-        let base: HashMap<RunKey, &Report> =
-            baseline.runs.iter().map(|r| (RunKey::of(r), r)).collect();
+        // A baseline's interrupted run has no efficiency and a partial wall time: no match.
+        let base: HashMap<RunKey, &Report> = baseline
+            .runs
+            .iter()
+            .filter(|r| !r.interrupted)
+            .map(|r| (RunKey::of(r), r))
+            .collect();
         let mut c = Comparison {
             tolerance: tol,
             ..Comparison::default()
         };
         for r in runs {
+            if r.interrupted {
+                c.interrupted.push(run_label(r));
+                continue;
+            }
             let Some(b) = base.get(&RunKey::of(r)) else {
                 c.unmatched.push(run_label(r));
                 continue;
@@ -154,11 +188,38 @@ impl Comparison {
         prints.sort();
         prints.dedup();
         c.baseline_fingerprints = prints;
+        if c.matched() == 0 && !c.unmatched.is_empty() {
+            let print = runs
+                .iter()
+                .find(|r| !r.interrupted)
+                .map(|r| &r.workload_fingerprint);
+            c.nothing_matched = print.map(|p| c.why_nothing_matched(p));
+        }
         c
     }
 
+    /// Runs that had a baseline run to compare with.
+    pub(crate) fn matched(&self) -> usize {
+        self.regressed.len() + self.improved.len() + self.unchanged
+    }
+
+    fn why_nothing_matched(&self, print: &str) -> String {
+        if self.baseline_fingerprints.iter().any(|p| p == print) {
+            format!(
+                "the baseline ran this workload ({print}) but none of these strategy × workers × \
+                 clock runs (same --strategies, --workers, --clock?)"
+            )
+        } else {
+            format!(
+                "this workload's fingerprint is {print}, the baseline's {} (another input or \
+                 --process-time?)",
+                self.baseline_fingerprints.join(", ")
+            )
+        }
+    }
+
     /// The human summary: every regression and improvement, and what had no match.
-    pub(crate) fn render(&self, runs: &[Report]) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut o = String::new();
         let pct = self.tolerance * 100.0;
         let _ = writeln!(
@@ -178,40 +239,43 @@ impl Comparison {
         for label in &self.unmatched {
             let _ = writeln!(o, "  no match   {label}");
         }
-        let matched = self.regressed.len() + self.improved.len() + self.unchanged;
-        if matched == 0 && !runs.is_empty() {
-            let print = &runs[0].workload_fingerprint;
-            let _ = if self.baseline_fingerprints.contains(print) {
-                writeln!(
-                    o,
-                    "  warning: nothing matched; the baseline ran this workload ({print}) but none \
-                     of these strategy × workers × clock runs (same --strategies, --workers, \
-                     --clock?)"
-                )
-            } else {
-                writeln!(
-                    o,
-                    "  warning: nothing matched; this workload's fingerprint is {print}, the \
-                     baseline's {} (another input or --process-time?)",
-                    self.baseline_fingerprints.join(", ")
-                )
-            };
+        for label in &self.interrupted {
+            let _ = writeln!(o, "  interrupted {label}: not compared");
+        }
+        if let Some(why) = &self.nothing_matched {
+            let _ = writeln!(o, "  nothing matched: {why}");
         }
         o
     }
 
-    /// The exit-1 message naming every regressed run, if any regressed.
-    pub(crate) fn failure(&self) -> Option<String> {
-        if self.regressed.is_empty() {
-            return None;
+    /// The exit-1 messages: every regressed run; a baseline that matched no run (a gate that
+    /// compared nothing has not passed); runs without a match, unless `allow_missing`.
+    pub(crate) fn failures(&self, allow_missing: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.regressed.is_empty() {
+            let names: Vec<&str> = self.regressed.iter().map(|d| d.label.as_str()).collect();
+            out.push(format!(
+                "{} run(s) regressed beyond {}% against the baseline: {}",
+                names.len(),
+                self.tolerance * 100.0,
+                names.join("; ")
+            ));
         }
-        let names: Vec<&str> = self.regressed.iter().map(|d| d.label.as_str()).collect();
-        Some(format!(
-            "{} run(s) regressed beyond {}% against the baseline: {}",
-            names.len(),
-            self.tolerance * 100.0,
-            names.join("; ")
-        ))
+        if let Some(why) = &self.nothing_matched {
+            out.push(format!(
+                "the baseline matched none of the {} runs, so nothing was compared: {why}",
+                self.unmatched.len()
+            ));
+        } else if !self.unmatched.is_empty() && !allow_missing {
+            out.push(format!(
+                "{} of {} runs have no match in the baseline and were not compared: {} \
+                 (--allow-missing to accept)",
+                self.unmatched.len(),
+                self.unmatched.len() + self.matched(),
+                self.unmatched.join("; ")
+            ));
+        }
+        out
     }
 }
 
@@ -223,13 +287,18 @@ mod tests {
     use crate::report::Design;
 
     #[test]
-    fn tolerance_parses_percentages_only() {
+    fn tolerance_parses_percentages_and_fractions() {
         assert_eq!("2%".parse::<Tolerance>().unwrap().fraction(), 0.02);
         assert_eq!("0.5%".parse::<Tolerance>().unwrap().fraction(), 0.005);
         assert_eq!("10%".parse::<Tolerance>().unwrap().fraction(), 0.1);
-        for bad in ["2", "-1%", "101%", "x%", "", "nan%"] {
+        assert_eq!("0.02".parse::<Tolerance>().unwrap().fraction(), 0.02);
+        assert_eq!("0".parse::<Tolerance>().unwrap().fraction(), 0.0);
+        for bad in ["-1%", "101%", "x%", "", "nan%", "1.5", "inf"] {
             assert!(bad.parse::<Tolerance>().is_err(), "{bad}");
         }
+        // A bare 2 is 200%: refused, with the percentage it probably meant.
+        let err = "2".parse::<Tolerance>().unwrap_err();
+        assert!(err.contains("did you mean 2%?"), "{err}");
     }
 
     #[test]
@@ -244,19 +313,66 @@ mod tests {
         assert_eq!(c.regressed.len(), 1, "{c:?}");
         assert_eq!(c.improved.len(), 1);
         assert_eq!(c.unchanged, 2);
-        let msg = c.failure().unwrap();
+        let msg = c.failures(false).join("\n");
         assert!(msg.contains(&run_label(&runs[0])), "{msg}");
     }
 
     #[test]
-    fn other_workloads_are_listed_not_failed() {
+    fn interrupted_runs_are_never_compared_on_either_side() {
+        let mut base = doc();
+        // A baseline row that was interrupted would make any complete run look faster.
+        base.runs[0].interrupted = true;
+        base.runs[0].wall_time_s = 1.0;
+        let mut runs = doc().runs;
+        // And an interrupted run now would look like a regression (or an improvement).
+        runs[1].interrupted = true;
+        runs[1].wall_time_s *= 10.0;
+        let c = Comparison::of(&base, &runs, Tolerance::default());
+        assert!(c.failures(true).is_empty(), "{c:?}");
+        assert_eq!(c.interrupted, vec![run_label(&runs[1])]);
+        assert_eq!(c.unmatched, vec![run_label(&runs[0])]);
+        assert_eq!(c.unchanged, runs.len() - 2);
+        assert!(c.render().contains("interrupted"), "{}", c.render());
+    }
+
+    #[test]
+    fn a_baseline_of_another_workload_fails_and_says_why() {
         let base = doc();
         let mut other = report(Strategy::Optimal, "10", 5.0, 5.0);
         other.workload_fingerprint = "ffffffffffffffff".into();
         let c = Comparison::of(&base, &[other.clone()], Tolerance::default());
-        assert!(c.failure().is_none());
+        // A gate that compared nothing has not passed, --allow-missing or not.
+        let failed = c.failures(true);
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(
+            failed[0].contains("matched none of the 1 runs"),
+            "{failed:?}"
+        );
+        assert!(
+            failed[0].contains("fingerprint is ffffffffffffffff"),
+            "{failed:?}"
+        );
         assert_eq!(c.unmatched.len(), 1);
-        assert!(c.render(&[other]).contains("nothing matched"));
+        assert!(c.render().contains("nothing matched"));
+    }
+
+    #[test]
+    fn runs_without_a_match_fail_unless_allowed() {
+        let base = doc();
+        let mut runs = base.runs.clone();
+        let mut extra = runs[0].clone();
+        extra.workers_requested = "7".into();
+        runs.push(extra.clone());
+        let c = Comparison::of(&base, &runs, Tolerance::default());
+        let failed = c.failures(false);
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(
+            failed[0].contains("1 of 5 runs have no match"),
+            "{failed:?}"
+        );
+        assert!(failed[0].contains(&run_label(&extra)), "{failed:?}");
+        assert!(failed[0].contains("--allow-missing"), "{failed:?}");
+        assert!(c.failures(true).is_empty());
     }
 
     #[test]
@@ -267,8 +383,9 @@ mod tests {
         other.workers_requested = "7".into();
         let c = Comparison::of(&base, &[other.clone()], Tolerance::default());
         assert_eq!(c.unmatched.len(), 1, "{c:?}");
-        let text = c.render(&[other]);
+        let text = c.render();
         assert!(text.contains("the baseline ran this workload"), "{text}");
+        assert!(c.failures(true)[0].contains("the baseline ran this workload"));
         assert!(!text.contains("another input"), "{text}");
     }
 
@@ -279,7 +396,7 @@ mod tests {
         runs[0].backend = Backend::Broker(Design::Original);
         runs[0].wall_time_s *= 10.0;
         let c = Comparison::of(&base, &runs, Tolerance::default());
-        assert!(c.failure().is_none(), "{c:?}");
+        assert!(c.failures(true).is_empty(), "{c:?}");
         assert_eq!(c.unmatched, vec![run_label(&runs[0])]);
         assert!(c.unmatched[0].ends_with("broker-original"), "{c:?}");
         assert_eq!(workers_cell(&runs[0]), "2 (RabbitMQ, original)");

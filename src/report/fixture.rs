@@ -26,6 +26,7 @@ pub(crate) fn report(strategy: Strategy, workers: &str, bound: f64, wall: f64) -
         longest_chain: 8,
         total_work_s: 20.0,
         lower_bound_s: bound,
+        timing_basis: super::TimingBasis::Batch,
         wall_time_s: wall,
         efficiency: bound / wall,
         throughput_eps: 20.0 / wall,

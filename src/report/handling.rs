@@ -17,6 +17,19 @@ pub enum BoundBasis {
     Measured,
 }
 
+/// When the events were there to be processed, as the wall time and the bound count it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimingBasis {
+    /// Every event was queued when the run began (time 0): `run` and `compare` on a loaded
+    /// workload.
+    #[default]
+    Batch,
+    /// Events arrived over time (live runs): the wall time runs from the first arrival and
+    /// the bound lets no event start before its own arrival.
+    Arrivals,
+}
+
 /// How events were processed, and how that went.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

@@ -16,7 +16,7 @@ pub(crate) mod sweep;
 pub(crate) mod table;
 pub(crate) mod usage;
 
-use crate::engine::bound::lower_bound;
+use crate::engine::bound::{lower_bound, lower_bound_over_arrivals};
 use crate::engine::order_check::{self, OrderCheck};
 use crate::engine::record::Execution;
 use crate::engine::timer::TimerMode;
@@ -25,7 +25,7 @@ use crate::error::CheckFailed;
 use crate::workload::Workload;
 use anyhow::Result;
 pub(crate) use backend::{Backend, Design};
-pub(crate) use handling::{BoundBasis, Handling};
+pub(crate) use handling::{BoundBasis, Handling, TimingBasis};
 pub(crate) use print::print_report;
 use serde::{Deserialize, Serialize};
 use stats::{Distribution, Percentiles};
@@ -57,8 +57,14 @@ pub struct Report {
     pub longest_chain: u64,
     pub total_work_s: f64,
     pub lower_bound_s: f64,
+    /// `batch` (every event there at time 0) or `arrivals` (live runs: from the first arrival,
+    /// and no event can start before it arrived); see docs/REPORT.md.
+    #[serde(default)]
+    pub timing_basis: TimingBasis,
     pub wall_time_s: f64,
-    /// `lower_bound_s / wall_time_s` (1.0 when the wall time is zero).
+    /// `lower_bound_s / wall_time_s` (1.0 when the wall time is zero). `null` in compare.json
+    /// for an interrupted run, read back as 0 (an interrupted run is never compared).
+    #[serde(deserialize_with = "null_as_zero")]
     pub efficiency: f64,
     /// Processed events per second of wall time (0 when the wall time is zero).
     pub throughput_eps: f64,
@@ -121,19 +127,11 @@ impl Report {
     pub fn build(w: &Workload, info: RunInfo, exec: &Execution, v: &OrderCheck) -> Report {
         let shape = w.shape();
         let lanes = info.plan.lanes(shape.accounts);
-        let bound = lower_bound(&shape, lanes);
         let (latency, overshoot, took) = distributions(w, exec);
         let ran = shape.events - v.unprocessed;
-        let wall = exec.wall.as_secs_f64();
-        let bound_s = bound.as_secs_f64();
-        // A run that stopped early is measured against the bound of what it did run: the whole
-        // workload's bound would put it above 100%.
-        let ran_bound_s = if v.unprocessed > 0 {
-            let done = w.shape_of(|e| exec.records.get(e).is_some());
-            lower_bound(&done, lanes).as_secs_f64()
-        } else {
-            bound_s
-        };
+        let bounds = Bounds::of(w, lanes, exec, v.unprocessed > 0);
+        let wall = exec.wall.saturating_sub(bounds.origin).as_secs_f64();
+        let (bound_s, ran_bound_s) = (bounds.all.as_secs_f64(), bounds.ran.as_secs_f64());
         let process_time = shape.process_time_s();
         Report {
             eventbench_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -155,6 +153,7 @@ impl Report {
             longest_chain: shape.longest_chain,
             total_work_s: shape.total_work.as_secs_f64(),
             lower_bound_s: bound_s,
+            timing_basis: bounds.basis,
             wall_time_s: wall,
             efficiency: if wall > 0.0 { ran_bound_s / wall } else { 1.0 },
             throughput_eps: if wall > 0.0 { ran as f64 / wall } else { 0.0 },
@@ -251,6 +250,57 @@ impl Report {
         report.max_in_flight = order_check::max_in_flight(exec.records);
         Ok(report)
     }
+}
+
+/// A run's lower bounds and where its wall time starts.
+struct Bounds {
+    basis: TimingBasis,
+    /// Time zero of the wall time: 0 for a batch, the first arrival for a live run.
+    origin: crate::types::Micros,
+    /// The bound of the whole workload, from `origin`.
+    all: crate::types::Micros,
+    /// The bound of the events that ran: a run that stopped early is measured against it, as
+    /// the whole workload's bound would put it above 100%.
+    ran: crate::types::Micros,
+}
+
+impl Bounds {
+    fn of(w: &Workload, lanes: Option<u64>, exec: &Execution, partial: bool) -> Bounds {
+        let records = &exec.records;
+        let ran = |e| records.get(e).is_some();
+        if !records.has_arrivals() {
+            let all = lower_bound(&w.shape(), lanes);
+            let done = if partial {
+                lower_bound(&w.shape_of(ran), lanes)
+            } else {
+                all
+            };
+            return Bounds {
+                basis: TimingBasis::Batch,
+                origin: crate::types::Micros::ZERO,
+                all,
+                ran: done,
+            };
+        }
+        let origin = records.first_arrival();
+        let at = |e| records.arrival_of(e);
+        let all = lower_bound_over_arrivals(w, lanes, at, |_| true).saturating_sub(origin);
+        let done = if partial {
+            lower_bound_over_arrivals(w, lanes, at, ran).saturating_sub(origin)
+        } else {
+            all
+        };
+        Bounds {
+            basis: TimingBasis::Arrivals,
+            origin,
+            all,
+            ran: done,
+        }
+    }
+}
+
+fn null_as_zero<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(0.0))
 }
 
 /// Latency, overshoot and handler time (start to end) of every event that ran.

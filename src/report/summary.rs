@@ -34,6 +34,16 @@ pub(crate) fn ordering_cell(r: &Report) -> String {
     }
 }
 
+/// The `efficiency` cell: a percentage, or `interrupted` for a run that stopped early (its
+/// efficiency would compare a partial run with complete ones).
+pub(crate) fn efficiency_cell(r: &Report) -> String {
+    if r.interrupted {
+        "interrupted".into()
+    } else {
+        format!("{:.2}%", r.efficiency * 100.0)
+    }
+}
+
 /// The sweep as one aligned table.
 pub(crate) fn render_table(runs: &[Report]) -> String {
     let header = [
@@ -54,7 +64,7 @@ pub(crate) fn render_table(runs: &[Report]) -> String {
                 workers_cell(r),
                 format!("{:.3} s", r.wall_time_s),
                 format!("{:.3} s", r.lower_bound_s),
-                format!("{:.2}%", r.efficiency * 100.0),
+                efficiency_cell(r),
                 Micros(r.latency_us.p50).to_string(),
                 Micros(r.latency_us.p99).to_string(),
                 ordering_cell(r),
@@ -100,7 +110,12 @@ pub(crate) fn histogram_picks(runs: &[Report], all: bool) -> Vec<(usize, &'stati
             .total_cmp(&b.1.efficiency)
             .then(b.1.wall_time_s.total_cmp(&a.1.wall_time_s))
     };
-    let indexed: Vec<(usize, &Report)> = runs.iter().enumerate().collect();
+    // An interrupted run is neither the best nor the worst: it did not finish.
+    let indexed: Vec<(usize, &Report)> = runs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.interrupted)
+        .collect();
     let best = indexed.iter().max_by(by_eff).map(|x| x.0);
     let worst = indexed.iter().min_by(by_eff).map(|x| x.0);
     match (best, worst) {
@@ -125,10 +140,10 @@ pub(crate) fn render_histograms(runs: &[Report], all: bool) -> String {
         };
         let _ = writeln!(
             o,
-            "\nlatency (queue entry to done), {} strategy, {} workers{tag}: efficiency {:.2}%",
+            "\nlatency (queue entry to done), {} strategy, {} workers{tag}: efficiency {}",
             r.strategy,
             workers_cell(r).trim_end_matches('*'),
-            r.efficiency * 100.0
+            efficiency_cell(r)
         );
         o.push_str(&render_histogram(&r.latency_histogram, 40, |v| {
             Micros(v).to_string()
@@ -150,5 +165,20 @@ mod tests {
         assert_eq!(histogram_picks(&runs, true).len(), runs.len());
         let table = render_table(&runs);
         assert_eq!(table.lines().count(), runs.len() + 2, "{table}");
+    }
+
+    #[test]
+    fn an_interrupted_run_is_marked_and_never_picked() {
+        let mut runs = doc().runs;
+        // Run 0 (sharded, 62.5%) would be the worst; interrupted, it is left out.
+        runs[0].interrupted = true;
+        let picks = histogram_picks(&runs, false);
+        assert!(picks.iter().all(|&(i, _)| i != 0), "{picks:?}");
+        let table = render_table(&runs);
+        let first = table.lines().nth(1).unwrap();
+        assert!(
+            first.contains("interrupted") && !first.contains('%'),
+            "{table}"
+        );
     }
 }

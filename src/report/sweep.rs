@@ -6,11 +6,35 @@ use crate::error::UsageError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The `compare.json` document: every run of one sweep.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The `compare.json` document: every run of one sweep. An interrupted run's `efficiency` is
+/// written as `null`: it stopped early, so it has none to compare (docs/REPORT.md).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub(crate) struct CompareDoc {
     pub eventbench_version: String,
     pub runs: Vec<Report>,
+}
+
+impl Serialize for CompareDoc {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            eventbench_version: &'a str,
+            runs: Vec<serde_json::Value>,
+        }
+        let mut runs = Vec::with_capacity(self.runs.len());
+        for r in &self.runs {
+            let mut v = serde_json::to_value(r).map_err(serde::ser::Error::custom)?;
+            if r.interrupted {
+                v["efficiency"] = serde_json::Value::Null;
+            }
+            runs.push(v);
+        }
+        Doc {
+            eventbench_version: &self.eventbench_version,
+            runs,
+        }
+        .serialize(s)
+    }
 }
 
 impl CompareDoc {
@@ -72,5 +96,17 @@ mod tests {
         assert!(err.0.contains("not a compare output"), "{}", err.0);
         std::fs::write(&path, serde_json::to_string(&doc()).unwrap()).unwrap();
         assert_eq!(CompareDoc::load_baseline(&path).unwrap(), doc());
+    }
+
+    #[test]
+    fn an_interrupted_run_has_no_efficiency_and_reads_back() {
+        let mut d = doc();
+        d.runs[1].interrupted = true;
+        let json = serde_json::to_value(&d).unwrap();
+        assert!(json["runs"][1]["efficiency"].is_null(), "{json}");
+        assert!(json["runs"][0]["efficiency"].is_f64());
+        let back: CompareDoc = serde_json::from_value(json).unwrap();
+        assert!(back.runs[1].interrupted);
+        assert_eq!(back.runs[1].efficiency, 0.0);
     }
 }

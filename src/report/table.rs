@@ -154,8 +154,13 @@ fn wall_line(r: &Report) -> String {
     } else {
         String::new()
     };
+    // A live run's figures count from the first arrival, not from when it started listening.
+    let from = match r.timing_basis {
+        super::TimingBasis::Arrivals => " from the first arrival",
+        super::TimingBasis::Batch => "",
+    };
     format!(
-        "wall time    {}   lower bound {}   efficiency {:.2}%{partial}",
+        "wall time    {}{from}   lower bound {}   efficiency {:.2}%{partial}",
         wall(r),
         secs(r.lower_bound_s),
         r.efficiency * 100.0

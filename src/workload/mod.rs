@@ -22,6 +22,35 @@ pub fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
+/// True when standard input carries data a command could read in place of `--input`: a pipe
+/// (`generate --output - | eventbench run`) or a redirected file (`eventbench run < e.csv`).
+/// A terminal, `/dev/null` (a character device) or a closed standard input is not.
+pub fn stdin_is_piped() -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::FileTypeExt;
+        let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() else {
+            return false;
+        };
+        let Ok(meta) = std::fs::File::from(fd).metadata() else {
+            return false;
+        };
+        meta.file_type().is_fifo() || meta.is_file()
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+/// True when standard input has nothing to read (waits for the first byte or the end; what
+/// it reads stays buffered for the loader).
+pub fn stdin_is_empty() -> std::io::Result<bool> {
+    use std::io::BufRead;
+    Ok(std::io::stdin().lock().fill_buf()?.is_empty())
+}
+
 /// An opened input file or standard input.
 pub struct Input {
     pub reader: Box<dyn Read + Send>,

@@ -23,9 +23,13 @@ pub fn eventbench() -> assert_cmd::Command {
 }
 
 /// The binary as a plain process, for one a test starts in the background (see [`Spawned`])
-/// or signals while it runs.
+/// or signals while it runs. Its standard input is `/dev/null`, as `eventbench()`'s is: a
+/// command without `--input` reads a piped standard input, and the test runner's own may be
+/// one.
 pub fn command() -> std::process::Command {
-    std::process::Command::new(BIN)
+    let mut c = std::process::Command::new(BIN);
+    c.stdin(std::process::Stdio::null());
+    c
 }
 
 /// Writes an events CSV with ids 1..=N and the given accounts (and durations, if any).

@@ -121,11 +121,33 @@ fn baseline_gate_passes_on_itself_and_fails_on_a_faster_baseline() {
 fn efficiency_floor_fails_runs_below_it() {
     let tmp = tempfile::tempdir().unwrap();
     let input = workload(tmp.path());
-    compare(&input, &tmp.path().join("o"))
-        .args(["--min-efficiency", "1"])
+    // A fraction or a percentage, the same floor.
+    for floor in ["1", "100%"] {
+        compare(&input, &tmp.path().join("o"))
+            .args(["--min-efficiency", floor])
+            .assert()
+            .code(1)
+            .stderr(contains("efficiency below 100.00%").and(contains("sharded")));
+    }
+}
+
+#[test]
+fn both_flags_take_a_fraction_or_a_percentage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = workload(tmp.path());
+    let first = tmp.path().join("first");
+    bare(&input, &first)
+        .args(["-w", "10", "-s", "optimal"])
         .assert()
-        .code(1)
-        .stderr(contains("efficiency below 100.00%").and(contains("sharded")));
+        .success();
+    bare(&input, &tmp.path().join("again"))
+        .args(["-w", "10", "-s", "optimal", "--min-efficiency", "50%"])
+        .arg("--baseline")
+        .arg(first.join("compare.json"))
+        .args(["--max-regression", "0.02"])
+        .assert()
+        .success()
+        .stdout(contains("within ±2%"));
 }
 
 #[test]
@@ -169,9 +191,10 @@ fn bad_input_exits_2_before_writing_anything() {
             None,
             "per-account, sharded, pool, optimal",
         ),
-        (vec!["--max-regression", "2"], None, "invalid percentage"),
+        (vec!["--max-regression", "2"], None, "did you mean 2%?"),
         (vec!["--max-regression", "2%"], None, "--baseline"),
         (vec!["--min-efficiency", "2"], None, "invalid fraction"),
+        (vec!["--min-efficiency", "90"], None, "did you mean 90%?"),
         (
             vec!["--baseline"],
             Some(&not_compare),
@@ -235,4 +258,62 @@ fn default_output_is_a_new_dated_folder_under_results() {
         .join(name)
         .join("compare.svg")
         .is_file());
+}
+
+#[test]
+fn a_baseline_that_matches_nothing_fails_and_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = workload(tmp.path());
+    let first = tmp.path().join("first");
+    compare(&input, &first).assert().success();
+    // Another workload: the same sweep over the first 200 events only.
+    let text = std::fs::read_to_string(&input).unwrap();
+    let other = tmp.path().join("other.csv");
+    let head: Vec<&str> = text.lines().take(201).collect();
+    std::fs::write(&other, head.join("\n") + "\n").unwrap();
+    for extra in [&[][..], &["--allow-missing"][..]] {
+        compare(&other, &tmp.path().join("other-out"))
+            .arg("--baseline")
+            .arg(first.join("compare.json"))
+            .args(extra)
+            .assert()
+            .code(1)
+            .stdout(contains("nothing matched"))
+            .stderr(
+                contains("the baseline matched none of the 9 runs")
+                    .and(contains("another input or --process-time")),
+            );
+    }
+}
+
+#[test]
+fn runs_the_baseline_lacks_fail_unless_allowed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = workload(tmp.path());
+    let first = tmp.path().join("first");
+    bare(&input, &first)
+        .args(["-w", "10", "-s", "pool"])
+        .assert()
+        .success();
+    let baseline = first.join("compare.json");
+    let wider = |out: &str| {
+        let mut cmd = bare(&input, &tmp.path().join(out));
+        cmd.args(["-w", "10,20", "-s", "pool", "--baseline"])
+            .arg(&baseline);
+        cmd
+    };
+    wider("strict")
+        .assert()
+        .code(1)
+        .stdout(contains("no match   pool, 20 workers, virtual clock"))
+        .stderr(
+            contains("1 of 2 runs have no match in the baseline")
+                .and(contains("pool, 20 workers, virtual clock"))
+                .and(contains("--allow-missing")),
+        );
+    wider("allowed")
+        .arg("--allow-missing")
+        .assert()
+        .success()
+        .stdout(contains("1 within"));
 }

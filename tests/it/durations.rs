@@ -4,6 +4,7 @@
 //! Every run here is on the virtual clock; no test asserts a wall-clock time.
 
 use crate::common::{self, eventbench};
+use assert_cmd::prelude::OutputAssertExt;
 use predicates::prelude::*;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -206,7 +207,9 @@ fn durations_whose_sum_overflows_are_rejected_as_bad_input() {
         .stderr(predicate::str::contains(
             "sum.csv:3: duration_us 18446744073709551615",
         ));
-    eventbench()
+    // The built-in workload: standard input /dev/null (assert_cmd's is an empty pipe, which
+    // a command without --input refuses).
+    common::command()
         .args([
             "run",
             "-q",

@@ -24,6 +24,7 @@ fn a_run_report_renders_as_a_table_and_as_a_page() {
     common::write_events(&tmp.path().join("events.csv"), &[1, 2, 1, 3], None);
     eventbench(tmp.path())
         .args(["run", "-q", "--clock", "virtual", "--json", "r.json"])
+        .args(["--input", "events.csv"])
         .assert()
         .success();
     eventbench(tmp.path())
@@ -95,6 +96,7 @@ fn compare_writes_a_page_with_the_baseline_verdict() {
     );
     eventbench(tmp.path())
         .args(["compare", "-q", "-w", "2,auto", "--output-dir", "a"])
+        .args(["--input", "events.csv"])
         .assert()
         .success();
     let page = std::fs::read_to_string(tmp.path().join("a/compare.html")).unwrap();
@@ -104,6 +106,7 @@ fn compare_writes_a_page_with_the_baseline_verdict() {
     assert_eq!(data["doc"]["runs"].as_array().unwrap().len(), 6);
     eventbench(tmp.path())
         .args(["compare", "-q", "-w", "2,auto", "--output-dir", "b"])
+        .args(["--input", "events.csv"])
         .args(["--baseline", "a/compare.json"])
         .assert()
         .success();
@@ -130,8 +133,10 @@ fn a_taken_dashboard_port_fails_before_the_run() {
     let tmp = tempfile::tempdir().unwrap();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
+    common::write_events(&tmp.path().join("events.csv"), &[1, 2, 1], None);
     eventbench(tmp.path())
         .args(["run", "-q", "--process-time", "1s", "--dashboard", &addr])
+        .args(["--input", "events.csv"])
         .timeout(std::time::Duration::from_secs(60))
         .assert()
         .code(3)
@@ -145,6 +150,7 @@ fn an_http_ingest_run_shows_its_servers_dashboard() {
     common::write_events(&tmp.path().join("events.csv"), &[1, 2, 1], None);
     eventbench(tmp.path())
         .args(["run", "-q", "--ingest", "http", "--process-time", "10ms"])
+        .args(["--input", "events.csv"])
         .args(["--dashboard", "127.0.0.1:0"])
         .timeout(std::time::Duration::from_secs(60))
         .assert()

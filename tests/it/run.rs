@@ -2,6 +2,7 @@
 //! pass an independent check, and clear failures for bad usage.
 
 use crate::common::{self, eventbench};
+use assert_cmd::prelude::OutputAssertExt;
 use predicates::prelude::*;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -24,7 +25,8 @@ fn json_report(args: &[&str]) -> Value {
 #[test]
 fn builtin_workload_on_the_virtual_clock_meets_the_bound() {
     let dir = TempDir::new().unwrap();
-    eventbench()
+    // Standard input /dev/null: nothing piped in, so the default applies.
+    common::command()
         .current_dir(dir.path())
         .args(["run", "--clock", "virtual"])
         .assert()
@@ -177,7 +179,7 @@ fn log_passes_an_independent_check_on_both_clocks() {
 fn events_csv_in_the_working_folder_is_the_default_input() {
     let dir = TempDir::new().unwrap();
     fixture(&dir, &[1, 2, 1]);
-    eventbench()
+    common::command()
         .current_dir(dir.path())
         .args(["run", "--clock", "virtual"])
         .assert()

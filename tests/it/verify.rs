@@ -201,6 +201,8 @@ fn a_correct_system_passes_with_its_efficiency() {
         r["lower_bound_s"].as_f64().unwrap(),
     );
     assert!(wall + r["wall_time_uncertainty_s"].as_f64().unwrap() >= bound);
+    // With --sent the bound knows when each event was accepted (docs/REPORT.md).
+    assert_eq!(r["timing_basis"], "arrivals");
     assert!((r["efficiency"].as_f64().unwrap() - bound / wall).abs() < 1e-9);
     assert!(
         r["latency_us"]["max"].as_u64().unwrap() > 0,

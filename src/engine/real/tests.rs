@@ -122,3 +122,76 @@ async fn a_panicking_handler_is_counted_and_the_run_still_ends() {
     engine.wait().await;
     assert_eq!(engine.counters().panicked.load(Relaxed), 1);
 }
+
+/// Runs `events` (account, arrival ms, duration ms), submitted at their arrival times on the
+/// paused clock, and returns the workload and what happened.
+fn run_live(
+    events: &[(u64, u64, u64)],
+    strategy: Strategy,
+    lanes: Option<u64>,
+) -> (Workload, Execution) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let engine = Engine::start(
+            Workload::with_durations(
+                Source::Live("t".into()),
+                crate::workload::Durations::PerEvent(Vec::new()),
+            ),
+            strategy,
+            lanes,
+            SleepHandler,
+            TokioClock::new(),
+            None,
+        );
+        let clock = TokioClock::new();
+        for (i, &(account, at, d)) in events.iter().enumerate() {
+            let wait = (at * MS).saturating_sub(clock.now().0);
+            tokio::time::sleep(std::time::Duration::from_micros(wait)).await;
+            let duration = Some(Micros(d * MS));
+            engine
+                .submit(EventId(i as u64), AccountId(account), duration)
+                .unwrap();
+        }
+        engine.close();
+        engine.wait().await;
+        engine.finish(ClockKind::Real)
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// No schedule the engine makes of events arriving over time beats the bound over
+    /// arrivals, and `per-account` (a lane per account) meets it exactly.
+    #[test]
+    fn no_live_schedule_beats_the_bound_over_arrivals(
+        events in proptest::collection::vec((1u64..6, 0u64..8, 1u64..6), 1..30),
+        lanes in proptest::option::of(1u64..5),
+        pick in 0usize..4,
+        uniform in proptest::bool::ANY,
+    ) {
+        let strategy = [Strategy::Optimal, Strategy::Pool, Strategy::Sharded, Strategy::PerAccount][pick];
+        let lanes = if strategy == Strategy::PerAccount { None } else { lanes };
+        // Arrivals as gaps, so they are in order as a server would see them.
+        let mut t = 0;
+        let events: Vec<_> = events
+            .into_iter()
+            .map(|(a, gap, d)| {
+                t += gap;
+                (a, t, if uniform { 3 } else { d })
+            })
+            .collect();
+        let (w, exec) = run_live(&events, strategy, lanes);
+        proptest::prop_assert!(check_order_and_in_flight(&w, &exec.records).passed(false));
+        let at = |e| exec.records.arrival_of(e);
+        let bound = crate::engine::bound::lower_bound_over_arrivals(&w, lanes, at, |_| true);
+        proptest::prop_assert!(exec.wall >= bound, "{strategy} {lanes:?}: {:?} < {bound:?}", exec.wall);
+        if strategy == Strategy::PerAccount {
+            proptest::prop_assert_eq!(exec.wall, bound);
+        }
+    }
+}
