@@ -1,7 +1,9 @@
 //! One module per subcommand, each with its flags (`Args`) and its `run`.
 
 pub(crate) mod compare;
+pub(crate) mod completions;
 pub(crate) mod generate;
+pub(crate) mod man;
 pub(crate) mod publish;
 pub(crate) mod report;
 pub(crate) mod run;
@@ -11,7 +13,7 @@ pub(crate) mod verify;
 pub(crate) mod worker;
 
 use crate::cli::GlobalArgs;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Process per-account event streams in strict per-account order, as fast as this machine
 /// allows; verify the order and measure the result against the theoretical lower bound.
@@ -23,7 +25,9 @@ use clap::{Parser, Subcommand};
   eventbench run --input events.csv --workers 500 --strategy sharded
   eventbench compare --input events.csv          # sweep strategies x workers on the virtual clock
   eventbench run --json report.json && eventbench report report.json --html report.html
-  eventbench verify --events events.csv --log their-log.csv   # judge another system's log")]
+  eventbench verify --events events.csv --log their-log.csv   # judge another system's log
+  eventbench completions bash > ~/.local/share/bash-completion/completions/eventbench
+  eventbench man --dir ~/.local/share/man/man1   # then `man eventbench`, `man eventbench-run`")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -51,6 +55,10 @@ pub enum Command {
     Report(report::Args),
     /// Judge the processed log of any system against its workload: lost, duplicated, order.
     Verify(verify::Args),
+    /// Print the shell completion script for bash, zsh, fish, powershell or elvish.
+    Completions(completions::Args),
+    /// Print the manual page (roff) of eventbench or of one subcommand.
+    Man(man::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -65,6 +73,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => worker::run(args, &cli.global),
         Command::Report(args) => report::run(args, &cli.global),
         Command::Verify(args) => verify::run(args, &cli.global),
+        Command::Completions(args) => completions::run(args, Cli::command()),
+        Command::Man(args) => man::run(args, Cli::command(), &cli.global),
     }
 }
 
