@@ -14,6 +14,7 @@
 #![warn(unreachable_pub)]
 
 mod broker;
+mod build_info;
 mod cli;
 mod cmd;
 pub mod engine;

@@ -10,6 +10,7 @@ pub(crate) mod run;
 pub(crate) mod send;
 pub(crate) mod serve;
 pub(crate) mod verify;
+pub(crate) mod version;
 pub(crate) mod worker;
 
 use crate::cli::GlobalArgs;
@@ -18,7 +19,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 /// Process per-account event streams in strict per-account order, as fast as this machine
 /// allows; verify the order and measure the result against the theoretical lower bound.
 #[derive(Debug, Parser)]
-#[command(name = "eventbench", version, propagate_version = true)]
+#[command(name = "eventbench", version = crate::build_info::VERSION_LINE, propagate_version = true)]
 #[command(after_help = "Examples:
   eventbench run                                 # the built-in 10,000-event workload, 1 s per event
   eventbench generate --events 10000 --max-account-id 1000 --seed 7 --output events.csv
@@ -59,6 +60,8 @@ pub enum Command {
     Completions(completions::Args),
     /// Print the manual page (roff) of eventbench or of one subcommand.
     Man(man::Args),
+    /// Print the version and the git commit it was built from (--verbose: rustc, profile).
+    Version(version::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -75,6 +78,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => verify::run(args, &cli.global),
         Command::Completions(args) => completions::run(args, Cli::command()),
         Command::Man(args) => man::run(args, Cli::command(), &cli.global),
+        Command::Version(args) => version::run(args),
     }
 }
 

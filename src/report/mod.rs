@@ -16,6 +16,7 @@ pub(crate) mod sweep;
 pub(crate) mod table;
 pub(crate) mod usage;
 
+use crate::build_info::Build;
 use crate::engine::bound::lower_bound;
 use crate::engine::order_check::{self, OrderCheck};
 use crate::engine::record::Execution;
@@ -35,6 +36,9 @@ use std::path::Path;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub eventbench_version: String,
+    /// The build that made the report (absent in documents of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<Build>,
     /// Where the events came from (file path, built-in workload, live ingest).
     pub input: String,
     /// A hash of the workload's events (ids, accounts, durations) to match runs across files.
@@ -137,6 +141,7 @@ impl Report {
         let process_time = shape.process_time_s();
         Report {
             eventbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            build: Some(Build::current()),
             input: w.source().to_string(),
             workload_fingerprint: fingerprint(w),
             events: shape.events,

@@ -43,7 +43,11 @@ fn setup(o: &mut String, r: &Report) {
     let _ = writeln!(
         o,
         "eventbench {}: {} strategy, {workers}, {} clock",
-        r.eventbench_version, r.strategy, r.clock
+        r.build
+            .as_ref()
+            .map_or_else(|| r.eventbench_version.clone(), |b| b.label()),
+        r.strategy,
+        r.clock
     );
     let _ = writeln!(
         o,

@@ -47,6 +47,8 @@ impl SendConfig {
 /// What sending achieved.
 #[derive(Clone, Debug, Serialize)]
 pub struct SendReport {
+    /// The build of the sender (docs/REPORT.md, `build`).
+    pub build: crate::build_info::Build,
     pub url: String,
     pub events: u64,
     pub accepted: u64,
@@ -119,6 +121,7 @@ pub async fn send_all(
         }
     };
     Ok(SendReport {
+        build: crate::build_info::Build::current(),
         url: config.request.url.clone(),
         events: workload.len() as u64,
         accepted,

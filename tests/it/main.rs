@@ -25,3 +25,4 @@ mod serve;
 mod serve_slow_clients;
 mod shell;
 mod verify;
+mod version;

@@ -5,7 +5,7 @@ use crate::common::eventbench;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-const SUBCOMMANDS: [&str; 11] = [
+const SUBCOMMANDS: [&str; 12] = [
     "generate",
     "run",
     "compare",
@@ -17,6 +17,7 @@ const SUBCOMMANDS: [&str; 11] = [
     "verify",
     "completions",
     "man",
+    "version",
 ];
 
 fn stdout_of(args: &[&str]) -> String {
