@@ -2,6 +2,7 @@
 //! help text). Each subcommand's own flags live beside its `run` in `cmd/<name>.rs`, which
 //! flattens the groups it needs; this module names no subcommand.
 
+use crate::color::ColorWhen;
 use crate::engine::timer::TimerMode;
 use crate::engine::{Plan, Strategy, Workers};
 use crate::types::Micros;
@@ -13,6 +14,10 @@ pub struct GlobalArgs {
     /// Show no progress bars or notes on stderr (bars appear only on a terminal anyway).
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Colour the terminal report, the help and errors: auto (only on a terminal, and not when
+    /// NO_COLOR is set), always (files and pipes too) or never
+    #[arg(long, value_enum, value_name = "WHEN", global = true, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
 }
 
 /// What runs the events and how long each takes (`run`, `serve`, `worker`).

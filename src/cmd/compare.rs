@@ -401,6 +401,7 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Res
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Table => {
+            let mut out = anstream::AutoStream::auto(&mut out);
             out.write_all(summary::render_table(&doc.runs).as_bytes())?;
             if let Some(note) = broker::clock_note(&doc.runs) {
                 writeln!(out, "{note}")?;
@@ -416,7 +417,7 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Res
             writeln!(out)?;
             // stdout stays one JSON document; the comparison goes to stderr.
             if let Some(c) = cmp {
-                eprint!("{}", c.render(&doc.runs));
+                anstream::eprint!("{}", c.render(&doc.runs));
             }
         }
     }

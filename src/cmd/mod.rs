@@ -14,7 +14,8 @@ pub(crate) mod version;
 pub(crate) mod worker;
 
 use crate::cli::GlobalArgs;
-use clap::{CommandFactory, Parser, Subcommand};
+use crate::color::ColorWhen;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Process per-account event streams in strict per-account order, as fast as this machine
 /// allows; verify the order and measure the result against the theoretical lower bound.
@@ -64,8 +65,18 @@ pub enum Command {
     Version(version::Args),
 }
 
+/// Parses the process's command line. `--color` is read first, so that clap's own help and
+/// errors follow it as the reports do.
+pub fn parse() -> Cli {
+    let when = ColorWhen::from_args(std::env::args_os());
+    when.apply();
+    let matches = Cli::command().color(when.clap()).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 /// Runs the chosen subcommand.
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    cli.global.color.apply();
     match cli.command {
         Command::Generate(args) => generate::run(args, &cli.global),
         Command::Run(args) => run::run(args, &cli.global),

@@ -4,6 +4,7 @@
 use super::sweep::{run_label, CompareDoc};
 use super::Backend;
 use super::Report;
+use crate::color::{paint, FAIL, OK, WARN};
 use crate::engine::{ClockKind, Strategy};
 use std::collections::HashMap;
 use std::fmt::{self, Write};
@@ -170,10 +171,10 @@ impl Comparison {
             self.unmatched.len()
         );
         for d in &self.regressed {
-            let _ = writeln!(o, "  REGRESSED  {}", d.describe());
+            let _ = writeln!(o, "  {}  {}", paint(FAIL, "REGRESSED"), d.describe());
         }
         for d in &self.improved {
-            let _ = writeln!(o, "  improved   {}", d.describe());
+            let _ = writeln!(o, "  {}   {}", paint(OK, "improved"), d.describe());
         }
         for label in &self.unmatched {
             let _ = writeln!(o, "  no match   {label}");
@@ -184,15 +185,17 @@ impl Comparison {
             let _ = if self.baseline_fingerprints.contains(print) {
                 writeln!(
                     o,
-                    "  warning: nothing matched; the baseline ran this workload ({print}) but none \
+                    "  {} nothing matched; the baseline ran this workload ({print}) but none \
                      of these strategy × workers × clock runs (same --strategies, --workers, \
-                     --clock?)"
+                     --clock?)",
+                    paint(WARN, "warning:")
                 )
             } else {
                 writeln!(
                     o,
-                    "  warning: nothing matched; this workload's fingerprint is {print}, the \
+                    "  {} nothing matched; this workload's fingerprint is {print}, the \
                      baseline's {} (another input or --process-time?)",
+                    paint(WARN, "warning:"),
                     self.baseline_fingerprints.join(", ")
                 )
             };

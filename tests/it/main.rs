@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod color;
 mod compare;
 mod durable;
 mod durations;
