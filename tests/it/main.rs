@@ -22,6 +22,7 @@ mod report;
 mod run;
 mod scheduler_props;
 mod send;
+mod send_limits;
 mod serve;
 mod serve_slow_clients;
 mod shell;
