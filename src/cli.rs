@@ -4,7 +4,9 @@
 
 use crate::color::ColorWhen;
 use crate::engine::timer::TimerMode;
-use crate::engine::{Plan, Strategy, Workers};
+use crate::engine::{ClockKind, Plan, Strategy, Workers};
+use crate::error::UsageError;
+use crate::report::repeat::Repeat;
 use crate::types::Micros;
 use clap::Args;
 
@@ -53,6 +55,38 @@ pub struct TimingArgs {
     /// (kernel wait only: no spinning, ends ~50-100 µs late)
     #[arg(long, value_enum, default_value_t = TimerMode::Precise)]
     pub timer: TimerMode,
+}
+
+/// Repeated measurement of a real-clock run (`run`, `compare`).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct RepeatArgs {
+    /// Measure each configuration N times on the real clock and report the mean wall time
+    /// (efficiency and throughput from the mean) with its sample σ, min and max
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub runs: u32,
+    /// Run each configuration N times more before the measured runs, and discard them
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub warmup: u32,
+}
+
+impl RepeatArgs {
+    /// The repetition, refused on the virtual clock, where every run gives the same figure.
+    pub(crate) fn repeat(&self, clock: ClockKind) -> Result<Repeat, UsageError> {
+        let repeat = Repeat {
+            warmup: self.warmup,
+            runs: self.runs,
+        };
+        if repeat != Repeat::ONCE && clock == ClockKind::Virtual {
+            return Err(UsageError(
+                "--runs and --warmup measure the spread of real-clock runs; on the virtual clock a run \
+                 is exact and every repeat gives the same figure (add --clock real)"
+                    .into(),
+            ));
+        }
+        Ok(repeat)
+    }
 }
 
 /// The RabbitMQ queues a command works on (`publish`, `worker`).

@@ -110,6 +110,7 @@ pub(crate) fn report(
         violations: f.violations,
         latency_histogram: f.latency.buckets(10),
         queue: None,
+        repeats: None,
         external: Some(external),
     }
 }

@@ -49,6 +49,7 @@ pub(crate) fn report(strategy: Strategy, workers: &str, bound: f64, wall: f64) -
         handling: Default::default(),
         timer: None,
         violations: Vec::new(),
+        repeats: None,
         external: None,
         latency_histogram: Vec::new(),
     }

@@ -10,6 +10,7 @@ pub(crate) mod fixture;
 pub(crate) mod handling;
 mod print;
 pub(crate) mod processed_log;
+pub(crate) mod repeat;
 pub(crate) mod stats;
 pub(crate) mod summary;
 pub(crate) mod sweep;
@@ -89,6 +90,10 @@ pub struct Report {
     /// `serve` only: how accepted events were kept.
     #[serde(default, flatten, skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueInfo>,
+    /// `--runs` / `--warmup`: every measured wall time and their spread; `wall_time_s`,
+    /// `efficiency` and `throughput_eps` are then those of the mean.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<repeat::Repeats>,
     /// What `verify` found in another system's log (absent for our own runs).
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub external: Option<external::External>,
@@ -179,6 +184,7 @@ impl Report {
             timer: exec.timer,
             violations: v.examples.iter().map(ToString::to_string).collect(),
             queue: None,
+            repeats: None,
             external: None,
             latency_histogram: latency.buckets(10),
         }

@@ -35,6 +35,14 @@ pub(crate) fn ordering_cell(r: &Report) -> String {
     }
 }
 
+/// The wall time, with `± σ` when it is the mean of repeated runs.
+fn wall_cell(r: &Report) -> String {
+    match r.repeats.as_ref().and_then(|x| x.wall_time_stddev_s) {
+        Some(sd) => format!("{:.3} s ± {sd:.3}", r.wall_time_s),
+        None => format!("{:.3} s", r.wall_time_s),
+    }
+}
+
 /// The sweep as one aligned table.
 pub(crate) fn render_table(runs: &[Report]) -> String {
     let header = [
@@ -53,7 +61,7 @@ pub(crate) fn render_table(runs: &[Report]) -> String {
             [
                 r.strategy.to_string(),
                 workers_cell(r),
-                format!("{:.3} s", r.wall_time_s),
+                wall_cell(r),
                 format!("{:.3} s", r.lower_bound_s),
                 format!("{:.2}%", r.efficiency * 100.0),
                 Micros(r.latency_us.p50).to_string(),

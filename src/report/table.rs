@@ -160,6 +160,24 @@ fn wall_line(r: &Report) -> String {
     } else {
         String::new()
     };
+    if let Some(x) = &r.repeats {
+        // The spread on a line of its own: the mean's line stays as short as a single run's.
+        return format!(
+            "wall time    {}   lower bound {}   efficiency {:.2}% {}\nspread       {}",
+            secs(r.wall_time_s),
+            secs(r.lower_bound_s),
+            r.efficiency * 100.0,
+            paint(
+                NOTE,
+                format!(
+                    "(of the mean; runs {:.2}%..{:.2}%)",
+                    x.efficiency_min * 100.0,
+                    x.efficiency_max * 100.0
+                )
+            ),
+            x.describe()
+        );
+    }
     format!(
         "wall time    {}   lower bound {}   efficiency {:.2}%{partial}",
         wall(r),

@@ -18,6 +18,7 @@ mod handlers;
 mod layers;
 mod papercuts;
 mod qa;
+mod repeat;
 mod report;
 mod run;
 mod scheduler_props;
