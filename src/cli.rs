@@ -16,8 +16,8 @@ pub struct GlobalArgs {
     /// Show no progress bars or notes on stderr (bars appear only on a terminal anyway).
     #[arg(long, short, global = true)]
     pub quiet: bool,
-    /// Colour the terminal report, the help and errors: auto (only on a terminal, and not when
-    /// NO_COLOR is set), always (files and pipes too) or never
+    /// Colour the report, help and errors: auto (on a terminal, unless NO_COLOR is set),
+    /// always (pipes and files too) or never
     #[arg(long, value_enum, value_name = "WHEN", global = true, default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,
 }

@@ -7,15 +7,15 @@ use anstyle::{AnsiColor, Style};
 use std::ffi::OsString;
 use std::fmt::Display;
 
-/// When to colour (`--color`).
+/// When to colour (`--color`). The variants have no doc comments on purpose: clap would show
+/// them as a list of possible values and switch every `--help` to its long layout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorWhen {
-    /// Only on a terminal, and not when NO_COLOR is set to anything but the empty string
+    // Only on a terminal, and not when NO_COLOR is set to anything but the empty string.
     #[default]
     Auto,
-    /// Always, even into a file or a pipe
+    // Even into a file or a pipe.
     Always,
-    /// Never
     Never,
 }
 

@@ -134,6 +134,10 @@ fn clap_help_and_errors_follow_the_switch() {
         !help.contains(ESC) && help.contains("--color <WHEN>"),
         "{help}"
     );
+    // Documented variants would have switched every --help to clap's long layout (`send`
+    // has no other documented value list).
+    let (_, help, _) = output(&["send", "--help"], None);
+    assert!(!help.contains("Possible values:"), "{help}");
     let (code, _, err) = output(&["--color", "always", "run", "--nope"], None);
     assert_eq!(code, 2);
     assert!(err.contains("\x1b[1m\x1b[31merror:"), "{err:?}");
