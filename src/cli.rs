@@ -2,8 +2,11 @@
 //! help text). Each subcommand's own flags live beside its `run` in `cmd/<name>.rs`, which
 //! flattens the groups it needs; this module names no subcommand.
 
+use crate::color::ColorWhen;
 use crate::engine::timer::TimerMode;
-use crate::engine::{Plan, Strategy, Workers};
+use crate::engine::{ClockKind, Plan, Strategy, Workers};
+use crate::error::UsageError;
+use crate::report::repeat::Repeat;
 use crate::types::Micros;
 use clap::Args;
 
@@ -13,6 +16,10 @@ pub struct GlobalArgs {
     /// Show no progress bars or notes on stderr (bars appear only on a terminal anyway).
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Colour the report, help and errors: auto (on a terminal, unless NO_COLOR is set),
+    /// always (pipes and files too) or never
+    #[arg(long, value_enum, value_name = "WHEN", global = true, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
 }
 
 /// What runs the events and how long each takes (`run`, `serve`, `worker`).
@@ -48,6 +55,38 @@ pub struct TimingArgs {
     /// (kernel wait only: no spinning, ends ~50-100 µs late)
     #[arg(long, value_enum, default_value_t = TimerMode::Precise)]
     pub timer: TimerMode,
+}
+
+/// Repeated measurement of a real-clock run (`run`, `compare`).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct RepeatArgs {
+    /// Measure each configuration N times on the real clock and report the mean wall time
+    /// (efficiency and throughput from the mean) with its sample σ, min and max
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub runs: u32,
+    /// Run each configuration N times more before the measured runs, and discard them
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub warmup: u32,
+}
+
+impl RepeatArgs {
+    /// The repetition, refused on the virtual clock, where every run gives the same figure.
+    pub(crate) fn repeat(&self, clock: ClockKind) -> Result<Repeat, UsageError> {
+        let repeat = Repeat {
+            warmup: self.warmup,
+            runs: self.runs,
+        };
+        if repeat != Repeat::ONCE && clock == ClockKind::Virtual {
+            return Err(UsageError(
+                "--runs and --warmup measure the spread of real-clock runs; on the virtual clock a run \
+                 is exact and every repeat gives the same figure (add --clock real)"
+                    .into(),
+            ));
+        }
+        Ok(repeat)
+    }
 }
 
 /// The RabbitMQ queues a command works on (`publish`, `worker`).

@@ -1,5 +1,6 @@
 //! Domain errors and the mapping from an error chain to the process exit code.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Exit code: the run completed but failed a check (ordering violation, regression).
@@ -85,6 +86,12 @@ pub fn render(err: &anyhow::Error) -> String {
         previous = text;
     }
     out
+}
+
+/// Prints `error: …` on stderr, the label in red where stderr gets colour (`--color`).
+pub fn print_error(err: &anyhow::Error) {
+    let label = crate::color::paint(crate::color::FAIL, "error:");
+    let _ = writeln!(anstream::stderr(), "{label} {}", render(err));
 }
 
 /// True when the error is a closed stdout/stderr pipe (`eventbench ... | head`): exit quietly.

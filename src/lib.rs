@@ -14,8 +14,10 @@
 #![warn(unreachable_pub)]
 
 mod broker;
+mod build_info;
 mod cli;
 mod cmd;
+mod color;
 pub mod engine;
 mod error;
 mod export;
@@ -37,8 +39,8 @@ mod url_authority;
 mod web;
 pub mod workload;
 
-pub use cmd::{dispatch, Cli};
-pub use error::{exit_code, is_broken_pipe, render, UsageError};
+pub use cmd::{dispatch, parse, Cli};
+pub use error::{exit_code, is_broken_pipe, print_error, render, UsageError};
 
 /// What the benchmarks and the integration tests reach inside the binary: not a stable API.
 #[doc(hidden)]

@@ -5,7 +5,7 @@
 mod broker;
 
 use crate::broker::amqp;
-use crate::cli::{GlobalArgs, TimingArgs};
+use crate::cli::{GlobalArgs, RepeatArgs, TimingArgs};
 use crate::engine::bound::lower_bound;
 use crate::engine::timer::TimerMode;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
@@ -13,8 +13,10 @@ use crate::error::{CheckFailed, UsageError};
 use crate::export;
 use crate::handler::HandlerArgs;
 use crate::output::Format;
-use crate::pipeline::{self, Intake, Spec};
+use crate::pipeline::repeat::run_repeated;
+use crate::pipeline::{Intake, Spec};
 use crate::report::baseline::{Comparison, Tolerance};
+use crate::report::repeat::Repeat;
 use crate::report::sweep::{run_label, CompareDoc};
 use crate::report::{summary, Backend, Design, Report};
 use crate::types::Micros;
@@ -34,6 +36,7 @@ use std::str::FromStr;
   eventbench compare -i results/baseline-events.csv -w 10,50,100,auto \\
       -s per-account,sharded,pool,optimal \\
       --baseline results/baseline.json --max-regression 2%     # the CI gate
+  eventbench compare --clock real --process-time 20ms -w 100,auto --runs 5 --warmup 1  # mean ± σ
   eventbench compare --clock real -w 4,16,auto --handler 'exec:./process.sh {account_id} {event_id}'
       # your own command per event; each run's lower bound comes from its measured times
   eventbench compare --broker amqp://127.0.0.1:5672/%2f -w 100,500 -s optimal --process-time 50ms
@@ -103,6 +106,8 @@ pub struct Args {
     pub queue_prefix: String,
     #[command(flatten)]
     pub handlers: HandlerArgs,
+    #[command(flatten)]
+    pub repeat: RepeatArgs,
 }
 
 /// One run of a sweep: a plan on a clock, in memory or through RabbitMQ.
@@ -187,6 +192,7 @@ pub(crate) fn sweep_plans(strategies: &StrategyList, workers: &WorkerList) -> Ve
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     args.handlers.validate(args.clock)?;
     args.handlers.check_sweep(args.broker.is_some())?;
+    let repeat = args.repeat.repeat(args.clock)?;
     let (runs, notes) = all_runs(&args);
     let target = args.broker.as_ref().map(|url| broker::Target {
         url: url.clone(),
@@ -216,14 +222,13 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     if !global.quiet {
         announce(&workload, &runs, &notes);
     }
-    let (reports, interrupted) = sweep(
-        workload,
-        &runs,
-        target.as_ref(),
-        &dir,
-        &args.handlers,
-        global.quiet,
-    )?;
+    let how = How {
+        target: target.as_ref(),
+        handlers: &args.handlers,
+        repeat,
+        quiet: global.quiet,
+    };
+    let (reports, interrupted) = sweep(workload, &runs, &how, &dir)?;
     let doc = CompareDoc::new(reports);
     let comparison = baseline
         .as_ref()
@@ -278,15 +283,22 @@ fn all_runs(args: &Args) -> (Vec<SweepRun>, Vec<String>) {
     (runs, notes)
 }
 
+/// What every run of the sweep shares: the broker, the handler, the repetition, the noise.
+struct How<'a> {
+    target: Option<&'a broker::Target>,
+    handlers: &'a HandlerArgs,
+    repeat: Repeat,
+    quiet: bool,
+}
+
 /// Runs the sweep in order, rewriting the exports after each so a late failure keeps the earlier runs.
 fn sweep(
     mut workload: Workload,
     runs: &[SweepRun],
-    target: Option<&broker::Target>,
+    how: &How<'_>,
     dir: &Path,
-    handlers: &HandlerArgs,
-    quiet: bool,
 ) -> Result<(Vec<Report>, bool)> {
+    let quiet = how.quiet;
     let mut reports = Vec::with_capacity(runs.len());
     for (i, &run) in runs.iter().enumerate() {
         if run.clock == ClockKind::Real && !quiet {
@@ -302,7 +314,7 @@ fn sweep(
                 run.plan.workers()
             );
         }
-        let (w, report) = run_one(workload, run, target, handlers, quiet)?;
+        let (w, report) = run_one(workload, run, how)?;
         workload = w;
         let interrupted = report.interrupted;
         reports.push(report);
@@ -314,40 +326,32 @@ fn sweep(
     Ok((reports, false))
 }
 
-/// One run of the sweep, verified and reported; hands the workload back for the next.
-fn run_one(
-    workload: Workload,
-    run: SweepRun,
-    target: Option<&broker::Target>,
-    handlers: &HandlerArgs,
-    quiet: bool,
-) -> Result<(Workload, Report)> {
-    let intake = match (run.backend, target) {
-        (Backend::Memory, _) => Intake::Memory {
-            handler: (!handlers.handler.is_sleep()).then_some(handlers),
-            board: None,
-        },
+/// One configuration of the sweep (`--runs` times after `--warmup`), verified and reported;
+/// hands the workload back, with its declared durations, for the next.
+fn run_one(workload: Workload, run: SweepRun, how: &How<'_>) -> Result<(Workload, Report)> {
+    let handlers = how.handlers;
+    if let (Backend::Broker(_), None) = (run.backend, how.target) {
+        anyhow::bail!("a broker run without --broker");
+    }
+    let intake = || match (run.backend, how.target) {
         (Backend::Broker(design), Some(t)) => Intake::Design {
             url: t.url.clone(),
             prefix: t.prefix.clone(),
             design,
         },
-        (Backend::Broker(_), None) => anyhow::bail!("a broker run without --broker"),
+        _ => Intake::Memory {
+            handler: (!handlers.handler.is_sleep()).then_some(handlers),
+            board: None,
+        },
     };
-    let spec = Spec {
+    let done = run_repeated(how.repeat, workload, None, how.quiet, || Spec {
         plan: run.plan,
         clock: run.clock,
         timer: run.timer,
-        intake,
-        quiet,
-    };
-    let finished = pipeline::run(spec, workload)?;
-    let (report, mut workload) = Report::from_outcome(finished.outcome, None)?;
-    // The next run starts from the declared durations again, not this run's measured ones.
-    if let Some(declared) = finished.declared {
-        workload.replace_durations(declared);
-    }
-    Ok((workload, report))
+        intake: intake(),
+        quiet: how.quiet,
+    })?;
+    Ok((done.workload, done.report))
 }
 
 /// The default output folder: `results/<YYYY-MM-DD>-compare-<HHMMSS>` (UTC), never reused.
@@ -415,6 +419,7 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Res
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Table => {
+            let mut out = anstream::AutoStream::auto(&mut out);
             out.write_all(summary::render_table(&doc.runs).as_bytes())?;
             if let Some(note) = broker::clock_note(&doc.runs) {
                 writeln!(out, "{note}")?;
@@ -430,7 +435,7 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Res
             writeln!(out)?;
             // stdout stays one JSON document; the comparison goes to stderr.
             if let Some(c) = cmp {
-                eprint!("{}", c.render());
+                anstream::eprint!("{}", c.render());
             }
         }
     }

@@ -1,29 +1,35 @@
 //! One module per subcommand, each with its flags (`Args`) and its `run`.
 
 pub(crate) mod compare;
+pub(crate) mod completions;
 pub(crate) mod generate;
+pub(crate) mod man;
 pub(crate) mod publish;
 pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod send;
 pub(crate) mod serve;
 pub(crate) mod verify;
+pub(crate) mod version;
 pub(crate) mod worker;
 
 use crate::cli::GlobalArgs;
-use clap::{Parser, Subcommand};
+use crate::color::ColorWhen;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Process per-account event streams in strict per-account order, as fast as this machine
 /// allows; verify the order and measure the result against the theoretical lower bound.
 #[derive(Debug, Parser)]
-#[command(name = "eventbench", version, propagate_version = true)]
+#[command(name = "eventbench", version = crate::build_info::VERSION_LINE, propagate_version = true)]
 #[command(after_help = "Examples:
   eventbench run                                 # the built-in 10,000-event workload, 1 s per event
   eventbench generate --events 10000 --max-account-id 1000 --seed 7 --output events.csv
   eventbench run --input events.csv --workers 500 --strategy sharded
   eventbench compare --input events.csv          # sweep strategies x workers on the virtual clock
   eventbench run --json report.json && eventbench report report.json --html report.html
-  eventbench verify --events events.csv --log their-log.csv   # judge another system's log")]
+  eventbench verify --events events.csv --log their-log.csv   # judge another system's log
+  eventbench completions bash > ~/.local/share/bash-completion/completions/eventbench
+  eventbench man --dir ~/.local/share/man/man1   # then `man eventbench`, `man eventbench-run`")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -51,10 +57,26 @@ pub enum Command {
     Report(report::Args),
     /// Judge the processed log of any system against its workload: lost, duplicated, order.
     Verify(verify::Args),
+    /// Print the shell completion script for bash, zsh, fish, powershell or elvish.
+    Completions(completions::Args),
+    /// Print the manual page (roff) of eventbench or of one subcommand.
+    Man(man::Args),
+    /// Print the version and the git commit it was built from (--verbose: rustc, profile).
+    Version(version::Args),
+}
+
+/// Parses the process's command line. `--color` is read first, so that clap's own help and
+/// errors follow it as the reports do.
+pub fn parse() -> Cli {
+    let when = ColorWhen::from_args(std::env::args_os());
+    when.apply();
+    let matches = Cli::command().color(when.clap()).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 /// Runs the chosen subcommand.
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    cli.global.color.apply();
     match cli.command {
         Command::Generate(args) => generate::run(args, &cli.global),
         Command::Run(args) => run::run(args, &cli.global),
@@ -65,6 +87,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => worker::run(args, &cli.global),
         Command::Report(args) => report::run(args, &cli.global),
         Command::Verify(args) => verify::run(args, &cli.global),
+        Command::Completions(args) => completions::run(args, Cli::command()),
+        Command::Man(args) => man::run(args, Cli::command(), &cli.global),
+        Command::Version(args) => version::run(args),
     }
 }
 

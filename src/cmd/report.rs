@@ -40,7 +40,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         return Ok(());
     }
     let text = render_text(&doc);
-    let mut out = std::io::stdout().lock();
+    let mut out = anstream::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())

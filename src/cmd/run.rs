@@ -1,13 +1,15 @@
 //! `eventbench run`: process a workload through per-account queues, verify, report.
 
 use crate::broker::amqp::{Topology, DEFAULT_PREFIX};
-use crate::cli::{EngineArgs, GlobalArgs};
+use crate::cli::{EngineArgs, GlobalArgs, RepeatArgs};
 use crate::engine::ClockKind;
 use crate::handler::HandlerArgs;
 use crate::live::{self, Board};
 use crate::output::Format;
-use crate::pipeline::{self, Intake, Spec};
-use crate::report::{print_report, Report, RunInfo};
+use crate::pipeline::repeat::run_repeated;
+use crate::pipeline::{Intake, Spec};
+use crate::report::repeat::Repeat;
+use crate::report::{print_report, RunInfo};
 use crate::web::dashboard::Standalone;
 use crate::workload::Workload;
 use anyhow::Result;
@@ -30,6 +32,7 @@ use std::sync::Arc;
   eventbench run --input failed.csv --handler 'exec:./process.sh {account_id} {event_id}'  # replay
   eventbench run --workers 64 --handler http:http://127.0.0.1:8080/event --on-failure stop-account
   eventbench run --process-time 100us --timer sleep  # no spinning: less CPU, ends ~50-100 us late
+  eventbench run --process-time 20ms --runs 5 --warmup 1   # mean ± σ of 5 measured runs
 
 Exit codes: 0 ok, 1 ordering violated or events given up (unless --allow-failures),
 2 bad usage or input, 3 could not complete, 130 interrupted by Ctrl-C (after the partial report).")]
@@ -78,6 +81,8 @@ pub struct Args {
     pub dashboard: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub handlers: HandlerArgs,
+    #[command(flatten)]
+    pub repeat: RepeatArgs,
 }
 
 /// Ways to bring events into the engine besides loading them.
@@ -110,6 +115,13 @@ fn check_flags(args: &Args) -> Result<()> {
             ),
         ],
     )?;
+    let repeat = args.repeat.repeat(args.clock)?;
+    if args.dashboard.is_some() && repeat != Repeat::ONCE {
+        return Err(crate::error::UsageError(
+            "--dashboard watches one run; leave out --runs/--warmup to watch it".into(),
+        )
+        .into());
+    }
     if args.dashboard.is_some() && args.clock == ClockKind::Virtual {
         return Err(crate::error::UsageError(
             "--dashboard watches a real-clock run; a virtual-clock run ends at once".into(),
@@ -146,15 +158,18 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         }
         _ => None,
     };
-    let spec = Spec {
-        plan,
-        clock: args.clock,
-        timer: args.engine.timing.timer,
-        intake: intake(&args, dashboard.as_ref().map(|d| Arc::clone(d.board()))),
-        quiet: global.quiet,
-    };
-    let finished = pipeline::run(spec, workload)?;
-    let (report, _) = Report::from_outcome(finished.outcome, args.log.as_deref())?;
+    let board = dashboard.as_ref().map(|d| Arc::clone(d.board()));
+    let repeat = args.repeat.repeat(args.clock)?;
+    let finished = run_repeated(repeat, workload, args.log.as_deref(), global.quiet, || {
+        Spec {
+            plan,
+            clock: args.clock,
+            timer: args.engine.timing.timer,
+            intake: intake(&args, board.clone()),
+            quiet: global.quiet,
+        }
+    })?;
+    let report = finished.report;
     if let Some(path) = &args.json {
         crate::output::write_json_atomic(path, &report)?;
     }

@@ -2,6 +2,7 @@
 //! per-account order.
 
 use crate::cli::GlobalArgs;
+use crate::error::UsageError;
 use crate::output::Format;
 use crate::progress::Progress;
 use crate::send::client::{send_all, SendConfig, SendReport};
@@ -22,6 +23,8 @@ use std::sync::Arc;
   eventbench send --url http://127.0.0.1:8000/events --body form --sent sent.csv
   eventbench send --url 'http://app/users/{account_id}/events' --method PUT \\
       --body '{\"id\": {event_id}}' --header 'Authorization: Bearer T' --rate 500
+  eventbench send --input big.csv --duration 30s     # sample: send for 30 s, report what went
+  eventbench send --input big.csv --events 10000     # only the first 10,000 events
 
 An account's next event is posted only after the previous one was accepted (any 2xx), so the
 server sees every account's events in file order. 503 and 429 answers are retried after
@@ -59,6 +62,13 @@ pub struct Args {
     /// status) as answers arrive, for `verify --sent`
     #[arg(long)]
     pub sent: Option<PathBuf>,
+    /// Send only the first N events of the input (in file order), to sample a long workload
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub events: Option<u64>,
+    /// Stop sending after this long (e.g. 30s): no new request and no retry leaves after it;
+    /// the answers in flight are awaited and the report says how many events were sent
+    #[arg(long, value_name = "TIME")]
+    pub duration: Option<Micros>,
     /// Report format on stdout
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -76,7 +86,22 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let request = RequestSpec::new(&args.method, &args.url, args.body, args.headers)?;
     super::check_output_paths([args.sent.as_deref()])?;
-    let workload = super::load_workload(args.input.as_deref(), args.process_time, global.quiet)?;
+    if args.duration.is_some_and(|d| d.0 == 0) {
+        return Err(UsageError("--duration must be more than 0 (e.g. 30s)".into()).into());
+    }
+    let mut workload =
+        super::load_workload(args.input.as_deref(), args.process_time, global.quiet)?;
+    if let Some(n) = args.events {
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        if n < workload.len() {
+            workload = workload.first(n);
+        } else if !global.quiet {
+            eprintln!(
+                "--events {n}: the input has only {} events; sending them all",
+                workload.len()
+            );
+        }
+    }
     if !global.quiet {
         eprintln!(
             "sending {} events of {} accounts from {} to {}",
@@ -90,6 +115,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         request,
         concurrency: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
         rate: args.rate,
+        duration: args.duration.map(Micros::as_duration),
     };
     let sent = args
         .sent
@@ -128,6 +154,18 @@ fn print(r: &SendReport, format: Format) -> Result<()> {
                 "events       {} accepted of {} ({} retries after 503 or 429)",
                 r.accepted, r.events, r.retries
             )?;
+            if let Some(limit) = r.duration_s {
+                let limit = Micros((limit * 1e6).round() as u64);
+                let line = if r.stopped_early {
+                    format!(
+                        "stopped after --duration {limit}: {} of {} events sent",
+                        r.sent, r.events
+                    )
+                } else {
+                    format!("every event sent within --duration {limit}")
+                };
+                writeln!(out, "duration     {line}")?;
+            }
             let model = match r.rate {
                 Some(rate) => format!(
                     "open model at {rate} events/s, at most {} requests in flight",

@@ -267,7 +267,7 @@ fn relay(args: &Args, url: &str) -> Result<()> {
              ({} queues {}.*) before its 202\naccepting   {:.3}s from first to last 202 \
              ({:.0} events/s)\nconfirm     p50 {}us  p99 {}us  max {}us (request arrival to \
              broker confirm)\nrefused     {} requests ({} broker unavailable, {} duplicates)",
-            outcome.eventbench_version,
+            outcome.build.label(),
             outcome.accepted,
             outcome.broker,
             outcome.queues,

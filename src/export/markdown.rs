@@ -32,7 +32,9 @@ fn workload_line(r: &Report) -> String {
         r.accounts,
         r.longest_chain,
         r.clock,
-        r.eventbench_version
+        r.build
+            .as_ref()
+            .map_or_else(|| r.eventbench_version.clone(), |b| b.label())
     )
 }
 

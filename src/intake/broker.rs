@@ -39,6 +39,8 @@ pub(crate) struct Relay {
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct RelayOutcome {
     pub eventbench_version: &'static str,
+    /// The build that accepted the events (docs/REPORT.md, `build`).
+    pub build: crate::build_info::Build,
     pub mode: &'static str,
     pub broker: String,
     pub queues: u32,
@@ -202,6 +204,7 @@ impl Relay {
         };
         RelayOutcome {
             eventbench_version: env!("CARGO_PKG_VERSION"),
+            build: crate::build_info::Build::current(),
             mode: "broker",
             broker: t.display_url(),
             queues: t.queues,

@@ -63,6 +63,7 @@ pub(crate) fn report(
     let process_time = shape.process_time_s();
     Report {
         eventbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        build: Some(crate::build_info::Build::current()),
         input: w.source().to_string(),
         workload_fingerprint: crate::report::fingerprint(w),
         events: shape.events,
@@ -106,6 +107,7 @@ pub(crate) fn report(
         violations: f.violations,
         latency_histogram: f.latency.buckets(10),
         queue: None,
+        repeats: None,
         external: Some(external),
     }
 }

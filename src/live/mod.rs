@@ -116,6 +116,8 @@ impl History {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Snapshot {
     pub eventbench_version: &'static str,
+    /// The git commit of the build (`unknown` outside a checkout).
+    pub eventbench_commit: &'static str,
     #[serde(flatten)]
     pub info: Info,
     /// Increases with every sample.
@@ -299,6 +301,7 @@ impl Board {
         let history = std::mem::take(&mut s.history);
         *s = Snapshot {
             eventbench_version: env!("CARGO_PKG_VERSION"),
+            eventbench_commit: crate::build_info::COMMIT,
             info,
             seq: s.seq + 1,
             done: false,

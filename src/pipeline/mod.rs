@@ -9,6 +9,7 @@
 
 mod ingest;
 pub(crate) mod live;
+pub(crate) mod repeat;
 
 use crate::broker::amqp::Topology;
 use crate::engine::exec;

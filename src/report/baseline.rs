@@ -4,6 +4,7 @@
 use super::sweep::{run_label, CompareDoc};
 use super::Backend;
 use super::Report;
+use crate::color::{paint, FAIL, OK, WARN};
 use crate::engine::{ClockKind, Strategy};
 use std::collections::HashMap;
 use std::fmt::{self, Write};
@@ -231,10 +232,10 @@ impl Comparison {
             self.unmatched.len()
         );
         for d in &self.regressed {
-            let _ = writeln!(o, "  REGRESSED  {}", d.describe());
+            let _ = writeln!(o, "  {}  {}", paint(FAIL, "REGRESSED"), d.describe());
         }
         for d in &self.improved {
-            let _ = writeln!(o, "  improved   {}", d.describe());
+            let _ = writeln!(o, "  {}   {}", paint(OK, "improved"), d.describe());
         }
         for label in &self.unmatched {
             let _ = writeln!(o, "  no match   {label}");
@@ -243,7 +244,7 @@ impl Comparison {
             let _ = writeln!(o, "  interrupted {label}: not compared");
         }
         if let Some(why) = &self.nothing_matched {
-            let _ = writeln!(o, "  nothing matched: {why}");
+            let _ = writeln!(o, "  {} {why}", paint(WARN, "nothing matched:"));
         }
         o
     }

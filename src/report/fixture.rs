@@ -12,6 +12,8 @@ pub(crate) fn report(strategy: Strategy, workers: &str, bound: f64, wall: f64) -
     let us = |s: f64| (s * 1e6) as u64;
     Report {
         eventbench_version: "0.1.0".into(),
+        // Snapshots stay the same from build to build.
+        build: None,
         input: "events, small.csv".into(),
         workload_fingerprint: "00c0ffee00c0ffee".into(),
         events: 20,
@@ -48,6 +50,7 @@ pub(crate) fn report(strategy: Strategy, workers: &str, bound: f64, wall: f64) -
         handling: Default::default(),
         timer: None,
         violations: Vec::new(),
+        repeats: None,
         external: None,
         latency_histogram: Vec::new(),
     }
@@ -62,5 +65,6 @@ pub(crate) fn doc() -> CompareDoc {
         report(Strategy::PerAccount, "auto", 8.0, 8.0),
     ]);
     d.eventbench_version = "0.1.0".into();
+    d.build = None;
     d
 }

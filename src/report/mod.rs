@@ -10,12 +10,14 @@ pub(crate) mod fixture;
 pub(crate) mod handling;
 mod print;
 pub(crate) mod processed_log;
+pub(crate) mod repeat;
 pub(crate) mod stats;
 pub(crate) mod summary;
 pub(crate) mod sweep;
 pub(crate) mod table;
 pub(crate) mod usage;
 
+use crate::build_info::Build;
 use crate::engine::bound::{lower_bound, lower_bound_over_arrivals};
 use crate::engine::order_check::{self, OrderCheck};
 use crate::engine::record::Execution;
@@ -35,6 +37,9 @@ use std::path::Path;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub eventbench_version: String,
+    /// The build that made the report (absent in documents of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<Build>,
     /// Where the events came from (file path, built-in workload, live ingest).
     pub input: String,
     /// A hash of the workload's events (ids, accounts, durations) to match runs across files.
@@ -91,6 +96,10 @@ pub struct Report {
     /// `serve` only: how accepted events were kept.
     #[serde(default, flatten, skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueInfo>,
+    /// `--runs` / `--warmup`: every measured wall time and their spread; `wall_time_s`,
+    /// `efficiency` and `throughput_eps` are then those of the mean.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<repeat::Repeats>,
     /// What `verify` found in another system's log (absent for our own runs).
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub external: Option<external::External>,
@@ -135,6 +144,7 @@ impl Report {
         let process_time = shape.process_time_s();
         Report {
             eventbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            build: Some(Build::current()),
             input: w.source().to_string(),
             workload_fingerprint: fingerprint(w),
             events: shape.events,
@@ -173,6 +183,7 @@ impl Report {
             timer: exec.timer,
             violations: v.examples.iter().map(ToString::to_string).collect(),
             queue: None,
+            repeats: None,
             external: None,
             latency_histogram: latency.buckets(10),
         }

@@ -9,7 +9,13 @@ use std::io::Write;
 pub(crate) fn print_report(report: &Report, format: Format) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match format {
-        Format::Table => out.write_all(table::render(report).as_bytes())?,
+        // Through anstream: the table's colours reach a terminal only (see crate::color).
+        Format::Table => {
+            let mut styled = anstream::AutoStream::auto(out);
+            styled.write_all(table::render(report).as_bytes())?;
+            styled.flush()?;
+            return Ok(());
+        }
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, report)?;
             writeln!(out)?;

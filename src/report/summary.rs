@@ -3,6 +3,7 @@
 
 use super::stats::render_histogram;
 use super::Report;
+use crate::color::{paint, FAIL, NOTE, OK};
 use crate::engine::Strategy;
 use crate::types::Micros;
 use std::fmt::Write;
@@ -44,6 +45,14 @@ pub(crate) fn efficiency_cell(r: &Report) -> String {
     }
 }
 
+/// The wall time, with `± σ` when it is the mean of repeated runs.
+fn wall_cell(r: &Report) -> String {
+    match r.repeats.as_ref().and_then(|x| x.wall_time_stddev_s) {
+        Some(sd) => format!("{:.3} s ± {sd:.3}", r.wall_time_s),
+        None => format!("{:.3} s", r.wall_time_s),
+    }
+}
+
 /// The sweep as one aligned table.
 pub(crate) fn render_table(runs: &[Report]) -> String {
     let header = [
@@ -62,7 +71,7 @@ pub(crate) fn render_table(runs: &[Report]) -> String {
             [
                 r.strategy.to_string(),
                 workers_cell(r),
-                format!("{:.3} s", r.wall_time_s),
+                wall_cell(r),
                 format!("{:.3} s", r.lower_bound_s),
                 efficiency_cell(r),
                 Micros(r.latency_us.p50).to_string(),
@@ -78,24 +87,27 @@ pub(crate) fn render_table(runs: &[Report]) -> String {
         }
     }
     let mut o = String::new();
-    let line = |o: &mut String, cells: &[&str]| {
+    // The last cell (the ordering verdict) is not padded, so its colour cannot shift a column.
+    let line = |o: &mut String, cells: &[&str], last: Option<anstyle::Style>| {
         for (i, (cell, w)) in cells.iter().zip(width).enumerate() {
             // Text left, numbers right: columns 2..7 hold numbers.
-            let cell = if (2..7).contains(&i) {
-                format!("{cell:>w$}")
-            } else {
-                format!("{cell:<w$}")
+            let cell = match (i + 1 == cells.len(), last) {
+                (true, Some(style)) => paint(style, cell),
+                (true, None) => cell.to_string(),
+                _ if (2..7).contains(&i) => format!("{cell:>w$}"),
+                _ => format!("{cell:<w$}"),
             };
             o.push_str(&cell);
             o.push_str(if i + 1 < cells.len() { "  " } else { "\n" });
         }
     };
-    line(&mut o, &header);
-    for row in &rows {
-        line(&mut o, &row.each_ref().map(String::as_str));
+    line(&mut o, &header, None);
+    for (row, r) in rows.iter().zip(runs) {
+        let verdict = if r.passed() { OK } else { FAIL };
+        line(&mut o, &row.each_ref().map(String::as_str), Some(verdict));
     }
     if runs.iter().any(|r| r.strategy == Strategy::PerAccount) {
-        let _ = writeln!(o, "{PER_ACCOUNT_NOTE}");
+        let _ = writeln!(o, "{}", paint(NOTE, PER_ACCOUNT_NOTE));
     }
     o.lines().map(|l| l.trim_end().to_string() + "\n").collect()
 }
@@ -165,6 +177,19 @@ mod tests {
         assert_eq!(histogram_picks(&runs, true).len(), runs.len());
         let table = render_table(&runs);
         assert_eq!(table.lines().count(), runs.len() + 2, "{table}");
+        // Colour goes round the verdict alone: stripped, the columns line up as before.
+        let plain = anstream::adapter::strip_str(&table).to_string();
+        let header = plain.lines().next().unwrap();
+        let column = header.find("ordering").unwrap();
+        for (row, line) in plain
+            .lines()
+            .skip(1)
+            .take(runs.len())
+            .zip(table.lines().skip(1))
+        {
+            assert_eq!(&row[column..], "ok", "{plain}");
+            assert!(line.ends_with(&paint(OK, "ok")), "{line:?}");
+        }
     }
 
     #[test]

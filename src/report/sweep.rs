@@ -2,6 +2,7 @@
 //! baseline, and the short name of a run used in messages.
 
 use super::{Backend, Report};
+use crate::build_info::Build;
 use crate::error::UsageError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -11,6 +12,10 @@ use std::path::Path;
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub(crate) struct CompareDoc {
     pub eventbench_version: String,
+    /// The build that ran the sweep (absent in documents of older versions, such as a
+    /// baseline saved before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<Build>,
     pub runs: Vec<Report>,
 }
 
@@ -41,6 +46,7 @@ impl CompareDoc {
     pub(crate) fn new(runs: Vec<Report>) -> Self {
         CompareDoc {
             eventbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            build: Some(Build::current()),
             runs,
         }
     }
@@ -108,5 +114,16 @@ mod tests {
         let back: CompareDoc = serde_json::from_value(json).unwrap();
         assert!(back.runs[1].interrupted);
         assert_eq!(back.runs[1].efficiency, 0.0);
+    }
+
+    /// The CI gate compares against this file, saved before reports named their build.
+    #[test]
+    fn the_saved_baseline_without_build_still_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/baseline.json");
+        let saved = CompareDoc::load_baseline(&path).unwrap();
+        assert!(saved.build.is_none() && saved.runs.iter().all(|r| r.build.is_none()));
+        let fresh = CompareDoc::new(saved.runs.clone());
+        let json = serde_json::to_value(&fresh).unwrap();
+        assert_eq!(json["build"]["commit"], crate::build_info::COMMIT);
     }
 }

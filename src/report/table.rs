@@ -2,6 +2,7 @@
 
 use super::stats::render_histogram;
 use super::Report;
+use crate::color::{paint, FAIL, NOTE, OK, WARN};
 use crate::types::Micros;
 use std::fmt::Write;
 
@@ -43,7 +44,11 @@ fn setup(o: &mut String, r: &Report) {
     let _ = writeln!(
         o,
         "eventbench {}: {} strategy, {workers}, {} clock",
-        r.eventbench_version, r.strategy, r.clock
+        r.build
+            .as_ref()
+            .map_or_else(|| r.eventbench_version.clone(), |b| b.label()),
+        r.strategy,
+        r.clock
     );
     let _ = writeln!(
         o,
@@ -94,14 +99,14 @@ fn outcome(o: &mut String, r: &Report) {
     let verdict = verdict(r);
     let _ = writeln!(o, "ordering     {verdict}");
     if r.interrupted {
-        let _ = writeln!(
-            o,
+        let line = format!(
             "interrupted  {} events never started (partial report)",
             r.unprocessed
         );
+        let _ = writeln!(o, "{}", paint(WARN, line));
     }
     for v in &r.violations {
-        let _ = writeln!(o, "  violation: {v}");
+        let _ = writeln!(o, "{}", paint(FAIL, format!("  violation: {v}")));
     }
     if let Some(q) = &r.queue {
         let _ = match &q.data_dir {
@@ -130,7 +135,7 @@ fn distributions(o: &mut String, r: &Report) {
     }
     let _ = writeln!(o, "overshoot    {}", percentiles(&r.overshoot_us));
     if let Some(t) = r.timer {
-        let _ = writeln!(o, "timer        {t} (--timer)");
+        let _ = writeln!(o, "timer        {t} {}", paint(NOTE, "(--timer)"));
     }
     if !r.latency_histogram.is_empty() {
         let from = if r.external.is_some() {
@@ -147,10 +152,11 @@ fn distributions(o: &mut String, r: &Report) {
 /// efficiency is measured against (that of the events that ran, see `Report::build`).
 fn wall_line(r: &Report) -> String {
     let partial = if r.unprocessed > 0 && r.external.is_none() {
-        format!(
-            " (against the bound of the {} events that ran)",
+        let note = format!(
+            "(against the bound of the {} events that ran)",
             r.events - r.unprocessed
-        )
+        );
+        format!(" {}", paint(NOTE, note))
     } else {
         String::new()
     };
@@ -159,6 +165,24 @@ fn wall_line(r: &Report) -> String {
         super::TimingBasis::Arrivals => " from the first arrival",
         super::TimingBasis::Batch => "",
     };
+    if let Some(x) = &r.repeats {
+        // The spread on a line of its own: the mean's line stays as short as a single run's.
+        return format!(
+            "wall time    {}   lower bound {}   efficiency {:.2}% {}\nspread       {}",
+            secs(r.wall_time_s),
+            secs(r.lower_bound_s),
+            r.efficiency * 100.0,
+            paint(
+                NOTE,
+                format!(
+                    "(of the mean; runs {:.2}%..{:.2}%)",
+                    x.efficiency_min * 100.0,
+                    x.efficiency_max * 100.0
+                )
+            ),
+            x.describe()
+        );
+    }
     format!(
         "wall time    {}{from}   lower bound {}   efficiency {:.2}%{partial}",
         wall(r),
@@ -180,23 +204,36 @@ fn wall(r: &Report) -> String {
 
 fn verdict(r: &Report) -> String {
     let in_flight = if r.max_in_flight > 0 {
-        format!(" (max {} in flight)", r.max_in_flight)
+        format!(
+            " {}",
+            paint(NOTE, format!("(max {} in flight)", r.max_in_flight))
+        )
     } else {
         String::new()
     };
     match (&r.external, r.passed()) {
         (_, true) => format!(
-            "ok: {} of {} events ran once each, in per-account order{in_flight}",
+            "{}: {} of {} events ran once each, in per-account order{in_flight}",
+            paint(OK, "ok"),
             r.events - r.unprocessed,
             r.events
         ),
         (Some(x), false) => format!(
-            "FAILED: {} lost, {} duplicated, {} reordered, {} overlapping, {} short handlers",
-            x.lost, r.duplicates, x.reordered, x.overlaps, r.short_handlers
+            "{}: {} lost, {} duplicated, {} reordered, {} overlapping, {} short handlers",
+            paint(FAIL, "FAILED"),
+            x.lost,
+            r.duplicates,
+            x.reordered,
+            x.overlaps,
+            r.short_handlers
         ),
         (None, false) => format!(
-            "FAILED: {} ordering violations, {} duplicates, {} short handlers, {} unprocessed",
-            r.ordering_violations, r.duplicates, r.short_handlers, r.unprocessed
+            "{}: {} ordering violations, {} duplicates, {} short handlers, {} unprocessed",
+            paint(FAIL, "FAILED"),
+            r.ordering_violations,
+            r.duplicates,
+            r.short_handlers,
+            r.unprocessed
         ),
     }
 }

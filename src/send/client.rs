@@ -31,6 +31,9 @@ pub struct SendConfig {
     pub concurrency: usize,
     /// Open model: events per second on a fixed schedule.
     pub rate: Option<f64>,
+    /// Send no request (first try or retry) after this long from the start; what is in
+    /// flight then is still answered and counted.
+    pub duration: Option<Duration>,
 }
 
 impl SendConfig {
@@ -40,6 +43,7 @@ impl SendConfig {
             request: RequestSpec::json_post(url),
             concurrency,
             rate: None,
+            duration: None,
         }
     }
 }
@@ -47,6 +51,8 @@ impl SendConfig {
 /// What sending achieved.
 #[derive(Clone, Debug, Serialize)]
 pub struct SendReport {
+    /// The build of the sender (docs/REPORT.md, `build`).
+    pub build: crate::build_info::Build,
     pub url: String,
     pub events: u64,
     pub accepted: u64,
@@ -63,6 +69,13 @@ pub struct SendReport {
     pub requests_per_s: f64,
     /// Accepted events per second.
     pub accepted_per_s: f64,
+    /// Events posted at least once: `events`, unless `--duration` ran out first.
+    pub sent: u64,
+    /// The `--duration` limit, seconds (absent without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    /// `--duration` ran out before every event was sent (or accepted).
+    pub stopped_early: bool,
     /// Per accepted event: from sending (closed) or from its due time (open) to the answer.
     pub latency_us: Percentiles,
 }
@@ -77,6 +90,23 @@ struct Shared {
     failed: AtomicBool,
     accepted: Arc<AtomicU64>,
     retries: AtomicU64,
+    /// Events posted at least once.
+    posted: AtomicU64,
+    /// No request leaves after this instant (`--duration`).
+    stop_at: Option<Instant>,
+    /// A request was held back because `stop_at` had passed.
+    stopped: AtomicBool,
+}
+
+impl Shared {
+    /// True once the `--duration` has run out (and notes that something was held back).
+    fn out_of_time(&self) -> bool {
+        let over = self.stop_at.is_some_and(|t| Instant::now() >= t);
+        if over {
+            self.stopped.store(true, Relaxed);
+        }
+        over
+    }
 }
 
 /// Posts every event of `workload`; `accepted` counts accepted events as they come (for
@@ -99,6 +129,9 @@ pub async fn send_all(
         failed: AtomicBool::new(false),
         accepted,
         retries: AtomicU64::new(0),
+        posted: AtomicU64::new(0),
+        stop_at: config.duration.map(|d| Instant::now() + d),
+        stopped: AtomicBool::new(false),
     });
     let started = Instant::now();
     let (latency, tasks) = match config.rate {
@@ -119,6 +152,7 @@ pub async fn send_all(
         }
     };
     Ok(SendReport {
+        build: crate::build_info::Build::current(),
         url: config.request.url.clone(),
         events: workload.len() as u64,
         accepted,
@@ -133,6 +167,9 @@ pub async fn send_all(
         elapsed_s: elapsed,
         requests_per_s: per_s(accepted + retries),
         accepted_per_s: per_s(accepted),
+        sent: shared.posted.load(Relaxed),
+        duration_s: config.duration.map(|d| d.as_secs_f64()),
+        stopped_early: shared.stopped.load(Relaxed),
         latency_us: percentiles(&latency),
     })
 }
@@ -153,11 +190,12 @@ async fn closed(
             let mut hist = new_histogram();
             while let Some(stream) = streams.get(next.fetch_add(1, Relaxed)) {
                 for &job in stream {
-                    if shared.failed.load(Relaxed) {
+                    if shared.failed.load(Relaxed) || shared.out_of_time() {
                         return Ok(hist);
                     }
-                    let sent = post_one(&shared, job).await?;
-                    let _ = hist.record(Micros::from_duration(sent.elapsed()).0.max(1));
+                    if let Some(sent) = post_one(&shared, job).await? {
+                        let _ = hist.record(Micros::from_duration(sent.elapsed()).0.max(1));
+                    }
                 }
             }
             Ok(hist)
@@ -183,6 +221,11 @@ async fn open(
     let start = Instant::now();
     for (i, e) in w.indexes().enumerate() {
         let due = start + Duration::from_secs_f64(i as f64 / rate);
+        if shared.stop_at.is_some_and(|t| due >= t) {
+            // Due after the end: released never.
+            shared.stopped.store(true, Relaxed);
+            break;
+        }
         tokio::time::sleep_until(due).await;
         if shared.failed.load(Relaxed) {
             break;
@@ -203,8 +246,14 @@ async fn open(
                         break;
                     }
                     let _permit = permits.acquire().await.expect("the semaphore stays open");
-                    post_one(&shared, job).await?;
-                    let _ = hist.record(Micros::from_duration(due.elapsed()).0.max(1));
+                    // Released in time, but waiting for the account's previous answer or a
+                    // permit until after the end: not sent either.
+                    if shared.out_of_time() {
+                        break;
+                    }
+                    if post_one(&shared, job).await?.is_some() {
+                        let _ = hist.record(Micros::from_duration(due.elapsed()).0.max(1));
+                    }
                 }
                 Ok(hist)
             });
@@ -274,10 +323,16 @@ fn streams(w: &Workload) -> Vec<Vec<Job>> {
     by_account
 }
 
-/// Posts one event until it is accepted (any 2xx); returns when the accepted attempt was sent.
-async fn post_one(shared: &Shared, (event, account, duration): Job) -> Result<Instant> {
+/// Posts one event until it is accepted (any 2xx); returns when the accepted attempt was sent,
+/// or None when `--duration` ran out before a retry.
+async fn post_one(shared: &Shared, (event, account, duration): Job) -> Result<Option<Instant>> {
     let (url, body) = shared.request.render(event, account, duration);
     for attempt in 0..=MAX_RETRIES {
+        if attempt == 0 {
+            shared.posted.fetch_add(1, Relaxed);
+        } else if shared.out_of_time() {
+            return Ok(None);
+        }
         let sent = Instant::now();
         let sent_unix = super::request::unix_us();
         let resp = shared
@@ -308,7 +363,7 @@ async fn post_one(shared: &Shared, (event, account, duration): Job) -> Result<In
             shared.accepted.fetch_add(1, Relaxed);
             // Drain the body so the connection goes back to the pool.
             let _ = resp.bytes().await;
-            return Ok(sent);
+            return Ok(Some(sent));
         }
         if !retry {
             let text = resp.text().await.unwrap_or_default();

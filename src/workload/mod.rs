@@ -319,6 +319,25 @@ impl Workload {
         self.event_ids.push(id);
     }
 
+    /// The first `n` events in arrival order (all of them if there are fewer), as a workload of
+    /// their own with the same source and durations.
+    pub fn first(&self, n: usize) -> Workload {
+        let n = n.min(self.len);
+        let durations = match &self.durations {
+            Durations::Fixed(d) => Durations::Fixed(*d),
+            Durations::PerEvent(_) => Durations::PerEvent(Vec::new()),
+        };
+        let mut w = Workload::with_durations(self.source.clone(), durations);
+        w.reserve(n);
+        let per_event = self.has_per_event_durations();
+        for e in self.indexes().take(n) {
+            let d = per_event.then(|| self.duration(e));
+            w.push(self.event_id(e), self.account_id(self.account_of(e)), d);
+        }
+        w.freeze();
+        w
+    }
+
     /// Frees the id-to-index map of the accounts (tens of megabytes at a million accounts) once
     /// no more events will be pushed; a later [`Workload::push`] rebuilds it.
     pub fn freeze(&mut self) {
@@ -511,6 +530,28 @@ mod tests {
         assert!(matches!(w.lookup, AccountLookup::Dense(_)));
         let dense: Vec<u32> = w.indexes().map(|e| w.account_of(e).0).collect();
         assert_eq!(dense, vec![0, 1, 0, 2]);
+    }
+
+    #[test]
+    fn first_keeps_the_first_events_with_their_durations() {
+        let mut w = Workload::with_durations(Source::Live("t".into()), Durations::PerEvent(vec![]));
+        for (id, a, d) in [(7u64, 1u64, 5u64), (9, 2, 6), (8, 1, 7), (3, 3, 8)] {
+            w.push(EventId(id), AccountId(a), Some(Micros(d)));
+        }
+        let two = w.first(3);
+        let seen: Vec<(u64, u64, u64)> = two
+            .indexes()
+            .map(|e| {
+                (
+                    two.event_id(e).0,
+                    two.account_id(two.account_of(e)).0,
+                    two.duration(e).0,
+                )
+            })
+            .collect();
+        assert_eq!(seen, vec![(7, 1, 5), (9, 2, 6), (8, 1, 7)]);
+        assert_eq!(two.account_count(), 2);
+        assert_eq!(w.first(10).len(), 4);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod color;
 mod compare;
 mod durable;
 mod durations;
@@ -19,11 +20,15 @@ mod layers;
 mod live_bound;
 mod papercuts;
 mod qa;
+mod repeat;
 mod report;
 mod run;
 mod scheduler_props;
 mod send;
+mod send_limits;
 mod serve;
 mod serve_slow_clients;
+mod shell;
 mod stdin;
 mod verify;
+mod version;
