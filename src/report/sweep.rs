@@ -24,6 +24,8 @@ impl Serialize for CompareDoc {
         #[derive(Serialize)]
         struct Doc<'a> {
             eventbench_version: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            build: Option<&'a Build>,
             runs: Vec<serde_json::Value>,
         }
         let mut runs = Vec::with_capacity(self.runs.len());
@@ -36,6 +38,7 @@ impl Serialize for CompareDoc {
         }
         Doc {
             eventbench_version: &self.eventbench_version,
+            build: self.build.as_ref(),
             runs,
         }
         .serialize(s)
