@@ -1,21 +1,31 @@
 //! Accepting HTTP connections so that slow or idle clients cannot hold the server: a deadline
-//! for each request header, and a cap on open connections.
+//! for each request header and for each request body, a cap on open connections, and a
+//! shutdown that waits for the server's own work but never for a client.
 //!
-//! `axum::serve` has neither (a client that sends half a header keeps its descriptor forever),
-//! so connections are driven here with hyper's HTTP/1.1 server, whose header timer also runs
-//! while a keep-alive connection waits for its next request.
+//! `axum::serve` has none of these (a client that sends half a header keeps its descriptor
+//! forever), so connections are driven here with hyper's HTTP/1.1 server, whose header timer
+//! also runs while a keep-alive connection waits for its next request. hyper has no body timer:
+//! [`guard`] wraps every request body so that it ends in a [`BodyCut`] error at the deadline
+//! or at shutdown, which the router answers (408 or 503) and closes.
 
+use crate::types::Micros;
+use axum::body::{Body, HttpBody};
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::Router;
+use futures_util::StreamExt;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Notify, Semaphore};
+use tokio::time::Instant;
 
 /// What a connection may cost the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,12 +34,16 @@ pub struct Limits {
     /// its previous response went out; else it is closed. Covers both slow headers and idle
     /// keep-alive connections.
     pub header_timeout: Duration,
+    /// A request's whole body must arrive this long after its header; else it is answered 408
+    /// and the connection closed.
+    pub body_timeout: Duration,
     /// Connections open at once; beyond it, new ones get a 503 and are closed.
     pub max_connections: usize,
 }
 
 impl Limits {
     pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
     /// Descriptors kept free below the process's open-file limit for everything else (the
     /// log, the timer, files written at shutdown).
     const SPARE_DESCRIPTORS: u64 = 128;
@@ -47,6 +61,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             header_timeout: Self::DEFAULT_HEADER_TIMEOUT,
+            body_timeout: Self::DEFAULT_BODY_TIMEOUT,
             max_connections: Self::default_max_connections(),
         }
     }
@@ -79,14 +94,24 @@ content-length: 84\r\n\
 \r\n\
 {\"error\":\"too_many_connections\",\"status\":503,\"message\":\"too many open connections\"}\n";
 
-/// Serves `router` until `shutdown` completes, then stops accepting and waits for the open
-/// connections to finish their requests. Returns how many connections were refused.
+/// After shutdown, once every request the server was working on is answered, how long the
+/// answers get to reach their clients before the connections are abandoned.
+const FLUSH_GRACE: Duration = Duration::from_secs(1);
+
+/// Serves `router` until `shutdown` completes, then stops accepting, cuts off the bodies still
+/// arriving and waits for the requests in progress to be answered; connections that are idle or
+/// still sending a header are not waited for. Returns how many connections were refused.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> u64 {
+    let gate = Arc::new(Gate::new(limits.body_timeout));
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        Arc::clone(&gate),
+        guard,
+    ));
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let refused = AtomicU64::new(0);
     let graceful = GracefulShutdown::new();
@@ -121,8 +146,114 @@ pub(crate) async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    gate.close();
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = async {
+            gate.quiet().await;
+            tokio::time::sleep(FLUSH_GRACE).await;
+        } => {}
+    }
     refused.load(Relaxed)
+}
+
+/// Why a request body ended before its last byte: the server's doing, not the client's bytes,
+/// so the router answers it apart from a broken body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum BodyCut {
+    #[error("the body did not arrive within {0} of its header")]
+    TimedOut(Micros),
+    #[error("the server is shutting down")]
+    Closing,
+}
+
+/// What every connection shares: the body deadline, the shutdown signal and the requests in
+/// progress, which a shutdown waits for.
+struct Gate {
+    body_timeout: Duration,
+    closing: watch::Sender<bool>,
+    busy: AtomicUsize,
+    idle: Notify,
+}
+
+impl Gate {
+    fn new(body_timeout: Duration) -> Self {
+        Gate {
+            body_timeout,
+            closing: watch::Sender::new(false),
+            busy: AtomicUsize::new(0),
+            idle: Notify::new(),
+        }
+    }
+
+    fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Returns once no request is in progress.
+    async fn quiet(&self) {
+        loop {
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.busy.load(SeqCst) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+/// One request in progress, counted from its header to its response (or until hyper drops it).
+struct Busy(Arc<Gate>);
+
+impl Busy {
+    fn enter(gate: &Arc<Gate>) -> Self {
+        gate.busy.fetch_add(1, SeqCst);
+        Busy(Arc::clone(gate))
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if self.0.busy.fetch_sub(1, SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// Counts the request and puts its body on the clock.
+async fn guard(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Response {
+    let _busy = Busy::enter(&gate);
+    if req.body().is_end_stream() {
+        return next.run(req).await;
+    }
+    let deadline = Instant::now() + gate.body_timeout;
+    let limit = Micros::from_duration(gate.body_timeout);
+    let closing = gate.closing.subscribe();
+    let req = req.map(|body| cut_off(body, deadline, limit, closing));
+    next.run(req).await
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `body`, ending in a [`BodyCut`] error if it is still arriving at `deadline` or when the
+/// server starts shutting down.
+fn cut_off(body: Body, deadline: Instant, limit: Micros, closing: watch::Receiver<bool>) -> Body {
+    let chunks = body.into_data_stream();
+    let stream = futures_util::stream::unfold(Some((chunks, closing)), move |state| async move {
+        let (mut chunks, mut closing) = state?;
+        let next = tokio::select! {
+            chunk = chunks.next() => Ok(chunk),
+            () = tokio::time::sleep_until(deadline) => Err(BodyCut::TimedOut(limit)),
+            _ = closing.wait_for(|c| *c) => Err(BodyCut::Closing),
+        };
+        match next {
+            Ok(chunk) => chunk.map(|c| (c.map_err(BoxError::from), Some((chunks, closing)))),
+            Err(cut) => Some((Err(BoxError::from(cut)), None)),
+        }
+    });
+    Body::from_stream(stream)
 }
 
 /// Answers 503 if the socket takes it at once, then closes: no task, no waiting, so refusing

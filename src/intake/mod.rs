@@ -357,9 +357,11 @@ fn announce(addr: SocketAddr, c: &Config, durable: Option<&DurableInfo>) {
         c.strategy, c.process_time
     );
     eprintln!(
-        "  at most {} connections, each closed when no complete request header arrives within {}",
+        "  at most {} connections, each closed when no complete request header arrives within {} \
+         (body timeout {}: 408)",
         c.connections.max_connections,
-        Micros::from_duration(c.connections.header_timeout)
+        Micros::from_duration(c.connections.header_timeout),
+        Micros::from_duration(c.connections.body_timeout)
     );
     match durable {
         None => eprintln!(

@@ -23,4 +23,5 @@ mod scheduler_props;
 mod send;
 mod serve;
 mod serve_slow_clients;
+mod slow_bodies;
 mod verify;
