@@ -5,6 +5,7 @@
 use crate::engine::timer::TimerMode;
 use crate::engine::{Plan, Strategy, Workers};
 use crate::types::Micros;
+use crate::workload::line_limit::MaxLineLength;
 use clap::Args;
 
 /// Options accepted by every subcommand.
@@ -13,6 +14,16 @@ pub struct GlobalArgs {
     /// Show no progress bars or notes on stderr (bars appear only on a terminal anyway).
     #[arg(long, short, global = true)]
     pub quiet: bool,
+}
+
+/// How input files are read (`run`, `compare`, `send`, `publish`, `verify`).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct InputArgs {
+    /// Longest line accepted in an input file (events CSV, log, --sent file): a longer line
+    /// is an error naming it, so a file without line ends cannot exhaust memory. Bytes, or
+    /// e.g. 4MiB, 10MB
+    #[arg(long, default_value = "1MiB", value_name = "SIZE")]
+    pub max_line_length: MaxLineLength,
 }
 
 /// What runs the events and how long each takes (`run`, `serve`, `worker`).

@@ -57,6 +57,8 @@ pub struct Args {
     /// the built-in workload]
     #[arg(long, short)]
     pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub reading: crate::cli::InputArgs,
     /// Worker counts to sweep, comma-separated: numbers ≥ 1 and/or `auto` (one per account)
     #[arg(long, short, default_value = "10,100,500,1000,auto")]
     pub workers: WorkerList,
@@ -199,7 +201,11 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     {
         return Err(UsageError(format!("--output-dir {}: is not a folder", dir.display())).into());
     }
-    let workload = super::load_workload(args.input.as_deref(), args.timing.process_time)?;
+    let workload = super::load_workload(
+        args.input.as_deref(),
+        args.timing.process_time,
+        args.reading,
+    )?;
     if let Some(t) = &target {
         crate::broker::design::preflight(&t.url)?;
     }

@@ -79,6 +79,7 @@ use std::path::Path;
 pub(crate) fn load_workload(
     input: Option<&Path>,
     process_time: Micros,
+    reading: crate::cli::InputArgs,
 ) -> anyhow::Result<Workload> {
     let default = Path::new("events.csv");
     let path = match input {
@@ -87,7 +88,7 @@ pub(crate) fn load_workload(
         None => None,
     };
     let mut w = match path {
-        Some(p) => crate::workload::csv::load(p, process_time)?,
+        Some(p) => crate::workload::csv::load_limited(p, process_time, reading.max_line_length)?,
         None => workload::generate::build(&workload::generate::builtin_spec(), process_time),
     };
     if !w.has_per_event_durations() && process_time.0.checked_mul(w.len() as u64).is_none() {

@@ -39,6 +39,8 @@ pub struct Args {
     #[arg(long, short)]
     pub input: Option<PathBuf>,
     #[command(flatten)]
+    pub reading: crate::cli::InputArgs,
+    #[command(flatten)]
     pub engine: EngineArgs,
     /// `real` sleeps for real; `virtual` computes the same schedule exactly and instantly
     #[arg(long, value_enum, default_value_t = ClockKind::Real)]
@@ -122,7 +124,11 @@ fn check_flags(args: &Args) -> Result<()> {
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let plan = args.engine.plan()?;
     check_flags(&args)?;
-    let workload = super::load_workload(args.input.as_deref(), args.engine.timing.process_time)?;
+    let workload = super::load_workload(
+        args.input.as_deref(),
+        args.engine.timing.process_time,
+        args.reading,
+    )?;
     let info = RunInfo {
         plan,
         clock: args.clock,

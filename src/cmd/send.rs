@@ -35,6 +35,8 @@ pub struct Args {
     /// the built-in workload]
     #[arg(long, short)]
     pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub reading: crate::cli::InputArgs,
     /// Closed model: accounts sent at the same time (each account's events one after
     /// another); open model (--rate): most requests in flight
     #[arg(long, short, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
@@ -76,7 +78,7 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let request = RequestSpec::new(&args.method, &args.url, args.body, args.headers)?;
     super::check_output_paths([args.sent.as_deref()])?;
-    let workload = super::load_workload(args.input.as_deref(), args.process_time)?;
+    let workload = super::load_workload(args.input.as_deref(), args.process_time, args.reading)?;
     if !global.quiet {
         eprintln!(
             "sending {} events of {} accounts from {} to {}",

@@ -31,6 +31,8 @@ pub struct Args {
     /// The workload the system was given (events CSV, as written by `generate`)
     #[arg(long, short)]
     pub events: PathBuf,
+    #[command(flatten)]
+    pub reading: crate::cli::InputArgs,
     /// The system's processed log: one line per processed event (`-`: standard input)
     #[arg(long, short)]
     pub log: PathBuf,
@@ -72,14 +74,19 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         )
         .into());
     }
-    let workload = super::load_workload(Some(&args.events), args.process_time)?;
+    let workload = super::load_workload(Some(&args.events), args.process_time, args.reading)?;
     let spec = LogSpec {
         pattern: args.log_pattern,
         time: args.time_format,
     };
     let started = std::time::Instant::now();
-    let (findings, summary) =
-        crate::judge::judge(&workload, &args.log, &spec, args.sent.as_deref())?;
+    let (findings, summary) = crate::judge::judge(
+        &workload,
+        &args.log,
+        &spec,
+        args.sent.as_deref(),
+        args.reading.max_line_length,
+    )?;
     if !global.quiet {
         let secs = started.elapsed().as_secs_f64();
         let rate = summary.lines as f64 / secs.max(1e-9);

@@ -15,6 +15,7 @@ mod durations;
 mod generate;
 mod handlers;
 mod layers;
+mod long_lines;
 mod papercuts;
 mod qa;
 mod report;
