@@ -85,7 +85,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
             workload.len(),
             workload.account_count(),
             workload.source(),
-            args.url
+            crate::url_authority::redact(&args.url)
         );
     }
     let config = SendConfig {

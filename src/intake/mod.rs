@@ -264,7 +264,12 @@ fn watch_live(board: &crate::live::Board, intake: &Arc<Intake>, c: &Config, addr
         mode: "serve".into(),
         strategy: c.strategy.to_string(),
         workers: c.lanes.map_or("auto".into(), |n| n.to_string()),
-        handler: format!("sleep {}", c.process_time),
+        // The board names the handler that really runs, not the sleep it replaced.
+        handler: match c.handler.guarded() {
+            Some(g) => g.describe(),
+            None if c.per_event_durations => "sleep (per-event durations)".into(),
+            None => format!("sleep {}", c.process_time),
+        },
         input: format!("http://{addr}/api"),
         lanes: c.lanes,
         data_dir: c.data_dir.as_ref().map(|d| d.display().to_string()),

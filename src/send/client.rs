@@ -119,7 +119,8 @@ pub async fn send_all(
         }
     };
     Ok(SendReport {
-        url: config.request.url.clone(),
+        // Reports show the URL, never its password.
+        url: crate::url_authority::redact(&config.request.url),
         events: workload.len() as u64,
         accepted,
         retries,

@@ -21,6 +21,7 @@ mod qa;
 mod report;
 mod run;
 mod scheduler_props;
+mod secrets;
 mod send;
 mod serve;
 mod serve_slow_clients;
