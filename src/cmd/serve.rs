@@ -40,7 +40,8 @@ With --broker, a 202 means RabbitMQ confirmed the event (persistent, in its acco
 a crash of serve after that loses nothing. 503 (with Retry-After) while the broker is
 unreachable; duplicates are refused with 409 within one serve process.
 
-Status codes of POST /api: 202 accepted; 400 unparseable body (broken JSON or encoding);
+Status codes of POST /api: 202 accepted; 400 unparseable body (broken JSON or encoding, a
+JSON key given twice, a charset other than UTF-8);
 415 content type other than JSON or form fields; 422 missing, non-integer or negative field;
 409 event_id already accepted (also by an earlier run on the same data dir); 413 body over
 64 KiB; 408 body not complete within --body-timeout of its header (the connection is
@@ -264,8 +265,7 @@ fn relay(args: &Args, url: &str) -> Result<()> {
     let rt = crate::engine::runtime()?;
     let outcome = rt.block_on(async {
         let sink = ConfirmedPublisher::connect(topo, usize::from(args.channels)).await?;
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
+        let listener = intake::listen::bind(args.listen)
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         intake::run_broker(listener, sink, true, shutdown_signal()).await
     })?;

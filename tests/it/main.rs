@@ -14,6 +14,7 @@ mod durable;
 mod durations;
 mod generate;
 mod handlers;
+mod intake_strict;
 mod layers;
 mod long_lines;
 mod papercuts;
