@@ -5,7 +5,7 @@
 
 use super::admit::{Accepted, Intake};
 use super::broker::Relay;
-use super::listen::BodyCut;
+use super::gate::BodyCut;
 use super::metrics::{Metrics, Reason, Refusal, RETRY_AFTER_S};
 use super::parse::{self, Incoming, MAX_BODY};
 use axum::body::{Body, Bytes};

@@ -5,27 +5,20 @@
 //! `axum::serve` has none of these (a client that sends half a header keeps its descriptor
 //! forever), so connections are driven here with hyper's HTTP/1.1 server, whose header timer
 //! also runs while a keep-alive connection waits for its next request. hyper has no body timer:
-//! [`guard`] wraps every request body so that it ends in a [`BodyCut`] error at the deadline
-//! or at shutdown, which the router answers (408 or 503) and closes.
+//! [`super::gate`] puts each request body on the clock.
 
-use crate::types::Micros;
-use axum::body::{Body, HttpBody};
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use super::gate::{Gate, Gated};
 use axum::Router;
-use futures_util::StreamExt;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify, Semaphore};
-use tokio::time::Instant;
+use tokio::sync::Semaphore;
 
 /// What a connection may cost the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,10 +121,6 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> u64 {
     let gate = Arc::new(Gate::new(limits.body_timeout));
-    let router = router.layer(axum::middleware::from_fn_with_state(
-        Arc::clone(&gate),
-        guard,
-    ));
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let refused = AtomicU64::new(0);
     let graceful = GracefulShutdown::new();
@@ -157,7 +146,7 @@ pub(crate) async fn serve(
         };
         // Small request/response pairs on keep-alive connections: Nagle would only add delay.
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        let service = Gated::new(TowerToHyperService::new(router.clone()), &gate);
         let conn = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
         tokio::spawn(async move {
             // Errors here are one client's (reset, header timeout): nothing to do but close.
@@ -175,105 +164,6 @@ pub(crate) async fn serve(
         } => {}
     }
     refused.load(Relaxed)
-}
-
-/// Why a request body ended before its last byte: the server's doing, not the client's bytes,
-/// so the router answers it apart from a broken body.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum BodyCut {
-    #[error("the body did not arrive within {0} of its header")]
-    TimedOut(Micros),
-    #[error("the server is shutting down")]
-    Closing,
-}
-
-/// What every connection shares: the body deadline, the shutdown signal and the requests in
-/// progress, which a shutdown waits for.
-struct Gate {
-    body_timeout: Duration,
-    closing: watch::Sender<bool>,
-    busy: AtomicUsize,
-    idle: Notify,
-}
-
-impl Gate {
-    fn new(body_timeout: Duration) -> Self {
-        Gate {
-            body_timeout,
-            closing: watch::Sender::new(false),
-            busy: AtomicUsize::new(0),
-            idle: Notify::new(),
-        }
-    }
-
-    fn close(&self) {
-        self.closing.send_replace(true);
-    }
-
-    /// Returns once no request is in progress.
-    async fn quiet(&self) {
-        loop {
-            let idle = self.idle.notified();
-            tokio::pin!(idle);
-            idle.as_mut().enable();
-            if self.busy.load(SeqCst) == 0 {
-                return;
-            }
-            idle.await;
-        }
-    }
-}
-
-/// One request in progress, counted from its header to its response (or until hyper drops it).
-struct Busy(Arc<Gate>);
-
-impl Busy {
-    fn enter(gate: &Arc<Gate>) -> Self {
-        gate.busy.fetch_add(1, SeqCst);
-        Busy(Arc::clone(gate))
-    }
-}
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        if self.0.busy.fetch_sub(1, SeqCst) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
-}
-
-/// Counts the request and puts its body on the clock.
-async fn guard(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Response {
-    let _busy = Busy::enter(&gate);
-    if req.body().is_end_stream() {
-        return next.run(req).await;
-    }
-    let deadline = Instant::now() + gate.body_timeout;
-    let limit = Micros::from_duration(gate.body_timeout);
-    let closing = gate.closing.subscribe();
-    let req = req.map(|body| cut_off(body, deadline, limit, closing));
-    next.run(req).await
-}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// `body`, ending in a [`BodyCut`] error if it is still arriving at `deadline` or when the
-/// server starts shutting down.
-fn cut_off(body: Body, deadline: Instant, limit: Micros, closing: watch::Receiver<bool>) -> Body {
-    let chunks = body.into_data_stream();
-    let stream = futures_util::stream::unfold(Some((chunks, closing)), move |state| async move {
-        let (mut chunks, mut closing) = state?;
-        let next = tokio::select! {
-            chunk = chunks.next() => Ok(chunk),
-            () = tokio::time::sleep_until(deadline) => Err(BodyCut::TimedOut(limit)),
-            _ = closing.wait_for(|c| *c) => Err(BodyCut::Closing),
-        };
-        match next {
-            Ok(chunk) => chunk.map(|c| (c.map_err(BoxError::from), Some((chunks, closing)))),
-            Err(cut) => Some((Err(BoxError::from(cut)), None)),
-        }
-    });
-    Body::from_stream(stream)
 }
 
 /// Answers 503 if the socket takes it at once, then closes: no task, no waiting, so refusing

@@ -12,6 +12,7 @@ pub(crate) mod api;
 pub(crate) mod broker;
 pub(crate) mod committer;
 pub(crate) mod durable;
+pub(crate) mod gate;
 pub(crate) mod listen;
 pub(crate) mod metrics;
 pub(crate) mod parse;
