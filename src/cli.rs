@@ -16,12 +16,12 @@ pub struct GlobalArgs {
     pub quiet: bool,
 }
 
-/// How input files are read (`run`, `compare`, `send`, `publish`, `verify`).
+/// How input files are read (`run`, `compare`, `send`, `publish`, `verify`, `report`).
 #[derive(Debug, Clone, Copy, Args)]
 pub struct InputArgs {
-    /// Longest line accepted in an input file (events CSV, log, --sent file): a longer line
-    /// is an error naming it, so a file without line ends cannot exhaust memory. Bytes, or
-    /// e.g. 4MiB, 10MB
+    /// Longest line accepted in an input file (events CSV, log, --sent file, a report or
+    /// baseline JSON): a longer line is an error naming it, so a file without line ends cannot
+    /// exhaust memory. Bytes, or e.g. 4MiB, 10MB
     #[arg(long, default_value = "1MiB", value_name = "SIZE")]
     pub max_line_length: MaxLineLength,
 }

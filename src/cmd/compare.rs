@@ -192,7 +192,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let baseline = args
         .baseline
         .as_deref()
-        .map(CompareDoc::load_baseline)
+        .map(|p| CompareDoc::load_baseline(p, args.reading.max_line_length))
         .transpose()?;
     if let Some(dir) = args
         .output_dir

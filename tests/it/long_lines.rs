@@ -1,5 +1,5 @@
 //! Inputs without line ends, through the binary: every command that reads an events CSV, a
-//! processed log or a `--sent` file stops at the first line longer than `--max-line-length`
+//! processed log, a `--sent` file or a JSON report stops at the first line longer than `--max-line-length`
 //! (default 1 MiB) with exit 2 and a message naming the file and the line, instead of reading
 //! `/dev/zero` until the allocator aborts the process.
 
@@ -71,6 +71,25 @@ fn dev_zero_as_the_events_log_or_sent_file_of_verify_is_a_clear_error() {
         .args(["--log", log])
         .assert()
         .success();
+}
+
+#[test]
+fn dev_zero_as_a_report_or_a_baseline_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    eventbench()
+        .args(["report", "/dev/zero"])
+        .assert()
+        .code(2)
+        .stderr(contains(format!("/dev/zero:1: {TOO_LONG}")));
+    let (events, _) = events_and_log(dir.path());
+    eventbench()
+        .args(["compare", "-q", "--baseline", "/dev/zero", "--input"])
+        .arg(&events)
+        .arg("--output-dir")
+        .arg(dir.path().join("cmp"))
+        .assert()
+        .code(2)
+        .stderr(contains(format!("baseline /dev/zero:1: {TOO_LONG}")));
 }
 
 #[test]
