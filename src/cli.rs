@@ -8,6 +8,7 @@ use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::UsageError;
 use crate::report::repeat::Repeat;
 use crate::types::Micros;
+use crate::workload::line_limit::MaxLineLength;
 use clap::Args;
 
 /// Options accepted by every subcommand.
@@ -20,6 +21,16 @@ pub struct GlobalArgs {
     /// always (pipes and files too) or never
     #[arg(long, value_enum, value_name = "WHEN", global = true, default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,
+}
+
+/// How input files are read (`run`, `compare`, `send`, `publish`, `verify`, `report`).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct InputArgs {
+    /// Longest line accepted in an input file (events CSV, log, --sent file, a report or
+    /// baseline JSON): a longer line is an error naming it, so a file without line ends cannot
+    /// exhaust memory. Bytes, or e.g. 4MiB, 10MB
+    #[arg(long, default_value = "1MiB", value_name = "SIZE")]
+    pub max_line_length: MaxLineLength,
 }
 
 /// What runs the events and how long each takes (`run`, `serve`, `worker`).

@@ -70,7 +70,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 
 /// The error and its causes on one line, `outer: cause: root`, like anyhow's `{:#}` but
 /// without repeating a cause that the message before it already quotes: many errors (ours
-/// with `{source}`, lapin's, hyper's) put their source into their own message as well.
+/// with `{source}`, lapin's, hyper's) put their source into their own message as well. URL
+/// passwords are masked.
 pub fn render(err: &anyhow::Error) -> String {
     let mut out = String::new();
     let mut previous = String::new();
@@ -85,7 +86,8 @@ pub fn render(err: &anyhow::Error) -> String {
         out.push_str(&text);
         previous = text;
     }
-    out
+    // The last line of defence: a library's message (reqwest's, say) may quote a URL whole.
+    crate::url_authority::redact(&out)
 }
 
 /// Prints `error: …` on stderr, the label in red where stderr gets colour (`--color`).

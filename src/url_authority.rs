@@ -9,6 +9,42 @@
 //! somewhere the user did not mean. `http_url` (for `http://` flags) and `broker::amqp` (for
 //! `--broker`) both refuse it here, with the same words.
 
+/// `text` with the password of every URL in it replaced by `***` (`scheme://user:***@host/…`),
+/// and a userinfo without a password (`scheme://token@host`, often a token itself) by `***`.
+/// Every URL the program shows (reports, dashboards, logs, errors) goes through this, so a
+/// credential given on the command line is used but never printed. A password may hold an
+/// unescaped '@': the host comes after the last one before the path.
+pub(crate) fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        // The authority ends at the path, query or fragment, or where the text stops being a
+        // URL (a space: the URL is part of a command line or a message). Not at a backslash or
+        // a quote, which an amqp password may hold.
+        let end = after
+            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
+            .unwrap_or(after.len());
+        let authority = &after[..end];
+        match authority.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                if let Some((user, _)) = userinfo.split_once(':') {
+                    out.push_str(user);
+                    out.push_str(":***@");
+                } else {
+                    out.push_str("***@");
+                }
+                out.push_str(host);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// What differs between URL schemes for the check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Scheme {
@@ -134,6 +170,27 @@ mod tests {
             check("//h:\\x", OTHER),
             Err(AuthorityError::PortNotNumber("\\x".into()))
         );
+    }
+
+    #[test]
+    fn every_password_in_a_text_is_masked() {
+        assert_eq!(
+            redact("http://alice:s3cretPW@127.0.0.1:9/hook"),
+            "http://alice:***@127.0.0.1:9/hook"
+        );
+        assert_eq!(redact("amqp://u:a@b@h/v?x=@"), "amqp://u:***@h/v?x=@");
+        assert_eq!(redact("http://h:80/x?u=a:b@c"), "http://h:80/x?u=a:b@c");
+        assert_eq!(redact("http://tok3n@h/"), "http://***@h/");
+        assert_eq!(redact("no url here: a@b"), "no url here: a@b");
+        assert_eq!(
+            redact("exec:curl -d x 'http://u:pw@h/a' http://v:pw2@g:1"),
+            "exec:curl -d x 'http://u:***@h/a' http://v:***@g:1"
+        );
+        assert_eq!(
+            redact("POST http://u:p@h/x: refused"),
+            "POST http://u:***@h/x: refused"
+        );
+        assert_eq!(redact("amqp://u:p\\w'@h"), "amqp://u:***@h");
     }
 
     #[test]

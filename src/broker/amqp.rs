@@ -2,7 +2,7 @@
 //! declarations, and the message body.
 
 use crate::types::AccountId;
-use crate::url_authority;
+use crate::url_authority::{self, redact};
 use anyhow::{Context, Result};
 use lapin::options::{QueueDeclareOptions, QueueDeleteOptions, QueuePurgeOptions};
 use lapin::types::{AMQPValue, FieldTable};
@@ -143,21 +143,6 @@ impl BodyWriter {
         }
         self.events = 0;
         std::mem::replace(&mut self.body, Vec::with_capacity(64 * self.batch))
-    }
-}
-
-/// Hides the password of `amqp://user:password@host/...`, which may itself hold an '@'.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..end].rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***@{host}{}", &rest[end..])
-        }
-        None => url.to_string(),
     }
 }
 

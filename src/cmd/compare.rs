@@ -61,6 +61,8 @@ pub struct Args {
     /// when piped or redirected, else ./events.csv if it exists, else the built-in workload]
     #[arg(long, short)]
     pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub reading: crate::cli::InputArgs,
     /// Worker counts to sweep, comma-separated: numbers ≥ 1 and/or `auto` (one per account)
     #[arg(long, short, default_value = "10,100,500,1000,auto")]
     pub workers: WorkerList,
@@ -201,7 +203,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let baseline = args
         .baseline
         .as_deref()
-        .map(CompareDoc::load_baseline)
+        .map(|p| CompareDoc::load_baseline(p, args.reading.max_line_length))
         .transpose()?;
     if let Some(dir) = args
         .output_dir
@@ -214,6 +216,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         args.input.as_deref(),
         args.timing.process_time,
         global.quiet,
+        args.reading,
     )?;
     if let Some(t) = &target {
         crate::broker::design::preflight(&t.url)?;

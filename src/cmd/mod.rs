@@ -107,8 +107,9 @@ pub(crate) fn load_workload(
     input: Option<&Path>,
     process_time: Micros,
     quiet: bool,
+    reading: crate::cli::InputArgs,
 ) -> anyhow::Result<Workload> {
-    load_workload_with(input, process_time, quiet, true)
+    load_workload_with(input, process_time, quiet, true, reading)
 }
 
 /// As [`load_workload`]; `stdin_free` is false when standard input is taken for something
@@ -118,10 +119,11 @@ pub(crate) fn load_workload_with(
     process_time: Micros,
     quiet: bool,
     stdin_free: bool,
+    reading: crate::cli::InputArgs,
 ) -> anyhow::Result<Workload> {
     let path = choose_input(input, stdin_free, quiet)?;
     let mut w = match path.as_deref() {
-        Some(p) => crate::workload::csv::load(p, process_time)?,
+        Some(p) => crate::workload::csv::load_limited(p, process_time, reading.max_line_length)?,
         None => workload::generate::build(&workload::generate::builtin_spec(), process_time),
     };
     if !w.has_per_event_durations() && process_time.0.checked_mul(w.len() as u64).is_none() {

@@ -28,6 +28,8 @@ pub struct Args {
     /// when piped or redirected, else ./events.csv if it exists, else the built-in workload]
     #[arg(long, short)]
     pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub reading: crate::cli::InputArgs,
     /// Put this processing time into every message (else only a duration_us column is sent,
     /// and workers use their own --process-time)
     #[arg(long)]
@@ -44,7 +46,8 @@ pub struct Args {
 
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let fallback = args.process_time.unwrap_or(Micros(1_000_000));
-    let workload = super::load_workload(args.input.as_deref(), fallback, global.quiet)?;
+    let workload =
+        super::load_workload(args.input.as_deref(), fallback, global.quiet, args.reading)?;
     let with_durations = args.process_time.is_some() || workload.has_per_event_durations();
     let topo = args.queue.topology();
     let rt = crate::engine::runtime()?;

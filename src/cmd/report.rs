@@ -5,6 +5,7 @@ use crate::cli::GlobalArgs;
 use crate::error::InputError;
 use crate::report::sweep::CompareDoc;
 use crate::report::Report;
+use crate::workload::line_limit::{self, MaxLineLength};
 use anyhow::Result;
 use serde_json::Value;
 use std::io::Write;
@@ -26,11 +27,13 @@ pub struct Args {
     /// Write a self-contained HTML page (charts embedded, no network needed) to this file
     #[arg(long, value_name = "OUT")]
     pub html: Option<PathBuf>,
+    #[command(flatten)]
+    pub reading: crate::cli::InputArgs,
 }
 
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     super::check_output_paths([args.html.as_deref()])?;
-    let doc = load(&args.file)?;
+    let doc = load(&args.file, args.reading.max_line_length)?;
     if let Some(out) = &args.html {
         let page = crate::export::html::document_page(&doc);
         crate::output::write_atomic(out, |f| Ok(f.write_all(page.as_bytes())?))?;
@@ -46,11 +49,19 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     Ok(())
 }
 
-/// Reads and checks the document: JSON, and either `{"runs": [report, …]}` or one report.
-fn load(path: &Path) -> Result<Value, InputError> {
-    let text = std::fs::read_to_string(path).map_err(|source| InputError::Io {
+/// Reads and checks the document: JSON, and either `{"runs": [report, …]}` or one report. A
+/// line longer than `max_line` stops the read (what we write is pretty-printed: short lines).
+fn load(path: &Path, max_line: MaxLineLength) -> Result<Value, InputError> {
+    let io = |source| InputError::Io {
         path: path.to_path_buf(),
         source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    let bytes = line_limit::read_all(file, path, max_line, Some(size))?;
+    let text = String::from_utf8(bytes).map_err(|e| InputError::File {
+        path: path.to_path_buf(),
+        reason: format!("not UTF-8 text: {}", e.utf8_error()),
     })?;
     let doc: Value = serde_json::from_str(&text).map_err(|e| InputError::Line {
         path: path.to_path_buf(),
@@ -127,17 +138,20 @@ mod tests {
     #[test]
     fn broken_json_names_the_line() {
         let (_d, p) = write("{\n \"events\": 3,\n oops }");
-        let e = load(&p).unwrap_err().to_string();
+        let e = load(&p, MaxLineLength::DEFAULT).unwrap_err().to_string();
         assert!(e.contains("r.json:3: not valid JSON"), "{e}");
     }
 
     #[test]
     fn other_json_is_refused() {
         let (_d, p) = write("{\"hello\": 1}");
-        let e = load(&p).unwrap_err().to_string();
+        let e = load(&p, MaxLineLength::DEFAULT).unwrap_err().to_string();
         assert!(e.contains("not an eventbench report"), "{e}");
         let (_d, p) = write("{\"runs\": [{\"events\": 1, \"wall_time_s\": 1}, {}]}");
-        assert!(load(&p).unwrap_err().to_string().contains("runs[1]"));
+        assert!(load(&p, MaxLineLength::DEFAULT)
+            .unwrap_err()
+            .to_string()
+            .contains("runs[1]"));
     }
 
     #[test]

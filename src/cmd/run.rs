@@ -42,6 +42,8 @@ pub struct Args {
     #[arg(long, short)]
     pub input: Option<PathBuf>,
     #[command(flatten)]
+    pub reading: crate::cli::InputArgs,
+    #[command(flatten)]
     pub engine: EngineArgs,
     /// `real` sleeps for real; `virtual` computes the same schedule exactly and instantly
     #[arg(long, value_enum, default_value_t = ClockKind::Real)]
@@ -138,6 +140,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         args.input.as_deref(),
         args.engine.timing.process_time,
         global.quiet,
+        args.reading,
     )?;
     let info = RunInfo {
         plan,

@@ -38,6 +38,8 @@ pub struct Args {
     /// when piped or redirected, else ./events.csv if it exists, else the built-in workload]
     #[arg(long, short)]
     pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub reading: crate::cli::InputArgs,
     /// Closed model: accounts sent at the same time (each account's events one after
     /// another); open model (--rate): most requests in flight
     #[arg(long, short, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
@@ -89,8 +91,12 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     if args.duration.is_some_and(|d| d.0 == 0) {
         return Err(UsageError("--duration must be more than 0 (e.g. 30s)".into()).into());
     }
-    let mut workload =
-        super::load_workload(args.input.as_deref(), args.process_time, global.quiet)?;
+    let mut workload = super::load_workload(
+        args.input.as_deref(),
+        args.process_time,
+        global.quiet,
+        args.reading,
+    )?;
     if let Some(n) = args.events {
         let n = usize::try_from(n).unwrap_or(usize::MAX);
         if n < workload.len() {
@@ -108,7 +114,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
             workload.len(),
             workload.account_count(),
             workload.source(),
-            args.url
+            crate::url_authority::redact(&args.url)
         );
     }
     let config = SendConfig {

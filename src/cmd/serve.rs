@@ -26,7 +26,7 @@ const DEFAULT_CHANNELS: u16 = 8;
   eventbench serve --in-memory --listen 127.0.0.1:0 --process-time 10ms --max-queued 100000
   eventbench serve --workers 500 --strategy sharded --drain-timeout 30s
   eventbench serve --process-time 100us --timer sleep   # no spinning: less CPU, ends ~70 us late
-  eventbench serve --max-connections 2000 --header-timeout 5s   # many clients, some slow
+  eventbench serve --max-connections 2000 --header-timeout 5s --body-timeout 5s   # slow clients
   eventbench serve --handler http:http://127.0.0.1:8080/event --retries 3 --dead-letter dead.csv
 
   curl -si localhost:3910/api -H 'content-type: application/json' \\
@@ -40,14 +40,17 @@ With --broker, a 202 means RabbitMQ confirmed the event (persistent, in its acco
 a crash of serve after that loses nothing. 503 (with Retry-After) while the broker is
 unreachable; duplicates are refused with 409 within one serve process.
 
-Status codes of POST /api: 202 accepted; 400 unparseable body (broken JSON or encoding);
+Status codes of POST /api: 202 accepted; 400 unparseable body (broken JSON or encoding, a
+JSON key given twice, a charset other than UTF-8);
 415 content type other than JSON or form fields; 422 missing, non-integer or negative field;
 409 event_id already accepted (also by an earlier run on the same data dir); 413 body over
-64 KiB; 503 queue full (with Retry-After), shutting down, or the event could not be written
+64 KiB; 408 body not complete within --body-timeout of its header (the connection is
+closed); 503 queue full (with Retry-After), shutting down, or the event could not be written
 to disk; 405 other methods (with Allow). Every error has a JSON body.
 Beyond --max-connections a new connection gets 503 too_many_connections and is closed; a
 connection is closed when no complete request header arrives within --header-timeout (also
-while it idles between keep-alive requests).
+while it idles between keep-alive requests). A shutdown waits for the requests being processed,
+never for a client still sending: a body in progress at SIGTERM gets 503 shutting_down.
 
 What a 202 promises (durable, the default): the event is in the data dir and synced to disk
 (fsync, one sync per group of requests), and it is processed even if the server is killed
@@ -104,6 +107,10 @@ pub struct Args {
     /// opened or after its last response (slow or idle clients), e.g. 10s, 500ms
     #[arg(long, default_value = "10s")]
     pub header_timeout: Micros,
+    /// Answer 408 and close the connection when a request's whole body has not arrived this
+    /// long after its header (clients that stall mid-body), e.g. 10s, 500ms
+    #[arg(long, default_value = "10s")]
+    pub body_timeout: Micros,
     /// Most connections open at once; more get a 503 and are closed [default: the open-file
     /// limit minus 128]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
@@ -113,7 +120,7 @@ pub struct Args {
     /// here (`eventbench worker` does). Broker unreachable: 503 with Retry-After
     #[arg(long, requires = "queues", conflicts_with_all = [
         "workers", "strategy", "process_time", "max_queued", "log", "drain_timeout", "leftover",
-        "header_timeout", "max_connections", "data_dir", "in_memory",
+        "header_timeout", "body_timeout", "max_connections", "data_dir", "in_memory",
     ], value_parser = crate::cli::BrokerUrl)]
     pub broker: Option<String>,
     /// With --broker: queues PREFIX.0 .. PREFIX.N-1, account_id % N (the same as `publish`)
@@ -189,6 +196,7 @@ fn server_config(args: &Args, strategy: Strategy, lanes: Option<u64>) -> Result<
         timer: args.engine.timing.timer,
         connections: Limits {
             header_timeout: args.header_timeout.as_duration(),
+            body_timeout: args.body_timeout.as_duration(),
             max_connections: args
                 .max_connections
                 .map_or_else(Limits::default_max_connections, |n| {
@@ -235,8 +243,13 @@ fn check_flags(args: &Args) -> Result<()> {
             ("--channels", args.channels != DEFAULT_CHANNELS),
         ],
     )?;
-    if args.header_timeout == Micros::ZERO {
-        return Err(UsageError("--header-timeout must be more than 0".into()).into());
+    for (flag, value) in [
+        ("--header-timeout", args.header_timeout),
+        ("--body-timeout", args.body_timeout),
+    ] {
+        if value == Micros::ZERO {
+            return Err(UsageError(format!("{flag} must be more than 0")).into());
+        }
     }
     super::check_output_paths([
         args.log.as_deref(),
@@ -252,8 +265,7 @@ fn relay(args: &Args, url: &str) -> Result<()> {
     let rt = crate::engine::runtime()?;
     let outcome = rt.block_on(async {
         let sink = ConfirmedPublisher::connect(topo, usize::from(args.channels)).await?;
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
+        let listener = intake::listen::bind(args.listen)
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         intake::run_broker(listener, sink, true, shutdown_signal()).await
     })?;

@@ -33,6 +33,8 @@ pub struct Args {
     /// built-in workload, as `send` sends]
     #[arg(long, short)]
     pub events: Option<PathBuf>,
+    #[command(flatten)]
+    pub reading: crate::cli::InputArgs,
     /// The system's processed log: one line per processed event (`-`: standard input)
     #[arg(long, short)]
     pub log: PathBuf,
@@ -85,14 +87,20 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         args.process_time,
         global.quiet,
         !log_stdin,
+        args.reading,
     )?;
     let spec = LogSpec {
         pattern: args.log_pattern,
         time: args.time_format,
     };
     let started = std::time::Instant::now();
-    let (findings, summary) =
-        crate::judge::judge(&workload, &args.log, &spec, args.sent.as_deref())?;
+    let (findings, summary) = crate::judge::judge(
+        &workload,
+        &args.log,
+        &spec,
+        args.sent.as_deref(),
+        args.reading.max_line_length,
+    )?;
     if !global.quiet {
         let secs = started.elapsed().as_secs_f64();
         let rate = summary.lines as f64 / secs.max(1e-9);

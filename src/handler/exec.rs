@@ -28,7 +28,10 @@ impl FromStr for Template {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let words = shlex::split(s).ok_or_else(|| {
-            format!("exec:{s}: unbalanced quotes or a trailing backslash in the command")
+            format!(
+                "exec:{}: unbalanced quotes or a trailing backslash in the command",
+                crate::url_authority::redact(s)
+            )
         })?;
         if words.is_empty() {
             return Err("exec: needs a command, e.g. exec:'./process.sh {account_id}'".into());
@@ -40,9 +43,10 @@ impl FromStr for Template {
     }
 }
 
+/// The command as given, less the passwords of any URLs in it: this is what reports show.
 impl fmt::Display for Template {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.source)
+        f.write_str(&crate::url_authority::redact(&self.source))
     }
 }
 
@@ -138,6 +142,10 @@ pub struct ExecHandler {
 }
 
 impl ExecHandler {
+    pub fn template(&self) -> &Template {
+        &self.template
+    }
+
     /// Opens (appends to) `output` if given.
     pub fn new(template: Template, output: Option<&Path>) -> anyhow::Result<Self> {
         use anyhow::Context;

@@ -29,6 +29,16 @@ pub enum Work {
     Http(HttpHandler),
 }
 
+/// What the work is, as `--handler` names it (passwords masked).
+impl std::fmt::Display for Work {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Work::Exec(h) => write!(f, "exec:{}", h.template()),
+            Work::Http(h) => write!(f, "http:{}", h.target()),
+        }
+    }
+}
+
 impl Work {
     async fn call(&self, job: &Job) -> Result<(), String> {
         match self {
@@ -118,6 +128,11 @@ impl Guarded {
                 }
             }
         }
+    }
+
+    /// What the handler runs, as `--handler` names it (passwords masked).
+    pub fn describe(&self) -> String {
+        self.work.to_string()
     }
 
     pub fn aborted_by(&self) -> Option<EventId> {

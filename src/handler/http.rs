@@ -43,16 +43,18 @@ impl FromStr for Target {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let url = crate::http_url::parse(s).map_err(|e| format!("http:{s}: {e}"))?;
+        // Messages show the URL without its password, like everything else that names it.
+        let shown = crate::url_authority::redact(s);
+        let url = crate::http_url::parse(s).map_err(|e| format!("http:{shown}: {e}"))?;
         let host = match url.host() {
             Some(url::Host::Domain(d)) => d.to_string(),
             Some(url::Host::Ipv4(a)) => a.to_string(),
             Some(url::Host::Ipv6(a)) => a.to_string(),
             // `http_url::parse` refuses an http URL without a host.
-            None => return Err(format!("http:{s}: the URL has no host")),
+            None => return Err(format!("http:{shown}: the URL has no host")),
         };
         let port = url.port_or_known_default().unwrap_or(80);
-        let bad = |what: &str| format!("http:{s}: cannot use {what} in a request");
+        let bad = |what: &str| format!("http:{shown}: cannot use {what} in a request");
         let path = match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_string(),
@@ -92,9 +94,10 @@ fn credentials(url: &url::Url) -> Result<Option<HeaderValue>, hyper::header::Inv
     Ok(Some(value))
 }
 
+/// The URL less its password (sent as `Authorization`, never shown).
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.url.as_str())
+        f.write_str(&crate::url_authority::redact(self.url.as_str()))
     }
 }
 
@@ -106,6 +109,10 @@ pub struct HttpHandler {
 }
 
 impl HttpHandler {
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
     pub fn new(target: Target) -> Self {
         HttpHandler {
             target,

@@ -73,6 +73,32 @@ impl FromStr for HandlerSpec {
     }
 }
 
+/// Parses `--handler`. The error is raw so that clap does not echo the value, which may hold a
+/// password (`http:http://user:password@host/`); the message shows it masked.
+#[derive(Clone, Copy, Debug)]
+struct SpecParser;
+
+impl clap::builder::TypedValueParser for SpecParser {
+    type Value = HandlerSpec;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<HandlerSpec, clap::Error> {
+        let fail = |reason: String| {
+            let msg = format!("invalid value for '--handler <HANDLER>': {reason}\n");
+            clap::Error::raw(clap::error::ErrorKind::ValueValidation, msg).with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| fail("not valid UTF-8".into()))?;
+        text.parse()
+            .map_err(|e: String| fail(crate::url_authority::redact(&e)))
+    }
+}
+
 /// What happens to an event whose retries are used up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum OnFailure {
@@ -90,7 +116,7 @@ pub struct HandlerArgs {
     /// What processing an event means: `sleep` (its duration), `exec:COMMAND` (run a command,
     /// split shell-style; {account_id}, {event_id}, {duration_us} are substituted; exit 0 =
     /// success) or `http:URL` (POST {"account_id":…,"event_id":…}; 2xx = success)
-    #[arg(long, default_value = "sleep")]
+    #[arg(long, default_value = "sleep", value_parser = SpecParser)]
     pub handler: HandlerSpec,
     /// Append the stdout and stderr of exec: handlers to this file [default: discarded]
     #[arg(long, value_name = "FILE")]

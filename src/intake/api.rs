@@ -5,6 +5,7 @@
 
 use super::admit::{Accepted, Intake};
 use super::broker::Relay;
+use super::gate::BodyCut;
 use super::metrics::{Metrics, Reason, Refusal, RETRY_AFTER_S};
 use super::parse::{self, Incoming, MAX_BODY};
 use axum::body::{Body, Bytes};
@@ -128,6 +129,7 @@ fn status_of(reason: Reason) -> StatusCode {
         Reason::NotFound => StatusCode::NOT_FOUND,
         Reason::Duplicate => StatusCode::CONFLICT,
         Reason::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Reason::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
         Reason::QueueFull
         | Reason::ShuttingDown
         | Reason::StorageFailed
@@ -143,7 +145,8 @@ fn error(reason: Reason, message: &str) -> Response {
         Reason::QueueFull | Reason::StorageFailed | Reason::BrokerUnavailable => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_S));
         }
-        Reason::ShuttingDown => {
+        // The rest of the body may still come: the connection cannot carry another request.
+        Reason::ShuttingDown | Reason::BodyTimeout => {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         _ => {}
@@ -218,16 +221,36 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Refusal> {
     let mut stream = body.into_data_stream();
     let mut buf = Vec::with_capacity(declared.unwrap_or(256).min(MAX_BODY as u64) as usize);
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| Refusal {
-            reason: Reason::BadRequest,
-            message: format!("cannot read the body: {e}"),
-        })?;
+        let chunk = chunk.map_err(unreadable)?;
         if buf.len() + chunk.len() > MAX_BODY {
             return Err(too_large());
         }
         buf.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(buf))
+}
+
+/// Why a body could not be read: cut off by the connection's deadline or the shutdown
+/// ([`BodyCut`]), or broken on the wire.
+fn unreadable(e: axum::Error) -> Refusal {
+    // The cut arrives wrapped once per body adapter between the guard and here.
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    let mut cut = None;
+    while let Some(c) = cause {
+        cut = c.downcast_ref::<BodyCut>();
+        if cut.is_some() {
+            break;
+        }
+        cause = c.source();
+    }
+    match cut {
+        Some(cut @ BodyCut::TimedOut(_)) => Refusal::new(Reason::BodyTimeout, cut.to_string()),
+        Some(BodyCut::Closing) => Refusal::new(
+            Reason::ShuttingDown,
+            "the server is shutting down; the body was not read to its end",
+        ),
+        None => Refusal::new(Reason::BadRequest, format!("cannot read the body: {e}")),
+    }
 }
 
 async fn healthz(State(target): State<Target>) -> Response {

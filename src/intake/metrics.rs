@@ -16,6 +16,8 @@ pub(crate) enum Reason {
     NotFound,
     Duplicate,
     TooLarge,
+    /// The body did not arrive within `--body-timeout` of its header.
+    BodyTimeout,
     QueueFull,
     ShuttingDown,
     /// The durable queue could not write the event (disk full, I/O error).
@@ -25,7 +27,7 @@ pub(crate) enum Reason {
 }
 
 impl Reason {
-    pub(crate) const ALL: [Reason; 11] = [
+    pub(crate) const ALL: [Reason; 12] = [
         Reason::BadRequest,
         Reason::InvalidValue,
         Reason::UnsupportedMediaType,
@@ -33,6 +35,7 @@ impl Reason {
         Reason::NotFound,
         Reason::Duplicate,
         Reason::TooLarge,
+        Reason::BodyTimeout,
         Reason::QueueFull,
         Reason::ShuttingDown,
         Reason::StorageFailed,
@@ -49,6 +52,7 @@ impl Reason {
             Reason::NotFound => "not_found",
             Reason::Duplicate => "duplicate_event",
             Reason::TooLarge => "body_too_large",
+            Reason::BodyTimeout => "body_timeout",
             Reason::QueueFull => "queue_full",
             Reason::ShuttingDown => "shutting_down",
             Reason::StorageFailed => "storage_failed",

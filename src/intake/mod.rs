@@ -12,6 +12,7 @@ pub(crate) mod api;
 pub(crate) mod broker;
 pub(crate) mod committer;
 pub(crate) mod durable;
+pub(crate) mod gate;
 pub(crate) mod listen;
 pub(crate) mod metrics;
 pub(crate) mod parse;
@@ -264,7 +265,12 @@ fn watch_live(board: &crate::live::Board, intake: &Arc<Intake>, c: &Config, addr
         mode: "serve".into(),
         strategy: c.strategy.to_string(),
         workers: c.lanes.map_or("auto".into(), |n| n.to_string()),
-        handler: format!("sleep {}", c.process_time),
+        // The board names the handler that really runs, not the sleep it replaced.
+        handler: match c.handler.guarded() {
+            Some(g) => g.describe(),
+            None if c.per_event_durations => "sleep (per-event durations)".into(),
+            None => format!("sleep {}", c.process_time),
+        },
         input: format!("http://{addr}/api"),
         lanes: c.lanes,
         data_dir: c.data_dir.as_ref().map(|d| d.display().to_string()),
@@ -357,9 +363,11 @@ fn announce(addr: SocketAddr, c: &Config, durable: Option<&DurableInfo>) {
         c.strategy, c.process_time
     );
     eprintln!(
-        "  at most {} connections, each closed when no complete request header arrives within {}",
+        "  at most {} connections, each closed when no complete request header arrives within {} \
+         (body timeout {}: 408)",
         c.connections.max_connections,
-        Micros::from_duration(c.connections.header_timeout)
+        Micros::from_duration(c.connections.header_timeout),
+        Micros::from_duration(c.connections.body_timeout)
     );
     match durable {
         None => eprintln!(

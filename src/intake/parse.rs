@@ -2,8 +2,10 @@
 //! kind of bad input earns.
 //!
 //! 415: the content type is neither JSON nor form fields. 400: the body cannot be parsed at
-//! all (broken JSON, broken percent-encoding). 422: it parses, but a field is missing, not a
-//! whole number, negative or too large.
+//! all (broken JSON, broken percent-encoding), a JSON object names a key twice (which of the
+//! two a reader takes differs between parsers), or the content type declares a charset other
+//! than UTF-8. 422: it parses, but a field is missing, not a whole number, negative or too
+//! large.
 
 use super::metrics::{Reason, Refusal};
 use crate::types::{AccountId, EventId, Micros};
@@ -26,11 +28,22 @@ pub(crate) enum Encoding {
     Form,
 }
 
-/// Picks the encoding from a `Content-Type` header value (parameters such as charset ignored).
+/// Picks the encoding from a `Content-Type` header value; a `charset` parameter must name
+/// UTF-8 (or its subset ASCII), the only text this intake reads.
 pub(crate) fn encoding(content_type: Option<&str>) -> Result<Encoding, Refusal> {
-    let essence = content_type
-        .and_then(|v| v.split(';').next())
+    let mut parts = content_type.map(|v| v.split(';'));
+    let essence = parts
+        .as_mut()
+        .and_then(Iterator::next)
         .map(|v| v.trim().to_ascii_lowercase());
+    for param in parts.into_iter().flatten() {
+        let Some((name, value)) = param.split_once('=') else {
+            continue;
+        };
+        if name.trim().eq_ignore_ascii_case("charset") {
+            check_charset(value.trim().trim_matches('"'))?;
+        }
+    }
     match essence.as_deref() {
         Some("application/json") => Ok(Encoding::Json),
         Some("application/x-www-form-urlencoded") => Ok(Encoding::Form),
@@ -43,6 +56,20 @@ pub(crate) fn encoding(content_type: Option<&str>) -> Result<Encoding, Refusal> 
             ),
         )),
     }
+}
+
+fn check_charset(charset: &str) -> Result<(), Refusal> {
+    const UTF8: [&str; 3] = ["utf-8", "utf8", "us-ascii"];
+    if UTF8.iter().any(|c| charset.eq_ignore_ascii_case(c)) {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        Reason::BadRequest,
+        format!(
+            "charset '{charset}' is not supported; the body must be UTF-8 (send charset=utf-8 \
+             or no charset)"
+        ),
+    ))
 }
 
 /// Parses a body in the given encoding.
@@ -60,16 +87,93 @@ enum Raw<'a> {
 }
 
 fn from_json(body: &[u8]) -> Result<Incoming, Refusal> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| Refusal::new(Reason::BadRequest, format!("malformed JSON: {e}")))?;
-    let obj = value.as_object().ok_or_else(|| {
-        Refusal::new(
+    let parsed: Json = serde_json::from_slice(body).map_err(|e| {
+        // Any JSON value is accepted, so a data error can only be a key given twice.
+        let what = match e.classify() {
+            serde_json::error::Category::Data => "invalid JSON object",
+            _ => "malformed JSON",
+        };
+        Refusal::new(Reason::BadRequest, format!("{what}: {e}"))
+    })?;
+    let Json::Object(obj) = parsed else {
+        return Err(Refusal::new(
             Reason::InvalidValue,
             "expected a JSON object with account_id and event_id",
-        )
-    })?;
-    let field = |name| obj.get(name).map(Raw::Json);
+        ));
+    };
+    let field = |name| {
+        obj.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| Raw::Json(v))
+    };
     build(field("event_id"), field("account_id"), field("duration_us"))
+}
+
+/// A JSON body: an object's members in order, each key once, or any other value (refused
+/// later as not an object). `serde_json::Value` would keep the last of two equal keys
+/// silently, where other readers of the same body keep the first.
+enum Json {
+    Object(Vec<(String, serde_json::Value)>),
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for Json {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> serde::de::Visitor<'de> for JsonVisitor {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut members: Vec<(String, serde_json::Value)> = Vec::with_capacity(3);
+        while let Some(key) = map.next_key::<String>()? {
+            if members.iter().any(|(k, _)| *k == key) {
+                return Err(serde::de::Error::custom(format!(
+                    "key \"{key}\" is given twice"
+                )));
+            }
+            let value = map.next_value()?;
+            members.push((key, value));
+        }
+        Ok(Json::Object(members))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Json::Other)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Json, E> {
+        Ok(Json::Other)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Json, E> {
+        Ok(Json::Other)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Json, E> {
+        Ok(Json::Other)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Json, E> {
+        Ok(Json::Other)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Json, E> {
+        Ok(Json::Other)
+    }
+
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Other)
+    }
 }
 
 fn from_form(body: &[u8]) -> Result<Incoming, Refusal> {
@@ -280,5 +384,36 @@ mod tests {
             encoding(None).unwrap_err().reason,
             Reason::UnsupportedMediaType
         );
+        assert_eq!(
+            encoding(Some("application/json; charset=\"UTF-8\"")),
+            Ok(Encoding::Json)
+        );
+        let latin1 = encoding(Some(
+            "application/x-www-form-urlencoded; charset=ISO-8859-1",
+        ));
+        let latin1 = latin1.unwrap_err();
+        assert_eq!(latin1.reason, Reason::BadRequest);
+        assert!(
+            latin1.message.contains("charset 'ISO-8859-1'"),
+            "{}",
+            latin1.message
+        );
+    }
+
+    #[test]
+    fn a_json_key_given_twice_is_refused() {
+        let body = br#"{"event_id": 1, "account_id": 2, "event_id": 3}"#;
+        let err = event(Encoding::Json, body).unwrap_err();
+        assert_eq!(err.reason, Reason::BadRequest);
+        assert!(
+            err.message.contains("\"event_id\" is given twice"),
+            "{}",
+            err.message
+        );
+        // Nested objects are values like any other; only the event's own keys count.
+        let nested = br#"{"event_id": 1, "account_id": 2, "x": {"a": 1}, "y": [1, {}]}"#;
+        assert!(event(Encoding::Json, nested).is_ok());
+        assert_eq!(reason(Encoding::Json, "null"), Reason::InvalidValue);
+        assert_eq!(reason(Encoding::Json, "\"x\""), Reason::InvalidValue);
     }
 }

@@ -7,6 +7,7 @@
 use super::time::{Resolution, TimeFormat, TimeParser};
 use crate::error::{InputError, UsageError};
 use crate::types::{AccountId, EventId};
+use crate::workload::line_limit::{self, MaxLineLength};
 use regex::Regex;
 use std::path::{Path, PathBuf};
 
@@ -99,30 +100,17 @@ pub struct LogSummary {
     pub resolution: Resolution,
 }
 
-/// Reads `path` (`-`: standard input), handing every entry to `sink` in line order.
+/// Reads `path` (`-`: standard input), handing every entry to `sink` in line order; a line
+/// longer than `max_line` is an error naming it, found before the rest is read.
 pub fn read(
     path: &Path,
     spec: &LogSpec,
+    max_line: MaxLineLength,
     sink: impl FnMut(Entry),
 ) -> Result<LogSummary, InputError> {
-    let (bytes, name) = if crate::workload::is_stdin(path) {
-        let mut buf = Vec::new();
-        let name = Path::new(crate::workload::STDIN_NAME);
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf).map_err(|source| {
-            InputError::Io {
-                path: name.to_path_buf(),
-                source,
-            }
-        })?;
-        (buf, name)
-    } else {
-        let bytes = std::fs::read(path).map_err(|source| InputError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        (bytes, path)
-    };
-    read_bytes(&bytes, name, spec, sink)
+    let input = crate::workload::open_input(path)?;
+    let bytes = line_limit::read_all(input.reader, &input.name, max_line, input.size)?;
+    read_bytes(&bytes, &input.name, spec, sink)
 }
 
 /// Reads log text already in memory; `path` names it in errors.

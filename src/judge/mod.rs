@@ -15,22 +15,25 @@ use crate::report::external::External;
 use crate::report::Report;
 use crate::report::{Backend, TimingBasis};
 use crate::types::Micros;
+use crate::workload::line_limit::MaxLineLength;
 use crate::workload::Workload;
 use anyhow::Result;
 use check::{Findings, Judge};
 use foreign_log::{LogSpec, LogSummary};
 use std::path::Path;
 
-/// Reads the log (and the `--sent` file) and judges it against `w`.
+/// Reads the log (and the `--sent` file), no line longer than `max_line`, and judges it
+/// against `w`.
 pub(crate) fn judge(
     w: &Workload,
     log_path: &Path,
     spec: &LogSpec,
     sent: Option<&Path>,
+    max_line: MaxLineLength,
 ) -> Result<(Findings, LogSummary)> {
-    let sent_rows = sent.map(sent::read).transpose()?;
+    let sent_rows = sent.map(|p| sent::read(p, max_line)).transpose()?;
     let mut judge = Judge::new(w);
-    let summary = foreign_log::read(log_path, spec, |e| judge.add(e))?;
+    let summary = foreign_log::read(log_path, spec, max_line, |e| judge.add(e))?;
     if let Some(rows) = &sent_rows {
         judge.accepted(rows);
     }

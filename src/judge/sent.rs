@@ -1,6 +1,7 @@
 //! The `--sent` file written by `send --sent`: when the system accepted each event.
 
 use crate::error::InputError;
+use crate::workload::line_limit::{self, MaxLineLength};
 use std::path::Path;
 
 /// The header `send --sent` writes.
@@ -8,10 +9,20 @@ pub(crate) const HEADER: &str = "event_id,account_id,sent_unix_us,accepted_unix_
 
 /// One accepted event: `(event id, accepted unix µs)`; rows with a status other than 2xx (the
 /// system refused the event) are left out.
-pub(crate) fn read(path: &Path) -> Result<Vec<(u64, i64)>, InputError> {
-    let text = std::fs::read_to_string(path).map_err(|source| InputError::Io {
+/// A line longer than `max_line` is an error naming it.
+pub(crate) fn read(path: &Path, max_line: MaxLineLength) -> Result<Vec<(u64, i64)>, InputError> {
+    let io = |source| InputError::Io {
         path: path.to_path_buf(),
         source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    let bytes = line_limit::read_all(file, path, max_line, Some(size))?;
+    let text = String::from_utf8(bytes).map_err(|e| InputError::Line {
+        path: path.to_path_buf(),
+        line: 1 + memchr::memchr_iter(b'\n', &e.as_bytes()[..e.utf8_error().valid_up_to()]).count()
+            as u64,
+        reason: "not valid UTF-8".into(),
     })?;
     parse(&text, path)
 }

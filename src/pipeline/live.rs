@@ -37,8 +37,7 @@ pub(crate) fn serve<F: Future<Output = ()> + Send + 'static>(
     let cpu = CpuTime::now();
     let rt = crate::engine::runtime()?;
     let served = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
+        let listener = crate::intake::listen::bind(listen)
             .with_context(|| format!("cannot listen on {listen}"))?;
         // An abort stops accepting as a signal does; the accepted events then go to the dead
         // letters.

@@ -4,6 +4,7 @@
 use super::{Backend, Report};
 use crate::build_info::Build;
 use crate::error::UsageError;
+use crate::workload::line_limit::MaxLineLength;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -55,10 +56,14 @@ impl CompareDoc {
     }
 
     /// Reads a baseline written by `compare`; anything else is a usage error (exit 2), so a
-    /// wrong file fails before a long sweep rather than after it.
-    pub(crate) fn load_baseline(path: &Path) -> Result<Self, UsageError> {
+    /// wrong file fails before a long sweep rather than after it. A line longer than
+    /// `max_line` stops the read.
+    pub(crate) fn load_baseline(path: &Path, max_line: MaxLineLength) -> Result<Self, UsageError> {
         let bad = |why: String| UsageError(format!("baseline {}: {why}", path.display()));
-        let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+        let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+        let bytes = crate::workload::line_limit::read_all(file, path, max_line, None)
+            .map_err(|e| UsageError(format!("baseline {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|e| bad(format!("not UTF-8: {e}")))?;
         let value: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
         let looks_right = value.get("eventbench_version").is_some()
@@ -101,10 +106,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run.json");
         std::fs::write(&path, serde_json::to_string(&doc().runs[0]).unwrap()).unwrap();
-        let err = CompareDoc::load_baseline(&path).unwrap_err();
+        let err = CompareDoc::load_baseline(&path, MaxLineLength::DEFAULT).unwrap_err();
         assert!(err.0.contains("not a compare output"), "{}", err.0);
         std::fs::write(&path, serde_json::to_string(&doc()).unwrap()).unwrap();
-        assert_eq!(CompareDoc::load_baseline(&path).unwrap(), doc());
+        assert_eq!(
+            CompareDoc::load_baseline(&path, MaxLineLength::DEFAULT).unwrap(),
+            doc()
+        );
     }
 
     #[test]
@@ -123,7 +131,7 @@ mod tests {
     #[test]
     fn the_saved_baseline_without_build_still_loads() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/baseline.json");
-        let saved = CompareDoc::load_baseline(&path).unwrap();
+        let saved = CompareDoc::load_baseline(&path, MaxLineLength::DEFAULT).unwrap();
         assert!(saved.build.is_none() && saved.runs.iter().all(|r| r.build.is_none()));
         let fresh = CompareDoc::new(saved.runs.clone());
         let json = serde_json::to_value(&fresh).unwrap();

@@ -153,7 +153,8 @@ pub async fn send_all(
     };
     Ok(SendReport {
         build: crate::build_info::Build::current(),
-        url: config.request.url.clone(),
+        // Reports show the URL, never its password.
+        url: crate::url_authority::redact(&config.request.url),
         events: workload.len() as u64,
         accepted,
         retries,

@@ -85,7 +85,10 @@ impl RequestSpec {
         let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
             .map_err(|_| UsageError(format!("'{method}' is not an HTTP method")))?;
         let probe = fill(url, 1, 1, None);
-        crate::http_url::parse(&probe).map_err(|e| UsageError(format!("--url '{url}': {e}")))?;
+        crate::http_url::parse(&probe).map_err(|e| {
+            let shown = crate::url_authority::redact(url);
+            UsageError(format!("--url '{shown}': {e}"))
+        })?;
         let mut map = HeaderMap::new();
         for Header(k, v) in headers {
             map.append(k, v);

@@ -6,6 +6,7 @@
 
 use self::lines::{skip_bom, LineCounter};
 use self::number::{describe, parse_u64};
+use super::line_limit::{input_error, Limited, MaxLineLength};
 use super::{Durations, Source, Workload};
 use crate::error::InputError;
 use crate::types::{AccountId, EventId, EventIdx, Micros};
@@ -21,10 +22,21 @@ const DURATION_US: &str = "duration_us";
 const MAX_EVENTS: usize = u32::MAX as usize;
 
 /// Loads an events CSV file, or standard input for `-`; `process_time` is every event's
-/// duration unless the file has a `duration_us` column.
+/// duration unless the file has a `duration_us` column. Lines are limited to the default
+/// [`MaxLineLength`].
 pub fn load(path: &Path, process_time: Micros) -> Result<Workload, InputError> {
+    load_limited(path, process_time, MaxLineLength::DEFAULT)
+}
+
+/// [`load`] with a line longer than `max_line` an error naming its line.
+pub fn load_limited(
+    path: &Path,
+    process_time: Micros,
+    max_line: MaxLineLength,
+) -> Result<Workload, InputError> {
     let input = super::open_input(path)?;
-    read(input.reader, &input.name, process_time, input.size)
+    let reader = Limited::new(input.reader, max_line);
+    read(reader, &input.name, process_time, input.size)
 }
 
 /// Loads events CSV text from any reader; `path` only names the input in errors and reports.
@@ -33,6 +45,7 @@ pub fn load_reader<R: Read>(
     path: &Path,
     process_time: Micros,
 ) -> Result<Workload, InputError> {
+    let reader = Limited::new(reader, MaxLineLength::DEFAULT);
     read(reader, path, process_time, None)
 }
 
@@ -59,10 +72,7 @@ impl Errors<'_> {
     }
 
     fn io(&self, source: std::io::Error) -> InputError {
-        InputError::Io {
-            path: self.path.to_path_buf(),
-            source,
-        }
+        input_error(self.path, source)
     }
 
     /// Maps a csv error; `line` is where the record that caused it starts.

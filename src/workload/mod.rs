@@ -5,6 +5,7 @@
 
 pub mod csv;
 pub mod generate;
+pub mod line_limit;
 
 use crate::error::InputError;
 use crate::types::{AccountId, AccountIdx, EventId, EventIdx, Micros};

@@ -57,6 +57,7 @@ async fn half_sent_and_silent_connections_are_closed_after_the_header_timeout() 
     let s = start(Limits {
         header_timeout: Duration::from_millis(300),
         max_connections: 10_000,
+        ..Limits::default()
     })
     .await;
     let mut slow = Vec::new();
@@ -87,6 +88,7 @@ async fn idle_keep_alive_connections_are_closed() {
     let s = start(Limits {
         header_timeout: Duration::from_millis(300),
         max_connections: 10_000,
+        ..Limits::default()
     })
     .await;
     let mut tcp = TcpStream::connect(s.addr).await.unwrap();
@@ -106,6 +108,7 @@ async fn connections_beyond_the_cap_get_503_and_the_server_keeps_serving() {
     let s = start(Limits {
         header_timeout: Duration::from_secs(3600),
         max_connections: 3,
+        ..Limits::default()
     })
     .await;
     // Accepted in connect order, so these three hold every slot.
