@@ -6,7 +6,7 @@
 //! ended; every handler ran at least its own duration; and the largest number of events in
 //! flight at once.
 
-use super::record::{Records, NOT_RUN};
+use super::record::{Records, SortedSpans, NOT_RUN};
 use crate::types::{AccountId, EventId, EventIdx};
 use crate::workload::Workload;
 use serde::Serialize;
@@ -176,8 +176,10 @@ pub fn check_order(w: &Workload, records: &Records) -> OrderCheck {
 /// The most events running at one instant (an event ending at t does not overlap one
 /// starting at t). Consumes the records: the sweep sorts their time columns in place.
 pub fn max_in_flight(records: Records) -> u64 {
-    let (starts, ends) = records.into_sorted_spans();
-    max_overlap(&starts, &ends)
+    match records.into_sorted_spans() {
+        SortedSpans::Narrow(starts, ends) => max_overlap(&starts, &ends),
+        SortedSpans::Wide(starts, ends) => max_overlap(&starts, &ends),
+    }
 }
 
 /// The most intervals open at one instant, from their sorted starts and sorted ends (one
