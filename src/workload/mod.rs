@@ -108,6 +108,13 @@ impl AccountLookup {
         self.table.is_empty() && self.overflow.is_empty()
     }
 
+    /// Asks for the table slot of `id` ahead of its [`AccountLookup::get_or_insert`].
+    fn prefetch(&self, id: AccountId) {
+        if let Ok(slot) = usize::try_from(id.0) {
+            crate::prefetch::prefetch(&self.table, slot);
+        }
+    }
+
     /// The index of `id`, inserting `next` when the id is new; `known` accounts are known so
     /// far.
     fn get_or_insert(&mut self, id: AccountId, next: AccountIdx, known: usize) -> AccountIdx {
@@ -130,8 +137,6 @@ impl AccountLookup {
 
     /// Grows the table to `len` slots and moves in the overflow ids it now reaches.
     fn grow(&mut self, len: usize) {
-        self.table.reserve_exact(len - self.table.len());
-        huge_pages(&self.table);
         self.table.resize(len, u32::MAX);
         if self.overflow.is_empty() {
             return;
@@ -152,31 +157,6 @@ impl AccountLookup {
             lookup.get_or_insert(*id, AccountIdx(i as u32), i);
         }
         lookup
-    }
-}
-
-/// Asks the kernel to back a large vector's buffer with huge pages, before it is filled: a
-/// table of tens of megabytes read at random ids takes a TLB miss on nearly every read with
-/// 4 KiB pages. Only a hint; where transparent huge pages are off it changes nothing.
-fn huge_pages<T>(v: &Vec<T>) {
-    const HUGE: usize = 2 << 20;
-    let bytes = v.capacity() * std::mem::size_of::<T>();
-    if bytes < 2 * HUGE {
-        return;
-    }
-    let start = v.as_ptr() as usize;
-    let aligned = start.next_multiple_of(HUGE);
-    let end = (start + bytes) & !(HUGE - 1);
-    if end > aligned {
-        // SAFETY: the range lies inside the vector's own allocation; MADV_HUGEPAGE changes
-        // only how the kernel backs it, never its contents.
-        unsafe {
-            libc::madvise(
-                aligned as *mut libc::c_void,
-                end - aligned,
-                libc::MADV_HUGEPAGE,
-            );
-        }
     }
 }
 
@@ -304,6 +284,12 @@ impl Workload {
         idx
     }
 
+    /// A loader about to [`Workload::push`] an event of `account` a few events from now:
+    /// its lookup's cache miss then overlaps the ones before it.
+    pub fn prefetch_account(&self, account: AccountId) {
+        self.lookup.prefetch(account);
+    }
+
     fn push_id(&mut self, id: EventId) {
         let first = *self.first_id.get_or_insert(id.0);
         let implicit =
@@ -365,6 +351,20 @@ impl Workload {
         self.accounts[e.0 as usize]
     }
 
+    /// For loops over the events in arrival order that touch `per_account[account_of(e)]`:
+    /// asks for the slot of the event [`AHEAD`](crate::prefetch::AHEAD) places after `e`.
+    #[inline(always)]
+    pub fn prefetch_ahead<T>(&self, per_account: &[T], e: EventIdx) {
+        if let Some(a) = self.accounts.get(e.0 as usize + crate::prefetch::AHEAD) {
+            crate::prefetch::prefetch(per_account, a.0 as usize);
+        }
+    }
+
+    /// Every account's id, by account index.
+    pub fn account_ids(&self) -> &[AccountId] {
+        &self.account_ids
+    }
+
     pub fn account_id(&self, a: AccountIdx) -> AccountId {
         self.account_ids[a.0 as usize]
     }
@@ -419,17 +419,26 @@ impl Workload {
     /// The shape of the events `keep` selects (e.g. those that ran before an interruption);
     /// `accounts` still counts every account of the workload.
     pub fn shape_of(&self, keep: impl Fn(EventIdx) -> bool) -> Shape {
-        let mut chain = vec![0u64; self.account_ids.len()];
-        let mut work = vec![0u64; self.account_ids.len()];
+        /// One account's chain length and work, side by side: one cache miss per event.
+        #[derive(Clone, Copy, Default)]
+        struct Sum {
+            chain: u64,
+            work: u64,
+        }
+        let mut sums = vec![Sum::default(); self.account_ids.len()];
         let mut total = 0u64;
         let mut events = 0u64;
         let mut uniform = (self.len > 0).then(|| self.duration(EventIdx(0)));
-        for e in self.indexes().filter(|&e| keep(e)) {
+        for e in self.indexes() {
+            self.prefetch_ahead(&sums, e);
+            if !keep(e) {
+                continue;
+            }
             events += 1;
-            let a = self.account_of(e).0 as usize;
+            let sum = &mut sums[self.account_of(e).0 as usize];
             let d = self.duration(e);
-            chain[a] += 1;
-            work[a] = work[a].saturating_add(d.0);
+            sum.chain += 1;
+            sum.work = sum.work.saturating_add(d.0);
             total = total.saturating_add(d.0);
             if uniform.is_some_and(|u| u != d) {
                 uniform = None;
@@ -441,8 +450,8 @@ impl Workload {
         Shape {
             events,
             accounts: self.account_ids.len() as u64,
-            longest_chain: chain.iter().copied().max().unwrap_or(0),
-            heaviest_account: Micros(work.iter().copied().max().unwrap_or(0)),
+            longest_chain: sums.iter().map(|s| s.chain).max().unwrap_or(0),
+            heaviest_account: Micros(sums.iter().map(|s| s.work).max().unwrap_or(0)),
             total_work: Micros(total),
             uniform,
         }
