@@ -38,3 +38,14 @@ fn load(b: Bencher, rows: u64) {
     b.counter(ItemsCount::new(rows))
         .bench_local(|| eventbench::workload::csv::load(&path, Micros(1_000_000)).unwrap());
 }
+
+/// 10M rows over 1M accounts, the scale of the 100M-event work (issue 28) divided by ten. Left
+/// out of `cargo test`, whose unoptimised build would spend minutes writing and reading it:
+/// `cargo bench --bench loader -- --include-ignored load_10m`.
+#[divan::bench(ignore, sample_count = 3, sample_size = 1)]
+fn load_10m(b: Bencher) {
+    let rows = 10_000_000;
+    let path = csv_file(rows);
+    b.counter(ItemsCount::new(rows))
+        .bench_local(|| eventbench::workload::csv::load(&path, Micros(1_000_000)).unwrap());
+}

@@ -29,6 +29,7 @@ mod live;
 mod live_log;
 mod output;
 mod pipeline;
+mod prefetch;
 mod progress;
 mod report;
 mod send;

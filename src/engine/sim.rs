@@ -131,6 +131,7 @@ pub fn unbounded(w: &Workload) -> Execution {
     let mut busy_until = vec![0u64; w.account_count()];
     let mut wall = 0u64;
     for e in w.indexes() {
+        w.prefetch_ahead(&busy_until, e);
         let a = w.account_of(e);
         let start = busy_until[a.0 as usize];
         let end = start.saturating_add(w.duration(e).0);

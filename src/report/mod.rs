@@ -337,7 +337,9 @@ pub(crate) fn fingerprint(w: &Workload) -> String {
     let mut mix = |v: u64| {
         h = (h ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
     };
+    let ids = w.account_ids();
     for e in w.indexes() {
+        w.prefetch_ahead(ids, e);
         mix(w.event_id(e).0);
         mix(w.account_id(w.account_of(e)).0);
         mix(w.duration(e).0);
