@@ -63,7 +63,7 @@ function percentileChart(box, named, what) {
   });
 }
 
-function renderCompare(doc, verdict) {
+function renderCompare(doc, verdict, ranking) {
   const runs = doc.runs || [];
   document.getElementById("title").textContent = "eventbench compare — " + runs.length + " runs";
   const first = runs[0] || {};
@@ -73,6 +73,11 @@ function renderCompare(doc, verdict) {
     "workload " + (first.workload_fingerprint ?? "–"), "eventbench " + (doc.eventbench_version ?? "?"),
   ].join(" · ");
   if (verdict) root.append(renderVerdict(verdict));
+  // The verdict lines as the terminal prints them (computed where the report is made).
+  if (ranking && ranking.length) {
+    root.append(el("h2", {}, "Summary"),
+      el("ul", { id: "ranking" }, ...ranking.map((line) => el("li", {}, line))));
+  }
   root.append(el("h2", {}, "All runs"));
   root.append(table(
     ["strategy", "workers", "clock", "wall time", "lower bound", "efficiency", "p50 latency", "p99 latency", "events/s", "ordering"],
@@ -181,6 +186,6 @@ function renderReport(r) {
   root.append(el("h2", {}, "Every field"), table(["field", "value"], rows, "fields"));
 }
 
-if (DATA.kind === "compare") renderCompare(DATA.doc, DATA.verdict);
+if (DATA.kind === "compare") renderCompare(DATA.doc, DATA.verdict, DATA.ranking);
 else renderReport(DATA.doc);
 document.body.dataset.rendered = "true";

@@ -16,6 +16,7 @@ use crate::output::Format;
 use crate::pipeline::repeat::run_repeated;
 use crate::pipeline::{Intake, Spec};
 use crate::report::baseline::{Comparison, Tolerance};
+use crate::report::ranking::Ranking;
 use crate::report::repeat::Repeat;
 use crate::report::sweep::{run_label, CompareDoc};
 use crate::report::{summary, Backend, Design, Report};
@@ -432,6 +433,11 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Res
                 writeln!(out)?;
                 out.write_all(c.render().as_bytes())?;
             }
+            let ranking = Ranking::of(&doc.runs);
+            if !ranking.is_empty() {
+                writeln!(out)?;
+                out.write_all(ranking.render().as_bytes())?;
+            }
         }
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, doc)?;
@@ -440,6 +446,7 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Res
             if let Some(c) = cmp {
                 anstream::eprint!("{}", c.render());
             }
+            eprint!("{}", Ranking::of(&doc.runs).render());
         }
     }
     out.flush()?;
