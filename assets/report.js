@@ -141,12 +141,16 @@ function renderVerdict(v) {
   const pct = (v.tolerance * 100).toFixed(2).replace(/\.?0+$/, "");
   box.append(el("b", {}, failed ? "Regression against the baseline" : "No regression against the baseline"),
     " — " + v.regressed.length + " regressed, " + v.improved.length + " improved, " + v.unchanged
-    + " within ±" + pct + "%, " + v.unmatched.length + " without a match"
+    + " within ±" + pct + "%"
+    + ((v.noisy || []).length ? ", " + v.noisy.length + " within the noise (2 σ)" : "")
+    + ", " + v.unmatched.length + " without a match"
     + ((v.interrupted || []).length ? ", " + v.interrupted.length + " interrupted (not compared)" : ""));
-  const rows = v.regressed.map((d) => ["REGRESSED", d]).concat(v.improved.map((d) => ["improved", d]));
+  const rows = v.regressed.map((d) => ["REGRESSED", d]).concat(v.improved.map((d) => ["improved", d]),
+    (v.noisy || []).map((d) => ["noise", d]));
+  const sd = (x) => (typeof x === "number" ? " ± " + x.toFixed(3) : "");
   if (rows.length) {
     box.append(table(["", "run", "wall time (baseline → now)", "efficiency (baseline → now)"],
-      rows.map(([what, d]) => [what, d.label, secs(d.base_wall_s) + " → " + secs(d.wall_s),
+      rows.map(([what, d]) => [what, d.label, secs(d.base_wall_s) + sd(d.base_stddev_s) + " → " + secs(d.wall_s) + sd(d.stddev_s),
         num(d.base_efficiency * 100, 2) + "% → " + num(d.efficiency * 100, 2) + "%"])));
   }
   for (const u of v.unmatched) box.append(el("div", { class: "meta" }, "no match: " + u));

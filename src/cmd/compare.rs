@@ -85,6 +85,13 @@ pub struct Args {
     pub baseline: Option<PathBuf>,
     /// Allowed slowdown against --baseline (wall time up or efficiency down), e.g. 2%, 0.5%
     /// or 0.02
+    ///
+    /// A single run regresses when its wall time rose, or its efficiency fell, by more than
+    /// this. When the run and its baseline run both have a spread (--runs 2 or more on each
+    /// side), the mean must also have moved by more than 2 σ, σ = √(σ_baseline² + σ_now²)
+    /// of the two wall times (for the efficiency, each side's relative σ carried over to it);
+    /// a move beyond this but within 2 σ is listed as noise and passes. The same holds for an
+    /// improvement.
     #[arg(long, default_value = "2%", requires = "baseline")]
     pub max_regression: Tolerance,
     /// Pass although some runs have no match in --baseline (they are listed); a baseline that

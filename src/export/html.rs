@@ -75,6 +75,8 @@ fn verdict_json(c: &Comparison) -> Value {
         json!({
             "label": d.label, "base_wall_s": d.base_wall_s, "wall_s": d.wall_s,
             "base_efficiency": d.base_efficiency, "efficiency": d.efficiency,
+            "base_stddev_s": d.spread.map(|x| x.base_stddev_s),
+            "stddev_s": d.spread.map(|x| x.stddev_s),
         })
     };
     json!({
@@ -82,6 +84,7 @@ fn verdict_json(c: &Comparison) -> Value {
         "regressed": c.regressed.iter().map(delta).collect::<Vec<_>>(),
         "improved": c.improved.iter().map(delta).collect::<Vec<_>>(),
         "unchanged": c.unchanged,
+        "noisy": c.noisy.iter().map(delta).collect::<Vec<_>>(),
         "unmatched": c.unmatched,
         "interrupted": c.interrupted,
     })
