@@ -63,7 +63,7 @@ function percentileChart(box, named, what) {
   });
 }
 
-function renderCompare(doc, verdict) {
+function renderCompare(doc, verdict, ranking) {
   const runs = doc.runs || [];
   document.getElementById("title").textContent = "eventbench compare — " + runs.length + " runs";
   const first = runs[0] || {};
@@ -73,6 +73,11 @@ function renderCompare(doc, verdict) {
     "workload " + (first.workload_fingerprint ?? "–"), "eventbench " + (doc.eventbench_version ?? "?"),
   ].join(" · ");
   if (verdict) root.append(renderVerdict(verdict));
+  // The verdict lines as the terminal prints them (computed where the report is made).
+  if (ranking && ranking.length) {
+    root.append(el("h2", {}, "Summary"),
+      el("ul", { id: "ranking" }, ...ranking.map((line) => el("li", {}, line))));
+  }
   root.append(el("h2", {}, "All runs"));
   root.append(table(
     ["strategy", "workers", "clock", "wall time", "lower bound", "efficiency", "p50 latency", "p99 latency", "events/s", "ordering"],
@@ -136,12 +141,16 @@ function renderVerdict(v) {
   const pct = (v.tolerance * 100).toFixed(2).replace(/\.?0+$/, "");
   box.append(el("b", {}, failed ? "Regression against the baseline" : "No regression against the baseline"),
     " — " + v.regressed.length + " regressed, " + v.improved.length + " improved, " + v.unchanged
-    + " within ±" + pct + "%, " + v.unmatched.length + " without a match"
+    + " within ±" + pct + "%"
+    + ((v.noisy || []).length ? ", " + v.noisy.length + " within the noise (2 σ)" : "")
+    + ", " + v.unmatched.length + " without a match"
     + ((v.interrupted || []).length ? ", " + v.interrupted.length + " interrupted (not compared)" : ""));
-  const rows = v.regressed.map((d) => ["REGRESSED", d]).concat(v.improved.map((d) => ["improved", d]));
+  const rows = v.regressed.map((d) => ["REGRESSED", d]).concat(v.improved.map((d) => ["improved", d]),
+    (v.noisy || []).map((d) => ["noise", d]));
+  const sd = (x) => (typeof x === "number" ? " ± " + x.toFixed(3) : "");
   if (rows.length) {
     box.append(table(["", "run", "wall time (baseline → now)", "efficiency (baseline → now)"],
-      rows.map(([what, d]) => [what, d.label, secs(d.base_wall_s) + " → " + secs(d.wall_s),
+      rows.map(([what, d]) => [what, d.label, secs(d.base_wall_s) + sd(d.base_stddev_s) + " → " + secs(d.wall_s) + sd(d.stddev_s),
         num(d.base_efficiency * 100, 2) + "% → " + num(d.efficiency * 100, 2) + "%"])));
   }
   for (const u of v.unmatched) box.append(el("div", { class: "meta" }, "no match: " + u));
@@ -181,6 +190,6 @@ function renderReport(r) {
   root.append(el("h2", {}, "Every field"), table(["field", "value"], rows, "fields"));
 }
 
-if (DATA.kind === "compare") renderCompare(DATA.doc, DATA.verdict);
+if (DATA.kind === "compare") renderCompare(DATA.doc, DATA.verdict, DATA.ranking);
 else renderReport(DATA.doc);
 document.body.dataset.rendered = "true";

@@ -16,6 +16,7 @@ use crate::output::Format;
 use crate::pipeline::repeat::run_repeated;
 use crate::pipeline::{Intake, Spec};
 use crate::report::baseline::{Comparison, Tolerance};
+use crate::report::ranking::Ranking;
 use crate::report::repeat::Repeat;
 use crate::report::sweep::{run_label, CompareDoc};
 use crate::report::{summary, Backend, Design, Report};
@@ -84,6 +85,13 @@ pub struct Args {
     pub baseline: Option<PathBuf>,
     /// Allowed slowdown against --baseline (wall time up or efficiency down), e.g. 2%, 0.5%
     /// or 0.02
+    ///
+    /// A single run regresses when its wall time rose, or its efficiency fell, by more than
+    /// this. When the run and its baseline run both have a spread (--runs 2 or more on each
+    /// side), the mean must also have moved by more than 2 σ, σ = √(σ_baseline² + σ_now²)
+    /// of the two wall times (for the efficiency, each side's relative σ carried over to it);
+    /// a move beyond this but within 2 σ is listed as noise and passes. The same holds for an
+    /// improvement.
     #[arg(long, default_value = "2%", requires = "baseline")]
     pub max_regression: Tolerance,
     /// Pass although some runs have no match in --baseline (they are listed); a baseline that
@@ -432,6 +440,11 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Res
                 writeln!(out)?;
                 out.write_all(c.render().as_bytes())?;
             }
+            let ranking = Ranking::of(&doc.runs);
+            if !ranking.is_empty() {
+                writeln!(out)?;
+                out.write_all(ranking.render().as_bytes())?;
+            }
         }
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, doc)?;
@@ -440,6 +453,7 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Res
             if let Some(c) = cmp {
                 anstream::eprint!("{}", c.render());
             }
+            eprint!("{}", Ranking::of(&doc.runs).render());
         }
     }
     out.flush()?;

@@ -3,6 +3,7 @@
 
 use super::Exporter;
 use crate::report::baseline::{Comparison, Delta};
+use crate::report::ranking::Ranking;
 use crate::report::sweep::CompareDoc;
 use crate::web::{common_slots, fill, CHARTS_JS};
 use anyhow::Result;
@@ -32,6 +33,7 @@ pub(crate) fn compare_page(doc: &CompareDoc, verdict: Option<&Comparison>) -> Re
         "kind": "compare",
         "doc": serde_json::to_value(doc)?,
         "verdict": verdict.map(verdict_json),
+        "ranking": ranking_json(doc),
     });
     Ok(page("eventbench compare", &data))
 }
@@ -52,10 +54,20 @@ pub(crate) fn document_page(doc: &Value) -> String {
             doc.get("strategy").and_then(Value::as_str).unwrap_or("run")
         ),
     };
+    // A compare document this version can read gets its verdict lines; another schema is
+    // still shown, without them.
+    let ranking = serde_json::from_value::<CompareDoc>(doc.clone())
+        .ok()
+        .map_or(Value::Null, |d| ranking_json(&d));
     page(
         &title,
-        &json!({"kind": kind, "doc": doc, "verdict": Value::Null}),
+        &json!({"kind": kind, "doc": doc, "verdict": Value::Null, "ranking": ranking}),
     )
+}
+
+/// The verdict lines, ready to show: the page prints them as they are in the terminal.
+fn ranking_json(doc: &CompareDoc) -> Value {
+    json!(Ranking::of(&doc.runs).lines())
 }
 
 fn verdict_json(c: &Comparison) -> Value {
@@ -63,6 +75,8 @@ fn verdict_json(c: &Comparison) -> Value {
         json!({
             "label": d.label, "base_wall_s": d.base_wall_s, "wall_s": d.wall_s,
             "base_efficiency": d.base_efficiency, "efficiency": d.efficiency,
+            "base_stddev_s": d.spread.map(|x| x.base_stddev_s),
+            "stddev_s": d.spread.map(|x| x.stddev_s),
         })
     };
     json!({
@@ -70,6 +84,7 @@ fn verdict_json(c: &Comparison) -> Value {
         "regressed": c.regressed.iter().map(delta).collect::<Vec<_>>(),
         "improved": c.improved.iter().map(delta).collect::<Vec<_>>(),
         "unchanged": c.unchanged,
+        "noisy": c.noisy.iter().map(delta).collect::<Vec<_>>(),
         "unmatched": c.unmatched,
         "interrupted": c.interrupted,
     })
@@ -105,6 +120,13 @@ mod tests {
         let end = start + html[start..].find("</script>").unwrap();
         let data: Value = serde_json::from_str(&html[start..end]).unwrap();
         assert_eq!(data["kind"], "compare");
+        assert_eq!(data["ranking"], json!(Ranking::of(&doc.runs).lines()));
+        assert_eq!(
+            data["ranking"][1],
+            "pool (2 workers) ran 1.60 times faster than sharded (2 workers)"
+        );
+        let saved = document_page(&serde_json::to_value(&doc).unwrap());
+        assert!(saved.contains("ran 1.60 times faster than sharded"));
         assert_eq!(
             data["doc"]["runs"].as_array().unwrap().len(),
             doc.runs.len()

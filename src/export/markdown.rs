@@ -2,6 +2,7 @@
 
 use super::Exporter;
 use crate::engine::Strategy;
+use crate::report::ranking::Ranking;
 use crate::report::summary::{efficiency_cell, ordering_cell, workers_cell, PER_ACCOUNT_NOTE};
 use crate::report::sweep::CompareDoc;
 use crate::report::Report;
@@ -38,11 +39,19 @@ fn workload_line(r: &Report) -> String {
     )
 }
 
+/// The wall time in seconds, `mean ± σ` for repeated runs.
+fn wall_cell(r: &Report) -> String {
+    match r.repeats.as_ref().and_then(|x| x.wall_time_stddev_s) {
+        Some(sd) => format!("{:.3} ± {sd:.3}", r.wall_time_s),
+        None => format!("{:.3}", r.wall_time_s),
+    }
+}
+
 fn row(r: &Report) -> String {
     let cells = [
         r.strategy.to_string(),
         workers_cell(r),
-        format!("{:.3}", r.wall_time_s),
+        wall_cell(r),
         format!("{:.3}", r.lower_bound_s),
         efficiency_cell(r),
         Micros(r.latency_us.p50).to_string(),
@@ -78,6 +87,13 @@ fn write_doc(doc: &CompareDoc, out: &mut dyn Write) -> anyhow::Result<()> {
     if doc.runs.iter().any(|r| r.strategy == Strategy::PerAccount) {
         writeln!(out, "\n{}", cell(PER_ACCOUNT_NOTE))?;
     }
+    let ranking = Ranking::of(&doc.runs);
+    if !ranking.is_empty() {
+        writeln!(out, "\n**Summary**\n")?;
+        for line in ranking.lines() {
+            writeln!(out, "- {}", cell(&line))?;
+        }
+    }
     Ok(())
 }
 
@@ -101,8 +117,41 @@ Workload `events, small.csv` (fingerprint `00c0ffee00c0ffee`): 20 events, 4 acco
 | per-account | auto (4)\\* | 8.000 | 8.000 | 100.00% | 4.000s | 8.000s | ok |
 
 \\* per-account has one lane per account by definition: it runs once, with workers = auto.
+
+**Summary**
+
+- fastest: optimal (auto, 4 workers), 8.000 s
+- pool (2 workers) ran 1.60 times faster than sharded (2 workers)
+- optimal (auto, 4 workers) ran as fast as per-account (auto, 4 workers)
 ";
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn repeated_runs_show_their_sigma() {
+        let mut doc = fixture::doc();
+        doc.runs.truncate(2);
+        for (r, walls) in doc
+            .runs
+            .iter_mut()
+            .zip([[15.0, 16.0, 17.0], [9.0, 10.0, 11.0]])
+        {
+            let runs = walls
+                .iter()
+                .map(|&w| fixture::report(r.strategy, "2", 10.0, w))
+                .collect();
+            *r = crate::report::repeat::combine(runs, 1);
+        }
+        let text = render(&Markdown, &doc).unwrap();
+        assert!(text.contains("| sharded | 2 | 16.000 ± 1.000 |"), "{text}");
+        // 1.6 · √((1/16)² + (1/10)²) = 0.189 → 0.19.
+        assert!(
+            text.ends_with(
+                "\n- fastest: pool (2 workers), 10.000 s ± 1.000 s\n\
+                 - pool (2 workers) ran 1.60 ± 0.19 times faster than sharded (2 workers)\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use super::{run, Spec};
 use crate::handler::dead_letter::Row;
-use crate::report::repeat::{combine, Repeat};
+use crate::report::repeat::{combine, outlier_warnings, Repeat};
 use crate::report::Report;
 use crate::workload::Workload;
 use anyhow::Result;
@@ -74,6 +74,10 @@ pub(crate) fn run_repeated<'a>(
     } else {
         combine(measured, repeat.warmup)
     };
+    // A warning, not a note: printed with -q too.
+    for warning in outlier_warnings(&report) {
+        eprintln!("{warning}");
+    }
     Ok(Repeated {
         report,
         workload,

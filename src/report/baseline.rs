@@ -99,12 +99,69 @@ pub(crate) struct Delta {
     pub wall_s: f64,
     pub base_efficiency: f64,
     pub efficiency: f64,
+    /// The sample σ of each side's wall time, when both were repeated runs (`--runs`).
+    pub spread: Option<Spread>,
+}
+
+/// The wall-time σ of the baseline's run and of this run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Spread {
+    pub base_stddev_s: f64,
+    pub stddev_s: f64,
+}
+
+/// The run-to-run σ of a report's wall time: only a repeated run has one.
+fn stddev(r: &Report) -> Option<f64> {
+    r.repeats.as_ref().and_then(|x| x.wall_time_stddev_s)
+}
+
+impl Spread {
+    /// Both sides' σ, when both have one.
+    fn of(base: &Report, now: &Report) -> Option<Spread> {
+        Some(Spread {
+            base_stddev_s: stddev(base)?,
+            stddev_s: stddev(now)?,
+        })
+    }
+
+    /// σ of the difference between a run of each side: √(σ_base² + σ_now²). Not the standard
+    /// error of the means (σ/√n): on a shared machine the noise drifts from run to run rather
+    /// than averaging out, and the gate should not fail on it.
+    pub(crate) fn combined_s(&self) -> f64 {
+        self.base_stddev_s.hypot(self.stddev_s)
+    }
+
+    /// The same for the efficiency: each side's relative wall-time σ carried over to its
+    /// efficiency (bound / mean wall time).
+    fn combined_efficiency(&self, d: &Delta) -> f64 {
+        let rel = |sd: f64, wall: f64| if wall > 0.0 { sd / wall } else { 0.0 };
+        (d.base_efficiency * rel(self.base_stddev_s, d.base_wall_s))
+            .hypot(d.efficiency * rel(self.stddev_s, d.wall_s))
+    }
+}
+
+/// Where a matched run falls against the tolerance (and the spread, when both sides have one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Judgement {
+    Regressed,
+    Improved,
+    Unchanged,
+    /// Beyond the tolerance, but by no more than 2 σ of the combined spread.
+    WithinNoise,
 }
 
 impl Delta {
     fn describe(&self) -> String {
+        let (base_sd, sd, noise) = match &self.spread {
+            Some(s) => (
+                format!(" ± {:.3}", s.base_stddev_s),
+                format!(" ± {:.3}", s.stddev_s),
+                format!(", 2 σ = {:.3} s", 2.0 * s.combined_s()),
+            ),
+            None => Default::default(),
+        };
         format!(
-            "{}: wall time {:.3} s → {:.3} s ({}), efficiency {:.2}% → {:.2}%",
+            "{}: wall time {:.3} s{base_sd} → {:.3} s{sd} ({}{noise}), efficiency {:.2}% → {:.2}%",
             self.label,
             self.base_wall_s,
             self.wall_s,
@@ -112,6 +169,36 @@ impl Delta {
             self.base_efficiency * 100.0,
             self.efficiency * 100.0
         )
+    }
+
+    /// Today's rule for single runs: wall time up, or efficiency down, by more than the
+    /// tolerance is a regression; wall time down by more is an improvement. With a spread on
+    /// both sides a move must also exceed 2 σ of the combined spread, or it is noise.
+    fn judge(&self, tol: f64) -> Judgement {
+        let slower = self.wall_s > self.base_wall_s * (1.0 + tol);
+        let less_efficient = self.efficiency < self.base_efficiency * (1.0 - tol);
+        let faster = self.wall_s < self.base_wall_s * (1.0 - tol);
+        let Some(s) = &self.spread else {
+            return match (slower || less_efficient, faster) {
+                (true, _) => Judgement::Regressed,
+                (false, true) => Judgement::Improved,
+                _ => Judgement::Unchanged,
+            };
+        };
+        let (two_sd, two_sd_eff) = (2.0 * s.combined_s(), 2.0 * s.combined_efficiency(self));
+        let moved = self.wall_s - self.base_wall_s;
+        let slower_beyond = slower && moved > two_sd;
+        let less_efficient_beyond =
+            less_efficient && self.base_efficiency - self.efficiency > two_sd_eff;
+        if slower_beyond || less_efficient_beyond {
+            Judgement::Regressed
+        } else if faster && -moved > two_sd {
+            Judgement::Improved
+        } else if slower || less_efficient || faster {
+            Judgement::WithinNoise
+        } else {
+            Judgement::Unchanged
+        }
     }
 }
 
@@ -130,6 +217,9 @@ pub(crate) struct Comparison {
     pub regressed: Vec<Delta>,
     pub improved: Vec<Delta>,
     pub unchanged: usize,
+    /// Runs that moved beyond the tolerance but within 2 σ of the spread (repeated runs on
+    /// both sides only): neither regressed nor improved.
+    pub noisy: Vec<Delta>,
     /// Runs of this sweep that the baseline has no match for.
     pub unmatched: Vec<String>,
     /// Runs of this sweep that were interrupted: a partial run is never compared.
@@ -170,15 +260,13 @@ impl Comparison {
                 wall_s: r.wall_time_s,
                 base_efficiency: b.efficiency,
                 efficiency: r.efficiency,
+                spread: Spread::of(b, r),
             };
-            let slower = r.wall_time_s > b.wall_time_s * (1.0 + tol);
-            let less_efficient = r.efficiency < b.efficiency * (1.0 - tol);
-            if slower || less_efficient {
-                c.regressed.push(d);
-            } else if r.wall_time_s < b.wall_time_s * (1.0 - tol) {
-                c.improved.push(d);
-            } else {
-                c.unchanged += 1;
+            match d.judge(tol) {
+                Judgement::Regressed => c.regressed.push(d),
+                Judgement::Improved => c.improved.push(d),
+                Judgement::WithinNoise => c.noisy.push(d),
+                Judgement::Unchanged => c.unchanged += 1,
             }
         }
         let mut prints: Vec<String> = baseline
@@ -201,7 +289,7 @@ impl Comparison {
 
     /// Runs that had a baseline run to compare with.
     pub(crate) fn matched(&self) -> usize {
-        self.regressed.len() + self.improved.len() + self.unchanged
+        self.regressed.len() + self.improved.len() + self.unchanged + self.noisy.len()
     }
 
     fn why_nothing_matched(&self, print: &str) -> String {
@@ -223,9 +311,14 @@ impl Comparison {
     pub(crate) fn render(&self) -> String {
         let mut o = String::new();
         let pct = self.tolerance * 100.0;
+        // Single runs never have noise: their line stays as it was.
+        let noise = match self.noisy.len() {
+            0 => String::new(),
+            n => format!(", {n} within the noise (2 σ)"),
+        };
         let _ = writeln!(
             o,
-            "baseline: {} regressed, {} improved, {} within ±{pct}%, {} without a match",
+            "baseline: {} regressed, {} improved, {} within ±{pct}%{noise}, {} without a match",
             self.regressed.len(),
             self.improved.len(),
             self.unchanged,
@@ -236,6 +329,9 @@ impl Comparison {
         }
         for d in &self.improved {
             let _ = writeln!(o, "  {}   {}", paint(OK, "improved"), d.describe());
+        }
+        for d in &self.noisy {
+            let _ = writeln!(o, "  noise      {}", d.describe());
         }
         for label in &self.unmatched {
             let _ = writeln!(o, "  no match   {label}");
@@ -281,131 +377,4 @@ impl Comparison {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::report::fixture::{doc, report};
-    use crate::report::summary::workers_cell;
-    use crate::report::Design;
-
-    #[test]
-    fn tolerance_parses_percentages_and_fractions() {
-        assert_eq!("2%".parse::<Tolerance>().unwrap().fraction(), 0.02);
-        assert_eq!("0.5%".parse::<Tolerance>().unwrap().fraction(), 0.005);
-        assert_eq!("10%".parse::<Tolerance>().unwrap().fraction(), 0.1);
-        assert_eq!("0.02".parse::<Tolerance>().unwrap().fraction(), 0.02);
-        assert_eq!("0".parse::<Tolerance>().unwrap().fraction(), 0.0);
-        for bad in ["-1%", "101%", "x%", "", "nan%", "1.5", "inf"] {
-            assert!(bad.parse::<Tolerance>().is_err(), "{bad}");
-        }
-        // A bare 2 is 200%: refused, with the percentage it probably meant.
-        let err = "2".parse::<Tolerance>().unwrap_err();
-        assert!(err.contains("did you mean 2%?"), "{err}");
-    }
-
-    #[test]
-    fn slower_runs_regress_and_faster_ones_improve() {
-        let base = doc();
-        let mut runs = base.runs.clone();
-        runs[0].wall_time_s *= 1.05;
-        runs[0].efficiency /= 1.05;
-        runs[1].wall_time_s *= 0.5;
-        runs[2].wall_time_s *= 1.01;
-        let c = Comparison::of(&base, &runs, "2%".parse().unwrap());
-        assert_eq!(c.regressed.len(), 1, "{c:?}");
-        assert_eq!(c.improved.len(), 1);
-        assert_eq!(c.unchanged, 2);
-        let msg = c.failures(false).join("\n");
-        assert!(msg.contains(&run_label(&runs[0])), "{msg}");
-    }
-
-    #[test]
-    fn interrupted_runs_are_never_compared_on_either_side() {
-        let mut base = doc();
-        // A baseline row that was interrupted would make any complete run look faster.
-        base.runs[0].interrupted = true;
-        base.runs[0].wall_time_s = 1.0;
-        let mut runs = doc().runs;
-        // And an interrupted run now would look like a regression (or an improvement).
-        runs[1].interrupted = true;
-        runs[1].wall_time_s *= 10.0;
-        let c = Comparison::of(&base, &runs, Tolerance::default());
-        assert!(c.failures(true).is_empty(), "{c:?}");
-        assert_eq!(c.interrupted, vec![run_label(&runs[1])]);
-        assert_eq!(c.unmatched, vec![run_label(&runs[0])]);
-        assert_eq!(c.unchanged, runs.len() - 2);
-        assert!(c.render().contains("interrupted"), "{}", c.render());
-    }
-
-    #[test]
-    fn a_baseline_of_another_workload_fails_and_says_why() {
-        let base = doc();
-        let mut other = report(Strategy::Optimal, "10", 5.0, 5.0);
-        other.workload_fingerprint = "ffffffffffffffff".into();
-        let c = Comparison::of(&base, &[other.clone()], Tolerance::default());
-        // A gate that compared nothing has not passed, --allow-missing or not.
-        let failed = c.failures(true);
-        assert_eq!(failed.len(), 1, "{failed:?}");
-        assert!(
-            failed[0].contains("matched none of the 1 runs"),
-            "{failed:?}"
-        );
-        assert!(
-            failed[0].contains("fingerprint is ffffffffffffffff"),
-            "{failed:?}"
-        );
-        assert_eq!(c.unmatched.len(), 1);
-        assert!(c.render().contains("nothing matched"));
-    }
-
-    #[test]
-    fn runs_without_a_match_fail_unless_allowed() {
-        let base = doc();
-        let mut runs = base.runs.clone();
-        let mut extra = runs[0].clone();
-        extra.workers_requested = "7".into();
-        runs.push(extra.clone());
-        let c = Comparison::of(&base, &runs, Tolerance::default());
-        let failed = c.failures(false);
-        assert_eq!(failed.len(), 1, "{failed:?}");
-        assert!(
-            failed[0].contains("1 of 5 runs have no match"),
-            "{failed:?}"
-        );
-        assert!(failed[0].contains(&run_label(&extra)), "{failed:?}");
-        assert!(failed[0].contains("--allow-missing"), "{failed:?}");
-        assert!(c.failures(true).is_empty());
-    }
-
-    #[test]
-    fn the_same_workload_with_other_runs_is_not_blamed_on_the_input() {
-        let base = doc();
-        let mut other = base.runs[0].clone();
-        other.strategy = Strategy::Optimal;
-        other.workers_requested = "7".into();
-        let c = Comparison::of(&base, &[other.clone()], Tolerance::default());
-        assert_eq!(c.unmatched.len(), 1, "{c:?}");
-        let text = c.render();
-        assert!(text.contains("the baseline ran this workload"), "{text}");
-        assert!(c.failures(true)[0].contains("the baseline ran this workload"));
-        assert!(!text.contains("another input"), "{text}");
-    }
-
-    #[test]
-    fn broker_runs_never_match_memory_runs() {
-        let base = doc();
-        let mut runs = base.runs.clone();
-        runs[0].backend = Backend::Broker(Design::Original);
-        runs[0].wall_time_s *= 10.0;
-        let c = Comparison::of(&base, &runs, Tolerance::default());
-        assert!(c.failures(true).is_empty(), "{c:?}");
-        assert_eq!(c.unmatched, vec![run_label(&runs[0])]);
-        assert!(c.unmatched[0].ends_with("broker-original"), "{c:?}");
-        assert_eq!(workers_cell(&runs[0]), "2 (RabbitMQ, original)");
-        let json = serde_json::to_value(&runs[0]).unwrap();
-        assert_eq!(json["backend"], "broker-original");
-        assert!(serde_json::to_value(&runs[1])
-            .unwrap()
-            .get("backend")
-            .is_none());
-    }
-}
+mod tests;

@@ -10,6 +10,7 @@ pub(crate) mod fixture;
 pub(crate) mod handling;
 mod print;
 pub(crate) mod processed_log;
+pub(crate) mod ranking;
 pub(crate) mod repeat;
 pub(crate) mod stats;
 pub(crate) mod summary;

@@ -100,6 +100,123 @@ pub(crate) fn combine(mut measured: Vec<Report>, warmup_runs: u32) -> Report {
     r
 }
 
+/// Why a measured run stands out.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Why {
+    /// More than 3 σ from the median, σ = 1.4826 × the median absolute deviation (a sample σ
+    /// would include the outlier: with 5 runs no run can be more than 2.24 of them from the
+    /// median). `sigmas` is None when the other runs agree exactly (no deviation at all).
+    FarFromMedian { median_s: f64, sigmas: Option<f64> },
+    /// The first measured run took more than 1.5 × the median of the others.
+    ColdStart { median_rest_s: f64 },
+}
+
+/// A measured run that stands out.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Outlier {
+    /// 1 for the first measured run.
+    pub run: usize,
+    pub wall_s: f64,
+    pub why: Why,
+}
+
+/// How far a run must be to stand out: 3 σ, and at least 5% of the median (runs often agree
+/// within 0.3%, so a run 2% off on a busy machine is many σ away and says nothing); a first
+/// run 1.5 × the others'.
+const SIGMAS: f64 = 3.0;
+const MIN_SHARE: f64 = 0.05;
+const COLD: f64 = 1.5;
+
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The measured runs that stand out, in run order; one entry per run at most (a cold first
+/// run is named as such).
+pub(crate) fn outliers(walls: &[f64]) -> Vec<Outlier> {
+    let mut out = Vec::new();
+    if let [first, rest @ ..] = walls {
+        let m = median(rest);
+        if !rest.is_empty() && m > 0.0 && *first > COLD * m {
+            out.push(Outlier {
+                run: 1,
+                wall_s: *first,
+                why: Why::ColdStart { median_rest_s: m },
+            });
+        }
+    }
+    if walls.len() < 3 {
+        return out;
+    }
+    let m = median(walls);
+    let deviations: Vec<f64> = walls.iter().map(|w| (w - m).abs()).collect();
+    let sigma = 1.4826 * median(&deviations);
+    for (i, (&w, &d)) in walls.iter().zip(&deviations).enumerate() {
+        let far = d > MIN_SHARE * m && (sigma == 0.0 || d > SIGMAS * sigma);
+        if far && !out.iter().any(|o| o.run == i + 1) {
+            out.push(Outlier {
+                run: i + 1,
+                wall_s: w,
+                why: Why::FarFromMedian {
+                    median_s: m,
+                    sigmas: (sigma > 0.0).then(|| d / sigma),
+                },
+            });
+        }
+    }
+    out
+}
+
+/// The stderr warnings for a repeated report's outliers: `warning: run 1 of optimal, 100
+/// workers, real clock took 0.930 s, 3.4 σ from the median (0.512 s): …; try --warmup`.
+pub(crate) fn outlier_warnings(r: &Report) -> Vec<String> {
+    let Some(x) = &r.repeats else {
+        return Vec::new();
+    };
+    let label = super::sweep::run_label(r);
+    let more = if x.warmup_runs > 0 { "a larger " } else { "" };
+    outliers(&x.wall_times_s)
+        .into_iter()
+        .map(|o| {
+            let (how, cause) = match o.why {
+                Why::FarFromMedian { median_s, sigmas } => {
+                    let far = match sigmas {
+                        Some(k) => format!("{k:.1} σ"),
+                        None => format!("{:+.1}%", (o.wall_s / median_s - 1.0) * 100.0),
+                    };
+                    // A cold cache slows a run down; a fast outlier means the others were slowed.
+                    let cause = if o.wall_s < median_s {
+                        "a noisy machine; try more --runs"
+                    } else {
+                        "a noisy machine or a cold cache; try {more}--warmup"
+                    };
+                    (format!("{far} from the median ({median_s:.3} s)"), cause)
+                }
+                Why::ColdStart { median_rest_s } => (
+                    format!(
+                        "{:.2}× the median of the others ({median_rest_s:.3} s)",
+                        o.wall_s / median_rest_s
+                    ),
+                    "a cold cache; try {more}--warmup",
+                ),
+            };
+            format!(
+                "warning: run {} of {label} took {:.3} s, {how}: {}",
+                o.run,
+                o.wall_s,
+                cause.replace("{more}", more)
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +251,81 @@ mod tests {
         assert!(x
             .describe()
             .starts_with("10.000 s ± 2.000 s (mean of 3 runs after 1 warmup"));
+    }
+
+    #[test]
+    fn a_run_far_from_the_median_is_named() {
+        // Median 1.00, deviations 0.01 0.01 0 0.01 0.5 → MAD 0.01, σ 0.0148: run 5 is 33.7 σ.
+        let o = outliers(&[0.99, 1.01, 1.0, 0.99, 1.5]);
+        assert_eq!(o.len(), 1, "{o:?}");
+        assert_eq!((o[0].run, o[0].wall_s), (5, 1.5));
+        let Why::FarFromMedian { median_s, sigmas } = o[0].why else {
+            panic!("{o:?}")
+        };
+        assert_eq!(median_s, 1.0);
+        assert!((sigmas.unwrap() - 0.5 / (1.4826 * 0.01)).abs() < 1e-9);
+        // An ordinary spread names nobody; nor does 3 σ that is under 1% of the median.
+        assert!(outliers(&[0.98, 1.01, 1.0, 0.99, 1.02]).is_empty());
+        assert!(outliers(&[1.0, 1.0001, 1.0, 0.9999, 1.008]).is_empty());
+        // Fewer than 3 runs have no median worth the name; other runs agreeing exactly do.
+        assert!(outliers(&[1.0, 1.2]).is_empty());
+        let o = outliers(&[1.0, 1.0, 1.0, 1.1]);
+        assert_eq!(
+            o[0].why,
+            Why::FarFromMedian {
+                median_s: 1.0,
+                sigmas: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_slow_first_run_is_a_cold_start() {
+        // 1.6 > 1.5 × 1.0: named once, as a cold start (it is far from the median too).
+        let o = outliers(&[1.6, 1.0, 1.01, 0.99, 1.0]);
+        assert_eq!(o.len(), 1, "{o:?}");
+        assert_eq!(o[0].run, 1);
+        assert_eq!(o[0].why, Why::ColdStart { median_rest_s: 1.0 });
+        // With two runs, the rule still holds; 1.4 × is not 'much slower'.
+        assert_eq!(outliers(&[2.0, 1.0]).len(), 1);
+        assert!(outliers(&[1.4, 1.0]).is_empty());
+    }
+
+    #[test]
+    fn the_warning_names_the_run_and_the_cure() {
+        let walls = [0.93, 0.5, 0.51, 0.52, 0.5];
+        let runs = walls
+            .iter()
+            .map(|&w| report(Strategy::Optimal, "100", 0.4, w))
+            .collect();
+        let r = combine(runs, 0);
+        assert_eq!(
+            outlier_warnings(&r),
+            vec![
+                "warning: run 1 of optimal, 100 workers, virtual clock took 0.930 s, 1.84× the \
+                 median of the others (0.505 s): a cold cache; try --warmup"
+            ]
+        );
+        let mut warmed = r.clone();
+        warmed.repeats.as_mut().unwrap().wall_times_s = vec![0.5, 0.51, 0.93, 0.5, 0.52];
+        warmed.repeats.as_mut().unwrap().warmup_runs = 1;
+        let w = outlier_warnings(&warmed);
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].starts_with(
+                "warning: run 3 of optimal, 100 workers, virtual clock took 0.930 s, "
+            ) && w[0].contains(
+                " σ from the median (0.510 s): a noisy machine or a cold cache; \
+                 try a larger --warmup"
+            ),
+            "{w:?}"
+        );
+        assert!(outlier_warnings(&report(Strategy::Optimal, "1", 1.0, 1.0)).is_empty());
+        // A fast outlier is not a cold cache.
+        warmed.repeats.as_mut().unwrap().wall_times_s = vec![0.5, 0.51, 0.3, 0.5, 0.52];
+        let w = outlier_warnings(&warmed);
+        assert!(w[0].ends_with("a noisy machine; try more --runs"), "{w:?}");
+        // The closing figures of issue 27: 1.7% off is not worth a warning.
+        assert!(outliers(&[2.682, 2.630, 2.618, 2.636, 2.642]).is_empty());
     }
 }

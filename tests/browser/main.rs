@@ -248,7 +248,8 @@ async fn compare_and_report_pages_render_from_disk() {
         .js("return [document.querySelectorAll('.uplot').length, \
              document.querySelectorAll('#runs tbody tr').length, \
              !!document.getElementById('chart-efficiency').querySelector('canvas'), \
-             document.getElementById('verdict').textContent]")
+             document.getElementById('verdict').textContent, \
+             [...document.querySelectorAll('#ranking li')].map((li) => li.textContent)]")
         .await;
     // 3 strategies × 4 worker counts (per-account is not in the default strategies).
     assert_eq!(shape[0], 3, "{shape}");
@@ -258,6 +259,21 @@ async fn compare_and_report_pages_render_from_disk() {
         shape[3].as_str().unwrap().contains("No regression"),
         "{shape}"
     );
+    // The verdict lines: the fastest, then 2 per worker count (the fastest of 3 against the
+    // other two), as in compare.md.
+    let lines = shape[4].as_array().unwrap();
+    assert_eq!(lines.len(), 1 + 4 * 2, "{shape}");
+    assert!(
+        lines[0].as_str().unwrap().starts_with("fastest: "),
+        "{shape}"
+    );
+    let md = std::fs::read_to_string(tmp.path().join("second/compare.md")).unwrap();
+    for line in lines {
+        assert!(
+            md.contains(&format!("- {}\n", line.as_str().unwrap())),
+            "{md}"
+        );
+    }
     browser.screenshot("compare.png", 1280, 1900).await;
     browser.screenshot("compare-phone.png", 390, 2600).await;
     browser.assert_no_console_errors().await;

@@ -34,5 +34,6 @@ mod serve_slow_clients;
 mod shell;
 mod slow_bodies;
 mod stdin;
+mod verdict;
 mod verify;
 mod version;

@@ -158,3 +158,34 @@ fn repeats_are_refused_where_they_mean_nothing() {
         .assert()
         .code(2);
 }
+
+/// A handler that sleeps a second only the first time it is ever called makes the first
+/// measured run slow whatever the machine's load: the warning names it.
+#[test]
+fn a_slow_first_run_is_named_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("events.csv");
+    common::write_events(&input, &common::accounts(8, 2, 4), None);
+    let marker = dir.path().join("warm");
+    let handler = format!(
+        "exec:sh -c 'test -e {m} || {{ touch {m}; sleep 1; }}'",
+        m = marker.display()
+    );
+    let out = eventbench()
+        .args(["run", "-q", "--clock", "real", "--runs", "3", "--handler"])
+        .arg(&handler)
+        .arg("--input")
+        .arg(&input)
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("warning: run 1 of "))
+        .unwrap_or_else(|| panic!("no warning: {stderr}"));
+    assert!(
+        line.contains("× the median of the others") && line.ends_with("a cold cache; try --warmup"),
+        "{line}"
+    );
+    assert_eq!(stderr.matches("warning:").count(), 1, "{stderr}");
+}
