@@ -47,7 +47,7 @@ pub use error::{exit_code, is_broken_pipe, print_error, render, UsageError};
 pub mod internals {
     pub use crate::broker::amqp;
     pub use crate::handler::http::HttpHandler;
-    pub use crate::intake::{listen::Limits, run as serve, Config, ServeOutcome};
+    pub use crate::intake::{listen::Limits, origin::Origins, run as serve, Config, ServeOutcome};
     pub use crate::judge::{check::Judge, foreign_log};
     pub use crate::live::{Board, Info};
     pub use crate::report::{Report, RunInfo};

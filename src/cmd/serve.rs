@@ -46,7 +46,9 @@ JSON key given twice, a charset other than UTF-8);
 409 event_id already accepted (also by an earlier run on the same data dir); 413 body over
 64 KiB; 408 body not complete within --body-timeout of its header (the connection is
 closed); 503 queue full (with Retry-After), shutting down, or the event could not be written
-to disk; 405 other methods (with Allow). Every error has a JSON body.
+to disk; 403 cross_site: a browser posted from another site's page (an Origin other than
+this server's, or Sec-Fetch-Site: cross-site; --allow-origin lets one in); 405 other methods
+(with Allow). Every error has a JSON body.
 Beyond --max-connections a new connection gets 503 too_many_connections and is closed; a
 connection is closed when no complete request header arrives within --header-timeout (also
 while it idles between keep-alive requests). A shutdown waits for the requests being processed,
@@ -134,6 +136,10 @@ pub struct Args {
     #[arg(long, requires = "broker", default_value_t = DEFAULT_CHANNELS,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub channels: u16,
+    /// Let web pages of this origin (scheme://host[:port]) post to /api; repeatable. A
+    /// browser's request from any other site's page is refused with 403 (see docs/SECURITY.md)
+    #[arg(long, value_name = "ORIGIN", value_parser = intake::origin::parse)]
+    pub allow_origin: Vec<String>,
     #[command(flatten)]
     pub handlers: HandlerArgs,
 }
@@ -194,6 +200,7 @@ fn server_config(args: &Args, strategy: Strategy, lanes: Option<u64>) -> Result<
         announce: true,
         handler: AnyHandler::live(&args.handlers)?,
         timer: args.engine.timing.timer,
+        origins: intake::origin::Origins::new(args.allow_origin.iter().cloned()),
         connections: Limits {
             header_timeout: args.header_timeout.as_duration(),
             body_timeout: args.body_timeout.as_duration(),
@@ -267,7 +274,8 @@ fn relay(args: &Args, url: &str) -> Result<()> {
         let sink = ConfirmedPublisher::connect(topo, usize::from(args.channels)).await?;
         let listener = intake::listen::bind(args.listen)
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        intake::run_broker(listener, sink, true, shutdown_signal()).await
+        let origins = intake::origin::Origins::new(args.allow_origin.iter().cloned());
+        intake::run_broker(listener, sink, origins, true, shutdown_signal()).await
     })?;
     if let Some(path) = &args.json {
         crate::output::write_json_atomic(path, &outcome)?;

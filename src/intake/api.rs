@@ -7,9 +7,10 @@ use super::admit::{Accepted, Intake};
 use super::broker::Relay;
 use super::gate::BodyCut;
 use super::metrics::{Metrics, Reason, Refusal, RETRY_AFTER_S};
+use super::origin::Origins;
 use super::parse::{self, Incoming, MAX_BODY};
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -110,14 +111,31 @@ impl Target {
     }
 }
 
+/// The router's state: the target, and the web pages that may post besides the server's own.
+#[derive(Clone)]
+struct Api {
+    target: Target,
+    origins: Arc<Origins>,
+}
+
+impl FromRef<Api> for Target {
+    fn from_ref(api: &Api) -> Target {
+        api.target.clone()
+    }
+}
+
 /// The routes of `serve`, whatever the target.
-pub(crate) fn router(target: Target) -> Router {
+pub(crate) fn router(target: Target, origins: Origins) -> Router {
+    let api = Api {
+        target,
+        origins: Arc::new(origins),
+    };
     Router::new()
         .route("/api", post(post_event).fallback(not_allowed_post))
         .route("/healthz", get(healthz).fallback(not_allowed_get))
         .route("/metrics", get(metrics).fallback(not_allowed_get))
         .fallback(not_found)
-        .with_state(target)
+        .with_state(api)
 }
 
 fn status_of(reason: Reason) -> StatusCode {
@@ -130,6 +148,7 @@ fn status_of(reason: Reason) -> StatusCode {
         Reason::Duplicate => StatusCode::CONFLICT,
         Reason::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Reason::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+        Reason::CrossSite => StatusCode::FORBIDDEN,
         Reason::QueueFull
         | Reason::ShuttingDown
         | Reason::StorageFailed
@@ -176,8 +195,13 @@ async fn not_found(State(target): State<Target>) -> Response {
     refuse(&target, Refusal::new(Reason::NotFound, target.routes()))
 }
 
-async fn post_event(State(target): State<Target>, headers: HeaderMap, body: Body) -> Response {
+async fn post_event(State(api): State<Api>, headers: HeaderMap, body: Body) -> Response {
     let arrived = Instant::now();
+    let target = api.target;
+    // Before the body is read: a foreign page's request is not even parsed.
+    if let Some(why) = api.origins.judge(&headers) {
+        return refuse(&target, Refusal::new(Reason::CrossSite, why));
+    }
     if target.is_closing() {
         let refusal = Refusal::new(Reason::ShuttingDown, "the server is shutting down");
         return refuse(&target, refusal);

@@ -18,6 +18,8 @@ pub(crate) enum Reason {
     TooLarge,
     /// The body did not arrive within `--body-timeout` of its header.
     BodyTimeout,
+    /// A browser sent it from another site's page (`Origin`, `Sec-Fetch-Site`).
+    CrossSite,
     QueueFull,
     ShuttingDown,
     /// The durable queue could not write the event (disk full, I/O error).
@@ -27,7 +29,7 @@ pub(crate) enum Reason {
 }
 
 impl Reason {
-    pub(crate) const ALL: [Reason; 12] = [
+    pub(crate) const ALL: [Reason; 13] = [
         Reason::BadRequest,
         Reason::InvalidValue,
         Reason::UnsupportedMediaType,
@@ -36,6 +38,7 @@ impl Reason {
         Reason::Duplicate,
         Reason::TooLarge,
         Reason::BodyTimeout,
+        Reason::CrossSite,
         Reason::QueueFull,
         Reason::ShuttingDown,
         Reason::StorageFailed,
@@ -53,6 +56,7 @@ impl Reason {
             Reason::Duplicate => "duplicate_event",
             Reason::TooLarge => "body_too_large",
             Reason::BodyTimeout => "body_timeout",
+            Reason::CrossSite => "cross_site",
             Reason::QueueFull => "queue_full",
             Reason::ShuttingDown => "shutting_down",
             Reason::StorageFailed => "storage_failed",

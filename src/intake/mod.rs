@@ -15,6 +15,7 @@ pub(crate) mod durable;
 pub(crate) mod gate;
 pub(crate) mod listen;
 pub(crate) mod metrics;
+pub(crate) mod origin;
 pub(crate) mod parse;
 pub(crate) mod processing;
 pub(crate) mod store;
@@ -72,6 +73,8 @@ pub struct Config {
     pub handler: AnyHandler,
     /// How the engine's sleeps end (`--timer`).
     pub timer: TimerMode,
+    /// Web pages of other origins that may post (`--allow-origin`).
+    pub origins: origin::Origins,
 }
 
 /// What a server that has shut down hands back.
@@ -148,8 +151,11 @@ pub async fn run(
         closing.begin_shutdown();
         closing.live().draining();
     };
-    let router = api::router(api::Target::Engine(Arc::clone(&intake)))
-        .merge(crate::web::dashboard::routes(board));
+    let router = api::router(
+        api::Target::Engine(Arc::clone(&intake)),
+        config.origins.clone(),
+    )
+    .merge(crate::web::dashboard::routes(board));
     let refused_connections = listen::serve(listener, router, config.connections, signal).await;
     sampler.abort();
     // The listener is closed and every request answered, so nothing can arrive any more.
@@ -177,6 +183,7 @@ pub async fn run(
 pub(crate) async fn run_broker(
     listener: tokio::net::TcpListener,
     sink: Arc<crate::broker::confirm::ConfirmedPublisher>,
+    origins: origin::Origins,
     announce: bool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RelayOutcome> {
@@ -209,7 +216,7 @@ pub(crate) async fn run_broker(
     });
     axum::serve(
         listener,
-        api::router(api::Target::Broker(Arc::clone(&relay))),
+        api::router(api::Target::Broker(Arc::clone(&relay)), origins),
     )
     .with_graceful_shutdown(signal)
     .await

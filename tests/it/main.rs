@@ -11,6 +11,7 @@ mod common;
 
 mod color;
 mod compare;
+mod cross_site;
 mod durable;
 mod durations;
 mod generate;
