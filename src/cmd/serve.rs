@@ -66,9 +66,11 @@ With --handler, an event finishes (and leaves the data dir) only once its handle
 its dead-letter row was synced to --dead-letter. --on-failure abort stops accepting (as a
 signal does) and dead-letters every accepted event that has not started.
 
-SIGINT/SIGTERM: stop accepting, finish every accepted event (past --drain-timeout: start no
-more; durable: the unstarted ones stay in the data dir; --in-memory: they are written to
---leftover as an events CSV), verify, print the report.
+SIGINT/SIGTERM: stop accepting, finish every accepted event, verify, print the report. Past
+--drain-timeout nothing more starts and events still running are cut off, not waited for:
+durable, the unfinished ones stay in the data dir and run again at the next start (the cut-off
+ones counted redelivered); --in-memory, they are written to --leftover as an events CSV and
+reported as unprocessed. A drain timeout is not a failure: the run is interrupted, exit 0.
 Exit codes: 0 ok, 1 ordering violated or events given up (unless --allow-failures), 2 bad usage
 or unusable data dir, 3 broker unreachable at start (--broker).")]
 pub struct Args {
@@ -92,7 +94,8 @@ pub struct Args {
     /// Keep accepted events in memory only: faster, but a crash loses them (engine benchmarks)
     #[arg(long)]
     pub in_memory: bool,
-    /// After a shutdown signal, start queued events only this long [default: until all ran]
+    /// After a shutdown signal, process only this long, then start nothing more and cut off
+    /// the events still running (they are handed back, not lost) [default: until all ran]
     #[arg(long)]
     pub drain_timeout: Option<Micros>,
     /// With --in-memory: where the events not started before the drain timeout go (an events
