@@ -34,6 +34,7 @@ mod report;
 mod send;
 mod shutdown;
 mod sync;
+mod token;
 pub mod types;
 mod url_authority;
 mod web;
@@ -55,4 +56,5 @@ pub mod internals {
         client::{send_all, SendConfig},
         request::SentLog,
     };
+    pub use crate::token::Token;
 }

@@ -47,7 +47,8 @@ JSON key given twice, a charset other than UTF-8);
 64 KiB; 408 body not complete within --body-timeout of its header (the connection is
 closed); 503 queue full (with Retry-After), shutting down, or the event could not be written
 to disk; 403 cross_site: a browser posted from another site's page (an Origin other than
-this server's, or Sec-Fetch-Site: cross-site; --allow-origin lets one in); 405 other methods
+this server's, or Sec-Fetch-Site: cross-site; --allow-origin lets one in); 401 without the
+token of --token-file (every route but GET /healthz); 405 other methods
 (with Allow). Every error has a JSON body.
 Beyond --max-connections a new connection gets 503 too_many_connections and is closed; a
 connection is closed when no complete request header arrives within --header-timeout (also
@@ -143,6 +144,11 @@ pub struct Args {
     /// browser's request from any other site's page is refused with 403 (see docs/SECURITY.md)
     #[arg(long, value_name = "ORIGIN", value_parser = intake::origin::parse)]
     pub allow_origin: Vec<String>,
+    /// Every request but GET /healthz must carry 'Authorization: Bearer <token>' (401
+    /// otherwise; the dashboard in a browser: /?token=<token>); the token is the file's first
+    /// line
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     #[command(flatten)]
     pub handlers: HandlerArgs,
 }
@@ -204,6 +210,7 @@ fn server_config(args: &Args, strategy: Strategy, lanes: Option<u64>) -> Result<
         handler: AnyHandler::live(&args.handlers)?,
         timer: args.engine.timing.timer,
         origins: intake::origin::Origins::new(args.allow_origin.iter().cloned()),
+        token: token(args)?,
         connections: Limits {
             header_timeout: args.header_timeout.as_duration(),
             body_timeout: args.body_timeout.as_duration(),
@@ -268,9 +275,25 @@ fn check_flags(args: &Args) -> Result<()> {
     ])
 }
 
+/// The `--token-file` token; without one, a warning when the server listens beyond loopback.
+fn token(args: &Args) -> Result<Option<crate::token::Token>> {
+    let Some(path) = &args.token_file else {
+        if !args.listen.ip().is_loopback() {
+            eprintln!(
+                "warning: serve listens on {} without --token-file: anyone who can reach it can \
+                 post events (see docs/SECURITY.md)",
+                args.listen
+            );
+        }
+        return Ok(None);
+    };
+    Ok(Some(crate::token::Token::read(path)?))
+}
+
 /// `serve --broker`: the web API in front of RabbitMQ.
 fn relay(args: &Args, url: &str) -> Result<()> {
     super::check_output_paths([args.json.as_deref()])?;
+    let token = token(args)?;
     let topo = Topology::new(url, args.queues.unwrap_or(1), &args.queue_prefix);
     let rt = crate::engine::runtime()?;
     let outcome = rt.block_on(async {
@@ -278,7 +301,7 @@ fn relay(args: &Args, url: &str) -> Result<()> {
         let listener = intake::listen::bind(args.listen)
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let origins = intake::origin::Origins::new(args.allow_origin.iter().cloned());
-        intake::run_broker(listener, sink, origins, true, shutdown_signal()).await
+        intake::run_broker(listener, sink, origins, token, true, shutdown_signal()).await
     })?;
     if let Some(path) = &args.json {
         crate::output::write_json_atomic(path, &outcome)?;

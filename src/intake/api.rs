@@ -9,9 +9,12 @@ use super::gate::BodyCut;
 use super::metrics::{Metrics, Reason, Refusal, RETRY_AFTER_S};
 use super::origin::Origins;
 use super::parse::{self, Incoming, MAX_BODY};
+use crate::token::Token;
 use axum::body::{Body, Bytes};
+use axum::extract::Request;
 use axum::extract::{FromRef, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -138,6 +141,38 @@ pub(crate) fn router(target: Target, origins: Origins) -> Router {
         .with_state(api)
 }
 
+/// With `--token-file`, every route of `router` but `GET /healthz` needs the token: as
+/// `Authorization: Bearer <token>`, or, for a `GET` (the dashboard page in a browser, which
+/// forwards it to its own requests), as the query parameter `token`.
+pub(crate) fn guarded(router: Router, target: Target, token: Option<Token>) -> Router {
+    match token {
+        Some(token) => router.layer(middleware::from_fn_with_state((target, token), authorize)),
+        None => router,
+    }
+}
+
+async fn authorize(
+    State((target, token)): State<(Target, Token)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    // A browser asks for the icon without the page's query: its empty answer says nothing,
+    // and a 401 would be an error in the page's console.
+    let open = matches!(req.uri().path(), "/healthz" | "/favicon.ico");
+    let by_header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .is_some_and(|v| token.authorizes(v.as_bytes()));
+    let by_query = req.method() == Method::GET
+        && url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+            .any(|(k, v)| k == "token" && token.matches(v.as_bytes()));
+    if open || by_header || by_query {
+        return next.run(req).await;
+    }
+    let message = "this server needs its token: Authorization: Bearer <token> (send --token-file)";
+    refuse(&target, Refusal::new(Reason::Unauthorized, message))
+}
+
 fn status_of(reason: Reason) -> StatusCode {
     match reason {
         Reason::BadRequest => StatusCode::BAD_REQUEST,
@@ -149,6 +184,7 @@ fn status_of(reason: Reason) -> StatusCode {
         Reason::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Reason::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
         Reason::CrossSite => StatusCode::FORBIDDEN,
+        Reason::Unauthorized => StatusCode::UNAUTHORIZED,
         Reason::QueueFull
         | Reason::ShuttingDown
         | Reason::StorageFailed
@@ -167,6 +203,9 @@ fn error(reason: Reason, message: &str) -> Response {
         // The rest of the body may still come: the connection cannot carry another request.
         Reason::ShuttingDown | Reason::BodyTimeout => {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Reason::Unauthorized => {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         _ => {}
     }

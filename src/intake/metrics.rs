@@ -20,6 +20,8 @@ pub(crate) enum Reason {
     BodyTimeout,
     /// A browser sent it from another site's page (`Origin`, `Sec-Fetch-Site`).
     CrossSite,
+    /// `--token-file` is set and the request did not carry the token.
+    Unauthorized,
     QueueFull,
     ShuttingDown,
     /// The durable queue could not write the event (disk full, I/O error).
@@ -29,7 +31,7 @@ pub(crate) enum Reason {
 }
 
 impl Reason {
-    pub(crate) const ALL: [Reason; 13] = [
+    pub(crate) const ALL: [Reason; 14] = [
         Reason::BadRequest,
         Reason::InvalidValue,
         Reason::UnsupportedMediaType,
@@ -39,6 +41,7 @@ impl Reason {
         Reason::TooLarge,
         Reason::BodyTimeout,
         Reason::CrossSite,
+        Reason::Unauthorized,
         Reason::QueueFull,
         Reason::ShuttingDown,
         Reason::StorageFailed,
@@ -57,6 +60,7 @@ impl Reason {
             Reason::TooLarge => "body_too_large",
             Reason::BodyTimeout => "body_timeout",
             Reason::CrossSite => "cross_site",
+            Reason::Unauthorized => "unauthorized",
             Reason::QueueFull => "queue_full",
             Reason::ShuttingDown => "shutting_down",
             Reason::StorageFailed => "storage_failed",

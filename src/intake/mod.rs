@@ -76,6 +76,8 @@ pub struct Config {
     pub timer: TimerMode,
     /// Web pages of other origins that may post (`--allow-origin`).
     pub origins: origin::Origins,
+    /// The token every request but `GET /healthz` must carry (`--token-file`).
+    pub token: Option<crate::token::Token>,
 }
 
 /// What a server that has shut down hands back.
@@ -152,11 +154,10 @@ pub async fn run(
         closing.begin_shutdown();
         closing.live().draining();
     };
-    let router = api::router(
-        api::Target::Engine(Arc::clone(&intake)),
-        config.origins.clone(),
-    )
-    .merge(crate::web::dashboard::routes(board));
+    let target = api::Target::Engine(Arc::clone(&intake));
+    let router = api::router(target.clone(), config.origins.clone())
+        .merge(crate::web::dashboard::routes(board));
+    let router = api::guarded(router, target, config.token.clone());
     let refused_connections = listen::serve(listener, router, config.connections, signal).await;
     sampler.abort();
     // The listener is closed and every request answered, so nothing can arrive any more.
@@ -185,6 +186,7 @@ pub(crate) async fn run_broker(
     listener: tokio::net::TcpListener,
     sink: Arc<crate::broker::confirm::ConfirmedPublisher>,
     origins: origin::Origins,
+    token: Option<crate::token::Token>,
     announce: bool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RelayOutcome> {
@@ -215,10 +217,10 @@ pub(crate) async fn run_broker(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(
-        listener,
-        api::router(api::Target::Broker(Arc::clone(&relay)), origins),
-    )
+    axum::serve(listener, {
+        let target = api::Target::Broker(Arc::clone(&relay));
+        api::guarded(api::router(target.clone(), origins), target, token)
+    })
     .with_graceful_shutdown(signal)
     .await
     .context("the HTTP server failed")?;

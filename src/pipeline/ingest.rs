@@ -46,6 +46,7 @@ pub(super) fn run_http(
         handler: Default::default(),
         timer,
         origins: Default::default(),
+        token: None,
     };
     let rt = crate::engine::runtime()?;
     rt.block_on(async move {

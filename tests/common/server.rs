@@ -87,5 +87,6 @@ pub fn config(process_time: Micros) -> Config {
         handler: Default::default(),
         timer: Default::default(),
         origins: Default::default(),
+        token: None,
     }
 }

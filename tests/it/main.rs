@@ -36,5 +36,6 @@ mod serve_slow_clients;
 mod shell;
 mod slow_bodies;
 mod stdin;
+mod token;
 mod verify;
 mod version;
