@@ -141,7 +141,8 @@ pub(crate) fn router(target: Target, origins: Origins) -> Router {
         .with_state(api)
 }
 
-/// With `--token-file`, every route of `router` but `GET /healthz` needs the token: as
+/// With `--token-file`, every route of `router` but `GET /healthz` (and the dashboard's empty
+/// icon) needs the token: as
 /// `Authorization: Bearer <token>`, or, for a `GET` (the dashboard page in a browser, which
 /// forwards it to its own requests), as the query parameter `token`.
 pub(crate) fn guarded(router: Router, target: Target, token: Option<Token>) -> Router {
