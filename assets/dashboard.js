@@ -104,7 +104,8 @@ function status(text, cls) {
 
 async function poll() {
   try {
-    const r = await fetch("api/stats", { cache: "no-store" });
+    // A server with a token was opened as /?token=…: its own requests carry it on.
+    const r = await fetch("api/stats" + location.search, { cache: "no-store" });
     if (!r.ok) throw new Error("HTTP " + r.status);
     const s = await r.json();
     failures = 0;

@@ -35,6 +35,7 @@ mod report;
 mod send;
 mod shutdown;
 mod sync;
+mod token;
 pub mod types;
 mod url_authority;
 mod web;
@@ -48,7 +49,7 @@ pub use error::{exit_code, is_broken_pipe, print_error, render, UsageError};
 pub mod internals {
     pub use crate::broker::amqp;
     pub use crate::handler::http::HttpHandler;
-    pub use crate::intake::{listen::Limits, run as serve, Config, ServeOutcome};
+    pub use crate::intake::{listen::Limits, origin::Origins, run as serve, Config, ServeOutcome};
     pub use crate::judge::{check::Judge, foreign_log};
     pub use crate::live::{Board, Info};
     pub use crate::report::{Report, RunInfo};
@@ -56,4 +57,5 @@ pub mod internals {
         client::{send_all, SendConfig},
         request::SentLog,
     };
+    pub use crate::token::Token;
 }

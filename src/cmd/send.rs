@@ -53,6 +53,10 @@ pub struct Args {
     /// Extra request header 'Name: value' (repeatable); a Content-Type given here wins
     #[arg(long = "header", short = 'H')]
     pub headers: Vec<Header>,
+    /// Send 'Authorization: Bearer <the file's first line>' with every request (the token of
+    /// `serve --token-file`)
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     /// HTTP method
     #[arg(long, short = 'X', default_value = "POST")]
     pub method: String,
@@ -86,7 +90,12 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 }
 
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
-    let request = RequestSpec::new(&args.method, &args.url, args.body, args.headers)?;
+    let mut headers = args.headers;
+    if let Some(path) = &args.token_file {
+        let token = crate::token::Token::read(path)?;
+        headers.push(Header::authorization(&token)?);
+    }
+    let request = RequestSpec::new(&args.method, &args.url, args.body, headers)?;
     super::check_output_paths([args.sent.as_deref()])?;
     if args.duration.is_some_and(|d| d.0 == 0) {
         return Err(UsageError("--duration must be more than 0 (e.g. 30s)".into()).into());

@@ -46,7 +46,10 @@ JSON key given twice, a charset other than UTF-8);
 409 event_id already accepted (also by an earlier run on the same data dir); 413 body over
 64 KiB; 408 body not complete within --body-timeout of its header (the connection is
 closed); 503 queue full (with Retry-After), shutting down, or the event could not be written
-to disk; 405 other methods (with Allow). Every error has a JSON body.
+to disk; 403 cross_site: a browser posted from another site's page (an Origin other than
+this server's, or Sec-Fetch-Site: cross-site; --allow-origin lets one in); 401 without the
+token of --token-file (every route but GET /healthz); 405 other methods
+(with Allow). Every error has a JSON body.
 Beyond --max-connections a new connection gets 503 too_many_connections and is closed; a
 connection is closed when no complete request header arrives within --header-timeout (also
 while it idles between keep-alive requests). A shutdown waits for the requests being processed,
@@ -64,9 +67,11 @@ With --handler, an event finishes (and leaves the data dir) only once its handle
 its dead-letter row was synced to --dead-letter. --on-failure abort stops accepting (as a
 signal does) and dead-letters every accepted event that has not started.
 
-SIGINT/SIGTERM: stop accepting, finish every accepted event (past --drain-timeout: start no
-more; durable: the unstarted ones stay in the data dir; --in-memory: they are written to
---leftover as an events CSV), verify, print the report.
+SIGINT/SIGTERM: stop accepting, finish every accepted event, verify, print the report. Past
+--drain-timeout nothing more starts and events still running are cut off, not waited for:
+durable, the unfinished ones stay in the data dir and run again at the next start (the cut-off
+ones counted redelivered); --in-memory, they are written to --leftover as an events CSV and
+reported as unprocessed. A drain timeout is not a failure: the run is interrupted, exit 0.
 Exit codes: 0 ok, 1 ordering violated or events given up (unless --allow-failures), 2 bad usage
 or unusable data dir, 3 broker unreachable at start (--broker).")]
 pub struct Args {
@@ -90,7 +95,8 @@ pub struct Args {
     /// Keep accepted events in memory only: faster, but a crash loses them (engine benchmarks)
     #[arg(long)]
     pub in_memory: bool,
-    /// After a shutdown signal, start queued events only this long [default: until all ran]
+    /// After a shutdown signal, process only this long, then start nothing more and cut off
+    /// the events still running (they are handed back, not lost) [default: until all ran]
     #[arg(long)]
     pub drain_timeout: Option<Micros>,
     /// With --in-memory: where the events not started before the drain timeout go (an events
@@ -134,6 +140,15 @@ pub struct Args {
     #[arg(long, requires = "broker", default_value_t = DEFAULT_CHANNELS,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub channels: u16,
+    /// Let web pages of this origin (scheme://host[:port]) post to /api; repeatable. A
+    /// browser's request from any other site's page is refused with 403 (see docs/SECURITY.md)
+    #[arg(long, value_name = "ORIGIN", value_parser = intake::origin::parse)]
+    pub allow_origin: Vec<String>,
+    /// Every request but GET /healthz must carry 'Authorization: Bearer <token>' (401
+    /// otherwise; the dashboard in a browser: /?token=<token>); the token is the file's first
+    /// line
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     #[command(flatten)]
     pub handlers: HandlerArgs,
 }
@@ -194,6 +209,8 @@ fn server_config(args: &Args, strategy: Strategy, lanes: Option<u64>) -> Result<
         announce: true,
         handler: AnyHandler::live(&args.handlers)?,
         timer: args.engine.timing.timer,
+        origins: intake::origin::Origins::new(args.allow_origin.iter().cloned()),
+        token: token(args)?,
         connections: Limits {
             header_timeout: args.header_timeout.as_duration(),
             body_timeout: args.body_timeout.as_duration(),
@@ -258,16 +275,33 @@ fn check_flags(args: &Args) -> Result<()> {
     ])
 }
 
+/// The `--token-file` token; without one, a warning when the server listens beyond loopback.
+fn token(args: &Args) -> Result<Option<crate::token::Token>> {
+    let Some(path) = &args.token_file else {
+        if !args.listen.ip().is_loopback() {
+            eprintln!(
+                "warning: serve listens on {} without --token-file: anyone who can reach it can \
+                 post events (see docs/SECURITY.md)",
+                args.listen
+            );
+        }
+        return Ok(None);
+    };
+    Ok(Some(crate::token::Token::read(path)?))
+}
+
 /// `serve --broker`: the web API in front of RabbitMQ.
 fn relay(args: &Args, url: &str) -> Result<()> {
     super::check_output_paths([args.json.as_deref()])?;
+    let token = token(args)?;
     let topo = Topology::new(url, args.queues.unwrap_or(1), &args.queue_prefix);
     let rt = crate::engine::runtime()?;
     let outcome = rt.block_on(async {
         let sink = ConfirmedPublisher::connect(topo, usize::from(args.channels)).await?;
         let listener = intake::listen::bind(args.listen)
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        intake::run_broker(listener, sink, true, shutdown_signal()).await
+        let origins = intake::origin::Origins::new(args.allow_origin.iter().cloned());
+        intake::run_broker(listener, sink, origins, token, true, shutdown_signal()).await
     })?;
     if let Some(path) = &args.json {
         crate::output::write_json_atomic(path, &outcome)?;

@@ -19,9 +19,9 @@ use crate::types::{AccountId, EventId, EventIdx, Micros};
 use crate::workload::Workload;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// An event to start, with what its handler is told.
 type Work = (Dispatch, Job);
@@ -74,6 +74,10 @@ struct Shared<H, C> {
     /// what lets the groups end.
     inboxes: Mutex<Vec<mpsc::UnboundedSender<Work>>>,
     next_inbox: AtomicUsize,
+    /// Set by [`Engine::abandon`]: the groups drop the handlers they run and end, and a
+    /// handler that returns anyway is no longer recorded.
+    abandoned: AtomicBool,
+    abandon: watch::Sender<bool>,
 }
 
 /// A workload already sitting in its per-account queues, ready for [`Engine::launch`].
@@ -161,12 +165,16 @@ impl<H: Handler, C: Clock> Engine<H, C> {
                 done,
                 inboxes: Mutex::new(senders),
                 next_inbox: AtomicUsize::new(0),
+                abandoned: AtomicBool::new(false),
+                abandon: watch::channel(false).0,
             }),
         };
         // The groups pull the backlog themselves, a batch at a time, so the first events start
         // at once rather than after a million dispatch decisions.
         for inbox in receivers {
-            tokio::spawn(group(Arc::clone(&engine.shared), inbox));
+            // Subscribed here, not in the task: an abandon before its first poll still counts.
+            let abandon = engine.shared.abandon.subscribe();
+            tokio::spawn(group(Arc::clone(&engine.shared), inbox, abandon));
         }
         engine
     }
@@ -216,7 +224,24 @@ impl<H: Handler, C: Clock> Engine<H, C> {
         check_done(&self.shared, &core);
     }
 
-    /// Waits until the engine is done (see [`Engine::close`] and [`Engine::stop`]).
+    /// No more starts, and no waiting for the events in flight either: their handlers are
+    /// dropped where they are, and they stay without a record, like the events never started
+    /// (see [`Engine::unstarted`]). The engine is done at once.
+    pub fn abandon(&self) {
+        {
+            // Under the lock, so that a group recording a batch sees it (see `complete`).
+            let mut core = self.lock();
+            core.closed = true;
+            core.stopping = true;
+            self.shared.abandoned.store(true, Relaxed);
+        }
+        self.shared.abandon.send_replace(true);
+        self.shared.done.fire();
+        lock(&self.shared.inboxes).clear();
+    }
+
+    /// Waits until the engine is done (see [`Engine::close`], [`Engine::stop`] and
+    /// [`Engine::abandon`]).
     pub async fn wait(&self) {
         self.shared.done.wait().await;
     }
@@ -243,8 +268,8 @@ impl<H: Handler, C: Clock> Engine<H, C> {
         (workload, execution)
     }
 
-    /// Copies of the events accepted but never started (for a hand-back after a drain
-    /// timeout), in arrival order.
+    /// Copies of the events accepted but never finished: never started, or abandoned while
+    /// they ran (for a hand-back after a drain timeout), in arrival order.
     pub fn unstarted(&self) -> Vec<(EventId, AccountId, Micros)> {
         let core = self.lock();
         let w = &core.workload;
@@ -328,6 +353,7 @@ fn run_one<'a, H: Handler, C: Clock>(
 async fn group<H: Handler, C: Clock>(
     shared: Arc<Shared<H, C>>,
     mut inbox: mpsc::UnboundedReceiver<Work>,
+    mut abandon: watch::Receiver<bool>,
 ) {
     let shared = &*shared;
     let mut running = FuturesUnordered::new();
@@ -347,6 +373,9 @@ async fn group<H: Handler, C: Clock>(
         }
         tokio::select! {
             biased;
+            // Dropping `running` drops the handlers in flight (a child process is killed).
+            // It only ever changes to true.
+            _ = abandon.changed() => return,
             Some(first) = running.next(), if !running.is_empty() => {
                 finished.push(first);
                 // Take every handler that is already done, then lock once for all of them.
@@ -381,6 +410,12 @@ fn complete<H, C>(
     finished: &mut Vec<Finished>,
     next: &mut Vec<Work>,
 ) -> bool {
+    if shared.abandoned.load(Relaxed) {
+        // The run has been handed back without these: recording them now would count an
+        // event both as finished and as handed back.
+        finished.clear();
+        return false;
+    }
     let panicked = finished.iter().filter(|f| f.panicked).count() as u64;
     shared.counters.panicked.fetch_add(panicked, Relaxed);
     if let Some(observe) = &shared.observer {
@@ -396,6 +431,10 @@ fn complete<H, C>(
         jobs.iter().for_each(|job| observe(job));
     }
     let mut core = lock(&shared.core);
+    if shared.abandoned.load(Relaxed) {
+        finished.clear();
+        return false;
+    }
     let Core {
         workload,
         sched,

@@ -7,10 +7,14 @@ use super::admit::{Accepted, Intake};
 use super::broker::Relay;
 use super::gate::BodyCut;
 use super::metrics::{Metrics, Reason, Refusal, RETRY_AFTER_S};
+use super::origin::Origins;
 use super::parse::{self, Incoming, MAX_BODY};
+use crate::token::Token;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::Request;
+use axum::extract::{FromRef, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -110,14 +114,64 @@ impl Target {
     }
 }
 
+/// The router's state: the target, and the web pages that may post besides the server's own.
+#[derive(Clone)]
+struct Api {
+    target: Target,
+    origins: Arc<Origins>,
+}
+
+impl FromRef<Api> for Target {
+    fn from_ref(api: &Api) -> Target {
+        api.target.clone()
+    }
+}
+
 /// The routes of `serve`, whatever the target.
-pub(crate) fn router(target: Target) -> Router {
+pub(crate) fn router(target: Target, origins: Origins) -> Router {
+    let api = Api {
+        target,
+        origins: Arc::new(origins),
+    };
     Router::new()
         .route("/api", post(post_event).fallback(not_allowed_post))
         .route("/healthz", get(healthz).fallback(not_allowed_get))
         .route("/metrics", get(metrics).fallback(not_allowed_get))
         .fallback(not_found)
-        .with_state(target)
+        .with_state(api)
+}
+
+/// With `--token-file`, every route of `router` but `GET /healthz` (and the dashboard's empty
+/// icon) needs the token: as
+/// `Authorization: Bearer <token>`, or, for a `GET` (the dashboard page in a browser, which
+/// forwards it to its own requests), as the query parameter `token`.
+pub(crate) fn guarded(router: Router, target: Target, token: Option<Token>) -> Router {
+    match token {
+        Some(token) => router.layer(middleware::from_fn_with_state((target, token), authorize)),
+        None => router,
+    }
+}
+
+async fn authorize(
+    State((target, token)): State<(Target, Token)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    // A browser asks for the icon without the page's query: its empty answer says nothing,
+    // and a 401 would be an error in the page's console.
+    let open = matches!(req.uri().path(), "/healthz" | "/favicon.ico");
+    let by_header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .is_some_and(|v| token.authorizes(v.as_bytes()));
+    let by_query = req.method() == Method::GET
+        && url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+            .any(|(k, v)| k == "token" && token.matches(v.as_bytes()));
+    if open || by_header || by_query {
+        return next.run(req).await;
+    }
+    let message = "this server needs its token: Authorization: Bearer <token> (send --token-file)";
+    refuse(&target, Refusal::new(Reason::Unauthorized, message))
 }
 
 fn status_of(reason: Reason) -> StatusCode {
@@ -130,6 +184,8 @@ fn status_of(reason: Reason) -> StatusCode {
         Reason::Duplicate => StatusCode::CONFLICT,
         Reason::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Reason::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+        Reason::CrossSite => StatusCode::FORBIDDEN,
+        Reason::Unauthorized => StatusCode::UNAUTHORIZED,
         Reason::QueueFull
         | Reason::ShuttingDown
         | Reason::StorageFailed
@@ -148,6 +204,9 @@ fn error(reason: Reason, message: &str) -> Response {
         // The rest of the body may still come: the connection cannot carry another request.
         Reason::ShuttingDown | Reason::BodyTimeout => {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Reason::Unauthorized => {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         _ => {}
     }
@@ -176,8 +235,13 @@ async fn not_found(State(target): State<Target>) -> Response {
     refuse(&target, Refusal::new(Reason::NotFound, target.routes()))
 }
 
-async fn post_event(State(target): State<Target>, headers: HeaderMap, body: Body) -> Response {
+async fn post_event(State(api): State<Api>, headers: HeaderMap, body: Body) -> Response {
     let arrived = Instant::now();
+    let target = api.target;
+    // Before the body is read: a foreign page's request is not even parsed.
+    if let Some(why) = api.origins.judge(&headers) {
+        return refuse(&target, Refusal::new(Reason::CrossSite, why));
+    }
     if target.is_closing() {
         let refusal = Refusal::new(Reason::ShuttingDown, "the server is shutting down");
         return refuse(&target, refusal);

@@ -18,6 +18,10 @@ pub(crate) enum Reason {
     TooLarge,
     /// The body did not arrive within `--body-timeout` of its header.
     BodyTimeout,
+    /// A browser sent it from another site's page (`Origin`, `Sec-Fetch-Site`).
+    CrossSite,
+    /// `--token-file` is set and the request did not carry the token.
+    Unauthorized,
     QueueFull,
     ShuttingDown,
     /// The durable queue could not write the event (disk full, I/O error).
@@ -27,7 +31,7 @@ pub(crate) enum Reason {
 }
 
 impl Reason {
-    pub(crate) const ALL: [Reason; 12] = [
+    pub(crate) const ALL: [Reason; 14] = [
         Reason::BadRequest,
         Reason::InvalidValue,
         Reason::UnsupportedMediaType,
@@ -36,6 +40,8 @@ impl Reason {
         Reason::Duplicate,
         Reason::TooLarge,
         Reason::BodyTimeout,
+        Reason::CrossSite,
+        Reason::Unauthorized,
         Reason::QueueFull,
         Reason::ShuttingDown,
         Reason::StorageFailed,
@@ -53,6 +59,8 @@ impl Reason {
             Reason::Duplicate => "duplicate_event",
             Reason::TooLarge => "body_too_large",
             Reason::BodyTimeout => "body_timeout",
+            Reason::CrossSite => "cross_site",
+            Reason::Unauthorized => "unauthorized",
             Reason::QueueFull => "queue_full",
             Reason::ShuttingDown => "shutting_down",
             Reason::StorageFailed => "storage_failed",

@@ -15,6 +15,7 @@ pub(crate) mod durable;
 pub(crate) mod gate;
 pub(crate) mod listen;
 pub(crate) mod metrics;
+pub(crate) mod origin;
 pub(crate) mod parse;
 pub(crate) mod processing;
 pub(crate) mod store;
@@ -58,7 +59,8 @@ pub struct Config {
     pub max_queued: Option<u64>,
     /// After shutdown, how long to keep starting queued events; `None`: until all have run.
     pub drain_timeout: Option<Duration>,
-    /// Where events never started (after a drain timeout) are written, in memory mode.
+    /// Where events not finished by the drain timeout (never started, or cut off while they
+    /// ran) are written, in memory mode.
     pub leftover: PathBuf,
     /// The durable queue's directory; `None`: events are kept in memory only.
     pub data_dir: Option<PathBuf>,
@@ -72,6 +74,10 @@ pub struct Config {
     pub handler: AnyHandler,
     /// How the engine's sleeps end (`--timer`).
     pub timer: TimerMode,
+    /// Web pages of other origins that may post (`--allow-origin`).
+    pub origins: origin::Origins,
+    /// The token every request but `GET /healthz` must carry (`--token-file`).
+    pub token: Option<crate::token::Token>,
 }
 
 /// What a server that has shut down hands back.
@@ -80,7 +86,7 @@ pub struct ServeOutcome {
     /// Every accepted event, in server arrival order.
     pub workload: Workload,
     pub execution: Execution,
-    /// Events that were accepted but never started, written to `Config::leftover`.
+    /// Events accepted but not finished by the drain timeout, written to `Config::leftover`.
     pub leftover: Option<Leftover>,
     /// Requests refused, all reasons together.
     pub rejected: u64,
@@ -148,8 +154,10 @@ pub async fn run(
         closing.begin_shutdown();
         closing.live().draining();
     };
-    let router = api::router(api::Target::Engine(Arc::clone(&intake)))
+    let target = api::Target::Engine(Arc::clone(&intake));
+    let router = api::router(target.clone(), config.origins.clone())
         .merge(crate::web::dashboard::routes(board));
+    let router = api::guarded(router, target, config.token.clone());
     let refused_connections = listen::serve(listener, router, config.connections, signal).await;
     sampler.abort();
     // The listener is closed and every request answered, so nothing can arrive any more.
@@ -177,6 +185,8 @@ pub async fn run(
 pub(crate) async fn run_broker(
     listener: tokio::net::TcpListener,
     sink: Arc<crate::broker::confirm::ConfirmedPublisher>,
+    origins: origin::Origins,
+    token: Option<crate::token::Token>,
     announce: bool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RelayOutcome> {
@@ -207,10 +217,10 @@ pub(crate) async fn run_broker(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(
-        listener,
-        api::router(api::Target::Broker(Arc::clone(&relay))),
-    )
+    axum::serve(listener, {
+        let target = api::Target::Broker(Arc::clone(&relay));
+        api::guarded(api::router(target.clone(), origins), target, token)
+    })
     .with_graceful_shutdown(signal)
     .await
     .context("the HTTP server failed")?;
@@ -382,8 +392,9 @@ fn announce(addr: SocketAddr, c: &Config, durable: Option<&DurableInfo>) {
     }
 }
 
-/// Finishes the accepted events; past the drain timeout, starts no more and hands back the
-/// unstarted ones in a CSV that `run --input` accepts.
+/// Finishes the accepted events; past the drain timeout, starts no more, waits for none still
+/// running, and hands back the unfinished ones (never started or cut off) in a CSV that
+/// `run --input` accepts.
 async fn drain(engine: &LiveEngine, config: &Config, durable: bool) -> Result<Option<Leftover>> {
     engine.close();
     let finished = match config.drain_timeout {
@@ -396,36 +407,42 @@ async fn drain(engine: &LiveEngine, config: &Config, durable: bool) -> Result<Op
     if finished {
         return Ok(None);
     }
-    engine.stop();
+    let cut_off = engine
+        .counters()
+        .in_flight
+        .load(std::sync::atomic::Ordering::Relaxed);
+    // An hour-long handler would keep the process for an hour: the deadline is the deadline.
+    engine.abandon();
     engine.wait().await;
-    let unstarted = engine.unstarted();
-    if unstarted.is_empty() {
+    let unfinished = engine.unstarted();
+    if unfinished.is_empty() {
         return Ok(None);
     }
     if durable {
         // They are on disk already; handing them back too would run them twice.
         if config.announce {
             eprintln!(
-                "drain timeout: {} accepted events were not started; they stay in the data dir \
-                 and run first at the next start",
-                unstarted.len()
+                "drain timeout: {} accepted events did not finish ({cut_off} of them cut off \
+                 while running, counted redelivered); they stay in the data dir and run again \
+                 at the next start",
+                unfinished.len()
             );
         }
         return Ok(None);
     }
-    write_leftover(&config.leftover, &unstarted)?;
+    write_leftover(&config.leftover, &unfinished)?;
     if config.announce {
         eprintln!(
-            "drain timeout: {} accepted events were not started; written to {} \
-             (re-run with: eventbench run --input {})",
-            unstarted.len(),
+            "drain timeout: {} accepted events did not finish ({cut_off} of them cut off while \
+             running); written to {} (re-run with: eventbench run --input {})",
+            unfinished.len(),
             config.leftover.display(),
             config.leftover.display()
         );
     }
     Ok(Some(Leftover {
         path: config.leftover.clone(),
-        events: unstarted.len(),
+        events: unfinished.len(),
     }))
 }
 

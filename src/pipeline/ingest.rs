@@ -45,6 +45,8 @@ pub(super) fn run_http(
         connections: crate::intake::listen::Limits::default(),
         handler: Default::default(),
         timer,
+        origins: Default::default(),
+        token: None,
     };
     let rt = crate::engine::runtime()?;
     rt.block_on(async move {

@@ -42,6 +42,16 @@ impl std::str::FromStr for Body {
 #[derive(Clone, Debug)]
 pub struct Header(pub HeaderName, pub HeaderValue);
 
+impl Header {
+    /// `Authorization: Bearer <token>`, marked sensitive so that it is never shown.
+    pub(crate) fn authorization(token: &crate::token::Token) -> Result<Header, UsageError> {
+        let mut value = HeaderValue::from_str(&token.header_value())
+            .map_err(|e| UsageError(format!("the token cannot be sent as a header: {e}")))?;
+        value.set_sensitive(true);
+        Ok(Header(reqwest::header::AUTHORIZATION, value))
+    }
+}
+
 impl std::str::FromStr for Header {
     type Err = String;
 

@@ -12,5 +12,6 @@ mod common;
 mod basics;
 mod batch;
 mod compare;
+mod cross_site;
 mod handlers;
 mod resilience;

@@ -106,6 +106,58 @@ async fn the_serve_dashboard_follows_the_events_sent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashboard_opened_with_the_token_passes_it_on() {
+    let Some(mut browser) = Browser::start().await else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let token = tmp.path().join("token");
+    std::fs::write(&token, "T0k-en\n").unwrap();
+    common::write_events(&tmp.path().join("events.csv"), &[1, 2], None);
+    let mut serve = common::Spawned::start(
+        command()
+            .args(["serve", "--in-memory", "--listen", "127.0.0.1:0"])
+            .args(["--process-time", "1ms", "--token-file"])
+            .arg(&token),
+        common::LISTENING,
+    );
+    let base = format!("http://{}", serve.addr);
+    browser
+        .page()
+        .goto(&format!("{base}/?token=T0k-en"))
+        .await
+        .unwrap();
+    // The page's own requests for its numbers carry the token, or no sample ever arrives.
+    browser
+        .until("return document.body.dataset.seq > 0", "a first sample")
+        .await;
+    let sent = command()
+        .args([
+            "send",
+            "-q",
+            "--url",
+            &format!("{base}/api"),
+            "--token-file",
+        ])
+        .arg(&token)
+        .arg("--input")
+        .arg(tmp.path().join("events.csv"))
+        .output()
+        .unwrap();
+    assert!(sent.status.success(), "{sent:?}");
+    browser
+        .until(
+            "return document.getElementById('processed').dataset.value === '2'",
+            "2 processed",
+        )
+        .await;
+    browser.assert_no_console_errors().await;
+    browser.close().await;
+    serve.signal(libc::SIGINT);
+    assert!(serve.wait().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_dashboard_shows_progress_against_the_bound() {
     // Chains of 6, 3 and 1 at 1 s: a bound of 6 s with one lane per account, long enough for
     // the page to connect before the run ends even on a loaded machine.

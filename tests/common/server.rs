@@ -86,5 +86,7 @@ pub fn config(process_time: Micros) -> Config {
         connections: Limits::default(),
         handler: Default::default(),
         timer: Default::default(),
+        origins: Default::default(),
+        token: None,
     }
 }

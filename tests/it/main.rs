@@ -11,6 +11,8 @@ mod common;
 
 mod color;
 mod compare;
+mod cross_site;
+mod drain_in_flight;
 mod durable;
 mod durations;
 mod generate;
@@ -34,6 +36,7 @@ mod serve_slow_clients;
 mod shell;
 mod slow_bodies;
 mod stdin;
+mod token;
 mod verdict;
 mod verify;
 mod version;

@@ -64,6 +64,40 @@ async fn stop_lets_events_in_flight_finish_and_starts_nothing_new() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn abandon_ends_at_once_and_hands_back_the_events_in_flight() {
+    let engine = Engine::start(
+        workload(),
+        Strategy::Pool,
+        Some(2),
+        SleepHandler,
+        TokioClock::new(),
+        None,
+    );
+    engine.close();
+    // Mid-way through the second round: two events done, two in flight.
+    tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+    engine.abandon();
+    engine.wait().await;
+    let unfinished = engine.unstarted();
+    // Let the groups run on: nothing they drop may be recorded after the hand-back.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let (w, exec) = engine.finish(ClockKind::Real);
+    let v = check_order_and_in_flight(&w, &exec.records);
+    assert!(exec.interrupted);
+    assert_eq!(
+        w.len() as u64 - v.unprocessed,
+        2,
+        "only the first round ran"
+    );
+    assert_eq!(
+        unfinished.len(),
+        w.len() - 2,
+        "the two cut off are handed back too"
+    );
+    assert!(v.passed(true), "{v:?}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn live_arrivals_run_in_arrival_order_and_observer_sees_them_in_order() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&seen);
