@@ -39,12 +39,41 @@ const SCALARS: [&str; 24] = [
 
 const PERCENTILES: [&str; 5] = ["p50", "p90", "p99", "p999", "max"];
 
+/// The spread of repeated runs (`--runs`), empty for a single run; last, so the columns of
+/// files written before `--runs` existed keep their places.
+const SPREAD: [&str; 7] = [
+    "runs",
+    "wall_time_mean_s",
+    "wall_time_stddev_s",
+    "wall_time_min_s",
+    "wall_time_max_s",
+    "efficiency_min",
+    "efficiency_max",
+];
+
 fn header() -> Vec<String> {
     let mut h: Vec<String> = SCALARS.iter().map(|s| s.to_string()).collect();
     for dist in ["latency", "overshoot"] {
         h.extend(PERCENTILES.iter().map(|p| format!("{dist}_{p}_us")));
     }
+    h.extend(SPREAD.iter().map(|s| s.to_string()));
     h
+}
+
+fn spread(r: &Report) -> [String; 7] {
+    match &r.repeats {
+        Some(x) => [
+            x.wall_times_s.len().to_string(),
+            x.wall_time_mean_s.to_string(),
+            x.wall_time_stddev_s
+                .map_or(String::new(), |s| s.to_string()),
+            x.wall_time_min_s.to_string(),
+            x.wall_time_max_s.to_string(),
+            x.efficiency_min.to_string(),
+            x.efficiency_max.to_string(),
+        ],
+        None => Default::default(),
+    }
 }
 
 fn percentiles(p: &Percentiles) -> [String; 5] {
@@ -86,6 +115,7 @@ fn row(r: &Report) -> Vec<String> {
     debug_assert_eq!(v.len(), SCALARS.len());
     v.extend(percentiles(&r.latency_us));
     v.extend(percentiles(&r.overshoot_us));
+    v.extend(spread(r));
     v
 }
 
@@ -115,12 +145,31 @@ mod tests {
     fn snapshot_of_the_fixture() {
         let text = render(&Csv, &fixture::doc()).unwrap();
         let expected = "\
-eventbench_version,input,workload_fingerprint,events,accounts,strategy,workers,workers_requested,clock,process_time_s,per_event_durations,longest_chain,total_work_s,lower_bound_s,wall_time_s,efficiency,throughput_eps,ordering_violations,unprocessed,duplicates,short_handlers,max_in_flight,interrupted,backend,latency_p50_us,latency_p90_us,latency_p99_us,latency_p999_us,latency_max_us,overshoot_p50_us,overshoot_p90_us,overshoot_p99_us,overshoot_p999_us,overshoot_max_us
-0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,sharded,2,2,virtual,1,false,8,20,10,16,0.625,1.25,0,0,0,0,2,false,memory,8000000,14000000,16000000,16000000,16000000,0,0,0,0,0
-0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,pool,2,2,virtual,1,false,8,20,10,10,1,2,0,0,0,0,2,false,memory,5000000,8750000,10000000,10000000,10000000,0,0,0,0,0
-0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,optimal,4,auto,virtual,1,false,8,20,8,8,1,2.5,0,0,0,0,4,false,memory,4000000,7000000,8000000,8000000,8000000,0,0,0,0,0
-0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,per-account,4,auto,virtual,1,false,8,20,8,8,1,2.5,0,0,0,0,4,false,memory,4000000,7000000,8000000,8000000,8000000,0,0,0,0,0
+eventbench_version,input,workload_fingerprint,events,accounts,strategy,workers,workers_requested,clock,process_time_s,per_event_durations,longest_chain,total_work_s,lower_bound_s,wall_time_s,efficiency,throughput_eps,ordering_violations,unprocessed,duplicates,short_handlers,max_in_flight,interrupted,backend,latency_p50_us,latency_p90_us,latency_p99_us,latency_p999_us,latency_max_us,overshoot_p50_us,overshoot_p90_us,overshoot_p99_us,overshoot_p999_us,overshoot_max_us,runs,wall_time_mean_s,wall_time_stddev_s,wall_time_min_s,wall_time_max_s,efficiency_min,efficiency_max
+0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,sharded,2,2,virtual,1,false,8,20,10,16,0.625,1.25,0,0,0,0,2,false,memory,8000000,14000000,16000000,16000000,16000000,0,0,0,0,0,,,,,,,
+0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,pool,2,2,virtual,1,false,8,20,10,10,1,2,0,0,0,0,2,false,memory,5000000,8750000,10000000,10000000,10000000,0,0,0,0,0,,,,,,,
+0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,optimal,4,auto,virtual,1,false,8,20,8,8,1,2.5,0,0,0,0,4,false,memory,4000000,7000000,8000000,8000000,8000000,0,0,0,0,0,,,,,,,
+0.1.0,\"events, small.csv\",00c0ffee00c0ffee,20,4,per-account,4,auto,virtual,1,false,8,20,8,8,1,2.5,0,0,0,0,4,false,memory,4000000,7000000,8000000,8000000,8000000,0,0,0,0,0,,,,,,,
 ";
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn repeated_runs_fill_the_spread_columns() {
+        let mut doc = fixture::doc();
+        doc.runs[0].repeats = Some(crate::report::repeat::Repeats {
+            warmup_runs: 1,
+            wall_times_s: vec![15.0, 17.0],
+            wall_time_mean_s: 16.0,
+            wall_time_stddev_s: Some(1.5),
+            wall_time_min_s: 15.0,
+            wall_time_max_s: 17.0,
+            efficiency_min: 0.5,
+            efficiency_max: 0.75,
+        });
+        let text = render(&Csv, &doc).unwrap();
+        let first = text.lines().nth(1).unwrap();
+        assert!(first.ends_with(",2,16,1.5,15,17,0.5,0.75"), "{first}");
+        assert!(text.lines().nth(2).unwrap().ends_with(",,,,,,,"));
     }
 }
