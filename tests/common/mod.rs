@@ -94,6 +94,13 @@ pub fn read_log(path: &Path) -> Vec<Row> {
         .collect()
 }
 
+/// The event ids of a processed log, sorted.
+pub fn logged_ids(path: &Path) -> Vec<u64> {
+    let mut ids: Vec<u64> = read_log(path).iter().map(|r| r.event).collect();
+    ids.sort_unstable();
+    ids
+}
+
 /// Checks a log against its input without trusting the engine: every event exactly once,
 /// per-account arrival order with no overlap, each handler at least its duration, and at
 /// most `max_workers` in flight. Returns the makespan (latest end).

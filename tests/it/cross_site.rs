@@ -3,7 +3,7 @@
 //! cross-site`) is refused with 403 and never processed, unless `--allow-origin` names it;
 //! clients that send neither header, and the server's own pages, are unaffected.
 
-use crate::common::{command, Spawned, LISTENING};
+use crate::common::{command, logged_ids, Spawned, LISTENING};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -45,18 +45,6 @@ fn post(addr: &str, event: u64, extra: &str) -> (u16, String) {
     )
 }
 
-/// The event ids of a processed log.
-fn logged(log: &Path) -> Vec<u64> {
-    let text = std::fs::read_to_string(log).unwrap();
-    let mut ids: Vec<u64> = text
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
-        .collect();
-    ids.sort_unstable();
-    ids
-}
-
 #[test]
 fn a_post_from_another_sites_page_is_refused_and_not_processed() {
     let dir = tempfile::tempdir().unwrap();
@@ -89,7 +77,7 @@ fn a_post_from_another_sites_page_is_refused_and_not_processed() {
     );
     let done = server.stop(libc::SIGTERM);
     assert!(done.status.success(), "{}", done.stderr);
-    assert_eq!(logged(&log), [4, 5], "only the accepted events ran");
+    assert_eq!(logged_ids(&log), [4, 5], "only the accepted events ran");
     let report: serde_json::Value = serde_json::from_str(&done.stdout).unwrap();
     assert_eq!(report["events"], 2, "{report}");
 }
@@ -106,7 +94,7 @@ fn allow_origin_lets_one_other_site_post() {
     assert_eq!(post(&addr, 3, "Sec-Fetch-Site: cross-site\r\n").0, 403);
     let done = server.stop(libc::SIGTERM);
     assert!(done.status.success(), "{}", done.stderr);
-    assert_eq!(logged(&log), [1]);
+    assert_eq!(logged_ids(&log), [1]);
 }
 
 #[test]

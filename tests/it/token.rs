@@ -3,7 +3,7 @@
 //! dashboard takes it as `?token=` on a GET, `send --token-file` sends it, and a server
 //! listening beyond loopback without a token warns.
 
-use crate::common::{command, Spawned, LISTENING};
+use crate::common::{command, logged_ids, Spawned, LISTENING};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -130,15 +130,8 @@ fn every_route_but_healthz_needs_the_token_and_send_carries_it() {
 
     let done = server.stop(libc::SIGTERM);
     assert!(done.status.success(), "{}", done.stderr);
-    let text = std::fs::read_to_string(&log).unwrap();
-    let mut ids: Vec<u64> = text
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
-        .collect();
-    ids.sort_unstable();
     assert_eq!(
-        ids,
+        logged_ids(&log),
         [5, 10, 11, 12],
         "only requests with the token were processed"
     );
