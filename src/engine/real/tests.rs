@@ -41,8 +41,8 @@ async fn paused_clock_runs_reproduce_the_simulated_schedule() {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn stop_lets_events_in_flight_finish_and_starts_nothing_new() {
+/// The test workload on two `pool` lanes with the sleep handler, closed to new events.
+fn two_pool_lanes_closed() -> Engine<SleepHandler, TokioClock> {
     let engine = Engine::start(
         workload(),
         Strategy::Pool,
@@ -52,6 +52,12 @@ async fn stop_lets_events_in_flight_finish_and_starts_nothing_new() {
         None,
     );
     engine.close();
+    engine
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_lets_events_in_flight_finish_and_starts_nothing_new() {
+    let engine = two_pool_lanes_closed();
     tokio::time::sleep(std::time::Duration::from_millis(15)).await;
     engine.stop();
     engine.wait().await;
@@ -65,15 +71,7 @@ async fn stop_lets_events_in_flight_finish_and_starts_nothing_new() {
 
 #[tokio::test(start_paused = true)]
 async fn abandon_ends_at_once_and_hands_back_the_events_in_flight() {
-    let engine = Engine::start(
-        workload(),
-        Strategy::Pool,
-        Some(2),
-        SleepHandler,
-        TokioClock::new(),
-        None,
-    );
-    engine.close();
+    let engine = two_pool_lanes_closed();
     // Mid-way through the second round: two events done, two in flight.
     tokio::time::sleep(std::time::Duration::from_millis(15)).await;
     engine.abandon();
