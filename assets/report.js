@@ -1,6 +1,7 @@
-// Renders an embedded eventbench document: a compare sweep (table, wall time and efficiency
-// against workers, latency percentiles at each strategy's best and worst point, the baseline
-// verdict) or a single report (run, serve, verify: headline numbers, every field, latency).
+// Renders an embedded eventbench document: a compare sweep (the one-line conclusion, table,
+// wall time and efficiency against workers, latency percentiles per worker count, the baseline
+// verdict) or a single report (run, serve, verify: what went wrong first, then the headline
+// numbers, one chart per distribution, every field formatted).
 "use strict";
 const DATA = JSON.parse(document.getElementById("eb-data").textContent);
 const root = document.getElementById("report");
@@ -15,7 +16,16 @@ function el(tag, attrs, ...kids) {
 function num(x, digits) {
   return typeof x === "number" ? x.toFixed(digits) : "–";
 }
-function secs(x) { return typeof x === "number" ? x.toFixed(3) + " s" : "–"; }
+// Seconds as the terminal prints them: 3 decimals, 3 significant digits below one second.
+function secs(x) {
+  if (typeof x !== "number") return "–";
+  if (x > 0 && x < 1) return x.toFixed(Math.min(9, Math.max(3, 2 - Math.floor(Math.log10(x))))) + " s";
+  return x.toFixed(3) + " s";
+}
+// A strategy's colour, the same as in compare.svg (one table, sent by the page's maker).
+function colourOf(strategy) { return (DATA.colours || {})[strategy]; }
+// Report pages show legends without uPlot's live values ("--" until the cursor hovers).
+const STILL = { legend: { live: false } };
 function backendTag(r) {
   return { "broker-ours": " (RabbitMQ, ours)", "broker-original": " (RabbitMQ, original)" }[r.backend] || "";
 }
@@ -54,7 +64,8 @@ function percentileChart(box, named, what) {
     const v = p ? p[k] : null;
     return v == null || (log && v <= 0) ? null : v / div;
   })));
-  ebChart(box, "percentile", unit, named.map(([label]) => ({ label })), data, {
+  ebChart(box, "percentile", unit, named.map(([label, , style]) => Object.assign({ label }, style || {})), data, {
+    legend: { live: false },
     axes: [
       ebAxis("percentile", { splits: () => xs, values: (u, v) => v.map((i) => (PCTS[i] ? PCTS[i][1] : "")) }),
       ebAxis(what + " (" + unit + ")" + (log ? ", log scale" : "")),
@@ -72,6 +83,7 @@ function renderCompare(doc, verdict, ranking) {
     (first.accounts ?? "–") + " accounts", "longest chain " + (first.longest_chain ?? "–"),
     "workload " + (first.workload_fingerprint ?? "–"), "eventbench " + (doc.eventbench_version ?? "?"),
   ].join(" · ");
+  if (DATA.conclusion) root.append(el("p", { class: "conclusion", id: "conclusion" }, DATA.conclusion));
   if (verdict) root.append(renderVerdict(verdict));
   // The verdict lines as the terminal prints them (computed where the report is made).
   if (ranking && ranking.length) {
@@ -96,12 +108,14 @@ function renderCompare(doc, verdict, ranking) {
     if (!groups.has(k)) groups.set(k, []);
     groups.get(k).push(r);
   }
+  // A strategy's colour everywhere; runs through RabbitMQ dashed.
+  const styleOf = (r) => Object.assign({ stroke: colourOf(r.strategy) }, r.backend ? { dash: [6, 4] } : {});
   const xs = [...new Set(drawn.map((r) => r.workers))].sort((a, b) => a - b);
   const col = (field) => [...groups.values()].map((rs) => xs.map((x) => {
     const r = rs.find((q) => q.workers === x);
     return r ? field(r) : null;
   }));
-  const names = [...groups.keys()].map((label) => ({ label }));
+  const names = [...groups.entries()].map(([label, rs]) => Object.assign({ label }, styleOf(rs[0])));
   const logX = xs.length > 1 && xs[0] > 0 && xs[xs.length - 1] / xs[0] >= 20;
   const xDistr = { time: false, distr: logX ? 3 : 1 };
   const walls = drawn.map((r) => r.wall_time_s).filter((v) => v > 0);
@@ -113,26 +127,24 @@ function renderCompare(doc, verdict, ranking) {
   if (cut) root.append(el("p", { class: "note", id: "interrupted-note" }, cut + " interrupted run" + (cut > 1 ? "s" : "") + " not drawn"));
   ebChart(document.getElementById("chart-efficiency"), "workers", "efficiency (%)", names,
     [xs].concat(col((r) => r.efficiency * 100)),
-    { scales: { x: xDistr, y: { range: [0, 100] } } });
+    Object.assign({ scales: { x: xDistr, y: { range: [0, 100] } } }, STILL));
   const bound = xs.map((x) => Math.max(...drawn.filter((r) => r.workers === x).map((r) => r.lower_bound_s)));
   ebChart(document.getElementById("chart-wall"), "workers",
     "seconds" + (logY ? ", log scale" : ""),
     names.concat([{ label: "lower bound", dash: [6, 4], stroke: ebCss("--muted") }]),
     [xs].concat(col((r) => (logY && r.wall_time_s <= 0 ? null : r.wall_time_s)), [bound]),
-    { scales: { x: xDistr, y: { distr: logY ? 3 : 1 } } });
-  // Latency at each strategy's best and worst point: by efficiency, ties by wall time.
-  const named = [];
-  for (const [k, rs] of groups) {
-    const sorted = [...rs].sort((a, b) => b.efficiency - a.efficiency || a.wall_time_s - b.wall_time_s);
-    named.push([k + ", best: " + workersLabel(sorted[0]) + " workers", sorted[0].latency_us]);
-    if (sorted.length > 1) {
-      const w = sorted[sorted.length - 1];
-      named.push([k + ", worst: " + workersLabel(w) + " workers", w.latency_us]);
-    }
-  }
-  root.append(el("h2", {}, "Latency distribution (queue entry to end), best and worst point per strategy"),
-    el("div", { class: "chart" }, el("div", { id: "chart-latency" })));
-  percentileChart(document.getElementById("chart-latency"), named, "latency");
+    Object.assign({ scales: { x: xDistr, y: { distr: logY ? 3 : 1 } } }, STILL));
+  // Latency, one chart per worker count: on one axis the slowest count's tail would flatten
+  // every other line (each chart scales to its own runs).
+  const latency = el("section", { class: "charts", id: "latency-charts" });
+  root.append(el("h2", {}, "Latency distribution (queue entry to end), one chart per worker count"), latency);
+  xs.forEach((x, i) => {
+    const here = drawn.filter((r) => r.workers === x);
+    const id = "chart-latency-" + i;
+    latency.append(chartBox(workersLabel(here[0]) + " workers", id));
+    percentileChart(document.getElementById(id),
+      here.map((r) => [seriesName(r), r.latency_us, styleOf(r)]), "latency");
+  });
 }
 
 function renderVerdict(v) {
@@ -157,39 +169,81 @@ function renderVerdict(v) {
   return box;
 }
 
-function renderReport(r) {
+// What went wrong, before any figure: a failed check with its examples, a failing handler,
+// an interrupted run (computed where the terminal report is made).
+function renderAlarms(alarms) {
+  const failed = alarms.some((a) => a.failed);
+  const box = el("section", { class: "verdict " + (failed ? "fail" : "warn"), id: "alarms" });
+  for (const a of alarms) {
+    box.append(el("div", { class: "alarm" }, el("b", {}, a.what + ": "), a.headline));
+    if (a.examples.length) {
+      box.append(el("ul", {}, ...a.examples.map(([kind, e]) => el("li", {}, el("b", {}, kind + ": "), e))));
+    }
+  }
+  return box;
+}
+
+// A field's value the way people read it: percent, seconds, µs, rates; lists shortened.
+function fieldValue(k, v) {
+  if (v === null || v === undefined) return "–";
+  if (Array.isArray(v)) return v.slice(0, 10).join("; ") + (v.length > 10 ? " …" : "");
+  if (typeof v === "object") {
+    if (k.endsWith("_us") && "p50" in v) return PCTS.map(([p, name]) => (name === "max" ? "max" : "p" + name) + " " + ebMicros(v[p])).join(", ");
+    return Object.entries(v).map(([a, b]) => a + " " + b).join(", ");
+  }
+  if (typeof v !== "number") return String(v);
+  if (k.startsWith("efficiency")) return num(v * 100, 2) + "%";
+  if (k.endsWith("_s")) return secs(v);
+  if (k.endsWith("_us")) return ebMicros(v);
+  if (k.endsWith("_eps")) return num(v, 1) + "/s";
+  return Number.isInteger(v) ? ebInt.format(v) : String(Number(v.toPrecision(4)));
+}
+
+function renderReport(r, alarms) {
   const kind = r.strategy === "external" ? "verify" : "run";
   document.getElementById("title").textContent = "eventbench " + kind + " — " + (r.strategy ?? "?")
     + ", " + workersLabel(r) + " workers, " + (r.clock ?? "?") + " clock";
   document.getElementById("meta").textContent = ["input " + (r.input ?? "–"),
     "eventbench " + (r.eventbench_version ?? "?")].join(" · ");
+  if (alarms && alarms.length) root.append(renderAlarms(alarms));
+  const failed = (alarms || []).some((a) => a.failed);
   const tiles = el("section", { class: "tiles", id: "headline" });
   const tile = (label, value, bad) => tiles.append(el("div", { class: "tile" + (bad ? " bad" : "") },
     el("div", { class: "label" }, label), el("div", { class: "value" }, value)));
+  tile("ordering", orderingCell(r), orderingCell(r) !== "ok");
+  if (r.handler_failures || r.given_up) {
+    tile("handler failed", (r.handler_failures || 0) + " of " + (r.handler_calls ?? "?") + " calls", true);
+  }
   tile("wall time", secs(r.wall_time_s));
   tile("lower bound", secs(r.lower_bound_s));
-  tile("efficiency", num(r.efficiency * 100, 2) + "%");
+  // A failed run's efficiency is not a result: it is shown, but not as one.
+  tile(failed ? "efficiency (run failed)" : "efficiency", num(r.efficiency * 100, 2) + "%", failed);
   tile("events", String(r.events ?? "–"));
   tile("throughput", num(r.throughput_eps, 1) + "/s");
-  tile("ordering", orderingCell(r), orderingCell(r) !== "ok");
   root.append(tiles);
-  const curves = [];
-  for (const key of ["latency_us", "overshoot_us", "handler_us"]) {
-    if (r[key] && typeof r[key] === "object") curves.push([key.replace("_us", ""), r[key]]);
-  }
+  // One chart per distribution, each in its own unit; none for a distribution without data
+  // (the virtual clock has no overshoot, and its handler times are the declared ones).
+  const curves = [
+    ["latency_us", "Latency (queue entry to end)", "latency"],
+    ["handler_us", "Handler time per call", "handler time"],
+    ["overshoot_us", "Overshoot (handler time beyond the declared time)", "overshoot"],
+  ].filter(([key]) => r[key] && typeof r[key] === "object" && r[key].max > 0
+    && !(r.clock === "virtual" && key !== "latency_us"));
   if (curves.length) {
-    root.append(el("h2", {}, "Distributions"), el("div", { class: "chart" }, el("div", { id: "chart-latency" })));
-    percentileChart(document.getElementById("chart-latency"), curves, "time");
+    const charts = el("section", { class: "charts", id: "distributions" });
+    root.append(el("h2", {}, "Distributions"), charts);
+    curves.forEach(([key, title, what]) => {
+      charts.append(chartBox(title, "chart-" + key));
+      percentileChart(document.getElementById("chart-" + key), [[what, r[key]]], what);
+    });
   }
-  const rows = [];
-  for (const [k, v] of Object.entries(r)) {
-    if (v === null || typeof v !== "object") rows.push([k, String(v)]);
-    else if (!Array.isArray(v)) rows.push([k, Object.entries(v).map(([a, b]) => a + " " + b).join(", ")]);
-    else rows.push([k, v.slice(0, 10).join("; ") + (v.length > 10 ? " …" : "")]);
+  if (r.latency_basis && !(r.latency_us && r.latency_us.max > 0)) {
+    root.append(el("p", { class: "note" }, "latency: " + r.latency_basis));
   }
+  const rows = Object.entries(r).map(([k, v]) => [k, fieldValue(k, v)]);
   root.append(el("h2", {}, "Every field"), table(["field", "value"], rows, "fields"));
 }
 
 if (DATA.kind === "compare") renderCompare(DATA.doc, DATA.verdict, DATA.ranking);
-else renderReport(DATA.doc);
+else renderReport(DATA.doc, DATA.alarms);
 document.body.dataset.rendered = "true";

@@ -57,6 +57,37 @@ impl Micros {
     pub fn saturating_sub(self, other: Micros) -> Micros {
         Micros(self.0.saturating_sub(other.0))
     }
+
+    /// A long span as people say it: `4.2 s`, `5 min 12 s`, `58 min`, `1 h 3 min`.
+    /// Seconds stop mattering past ten minutes, minutes past a day.
+    pub fn spelled(self) -> String {
+        let s = self.0 / 1_000_000;
+        if s < 60 {
+            return format!("{:.1} s", self.as_secs_f64());
+        }
+        // Rounded to the unit shown, not cut: 59 min 50 s is "1 h 0 min", never "59 min".
+        let (min, sec) = if s < 600 {
+            (s / 60, s % 60)
+        } else {
+            ((s + 30) / 60, 0)
+        };
+        match (min / 60, min % 60) {
+            (0, m) if sec > 0 => format!("{m} min {sec} s"),
+            (0, m) => format!("{m} min"),
+            (h, m) if h < 24 => format!("{h} h {m} min"),
+            (h, _) => format!("{} d {} h", h / 24, h % 24),
+        }
+    }
+}
+
+/// Seconds for a report: `21.000 s` from one second up, and three significant digits below
+/// (`0.00612 s`), so a short run keeps its precision instead of reading `0.006 s`.
+pub fn seconds(s: f64) -> String {
+    if !(s > 0.0 && s < 1.0) {
+        return format!("{s:.3} s");
+    }
+    let digits = (2 - s.log10().floor() as i32).clamp(3, 9) as usize;
+    format!("{s:.digits$} s")
 }
 
 impl fmt::Display for Micros {
@@ -108,6 +139,28 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn long_spans_are_spelled_out() {
+        let s = |secs: u64| super::Micros(secs * 1_000_000).spelled();
+        assert_eq!(super::Micros(4_200_000).spelled(), "4.2 s");
+        assert_eq!(s(312), "5 min 12 s");
+        assert_eq!(s(300), "5 min");
+        assert_eq!(s(58 * 60 + 10), "58 min");
+        assert_eq!(s(3489), "58 min");
+        assert_eq!(s(3600 + 3 * 60 + 20), "1 h 3 min");
+        assert_eq!(s(3590), "1 h 0 min");
+        assert_eq!(s(50 * 3600), "2 d 2 h");
+    }
+
+    #[test]
+    fn short_seconds_keep_three_significant_digits() {
+        assert_eq!(super::seconds(0.006123), "0.00612 s");
+        assert_eq!(super::seconds(0.021), "0.0210 s");
+        assert_eq!(super::seconds(0.341), "0.341 s");
+        assert_eq!(super::seconds(21.0), "21.000 s");
+        assert_eq!(super::seconds(0.0), "0.000 s");
+    }
+
     use super::*;
 
     #[test]

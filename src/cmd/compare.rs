@@ -394,7 +394,7 @@ fn announce(w: &Workload, runs: &[SweepRun], notes: &[String]) {
     let memory = count(&|j| j.backend == Backend::Memory);
     let clock = runs.first().map_or(ClockKind::Virtual, |j| j.clock);
     eprintln!(
-        "input: {} ({} events, {} accounts, longest chain {}); {memory} runs in memory on the \
+        "input: {}: {} events, {} accounts, longest chain {}; {memory} runs in memory on the \
          {clock} clock",
         w.source(),
         shape.events,
@@ -445,6 +445,9 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Res
                 writeln!(out)?;
                 out.write_all(ranking.render().as_bytes())?;
             }
+            if let Some(line) = ranking.conclusion() {
+                writeln!(out, "conclusion: {line}")?;
+            }
         }
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, doc)?;
@@ -453,7 +456,11 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Res
             if let Some(c) = cmp {
                 anstream::eprint!("{}", c.render());
             }
-            eprint!("{}", Ranking::of(&doc.runs).render());
+            let ranking = Ranking::of(&doc.runs);
+            eprint!("{}", ranking.render());
+            if let Some(line) = ranking.conclusion() {
+                eprintln!("conclusion: {line}");
+            }
         }
     }
     out.flush()?;

@@ -229,7 +229,7 @@ fn announce(w: &Workload, info: RunInfo, h: &HandlerArgs) {
     let shape = w.shape();
     if !h.handler.is_sleep() {
         eprintln!(
-            "input: {} ({} events, {} accounts); {} strategy, {} workers; handler {} \
+            "input: {}: {} events, {} accounts; {} strategy, {} workers; handler {} \
              (lower bound from the measured handler times)",
             w.source(),
             shape.events,
@@ -242,7 +242,7 @@ fn announce(w: &Workload, info: RunInfo, h: &HandlerArgs) {
     }
     let bound = crate::engine::bound::lower_bound(&shape, info.plan.lanes(shape.accounts));
     eprintln!(
-        "input: {} ({} events, {} accounts); {} strategy, {} workers, {} clock; lower bound {}",
+        "input: {}: {} events, {} accounts; {} strategy, {} workers, {} clock; lower bound {}",
         w.source(),
         shape.events,
         shape.accounts,

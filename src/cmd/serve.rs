@@ -310,19 +310,19 @@ fn relay(args: &Args, url: &str) -> Result<()> {
         Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
         Format::Table => println!(
             "eventbench {} serve --broker: {} events accepted, each confirmed by RabbitMQ {} \
-             ({} queues {}.*) before its 202\naccepting   {:.3}s from first to last 202 \
-             ({:.0} events/s)\nconfirm     p50 {}us  p99 {}us  max {}us (request arrival to \
+             ({} queues {}.*) before its 202\naccepting   {} from first to last 202 \
+             ({:.0} events/s)\nconfirm     p50 {}  p99 {}  max {} (request arrival to \
              broker confirm)\nrefused     {} requests ({} broker unavailable, {} duplicates)",
             outcome.build.label(),
             outcome.accepted,
             outcome.broker,
             outcome.queues,
             outcome.queue_prefix,
-            outcome.accept_time_s,
+            crate::types::seconds(outcome.accept_time_s),
             outcome.accept_rate_eps,
-            outcome.confirm_latency_us.p50,
-            outcome.confirm_latency_us.p99,
-            outcome.confirm_latency_us.max,
+            Micros(outcome.confirm_latency_us.p50),
+            Micros(outcome.confirm_latency_us.p99),
+            Micros(outcome.confirm_latency_us.max),
             outcome.rejected,
             outcome.broker_unavailable,
             outcome.duplicates

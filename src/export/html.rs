@@ -1,10 +1,12 @@
 //! `compare.html` and `report --html`: one self-contained page (uPlot, styles, script and the
 //! document's JSON all embedded) that opens from disk with no network.
 
-use super::Exporter;
+use super::{palette, Exporter};
+use crate::report::alarms::alarms;
 use crate::report::baseline::{Comparison, Delta};
 use crate::report::ranking::Ranking;
 use crate::report::sweep::CompareDoc;
+use crate::report::Report;
 use crate::web::{common_slots, fill, CHARTS_JS};
 use anyhow::Result;
 use serde_json::{json, Value};
@@ -34,6 +36,8 @@ pub(crate) fn compare_page(doc: &CompareDoc, verdict: Option<&Comparison>) -> Re
         "doc": serde_json::to_value(doc)?,
         "verdict": verdict.map(verdict_json),
         "ranking": ranking_json(doc),
+        "conclusion": Ranking::of(&doc.runs).conclusion(),
+        "colours": palette::table(),
     });
     Ok(page("eventbench compare", &data))
 }
@@ -54,14 +58,21 @@ pub(crate) fn document_page(doc: &Value) -> String {
             doc.get("strategy").and_then(Value::as_str).unwrap_or("run")
         ),
     };
-    // A compare document this version can read gets its verdict lines; another schema is
-    // still shown, without them.
-    let ranking = serde_json::from_value::<CompareDoc>(doc.clone())
-        .ok()
-        .map_or(Value::Null, |d| ranking_json(&d));
+    // A document this version can read gets its verdict lines (a sweep) or what went wrong
+    // (a report); another schema is still shown, without them.
+    let sweep = serde_json::from_value::<CompareDoc>(doc.clone()).ok();
+    let ranking = sweep.as_ref().map_or(Value::Null, ranking_json);
+    let conclusion = sweep.and_then(|d| Ranking::of(&d.runs).conclusion());
+    let alarms = match kind {
+        "report" => serde_json::from_value::<Report>(doc.clone())
+            .ok()
+            .map_or(Value::Null, |r| json!(alarms(&r))),
+        _ => Value::Null,
+    };
     page(
         &title,
-        &json!({"kind": kind, "doc": doc, "verdict": Value::Null, "ranking": ranking}),
+        &json!({"kind": kind, "doc": doc, "verdict": Value::Null, "ranking": ranking,
+            "conclusion": conclusion, "alarms": alarms, "colours": palette::table()}),
     )
 }
 

@@ -5,6 +5,7 @@ pub(crate) mod csv;
 pub(crate) mod html;
 pub(crate) mod json;
 pub(crate) mod markdown;
+pub(crate) mod palette;
 pub(crate) mod svg;
 
 use crate::report::sweep::CompareDoc;

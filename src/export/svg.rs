@@ -18,15 +18,10 @@ pub(crate) struct Svg;
 
 const SIZE: (u32, u32) = (1000, 650);
 
-/// A strategy keeps its colour across plots so charts can be compared by eye.
+/// A strategy keeps its colour across plots, and the HTML page's (see [`super::palette`]).
 fn colour(s: Strategy) -> RGBColor {
-    match s {
-        Strategy::Sharded => RGBColor(214, 39, 40),
-        Strategy::Pool => RGBColor(31, 119, 180),
-        Strategy::Optimal => RGBColor(44, 160, 44),
-        Strategy::PerAccount => RGBColor(148, 103, 189),
-        Strategy::External => RGBColor(127, 127, 127),
-    }
+    let (r, g, b) = super::palette::colour(s);
+    RGBColor(r, g, b)
 }
 
 /// Points `(lanes, seconds)` sorted by lanes; `auto` sits at the account count.
@@ -270,6 +265,11 @@ mod tests {
             "auto = 4",
         ] {
             assert!(text.contains(label), "{label} missing");
+        }
+        // The page's colours (issue 23: one palette for the SVG and the HTML).
+        for s in Strategy::ALL {
+            let hex = crate::export::palette::hex(s).to_uppercase();
+            assert!(text.to_uppercase().contains(&hex), "{s}: no {hex}");
         }
     }
 

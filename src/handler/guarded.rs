@@ -55,6 +55,8 @@ pub struct Tally {
     pub handler_us: Percentiles,
     pub calls: u64,
     pub failures: u64,
+    /// Failed calls that hit the timeout.
+    pub timeouts: u64,
     pub retries: u64,
     /// Events that failed every try.
     pub given_up: u64,
@@ -66,6 +68,7 @@ pub struct Tally {
 struct State {
     calls: Mutex<Distribution>,
     failures: AtomicU64,
+    timeouts: AtomicU64,
     retries: AtomicU64,
     given_up: AtomicU64,
     not_attempted: AtomicU64,
@@ -151,6 +154,7 @@ impl Guarded {
             handler_us: calls.percentiles(),
             calls: calls.len(),
             failures: s.failures.load(Relaxed),
+            timeouts: s.timeouts.load(Relaxed),
             retries: s.retries.load(Relaxed),
             given_up: s.given_up.load(Relaxed),
             not_attempted: s.not_attempted.load(Relaxed),
@@ -209,10 +213,13 @@ impl Guarded {
             let result = match tokio::time::timeout(self.policy.timeout, self.work.call(&job)).await
             {
                 Ok(r) => r,
-                Err(_) => Err(format!(
-                    "timed out after {} (killed)",
-                    Micros::from_duration(self.policy.timeout)
-                )),
+                Err(_) => {
+                    self.state.timeouts.fetch_add(1, Relaxed);
+                    Err(format!(
+                        "timed out after {} (killed)",
+                        Micros::from_duration(self.policy.timeout)
+                    ))
+                }
             };
             let took = Micros::from_duration(started.elapsed());
             lock(&self.state.calls).record(took.0);

@@ -65,6 +65,7 @@ pub(crate) fn settle(
             handler_us: tally.handler_us,
             handler_calls: tally.calls,
             handler_failures: tally.failures,
+            handler_timeouts: tally.timeouts,
             retries: tally.retries,
             given_up: tally.given_up,
             not_attempted: tally.not_attempted,

@@ -57,9 +57,8 @@ impl External {
             "checked      {} lost, {} unknown, {} reordered, {} overlapping",
             self.lost, self.unknown, self.reordered, self.overlaps
         );
+        // Lost and duplicated events lead the report (see `table::alarms`).
         let groups = [
-            ("lost", &self.lost_examples),
-            ("duplicate", &self.duplicate_examples),
             ("unknown", &self.unknown_examples),
             ("unmatched", &self.unmatched_examples),
             ("note", &self.notes),

@@ -40,6 +40,8 @@ pub struct Handling {
     pub handler_us: Percentiles,
     pub handler_calls: u64,
     pub handler_failures: u64,
+    /// Of the failed calls, those that hit `--handler-timeout` (absent in older reports: 0).
+    pub handler_timeouts: u64,
     pub retries: u64,
     /// Events that failed every try (dead-lettered).
     pub given_up: u64,
@@ -67,6 +69,7 @@ impl Default for Handling {
             handler_us: Percentiles::default(),
             handler_calls: 0,
             handler_failures: 0,
+            handler_timeouts: 0,
             retries: 0,
             given_up: 0,
             not_attempted: 0,

@@ -2,6 +2,7 @@
 //! processed log. The JSON field names are a contract (docs/REPORT.md): add fields, never
 //! rename.
 
+pub(crate) mod alarms;
 pub(crate) mod backend;
 pub(crate) mod baseline;
 pub(crate) mod external;

@@ -44,6 +44,12 @@ pub(crate) struct Faster {
     pub faster: String,
     pub slower: String,
     pub by: Ratio,
+    /// For the conclusion: the faster run's strategy (with backend), its worker count and
+    /// efficiency, and the slower run's strategy.
+    pub fast_strategy: String,
+    pub workers: String,
+    pub efficiency: f64,
+    pub slow_strategy: String,
 }
 
 /// The verdict lines of a sweep.
@@ -65,6 +71,22 @@ pub(crate) fn config_label(r: &Report) -> String {
         b => format!(", {}", b.name()),
     };
     format!("{} ({workers}{backend})", r.strategy)
+}
+
+/// `optimal`, `sharded (RabbitMQ original)`.
+fn strategy_label(r: &Report) -> String {
+    match r.backend {
+        Backend::Memory => r.strategy.to_string(),
+        b => format!("{} ({})", r.strategy, b.name()),
+    }
+}
+
+/// `100 workers`, `auto (1000) workers`.
+fn workers_label(r: &Report) -> String {
+    match r.workers_requested.as_str() {
+        "auto" => format!("auto ({}) workers", r.workers),
+        w => format!("{w} workers"),
+    }
 }
 
 fn wall(r: &Report) -> (f64, Option<f64>) {
@@ -127,11 +149,42 @@ impl Ranking {
                         faster: config_label(best),
                         slower: config_label(other),
                         by,
+                        fast_strategy: strategy_label(best),
+                        workers: workers_label(best),
+                        efficiency: best.efficiency,
+                        slow_strategy: strategy_label(other),
                     });
                 }
             }
         }
         out
+    }
+
+    /// The sweep in one line: the widest gap between strategies at one worker count, e.g.
+    /// `optimal at 100 workers: 1.61× faster than sharded, 100% of the bound`. None when no
+    /// two strategies ran at the same worker count.
+    pub(crate) fn conclusion(&self) -> Option<String> {
+        let x = self
+            .faster
+            .iter()
+            .fold(None, |best: Option<&Faster>, x| match best {
+                Some(b) if b.by.ratio >= x.by.ratio => Some(b),
+                _ => Some(x),
+            })?;
+        // Rounded down to 0.1% (99.97% is not 100%), past float noise in bound / wall.
+        let tenths = (x.efficiency * 1000.0 + 1e-6).floor() / 10.0;
+        let pct = format!("{tenths}% of the bound");
+        if x.by.ratio == 1.0 && x.by.stddev.is_none() {
+            return Some(format!(
+                "every strategy ran as fast as the others at each worker count; {} at {}: {pct}",
+                x.fast_strategy, x.workers
+            ));
+        }
+        let sd = x.by.stddev.map_or(String::new(), |s| format!(" ± {s:.2}"));
+        Some(format!(
+            "{} at {}: {:.2}{sd}× faster than {}, {pct}",
+            x.fast_strategy, x.workers, x.by.ratio, x.slow_strategy
+        ))
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -207,6 +260,10 @@ mod tests {
             faster: "optimal (100 workers)".into(),
             slower: "sharded (100 workers)".into(),
             by: r,
+            fast_strategy: "optimal".into(),
+            workers: "100 workers".into(),
+            efficiency: 1.0,
+            slow_strategy: "sharded".into(),
         };
         assert_eq!(
             x.line(),
@@ -226,6 +283,11 @@ mod tests {
             ]
         );
         assert!(r.render().starts_with("summary\n  fastest: "));
+        // 2 workers is where the strategies differ most: pool 1.60× sharded, on its bound.
+        assert_eq!(
+            r.conclusion().unwrap(),
+            "pool at 2 workers: 1.60× faster than sharded, 100% of the bound"
+        );
     }
 
     #[test]

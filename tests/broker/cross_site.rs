@@ -49,6 +49,7 @@ fn serve_broker_refuses_other_sites_and_publishes_nothing_for_them() {
     );
     let done = serve.stop(libc::SIGTERM);
     assert!(done.status.success(), "{}", done.stderr);
+    assert_summary_units(&done.stdout);
     assert_eq!(
         ready_messages(&url, &q.topo),
         3,
@@ -98,4 +99,21 @@ fn serve_broker_needs_the_token_of_its_token_file() {
     let done = serve.stop(libc::SIGTERM);
     assert!(done.status.success(), "{}", done.stderr);
     assert_eq!(ready_messages(&url, &q.topo), 1);
+}
+
+/// The summary speaks the report's units (issue 23): times as `950us`, `2.500ms` or `1.200s`
+/// (microseconds only below one millisecond), seconds as `0.00612 s`.
+fn assert_summary_units(stdout: &str) {
+    let confirm = stdout
+        .lines()
+        .find(|l| l.starts_with("confirm "))
+        .unwrap_or_else(|| panic!("no confirm line: {stdout}"));
+    for word in confirm.split_whitespace().skip(2).step_by(2).take(3) {
+        if let Some(us) = word.strip_suffix("us") {
+            assert!(us.parse::<u64>().unwrap() < 1000, "{confirm}");
+        } else {
+            assert!(word.ends_with("ms") || word.ends_with('s'), "{confirm}");
+        }
+    }
+    assert!(stdout.contains(" s from first to last 202"), "{stdout}");
 }

@@ -17,6 +17,7 @@ mod durable;
 mod durations;
 mod generate;
 mod handlers;
+mod honest_pages;
 mod intake_strict;
 mod interrupted;
 mod layers;
