@@ -52,12 +52,11 @@ function tiles(s) {
     setValue("rejected", ebInt.format(s.rejected), s.rejected);
   }
   setValue("throughput", ebInt.format(s.throughput_eps), s.throughput_eps);
-  // The latest sample that had finished events: an idle second keeps the last known value.
-  const latest = (xs) => xs.reduceRight((found, v) => (found ?? v), null);
-  const p50 = s.latency_p50_us ?? latest(s.history.p50_us);
-  const p99 = s.latency_p99_us ?? latest(s.history.p99_us);
-  setValue("p50", ebMicros(p50), p50);
-  setValue("p99", ebMicros(p99), p99);
+  // The latest latency of the last 5 s; after that the server is idle, not slow.
+  const idle = s.processed > 0 && s.in_flight === 0 ? "idle" : "–";
+  const p50 = s.latency_recent_p50_us, p99 = s.latency_recent_p99_us;
+  setValue("p50", p50 == null ? idle : ebMicros(p50), p50);
+  setValue("p99", p99 == null ? idle : ebMicros(p99), p99);
 }
 
 function hottest(s) {

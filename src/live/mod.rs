@@ -23,6 +23,10 @@ pub(crate) const SAMPLE_EVERY: Duration = Duration::from_millis(250);
 /// Most points a history keeps; past it every other point is dropped (the chart of a 20-minute
 /// run then has 0.5 s steps instead of growing without end).
 const MAX_POINTS: usize = 1200;
+/// The window of the throughput and of the recent latency, in seconds. Events of 1 s finish
+/// in bursts about once a second: over one second the rate fell to 0 between bursts, and the
+/// last latency stood on the page long after traffic had stopped.
+const RECENT_S: f64 = 5.0;
 /// Accounts listed as the hottest.
 const HOTTEST: usize = 10;
 
@@ -133,12 +137,16 @@ pub struct Snapshot {
     /// Live order holds by construction; the full proof runs over the log at the end, and
     /// its result replaces this count then.
     pub ordering_violations: u64,
-    /// Events finished per second over the last second.
+    /// Events finished per second over the last [`RECENT_S`] seconds (since the start, before).
     pub throughput_eps: f64,
     /// Latency (queue entry to end of processing) of the events finished since the previous
     /// sample; `None` when none finished.
     pub latency_p50_us: Option<u64>,
     pub latency_p99_us: Option<u64>,
+    /// The latest sample's latency within the last [`RECENT_S`] seconds; `None` when nothing
+    /// finished that recently (idle).
+    pub latency_recent_p50_us: Option<u64>,
+    pub latency_recent_p99_us: Option<u64>,
     /// For a run: now + the lower bound of the work left = the earliest possible finish.
     pub best_finish_s: Option<f64>,
     /// For a run: lower bound / earliest possible finish: the efficiency the run can still
@@ -292,7 +300,11 @@ impl Board {
         if s.done {
             return;
         }
-        let rate = rate_over_last_second(&s.history, now_s, c.processed);
+        let rate = rate_over_window(&s.history, now_s, c.processed);
+        let (recent_p50, recent_p99) = match p50 {
+            Some(_) => (p50, p99),
+            None => recent_latency(&s.history, now_s),
+        };
         let best_finish = remaining_bound_s.map(|r| now_s + r);
         let efficiency =
             info.lower_bound_s
@@ -315,6 +327,8 @@ impl Board {
             throughput_eps: rate,
             latency_p50_us: p50,
             latency_p99_us: p99,
+            latency_recent_p50_us: recent_p50,
+            latency_recent_p99_us: recent_p99,
             best_finish_s: best_finish,
             efficiency_so_far: efficiency,
             wall_time_s: None,
@@ -434,12 +448,13 @@ pub(crate) fn run_board(w: &Workload, plan: Plan, real_handler: Option<String>) 
     Arc::new(board)
 }
 
-/// Events per second between the sample about one second ago and now.
-fn rate_over_last_second(h: &History, now_s: f64, processed: u64) -> f64 {
-    let i = h.t_s.partition_point(|&t| t < now_s - 1.0);
-    let (t0, p0) = match (h.t_s.get(i), h.processed.get(i)) {
-        (Some(&t), Some(&p)) => (t, p),
-        _ => (0.0, 0),
+/// Events per second since the last sample at least [`RECENT_S`] seconds ago (since the
+/// start while the run is younger): never a window so short that it falls between bursts.
+fn rate_over_window(h: &History, now_s: f64, processed: u64) -> f64 {
+    let i = h.t_s.partition_point(|&t| t <= now_s - RECENT_S);
+    let (t0, p0) = match i.checked_sub(1) {
+        Some(j) => (h.t_s[j], h.processed[j]),
+        None => (0.0, 0),
     };
     let dt = now_s - t0;
     if dt > 0.0 {
@@ -447,6 +462,16 @@ fn rate_over_last_second(h: &History, now_s: f64, processed: u64) -> f64 {
     } else {
         0.0
     }
+}
+
+/// The latency of the latest sample within the last [`RECENT_S`] seconds that had finished
+/// events.
+fn recent_latency(h: &History, now_s: f64) -> (Option<u64>, Option<u64>) {
+    let since = h.t_s.partition_point(|&t| t < now_s - RECENT_S);
+    (since..h.t_s.len())
+        .rev()
+        .find(|&i| h.p50_us[i].is_some())
+        .map_or((None, None), |i| (h.p50_us[i], h.p99_us[i]))
 }
 
 /// Samples `board` every [`SAMPLE_EVERY`] until the task is dropped.

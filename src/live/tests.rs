@@ -85,8 +85,58 @@ fn efficiency_so_far_is_the_bound_over_the_earliest_possible_finish() {
     assert_eq!(s.efficiency_so_far, Some(0.75));
 }
 
+/// Bursts of 10 events every 1.1 s (1 s events and some overhead), sampled every 250 ms:
+/// over one second some samples saw no burst and read 0 events/s.
 #[test]
-fn rate_is_measured_over_the_last_second() {
+fn the_rate_does_not_fall_to_zero_between_bursts() {
+    let b = run_board(200, 1.0, None);
+    for i in 0..200u64 {
+        b.queue(i, 0);
+    }
+    let mut next = 0u64;
+    for step in 1..=60u64 {
+        let now_ms = 250 * step;
+        // The bursts due by now (at 1.1 s, 2.2 s, …).
+        while next < 15 && (next + 1) * 1100 <= now_ms {
+            for a in next * 10..next * 10 + 10 {
+                b.start(a, 0, 0);
+                b.finish(a, 0, 0);
+            }
+            next += 1;
+        }
+        b.sample_at(Duration::from_millis(now_ms));
+        let eps = b.snapshot().throughput_eps;
+        if now_ms >= 1100 {
+            assert!(eps > 0.0, "0 events/s at {now_ms} ms");
+        }
+        if now_ms >= 6000 {
+            // 10 events per 1.1 s = 9.1/s, give or take a burst at a window's edge.
+            assert!((7.0..=11.0).contains(&eps), "{eps} events/s at {now_ms} ms");
+        }
+    }
+}
+
+/// The latency tile shows recent traffic; seconds after the last event it says idle.
+#[test]
+fn the_recent_latency_lapses_when_traffic_stops() {
+    let b = run_board(1, 1.0, None);
+    b.queue(1, S);
+    b.start(1, 0, S);
+    b.finish(1, S, S);
+    b.sample_at(Duration::from_secs(1));
+    for ms in (1250..=5750).step_by(250) {
+        b.sample_at(Duration::from_millis(ms));
+    }
+    let s = b.snapshot();
+    assert_eq!(s.latency_p50_us, None);
+    assert_eq!(s.latency_recent_p50_us.map(|v| v / 1000), Some(1000));
+    b.sample_at(Duration::from_millis(6250));
+    assert_eq!(b.snapshot().latency_recent_p50_us, None);
+    assert_eq!(b.snapshot().latency_recent_p99_us, None);
+}
+
+#[test]
+fn rate_is_measured_over_a_window() {
     let b = run_board(100, 1.0, None);
     for i in 0..40u64 {
         b.queue(i, 0);
