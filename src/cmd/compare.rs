@@ -2,11 +2,11 @@
 //! and a few histograms, write the exports after every run, and gate on a baseline.
 //! With `--broker`, the sweep also runs through RabbitMQ ([`broker`]).
 
+mod announce;
 mod broker;
 
 use crate::broker::amqp;
 use crate::cli::{GlobalArgs, RepeatArgs, TimingArgs};
-use crate::engine::bound::lower_bound;
 use crate::engine::timer::TimerMode;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::{CheckFailed, UsageError};
@@ -19,8 +19,7 @@ use crate::report::baseline::{Comparison, Tolerance};
 use crate::report::ranking::Ranking;
 use crate::report::repeat::Repeat;
 use crate::report::sweep::{run_label, CompareDoc};
-use crate::report::{summary, Backend, Design, Report};
-use crate::types::Micros;
+use crate::report::{summary, Backend, Report};
 use crate::workload::Workload;
 use anyhow::{Context, Result};
 use std::fmt;
@@ -230,14 +229,17 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         crate::broker::design::preflight(&t.url)?;
     }
     let dir = prepare_output_dir(args.output_dir.as_deref())?;
+    let expected = announce::expected(&workload, &runs, &args.handlers, repeat);
     if !global.quiet {
-        announce(&workload, &runs, &notes);
+        announce::announce(&workload, &runs, &notes, expected);
     }
+    announce::warn_if_long(expected);
     let how = How {
         target: target.as_ref(),
         handlers: &args.handlers,
         repeat,
         quiet: global.quiet,
+        expected,
     };
     let (reports, interrupted) = sweep(workload, &runs, &how, &dir)?;
     let doc = CompareDoc::new(reports);
@@ -300,6 +302,8 @@ struct How<'a> {
     handlers: &'a HandlerArgs,
     repeat: Repeat,
     quiet: bool,
+    /// How long the real-clock runs should take together (see [`announce::expected`]).
+    expected: Option<announce::Expected>,
 }
 
 /// Runs the sweep in order, rewriting the exports after each so a late failure keeps the earlier runs.
@@ -310,6 +314,7 @@ fn sweep(
     dir: &Path,
 ) -> Result<(Vec<Report>, bool)> {
     let quiet = how.quiet;
+    let started = std::time::Instant::now();
     let mut reports = Vec::with_capacity(runs.len());
     for (i, &run) in runs.iter().enumerate() {
         if run.clock == ClockKind::Real && !quiet {
@@ -327,6 +332,10 @@ fn sweep(
         }
         let (w, report) = run_one(workload, run, how)?;
         workload = w;
+        if run.clock == ClockKind::Real && !quiet {
+            let at = (i + 1, runs.len(), started.elapsed());
+            announce::row_done(&report, at, how.expected);
+        }
         let interrupted = report.interrupted;
         reports.push(report);
         export::write_all(dir, &CompareDoc::new(reports.clone()))?;
@@ -384,46 +393,6 @@ fn prepare_output_dir(dir: Option<&Path>) -> Result<PathBuf> {
     let dir = dir.map_or_else(dated_dir, Path::to_path_buf);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
-}
-
-/// Stderr lines before the work: the input, the sweep (which runs on which clock and queue),
-/// notes on skipped broker runs, and for real-clock runs how long they take at least.
-fn announce(w: &Workload, runs: &[SweepRun], notes: &[String]) {
-    let shape = w.shape();
-    let count = |f: &dyn Fn(&SweepRun) -> bool| runs.iter().filter(|j| f(j)).count();
-    let memory = count(&|j| j.backend == Backend::Memory);
-    let clock = runs.first().map_or(ClockKind::Virtual, |j| j.clock);
-    eprintln!(
-        "input: {}: {} events, {} accounts, longest chain {}; {memory} runs in memory on the \
-         {clock} clock",
-        w.source(),
-        shape.events,
-        shape.accounts,
-        shape.longest_chain,
-    );
-    let brokered = runs.len() - memory;
-    if brokered > 0 {
-        let original = count(&|j| j.backend == Backend::Broker(Design::Original));
-        eprintln!(
-            "broker: {brokered} runs through RabbitMQ on the real clock ({original} of the \
-             original design, {} of ours), one set of fresh queues per run",
-            brokered - original
-        );
-    }
-    for note in notes {
-        eprintln!("broker: {note}");
-    }
-    let floor: u64 = runs
-        .iter()
-        .filter(|j| j.clock == ClockKind::Real)
-        .map(|j| lower_bound(&shape, j.plan.lanes(shape.accounts)).0)
-        .sum();
-    if runs.iter().any(|j| j.clock == ClockKind::Real) {
-        eprintln!(
-            "expected duration: at least {} (the sum of the real-clock runs' lower bounds)",
-            Micros(floor)
-        );
-    }
 }
 
 fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Result<()> {
