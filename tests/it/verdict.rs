@@ -21,7 +21,7 @@ fn wall(runs: &[Value], strategy: &str, workers: &str) -> f64 {
         .unwrap()
 }
 
-/// The lines after `summary` on stdout.
+/// The indented lines under `summary` on stdout (the `conclusion:` line follows them).
 fn summary(stdout: &str) -> Vec<String> {
     let at = stdout
         .lines()
@@ -30,6 +30,7 @@ fn summary(stdout: &str) -> Vec<String> {
     stdout
         .lines()
         .skip(at + 1)
+        .take_while(|l| l.starts_with("  "))
         .map(|l| l.trim().to_string())
         .collect()
 }
