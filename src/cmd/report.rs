@@ -100,7 +100,12 @@ fn load(path: &Path, max_line: MaxLineLength) -> Result<Value, InputError> {
 fn render_text(doc: &Value) -> String {
     if doc.get("runs").is_some() {
         if let Ok(c) = serde_json::from_value::<CompareDoc>(doc.clone()) {
-            return crate::report::summary::render_table(&c.runs);
+            let mut o = crate::report::summary::render_table(&c.runs);
+            let ranking = crate::report::ranking::Ranking::of(&c.runs);
+            if let Some(line) = ranking.conclusion() {
+                o.push_str(&format!("conclusion: {line}\n"));
+            }
+            return o;
         }
     } else if let Ok(r) = serde_json::from_value::<Report>(doc.clone()) {
         return crate::report::table::render(&r);

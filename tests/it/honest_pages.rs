@@ -188,6 +188,14 @@ fn compare_concludes_in_one_line_and_colours_a_strategy_alike_everywhere() {
         format!("conclusion: {}", data["conclusion"].as_str().unwrap()),
         last
     );
+    // `report` of the saved document says it too.
+    let again = eventbench()
+        .arg("report")
+        .arg(out_dir.join("compare.json"))
+        .assert()
+        .success();
+    let again = text(&again.get_output().stdout);
+    assert_eq!(again.lines().last(), Some(last), "{again}");
     let svg = std::fs::read_to_string(out_dir.join("compare.svg"))
         .unwrap()
         .to_uppercase();
