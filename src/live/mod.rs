@@ -46,6 +46,9 @@ pub struct Info {
     pub events_total: Option<u64>,
     /// The run's lower bound in seconds (`None` for a server).
     pub lower_bound_s: Option<f64>,
+    /// What the run should take: its schedule on the virtual clock, computed before it
+    /// started (`None` for a server, a real handler, or a workload too large to simulate).
+    pub expected_s: Option<f64>,
     /// Lanes, for the bound of the remaining work (`None`: one per account).
     #[serde(skip)]
     pub lanes: Option<u64>,
@@ -420,9 +423,13 @@ pub(crate) fn run_board(w: &Workload, plan: Plan, real_handler: Option<String>) 
     let shape = w.shape();
     let lanes = plan.lanes(shape.accounts);
     let board = Board::default();
-    let lower_bound_s = match real_handler {
-        None => Some(lower_bound(&shape, lanes).as_secs_f64()),
-        Some(_) => None,
+    let (lower_bound_s, expected_s) = match real_handler {
+        None => {
+            let (total, _, exact) = crate::engine::exec::expected_total(w, plan);
+            let bound = lower_bound(&shape, lanes).as_secs_f64();
+            (Some(bound), exact.then(|| total.as_secs_f64()))
+        }
+        Some(_) => (None, None),
     };
     board.describe(Info {
         mode: "run".into(),
@@ -439,6 +446,7 @@ pub(crate) fn run_board(w: &Workload, plan: Plan, real_handler: Option<String>) 
         input: w.source().to_string(),
         events_total: Some(shape.events),
         lower_bound_s,
+        expected_s,
         lanes,
         ..Info::default()
     });
