@@ -5,7 +5,7 @@
 mod broker;
 
 use crate::broker::amqp;
-use crate::cli::{GlobalArgs, RepeatArgs, TimingArgs};
+use crate::cli::{FaultArgs, GlobalArgs, RepeatArgs, TimingArgs};
 use crate::engine::bound::lower_bound;
 use crate::engine::timer::TimerMode;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
@@ -13,6 +13,7 @@ use crate::error::{CheckFailed, UsageError};
 use crate::export;
 use crate::handler::HandlerArgs;
 use crate::output::Format;
+use crate::pipeline::fault::FaultSpec;
 use crate::pipeline::repeat::run_repeated;
 use crate::pipeline::{Intake, Spec};
 use crate::report::baseline::{Comparison, Tolerance};
@@ -117,6 +118,8 @@ pub struct Args {
     #[command(flatten)]
     pub handlers: HandlerArgs,
     #[command(flatten)]
+    pub fault: FaultArgs,
+    #[command(flatten)]
     pub repeat: RepeatArgs,
 }
 
@@ -200,8 +203,17 @@ pub(crate) fn sweep_plans(strategies: &StrategyList, workers: &WorkerList) -> Ve
 }
 
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
-    args.handlers.validate(args.clock)?;
+    args.handlers
+        .validate_with(args.clock, args.fault.has_fail())?;
     args.handlers.check_sweep(args.broker.is_some())?;
+    super::check_fault_flags(
+        &args.fault,
+        &[
+            ("--handler exec:/http:", !args.handlers.handler.is_sleep()),
+            ("--broker", args.broker.is_some()),
+        ],
+    )?;
+    let faults = args.fault.faults()?;
     let repeat = args.repeat.repeat(args.clock)?;
     let (runs, notes) = all_runs(&args);
     let target = args.broker.as_ref().map(|url| broker::Target {
@@ -236,6 +248,10 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let how = How {
         target: target.as_ref(),
         handlers: &args.handlers,
+        faults: (!faults.is_empty()).then_some(FaultSpec {
+            faults: &faults,
+            model: args.handlers.fail_model(),
+        }),
         repeat,
         quiet: global.quiet,
     };
@@ -298,6 +314,7 @@ fn all_runs(args: &Args) -> (Vec<SweepRun>, Vec<String>) {
 struct How<'a> {
     target: Option<&'a broker::Target>,
     handlers: &'a HandlerArgs,
+    faults: Option<FaultSpec<'a>>,
     repeat: Repeat,
     quiet: bool,
 }
@@ -361,6 +378,7 @@ fn run_one(workload: Workload, run: SweepRun, how: &How<'_>) -> Result<(Workload
         timer: run.timer,
         intake: intake(),
         quiet: how.quiet,
+        faults: how.faults,
     })?;
     Ok((done.workload, done.report))
 }

@@ -1,11 +1,12 @@
 //! `eventbench run`: process a workload through per-account queues, verify, report.
 
 use crate::broker::amqp::{Topology, DEFAULT_PREFIX};
-use crate::cli::{EngineArgs, GlobalArgs, RepeatArgs};
+use crate::cli::{EngineArgs, FaultArgs, GlobalArgs, RepeatArgs};
 use crate::engine::ClockKind;
 use crate::handler::HandlerArgs;
 use crate::live::{self, Board};
 use crate::output::Format;
+use crate::pipeline::fault::FaultSpec;
 use crate::pipeline::repeat::run_repeated;
 use crate::pipeline::{Intake, Spec};
 use crate::report::repeat::Repeat;
@@ -84,6 +85,8 @@ pub struct Args {
     #[command(flatten)]
     pub handlers: HandlerArgs,
     #[command(flatten)]
+    pub fault: FaultArgs,
+    #[command(flatten)]
     pub repeat: RepeatArgs,
 }
 
@@ -96,8 +99,17 @@ pub enum Ingest {
 
 /// The flag combinations clap cannot judge, refused before the workload is read.
 fn check_flags(args: &Args) -> Result<()> {
-    args.handlers.validate(args.clock)?;
+    args.handlers
+        .validate_with(args.clock, args.fault.has_fail())?;
     let real_handler = !args.handlers.handler.is_sleep();
+    super::check_fault_flags(
+        &args.fault,
+        &[
+            ("--handler exec:/http:", real_handler),
+            ("--ingest", args.ingest.is_some()),
+            ("--broker", args.broker.is_some()),
+        ],
+    )?;
     if real_handler && (args.ingest.is_some() || args.broker.is_some()) {
         return Err(crate::error::UsageError(
             "--handler exec:/http: runs in memory here; with --ingest or --broker use `serve \
@@ -136,6 +148,7 @@ fn check_flags(args: &Args) -> Result<()> {
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let plan = args.engine.plan()?;
     check_flags(&args)?;
+    let faults = args.fault.faults()?;
     let workload = super::load_workload(
         args.input.as_deref(),
         args.engine.timing.process_time,
@@ -170,6 +183,10 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
             timer: args.engine.timing.timer,
             intake: intake(&args, board.clone()),
             quiet: global.quiet,
+            faults: (!faults.is_empty()).then_some(FaultSpec {
+                faults: &faults,
+                model: args.handlers.fail_model(),
+            }),
         }
     })?;
     let report = finished.report;

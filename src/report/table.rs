@@ -30,6 +30,7 @@ pub(crate) fn render(r: &Report) -> String {
     let mut o = String::new();
     setup(&mut o, r);
     outcome(&mut o, r);
+    o.push_str(&super::blast::render(r));
     distributions(&mut o, r);
     o
 }
