@@ -39,6 +39,8 @@ use std::str::FromStr;
       -s per-account,sharded,pool,optimal \\
       --baseline results/baseline.json --max-regression 2%     # the CI gate
   eventbench compare --clock real --process-time 20ms -w 100,auto --runs 5 --warmup 1  # mean ± σ
+  eventbench compare -w 10,100,500 -s sharded,pool,optimal,per-account --fault slow:311:20
+      # the blast radius of one slow account: the accounts it delays, per strategy and workers
   eventbench compare --clock real -w 4,16,auto --handler 'exec:./process.sh {account_id} {event_id}'
       # your own command per event; each run's lower bound comes from its measured times
   eventbench compare --broker amqp://127.0.0.1:5672/%2f -w 100,500 -s optimal --process-time 50ms

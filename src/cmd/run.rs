@@ -34,6 +34,8 @@ use std::sync::Arc;
   eventbench run --workers 64 --handler http:http://127.0.0.1:8080/event --on-failure stop-account
   eventbench run --process-time 100us --timer sleep  # no spinning: less CPU, ends ~50-100 us late
   eventbench run --process-time 20ms --runs 5 --warmup 1   # mean ± σ of 5 measured runs
+  eventbench run --clock virtual -s sharded -w 100 --fault slow:311:20  # who waits behind it
+  eventbench run --clock virtual -w 16 --fault fail:42 --retries 2 --on-failure stop-account
 
 Exit codes: 0 ok, 1 ordering violated or events given up (unless --allow-failures),
 2 bad usage or input, 3 could not complete, 130 interrupted by Ctrl-C (after the partial report).")]

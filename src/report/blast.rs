@@ -271,4 +271,31 @@ mod tests {
         let own = faulted_run(&[1, 3, 1, 3, 2], "slow:1:5", Strategy::PerAccount, None);
         assert_eq!((own.bystanders_delayed, own.blocked_s), (0, 0.0));
     }
+
+    proptest::proptest! {
+        /// One lane per account: no fault can delay another account. Sharded: only the
+        /// accounts of the faulted account's shard can be delayed.
+        #[test]
+        fn faults_reach_no_one_on_own_lanes_and_only_shard_mates_when_sharded(
+            accounts in proptest::collection::vec(1u64..30, 1..150),
+            pick in 0usize..150,
+            factor in 1u32..40,
+            lanes in 1u64..8,
+        ) {
+            let victim = accounts[pick % accounts.len()];
+            let fault = format!("slow:{victim}:{factor}");
+            let own = faulted_run(&accounts, &fault, Strategy::PerAccount, None);
+            proptest::prop_assert_eq!(own.bystanders_delayed, 0);
+            proptest::prop_assert_eq!(own.blocked_s, 0.0);
+            let mut mates: Vec<u64> = accounts
+                .iter()
+                .copied()
+                .filter(|&a| a != victim && a % lanes == victim % lanes)
+                .collect();
+            mates.sort_unstable();
+            mates.dedup();
+            let sharded = faulted_run(&accounts, &fault, Strategy::Sharded, Some(lanes));
+            proptest::prop_assert!(sharded.bystanders_delayed <= mates.len() as u64);
+        }
+    }
 }
