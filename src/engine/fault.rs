@@ -354,6 +354,9 @@ impl Injected {
 pub struct AbortingSleep {
     failing: std::sync::Arc<[AccountId]>,
     first: std::sync::Arc<tokio::sync::watch::Sender<Option<EventId>>>,
+    /// Events handed over after the abort (the executor's stop races with the next start):
+    /// passed over without a try, as the guard refuses them.
+    refused: std::sync::Arc<std::sync::Mutex<Vec<EventIdx>>>,
 }
 
 impl AbortingSleep {
@@ -362,7 +365,13 @@ impl AbortingSleep {
         AbortingSleep {
             failing: failing.into(),
             first: std::sync::Arc::new(tokio::sync::watch::channel(None).0),
+            refused: std::sync::Arc::default(),
         }
+    }
+
+    /// The events passed over after the abort: they did not run (clear their records).
+    pub fn refused(&self) -> Vec<EventIdx> {
+        crate::sync::lock(&self.refused).clone()
     }
 
     /// Completes when a failing event gave up, with that event.
@@ -388,9 +397,14 @@ impl super::work::Handler for AbortingSleep {
         ctx: super::work::Ctx<'_, C>,
     ) -> impl std::future::Future<Output = ()> + Send {
         let fails = self.failing.binary_search(&job.account).is_ok();
-        let sleep = ctx.finish_after(job.duration);
+        let aborted = self.first.borrow().is_some();
+        if aborted {
+            crate::sync::lock(&self.refused).push(job.index);
+        }
+        let sleep = (!aborted).then(|| ctx.finish_after(job.duration));
         let first = std::sync::Arc::clone(&self.first);
         async move {
+            let Some(sleep) = sleep else { return };
             sleep.await;
             if fails {
                 first.send_if_modified(|a| a.replace(a.unwrap_or(job.event)).is_none());

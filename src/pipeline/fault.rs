@@ -29,8 +29,6 @@ pub(crate) struct Prepared {
     unit: Micros,
     /// The workload's own durations, put back after the run.
     pub declared: Durations,
-    /// The input's identity (the fault-free workload's fingerprint).
-    pub fingerprint: String,
 }
 
 /// Lays `spec`'s faults onto `w` (a faulted account without events is bad usage) and runs the
@@ -41,14 +39,12 @@ pub(crate) fn prepare(spec: FaultSpec<'_>, w: &mut Workload, plan: Plan) -> Resu
     let reference = sim::run(w, plan.strategy(), plan.lanes(accounts));
     let shape = w.shape();
     let unit = Micros(shape.total_work.0 / shape.events.max(1));
-    let fingerprint = crate::report::fingerprint(w);
     let declared = w.replace_durations(injected.durations.clone());
     Ok(Prepared {
         injected,
         reference,
         unit,
         declared,
-        fingerprint,
     })
 }
 
@@ -68,13 +64,11 @@ pub(crate) fn run_sleep(
     }
     let handler = AbortingSleep::new(if aborts { failing } else { Vec::new() });
     let abort = handler.aborted();
-    match board {
+    let inner = handler.clone();
+    let (w, mut exec) = match board {
         Some(board) => {
             let begin = Arc::clone(&board);
-            let observed = Observed {
-                inner: handler,
-                board,
-            };
+            let observed = Observed { inner, board };
             exec::run_real_with(
                 workload,
                 plan,
@@ -85,8 +79,12 @@ pub(crate) fn run_sleep(
                 abort,
             )
         }
-        None => exec::run_real_with(workload, plan, timer, quiet, handler, || {}, abort),
+        None => exec::run_real_with(workload, plan, timer, quiet, inner, || {}, abort),
+    }?;
+    for e in handler.refused() {
+        exec.records.clear(e);
     }
+    Ok((w, exec))
 }
 
 /// After the run: the failure policy folded in, the dead letters (in arrival order) and the
@@ -95,7 +93,7 @@ pub(crate) fn settle(
     p: Prepared,
     w: &Workload,
     exec: &mut Execution,
-) -> (FaultRun, Vec<Row>, Durations, String) {
+) -> (FaultRun, Vec<Row>, Durations) {
     let t = p.injected.settle(w, exec);
     let declared = |e: EventIdx| match &p.declared {
         Durations::Fixed(d) => *d,
@@ -156,5 +154,5 @@ pub(crate) fn settle(
         unit: p.unit,
         failures,
     };
-    (run, rows, p.declared, p.fingerprint)
+    (run, rows, p.declared)
 }

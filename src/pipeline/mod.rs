@@ -154,15 +154,16 @@ pub(crate) fn run(spec: Spec<'_>, mut workload: Workload) -> Result<Finished> {
             )?
         }
     };
-    let (handling, mut fingerprint, mut dead_letters) = match settled {
+    let (handling, fingerprint, mut dead_letters) = match settled {
         Some(s) => (Some(s.handling), Some(s.fingerprint), s.dead),
         None => (None, None, Vec::new()),
     };
     let mut execution = execution;
+    // The fingerprint stays the faulted workload's: a faulted run is another workload, and
+    // must never match a fault-free run of a `--baseline`.
     let faults = faulted.map(|p| {
-        let (run, rows, own, input) = fault::settle(p, &workload, &mut execution);
+        let (run, rows, own) = fault::settle(p, &workload, &mut execution);
         dead_letters = rows;
-        fingerprint = Some(input);
         declared = Some(own);
         run
     });
