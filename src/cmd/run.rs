@@ -2,6 +2,7 @@
 
 use crate::broker::amqp::{Topology, DEFAULT_PREFIX};
 use crate::cli::{EngineArgs, FaultArgs, GlobalArgs, RepeatArgs};
+use crate::engine::fault::Faults;
 use crate::engine::ClockKind;
 use crate::handler::HandlerArgs;
 use crate::live::{self, Board};
@@ -162,7 +163,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         clock: args.clock,
     };
     if !global.quiet {
-        announce(&workload, info, &args.handlers);
+        announce(&workload, info, &args.handlers, &faults);
     }
     let dashboard = match (args.dashboard, args.ingest) {
         (Some(addr), None) => {
@@ -237,7 +238,7 @@ fn intake(args: &Args, board: Option<Arc<Board>>) -> Intake<'_> {
 }
 
 /// One stderr line before the work starts: what runs, and how long it cannot beat.
-fn announce(w: &Workload, info: RunInfo, h: &HandlerArgs) {
+fn announce(w: &Workload, info: RunInfo, h: &HandlerArgs, faults: &Faults) {
     if w.is_empty() {
         eprintln!(
             "input: {} has no events: nothing to process (the report below is empty)",
@@ -260,14 +261,20 @@ fn announce(w: &Workload, info: RunInfo, h: &HandlerArgs) {
         return;
     }
     let bound = crate::engine::bound::lower_bound(&shape, info.plan.lanes(shape.accounts));
+    // The faults add work: the report's bound is that of the faulted workload.
+    let faulted = if faults.is_empty() {
+        String::new()
+    } else {
+        " without the faults".to_string()
+    };
     eprintln!(
-        "input: {} ({} events, {} accounts); {} strategy, {} workers, {} clock; lower bound {}",
+        "input: {} ({} events, {} accounts); {} strategy, {} workers, {} clock; lower bound \
+         {bound}{faulted}",
         w.source(),
         shape.events,
         shape.accounts,
         info.plan.strategy(),
         info.plan.workers(),
         info.clock,
-        bound
     );
 }
