@@ -455,6 +455,7 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Res
             if let Some(note) = broker::clock_note(&doc.runs) {
                 writeln!(out, "{note}")?;
             }
+            out.write_all(crate::report::blast::render_sweep(&doc.runs).as_bytes())?;
             out.write_all(summary::render_histograms(&doc.runs, args.histograms).as_bytes())?;
             if let Some(c) = cmp {
                 writeln!(out)?;

@@ -217,6 +217,25 @@ pub(crate) fn render(r: &super::Report) -> String {
     o
 }
 
+/// The blast-radius lines of a sweep's faulted runs, for the terminal (none without faults).
+pub(crate) fn render_sweep(runs: &[super::Report]) -> String {
+    let mut o = String::new();
+    for r in runs {
+        let Some(b) = &r.blast else { continue };
+        if o.is_empty() {
+            o.push_str(&format!("\nblast radius of {}\n", b.faults.join(", ")));
+        }
+        o.push_str(&format!(
+            "  {} ({} workers): {}; blocked {}\n",
+            r.strategy,
+            r.workers_requested,
+            b.sentence(),
+            seconds(b.blocked_s)
+        ));
+    }
+    o
+}
+
 /// A delay in the unit that keeps it short: `180 s`, `12.5 ms`.
 pub(crate) fn seconds(s: f64) -> String {
     match s {

@@ -337,21 +337,23 @@ fn compare_puts_the_bystander_columns_in_every_export() {
     let input = dir.path().join("e.csv");
     common::write_events(&input, &common::accounts(300, 30, 5), None);
     let out = dir.path().join("out");
-    eventbench()
+    let printed = eventbench()
+        .args(["compare", "-q", "-w", "3,10", "-s"])
         .args([
-            "compare",
-            "-q",
-            "-w",
-            "3,10",
-            "-s",
             "sharded,optimal,per-account",
+            "--fault",
+            "slow:5:10",
+            "--input",
         ])
-        .args(["--fault", "slow:5:10", "--input"])
         .arg(&input)
         .arg("--output-dir")
         .arg(&out)
-        .assert()
-        .success();
+        .output()
+        .unwrap();
+    assert!(printed.status.success());
+    let table = String::from_utf8_lossy(&printed.stdout);
+    assert!(table.contains("blast radius of slow:5:10"), "{table}");
+    assert!(table.contains("  per-account (auto workers): 1 slow account delayed 0 of 29"));
     let doc: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
     let runs = doc["runs"].as_array().unwrap();
