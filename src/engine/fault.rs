@@ -347,71 +347,9 @@ impl Injected {
     }
 }
 
-/// The sleep handler of a real-clock run whose failing accounts abort it (`--on-failure
-/// abort`): a failing account's event ends after all its tries, and its end stops new starts
-/// as the guard's give-up does for a real handler.
-#[derive(Clone)]
-pub struct AbortingSleep {
-    failing: std::sync::Arc<[AccountId]>,
-    first: std::sync::Arc<tokio::sync::watch::Sender<Option<EventId>>>,
-    /// Events handed over after the abort (the executor's stop races with the next start):
-    /// passed over without a try, as the guard refuses them.
-    refused: std::sync::Arc<std::sync::Mutex<Vec<EventIdx>>>,
-}
-
-impl AbortingSleep {
-    /// `failing`: the failing accounts' ids, sorted.
-    pub fn new(failing: Vec<AccountId>) -> Self {
-        AbortingSleep {
-            failing: failing.into(),
-            first: std::sync::Arc::new(tokio::sync::watch::channel(None).0),
-            refused: std::sync::Arc::default(),
-        }
-    }
-
-    /// The events passed over after the abort: they did not run (clear their records).
-    pub fn refused(&self) -> Vec<EventIdx> {
-        crate::sync::lock(&self.refused).clone()
-    }
-
-    /// Completes when a failing event gave up, with that event.
-    pub fn aborted(&self) -> super::exec::Abort {
-        let mut rx = self.first.subscribe();
-        Box::pin(async move {
-            loop {
-                if let Some(e) = *rx.borrow_and_update() {
-                    return e;
-                }
-                if rx.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
-        })
-    }
-}
-
-impl super::work::Handler for AbortingSleep {
-    fn handle<C: super::clock::Clock>(
-        &self,
-        job: super::work::Job,
-        ctx: super::work::Ctx<'_, C>,
-    ) -> impl std::future::Future<Output = ()> + Send {
-        let fails = self.failing.binary_search(&job.account).is_ok();
-        let aborted = self.first.borrow().is_some();
-        if aborted {
-            crate::sync::lock(&self.refused).push(job.index);
-        }
-        let sleep = (!aborted).then(|| ctx.finish_after(job.duration));
-        let first = std::sync::Arc::clone(&self.first);
-        async move {
-            let Some(sleep) = sleep else { return };
-            sleep.await;
-            if fails {
-                first.send_if_modified(|a| a.replace(a.unwrap_or(job.event)).is_none());
-            }
-        }
-    }
-}
+#[path = "fault/sleep.rs"]
+mod sleep;
+pub use sleep::{AbortingSleep, FaultedSleep};
 
 #[cfg(test)]
 #[path = "fault/tests.rs"]

@@ -336,6 +336,8 @@ pub enum AnyHandler {
     #[default]
     Sleep,
     Guarded(guarded::Shared),
+    /// The sleep handler with slow or stalled accounts (`worker --fault`).
+    Faulted(std::sync::Arc<crate::engine::fault::FaultedSleep>),
 }
 
 impl AnyHandler {
@@ -351,7 +353,7 @@ impl AnyHandler {
 
     pub fn guarded(&self) -> Option<&std::sync::Arc<guarded::Guarded>> {
         match self {
-            AnyHandler::Sleep => None,
+            AnyHandler::Sleep | AnyHandler::Faulted(_) => None,
             AnyHandler::Guarded(g) => Some(&g.0),
         }
     }
@@ -362,6 +364,7 @@ impl fmt::Debug for AnyHandler {
         f.write_str(match self {
             AnyHandler::Sleep => "sleep",
             AnyHandler::Guarded(_) => "guarded",
+            AnyHandler::Faulted(_) => "sleep with faults",
         })
     }
 }
@@ -371,12 +374,20 @@ impl Handler for AnyHandler {
         use futures_util::future::Either;
         match self {
             AnyHandler::Sleep => Either::Left(SleepHandler.handle(job, ctx)),
+            // The same sleep, for the faulted time.
+            AnyHandler::Faulted(f) => {
+                let job = Job {
+                    duration: f.duration(&job),
+                    ..job
+                };
+                Either::Left(SleepHandler.handle(job, ctx))
+            }
             AnyHandler::Guarded(g) => Either::Right(g.handle(job, ctx)),
         }
     }
 
     fn takes_declared_time(&self) -> bool {
-        matches!(self, AnyHandler::Sleep)
+        !matches!(self, AnyHandler::Guarded(_))
     }
 }
 

@@ -156,3 +156,28 @@ pub(crate) fn settle(
     };
     (run, rows, p.declared)
 }
+
+/// `worker --fault`: folds the faults into a live run's outcome (the faulted durations, and
+/// the reference: what arrived, run without the faults as `design` on the virtual clock). A
+/// faulted account that never arrived leaves the report without a blast radius, and says so.
+pub(crate) fn fold_live(faults: &Faults, outcome: &mut crate::report::Outcome, design: Plan) {
+    let w = &mut outcome.workload;
+    let injected = match faults.inject(w, FailModel::default()) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("note: {}; the report has no blast radius", e.0);
+            return;
+        }
+    };
+    let reference = sim::run(w, design.strategy(), design.lanes(w.account_count() as u64));
+    let shape = w.shape();
+    let unit = Micros(shape.total_work.0 / shape.events.max(1));
+    w.replace_durations(injected.durations.clone());
+    outcome.faults = Some(FaultRun {
+        labels: injected.labels,
+        faulted: injected.faulted,
+        reference,
+        unit,
+        failures: None,
+    });
+}

@@ -59,14 +59,19 @@ pub struct Delay {
     pub max: f64,
 }
 
-/// Each account's last end among its events that ran, and whether one did not run.
+/// Each account's last end among its events that ran, and whether one did not run. A live
+/// run's times count from its first arrival, as its wall time does.
 fn last_ends(w: &Workload, exec: &Execution) -> (Vec<u64>, Vec<bool>) {
     let mut last = vec![0u64; w.account_count()];
     let mut missing = vec![false; w.account_count()];
+    let origin = match exec.records.has_arrivals() {
+        true => exec.records.first_arrival().0,
+        false => 0,
+    };
     for e in w.indexes() {
         let a = w.account_of(e).0 as usize;
         match exec.records.get(e) {
-            Some(r) => last[a] = last[a].max(r.end.0),
+            Some(r) => last[a] = last[a].max(r.end.0.saturating_sub(origin)),
             None => missing[a] = true,
         }
     }
