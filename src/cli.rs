@@ -147,3 +147,28 @@ impl clap::builder::TypedValueParser for BrokerUrl {
         Ok(url.to_string())
     }
 }
+
+/// Injected faults (`run`, `compare`): how far one bad account spreads.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FaultArgs {
+    /// Inject a fault (repeatable): `slow:ACCOUNT:FACTOR` (every event of the account takes
+    /// FACTOR× its time), `stall:ACCOUNT:DURATION` (its first event takes DURATION longer) or
+    /// `fail:ACCOUNT` (every event fails after its time; --retries, --on-failure and
+    /// --dead-letter apply). The report then counts the other accounts it delayed
+    #[arg(long = "fault", value_name = "FAULT")]
+    pub faults: Vec<crate::engine::fault::Fault>,
+}
+
+impl FaultArgs {
+    /// The faults, checked against each other (an account's events are checked at load).
+    pub fn faults(&self) -> Result<crate::engine::fault::Faults, UsageError> {
+        crate::engine::fault::Faults::new(self.faults.clone())
+    }
+
+    /// Whether a `fail:` fault was given (the sleep handler then takes the failure flags).
+    pub fn has_fail(&self) -> bool {
+        self.faults
+            .iter()
+            .any(|f| f.kind == crate::engine::fault::FaultKind::Fail)
+    }
+}

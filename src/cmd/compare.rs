@@ -6,13 +6,15 @@ mod announce;
 mod broker;
 
 use crate::broker::amqp;
-use crate::cli::{GlobalArgs, RepeatArgs, TimingArgs};
+use crate::cli::{FaultArgs, GlobalArgs, RepeatArgs, TimingArgs};
+use crate::engine::bound::lower_bound;
 use crate::engine::timer::TimerMode;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::{CheckFailed, UsageError};
 use crate::export;
 use crate::handler::HandlerArgs;
 use crate::output::Format;
+use crate::pipeline::fault::FaultSpec;
 use crate::pipeline::repeat::run_repeated;
 use crate::pipeline::{Intake, Spec};
 use crate::report::baseline::{Comparison, Tolerance};
@@ -37,6 +39,8 @@ use std::str::FromStr;
       -s per-account,sharded,pool,optimal \\
       --baseline results/baseline.json --max-regression 2%     # the CI gate
   eventbench compare --clock real --process-time 20ms -w 100,auto --runs 5 --warmup 1  # mean ± σ
+  eventbench compare -w 10,100,500 -s sharded,pool,optimal,per-account --fault slow:311:20
+      # the blast radius of one slow account: the accounts it delays, per strategy and workers
   eventbench compare --clock real -w 4,16,auto --handler 'exec:./process.sh {account_id} {event_id}'
       # your own command per event; each run's lower bound comes from its measured times
   eventbench compare --broker amqp://127.0.0.1:5672/%2f -w 100,500 -s optimal --process-time 50ms
@@ -115,6 +119,8 @@ pub struct Args {
     pub queue_prefix: String,
     #[command(flatten)]
     pub handlers: HandlerArgs,
+    #[command(flatten)]
+    pub fault: FaultArgs,
     #[command(flatten)]
     pub repeat: RepeatArgs,
 }
@@ -199,8 +205,17 @@ pub(crate) fn sweep_plans(strategies: &StrategyList, workers: &WorkerList) -> Ve
 }
 
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
-    args.handlers.validate(args.clock)?;
+    args.handlers
+        .validate_with(args.clock, args.fault.has_fail())?;
     args.handlers.check_sweep(args.broker.is_some())?;
+    super::check_fault_flags(
+        &args.fault,
+        &[
+            ("--handler exec:/http:", !args.handlers.handler.is_sleep()),
+            ("--broker", args.broker.is_some()),
+        ],
+    )?;
+    let faults = args.fault.faults()?;
     let repeat = args.repeat.repeat(args.clock)?;
     let (runs, notes) = all_runs(&args);
     let target = args.broker.as_ref().map(|url| broker::Target {
@@ -237,6 +252,10 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let how = How {
         target: target.as_ref(),
         handlers: &args.handlers,
+        faults: (!faults.is_empty()).then_some(FaultSpec {
+            faults: &faults,
+            model: args.handlers.fail_model(),
+        }),
         repeat,
         quiet: global.quiet,
         expected,
@@ -300,6 +319,7 @@ fn all_runs(args: &Args) -> (Vec<SweepRun>, Vec<String>) {
 struct How<'a> {
     target: Option<&'a broker::Target>,
     handlers: &'a HandlerArgs,
+    faults: Option<FaultSpec<'a>>,
     repeat: Repeat,
     quiet: bool,
     /// How long the real-clock runs should take together (see [`announce::expected`]).
@@ -370,6 +390,7 @@ fn run_one(workload: Workload, run: SweepRun, how: &How<'_>) -> Result<(Workload
         timer: run.timer,
         intake: intake(),
         quiet: how.quiet,
+        faults: how.faults,
     })?;
     Ok((done.workload, done.report))
 }
@@ -404,6 +425,7 @@ fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Res
             if let Some(note) = broker::clock_note(&doc.runs) {
                 writeln!(out, "{note}")?;
             }
+            out.write_all(crate::report::blast::render_sweep(&doc.runs).as_bytes())?;
             out.write_all(summary::render_histograms(&doc.runs, args.histograms).as_bytes())?;
             if let Some(c) = cmp {
                 writeln!(out)?;

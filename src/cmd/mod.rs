@@ -201,6 +201,24 @@ pub(crate) fn check_broker_only(
     }
 }
 
+/// Refuses `--fault` with what it cannot reach: a fault changes the sleep handler's work in
+/// memory, not a command's, a service's or one queued elsewhere.
+pub(crate) fn check_fault_flags(
+    fault: &crate::cli::FaultArgs,
+    given: &[(&str, bool)],
+) -> anyhow::Result<()> {
+    if fault.faults.is_empty() {
+        return Ok(());
+    }
+    match given.iter().find(|(_, is_given)| *is_given) {
+        Some((flag, _)) => Err(UsageError(format!(
+            "--fault changes the sleep handler's work in memory; it does not apply with {flag}"
+        ))
+        .into()),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Cli;

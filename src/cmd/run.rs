@@ -1,11 +1,13 @@
 //! `eventbench run`: process a workload through per-account queues, verify, report.
 
 use crate::broker::amqp::{Topology, DEFAULT_PREFIX};
-use crate::cli::{EngineArgs, GlobalArgs, RepeatArgs};
+use crate::cli::{EngineArgs, FaultArgs, GlobalArgs, RepeatArgs};
+use crate::engine::fault::Faults;
 use crate::engine::ClockKind;
 use crate::handler::HandlerArgs;
 use crate::live::{self, Board};
 use crate::output::Format;
+use crate::pipeline::fault::FaultSpec;
 use crate::pipeline::repeat::run_repeated;
 use crate::pipeline::{Intake, Spec};
 use crate::report::repeat::Repeat;
@@ -33,6 +35,8 @@ use std::sync::Arc;
   eventbench run --workers 64 --handler http:http://127.0.0.1:8080/event --on-failure stop-account
   eventbench run --process-time 100us --timer sleep  # no spinning: less CPU, ends ~50-100 us late
   eventbench run --process-time 20ms --runs 5 --warmup 1   # mean ± σ of 5 measured runs
+  eventbench run --clock virtual -s sharded -w 100 --fault slow:311:20  # who waits behind it
+  eventbench run --clock virtual -w 16 --fault fail:42 --retries 2 --on-failure stop-account
 
 Exit codes: 0 ok, 1 ordering violated or events given up (unless --allow-failures),
 2 bad usage or input, 3 could not complete, 130 interrupted by Ctrl-C (after the partial report).")]
@@ -84,6 +88,8 @@ pub struct Args {
     #[command(flatten)]
     pub handlers: HandlerArgs,
     #[command(flatten)]
+    pub fault: FaultArgs,
+    #[command(flatten)]
     pub repeat: RepeatArgs,
 }
 
@@ -96,8 +102,17 @@ pub enum Ingest {
 
 /// The flag combinations clap cannot judge, refused before the workload is read.
 fn check_flags(args: &Args) -> Result<()> {
-    args.handlers.validate(args.clock)?;
+    args.handlers
+        .validate_with(args.clock, args.fault.has_fail())?;
     let real_handler = !args.handlers.handler.is_sleep();
+    super::check_fault_flags(
+        &args.fault,
+        &[
+            ("--handler exec:/http:", real_handler),
+            ("--ingest", args.ingest.is_some()),
+            ("--broker", args.broker.is_some()),
+        ],
+    )?;
     if real_handler && (args.ingest.is_some() || args.broker.is_some()) {
         return Err(crate::error::UsageError(
             "--handler exec:/http: runs in memory here; with --ingest or --broker use `serve \
@@ -136,6 +151,7 @@ fn check_flags(args: &Args) -> Result<()> {
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let plan = args.engine.plan()?;
     check_flags(&args)?;
+    let faults = args.fault.faults()?;
     let workload = super::load_workload(
         args.input.as_deref(),
         args.engine.timing.process_time,
@@ -147,7 +163,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         clock: args.clock,
     };
     if !global.quiet {
-        announce(&workload, info, &args.handlers);
+        announce(&workload, info, &args.handlers, &faults);
     }
     let dashboard = match (args.dashboard, args.ingest) {
         (Some(addr), None) => {
@@ -170,6 +186,10 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
             timer: args.engine.timing.timer,
             intake: intake(&args, board.clone()),
             quiet: global.quiet,
+            faults: (!faults.is_empty()).then_some(FaultSpec {
+                faults: &faults,
+                model: args.handlers.fail_model(),
+            }),
         }
     })?;
     let report = finished.report;
@@ -218,7 +238,7 @@ fn intake(args: &Args, board: Option<Arc<Board>>) -> Intake<'_> {
 }
 
 /// One stderr line before the work starts: what runs, and how long it cannot beat.
-fn announce(w: &Workload, info: RunInfo, h: &HandlerArgs) {
+fn announce(w: &Workload, info: RunInfo, h: &HandlerArgs, faults: &Faults) {
     if w.is_empty() {
         eprintln!(
             "input: {} has no events: nothing to process (the report below is empty)",
@@ -241,14 +261,20 @@ fn announce(w: &Workload, info: RunInfo, h: &HandlerArgs) {
         return;
     }
     let bound = crate::engine::bound::lower_bound(&shape, info.plan.lanes(shape.accounts));
+    // The faults add work: the report's bound is that of the faulted workload.
+    let faulted = if faults.is_empty() {
+        String::new()
+    } else {
+        " without the faults".to_string()
+    };
     eprintln!(
-        "input: {}: {} events, {} accounts; {} strategy, {} workers, {} clock; lower bound {}",
+        "input: {}: {} events, {} accounts; {} strategy, {} workers, {} clock; lower bound \
+         {bound}{faulted}",
         w.source(),
         shape.events,
         shape.accounts,
         info.plan.strategy(),
         info.plan.workers(),
         info.clock,
-        bound
     );
 }

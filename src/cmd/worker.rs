@@ -4,6 +4,7 @@ use crate::broker::consume::{BrokerStats, Config, Live, StopWhen};
 use crate::broker::logged::Logged;
 use crate::cli::{EngineArgs, GlobalArgs};
 use crate::engine::exec::Abort;
+use crate::engine::fault::FaultedSleep;
 use crate::engine::{ClockKind, Plan};
 use crate::handler::{AnyHandler, HandlerArgs};
 use crate::live::{Board, Info};
@@ -80,6 +81,10 @@ pub struct Args {
     pub dashboard: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub handlers: HandlerArgs,
+    /// `slow:` and `stall:` faults (see `run --help`); the report measures the other
+    /// accounts against what arrived, run without them on the virtual clock
+    #[command(flatten)]
+    pub fault: crate::cli::FaultArgs,
 }
 
 /// The worker's JSON report: the run report plus delivery counts.
@@ -102,7 +107,15 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         Some(p) => Some(Arc::new(LiveLog::open(p)?)),
         None => None,
     };
-    let handler = AnyHandler::live(&args.handlers)?;
+    let faults = args.fault.faults()?;
+    super::check_fault_flags(
+        &args.fault,
+        &[("--handler exec:/http:", !args.handlers.handler.is_sleep())],
+    )?;
+    let handler = match faults.is_empty() {
+        true => AnyHandler::live(&args.handlers)?,
+        false => AnyHandler::Faulted(Arc::new(FaultedSleep::new(&faults)?)),
+    };
     // Bound before connecting, so a taken port fails before anything is consumed.
     let dashboard = match args.dashboard {
         Some(addr) => Some(Standalone::start(addr, board(&args, plan, lanes))?),
@@ -134,13 +147,30 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     if let Some(l) = &log {
         l.check()?;
     }
-    let (report, _) = Report::from_outcome(consumed.outcome, None)?;
+    let mut outcome = consumed.outcome;
+    if !faults.is_empty() {
+        crate::pipeline::fault::fold_live(&faults, &mut outcome, design(&args, plan)?);
+    }
+    let (report, _) = Report::from_outcome(outcome, None)?;
     write_report(&args, &report, consumed.stats)?;
     if let Some(d) = dashboard {
         d.complete(&report);
     }
     report.check()?;
     crate::handler::check_failures(&report, &args.handlers)
+}
+
+/// The schedule this worker's design runs, for the fault-free reference: the original design
+/// is one FIFO per queue (`sharded` over the queues); ours is its strategy and workers.
+fn design(args: &Args, plan: Plan) -> Result<Plan> {
+    if !args.one_at_a_time {
+        return Ok(plan);
+    }
+    let queues = std::num::NonZeroU32::new(args.queue.queues).expect("clap: --queues >= 1");
+    Ok(Plan::new(
+        crate::engine::Strategy::Sharded,
+        crate::engine::Workers::Fixed(queues),
+    )?)
 }
 
 impl Args {

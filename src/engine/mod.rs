@@ -9,6 +9,7 @@
 pub mod bound;
 pub mod clock;
 pub mod exec;
+pub mod fault;
 mod group;
 pub mod order_check;
 pub mod own_lane;

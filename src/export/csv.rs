@@ -51,6 +51,35 @@ const SPREAD: [&str; 7] = [
     "efficiency_max",
 ];
 
+/// `--fault` runs: the bystander figures, after the spread; only when a run of the sweep had
+/// faults, so the files of other sweeps keep their columns.
+const BLAST: [&str; 8] = [
+    "faults",
+    "faulted_accounts",
+    "bystanders",
+    "bystanders_delayed",
+    "bystander_delay_p50_s",
+    "bystander_delay_p99_s",
+    "bystander_delay_max_s",
+    "blocked_s",
+];
+
+fn blast(r: &Report) -> [String; 8] {
+    match &r.blast {
+        Some(b) => [
+            b.faults.join(" "),
+            b.faulted_accounts.to_string(),
+            b.bystanders.to_string(),
+            b.bystanders_delayed.to_string(),
+            b.bystander_delay_s.p50.to_string(),
+            b.bystander_delay_s.p99.to_string(),
+            b.bystander_delay_s.max.to_string(),
+            b.blocked_s.to_string(),
+        ],
+        None => Default::default(),
+    }
+}
+
 fn header() -> Vec<String> {
     let mut h: Vec<String> = SCALARS.iter().map(|s| s.to_string()).collect();
     for dist in ["latency", "overshoot"] {
@@ -126,9 +155,18 @@ impl Exporter for Csv {
 
     fn write(&self, doc: &CompareDoc, out: &mut dyn Write) -> anyhow::Result<()> {
         let mut w = ::csv::Writer::from_writer(out);
-        w.write_record(header())?;
+        let faulted = doc.runs.iter().any(|r| r.blast.is_some());
+        let mut h = header();
+        if faulted {
+            h.extend(BLAST.iter().map(|s| s.to_string()));
+        }
+        w.write_record(h)?;
         for r in &doc.runs {
-            w.write_record(row(r))?;
+            let mut v = row(r);
+            if faulted {
+                v.extend(blast(r));
+            }
+            w.write_record(v)?;
         }
         w.flush()?;
         Ok(())

@@ -14,6 +14,7 @@ use std::io::Write;
 
 const TEMPLATE: &str = include_str!("../../assets/report.html");
 const REPORT_JS: &str = include_str!("../../assets/report.js");
+const BLAST_JS: &str = include_str!("../../assets/blast.js");
 
 /// The `compare.html` exporter (without a verdict; see [`compare_page`]).
 pub(crate) struct Html;
@@ -38,6 +39,7 @@ pub(crate) fn compare_page(doc: &CompareDoc, verdict: Option<&Comparison>) -> Re
         "ranking": ranking_json(doc),
         "conclusion": Ranking::of(&doc.runs).conclusion(),
         "colours": palette::table(),
+        "blast": blast_lines(&serde_json::to_value(doc)?),
     });
     Ok(page("eventbench compare", &data))
 }
@@ -72,8 +74,33 @@ pub(crate) fn document_page(doc: &Value) -> String {
     page(
         &title,
         &json!({"kind": kind, "doc": doc, "verdict": Value::Null, "ranking": ranking,
-            "conclusion": conclusion, "alarms": alarms, "colours": palette::table()}),
+            "conclusion": conclusion, "alarms": alarms, "colours": palette::table(),
+            "blast": blast_lines(doc)}),
     )
+}
+
+/// `--fault`: the blast-radius line of each faulted run, as the terminal prints it.
+fn blast_lines(doc: &Value) -> Value {
+    use crate::report::blast::Blast;
+    let sentence = |r: &Value| serde_json::from_value::<Blast>(r.clone()).ok();
+    match doc.get("runs").and_then(Value::as_array) {
+        Some(runs) => json!(runs
+            .iter()
+            .filter_map(|r| {
+                let b = sentence(r)?;
+                let name = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
+                Some(format!(
+                    "{} ({} workers): {}",
+                    name("strategy"),
+                    name("workers_requested"),
+                    b.sentence()
+                ))
+            })
+            .collect::<Vec<_>>()),
+        None => json!(sentence(doc)
+            .map(|b| vec![b.sentence()])
+            .unwrap_or_default()),
+    }
 }
 
 /// The verdict lines, ready to show: the page prints them as they are in the terminal.
@@ -108,7 +135,7 @@ fn page(title: &str, data: &Value) -> String {
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;");
-    let script = format!("{CHARTS_JS}\n{REPORT_JS}");
+    let script = format!("{CHARTS_JS}\n{REPORT_JS}\n{BLAST_JS}");
     let mut slots = common_slots().to_vec();
     slots.push(("REPORT_JS", &script));
     // The data slot is filled last, so nothing inside the document is taken for a slot.

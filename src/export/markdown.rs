@@ -87,12 +87,48 @@ fn write_doc(doc: &CompareDoc, out: &mut dyn Write) -> anyhow::Result<()> {
     if doc.runs.iter().any(|r| r.strategy == Strategy::PerAccount) {
         writeln!(out, "\n{}", cell(PER_ACCOUNT_NOTE))?;
     }
+    write_blast(doc, out)?;
     let ranking = Ranking::of(&doc.runs);
     if !ranking.is_empty() {
         writeln!(out, "\n**Summary**\n")?;
         for line in ranking.lines() {
             writeln!(out, "- {}", cell(&line))?;
         }
+    }
+    Ok(())
+}
+
+/// `--fault`: a second table of the bystanders each run delayed.
+fn write_blast(doc: &CompareDoc, out: &mut dyn Write) -> anyhow::Result<()> {
+    let Some(first) = doc.runs.iter().find_map(|r| r.blast.as_ref()) else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "\n**Blast radius** of `{}`: other accounts whose last event ended more than half an \
+         event later than without the fault\n",
+        first.faults.join(" ")
+    )?;
+    writeln!(
+        out,
+        "| Strategy | Workers | Accounts delayed | Delay p50 (s) | Delay p99 (s) | Delay max (s) | Blocked (s) |"
+    )?;
+    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|")?;
+    for r in &doc.runs {
+        let Some(b) = &r.blast else { continue };
+        let d = &b.bystander_delay_s;
+        writeln!(
+            out,
+            "| {} | {} | {} of {} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            r.strategy,
+            cell(&workers_cell(r)),
+            b.bystanders_delayed,
+            b.bystanders,
+            d.p50,
+            d.p99,
+            d.max,
+            b.blocked_s
+        )?;
     }
     Ok(())
 }

@@ -155,8 +155,19 @@ pub struct Policy {
 impl HandlerArgs {
     /// Checks the flags against each other and the clock, before any work.
     pub fn validate(&self, clock: ClockKind) -> Result<(), UsageError> {
+        self.validate_with(clock, false)
+    }
+
+    /// [`HandlerArgs::validate`] for a run with faults: a `fail:` fault makes the sleep
+    /// handler fail, so the failure flags (not the timeout or the output) apply to it.
+    pub fn validate_with(&self, clock: ClockKind, failing: bool) -> Result<(), UsageError> {
         if self.handler.is_sleep() {
-            return match self.real_only_flag() {
+            let flag = self.real_only_flag(failing);
+            if failing {
+                crate::output::check_output_paths([self.dead_letter.as_deref()])
+                    .map_err(|e| UsageError(e.to_string()))?;
+            }
+            return match flag {
                 Some(flag) => Err(UsageError(format!(
                     "{flag} applies to exec: and http: handlers; the sleep handler never fails \
                      (pick one with --handler)"
@@ -194,7 +205,8 @@ impl HandlerArgs {
 
     /// The first flag set away from its default that only a real handler can use: with the
     /// sleep handler it would be silently meaningless.
-    fn real_only_flag(&self) -> Option<&'static str> {
+    /// With `failing` (a `fail:` fault), the failure flags are the sleep handler's too.
+    fn real_only_flag(&self, failing: bool) -> Option<&'static str> {
         let defaults = HandlerArgs::default_for_sleep();
         [
             ("--handler-output", self.handler_output.is_some()),
@@ -212,6 +224,7 @@ impl HandlerArgs {
             ("--allow-failures", self.allow_failures),
         ]
         .into_iter()
+        .filter(|(flag, _)| !failing || matches!(*flag, "--handler-output" | "--handler-timeout"))
         .find_map(|(flag, set)| set.then_some(flag))
     }
 
@@ -254,6 +267,20 @@ impl HandlerArgs {
             ));
         }
         Ok(())
+    }
+
+    /// How a `fail:` fault's events are retried and given up: as this guard would.
+    pub fn fail_model(&self) -> crate::engine::fault::FailModel {
+        use crate::engine::fault::AfterFail;
+        crate::engine::fault::FailModel {
+            retries: self.retries,
+            backoff: self.retry_backoff,
+            after: match self.on_failure {
+                OnFailure::Skip => AfterFail::Skip,
+                OnFailure::StopAccount => AfterFail::StopAccount,
+                OnFailure::Abort => AfterFail::Abort,
+            },
+        }
     }
 
     pub fn policy(&self) -> Policy {
@@ -309,6 +336,8 @@ pub enum AnyHandler {
     #[default]
     Sleep,
     Guarded(guarded::Shared),
+    /// The sleep handler with slow or stalled accounts (`worker --fault`).
+    Faulted(std::sync::Arc<crate::engine::fault::FaultedSleep>),
 }
 
 impl AnyHandler {
@@ -324,7 +353,7 @@ impl AnyHandler {
 
     pub fn guarded(&self) -> Option<&std::sync::Arc<guarded::Guarded>> {
         match self {
-            AnyHandler::Sleep => None,
+            AnyHandler::Sleep | AnyHandler::Faulted(_) => None,
             AnyHandler::Guarded(g) => Some(&g.0),
         }
     }
@@ -335,6 +364,7 @@ impl fmt::Debug for AnyHandler {
         f.write_str(match self {
             AnyHandler::Sleep => "sleep",
             AnyHandler::Guarded(_) => "guarded",
+            AnyHandler::Faulted(_) => "sleep with faults",
         })
     }
 }
@@ -344,12 +374,20 @@ impl Handler for AnyHandler {
         use futures_util::future::Either;
         match self {
             AnyHandler::Sleep => Either::Left(SleepHandler.handle(job, ctx)),
+            // The same sleep, for the faulted time.
+            AnyHandler::Faulted(f) => {
+                let job = Job {
+                    duration: f.duration(&job),
+                    ..job
+                };
+                Either::Left(SleepHandler.handle(job, ctx))
+            }
             AnyHandler::Guarded(g) => Either::Right(g.handle(job, ctx)),
         }
     }
 
     fn takes_declared_time(&self) -> bool {
-        matches!(self, AnyHandler::Sleep)
+        !matches!(self, AnyHandler::Guarded(_))
     }
 }
 

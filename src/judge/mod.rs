@@ -112,6 +112,7 @@ pub(crate) fn report(
         queue: None,
         repeats: None,
         external: Some(external),
+        blast: None,
     }
 }
 

@@ -126,6 +126,7 @@ fn finish(
         fingerprint: None,
         cpu,
         queue: None,
+        faults: None,
     }
 }
 

@@ -7,6 +7,7 @@
 //! [`run`] is the batch pipeline (`run`, `compare`): the whole workload is known up front.
 //! [`live`] holds the open-ended ones (`serve`, `worker`): events arrive while the engine runs.
 
+pub(crate) mod fault;
 mod ingest;
 pub(crate) mod live;
 pub(crate) mod repeat;
@@ -36,6 +37,9 @@ pub(crate) struct Spec<'a> {
     pub intake: Intake<'a>,
     /// No progress bars or notes on stderr.
     pub quiet: bool,
+    /// `--fault`: only with the in-memory queue and the sleep handler (refused otherwise
+    /// before a `Spec` is made).
+    pub faults: Option<fault::FaultSpec<'a>>,
 }
 
 /// Where the events of a batch run are queued before the engine takes them. Only the
@@ -79,14 +83,19 @@ pub(crate) struct Finished {
 }
 
 /// Runs `workload` as `spec` says and hands back what happened.
-pub(crate) fn run(spec: Spec<'_>, workload: Workload) -> Result<Finished> {
+pub(crate) fn run(spec: Spec<'_>, mut workload: Workload) -> Result<Finished> {
     let Spec {
         plan,
         clock,
         timer,
         quiet,
+        faults,
         ..
     } = spec;
+    let faulted = match faults {
+        Some(f) => Some(fault::prepare(f, &mut workload, plan)?),
+        None => None,
+    };
     let backend = match &spec.intake {
         Intake::Design { design, .. } => Backend::Broker(*design),
         _ => Backend::Memory,
@@ -106,28 +115,11 @@ pub(crate) fn run(spec: Spec<'_>, workload: Workload) -> Result<Finished> {
         }
         Intake::Memory {
             handler: None,
-            board: Some(board),
-        } => {
-            let begin = Arc::clone(&board);
-            let handler = Observed {
-                inner: SleepHandler,
-                board,
-            };
-            let never = Box::pin(std::future::pending());
-            exec::run_real_with(
-                workload,
-                plan,
-                timer,
-                quiet,
-                handler,
-                move || begin.begin(),
-                never,
-            )?
-        }
-        Intake::Memory {
-            handler: None,
-            board: None,
-        } => exec::execute(workload, plan, clock, timer, quiet)?,
+            board,
+        } => match &faulted {
+            Some(p) => fault::run_sleep(p, workload, (plan, clock, timer), quiet, board)?,
+            None => run_sleep(workload, (plan, clock, timer), quiet, board)?,
+        },
         Intake::Http { dashboard } => ingest::run_http(workload, plan, timer, quiet, dashboard)?,
         Intake::Broker {
             topology,
@@ -162,10 +154,19 @@ pub(crate) fn run(spec: Spec<'_>, workload: Workload) -> Result<Finished> {
             )?
         }
     };
-    let (handling, fingerprint, dead_letters) = match settled {
+    let (handling, fingerprint, mut dead_letters) = match settled {
         Some(s) => (Some(s.handling), Some(s.fingerprint), s.dead),
         None => (None, None, Vec::new()),
     };
+    let mut execution = execution;
+    // The fingerprint stays the faulted workload's: a faulted run is another workload, and
+    // must never match a fault-free run of a `--baseline`.
+    let faults = faulted.map(|p| {
+        let (run, rows, own) = fault::settle(p, &workload, &mut execution);
+        dead_letters = rows;
+        declared = Some(own);
+        run
+    });
     Ok(Finished {
         outcome: Outcome {
             workload,
@@ -176,8 +177,36 @@ pub(crate) fn run(spec: Spec<'_>, workload: Workload) -> Result<Finished> {
             fingerprint,
             cpu: CpuTime::now().since(cpu),
             queue: None,
+            faults,
         },
         dead_letters,
         declared,
     })
+}
+
+/// The sleep handler in memory, on either clock, watched by `board` if given.
+fn run_sleep(
+    workload: Workload,
+    (plan, clock, timer): (Plan, ClockKind, TimerMode),
+    quiet: bool,
+    board: Option<Arc<Board>>,
+) -> Result<(Workload, crate::engine::record::Execution)> {
+    let Some(board) = board else {
+        return exec::execute(workload, plan, clock, timer, quiet);
+    };
+    let begin = Arc::clone(&board);
+    let handler = Observed {
+        inner: SleepHandler,
+        board,
+    };
+    let never = Box::pin(std::future::pending());
+    exec::run_real_with(
+        workload,
+        plan,
+        timer,
+        quiet,
+        handler,
+        move || begin.begin(),
+        never,
+    )
 }

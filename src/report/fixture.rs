@@ -52,6 +52,7 @@ pub(crate) fn report(strategy: Strategy, workers: &str, bound: f64, wall: f64) -
         violations: Vec::new(),
         repeats: None,
         external: None,
+        blast: None,
         latency_histogram: Vec::new(),
     }
 }

@@ -5,6 +5,7 @@
 pub(crate) mod alarms;
 pub(crate) mod backend;
 pub(crate) mod baseline;
+pub(crate) mod blast;
 pub(crate) mod external;
 #[cfg(test)]
 pub(crate) mod fixture;
@@ -105,6 +106,9 @@ pub struct Report {
     /// What `verify` found in another system's log (absent for our own runs).
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub external: Option<external::External>,
+    /// `--fault`: how far the faults spread to the other accounts (docs/REPORT.md).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub blast: Option<blast::Blast>,
     /// Latency histogram for the terminal: `(upper bound µs, count)`.
     #[serde(skip)]
     pub latency_histogram: Vec<(u64, u64)>,
@@ -187,6 +191,7 @@ impl Report {
             queue: None,
             repeats: None,
             external: None,
+            blast: None,
             latency_histogram: latency.buckets(10),
         }
     }
@@ -228,13 +233,28 @@ pub struct Outcome {
     pub cpu: usage::CpuTime,
     /// `serve` only: how accepted events were kept.
     pub queue: Option<QueueInfo>,
+    /// `--fault`: the fault-free reference the bystanders are measured against.
+    pub faults: Option<blast::FaultRun>,
 }
 
 impl Report {
     /// The one way a run becomes a report: verifies the order, builds the report, writes the
     /// processed log to `log` if asked; hands the workload back (a sweep runs it again).
     pub fn from_outcome(o: Outcome, log: Option<&Path>) -> Result<(Report, Workload)> {
+        let blast = o
+            .faults
+            .as_ref()
+            .map(|f| blast::measure(&o.workload, &o.execution, f));
         let mut report = Report::verified(&o.workload, o.info, o.execution, log)?;
+        report.blast = blast;
+        if let Some(c) = o.faults.as_ref().and_then(|f| f.failures) {
+            let h = &mut report.handling;
+            h.handler_failures = c.failures;
+            h.retries = c.retries;
+            h.handler_calls += c.retries;
+            h.given_up = c.given_up;
+            h.not_attempted = c.not_attempted;
+        }
         if let Some(h) = o.handling {
             report.handling = h;
         }

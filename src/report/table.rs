@@ -33,6 +33,7 @@ pub(crate) fn render(r: &Report) -> String {
     alarms(&mut o, r);
     setup(&mut o, r);
     outcome(&mut o, r);
+    o.push_str(&super::blast::render(r));
     distributions(&mut o, r);
     o
 }

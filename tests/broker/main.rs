@@ -13,5 +13,6 @@ mod basics;
 mod batch;
 mod compare;
 mod cross_site;
+mod fault;
 mod handlers;
 mod resilience;

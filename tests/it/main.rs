@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod blast;
 mod color;
 mod compare;
 mod cross_site;
