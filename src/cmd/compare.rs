@@ -7,7 +7,6 @@ mod broker;
 
 use crate::broker::amqp;
 use crate::cli::{FaultArgs, GlobalArgs, RepeatArgs, TimingArgs};
-use crate::engine::bound::lower_bound;
 use crate::engine::timer::TimerMode;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::error::{CheckFailed, UsageError};
