@@ -72,8 +72,15 @@ SIGINT/SIGTERM: stop accepting, finish every accepted event, verify, print the r
 durable, the unfinished ones stay in the data dir and run again at the next start (the cut-off
 ones counted redelivered); --in-memory, they are written to --leftover as an events CSV and
 reported as unprocessed. A drain timeout is not a failure: the run is interrupted, exit 0.
-Exit codes: 0 ok, 1 ordering violated or events given up (unless --allow-failures), 2 bad usage
-or unusable data dir, 3 broker unreachable at start (--broker).")]
+Every start compares the data dir's database with its high-water mark (queue.mark, every id
+accepted and the last sequence number, synced at least once a second and at shutdown) and runs
+PRAGMA quick_check: a database that holds less (a WAL truncated or deleted, a database
+truncated) or lost a table is refused with exit 2, saying what is missing, unless
+--accept-data-loss: then the missing ids stay refused (409), the report's data_loss records
+the gap and the run exits 1.
+Exit codes: 0 ok, 1 ordering violated or events given up (unless --allow-failures) or accepted
+events lost (--accept-data-loss), 2 bad usage or unusable or damaged data dir, 3 broker
+unreachable at start (--broker).")]
 pub struct Args {
     /// Address to listen on (port 0: any free port; the real one is printed)
     #[arg(long, default_value = "127.0.0.1:3910")]
@@ -95,6 +102,12 @@ pub struct Args {
     /// Keep accepted events in memory only: faster, but a crash loses them (engine benchmarks)
     #[arg(long)]
     pub in_memory: bool,
+    /// Start even when the data dir holds fewer accepted events than its high-water mark
+    /// (queue.mark) or its database is damaged: the gap is printed and recorded in the report
+    /// (`data_loss`), and the missing ids stay refused with 409. Without it such a start is
+    /// refused (exit 2)
+    #[arg(long, conflicts_with = "in_memory")]
+    pub accept_data_loss: bool,
     /// After a shutdown signal, process only this long, then start nothing more and cut off
     /// the events still running (they are handed back, not lost) [default: until all ran]
     #[arg(long)]
@@ -127,6 +140,7 @@ pub struct Args {
     #[arg(long, requires = "queues", conflicts_with_all = [
         "workers", "strategy", "process_time", "max_queued", "log", "drain_timeout", "leftover",
         "header_timeout", "body_timeout", "max_connections", "data_dir", "in_memory",
+        "accept_data_loss",
     ], value_parser = crate::cli::BrokerUrl)]
     pub broker: Option<String>,
     /// With --broker: queues PREFIX.0 .. PREFIX.N-1, account_id % N (the same as `publish`)
@@ -184,7 +198,29 @@ pub(crate) fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
         served.leftover.as_ref(),
     )?;
     report.check()?;
+    lost_events(&report)?;
     crate::handler::check_failures(&report, &args.handlers)
+}
+
+/// A run that started with `--accept-data-loss` on a data dir that had lost accepted events
+/// ran as asked, but it is not a success: exit 1, so no script mistakes it for one.
+fn lost_events(report: &Report) -> Result<()> {
+    match report.queue.as_ref().and_then(|q| q.data_loss.as_ref()) {
+        Some(l) => Err(crate::error::CheckFailed(format!(
+            "this run started on a data dir that had lost accepted events (--accept-data-loss): \
+             {} of {} accepted ids of {} missing{}",
+            l.missing_accepted,
+            l.mark_accepted,
+            l.mark_file,
+            if l.damage.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", l.damage.join("; "))
+            }
+        ))
+        .into()),
+        None => Ok(()),
+    }
 }
 
 /// The server's configuration from the flags; without `--leftover`, events handed back at a
@@ -211,6 +247,7 @@ fn server_config(args: &Args, strategy: Strategy, lanes: Option<u64>) -> Result<
         timer: args.engine.timing.timer,
         origins: intake::origin::Origins::new(args.allow_origin.iter().cloned()),
         token: token(args)?,
+        accept_data_loss: args.accept_data_loss,
         connections: Limits {
             header_timeout: args.header_timeout.as_duration(),
             body_timeout: args.body_timeout.as_duration(),

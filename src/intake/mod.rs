@@ -14,6 +14,7 @@ pub(crate) mod committer;
 pub(crate) mod durable;
 pub(crate) mod gate;
 pub(crate) mod listen;
+pub(crate) mod mark;
 pub(crate) mod metrics;
 pub(crate) mod origin;
 pub(crate) mod parse;
@@ -34,7 +35,6 @@ use admit::{Intake, Storage};
 use anyhow::{Context, Result};
 use axum::serve::ListenerExt;
 use broker::{Relay, RelayOutcome};
-use committer::CommitterThread;
 use durable::{Durable, DurableInfo};
 use processing::{Arrivals, LiveEngine, ServeHandler};
 use rangemap::RangeInclusiveSet;
@@ -78,6 +78,9 @@ pub struct Config {
     pub origins: origin::Origins,
     /// The token every request but `GET /healthz` must carry (`--token-file`).
     pub token: Option<crate::token::Token>,
+    /// Start on a data dir that holds less than its high-water mark, or is damaged, and
+    /// report the gap, instead of refusing (`--accept-data-loss`).
+    pub accept_data_loss: bool,
 }
 
 /// What a server that has shut down hands back.
@@ -315,7 +318,7 @@ fn open_storage(
     Workload,
     Storage,
     RangeInclusiveSet<u64>,
-    Option<CommitterThread>,
+    Option<durable::Threads>,
 )> {
     let Some(dir) = &config.data_dir else {
         return Ok((workload, Storage::Memory, RangeInclusiveSet::new(), None));
@@ -325,8 +328,16 @@ fn open_storage(
         workload,
         config.per_event_durations,
         config.process_time,
+        config.accept_data_loss,
     )
     .map_err(|e| UsageError(format!("cannot use the durable queue: {e}")))?;
+    if let Some(loss) = opened.durable.data_loss() {
+        eprintln!(
+            "eventbench: WARNING: --accept-data-loss: starting on a data dir that lost accepted \
+             events: {}",
+            durable::describe_loss(loss)
+        );
+    }
     for _ in 0..opened.durable.info().resumed {
         arrivals.arrive(Micros::ZERO);
     }
@@ -341,7 +352,7 @@ fn open_storage(
 
 /// Lets the committer write the last finish marks and stop. Losing them would only mean those
 /// events run again at the next start, so a failure is reported, not fatal.
-fn close_durable(durable: Option<&Durable>, committer: Option<CommitterThread>) {
+fn close_durable(durable: Option<&Durable>, committer: Option<durable::Threads>) {
     if let Some(d) = durable {
         d.close();
     }

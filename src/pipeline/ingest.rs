@@ -47,6 +47,7 @@ pub(super) fn run_http(
         timer,
         origins: Default::default(),
         token: None,
+        accept_data_loss: false,
     };
     let rt = crate::engine::runtime()?;
     rt.block_on(async move {

@@ -12,6 +12,7 @@ mod common;
 mod color;
 mod compare;
 mod cross_site;
+mod damaged_data_dir;
 mod drain_in_flight;
 mod durable;
 mod durations;
