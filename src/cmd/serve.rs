@@ -28,6 +28,8 @@ const DEFAULT_CHANNELS: u16 = 8;
   eventbench serve --process-time 100us --timer sleep   # no spinning: less CPU, ends ~70 us late
   eventbench serve --max-connections 2000 --header-timeout 5s --body-timeout 5s   # slow clients
   eventbench serve --handler http:http://127.0.0.1:8080/event --retries 3 --dead-letter dead.csv
+  eventbench serve --listen 0.0.0.0:3910 --token-file token --tls-cert server.pem \\
+    --tls-key server-key.pem    # on a network: HTTPS and a token (docs/SECURITY.md)
 
   curl -si localhost:3910/api -H 'content-type: application/json' \\
     -d '{\"account_id\": 7, \"event_id\": 1}'
@@ -139,8 +141,7 @@ pub struct Args {
     /// here (`eventbench worker` does). Broker unreachable: 503 with Retry-After
     #[arg(long, requires = "queues", conflicts_with_all = [
         "workers", "strategy", "process_time", "max_queued", "log", "drain_timeout", "leftover",
-        "header_timeout", "body_timeout", "max_connections", "data_dir", "in_memory",
-        "accept_data_loss",
+        "data_dir", "in_memory", "accept_data_loss",
     ], value_parser = crate::cli::BrokerUrl)]
     pub broker: Option<String>,
     /// With --broker: queues PREFIX.0 .. PREFIX.N-1, account_id % N (the same as `publish`)
@@ -163,6 +164,14 @@ pub struct Args {
     /// line
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// Serve HTTPS (TLS 1.2/1.3, rustls) with this certificate chain (PEM, the server's own
+    /// certificate first); needs --tls-key. The API, /metrics, /healthz and the dashboard are
+    /// then reached at https:// only (see docs/SECURITY.md)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub handlers: HandlerArgs,
 }
@@ -248,16 +257,31 @@ fn server_config(args: &Args, strategy: Strategy, lanes: Option<u64>) -> Result<
         origins: intake::origin::Origins::new(args.allow_origin.iter().cloned()),
         token: token(args)?,
         accept_data_loss: args.accept_data_loss,
-        connections: Limits {
-            header_timeout: args.header_timeout.as_duration(),
-            body_timeout: args.body_timeout.as_duration(),
-            max_connections: args
-                .max_connections
-                .map_or_else(Limits::default_max_connections, |n| {
-                    usize::try_from(n).unwrap_or(usize::MAX)
-                }),
-        },
+        tls: tls(args)?,
+        connections: limits(args),
     })
+}
+
+/// The connection limits of both servers (engine and `--broker`).
+fn limits(args: &Args) -> Limits {
+    Limits {
+        header_timeout: args.header_timeout.as_duration(),
+        body_timeout: args.body_timeout.as_duration(),
+        max_connections: args
+            .max_connections
+            .map_or_else(Limits::default_max_connections, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            }),
+    }
+}
+
+/// The certificate and key of `--tls-cert`/`--tls-key`, read and checked before anything
+/// listens.
+fn tls(args: &Args) -> Result<Option<intake::tls::Tls>> {
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Ok(Some(intake::tls::Tls::load(cert, key)?)),
+        _ => Ok(None),
+    }
 }
 
 /// `--json`, the report on stdout, and what the server turned away or handed back.
@@ -297,6 +321,15 @@ fn check_flags(args: &Args) -> Result<()> {
             ("--channels", args.channels != DEFAULT_CHANNELS),
         ],
     )?;
+    check_timeouts(args)?;
+    super::check_output_paths([
+        args.log.as_deref(),
+        args.json.as_deref(),
+        args.leftover.as_deref(),
+    ])
+}
+
+fn check_timeouts(args: &Args) -> Result<()> {
     for (flag, value) in [
         ("--header-timeout", args.header_timeout),
         ("--body-timeout", args.body_timeout),
@@ -305,11 +338,7 @@ fn check_flags(args: &Args) -> Result<()> {
             return Err(UsageError(format!("{flag} must be more than 0")).into());
         }
     }
-    super::check_output_paths([
-        args.log.as_deref(),
-        args.json.as_deref(),
-        args.leftover.as_deref(),
-    ])
+    Ok(())
 }
 
 /// The `--token-file` token; without one, a warning when the server listens beyond loopback.
@@ -330,15 +359,21 @@ fn token(args: &Args) -> Result<Option<crate::token::Token>> {
 /// `serve --broker`: the web API in front of RabbitMQ.
 fn relay(args: &Args, url: &str) -> Result<()> {
     super::check_output_paths([args.json.as_deref()])?;
-    let token = token(args)?;
+    check_timeouts(args)?;
+    let front = intake::Front {
+        origins: intake::origin::Origins::new(args.allow_origin.iter().cloned()),
+        token: token(args)?,
+        tls: tls(args)?,
+        connections: limits(args),
+        announce: true,
+    };
     let topo = Topology::new(url, args.queues.unwrap_or(1), &args.queue_prefix);
     let rt = crate::engine::runtime()?;
     let outcome = rt.block_on(async {
         let sink = ConfirmedPublisher::connect(topo, usize::from(args.channels)).await?;
         let listener = intake::listen::bind(args.listen)
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let origins = intake::origin::Origins::new(args.allow_origin.iter().cloned());
-        intake::run_broker(listener, sink, origins, token, true, shutdown_signal()).await
+        intake::run_broker(listener, sink, front, shutdown_signal()).await
     })?;
     if let Some(path) = &args.json {
         crate::output::write_json_atomic(path, &outcome)?;

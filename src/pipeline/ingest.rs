@@ -48,6 +48,7 @@ pub(super) fn run_http(
         origins: Default::default(),
         token: None,
         accept_data_loss: false,
+        tls: None,
     };
     let rt = crate::engine::runtime()?;
     rt.block_on(async move {

@@ -13,5 +13,6 @@ mod basics;
 mod batch;
 mod compare;
 mod cross_site;
+mod front;
 mod handlers;
 mod resilience;

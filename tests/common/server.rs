@@ -89,5 +89,6 @@ pub fn config(process_time: Micros) -> Config {
         origins: Default::default(),
         token: None,
         accept_data_loss: false,
+        tls: None,
     }
 }

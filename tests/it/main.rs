@@ -37,6 +37,7 @@ mod serve_slow_clients;
 mod shell;
 mod slow_bodies;
 mod stdin;
+mod tls;
 mod token;
 mod verdict;
 mod verify;
