@@ -49,12 +49,14 @@ fn serve(data: &Path, extra: &[&str]) -> Spawned {
     )
 }
 
-/// The accepted count the mark file holds, 0 while there is none.
+/// The accepted count of the mark file's last checkpoint line (`= COUNT LAST_SEQ`), 0 while
+/// there is none.
 fn marked(data: &Path) -> u64 {
     let text = std::fs::read_to_string(data.join("queue.mark")).unwrap_or_default();
     text.lines()
-        .find_map(|l| l.strip_prefix("accepted "))
-        .and_then(|n| n.parse().ok())
+        .rev()
+        .find_map(|l| l.strip_prefix("= "))
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
         .unwrap_or(0)
 }
 
