@@ -1,11 +1,18 @@
 //! The `http://` address of a command-line flag (`send --url`, `--handler http:URL`): the `url`
 //! crate's parse, plus the authority rules of [`crate::url_authority`] that it leaves lenient.
+//! `send --url` may also be `https://` ([`parse_web`]).
 
 use crate::url_authority::{self, AuthorityError};
 
 /// How the `url` crate treats http: port 80 by default, a backslash ends the authority.
 const HTTP: url_authority::Scheme = url_authority::Scheme {
     default_port: 80,
+    backslash_ends_authority: true,
+};
+
+/// How the `url` crate treats https: port 443 by default, a backslash ends the authority.
+const HTTPS: url_authority::Scheme = url_authority::Scheme {
+    default_port: 443,
     backslash_ends_authority: true,
 };
 
@@ -17,12 +24,24 @@ pub(crate) enum UrlError {
     #[error("scheme '{0}' is not http; write it as http://host[:port]/path")]
     Scheme(String),
     #[error(
-        "https is not supported (this binary has no TLS); put a plain-http endpoint or a local \
-         proxy in front"
+        "https is not supported here (only `send --url` speaks it); put a plain-http endpoint \
+         or a local proxy in front"
     )]
     Https,
     #[error("{0}; write it as http://host[:port]/path")]
     Authority(AuthorityError),
+}
+
+/// Parses an http or https URL, refusing what [`crate::url_authority`] describes.
+pub(crate) fn parse_web(raw: &str) -> Result<url::Url, UrlError> {
+    let text = raw.trim_matches(|c: char| c <= ' ');
+    match text.split_once(':') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => {
+            url_authority::check(rest, HTTPS).map_err(UrlError::Authority)?;
+            url::Url::parse(text).map_err(UrlError::Syntax)
+        }
+        _ => parse(raw),
+    }
 }
 
 /// Parses a plain-http URL, refusing what [`crate::url_authority`] describes.

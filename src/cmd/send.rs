@@ -5,7 +5,7 @@ use crate::cli::GlobalArgs;
 use crate::error::UsageError;
 use crate::output::Format;
 use crate::progress::Progress;
-use crate::send::client::{send_all, SendConfig, SendReport};
+use crate::send::client::{send_all, SendConfig, SendReport, Trust};
 use crate::send::request::{Body, Header, RequestSpec, SentLog};
 use crate::types::Micros;
 use anyhow::Result;
@@ -20,6 +20,7 @@ use std::sync::Arc;
   eventbench serve --process-time 10ms &            # in another terminal
   eventbench send --url http://127.0.0.1:3910/api --input events.csv
   eventbench send --url http://127.0.0.1:3910/api --concurrency 256 --format json
+  eventbench send --url https://bench.example:3910/api --cacert ca.pem --token-file token
   eventbench send --url http://127.0.0.1:8000/events --body form --sent sent.csv
   eventbench send --url 'http://app/users/{account_id}/events' --method PUT \\
       --body '{\"id\": {event_id}}' --header 'Authorization: Bearer T' --rate 500
@@ -57,6 +58,11 @@ pub struct Args {
     /// `serve --token-file`)
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// For an https:// --url: trust the server's certificate only if this CA (PEM) signed it,
+    /// e.g. the certificate of `serve --tls-cert` itself when it is self-signed [default: the
+    /// system's CAs]
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
     /// HTTP method
     #[arg(long, short = 'X', default_value = "POST")]
     pub method: String,
@@ -96,6 +102,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         headers.push(Header::authorization(&token)?);
     }
     let request = RequestSpec::new(&args.method, &args.url, args.body, headers)?;
+    let trust = args.cacert.as_deref().map(Trust::load).transpose()?;
     super::check_output_paths([args.sent.as_deref()])?;
     if args.duration.is_some_and(|d| d.0 == 0) {
         return Err(UsageError("--duration must be more than 0 (e.g. 30s)".into()).into());
@@ -131,6 +138,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         concurrency: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
         rate: args.rate,
         duration: args.duration.map(Micros::as_duration),
+        trust,
     };
     let sent = args
         .sent

@@ -28,6 +28,8 @@ const DEFAULT_CHANNELS: u16 = 8;
   eventbench serve --process-time 100us --timer sleep   # no spinning: less CPU, ends ~70 us late
   eventbench serve --max-connections 2000 --header-timeout 5s --body-timeout 5s   # slow clients
   eventbench serve --handler http:http://127.0.0.1:8080/event --retries 3 --dead-letter dead.csv
+  eventbench serve --listen 0.0.0.0:3910 --token-file token --tls-cert server.pem \\
+    --tls-key server-key.pem    # on a network: HTTPS and a token (docs/SECURITY.md)
 
   curl -si localhost:3910/api -H 'content-type: application/json' \\
     -d '{\"account_id\": 7, \"event_id\": 1}'
@@ -72,8 +74,15 @@ SIGINT/SIGTERM: stop accepting, finish every accepted event, verify, print the r
 durable, the unfinished ones stay in the data dir and run again at the next start (the cut-off
 ones counted redelivered); --in-memory, they are written to --leftover as an events CSV and
 reported as unprocessed. A drain timeout is not a failure: the run is interrupted, exit 0.
-Exit codes: 0 ok, 1 ordering violated or events given up (unless --allow-failures), 2 bad usage
-or unusable data dir, 3 broker unreachable at start (--broker).")]
+Every start compares the data dir's database with its high-water mark (queue.mark, every id
+accepted and the last sequence number, synced at least once a second and at shutdown) and runs
+PRAGMA quick_check: a database that holds less (a WAL truncated or deleted, a database
+truncated) or lost a table is refused with exit 2, saying what is missing, unless
+--accept-data-loss: then the missing ids stay refused (409), the report's data_loss records
+the gap and the run exits 1.
+Exit codes: 0 ok, 1 ordering violated or events given up (unless --allow-failures) or accepted
+events lost (--accept-data-loss), 2 bad usage or unusable or damaged data dir, 3 broker
+unreachable at start (--broker).")]
 pub struct Args {
     /// Address to listen on (port 0: any free port; the real one is printed)
     #[arg(long, default_value = "127.0.0.1:3910")]
@@ -95,6 +104,12 @@ pub struct Args {
     /// Keep accepted events in memory only: faster, but a crash loses them (engine benchmarks)
     #[arg(long)]
     pub in_memory: bool,
+    /// Start even when the data dir holds fewer accepted events than its high-water mark
+    /// (queue.mark) or its database is damaged: the gap is printed and recorded in the report
+    /// (`data_loss`), and the missing ids stay refused with 409. Without it such a start is
+    /// refused (exit 2)
+    #[arg(long, conflicts_with = "in_memory")]
+    pub accept_data_loss: bool,
     /// After a shutdown signal, process only this long, then start nothing more and cut off
     /// the events still running (they are handed back, not lost) [default: until all ran]
     #[arg(long)]
@@ -126,7 +141,7 @@ pub struct Args {
     /// here (`eventbench worker` does). Broker unreachable: 503 with Retry-After
     #[arg(long, requires = "queues", conflicts_with_all = [
         "workers", "strategy", "process_time", "max_queued", "log", "drain_timeout", "leftover",
-        "header_timeout", "body_timeout", "max_connections", "data_dir", "in_memory",
+        "data_dir", "in_memory", "accept_data_loss",
     ], value_parser = crate::cli::BrokerUrl)]
     pub broker: Option<String>,
     /// With --broker: queues PREFIX.0 .. PREFIX.N-1, account_id % N (the same as `publish`)
@@ -149,6 +164,14 @@ pub struct Args {
     /// line
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// Serve HTTPS (TLS 1.2/1.3, rustls) with this certificate chain (PEM, the server's own
+    /// certificate first); needs --tls-key. The API, /metrics, /healthz and the dashboard are
+    /// then reached at https:// only (see docs/SECURITY.md)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub handlers: HandlerArgs,
 }
@@ -184,7 +207,29 @@ pub(crate) fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
         served.leftover.as_ref(),
     )?;
     report.check()?;
+    lost_events(&report)?;
     crate::handler::check_failures(&report, &args.handlers)
+}
+
+/// A run that started with `--accept-data-loss` on a data dir that had lost accepted events
+/// ran as asked, but it is not a success: exit 1, so no script mistakes it for one.
+fn lost_events(report: &Report) -> Result<()> {
+    match report.queue.as_ref().and_then(|q| q.data_loss.as_ref()) {
+        Some(l) => Err(crate::error::CheckFailed(format!(
+            "this run started on a data dir that had lost accepted events (--accept-data-loss): \
+             {} of {} accepted ids of {} missing{}",
+            l.missing_accepted,
+            l.mark_accepted,
+            l.mark_file,
+            if l.damage.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", l.damage.join("; "))
+            }
+        ))
+        .into()),
+        None => Ok(()),
+    }
 }
 
 /// The server's configuration from the flags; without `--leftover`, events handed back at a
@@ -211,16 +256,32 @@ fn server_config(args: &Args, strategy: Strategy, lanes: Option<u64>) -> Result<
         timer: args.engine.timing.timer,
         origins: intake::origin::Origins::new(args.allow_origin.iter().cloned()),
         token: token(args)?,
-        connections: Limits {
-            header_timeout: args.header_timeout.as_duration(),
-            body_timeout: args.body_timeout.as_duration(),
-            max_connections: args
-                .max_connections
-                .map_or_else(Limits::default_max_connections, |n| {
-                    usize::try_from(n).unwrap_or(usize::MAX)
-                }),
-        },
+        accept_data_loss: args.accept_data_loss,
+        tls: tls(args)?,
+        connections: limits(args),
     })
+}
+
+/// The connection limits of both servers (engine and `--broker`).
+fn limits(args: &Args) -> Limits {
+    Limits {
+        header_timeout: args.header_timeout.as_duration(),
+        body_timeout: args.body_timeout.as_duration(),
+        max_connections: args
+            .max_connections
+            .map_or_else(Limits::default_max_connections, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            }),
+    }
+}
+
+/// The certificate and key of `--tls-cert`/`--tls-key`, read and checked before anything
+/// listens.
+fn tls(args: &Args) -> Result<Option<intake::tls::Tls>> {
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Ok(Some(intake::tls::Tls::load(cert, key)?)),
+        _ => Ok(None),
+    }
 }
 
 /// `--json`, the report on stdout, and what the server turned away or handed back.
@@ -260,6 +321,15 @@ fn check_flags(args: &Args) -> Result<()> {
             ("--channels", args.channels != DEFAULT_CHANNELS),
         ],
     )?;
+    check_timeouts(args)?;
+    super::check_output_paths([
+        args.log.as_deref(),
+        args.json.as_deref(),
+        args.leftover.as_deref(),
+    ])
+}
+
+fn check_timeouts(args: &Args) -> Result<()> {
     for (flag, value) in [
         ("--header-timeout", args.header_timeout),
         ("--body-timeout", args.body_timeout),
@@ -268,11 +338,7 @@ fn check_flags(args: &Args) -> Result<()> {
             return Err(UsageError(format!("{flag} must be more than 0")).into());
         }
     }
-    super::check_output_paths([
-        args.log.as_deref(),
-        args.json.as_deref(),
-        args.leftover.as_deref(),
-    ])
+    Ok(())
 }
 
 /// The `--token-file` token; without one, a warning when the server listens beyond loopback.
@@ -293,15 +359,21 @@ fn token(args: &Args) -> Result<Option<crate::token::Token>> {
 /// `serve --broker`: the web API in front of RabbitMQ.
 fn relay(args: &Args, url: &str) -> Result<()> {
     super::check_output_paths([args.json.as_deref()])?;
-    let token = token(args)?;
+    check_timeouts(args)?;
+    let front = intake::Front {
+        origins: intake::origin::Origins::new(args.allow_origin.iter().cloned()),
+        token: token(args)?,
+        tls: tls(args)?,
+        connections: limits(args),
+        announce: true,
+    };
     let topo = Topology::new(url, args.queues.unwrap_or(1), &args.queue_prefix);
     let rt = crate::engine::runtime()?;
     let outcome = rt.block_on(async {
         let sink = ConfirmedPublisher::connect(topo, usize::from(args.channels)).await?;
         let listener = intake::listen::bind(args.listen)
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let origins = intake::origin::Origins::new(args.allow_origin.iter().cloned());
-        intake::run_broker(listener, sink, origins, token, true, shutdown_signal()).await
+        intake::run_broker(listener, sink, front, shutdown_signal()).await
     })?;
     if let Some(path) = &args.json {
         crate::output::write_json_atomic(path, &outcome)?;

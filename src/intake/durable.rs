@@ -4,6 +4,7 @@
 //! (`processing.rs`), whose handler writes the start marks.
 
 use super::committer::{CommitFailed, CommitStats, Committer, CommitterThread, OnDurable};
+use super::mark::{self, Mark, MarkFeed, MarkThread, MARK_FILE};
 use super::store::{Pending, Store, StoreError};
 use crate::engine::work::Job;
 use crate::sync::{lock, read, write};
@@ -23,6 +24,40 @@ pub struct DurableInfo {
     pub resumed: u64,
     /// Of those, the ones whose handler had started before: they run a second time.
     pub redelivered: u64,
+    /// What a start with `--accept-data-loss` found missing; `None` when nothing was.
+    pub data_loss: Option<DataLoss>,
+}
+
+/// How far the database fell short of its high-water mark, or how it was damaged, at a start
+/// that was told to go on anyway (`--accept-data-loss`).
+#[derive(Clone, Debug, Default)]
+pub struct DataLoss {
+    pub mark_file: PathBuf,
+    /// Event ids the mark says were accepted, and how many of them the database still had.
+    pub mark_accepted: u64,
+    pub found_accepted: u64,
+    /// Ids of the mark the database did not have (they stay refused with 409).
+    pub missing_accepted: u64,
+    /// The last sequence number the mark saw given, and the database's.
+    pub mark_last_seq: Option<u64>,
+    pub found_last_seq: Option<u64>,
+    /// `PRAGMA quick_check` findings, missing tables, an unreadable mark.
+    pub damage: Vec<String>,
+}
+
+/// The threads of an open data dir, stopped by [`Durable::close`] and joined here.
+pub(crate) struct Threads {
+    committer: CommitterThread,
+    mark: MarkThread,
+}
+
+impl Threads {
+    /// Waits for the committer's last commit, then for the mark's last write.
+    pub(crate) fn join(self) -> Result<(), StoreError> {
+        let committed = self.committer.join();
+        self.mark.join();
+        committed
+    }
 }
 
 /// Queues one committed event in the engine; false if the engine refused it.
@@ -75,7 +110,7 @@ pub(crate) struct Durable {
 /// An opened data dir: the events to resume, and the committer to start once the engine runs.
 pub(crate) struct Opened {
     pub durable: Arc<Durable>,
-    pub thread: CommitterThread,
+    pub thread: Threads,
     /// The resumed events, already in the workload, in store order.
     pub workload: Workload,
     /// Every event id accepted before (finished or not): refused with 409.
@@ -83,16 +118,19 @@ pub(crate) struct Opened {
 }
 
 impl Durable {
-    /// Opens `dir`, loads its unfinished events into `workload` (before anything new can
-    /// arrive, so they run first in per-account order; their arrival is the engine's time 0)
-    /// and starts the committer.
+    /// Opens `dir`, checks it against its high-water mark (refusing a database that holds
+    /// less, unless `accept_loss`), loads its unfinished events into `workload` (before
+    /// anything new can arrive, so they run first in per-account order; their arrival is the
+    /// engine's time 0) and starts the committer and the mark's writer.
     pub(crate) fn open(
         dir: &Path,
         mut workload: Workload,
         per_event: bool,
         process_time: Micros,
+        accept_loss: bool,
     ) -> Result<Opened, StoreError> {
-        let (store, recovered) = Store::open(dir)?;
+        let (mut store, recovered) = Store::open_checked(dir, accept_loss)?;
+        let data_loss = check_mark(dir, &mut store, recovered.damage, accept_loss)?;
         let mut seqs = Vec::with_capacity(recovered.pending.len());
         for p in &recovered.pending {
             let duration = per_event.then(|| p.duration.unwrap_or(process_time));
@@ -103,6 +141,7 @@ impl Durable {
             data_dir: dir.to_path_buf(),
             resumed: recovered.pending.len() as u64,
             redelivered: recovered.pending.iter().filter(|p| p.started).count() as u64,
+            data_loss,
         };
         let feed = Arc::new(Feed {
             seqs: Mutex::new(seqs),
@@ -110,14 +149,25 @@ impl Durable {
             per_event,
             process_time,
         });
-        let fed = Arc::clone(&feed);
-        let on_durable: OnDurable = Box::new(move |batch| fed.submit(batch));
         let accepted = store.accepted().clone();
+        let now = Mark {
+            accepted: accepted.clone(),
+            last_seq: store.last_seq(),
+        };
+        let (marks, mark_thread) = MarkThread::start(dir, now).map_err(|e| StoreError::Open {
+            path: dir.to_path_buf(),
+            reason: format!("cannot write the high-water mark {MARK_FILE}: {e}"),
+        })?;
+        let on_durable = feed_and_mark(Arc::clone(&feed), marks);
         let (committer, thread) =
             Committer::start(store, on_durable).map_err(|e| StoreError::Open {
                 path: dir.to_path_buf(),
                 reason: format!("cannot start the commit thread: {e}"),
             })?;
+        let thread = Threads {
+            committer: thread,
+            mark: mark_thread,
+        };
         let durable = Arc::new(Durable {
             stats: Arc::clone(committer.stats()),
             committer: RwLock::new(Some(committer)),
@@ -131,6 +181,11 @@ impl Durable {
             workload,
             accepted,
         })
+    }
+
+    /// What this start found missing, if it was told to go on anyway.
+    pub(crate) fn data_loss(&self) -> Option<&DataLoss> {
+        self.info.data_loss.as_ref()
     }
 
     /// From now on committed events go to the engine through `enqueue`.
@@ -200,4 +255,104 @@ impl Durable {
         write(&self.committer).take();
         lock(&self.feed.engine).take();
     }
+}
+
+/// Each committed batch goes to the engine, and its ids to the high-water mark.
+fn feed_and_mark(feed: Arc<Feed>, marks: MarkFeed) -> OnDurable {
+    Box::new(move |batch| {
+        feed.submit(batch);
+        let last = batch.iter().map(|p| p.seq).max().unwrap_or(0);
+        marks.committed(batch.iter().map(|p| p.event.0).collect(), last);
+    })
+}
+
+/// Compares the database with its high-water mark. A database that holds less (or was
+/// damaged, `damage`) is refused unless `accept_loss`; then the mark's ids are adopted (they
+/// stay refused with 409) and the gap is handed back for the report.
+fn check_mark(
+    dir: &Path,
+    store: &mut Store,
+    mut damage: Vec<String>,
+    accept_loss: bool,
+) -> Result<Option<DataLoss>, StoreError> {
+    let refuse = |reason: String| StoreError::Open {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    let mark_file = dir.join(MARK_FILE);
+    let mark = match Mark::read(dir) {
+        Ok(m) => m,
+        Err(e) if accept_loss => {
+            damage.push(format!(
+                "high-water mark unreadable ({e}): nothing to compare with"
+            ));
+            None
+        }
+        Err(e) => {
+            return Err(refuse(format!(
+                "{e}; refusing to start without the high-water mark. Restore it, or start with \
+                 --accept-data-loss to trust the database as it is"
+            )))
+        }
+    };
+    let found_accepted = mark::count(store.accepted());
+    let found_last_seq = store.last_seq();
+    let mut loss = DataLoss {
+        mark_file,
+        found_accepted,
+        found_last_seq,
+        ..DataLoss::default()
+    };
+    if let Some(m) = &mark {
+        loss.mark_accepted = m.count();
+        loss.mark_last_seq = m.last_seq;
+        loss.missing_accepted = m
+            .accepted
+            .iter()
+            .flat_map(|r| store.accepted().gaps(r))
+            .map(|g| (g.end() - g.start()).saturating_add(1))
+            .fold(0, u64::saturating_add);
+    }
+    let short = loss.missing_accepted > 0 || loss.found_last_seq < loss.mark_last_seq;
+    if short && !accept_loss {
+        return Err(refuse(format!(
+            "the database holds less than its high-water mark {}: {} of {} accepted events \
+             ({} missing), last sequence {} of {}; refusing to start, since events answered \
+             202 would be lost without a word. Restore the data dir, or start with \
+             --accept-data-loss to run with what is left (the missing ids stay refused with \
+             409, and the report records the gap)",
+            loss.mark_file.display(),
+            loss.found_accepted,
+            loss.mark_accepted,
+            loss.missing_accepted,
+            seq_text(loss.found_last_seq),
+            seq_text(loss.mark_last_seq),
+        )));
+    }
+    if let (true, Some(m)) = (short, &mark) {
+        store.adopt(&m.accepted, m.last_seq)?;
+    }
+    loss.damage = damage;
+    Ok((short || !loss.damage.is_empty()).then_some(loss))
+}
+
+/// A sequence number as the messages show it.
+pub(crate) fn seq_text(seq: Option<u64>) -> String {
+    seq.map_or_else(|| "none".into(), |q| q.to_string())
+}
+
+/// One line on what a start with `--accept-data-loss` found.
+pub(crate) fn describe_loss(loss: &DataLoss) -> String {
+    let mut parts = vec![format!(
+        "{} of {} accepted events of the high-water mark {} are in the database ({} missing), \
+         last sequence {} of {}",
+        loss.found_accepted,
+        loss.mark_accepted,
+        loss.mark_file.display(),
+        loss.missing_accepted,
+        seq_text(loss.found_last_seq),
+        seq_text(loss.mark_last_seq)
+    )];
+    parts.extend(loss.damage.iter().cloned());
+    parts.join("; ")
 }

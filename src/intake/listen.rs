@@ -5,9 +5,12 @@
 //! `axum::serve` has none of these (a client that sends half a header keeps its descriptor
 //! forever), so connections are driven here with hyper's HTTP/1.1 server, whose header timer
 //! also runs while a keep-alive connection waits for its next request. hyper has no body timer:
-//! [`super::gate`] puts each request body on the clock.
+//! [`super::gate`] puts each request body on the clock. With TLS ([`super::tls`]) the same
+//! limits hold: the handshake counts against the connection cap and must end within the header
+//! timeout, and the connection is then served as a plain one.
 
 use super::gate::{Gate, Gated};
+use super::tls::Tls;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -118,6 +121,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<Tls>,
     shutdown: impl Future<Output = ()>,
 ) -> u64 {
     let gate = Arc::new(Gate::new(limits.body_timeout));
@@ -140,13 +144,30 @@ pub(crate) async fn serve(
             () = &mut shutdown => break,
         };
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-            refuse(tcp);
+            // A TLS client could not read a plain answer: it is only closed.
+            if tls.is_none() {
+                refuse(tcp);
+            }
             refused.fetch_add(1, Relaxed);
             continue;
         };
         // Small request/response pairs on keep-alive connections: Nagle would only add delay.
         let _ = tcp.set_nodelay(true);
         let service = Gated::new(TowerToHyperService::new(router.clone()), &gate);
+        if let Some(tls) = &tls {
+            let (acceptor, http) = (tls.acceptor().clone(), http.clone());
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                // A handshake that stalls is a slow header: the same deadline closes it.
+                let handshake = tokio::time::timeout(limits.header_timeout, acceptor.accept(tcp));
+                if let Ok(Ok(stream)) = handshake.await {
+                    let conn = http.serve_connection(TokioIo::new(stream), service);
+                    let _ = watcher.watch(conn).await;
+                }
+                drop(permit);
+            });
+            continue;
+        }
         let conn = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
         tokio::spawn(async move {
             // Errors here are one client's (reset, header timeout): nothing to do but close.

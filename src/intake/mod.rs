@@ -14,11 +14,13 @@ pub(crate) mod committer;
 pub(crate) mod durable;
 pub(crate) mod gate;
 pub(crate) mod listen;
+pub(crate) mod mark;
 pub(crate) mod metrics;
 pub(crate) mod origin;
 pub(crate) mod parse;
 pub(crate) mod processing;
 pub(crate) mod store;
+pub(crate) mod tls;
 
 use crate::engine::clock::PreciseClock;
 use crate::engine::real::{Engine, Observer};
@@ -32,9 +34,7 @@ use crate::types::Micros;
 use crate::workload::{Durations, Source, Workload};
 use admit::{Intake, Storage};
 use anyhow::{Context, Result};
-use axum::serve::ListenerExt;
 use broker::{Relay, RelayOutcome};
-use committer::CommitterThread;
 use durable::{Durable, DurableInfo};
 use processing::{Arrivals, LiveEngine, ServeHandler};
 use rangemap::RangeInclusiveSet;
@@ -78,6 +78,11 @@ pub struct Config {
     pub origins: origin::Origins,
     /// The token every request but `GET /healthz` must carry (`--token-file`).
     pub token: Option<crate::token::Token>,
+    /// Start on a data dir that holds less than its high-water mark, or is damaged, and
+    /// report the gap, instead of refusing (`--accept-data-loss`).
+    pub accept_data_loss: bool,
+    /// Serve HTTPS with this certificate (`--tls-cert`, `--tls-key`); `None`: plain HTTP.
+    pub tls: Option<tls::Tls>,
 }
 
 /// What a server that has shut down hands back.
@@ -114,7 +119,8 @@ pub async fn run(
         .context("cannot read the listening address")?;
     let timer = TimerThread::with_mode(config.timer).context("cannot start the timer thread")?;
     let clock = PreciseClock::new(timer.handle());
-    let source = Source::Live(format!("http://{addr}/api"));
+    let scheme = scheme(config.tls.as_ref());
+    let source = Source::Live(format!("{scheme}://{addr}/api"));
     let workload = if config.per_event_durations {
         Workload::with_durations(source, Durations::PerEvent(Vec::new()))
     } else {
@@ -155,10 +161,17 @@ pub async fn run(
         closing.live().draining();
     };
     let target = api::Target::Engine(Arc::clone(&intake));
-    let router = api::router(target.clone(), config.origins.clone())
-        .merge(crate::web::dashboard::routes(board));
+    let origins = config.origins.clone().scheme(scheme);
+    let router = api::router(target.clone(), origins).merge(crate::web::dashboard::routes(board));
     let router = api::guarded(router, target, config.token.clone());
-    let refused_connections = listen::serve(listener, router, config.connections, signal).await;
+    let refused_connections = listen::serve(
+        listener,
+        router,
+        config.connections,
+        config.tls.clone(),
+        signal,
+    )
+    .await;
     sampler.abort();
     // The listener is closed and every request answered, so nothing can arrive any more.
     let leftover = drain(&engine, &config, durable.is_some()).await?;
@@ -180,24 +193,33 @@ pub async fn run(
     })
 }
 
+/// How the web API of `serve --broker` meets its clients.
+pub(crate) struct Front {
+    pub origins: origin::Origins,
+    pub token: Option<crate::token::Token>,
+    pub tls: Option<tls::Tls>,
+    /// The same header and body deadlines and connection cap as the engine's server.
+    pub connections: listen::Limits,
+    pub announce: bool,
+}
+
 /// `serve --broker`: serves until `shutdown` completes, every accepted event confirmed by
 /// RabbitMQ; in-flight requests get their answer before it returns.
 pub(crate) async fn run_broker(
     listener: tokio::net::TcpListener,
     sink: Arc<crate::broker::confirm::ConfirmedPublisher>,
-    origins: origin::Origins,
-    token: Option<crate::token::Token>,
-    announce: bool,
+    front: Front,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RelayOutcome> {
     let addr = listener
         .local_addr()
         .context("cannot read the listening address")?;
     let relay = Arc::new(Relay::new(Arc::clone(&sink)));
-    if announce {
+    let scheme = scheme(front.tls.as_ref());
+    if front.announce {
         let t = sink.topology();
         eprintln!(
-            "eventbench serve listening on http://{addr} (POST /api, GET /metrics, GET /healthz)"
+            "eventbench serve listening on {scheme}://{addr} (POST /api, GET /metrics, GET /healthz)"
         );
         eprintln!(
             "  broker mode: each accepted event is confirmed by RabbitMQ at {} ({} queues {}.*) \
@@ -206,27 +228,32 @@ pub(crate) async fn run_broker(
             t.queues,
             t.prefix
         );
+        announce_limits(&front.connections);
     }
     let closing = Arc::clone(&relay);
     let signal = async move {
         shutdown.await;
         closing.begin_shutdown();
     };
-    // No connection limits here, unlike the engine's server: the broker intake has never had
-    // them, and its answers stay as they were.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, {
-        let target = api::Target::Broker(Arc::clone(&relay));
-        api::guarded(api::router(target.clone(), origins), target, token)
-    })
-    .with_graceful_shutdown(signal)
-    .await
-    .context("the HTTP server failed")?;
+    let target = api::Target::Broker(Arc::clone(&relay));
+    let router = api::router(target.clone(), front.origins.scheme(scheme));
+    let router = api::guarded(router, target, front.token);
+    let refused = listen::serve(listener, router, front.connections, front.tls, signal).await;
+    if refused > 0 {
+        eprintln!("{refused} connections were refused (503) while --max-connections were open");
+    }
     // Every request was answered, so every confirm was awaited: the connection may go.
     sink.close().await;
     Ok(relay.outcome())
+}
+
+/// `https` with a certificate, else `http`: what the addresses printed and judged start with.
+fn scheme(tls: Option<&tls::Tls>) -> &'static str {
+    if tls.is_some() {
+        "https"
+    } else {
+        "http"
+    }
 }
 
 /// Starts the engine: each finished event is reported to the arrival tracker and, when
@@ -281,7 +308,7 @@ fn watch_live(board: &crate::live::Board, intake: &Arc<Intake>, c: &Config, addr
             None if c.per_event_durations => "sleep (per-event durations)".into(),
             None => format!("sleep {}", c.process_time),
         },
-        input: format!("http://{addr}/api"),
+        input: format!("{}://{addr}/api", scheme(c.tls.as_ref())),
         lanes: c.lanes,
         data_dir: c.data_dir.as_ref().map(|d| d.display().to_string()),
         ..crate::live::Info::default()
@@ -315,7 +342,7 @@ fn open_storage(
     Workload,
     Storage,
     RangeInclusiveSet<u64>,
-    Option<CommitterThread>,
+    Option<durable::Threads>,
 )> {
     let Some(dir) = &config.data_dir else {
         return Ok((workload, Storage::Memory, RangeInclusiveSet::new(), None));
@@ -325,8 +352,16 @@ fn open_storage(
         workload,
         config.per_event_durations,
         config.process_time,
+        config.accept_data_loss,
     )
     .map_err(|e| UsageError(format!("cannot use the durable queue: {e}")))?;
+    if let Some(loss) = opened.durable.data_loss() {
+        eprintln!(
+            "eventbench: WARNING: --accept-data-loss: starting on a data dir that lost accepted \
+             events: {}",
+            durable::describe_loss(loss)
+        );
+    }
     for _ in 0..opened.durable.info().resumed {
         arrivals.arrive(Micros::ZERO);
     }
@@ -341,7 +376,7 @@ fn open_storage(
 
 /// Lets the committer write the last finish marks and stop. Losing them would only mean those
 /// events run again at the next start, so a failure is reported, not fatal.
-fn close_durable(durable: Option<&Durable>, committer: Option<CommitterThread>) {
+fn close_durable(durable: Option<&Durable>, committer: Option<durable::Threads>) {
     if let Some(d) = durable {
         d.close();
     }
@@ -364,21 +399,16 @@ fn announce(addr: SocketAddr, c: &Config, durable: Option<&DurableInfo>) {
         .map_or("none (finish every event)".to_string(), |d| {
             Micros::from_duration(d).to_string()
         });
+    let scheme = scheme(c.tls.as_ref());
     eprintln!(
-        "eventbench serve listening on http://{addr} (POST /api, GET /metrics, GET /healthz); \
-         live dashboard: http://{addr}/"
+        "eventbench serve listening on {scheme}://{addr} (POST /api, GET /metrics, GET /healthz); \
+         live dashboard: {scheme}://{addr}/"
     );
     eprintln!(
         "  strategy {}, workers {lanes}, process time {}, max queued {max_queued}, drain timeout {drain}",
         c.strategy, c.process_time
     );
-    eprintln!(
-        "  at most {} connections, each closed when no complete request header arrives within {} \
-         (body timeout {}: 408)",
-        c.connections.max_connections,
-        Micros::from_duration(c.connections.header_timeout),
-        Micros::from_duration(c.connections.body_timeout)
-    );
+    announce_limits(&c.connections);
     match durable {
         None => eprintln!(
             "  queue in memory (--in-memory): accepted events are lost if the process dies"
@@ -390,6 +420,16 @@ fn announce(addr: SocketAddr, c: &Config, durable: Option<&DurableInfo>) {
             d.redelivered
         ),
     }
+}
+
+fn announce_limits(l: &listen::Limits) {
+    eprintln!(
+        "  at most {} connections, each closed when no complete request header arrives within {} \
+         (body timeout {}: 408)",
+        l.max_connections,
+        Micros::from_duration(l.header_timeout),
+        Micros::from_duration(l.body_timeout)
+    );
 }
 
 /// Finishes the accepted events; past the drain timeout, starts no more, waits for none still

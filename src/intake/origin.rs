@@ -4,14 +4,21 @@
 
 use axum::http::{header, HeaderMap};
 
-/// The origins allowed besides the server's own, normalised (see [`normalise`]).
+/// The origins allowed besides the server's own, normalised (see [`normalise`]), and the
+/// scheme of the server's own (`http`, or `https` behind `--tls-cert`).
 #[derive(Clone, Debug, Default)]
-pub struct Origins(Vec<String>);
+pub struct Origins(Vec<String>, Option<&'static str>);
 
 impl Origins {
     /// The `--allow-origin` values, each already checked by [`parse`].
     pub fn new(allowed: impl IntoIterator<Item = String>) -> Self {
-        Origins(allowed.into_iter().map(|o| normalise(&o)).collect())
+        Origins(allowed.into_iter().map(|o| normalise(&o)).collect(), None)
+    }
+
+    /// The server's own origin starts with `scheme` (`http` unless set).
+    pub(crate) fn scheme(mut self, scheme: &'static str) -> Self {
+        self.1 = Some(scheme);
+        self
     }
 
     /// Why a request must be refused, or `None` when it may go on: its `Origin` is this
@@ -21,7 +28,9 @@ impl Origins {
         let text = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or("?"));
         if let Some(origin) = text(header::ORIGIN.as_str()) {
             let seen = normalise(origin);
-            let own = text(header::HOST.as_str()).map(|host| normalise(&format!("http://{host}")));
+            let scheme = self.1.unwrap_or("http");
+            let own =
+                text(header::HOST.as_str()).map(|host| normalise(&format!("{scheme}://{host}")));
             if own.as_deref() == Some(seen.as_str()) || self.0.contains(&seen) {
                 return None;
             }

@@ -73,6 +73,9 @@ pub(crate) struct Store {
 pub(crate) struct Recovered {
     /// Unfinished events in arrival order.
     pub pending: Vec<Pending>,
+    /// What was wrong with the database (`PRAGMA quick_check` findings, missing tables), when
+    /// the open was told to go on anyway; empty for a sound one.
+    pub damage: Vec<String>,
 }
 
 /// SQLite keeps ids as signed 64-bit integers: u64 ids are stored bit for bit.
@@ -88,8 +91,19 @@ impl Store {
     /// Opens (or creates) the store in `dir`, creating the directory, and proves it writable
     /// with a synced write before any request is answered. The store stays locked while open:
     /// two servers on one data dir would run the same events twice.
+    #[cfg(test)]
     pub(crate) fn open(dir: &Path) -> Result<(Store, Recovered), StoreError> {
-        Self::open_locked(dir).map_err(|e| match e {
+        Self::open_checked(dir, false)
+    }
+
+    /// [`Store::open`], which refuses a database that fails `PRAGMA quick_check` or lost a
+    /// table, unless `accept_damage`: then the findings come back in [`Recovered::damage`]
+    /// and the missing tables are created empty.
+    pub(crate) fn open_checked(
+        dir: &Path,
+        accept_damage: bool,
+    ) -> Result<(Store, Recovered), StoreError> {
+        Self::open_locked(dir, accept_damage).map_err(|e| match e {
             StoreError::Sql {
                 path,
                 source: rusqlite::Error::SqliteFailure(f, _),
@@ -107,7 +121,7 @@ impl Store {
         })
     }
 
-    fn open_locked(dir: &Path) -> Result<(Store, Recovered), StoreError> {
+    fn open_locked(dir: &Path, accept_damage: bool) -> Result<(Store, Recovered), StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
             path: dir.to_path_buf(),
             reason: format!("cannot create it: {e}"),
@@ -132,6 +146,18 @@ impl Store {
         .map_err(sql)?;
         conn.pragma_update(None, "journal_size_limit", WAL_LIMIT_BYTES)
             .map_err(sql)?;
+        let damage = check::inspect(&conn).map_err(sql)?;
+        if !damage.is_empty() && !accept_damage {
+            return Err(StoreError::Open {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "{} is damaged: {}; refusing to start (accepted events may be lost). Restore \
+                     the data dir, or start with --accept-data-loss to run with what is left",
+                    file.display(),
+                    damage.join("; ")
+                ),
+            });
+        }
         let mut store = Store {
             conn,
             path: dir.to_path_buf(),
@@ -140,7 +166,8 @@ impl Store {
             rows: 0,
         };
         store.init_schema()?;
-        let recovered = store.load()?;
+        let mut recovered = store.load()?;
+        recovered.damage = damage;
         Ok((store, recovered))
     }
 
@@ -250,7 +277,15 @@ impl Store {
             .max(last_seq.map_or(0, from_sql));
         self.accepted = accepted;
         self.rows = pending.len() as u64;
-        Ok(Recovered { pending })
+        Ok(Recovered {
+            pending,
+            damage: Vec::new(),
+        })
+    }
+
+    /// The last sequence number given to an event; `None` before the first.
+    pub(crate) fn last_seq(&self) -> Option<u64> {
+        self.next_seq.checked_sub(1)
     }
 
     /// Every event id accepted so far (finished or not).
@@ -437,5 +472,6 @@ fn sql_error(path: &Path, source: rusqlite::Error) -> StoreError {
     }
 }
 
+mod check;
 #[cfg(test)]
 mod tests;

@@ -47,6 +47,8 @@ pub(super) fn run_http(
         timer,
         origins: Default::default(),
         token: None,
+        accept_data_loss: false,
+        tls: None,
     };
     let rt = crate::engine::runtime()?;
     rt.block_on(async move {

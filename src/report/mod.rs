@@ -128,6 +128,28 @@ pub struct QueueInfo {
     /// (at-least-once), so the processed log may show them twice across the two runs.
     #[serde(default)]
     pub redelivered: u64,
+    /// Present only when `serve --accept-data-loss` started on a data dir that held less
+    /// than its high-water mark or was damaged: accepted events were lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_loss: Option<DataLoss>,
+}
+
+/// What a start with `--accept-data-loss` found missing from the data dir.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DataLoss {
+    /// The high-water mark file the database was compared with.
+    pub mark_file: String,
+    /// Event ids the mark says were accepted.
+    pub mark_accepted: u64,
+    /// How many accepted ids the database still had.
+    pub found_accepted: u64,
+    /// Ids of the mark the database did not have: lost events (still refused with 409).
+    pub missing_accepted: u64,
+    /// The last sequence number the mark saw given, and the database's (`None`: none).
+    pub mark_last_seq: Option<u64>,
+    pub found_last_seq: Option<u64>,
+    /// `PRAGMA quick_check` findings, missing tables, an unreadable mark.
+    pub damage: Vec<String>,
 }
 
 /// What the report needs to know about how the run was configured.

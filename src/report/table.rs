@@ -140,6 +140,23 @@ fn outcome(o: &mut String, r: &Report) {
             ),
             None => writeln!(o, "queue        {}", q.queue),
         };
+        if let Some(l) = &q.data_loss {
+            let line = format!(
+                "DATA LOST    started with --accept-data-loss: the data dir held {} of the {} \
+                 accepted events of its high-water mark {} ({} missing, refused with 409), last \
+                 sequence {} of {}",
+                l.found_accepted,
+                l.mark_accepted,
+                l.mark_file,
+                l.missing_accepted,
+                l.found_last_seq.map_or("none".into(), |s| s.to_string()),
+                l.mark_last_seq.map_or("none".into(), |s| s.to_string()),
+            );
+            let _ = writeln!(o, "{}", paint(FAIL, line));
+            for d in &l.damage {
+                let _ = writeln!(o, "{}", paint(FAIL, format!("  damage: {d}")));
+            }
+        }
     }
     if let Some(x) = &r.external {
         o.push_str(&x.render());

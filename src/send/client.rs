@@ -34,6 +34,28 @@ pub struct SendConfig {
     /// Send no request (first try or retry) after this long from the start; what is in
     /// flight then is still answered and counted.
     pub duration: Option<Duration>,
+    /// For https URLs: trust only these CAs (`--cacert`); `None`: the system's.
+    pub trust: Option<Trust>,
+}
+
+/// The certificates of `send --cacert FILE` (PEM), read and checked before anything is sent.
+#[derive(Clone, Debug)]
+pub struct Trust(Vec<reqwest::Certificate>);
+
+impl Trust {
+    pub fn load(path: &std::path::Path) -> Result<Trust, crate::error::UsageError> {
+        let bad =
+            |what: String| crate::error::UsageError(format!("--cacert {}: {what}", path.display()));
+        let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| bad(format!("not a PEM certificate file: {e}")))?;
+        if certs.is_empty() {
+            return Err(bad(
+                "no PEM certificate in it (-----BEGIN CERTIFICATE-----)".into(),
+            ));
+        }
+        Ok(Trust(certs))
+    }
 }
 
 impl SendConfig {
@@ -44,6 +66,7 @@ impl SendConfig {
             concurrency,
             rate: None,
             duration: None,
+            trust: None,
         }
     }
 }
@@ -117,11 +140,18 @@ pub async fn send_all(
     accepted: Arc<AtomicU64>,
     sent: Option<Arc<SentLog>>,
 ) -> Result<SendReport> {
-    let client = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .pool_max_idle_per_host(config.concurrency)
         .tcp_nodelay(true)
-        .build()
-        .context("cannot build the HTTP client")?;
+        .use_rustls_tls();
+    if let Some(Trust(certs)) = &config.trust {
+        // As curl's --cacert: the given CAs replace the system's.
+        builder = builder.tls_built_in_root_certs(false);
+        for c in certs {
+            builder = builder.add_root_certificate(c.clone());
+        }
+    }
+    let client = builder.build().context("cannot build the HTTP client")?;
     let shared = Arc::new(Shared {
         client,
         request: config.request.clone(),
@@ -324,6 +354,21 @@ fn streams(w: &Workload) -> Vec<Vec<Job>> {
     by_account
 }
 
+/// What to do about a server certificate the client did not trust, or nothing for another
+/// error (rustls names the reason only deep in the error's sources).
+fn untrusted_hint(e: &reqwest::Error) -> &'static str {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = source {
+        if s.to_string().contains("invalid peer certificate") {
+            return " (the server's TLS certificate is not trusted: give the CA that signed it \
+                    with --cacert FILE; a self-signed certificate must not be marked as a CA, \
+                    see docs/SECURITY.md)";
+        }
+        source = s.source();
+    }
+    ""
+}
+
 /// Posts one event until it is accepted (any 2xx); returns when the accepted attempt was sent,
 /// or None when `--duration` ran out before a retry.
 async fn post_one(shared: &Shared, (event, account, duration): Job) -> Result<Option<Instant>> {
@@ -343,7 +388,10 @@ async fn post_one(shared: &Shared, (event, account, duration): Job) -> Result<Op
             .body(body.clone())
             .send()
             .await
-            .with_context(|| format!("cannot send event {event} to {url}"))?;
+            .map_err(|e| {
+                let hint = untrusted_hint(&e);
+                anyhow::Error::new(e).context(format!("cannot send event {event} to {url}{hint}"))
+            })?;
         let status = resp.status();
         let retry = matches!(
             status,

@@ -95,7 +95,7 @@ impl RequestSpec {
         let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
             .map_err(|_| UsageError(format!("'{method}' is not an HTTP method")))?;
         let probe = fill(url, 1, 1, None);
-        crate::http_url::parse(&probe).map_err(|e| {
+        crate::http_url::parse_web(&probe).map_err(|e| {
             let shown = crate::url_authority::redact(url);
             UsageError(format!("--url '{shown}': {e}"))
         })?;
@@ -246,6 +246,8 @@ mod tests {
             "http://h:8080/e?account={account_id}&d={duration_us}",
             "http://[::1]:80/api",
             "http://127.0.0.1/api",
+            "https://h/api",
+            "https://h:8443/api",
         ] {
             assert!(new(good).is_ok(), "{good}");
         }
@@ -261,7 +263,8 @@ mod tests {
             "http://h:99999/",
             "http://h:x/",
             "http:///{account_id}",
-            "https://h/",
+            "https://h:/",
+            "ftp://h/",
         ] {
             assert!(new(bad).is_err(), "{bad}");
         }

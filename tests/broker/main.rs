@@ -14,5 +14,6 @@ mod batch;
 mod compare;
 mod cross_site;
 mod fault;
+mod front;
 mod handlers;
 mod resilience;

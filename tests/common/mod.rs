@@ -48,6 +48,20 @@ pub fn write_events(path: &Path, accounts: &[u64], durations: Option<&[u64]>) {
     std::fs::write(path, s).unwrap();
 }
 
+/// A self-signed certificate for 127.0.0.1 and localhost, made with rcgen, written to
+/// `dir/NAME.pem` and its key to `dir/NAME-key.pem`: (certificate, key).
+pub fn self_signed(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let made =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}-key.pem")),
+    );
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
 /// A deterministic pseudo-random account list (no RNG crate needed in tests).
 pub fn accounts(n: usize, max: u64, seed: u64) -> Vec<u64> {
     let mut x = seed

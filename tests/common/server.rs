@@ -88,5 +88,7 @@ pub fn config(process_time: Micros) -> Config {
         timer: Default::default(),
         origins: Default::default(),
         token: None,
+        accept_data_loss: false,
+        tls: None,
     }
 }
