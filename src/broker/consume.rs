@@ -7,13 +7,16 @@
 //! unfinished event unacknowledged for the broker to redeliver.
 //! When the connection drops, the broker requeues every unacknowledged delivery; the
 //! deliveries of the lost connection that had not started yet are given up here (they come
-//! again, in queue order, on the new connection), those already running finish and run again
-//! on redelivery (at-least-once, counted as repeated).
+//! again, in queue order, on the new connection), those already running finish. Every event
+//! that finished here is remembered until the broker has taken its message's ack
+//! ([`acks::Finished`]); a redelivered copy is passed over at its turn instead of running
+//! again, so an account never sees an older event again after a newer one.
 
-use super::acks::{self, AckError, AckMsg, Acked, Session};
+use super::acks::{self, AckError, AckMsg, Acked, Finished, Session};
 use super::amqp::{self, Topology};
+use super::book::Book;
 use super::logged::Logged;
-use super::pump::{ack_observer, skip_abandoned, Book, Eng, Pump, Shared};
+use super::pump::{ack_observer, skip_check, Eng, Pump, Shared};
 pub(crate) use super::pump::{BrokerStats, Live};
 use crate::engine::clock::PreciseClock;
 use crate::engine::exec::Abort;
@@ -131,11 +134,12 @@ pub(crate) async fn start(cfg: Config) -> Result<Running> {
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
     let (err_tx, err_rx) = mpsc::unbounded_channel();
     let acked = Arc::new(Acked::default());
+    let finished = Arc::new(Finished::default());
     let session = Arc::new(AtomicU64::new(0));
     tokio::spawn(acks::ack_loop(
         ack_rx,
         err_tx.clone(),
-        Arc::clone(&acked),
+        (Arc::clone(&acked), Arc::clone(&finished)),
         Arc::clone(&session),
     ));
     let clock = PreciseClock::new(timer.handle());
@@ -144,7 +148,7 @@ pub(crate) async fn start(cfg: Config) -> Result<Running> {
         live.board.begin();
     }
     let observer = ack_observer(
-        Arc::clone(&book),
+        (Arc::clone(&book), Arc::clone(&finished)),
         ack_tx.clone(),
         cfg.live.clone(),
         clock.clone(),
@@ -152,7 +156,7 @@ pub(crate) async fn start(cfg: Config) -> Result<Running> {
     let fixed = !cfg.workload.has_per_event_durations();
     let mut handler = cfg.handler;
     if cfg.reconnect_timeout.is_some() {
-        handler.skip = Some(skip_abandoned(Arc::clone(&book)));
+        handler.skip = Some(skip_check(Arc::clone(&book), finished));
     }
     handler.board = cfg.live.as_ref().map(|l| Arc::clone(&l.board));
     let engine = Engine::start(
@@ -236,6 +240,13 @@ impl Running {
         let ch = conn.create_channel().await?;
         ch.basic_qos(self.prefetch, BasicQosOptions::default())
             .await?;
+        // The ack loop confirms its rounds with a call on this channel.
+        let _ = self.shared.acks.send(AckMsg::Channel {
+            session,
+            queue: q,
+            channel: ch.clone(),
+            prefetch: self.prefetch,
+        });
         let tag = format!("eventbench-{}-{session}-{q}", std::process::id());
         let consumer = ch
             .basic_consume(
@@ -288,7 +299,10 @@ impl Running {
         drop(self.shared);
         let (workload, mut execution) = engine.finish(ClockKind::Real);
         execution.timer = Some(self.timer);
-        let (workload, execution) = super::forget(workload, execution, &book.abandoned);
+        let mut passed_over = book.abandoned;
+        passed_over.extend(book.skipped);
+        let (workload, execution) = super::forget(workload, execution, &passed_over);
+        let (workload, execution) = super::fold_reruns(workload, execution);
         Ok(Consumed {
             workload,
             execution,

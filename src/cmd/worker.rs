@@ -240,7 +240,8 @@ fn write_report(args: &Args, report: &Report, s: BrokerStats) -> Result<()> {
     eprintln!(
         "broker: {} events delivered in {} messages, {} redelivered, {} repeated event ids, {} \
          malformed messages, {} events acked in {} messages, {} reconnects ({} events of lost \
-         connections dropped unstarted)",
+         connections dropped unstarted, {} redelivered events not run again: they had finished \
+         here); {} events ran twice here",
         s.deliveries,
         s.messages,
         s.redelivered,
@@ -249,7 +250,9 @@ fn write_report(args: &Args, report: &Report, s: BrokerStats) -> Result<()> {
         s.acked,
         s.acked_messages,
         s.reconnects,
-        s.abandoned
+        s.abandoned,
+        s.skipped_finished,
+        report.duplicates
     );
     Ok(())
 }

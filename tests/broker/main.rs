@@ -14,4 +14,5 @@ mod batch;
 mod compare;
 mod cross_site;
 mod handlers;
+mod reruns;
 mod resilience;
