@@ -26,6 +26,7 @@ use lapin::Channel;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most completions folded into one round of acks.
@@ -231,7 +232,8 @@ pub(crate) async fn ack_loop(
             let mut plan = line.plan();
             let (messages, events) = (plan.count, plan.events);
             let ids = std::mem::take(&mut plan.ids);
-            match send(plan, line.channel.as_ref()).await {
+            let sent = send(plan, line.channel.as_ref());
+            match while_current(sent, key.0, &current).await {
                 Ok(()) => {
                     acked.messages.fetch_add(messages, Relaxed);
                     acked.events.fetch_add(events, Relaxed);
@@ -244,6 +246,37 @@ pub(crate) async fn ack_loop(
         }
         for f in flushes {
             let _ = f.send(());
+        }
+    }
+}
+
+/// Longest wait for the broker to take a round of acks.
+const ROUND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs `round` while `session` is the live one: a call on a connection that died may never be
+/// answered, and would hold back the acks of the new connection forever.
+async fn while_current(
+    round: impl std::future::Future<Output = anyhow::Result<()>>,
+    session: Session,
+    current: &AtomicU64,
+) -> anyhow::Result<()> {
+    tokio::pin!(round);
+    let deadline = tokio::time::Instant::now() + ROUND_TIMEOUT;
+    loop {
+        let check = tokio::time::sleep(Duration::from_millis(100));
+        tokio::select! {
+            done = &mut round => return done,
+            _ = check => {
+                if current.load(Relaxed) != session {
+                    return Err(anyhow!("the connection was replaced while acknowledging"));
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(anyhow!(
+                        "RabbitMQ took no acks for {}s",
+                        ROUND_TIMEOUT.as_secs()
+                    ));
+                }
+            }
         }
     }
 }
