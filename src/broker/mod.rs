@@ -52,7 +52,7 @@ impl Default for Options {
         Options {
             prefetch: u16::MAX,
             arrival_at_publish: false,
-            batch: publish::DEFAULT_BATCH,
+            batch: publish::IN_PROCESS_BATCH,
             timer: TimerMode::Precise,
             board: None,
         }
