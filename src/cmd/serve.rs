@@ -38,7 +38,8 @@ const DEFAULT_CHANNELS: u16 = 8;
 
 With --broker, a 202 means RabbitMQ confirmed the event (persistent, in its account's queue):
 a crash of serve after that loses nothing. 503 (with Retry-After) while the broker is
-unreachable; duplicates are refused with 409 within one serve process.
+unreachable; an id accepted before is refused with 409, also after a restart on the same
+--data-dir (--in-memory: within one serve process).
 
 Status codes of POST /api: 202 accepted; 400 unparseable body (broken JSON or encoding, a
 JSON key given twice, a charset other than UTF-8);
@@ -89,7 +90,8 @@ pub struct Args {
     #[arg(long)]
     pub log: Option<PathBuf>,
     /// Where the durable queue lives (created if missing; locked while in use, so a second
-    /// server on the same directory is refused)
+    /// server on the same directory is refused). With --broker it keeps the accepted ids only,
+    /// so a 409 holds across restarts
     #[arg(long, default_value = "eventbench-data", conflicts_with = "in_memory")]
     pub data_dir: PathBuf,
     /// Keep accepted events in memory only: faster, but a crash loses them (engine benchmarks)
@@ -126,7 +128,7 @@ pub struct Args {
     /// here (`eventbench worker` does). Broker unreachable: 503 with Retry-After
     #[arg(long, requires = "queues", conflicts_with_all = [
         "workers", "strategy", "process_time", "max_queued", "log", "drain_timeout", "leftover",
-        "header_timeout", "body_timeout", "max_connections", "data_dir", "in_memory",
+        "header_timeout", "body_timeout", "max_connections",
     ], value_parser = crate::cli::BrokerUrl)]
     pub broker: Option<String>,
     /// With --broker: queues PREFIX.0 .. PREFIX.N-1, account_id % N (the same as `publish`)
@@ -298,10 +300,19 @@ fn relay(args: &Args, url: &str) -> Result<()> {
     let rt = crate::engine::runtime()?;
     let outcome = rt.block_on(async {
         let sink = ConfirmedPublisher::connect(topo, usize::from(args.channels)).await?;
+        // The accepted ids live in the data dir, so a 409 holds across restarts.
+        let ids = match args.in_memory {
+            true => None,
+            false => Some(
+                intake::accepted_ids::AcceptedIds::open(&args.data_dir)
+                    .map_err(|e| UsageError(format!("cannot use the data dir: {e}")))?,
+            ),
+        };
         let listener = intake::listen::bind(args.listen)
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let origins = intake::origin::Origins::new(args.allow_origin.iter().cloned());
-        intake::run_broker(listener, sink, origins, token, true, shutdown_signal()).await
+        let stop = shutdown_signal();
+        intake::run_broker(listener, sink, ids, origins, token, true, stop).await
     })?;
     if let Some(path) = &args.json {
         crate::output::write_json_atomic(path, &outcome)?;

@@ -7,6 +7,7 @@
 //! mini-redis), so the binary wires real signals and a real port while tests inject port 0 and
 //! a channel.
 
+pub(crate) mod accepted_ids;
 pub(crate) mod admit;
 pub(crate) mod api;
 pub(crate) mod broker;
@@ -185,6 +186,7 @@ pub async fn run(
 pub(crate) async fn run_broker(
     listener: tokio::net::TcpListener,
     sink: Arc<crate::broker::confirm::ConfirmedPublisher>,
+    ids: Option<accepted_ids::AcceptedIds>,
     origins: origin::Origins,
     token: Option<crate::token::Token>,
     announce: bool,
@@ -193,7 +195,7 @@ pub(crate) async fn run_broker(
     let addr = listener
         .local_addr()
         .context("cannot read the listening address")?;
-    let relay = Arc::new(Relay::new(Arc::clone(&sink)));
+    let relay = Arc::new(Relay::new(Arc::clone(&sink), ids));
     if announce {
         let t = sink.topology();
         eprintln!(
@@ -226,6 +228,7 @@ pub(crate) async fn run_broker(
     .context("the HTTP server failed")?;
     // Every request was answered, so every confirm was awaited: the connection may go.
     sink.close().await;
+    relay.close_ids()?;
     Ok(relay.outcome())
 }
 

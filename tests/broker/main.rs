@@ -14,5 +14,6 @@ mod batch;
 mod compare;
 mod cross_site;
 mod handlers;
+mod relay_ids;
 mod reruns;
 mod resilience;
