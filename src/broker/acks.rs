@@ -218,7 +218,13 @@ pub(crate) async fn ack_loop(
                     channel,
                     prefetch,
                 } => {
-                    lines.entry((session, queue)).or_default().channel = Some((channel, prefetch));
+                    // A new channel numbers its deliveries from 1 again (a queue taken back
+                    // after a handover, whose old channel was flushed and closed).
+                    let line = Line {
+                        channel: Some((channel, prefetch)),
+                        ..Line::default()
+                    };
+                    lines.insert((session, queue), line);
                 }
                 AckMsg::Flush(tx) => flushes.push(tx),
             }

@@ -126,8 +126,8 @@ pub(crate) struct BrokerStats {
     pub acked_messages: u64,
     /// Connections re-established after a loss.
     pub reconnects: u64,
-    /// Deliveries of a lost connection dropped before they started (the broker redelivers
-    /// them); not in the report's events.
+    /// Deliveries dropped before they started, after a lost connection or given back with a
+    /// queue handed over (the broker redelivers them); not in the report's events.
     pub abandoned: u64,
     /// Redelivered events not run again because they had finished in this process and the
     /// broker had not taken their message's ack (it was lost with the connection); acked now,
@@ -161,6 +161,47 @@ impl Book {
         self.stats.abandoned = self.abandoned.len() as u64;
     }
 
+    /// Handing queue `q` over: its messages none of whose events started are taken out of the
+    /// book (their events are skipped at their turn, like a lost connection's) and returned,
+    /// in delivery order, for the broker to requeue. Messages with a started event stay: they
+    /// finish and are acked before the queue is let go.
+    pub(super) fn give_back(&mut self, session: Session, q: u32) -> Vec<(u64, Acker)> {
+        let of_queue: HashSet<u64> = self
+            .messages
+            .iter()
+            .filter(|(_, p)| p.session == session && p.queue == q)
+            .map(|(k, _)| *k)
+            .collect();
+        let mut touched: HashSet<u64> = HashSet::new();
+        for slot in self.events.slots.iter().flatten() {
+            if of_queue.contains(&slot.message) && (slot.started || slot.skipped) {
+                touched.insert(slot.message);
+            }
+        }
+        let unstarted: HashSet<u64> = of_queue.difference(&touched).copied().collect();
+        let base = self.events.base;
+        let gone: Vec<EventIdx> = (self.events.slots.iter().enumerate())
+            .filter(|(_, s)| s.as_ref().is_some_and(|s| unstarted.contains(&s.message)))
+            .map(|(i, _)| EventIdx(base + i as u32))
+            .collect();
+        for idx in gone {
+            if let Some(mut slot) = self.events.remove(idx) {
+                if let Some(done) = slot.done.take() {
+                    let _ = done.send(());
+                }
+                self.abandoned.insert(idx);
+            }
+        }
+        self.stats.abandoned = self.abandoned.len() as u64;
+        let mut back: Vec<(u64, Acker)> = unstarted
+            .iter()
+            .filter_map(|k| self.messages.remove(k))
+            .map(|p| (p.tag, p.acker))
+            .collect();
+        back.sort_by_key(|(tag, _)| *tag);
+        back
+    }
+
     /// Starts tracking a delivered message with the events `ids`; returns its key.
     pub(super) fn open(
         &mut self,
@@ -183,6 +224,14 @@ impl Book {
         self.messages.insert(key, pending);
         self.stats.messages += 1;
         key
+    }
+
+    /// Messages of `queue` in `session` not settled yet.
+    pub(super) fn pending_in(&self, session: Session, queue: u32) -> usize {
+        self.messages
+            .values()
+            .filter(|p| p.session == session && p.queue == queue)
+            .count()
     }
 
     /// Books a submitted event of message `key`.
@@ -354,5 +403,32 @@ mod tests {
         assert_eq!(message.map(|m| m.ids), Some(vec![7, 8]));
         assert_eq!(book.stats.skipped_finished, 1);
         assert_eq!(book.skipped.len(), 1);
+    }
+
+    #[test]
+    fn a_handover_gives_back_the_messages_nothing_of_which_started() {
+        let finished = Finished::default();
+        let mut book = Book::default();
+        // Queue 3: message 1 (events 0, 1) has a started event, message 2 (event 2) not;
+        // queue 4's message 3 (event 3) is not handed over.
+        let m1 = book.open(0, 3, 1, Acker::default(), vec![10, 11]);
+        let m2 = book.open(0, 3, 2, Acker::default(), vec![12]);
+        let m3 = book.open(0, 4, 1, Acker::default(), vec![13]);
+        for (i, m) in [m1, m1, m2, m3].into_iter().enumerate() {
+            book.book(EventIdx(i as u32), m, Micros(0), None);
+        }
+        assert!(!book.start(EventIdx(0), 10, &finished));
+        let back: Vec<u64> = book.give_back(0, 3).into_iter().map(|(t, _)| t).collect();
+        assert_eq!(back, [2], "only the message nothing of which started");
+        assert!(
+            book.start(EventIdx(2), 12, &finished),
+            "its event is skipped"
+        );
+        assert!(
+            !book.start(EventIdx(1), 11, &finished),
+            "the started message finishes"
+        );
+        assert_eq!((book.pending_in(0, 3), book.pending_in(0, 4)), (1, 1));
+        assert_eq!(book.stats.abandoned, 1);
     }
 }

@@ -14,6 +14,7 @@
 
 use super::acks::{self, AckError, AckMsg, Acked, Finished, Session};
 use super::amqp::{self, Topology};
+use super::assign::{self, Membership, View};
 use super::book::Book;
 use super::logged::Logged;
 use super::pump::{ack_observer, skip_check, Eng, Pump, Shared};
@@ -31,7 +32,7 @@ use anyhow::{anyhow, Context, Result};
 use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -78,6 +79,9 @@ pub(crate) struct Config {
     pub timer: TimerMode,
     /// A live dashboard to feed (`--dashboard`).
     pub live: Option<Live>,
+    /// Share the queues with the other workers through the broker ([`super::assign`]);
+    /// otherwise register on every queue (single-active-consumer picks the active one).
+    pub cooperative: bool,
 }
 
 /// What a finished consumer run hands back.
@@ -85,31 +89,72 @@ pub(crate) struct Consumed {
     pub workload: Workload,
     pub execution: Execution,
     pub stats: BrokerStats,
+    /// The queues this worker owned, and when (cooperative workers only).
+    pub owned: Vec<Ownership>,
+}
+
+/// A queue this worker owned for a while; seconds on the run's clock.
+#[derive(Clone, Debug, serde::Serialize)]
+pub(crate) struct Ownership {
+    pub queue: u32,
+    pub from_s: f64,
+    /// When it was handed over, lost with the connection, or the run ended.
+    pub to_s: Option<f64>,
+    /// The same two moments on the machine's clock (ms since the Unix epoch), to line up the
+    /// reports of several workers.
+    pub from_unix_ms: u64,
+    pub to_unix_ms: Option<u64>,
+}
+
+/// Now on the machine's clock, in ms since the Unix epoch.
+pub(super) fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A queue's consumer on its own channel; kept until the queue is handed over.
+pub(super) struct Held {
+    pub(super) channel: Channel,
+    pub(super) tag: String,
+    pub(super) pump: JoinHandle<()>,
+    pub(super) released: Arc<AtomicBool>,
+    /// Handing over: cancelled, its unstarted deliveries given back (once the deliveries
+    /// ended), and (once nothing of it is pending) its acks' flush.
+    pub(super) draining: bool,
+    pub(super) given_back: bool,
+    pub(super) flush: Option<oneshot::Receiver<()>>,
+    /// Its entry in `Running::owned` (cooperative workers).
+    pub(super) record: Option<usize>,
 }
 
 /// One connection and its consumers.
-struct Link {
-    conn: Connection,
-    pumps: Vec<JoinHandle<()>>,
-    probe: Channel,
+pub(super) struct Link {
+    pub(super) conn: Connection,
+    pub(super) held: std::collections::BTreeMap<u32, Held>,
+    pub(super) probe: Channel,
+    pub(super) members: Option<Membership>,
 }
 
 impl Link {
     fn drop_consumers(&self) {
-        for p in &self.pumps {
-            p.abort();
+        for h in self.held.values() {
+            h.pump.abort();
         }
     }
 }
 
 /// A consumer run in progress: the engine, the connection with its consumers, the acker.
 pub(crate) struct Running {
-    shared: Shared,
+    pub(super) shared: Shared,
     acked: Arc<Acked>,
     errors: mpsc::UnboundedReceiver<AckError>,
-    session: Arc<AtomicU64>,
-    link: Option<Link>,
-    topology: Topology,
+    pub(super) session: Arc<AtomicU64>,
+    pub(super) link: Option<Link>,
+    pub(super) topology: Topology,
+    /// Who else consumes these queues (cooperative workers).
+    pub(super) view: Option<Arc<Mutex<View>>>,
+    pub(super) owned: Vec<Ownership>,
     prefetch: u16,
     one_at_a_time: bool,
     reconnect: Option<Reconnect>,
@@ -197,6 +242,10 @@ pub(crate) async fn start(cfg: Config) -> Result<Running> {
         _timer: timer,
         timer: cfg.timer,
         live: cfg.live,
+        view: cfg
+            .cooperative
+            .then(|| Arc::new(Mutex::new(View::new(assign::member_id())))),
+        owned: Vec::new(),
     };
     running.link = Some(running.open_link().await?);
     Ok(running)
@@ -212,30 +261,49 @@ impl Running {
     /// Each queue has one active consumer: the first registered. So that workers started
     /// together share the queues, each starts at a random queue and registers first on the
     /// queues nobody consumes yet; the others it joins last, as standby.
+    /// A cooperative worker joins the membership instead and takes its queues later
+    /// ([`Running::rebalance`]).
     async fn open_link(&self) -> Result<Link> {
         let conn = amqp::connect(&self.topology.url).await?;
         let probe = conn.create_channel().await?;
         amqp::declare(&probe, &self.topology).await?;
+        let mut link = Link {
+            conn,
+            held: Default::default(),
+            probe,
+            members: None,
+        };
+        if let Some(view) = &self.view {
+            let m = Membership::join(&link.conn, &self.topology.prefix, Arc::clone(view)).await?;
+            link.members = Some(m);
+            return Ok(link);
+        }
         let session = self.session.load(Relaxed);
         let n = self.topology.queues;
         let offset = rand::random::<u32>() % n;
         let mut taken = Vec::new();
-        let mut pumps = Vec::with_capacity(n as usize);
         for q in (0..n).map(|k| (offset + k) % n) {
-            if amqp::consumer_count(&probe, &self.topology.queue_name(q)).await? > 0 {
+            if amqp::consumer_count(&link.probe, &self.topology.queue_name(q)).await? > 0 {
                 taken.push(q);
                 continue;
             }
-            pumps.push(self.consume(&conn, session, q).await?);
+            let held = self.consume(&link.conn, session, q).await?;
+            link.held.insert(q, held);
         }
         for q in taken {
-            pumps.push(self.consume(&conn, session, q).await?);
+            let held = self.consume(&link.conn, session, q).await?;
+            link.held.insert(q, held);
         }
-        Ok(Link { conn, pumps, probe })
+        Ok(link)
     }
 
     /// Starts the consumer of queue `q` on its own channel.
-    async fn consume(&self, conn: &Connection, session: Session, q: u32) -> Result<JoinHandle<()>> {
+    pub(super) async fn consume(
+        &self,
+        conn: &Connection,
+        session: Session,
+        q: u32,
+    ) -> Result<Held> {
         let name = self.topology.queue_name(q);
         let ch = conn.create_channel().await?;
         ch.basic_qos(self.prefetch, BasicQosOptions::default())
@@ -257,15 +325,27 @@ impl Running {
             )
             .await
             .with_context(|| format!("cannot consume queue {name}"))?;
+        let released = Arc::new(AtomicBool::new(false));
         let pump = Pump {
             shared: self.shared.clone(),
             session,
             queue: q,
             name,
             one_at_a_time: self.one_at_a_time,
+            released: Arc::clone(&released),
         };
-        // The channel must outlive the consumer; the task owns both.
-        Ok(tokio::spawn(pump.run(ch, consumer)))
+        // The channel must outlive the consumer; the task owns a handle, and so does `Held`
+        // (a handover closes it only once its acks are flushed).
+        Ok(Held {
+            channel: ch.clone(),
+            tag,
+            pump: tokio::spawn(pump.run(ch, consumer)),
+            released,
+            draining: false,
+            given_back: false,
+            flush: None,
+            record: None,
+        })
     }
 
     /// Runs until `stop` says so (or a signal), lets accepted events finish, sends their acks
@@ -285,6 +365,7 @@ impl Running {
             Ok(()) if self.link.is_some() => self.flush_acks().await,
             other => other,
         };
+        self.leave().await;
         if let Some(link) = self.link.take() {
             link.drop_consumers();
             flushed?;
@@ -292,6 +373,7 @@ impl Running {
         } else {
             flushed?;
         }
+        self.close_records();
         let book = std::mem::take(&mut *lock(&self.shared.book));
         let mut stats = book.stats;
         stats.acked = self.acked.events.load(Relaxed);
@@ -307,6 +389,7 @@ impl Running {
             workload,
             execution,
             stats,
+            owned: self.owned,
         })
     }
 
@@ -355,6 +438,10 @@ impl Running {
                         self.try_reconnect().await?;
                         continue;
                     }
+                    if let Err(e) = self.rebalance().await {
+                        self.lost(e)?;
+                        continue;
+                    }
                     match self.done(stop).await {
                         Ok(true) => return Ok(()),
                         Ok(false) => {}
@@ -367,12 +454,14 @@ impl Running {
 
     /// The connection is gone: an error without reconnection, else drop it and start over.
     fn lost(&mut self, err: anyhow::Error) -> Result<()> {
-        let Some(r) = self.reconnect.as_mut() else {
+        if self.reconnect.is_none() {
             return Err(err);
-        };
+        }
         if let Some(link) = self.link.take() {
             link.drop_consumers();
         }
+        self.close_records();
+        let r = self.reconnect.as_mut().expect("checked above");
         // From here on, acks and errors of the old session are ignored.
         self.session.fetch_add(1, Relaxed);
         lock(&self.shared.book).abandon();
@@ -407,6 +496,9 @@ impl Running {
         match attempt {
             Ok(Ok(link)) => {
                 self.link = Some(link);
+                if let Some(view) = &self.view {
+                    lock(view).grace(Instant::now());
+                }
                 r.lost_since = None;
                 r.backoff = FIRST_BACKOFF;
                 lock(&self.shared.book).stats.reconnects += 1;

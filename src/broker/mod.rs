@@ -10,10 +10,12 @@
 
 pub(crate) mod acks;
 pub mod amqp;
+mod assign;
 mod book;
 pub(crate) mod confirm;
 pub(crate) mod consume;
 pub(crate) mod design;
+mod handover;
 pub(crate) mod logged;
 pub(crate) mod publish;
 mod pump;
@@ -165,6 +167,8 @@ fn consumer_config(topo: &Topology, workload: &Workload, plan: Plan, opts: &Opti
             board,
             preloaded: true,
         }),
+        // One process publishes and consumes: nobody to share the queues with.
+        cooperative: false,
     }
 }
 

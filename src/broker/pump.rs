@@ -58,14 +58,26 @@ pub(super) fn ack_observer(
     clock: PreciseClock,
 ) -> Observer {
     Arc::new(move |job: &Job| {
-        let (settled, message) = {
+        let settled = {
             let mut b = lock(&book);
             let (settled, message) = b.settle(job.index);
             // Before its message can be acked: a redelivery racing the ack is passed over.
             if let Settled::Ran(_) | Settled::RanUnbooked = settled {
                 finished.insert(job.event.0);
             }
-            (settled, message)
+            // Sent under the lock: once the book holds nothing of a queue, every ack of it is
+            // on its way to the ack loop (a handover flushes them next).
+            if let Some(p) = message {
+                let _ = acks.send(AckMsg::Settled(super::acks::Settled {
+                    session: p.session,
+                    queue: p.queue,
+                    tag: p.tag,
+                    acker: Some(p.acker),
+                    events: p.ids.len() as u64,
+                    ids: p.ids,
+                }));
+            }
+            settled
         };
         if let Some(live) = &live {
             let (account, work) = (job.account.0, job.duration.0);
@@ -80,16 +92,6 @@ pub(super) fn ack_observer(
                 // Running when the connection was lost: its booking (and arrival) is gone.
                 Settled::RanUnbooked => live.board.finish_untimed(account, work),
             }
-        }
-        if let Some(p) = message {
-            let _ = acks.send(AckMsg::Settled(super::acks::Settled {
-                session: p.session,
-                queue: p.queue,
-                tag: p.tag,
-                acker: Some(p.acker),
-                events: p.ids.len() as u64,
-                ids: p.ids,
-            }));
         }
     })
 }
@@ -109,6 +111,9 @@ pub(super) struct Pump {
     pub(super) name: String,
     /// The original design: a message's events run one after another, never side by side.
     pub(super) one_at_a_time: bool,
+    /// Set before this worker cancels the consumer to hand the queue over: the end of the
+    /// deliveries is then expected, not a loss.
+    pub(super) released: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Pump {
@@ -141,6 +146,9 @@ impl Pump {
                 // this process disconnects.
                 return;
             }
+        }
+        if self.released.load(Relaxed) {
+            return;
         }
         let what = format!("RabbitMQ cancelled the consumer of {}", self.name);
         let _ = s.errors.send((self.session, anyhow!(what)));

@@ -17,3 +17,4 @@ mod handlers;
 mod relay_ids;
 mod reruns;
 mod resilience;
+mod share;
