@@ -188,13 +188,13 @@ pub(super) struct Membership {
 }
 
 impl Membership {
-    /// Declares the exchange and this worker's exclusive queue on `conn`, and starts hearing.
+    /// Declares the fanout `exchange` and this worker's exclusive queue bound to it on `conn`,
+    /// and starts hearing.
     pub(super) async fn join(
         conn: &Connection,
-        prefix: &str,
+        exchange: String,
         view: Arc<Mutex<View>>,
     ) -> Result<Membership> {
-        let exchange = format!("{prefix}.members");
         let channel = conn.create_channel().await?;
         channel
             .exchange_declare(

@@ -12,12 +12,13 @@
 //! ([`acks::Finished`]); a redelivered copy is passed over at its turn instead of running
 //! again, so an account never sees an older event again after a newer one.
 
-use super::acks::{self, AckError, AckMsg, Acked, Finished, Session};
+use super::acks::{self, AckError, AckMsg, Acked, Finished};
 use super::amqp::{self, Topology};
-use super::assign::{self, Membership, View};
+use super::assign::{self, View};
 use super::book::Book;
+use super::link::Link;
 use super::logged::Logged;
-use super::pump::{ack_observer, skip_check, Eng, Pump, Shared};
+use super::pump::{ack_observer, skip_check, Eng, Shared};
 pub(crate) use super::pump::{BrokerStats, Live};
 use crate::engine::clock::PreciseClock;
 use crate::engine::exec::Abort;
@@ -29,14 +30,10 @@ use crate::sync::lock;
 use crate::types::Micros;
 use crate::workload::Workload;
 use anyhow::{anyhow, Context, Result};
-use lapin::options::{BasicConsumeOptions, BasicQosOptions};
-use lapin::types::FieldTable;
-use lapin::{Channel, Connection};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 /// First wait before reconnecting; doubled per failed attempt up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -113,37 +110,6 @@ pub(super) fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A queue's consumer on its own channel; kept until the queue is handed over.
-pub(super) struct Held {
-    pub(super) channel: Channel,
-    pub(super) tag: String,
-    pub(super) pump: JoinHandle<()>,
-    pub(super) released: Arc<AtomicBool>,
-    /// Handing over: cancelled, its unstarted deliveries given back (once the deliveries
-    /// ended), and (once nothing of it is pending) its acks' flush.
-    pub(super) draining: bool,
-    pub(super) given_back: bool,
-    pub(super) flush: Option<oneshot::Receiver<()>>,
-    /// Its entry in `Running::owned` (cooperative workers).
-    pub(super) record: Option<usize>,
-}
-
-/// One connection and its consumers.
-pub(super) struct Link {
-    pub(super) conn: Connection,
-    pub(super) held: std::collections::BTreeMap<u32, Held>,
-    pub(super) probe: Channel,
-    pub(super) members: Option<Membership>,
-}
-
-impl Link {
-    fn drop_consumers(&self) {
-        for h in self.held.values() {
-            h.pump.abort();
-        }
-    }
-}
-
 /// A consumer run in progress: the engine, the connection with its consumers, the acker.
 pub(crate) struct Running {
     pub(super) shared: Shared,
@@ -155,8 +121,8 @@ pub(crate) struct Running {
     /// Who else consumes these queues (cooperative workers).
     pub(super) view: Option<Arc<Mutex<View>>>,
     pub(super) owned: Vec<Ownership>,
-    prefetch: u16,
-    one_at_a_time: bool,
+    pub(super) prefetch: u16,
+    pub(super) one_at_a_time: bool,
     reconnect: Option<Reconnect>,
     abort: Abort,
     _timer: TimerThread,
@@ -254,98 +220,6 @@ pub(crate) async fn start(cfg: Config) -> Result<Running> {
 impl Running {
     pub(crate) fn engine(&self) -> &Eng {
         &self.shared.engine
-    }
-
-    /// Connects and starts one consumer per queue, in a new session.
-    ///
-    /// Each queue has one active consumer: the first registered. So that workers started
-    /// together share the queues, each starts at a random queue and registers first on the
-    /// queues nobody consumes yet; the others it joins last, as standby.
-    /// A cooperative worker joins the membership instead and takes its queues later
-    /// ([`Running::rebalance`]).
-    async fn open_link(&self) -> Result<Link> {
-        let conn = amqp::connect(&self.topology.url).await?;
-        let probe = conn.create_channel().await?;
-        amqp::declare(&probe, &self.topology).await?;
-        let mut link = Link {
-            conn,
-            held: Default::default(),
-            probe,
-            members: None,
-        };
-        if let Some(view) = &self.view {
-            let m = Membership::join(&link.conn, &self.topology.prefix, Arc::clone(view)).await?;
-            link.members = Some(m);
-            return Ok(link);
-        }
-        let session = self.session.load(Relaxed);
-        let n = self.topology.queues;
-        let offset = rand::random::<u32>() % n;
-        let mut taken = Vec::new();
-        for q in (0..n).map(|k| (offset + k) % n) {
-            if amqp::consumer_count(&link.probe, &self.topology.queue_name(q)).await? > 0 {
-                taken.push(q);
-                continue;
-            }
-            let held = self.consume(&link.conn, session, q).await?;
-            link.held.insert(q, held);
-        }
-        for q in taken {
-            let held = self.consume(&link.conn, session, q).await?;
-            link.held.insert(q, held);
-        }
-        Ok(link)
-    }
-
-    /// Starts the consumer of queue `q` on its own channel.
-    pub(super) async fn consume(
-        &self,
-        conn: &Connection,
-        session: Session,
-        q: u32,
-    ) -> Result<Held> {
-        let name = self.topology.queue_name(q);
-        let ch = conn.create_channel().await?;
-        ch.basic_qos(self.prefetch, BasicQosOptions::default())
-            .await?;
-        // The ack loop confirms its rounds with a call on this channel.
-        let _ = self.shared.acks.send(AckMsg::Channel {
-            session,
-            queue: q,
-            channel: ch.clone(),
-            prefetch: self.prefetch,
-        });
-        let tag = format!("eventbench-{}-{session}-{q}", std::process::id());
-        let consumer = ch
-            .basic_consume(
-                &name,
-                &tag,
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .with_context(|| format!("cannot consume queue {name}"))?;
-        let released = Arc::new(AtomicBool::new(false));
-        let pump = Pump {
-            shared: self.shared.clone(),
-            session,
-            queue: q,
-            name,
-            one_at_a_time: self.one_at_a_time,
-            released: Arc::clone(&released),
-        };
-        // The channel must outlive the consumer; the task owns a handle, and so does `Held`
-        // (a handover closes it only once its acks are flushed).
-        Ok(Held {
-            channel: ch.clone(),
-            tag,
-            pump: tokio::spawn(pump.run(ch, consumer)),
-            released,
-            draining: false,
-            given_back: false,
-            flush: None,
-            record: None,
-        })
     }
 
     /// Runs until `stop` says so (or a signal), lets accepted events finish, sends their acks

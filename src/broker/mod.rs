@@ -3,10 +3,11 @@
 //!
 //! [`amqp`] holds the wire details, [`publish`] the batch publisher and [`confirm`] the shared
 //! confirmed publisher behind `serve --broker`; [`consume`] runs a consumer (reconnecting
-//! after a lost connection), `pump` is one queue's consumer, `book` what it has in the engine,
-//! and [`acks`] acknowledges in few frames; [`logged`] is the consumer's handler, which writes the live log; [`design`] runs
-//! the original one-message-at-a-time design and ours on throwaway queues for
-//! `compare --broker`.
+//! after a lost connection) over one connection at a time (`link`); `pump` is one queue's
+//! consumer, `book` what it has in the engine, and [`acks`] acknowledges in few frames;
+//! `assign` and `handover` share the queues among workers through the broker; [`logged`] is
+//! the consumer's handler, which writes the live log; [`design`] runs the original
+//! one-message-at-a-time design and ours on throwaway queues for `compare --broker`.
 
 pub(crate) mod acks;
 pub mod amqp;
@@ -16,6 +17,7 @@ pub(crate) mod confirm;
 pub(crate) mod consume;
 pub(crate) mod design;
 mod handover;
+mod link;
 pub(crate) mod logged;
 pub(crate) mod publish;
 mod pump;
