@@ -109,3 +109,42 @@ fn three_workers_share_the_queues_fairly_and_hand_them_over_in_order() {
         }
     }
 }
+
+#[test]
+fn a_vanished_workers_queues_are_taken_over_within_five_seconds() {
+    let Some(url) = common::broker_url() else {
+        return;
+    };
+    let q = Queues::new(&url, 6, "vanish");
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_events(dir.path(), 1200, 60);
+    publish(&q, &input, "20ms");
+    let mut a = start_worker(&q, dir.path(), "a");
+    let mut b = start_worker(&q, dir.path(), "b");
+    // Both working on their shares, then a dies without a word.
+    wait_for_rows(&dir.path().join("b.csv"), 50, &mut b);
+    wait_for_rows(&dir.path().join("a.csv"), 100, &mut a);
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let killed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(b.wait().unwrap().success(), "worker b failed");
+    let report = json(&dir.path().join("b.json"));
+    let taken: Vec<u64> = owned(&report)
+        .into_iter()
+        .filter(|(_, from, _)| *from > killed)
+        .map(|(_, from, _)| from - killed)
+        .collect();
+    assert_eq!(taken.len(), 3, "b took a's 3 queues: {}", report["owned"]);
+    assert!(
+        taken.iter().all(|ms| *ms <= 5000),
+        "taken after {taken:?} ms"
+    );
+    let mut rows = log_rows(&dir.path().join("a.csv"));
+    rows.extend(log_rows(&dir.path().join("b.csv")));
+    let distinct: HashSet<u64> = rows.iter().map(|r| r[1]).collect();
+    assert_eq!(distinct.len(), 1200, "events missing");
+    assert!(rows.len() - 1200 <= 8, "{} ran twice", rows.len() - 1200);
+}
