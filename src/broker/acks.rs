@@ -8,14 +8,25 @@
 //! tag below which every delivery is settled. One `multiple` ack moves the frontier (the
 //! common case when events are short: they finish roughly in delivery order); a delivery that
 //! finishes above the frontier is acked on its own at once, so a long event never holds back
-//! the acks (and with them the prefetch window) of everything delivered after it.
+//! the acks (and with them the prefetch window) of everything delivered after it. The
+//! `multiple` ack goes out before the single ones: an account's later delivery is never acked
+//! ahead of its earlier one, so a connection lost between the two frames cannot hand back an
+//! older event of an account whose newer one is gone.
+//!
+//! Each round ends with a synchronous call on the channel (a `basic.qos` that changes nothing):
+//! its answer means the broker has processed the acks before it, and only then are the acked
+//! messages' events forgotten by [`Finished`], the memory that keeps a redelivered event from
+//! running twice in this process.
 
+use crate::sync::lock;
 use anyhow::anyhow;
 use lapin::acker::Acker;
-use lapin::options::BasicAckOptions;
-use std::collections::{BTreeMap, HashMap};
+use lapin::options::{BasicAckOptions, BasicQosOptions};
+use lapin::Channel;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most completions folded into one round of acks.
@@ -32,6 +43,39 @@ pub(crate) struct Settled {
     pub acker: Option<Acker>,
     /// Events the message carried (counted as acked with it).
     pub events: u64,
+    /// Their event ids, forgotten by [`Finished`] once the ack is confirmed.
+    pub ids: Vec<u64>,
+}
+
+/// The event ids that finished in this process and whose message the broker has not been
+/// seen to take the ack of. A redelivered copy of one of them is skipped, not run again: the
+/// broker hands back every unacknowledged message when a connection drops (a broker restart,
+/// a cut network), and a batched message may hold events that finished long ago.
+///
+/// Ids of a lost connection's messages stay until the redelivered copy is acked here; if the
+/// queue went to another worker meanwhile they stay for good (at most the prefetch window per
+/// loss).
+#[derive(Debug, Default)]
+pub(crate) struct Finished(Mutex<HashSet<u64>>);
+
+impl Finished {
+    pub(crate) fn insert(&self, id: u64) {
+        lock(&self.0).insert(id);
+    }
+
+    pub(crate) fn contains(&self, id: u64) -> bool {
+        lock(&self.0).contains(&id)
+    }
+
+    fn forget(&self, ids: &[u64]) {
+        if ids.is_empty() {
+            return;
+        }
+        let mut set = lock(&self.0);
+        for id in ids {
+            set.remove(id);
+        }
+    }
 }
 
 /// What the loop acknowledged so far.
@@ -42,6 +86,14 @@ pub(crate) struct Acked {
 }
 
 pub(crate) enum AckMsg {
+    /// A queue's consumer channel of a session, with the prefetch it was opened with (the
+    /// no-op `basic.qos` that confirms a round repeats it).
+    Channel {
+        session: Session,
+        queue: u32,
+        channel: Channel,
+        prefetch: u16,
+    },
     Settled(Settled),
     /// Answered once every ack queued before it was sent.
     Flush(oneshot::Sender<()>),
@@ -50,13 +102,22 @@ pub(crate) enum AckMsg {
 /// An ack that failed, with the session it belonged to (errors of old sessions are expected).
 pub(crate) type AckError = (Session, anyhow::Error);
 
+/// A settled delivery waiting for the frontier: `acker` is `Some` while processed and not
+/// acked yet, `None` once rejected or already acked on its own.
+struct Entry {
+    acker: Option<Acker>,
+    events: u64,
+    ids: Vec<u64>,
+}
+
 /// The delivery tags of one channel: settled but not yet covered by an ack.
 struct Line {
     /// Every tag below this is acked (or rejected). Tags start at 1.
     next: u64,
-    /// Settled tags at or above `next`, with their event counts: `Some` = processed, not
-    /// acked yet; `None` = rejected or already acked on its own.
-    settled: BTreeMap<u64, (Option<Acker>, u64)>,
+    /// Settled tags at or above `next`.
+    settled: BTreeMap<u64, Entry>,
+    /// The channel and its prefetch, once the consumer announced it.
+    channel: Option<(Channel, u16)>,
 }
 
 /// What a round decided for one line.
@@ -69,6 +130,8 @@ struct Plan {
     count: u64,
     /// Events in those messages.
     events: u64,
+    /// Their event ids.
+    ids: Vec<u64>,
 }
 
 impl Default for Line {
@@ -76,14 +139,20 @@ impl Default for Line {
         Line {
             next: 1,
             settled: BTreeMap::new(),
+            channel: None,
         }
     }
 }
 
 impl Line {
-    fn settle(&mut self, tag: u64, acker: Option<Acker>, events: u64) {
-        if tag >= self.next {
-            self.settled.insert(tag, (acker, events));
+    fn settle(&mut self, s: Settled) {
+        if s.tag >= self.next {
+            let entry = Entry {
+                acker: s.acker,
+                events: s.events,
+                ids: s.ids,
+            };
+            self.settled.insert(s.tag, entry);
         }
     }
 
@@ -95,31 +164,35 @@ impl Line {
             single: Vec::new(),
             count: 0,
             events: 0,
+            ids: Vec::new(),
         };
-        while let Some((acker, events)) = self.settled.remove(&self.next) {
-            if let Some(a) = acker {
+        while let Some(entry) = self.settled.remove(&self.next) {
+            if let Some(a) = entry.acker {
                 plan.multiple = Some(a);
                 plan.count += 1;
-                plan.events += events;
+                plan.events += entry.events;
+                plan.ids.extend(entry.ids);
             }
             self.next += 1;
         }
-        for (acker, events) in self.settled.values_mut() {
-            if let Some(a) = acker.take() {
+        for entry in self.settled.values_mut() {
+            if let Some(a) = entry.acker.take() {
                 plan.single.push(a);
                 plan.count += 1;
-                plan.events += *events;
+                plan.events += entry.events;
+                plan.ids.append(&mut entry.ids);
             }
         }
         plan
     }
 }
 
-/// Runs until every sender is gone: collects completions, acks them per round.
+/// Runs until every sender is gone: collects completions, acks them per round, and forgets
+/// the confirmed messages' events in `finished`.
 pub(crate) async fn ack_loop(
     mut rx: mpsc::UnboundedReceiver<AckMsg>,
     errors: mpsc::UnboundedSender<AckError>,
-    acked: Arc<Acked>,
+    (acked, finished): (Arc<Acked>, Arc<Finished>),
     current: Arc<AtomicU64>,
 ) {
     let mut lines: HashMap<(Session, u32), Line> = HashMap::new();
@@ -135,11 +208,23 @@ pub(crate) async fn ack_loop(
                 AckMsg::Settled(s) if s.session != live => {}
                 AckMsg::Settled(s) => {
                     let key = (s.session, s.queue);
-                    lines
-                        .entry(key)
-                        .or_default()
-                        .settle(s.tag, s.acker, s.events);
+                    lines.entry(key).or_default().settle(s);
                     touched.push(key);
+                }
+                AckMsg::Channel { session, .. } if session != live => {}
+                AckMsg::Channel {
+                    session,
+                    queue,
+                    channel,
+                    prefetch,
+                } => {
+                    // A new channel numbers its deliveries from 1 again (a queue taken back
+                    // after a handover, whose old channel was flushed and closed).
+                    let line = Line {
+                        channel: Some((channel, prefetch)),
+                        ..Line::default()
+                    };
+                    lines.insert((session, queue), line);
                 }
                 AckMsg::Flush(tx) => flushes.push(tx),
             }
@@ -150,12 +235,15 @@ pub(crate) async fn ack_loop(
             let Some(line) = lines.get_mut(&key) else {
                 continue;
             };
-            let plan = line.plan();
+            let mut plan = line.plan();
             let (messages, events) = (plan.count, plan.events);
-            match send(plan).await {
+            let ids = std::mem::take(&mut plan.ids);
+            let sent = send(plan, line.channel.as_ref());
+            match while_current(sent, key.0, &current).await {
                 Ok(()) => {
                     acked.messages.fetch_add(messages, Relaxed);
                     acked.events.fetch_add(events, Relaxed);
+                    finished.forget(&ids);
                 }
                 Err(e) => {
                     let _ = errors.send((key.0, e));
@@ -168,13 +256,52 @@ pub(crate) async fn ack_loop(
     }
 }
 
-async fn send(plan: Plan) -> anyhow::Result<()> {
+/// Longest wait for the broker to take a round of acks.
+const ROUND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs `round` while `session` is the live one: a call on a connection that died may never be
+/// answered, and would hold back the acks of the new connection forever.
+async fn while_current(
+    round: impl std::future::Future<Output = anyhow::Result<()>>,
+    session: Session,
+    current: &AtomicU64,
+) -> anyhow::Result<()> {
+    tokio::pin!(round);
+    let deadline = tokio::time::Instant::now() + ROUND_TIMEOUT;
+    loop {
+        let check = tokio::time::sleep(Duration::from_millis(100));
+        tokio::select! {
+            done = &mut round => return done,
+            _ = check => {
+                if current.load(Relaxed) != session {
+                    return Err(anyhow!("the connection was replaced while acknowledging"));
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(anyhow!(
+                        "RabbitMQ took no acks for {}s",
+                        ROUND_TIMEOUT.as_secs()
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Sends a plan's acks, the frontier's `multiple` first, then waits for the broker to answer
+/// a no-op call on the channel (frames of a channel are processed in order).
+async fn send(plan: Plan, channel: Option<&(Channel, u16)>) -> anyhow::Result<()> {
     let lost = |e: lapin::Error| anyhow!(e).context("lost RabbitMQ while acknowledging");
+    let any = plan.count > 0;
+    if let Some(a) = plan.multiple {
+        a.ack(BasicAckOptions { multiple: true })
+            .await
+            .map_err(lost)?;
+    }
     for a in plan.single {
         a.ack(BasicAckOptions::default()).await.map_err(lost)?;
     }
-    if let Some(a) = plan.multiple {
-        a.ack(BasicAckOptions { multiple: true })
+    if let (true, Some((ch, prefetch))) = (any, channel) {
+        ch.basic_qos(*prefetch, BasicQosOptions::default())
             .await
             .map_err(lost)?;
     }
@@ -188,8 +315,19 @@ mod tests {
     fn tags(line: &Line) -> Vec<(u64, bool)> {
         line.settled
             .iter()
-            .map(|(t, (a, _))| (*t, a.is_some()))
+            .map(|(t, e)| (*t, e.acker.is_some()))
             .collect()
+    }
+
+    fn settled(tag: u64, acker: Option<Acker>, events: u64) -> Settled {
+        Settled {
+            session: 0,
+            queue: 0,
+            tag,
+            acker,
+            events,
+            ids: (0..events).map(|i| tag * 100 + i).collect(),
+        }
     }
 
     #[test]
@@ -198,23 +336,24 @@ mod tests {
         // Acker::default() is a no-op acker: enough to follow which tags are covered.
         // Tag t carries t events (a batch), so the event counts can be told apart.
         for t in [1, 2, 4] {
-            line.settle(t, Some(Acker::default()), t);
+            line.settle(settled(t, Some(Acker::default()), t));
         }
         let plan = line.plan();
         assert_eq!(line.next, 3, "tag 3 is still running");
         assert!(plan.multiple.is_some());
         assert_eq!((plan.single.len(), plan.count, plan.events), (1, 3, 7));
+        assert_eq!(plan.ids, [100, 200, 201, 400, 401, 402, 403]);
         assert_eq!(
             tags(&line),
             vec![(4, false)],
             "4 acked singly, kept as settled"
         );
-        line.settle(3, None, 0); // rejected
+        line.settle(settled(3, None, 0)); // rejected
         let plan = line.plan();
         assert_eq!(line.next, 5);
         assert!(plan.multiple.is_none() && plan.single.is_empty());
         assert_eq!((plan.count, plan.events), (0, 0));
-        line.settle(2, Some(Acker::default()), 2); // stale: below the frontier
+        line.settle(settled(2, Some(Acker::default()), 2)); // stale: below the frontier
         assert!(line.settled.is_empty());
     }
 }

@@ -4,7 +4,9 @@
 use crate::types::AccountId;
 use crate::url_authority::{self, redact};
 use anyhow::{Context, Result};
-use lapin::options::{QueueDeclareOptions, QueueDeleteOptions, QueuePurgeOptions};
+use lapin::options::{
+    ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions, QueuePurgeOptions,
+};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Connection, ConnectionProperties};
 use serde::{Deserialize, Serialize};
@@ -44,6 +46,11 @@ impl Topology {
     /// Every event of an account goes to the same queue, so the queue keeps their order.
     pub fn queue_of(&self, account: AccountId) -> u32 {
         (account.0 % u64::from(self.queues)) as u32
+    }
+
+    /// The fanout exchange the workers of these queues announce themselves on.
+    pub fn members_exchange(&self) -> String {
+        format!("{}.members", self.prefix)
     }
 
     /// The URL without its password, for messages.
@@ -267,7 +274,8 @@ pub async fn consumer_count(ch: &Channel, name: &str) -> Result<u32> {
     Ok(q.consumer_count())
 }
 
-/// Deletes the queues (tests and one-off benchmarks clean up after themselves).
+/// Deletes the queues and the workers' exchange (tests and one-off benchmarks clean up after
+/// themselves).
 pub async fn delete(url: &str, topo: &Topology) -> Result<()> {
     let conn = connect(url).await?;
     let ch = conn.create_channel().await?;
@@ -276,6 +284,10 @@ pub async fn delete(url: &str, topo: &Topology) -> Result<()> {
             .await
             .with_context(|| format!("cannot delete queue {name}"))?;
     }
+    let members = topo.members_exchange();
+    ch.exchange_delete(&members, ExchangeDeleteOptions::default())
+        .await
+        .with_context(|| format!("cannot delete exchange {members}"))?;
     let _ = conn.close(200, "done").await;
     Ok(())
 }

@@ -7,13 +7,18 @@
 //! unfinished event unacknowledged for the broker to redeliver.
 //! When the connection drops, the broker requeues every unacknowledged delivery; the
 //! deliveries of the lost connection that had not started yet are given up here (they come
-//! again, in queue order, on the new connection), those already running finish and run again
-//! on redelivery (at-least-once, counted as repeated).
+//! again, in queue order, on the new connection), those already running finish. Every event
+//! that finished here is remembered until the broker has taken its message's ack
+//! ([`acks::Finished`]); a redelivered copy is passed over at its turn instead of running
+//! again, so an account never sees an older event again after a newer one.
 
-use super::acks::{self, AckError, AckMsg, Acked, Session};
+use super::acks::{self, AckError, AckMsg, Acked, Finished};
 use super::amqp::{self, Topology};
+use super::assign::{self, View};
+use super::book::Book;
+use super::link::Link;
 use super::logged::Logged;
-use super::pump::{ack_observer, skip_abandoned, Book, Eng, Pump, Shared};
+use super::pump::{ack_observer, skip_check, Eng, Shared};
 pub(crate) use super::pump::{BrokerStats, Live};
 use crate::engine::clock::PreciseClock;
 use crate::engine::exec::Abort;
@@ -25,14 +30,10 @@ use crate::sync::lock;
 use crate::types::Micros;
 use crate::workload::Workload;
 use anyhow::{anyhow, Context, Result};
-use lapin::options::{BasicConsumeOptions, BasicQosOptions};
-use lapin::types::FieldTable;
-use lapin::{Channel, Connection};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 /// First wait before reconnecting; doubled per failed attempt up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -75,6 +76,9 @@ pub(crate) struct Config {
     pub timer: TimerMode,
     /// A live dashboard to feed (`--dashboard`).
     pub live: Option<Live>,
+    /// Share the queues with the other workers through the broker ([`super::assign`]);
+    /// otherwise register on every queue (single-active-consumer picks the active one).
+    pub cooperative: bool,
 }
 
 /// What a finished consumer run hands back.
@@ -82,33 +86,43 @@ pub(crate) struct Consumed {
     pub workload: Workload,
     pub execution: Execution,
     pub stats: BrokerStats,
+    /// The queues this worker owned, and when (cooperative workers only).
+    pub owned: Vec<Ownership>,
 }
 
-/// One connection and its consumers.
-struct Link {
-    conn: Connection,
-    pumps: Vec<JoinHandle<()>>,
-    probe: Channel,
+/// A queue this worker owned for a while; seconds on the run's clock.
+#[derive(Clone, Debug, serde::Serialize)]
+pub(crate) struct Ownership {
+    pub queue: u32,
+    pub from_s: f64,
+    /// When it was handed over, lost with the connection, or the run ended.
+    pub to_s: Option<f64>,
+    /// The same two moments on the machine's clock (ms since the Unix epoch), to line up the
+    /// reports of several workers.
+    pub from_unix_ms: u64,
+    pub to_unix_ms: Option<u64>,
 }
 
-impl Link {
-    fn drop_consumers(&self) {
-        for p in &self.pumps {
-            p.abort();
-        }
-    }
+/// Now on the machine's clock, in ms since the Unix epoch.
+pub(super) fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A consumer run in progress: the engine, the connection with its consumers, the acker.
 pub(crate) struct Running {
-    shared: Shared,
+    pub(super) shared: Shared,
     acked: Arc<Acked>,
     errors: mpsc::UnboundedReceiver<AckError>,
-    session: Arc<AtomicU64>,
-    link: Option<Link>,
-    topology: Topology,
-    prefetch: u16,
-    one_at_a_time: bool,
+    pub(super) session: Arc<AtomicU64>,
+    pub(super) link: Option<Link>,
+    pub(super) topology: Topology,
+    /// Who else consumes these queues (cooperative workers).
+    pub(super) view: Option<Arc<Mutex<View>>>,
+    pub(super) owned: Vec<Ownership>,
+    pub(super) prefetch: u16,
+    pub(super) one_at_a_time: bool,
     reconnect: Option<Reconnect>,
     abort: Abort,
     _timer: TimerThread,
@@ -131,11 +145,12 @@ pub(crate) async fn start(cfg: Config) -> Result<Running> {
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
     let (err_tx, err_rx) = mpsc::unbounded_channel();
     let acked = Arc::new(Acked::default());
+    let finished = Arc::new(Finished::default());
     let session = Arc::new(AtomicU64::new(0));
     tokio::spawn(acks::ack_loop(
         ack_rx,
         err_tx.clone(),
-        Arc::clone(&acked),
+        (Arc::clone(&acked), Arc::clone(&finished)),
         Arc::clone(&session),
     ));
     let clock = PreciseClock::new(timer.handle());
@@ -144,7 +159,7 @@ pub(crate) async fn start(cfg: Config) -> Result<Running> {
         live.board.begin();
     }
     let observer = ack_observer(
-        Arc::clone(&book),
+        (Arc::clone(&book), Arc::clone(&finished)),
         ack_tx.clone(),
         cfg.live.clone(),
         clock.clone(),
@@ -152,7 +167,7 @@ pub(crate) async fn start(cfg: Config) -> Result<Running> {
     let fixed = !cfg.workload.has_per_event_durations();
     let mut handler = cfg.handler;
     if cfg.reconnect_timeout.is_some() {
-        handler.skip = Some(skip_abandoned(Arc::clone(&book)));
+        handler.skip = Some(skip_check(Arc::clone(&book), finished));
     }
     handler.board = cfg.live.as_ref().map(|l| Arc::clone(&l.board));
     let engine = Engine::start(
@@ -193,6 +208,10 @@ pub(crate) async fn start(cfg: Config) -> Result<Running> {
         _timer: timer,
         timer: cfg.timer,
         live: cfg.live,
+        view: cfg
+            .cooperative
+            .then(|| Arc::new(Mutex::new(View::new(assign::member_id())))),
+        owned: Vec::new(),
     };
     running.link = Some(running.open_link().await?);
     Ok(running)
@@ -201,60 +220,6 @@ pub(crate) async fn start(cfg: Config) -> Result<Running> {
 impl Running {
     pub(crate) fn engine(&self) -> &Eng {
         &self.shared.engine
-    }
-
-    /// Connects and starts one consumer per queue, in a new session.
-    ///
-    /// Each queue has one active consumer: the first registered. So that workers started
-    /// together share the queues, each starts at a random queue and registers first on the
-    /// queues nobody consumes yet; the others it joins last, as standby.
-    async fn open_link(&self) -> Result<Link> {
-        let conn = amqp::connect(&self.topology.url).await?;
-        let probe = conn.create_channel().await?;
-        amqp::declare(&probe, &self.topology).await?;
-        let session = self.session.load(Relaxed);
-        let n = self.topology.queues;
-        let offset = rand::random::<u32>() % n;
-        let mut taken = Vec::new();
-        let mut pumps = Vec::with_capacity(n as usize);
-        for q in (0..n).map(|k| (offset + k) % n) {
-            if amqp::consumer_count(&probe, &self.topology.queue_name(q)).await? > 0 {
-                taken.push(q);
-                continue;
-            }
-            pumps.push(self.consume(&conn, session, q).await?);
-        }
-        for q in taken {
-            pumps.push(self.consume(&conn, session, q).await?);
-        }
-        Ok(Link { conn, pumps, probe })
-    }
-
-    /// Starts the consumer of queue `q` on its own channel.
-    async fn consume(&self, conn: &Connection, session: Session, q: u32) -> Result<JoinHandle<()>> {
-        let name = self.topology.queue_name(q);
-        let ch = conn.create_channel().await?;
-        ch.basic_qos(self.prefetch, BasicQosOptions::default())
-            .await?;
-        let tag = format!("eventbench-{}-{session}-{q}", std::process::id());
-        let consumer = ch
-            .basic_consume(
-                &name,
-                &tag,
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .with_context(|| format!("cannot consume queue {name}"))?;
-        let pump = Pump {
-            shared: self.shared.clone(),
-            session,
-            queue: q,
-            name,
-            one_at_a_time: self.one_at_a_time,
-        };
-        // The channel must outlive the consumer; the task owns both.
-        Ok(tokio::spawn(pump.run(ch, consumer)))
     }
 
     /// Runs until `stop` says so (or a signal), lets accepted events finish, sends their acks
@@ -274,6 +239,7 @@ impl Running {
             Ok(()) if self.link.is_some() => self.flush_acks().await,
             other => other,
         };
+        self.leave().await;
         if let Some(link) = self.link.take() {
             link.drop_consumers();
             flushed?;
@@ -281,6 +247,7 @@ impl Running {
         } else {
             flushed?;
         }
+        self.close_records();
         let book = std::mem::take(&mut *lock(&self.shared.book));
         let mut stats = book.stats;
         stats.acked = self.acked.events.load(Relaxed);
@@ -288,11 +255,15 @@ impl Running {
         drop(self.shared);
         let (workload, mut execution) = engine.finish(ClockKind::Real);
         execution.timer = Some(self.timer);
-        let (workload, execution) = super::forget(workload, execution, &book.abandoned);
+        let mut passed_over = book.abandoned;
+        passed_over.extend(book.skipped);
+        let (workload, execution) = super::forget(workload, execution, &passed_over);
+        let (workload, execution) = super::fold_reruns(workload, execution);
         Ok(Consumed {
             workload,
             execution,
             stats,
+            owned: self.owned,
         })
     }
 
@@ -341,6 +312,10 @@ impl Running {
                         self.try_reconnect().await?;
                         continue;
                     }
+                    if let Err(e) = self.rebalance().await {
+                        self.lost(e)?;
+                        continue;
+                    }
                     match self.done(stop).await {
                         Ok(true) => return Ok(()),
                         Ok(false) => {}
@@ -353,12 +328,14 @@ impl Running {
 
     /// The connection is gone: an error without reconnection, else drop it and start over.
     fn lost(&mut self, err: anyhow::Error) -> Result<()> {
-        let Some(r) = self.reconnect.as_mut() else {
+        if self.reconnect.is_none() {
             return Err(err);
-        };
+        }
         if let Some(link) = self.link.take() {
             link.drop_consumers();
         }
+        self.close_records();
+        let r = self.reconnect.as_mut().expect("checked above");
         // From here on, acks and errors of the old session are ignored.
         self.session.fetch_add(1, Relaxed);
         lock(&self.shared.book).abandon();
@@ -393,6 +370,9 @@ impl Running {
         match attempt {
             Ok(Ok(link)) => {
                 self.link = Some(link);
+                if let Some(view) = &self.view {
+                    lock(view).grace(Instant::now());
+                }
                 r.lost_since = None;
                 r.backoff = FIRST_BACKOFF;
                 lock(&self.shared.book).stats.reconnects += 1;

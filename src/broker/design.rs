@@ -26,7 +26,7 @@ pub(crate) fn options(design: Design, timer: TimerMode) -> Options {
         Design::Ours => Options {
             prefetch: u16::MAX,
             arrival_at_publish: true,
-            batch: super::publish::DEFAULT_BATCH,
+            batch: super::publish::IN_PROCESS_BATCH,
             timer,
             board: None,
         },

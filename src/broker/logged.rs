@@ -1,18 +1,18 @@
 //! The consumer's handler: any handler (the benchmark's sleep, or `--handler`) plus a row in
 //! the live log written after it and before the engine acks, skipping events whose delivery
-//! was given up after a lost connection.
+//! was given up after a lost connection or that already ran in this process.
 
 use crate::engine::clock::Clock;
 use crate::engine::work::{Ctx, Handler, Job};
 use crate::handler::AnyHandler;
 use crate::live::Board;
 use crate::live_log::LiveLog;
-use crate::types::EventIdx;
 use std::future::Future;
 use std::sync::Arc;
 
-/// Asked when an event's turn comes: true to skip it (its delivery was given up).
-pub(crate) type Skip = Arc<dyn Fn(EventIdx) -> bool + Send + Sync>;
+/// Asked when an event's turn comes: true to skip it (its delivery was given up, or it is a
+/// redelivery of an event that already ran here).
+pub(crate) type Skip = Arc<dyn Fn(&Job) -> bool + Send + Sync>;
 
 /// Wraps `inner` (any handler) for a consumer run: `worker` and `run --broker`.
 #[derive(Clone)]
@@ -35,7 +35,7 @@ impl Handler for Logged {
         let worker = self.worker;
         let clock = ctx.clock.clone();
         // Decided at the call, not at the first poll: the call is the event's start.
-        let skipped = self.skip.as_ref().is_some_and(|skip| skip(job.index));
+        let skipped = self.skip.as_ref().is_some_and(|skip| skip(&job));
         let start = clock.now();
         if let (Some(board), false) = (&self.board, skipped) {
             board.start(job.account.0, start.0, job.duration.0);

@@ -24,9 +24,16 @@ const WINDOW: usize = 2048;
 /// Channels publishing side by side (at most one per queue).
 const CHANNELS: usize = 4;
 
-/// Events per message unless `--batch` says otherwise; chosen from the measurements in
-/// `results/2026-11-28-broker/` (session 3).
-pub(crate) const DEFAULT_BATCH: u32 = 100;
+/// Events per message `publish` sends unless `--batch` says otherwise: one, so a worker that
+/// dies hands back only what it had in flight and what finished since its last ack (a message
+/// is acked only when all its events are done; results/2026-12-07-broker-reruns/).
+pub(crate) const DEFAULT_BATCH: u32 = 1;
+
+/// Events per message of `run --broker` and of our design in `compare --broker`: one process
+/// publishes and consumes, and a lost broker ends the run, so no other worker ever runs a
+/// message's finished events again; batches divide the broker's per-message cost
+/// (results/2026-11-28-broker/, session 3).
+pub(crate) const IN_PROCESS_BATCH: u32 = 100;
 
 /// What a publish achieved.
 #[derive(Clone, Copy, Debug)]

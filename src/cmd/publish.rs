@@ -14,12 +14,13 @@ use std::path::PathBuf;
   eventbench publish --broker amqp://guest:guest@mq:5672/%2f --queues 50 --purge \\
     --process-time 100ms
 
-  eventbench publish --broker amqp://127.0.0.1:5672/%2f --queues 50 --batch 1  # one per message
+  eventbench publish --broker amqp://127.0.0.1:5672/%2f --queues 50 --batch 100  # throughput
 
 Each event goes to queue PREFIX.(account_id % N), persistent, with publisher confirms, in
-arrival order. A message carries up to --batch consecutive events of one queue as a JSON array,
-[{\"event_id\":1,\"account_id\":42,\"duration_us\":1000000}, ...]; with --batch 1 it is one
-object, {\"event_id\":1,\"account_id\":42}, the format serve --broker sends. Workers take both.
+arrival order, one JSON object per message, {\"event_id\":1,\"account_id\":42} (the format
+serve --broker sends). With --batch N a message carries up to N consecutive events of one
+queue as a JSON array, [{\"event_id\":1,\"account_id\":42,\"duration_us\":1000000}, ...].
+Workers take both.
 Exit codes: 0 all confirmed, 2 bad usage or input, 3 broker unreachable or a message refused.")]
 pub struct Args {
     #[command(flatten)]
@@ -38,7 +39,10 @@ pub struct Args {
     #[arg(long)]
     pub purge: bool,
     /// Events per message (consecutive events of one queue, in arrival order). RabbitMQ's cost
-    /// is per message, so batches raise the rate; 1 sends one event per message
+    /// is per message, so batches raise the rate. The crash cost: a message is acked only when
+    /// all its events are done, so a worker killed with N-event messages unacked hands them
+    /// back whole and another worker runs their finished events again (up to N × --prefetch per
+    /// queue); with 1, only what it had in flight or finished since its last ack
     #[arg(long, default_value_t = publish::DEFAULT_BATCH,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub batch: u32,

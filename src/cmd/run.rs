@@ -75,8 +75,9 @@ pub struct Args {
     #[arg(long, default_value = crate::broker::amqp::DEFAULT_PREFIX, requires = "broker")]
     pub queue_prefix: String,
     /// Events per RabbitMQ message with --broker (consecutive events of one queue, a JSON
-    /// array); 1 sends one event per message, as the original system did
-    #[arg(long, default_value_t = crate::broker::publish::DEFAULT_BATCH,
+    /// array); 1 sends one event per message, as the original system did. Larger than
+    /// `publish`'s default: this process alone consumes them, so a crash re-runs nothing elsewhere
+    #[arg(long, default_value_t = crate::broker::publish::IN_PROCESS_BATCH,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub batch: u32,
     /// Serve a live dashboard of this real-clock run at ADDR [default: 127.0.0.1:3911]
@@ -128,7 +129,7 @@ fn check_flags(args: &Args) -> Result<()> {
             ("--queue-prefix", args.queue_prefix != DEFAULT_PREFIX),
             (
                 "--batch",
-                args.batch != crate::broker::publish::DEFAULT_BATCH,
+                args.batch != crate::broker::publish::IN_PROCESS_BATCH,
             ),
         ],
     )?;

@@ -40,7 +40,8 @@ const DEFAULT_CHANNELS: u16 = 8;
 
 With --broker, a 202 means RabbitMQ confirmed the event (persistent, in its account's queue):
 a crash of serve after that loses nothing. 503 (with Retry-After) while the broker is
-unreachable; duplicates are refused with 409 within one serve process.
+unreachable; an id accepted before is refused with 409, also after a restart on the same
+--data-dir (--in-memory: within one serve process).
 
 Status codes of POST /api: 202 accepted; 400 unparseable body (broken JSON or encoding, a
 JSON key given twice, a charset other than UTF-8);
@@ -98,7 +99,8 @@ pub struct Args {
     #[arg(long)]
     pub log: Option<PathBuf>,
     /// Where the durable queue lives (created if missing; locked while in use, so a second
-    /// server on the same directory is refused)
+    /// server on the same directory is refused). With --broker it keeps the accepted ids only,
+    /// so a 409 holds across restarts
     #[arg(long, default_value = "eventbench-data", conflicts_with = "in_memory")]
     pub data_dir: PathBuf,
     /// Keep accepted events in memory only: faster, but a crash loses them (engine benchmarks)
@@ -141,7 +143,7 @@ pub struct Args {
     /// here (`eventbench worker` does). Broker unreachable: 503 with Retry-After
     #[arg(long, requires = "queues", conflicts_with_all = [
         "workers", "strategy", "process_time", "max_queued", "log", "drain_timeout", "leftover",
-        "data_dir", "in_memory", "accept_data_loss",
+        "accept_data_loss",
     ], value_parser = crate::cli::BrokerUrl)]
     pub broker: Option<String>,
     /// With --broker: queues PREFIX.0 .. PREFIX.N-1, account_id % N (the same as `publish`)
@@ -371,9 +373,17 @@ fn relay(args: &Args, url: &str) -> Result<()> {
     let rt = crate::engine::runtime()?;
     let outcome = rt.block_on(async {
         let sink = ConfirmedPublisher::connect(topo, usize::from(args.channels)).await?;
+        // The accepted ids live in the data dir, so a 409 holds across restarts.
+        let ids = match args.in_memory {
+            true => None,
+            false => Some(
+                intake::accepted_ids::AcceptedIds::open(&args.data_dir)
+                    .map_err(|e| UsageError(format!("cannot use the data dir: {e}")))?,
+            ),
+        };
         let listener = intake::listen::bind(args.listen)
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        intake::run_broker(listener, sink, front, shutdown_signal()).await
+        intake::run_broker(listener, sink, ids, front, shutdown_signal()).await
     })?;
     if let Some(path) = &args.json {
         crate::output::write_json_atomic(path, &outcome)?;

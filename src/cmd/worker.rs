@@ -1,6 +1,6 @@
 //! `eventbench worker`: consume RabbitMQ queues through the live engine, ack after processing.
 
-use crate::broker::consume::{BrokerStats, Config, Live, StopWhen};
+use crate::broker::consume::{BrokerStats, Config, Live, Ownership, StopWhen};
 use crate::broker::logged::Logged;
 use crate::cli::{EngineArgs, GlobalArgs};
 use crate::engine::exec::Abort;
@@ -36,8 +36,10 @@ A message is one JSON event object or a JSON array of them (publish --batch); it
 acknowledged once all its events are done. With --handler, an event is done only after its
 handler succeeded or it was given up and its row was synced to --dead-letter. --on-failure
 abort stops consuming: what was not started stays unacknowledged and is redelivered.
-Run one per machine, or several: each queue has one active consumer and the others stand by,
-taking over when it dies; its unacknowledged events are then redelivered and processed again.
+Run one per machine, or several: the workers share the queues through the broker (a heartbeat
+every second on the exchange PREFIX.members; each owns a fair share, computed alike by all).
+A queue changes hands only after its old owner finished and acked all it was delivered; a
+worker silent for 3.5 s is taken for gone, and its unacknowledged events are redelivered.
 Exit codes: 0 ok, 1 ordering violated or events given up, 2 bad usage, 3 broker unreachable
 at start or gone longer than --reconnect-timeout.")]
 pub struct Args {
@@ -96,6 +98,8 @@ struct WorkerReport<'a> {
     queues: u32,
     prefetch: u16,
     broker: BrokerStats,
+    /// The queues this worker owned and when (seconds on the report's clock).
+    owned: &'a [Ownership],
 }
 
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
@@ -152,7 +156,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         crate::pipeline::fault::fold_live(&faults, &mut outcome, design(&args, plan)?);
     }
     let (report, _) = Report::from_outcome(outcome, None)?;
-    write_report(&args, &report, consumed.stats)?;
+    write_report(&args, &report, consumed.stats, &consumed.owned)?;
     if let Some(d) = dashboard {
         d.complete(&report);
     }
@@ -220,6 +224,7 @@ fn consumer_config(
         reconnect_timeout: Some(args.reconnect_timeout.as_duration()),
         timer: args.engine.timing.timer,
         live,
+        cooperative: true,
     }
 }
 
@@ -251,7 +256,7 @@ fn board(args: &Args, plan: Plan, lanes: Option<u64>) -> Arc<Board> {
 
 /// The report with the broker's side (`--json`), the report on stdout, the broker counts on
 /// stderr.
-fn write_report(args: &Args, report: &Report, s: BrokerStats) -> Result<()> {
+fn write_report(args: &Args, report: &Report, s: BrokerStats, owned: &[Ownership]) -> Result<()> {
     let full = WorkerReport {
         report,
         mode: if args.one_at_a_time {
@@ -262,6 +267,7 @@ fn write_report(args: &Args, report: &Report, s: BrokerStats) -> Result<()> {
         queues: args.queue.topology().queues,
         prefetch: args.effective_prefetch(),
         broker: s,
+        owned,
     };
     if let Some(path) = &args.json {
         crate::output::write_json_atomic(path, &full)?;
@@ -270,7 +276,8 @@ fn write_report(args: &Args, report: &Report, s: BrokerStats) -> Result<()> {
     eprintln!(
         "broker: {} events delivered in {} messages, {} redelivered, {} repeated event ids, {} \
          malformed messages, {} events acked in {} messages, {} reconnects ({} events of lost \
-         connections dropped unstarted)",
+         connections dropped unstarted, {} redelivered events not run again: they had finished \
+         here); {} events ran twice here",
         s.deliveries,
         s.messages,
         s.redelivered,
@@ -279,7 +286,17 @@ fn write_report(args: &Args, report: &Report, s: BrokerStats) -> Result<()> {
         s.acked,
         s.acked_messages,
         s.reconnects,
-        s.abandoned
+        s.abandoned,
+        s.skipped_finished,
+        report.duplicates
     );
+    let spans: Vec<String> = owned
+        .iter()
+        .map(|o| match o.to_s {
+            Some(to) => format!("{} {:.1}-{:.1}s", o.queue, o.from_s, to),
+            None => format!("{} from {:.1}s", o.queue, o.from_s),
+        })
+        .collect();
+    eprintln!("queues owned: {}", spans.join(", "));
     Ok(())
 }

@@ -2,8 +2,11 @@
 //! queue (persistent, publisher-confirmed) before the 202 goes out; nothing is processed here
 //! (`eventbench worker` does that). A broker that is unreachable or does not confirm earns a
 //! 503 with `Retry-After`, never a 202. Requests reach it through the one router
-//! (`api.rs`); this module owns its duplicate ids, its counters and its report.
+//! (`api.rs`); this module owns its duplicate ids, its counters and its report. With a data
+//! dir the accepted ids are also kept on disk ([`super::accepted_ids`]), so a 409 holds across
+//! restarts.
 
+use super::accepted_ids::AcceptedIds;
 use super::metrics::{Metrics, Reason, Refusal, RETRY_AFTER_S};
 use super::parse::Incoming;
 use crate::broker::amqp::Message;
@@ -24,6 +27,8 @@ pub(crate) struct Relay {
     sink: Arc<ConfirmedPublisher>,
     /// Event ids accepted, or being published right now (a concurrent duplicate gets 409).
     seen: Mutex<HashSet<u64>>,
+    /// The ids on disk (`--data-dir`), with those earlier processes accepted.
+    ids: Option<AcceptedIds>,
     metrics: Metrics,
     closing: AtomicBool,
     accepted: AtomicU64,
@@ -55,13 +60,17 @@ pub(crate) struct RelayOutcome {
     pub accept_rate_eps: f64,
     /// From a request's arrival to the broker's confirm, for accepted events.
     pub confirm_latency_us: Percentiles,
+    /// Where the accepted ids are kept (absent with `--in-memory`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<String>,
 }
 
 impl Relay {
-    pub(crate) fn new(sink: Arc<ConfirmedPublisher>) -> Self {
+    pub(crate) fn new(sink: Arc<ConfirmedPublisher>, ids: Option<AcceptedIds>) -> Self {
         Relay {
             sink,
             seen: Mutex::new(HashSet::new()),
+            ids,
             metrics: Metrics::default(),
             closing: AtomicBool::new(false),
             accepted: AtomicU64::new(0),
@@ -92,7 +101,8 @@ impl Relay {
         arrived: Instant,
     ) -> Result<String, Refusal> {
         let id = incoming.event.0;
-        if !lock(&self.seen).insert(id) {
+        let before = self.ids.as_ref().is_some_and(|d| d.accepted_before(id));
+        if before || !lock(&self.seen).insert(id) {
             return Err(Refusal::duplicate(id));
         }
         let msg = Message {
@@ -104,7 +114,7 @@ impl Relay {
         // and leave its id marked as accepted (a retry would then get 409 for a lost event).
         let publishing = Arc::clone(self);
         let published = tokio::spawn(async move {
-            let result = publishing.sink.publish(&msg).await;
+            let result = publishing.publish_and_record(&msg).await;
             if result.is_err() {
                 // Not accepted: the client may send it again.
                 lock(&publishing.seen).remove(&msg.event_id);
@@ -112,18 +122,36 @@ impl Relay {
             result
         })
         .await;
-        let failure = match published {
-            Ok(Ok(())) => None,
-            Ok(Err(e @ ConfirmError::Unavailable)) => {
+        match published {
+            Ok(Ok(())) => Ok(self.accepted(arrived, &msg)),
+            Ok(Err(refusal)) => Err(refusal),
+            Err(_) => Err(Refusal::new(
+                Reason::BrokerUnavailable,
+                "the publish task failed".to_string(),
+            )),
+        }
+    }
+
+    /// Publishes, waits for the confirm, then (with a data dir) for the id to be on disk.
+    async fn publish_and_record(&self, msg: &Message) -> Result<(), Refusal> {
+        let text = match self.sink.publish(msg).await {
+            Ok(()) => None,
+            Err(e @ ConfirmError::Unavailable) => {
                 Some(format!("{e}; retry after {RETRY_AFTER_S} s"))
             }
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some("the publish task failed".to_string()),
+            Err(e) => Some(e.to_string()),
         };
-        if let Some(text) = failure {
+        if let Some(text) = text {
             return Err(Refusal::new(Reason::BrokerUnavailable, text));
         }
-        Ok(self.accepted(arrived, &msg))
+        if let Some(ids) = &self.ids {
+            // Published but not remembered: refused, so the retry publishes it again (a
+            // duplicate in the queue) rather than a later 409 hiding a lost id.
+            ids.record(msg.event_id)
+                .await
+                .map_err(|e| Refusal::new(Reason::StorageFailed, e.to_string()))?;
+        }
+        Ok(())
     }
 
     fn accepted(&self, arrived: Instant, msg: &Message) -> String {
@@ -220,6 +248,15 @@ impl Relay {
                 0.0
             },
             confirm_latency_us: lock(&self.confirm_us).percentiles(),
+            data_dir: self
+                .ids
+                .as_ref()
+                .map(|d| d.data_dir().display().to_string()),
         }
+    }
+
+    /// Closes the data dir's store once every request was answered.
+    pub(crate) fn close_ids(&self) -> Result<(), super::store::StoreError> {
+        self.ids.as_ref().map_or(Ok(()), AcceptedIds::close)
     }
 }

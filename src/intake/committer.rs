@@ -43,6 +43,10 @@ enum Request {
         done: Reply,
     },
     Finish(u64),
+    Accept {
+        event: EventId,
+        done: Reply,
+    },
 }
 
 /// How group commit is going, for `/metrics`.
@@ -108,6 +112,15 @@ impl Committer {
             done,
         };
         self.send_and_wait(req, wait).await
+    }
+
+    /// Resolves once `event` is on disk among the accepted ids (no queue row: `serve
+    /// --broker` published it), or when the write failed.
+    pub(crate) async fn accept(&self, event: EventId) -> Result<(), CommitFailed> {
+        let (done, wait) = oneshot::channel();
+        self.send_and_wait(Request::Accept { event, done }, wait)
+            .await
+            .map(drop)
     }
 
     /// Queues the event's start mark now; the returned future resolves once it is on disk.
@@ -197,6 +210,10 @@ impl Batch {
                 self.waiting.push((seq, done));
             }
             Request::Finish(seq) => self.ops.push(Op::Finish(seq)),
+            Request::Accept { event, done } => {
+                self.ops.push(Op::Accept(event));
+                self.waiting.push((0, done));
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 //! mini-redis), so the binary wires real signals and a real port while tests inject port 0 and
 //! a channel.
 
+pub(crate) mod accepted_ids;
 pub(crate) mod admit;
 pub(crate) mod api;
 pub(crate) mod broker;
@@ -208,13 +209,14 @@ pub(crate) struct Front {
 pub(crate) async fn run_broker(
     listener: tokio::net::TcpListener,
     sink: Arc<crate::broker::confirm::ConfirmedPublisher>,
+    ids: Option<accepted_ids::AcceptedIds>,
     front: Front,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RelayOutcome> {
     let addr = listener
         .local_addr()
         .context("cannot read the listening address")?;
-    let relay = Arc::new(Relay::new(Arc::clone(&sink)));
+    let relay = Arc::new(Relay::new(Arc::clone(&sink), ids));
     let scheme = scheme(front.tls.as_ref());
     if front.announce {
         let t = sink.topology();
@@ -244,6 +246,7 @@ pub(crate) async fn run_broker(
     }
     // Every request was answered, so every confirm was awaited: the connection may go.
     sink.close().await;
+    relay.close_ids()?;
     Ok(relay.outcome())
 }
 

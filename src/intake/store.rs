@@ -55,8 +55,22 @@ pub(crate) struct Pending {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Op {
     Insert(Pending),
+    /// An event id accepted elsewhere (`serve --broker` published it): kept among the
+    /// accepted ids only, with no queue row.
+    Accept(EventId),
     Start(u64),
     Finish(u64),
+}
+
+impl Op {
+    /// The event id this op adds to the accepted ids.
+    fn accepted_id(&self) -> Option<u64> {
+        match self {
+            Op::Insert(p) => Some(p.event.0),
+            Op::Accept(id) => Some(id.0),
+            Op::Start(_) | Op::Finish(_) => None,
+        }
+    }
 }
 
 /// The open store. See the module docs.
@@ -316,8 +330,8 @@ impl Store {
                 // The transaction rolled back, so must the ids it added. Removing them is
                 // exact: the intake never passes an id that was accepted before.
                 for op in ops {
-                    if let Op::Insert(p) = op {
-                        self.accepted.remove(p.event.0..=p.event.0);
+                    if let Some(id) = op.accepted_id() {
+                        self.accepted.remove(id..=id);
                     }
                 }
                 Err(e)
@@ -349,8 +363,7 @@ impl Store {
         let mut stale: Vec<u64> = Vec::new();
         let mut new_ids: Vec<u64> = Vec::new();
         for op in ops {
-            if let Op::Insert(p) = op {
-                let id = p.event.0;
+            if let Some(id) = op.accepted_id() {
                 let neighbours = [id.checked_sub(1), id.checked_add(1), Some(id)];
                 for n in neighbours.into_iter().flatten() {
                     if let Some(r) = self.accepted.get(&n) {
@@ -432,6 +445,7 @@ fn apply_queue_ops(
             Op::Finish(seq) => {
                 rows = rows.saturating_sub(finish.execute([to_sql(seq)])? as u64);
             }
+            Op::Accept(_) => {}
         }
     }
     Ok(rows)

@@ -70,6 +70,8 @@ pub(crate) struct Consumed {
     pub outcome: Outcome,
     /// What RabbitMQ delivered and what was acknowledged.
     pub stats: BrokerStats,
+    /// The queues it owned, and when.
+    pub owned: Vec<consume::Ownership>,
 }
 
 /// Consumes the queues of `config` until `stop`, then settles.
@@ -98,6 +100,7 @@ pub(crate) fn consume(
     Ok(Consumed {
         outcome,
         stats: consumed.stats,
+        owned: consumed.owned,
     })
 }
 

@@ -186,6 +186,9 @@ fn a_worker_dashboard_follows_the_events_it_consumes() {
         (&0.into(), &0.into())
     );
     assert_eq!(after["done"], false, "a worker runs until stopped");
+    // Alone, it owns every queue, and its page says so.
+    let input_line = after["input"].as_str().unwrap_or_default();
+    assert!(input_line.contains("owns 3 (0, 1, 2)"), "{after}");
     let history = after["history"]["processed"].as_array().unwrap();
     let counts: Vec<u64> = history.iter().map(|v| v.as_u64().unwrap()).collect();
     assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");

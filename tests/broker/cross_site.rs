@@ -32,7 +32,14 @@ fn serve_broker_refuses_other_sites_and_publishes_nothing_for_them() {
     let q = Queues::new(&url, 1, "cross-site");
     let serve = Spawned::start(
         command()
-            .args(["serve", "--listen", "127.0.0.1:0", "--broker", &url])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--in-memory",
+                "--broker",
+                &url,
+            ])
             .args(["--queues", "1", "--queue-prefix", &q.topo.prefix])
             .args(["--allow-origin", "http://friend.example"]),
         LISTENING,
@@ -68,7 +75,14 @@ fn serve_broker_needs_the_token_of_its_token_file() {
     std::fs::write(&token, "T0k\n").unwrap();
     let serve = Spawned::start(
         command()
-            .args(["serve", "--listen", "127.0.0.1:0", "--broker", &url])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--in-memory",
+                "--broker",
+                &url,
+            ])
             .args([
                 "--queues",
                 "1",

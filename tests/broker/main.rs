@@ -16,4 +16,7 @@ mod cross_site;
 mod fault;
 mod front;
 mod handlers;
+mod relay_ids;
+mod reruns;
 mod resilience;
+mod share;

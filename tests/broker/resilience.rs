@@ -39,12 +39,17 @@ fn a_worker_reconnects_after_a_cut_and_loses_nothing() {
     assert_eq!(r["ordering_violations"], 0);
     assert_eq!(r["broker"]["reconnects"], 1);
     assert!(r["broker"]["redelivered"].as_u64().unwrap() > 0);
-    // The report covers what ran: every delivery except those dropped unstarted at the cut;
-    // re-runs are of events that were running or finished but not yet acked at the cut.
+    // The report covers what ran, each event once: every delivery except those dropped
+    // unstarted at the cut and the redeliveries of events that had finished here.
     let b = &r["broker"];
     let count = |k: &str| b[k].as_u64().unwrap();
     assert_eq!(r["events"].as_u64().unwrap(), rows.len() as u64);
-    assert_eq!(rows.len() as u64, count("deliveries") - count("abandoned"));
+    assert_eq!(r["duplicates"], 0);
+    assert_eq!(rows.len(), 200);
+    assert_eq!(
+        rows.len() as u64,
+        count("deliveries") - count("abandoned") - count("skipped_finished")
+    );
     assert_eq!(count("deliveries"), 200 + count("repeated"));
 }
 

@@ -242,13 +242,21 @@ pub fn post_event(addr: &str, account: u64, event: u64) -> Option<u16> {
     resp.split(' ').nth(1)?.parse().ok()
 }
 
-/// `serve --broker` on port 0 of this test's queues at `url`, once it listens.
+/// `serve --broker` on port 0 of this test's queues at `url`, once it listens; its accepted
+/// ids in memory.
 pub fn serve_broker(url: &str, q: &Queues) -> Spawned {
+    serve_broker_with(url, q, &["--in-memory"])
+}
+
+/// `serve --broker` on port 0 of this test's queues at `url` with `extra` flags, once it
+/// listens.
+pub fn serve_broker_with(url: &str, q: &Queues, extra: &[&str]) -> Spawned {
     Spawned::start(
         command()
             .args(["serve", "--listen", "127.0.0.1:0", "--broker", url])
             .args(["--queues", &q.topo.queues.to_string()])
-            .args(["--queue-prefix", &q.topo.prefix]),
+            .args(["--queue-prefix", &q.topo.prefix])
+            .args(extra),
         LISTENING,
     )
 }

@@ -224,3 +224,21 @@ fn a_second_store_on_the_same_dir_is_refused_while_the_first_is_open() {
         "the lock ends with the first store"
     );
 }
+
+#[test]
+fn an_id_accepted_for_the_broker_is_kept_without_a_queue_row() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (mut s, _) = Store::open(dir.path()).unwrap();
+        s.apply(&[Op::Accept(EventId(7)), Op::Accept(EventId(8))])
+            .unwrap();
+        assert_eq!(s.rows(), 0);
+        assert_eq!(accepted_rows(&s), [(7, 8)]);
+    }
+    let (s, rec) = Store::open(dir.path()).unwrap();
+    assert!(
+        rec.pending.is_empty(),
+        "nothing to process: the broker has them"
+    );
+    assert!(s.accepted().contains(&7) && s.accepted().contains(&8));
+}

@@ -1,0 +1,434 @@
+//! The consumer's book: which delivered messages and events are in the engine, which events
+//! were given up after a lost connection or passed over as already finished here, and the
+//! delivery counts.
+//!
+//! A message may carry a batch of events. It is acknowledged once every one of its events is
+//! settled; each event keeps its own `started` mark, so after a lost connection the events of
+//! a message that had not started are given up (the broker redelivers the whole message) while
+//! those running finish. When the redelivered copy of an event that finished here comes up, it
+//! is passed over (see [`Finished`]), so no event runs twice in one process.
+
+use super::acks::{Finished, Session};
+use crate::types::{EventIdx, Micros};
+use lapin::acker::Acker;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet, VecDeque};
+use tokio::sync::oneshot;
+
+/// What became of an event when the engine settled it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Settled {
+    /// It ran; it was delivered (booked) at this time.
+    Ran(Micros),
+    /// It ran, and its connection was lost meanwhile (its booking is gone).
+    RanUnbooked,
+    /// It did not run: given up after a lost connection (`None`), or already finished here
+    /// (`Some(arrival)`).
+    PassedOver(Option<Micros>),
+}
+
+/// A message whose events are in the engine and not all settled yet.
+pub(super) struct Pending {
+    pub(super) session: Session,
+    pub(super) queue: u32,
+    pub(super) tag: u64,
+    pub(super) acker: Acker,
+    /// The message's event ids, in its order.
+    pub(super) ids: Vec<u64>,
+    /// How many of its events have not settled yet.
+    left: u32,
+}
+
+/// An event of a pending message.
+pub(super) struct Slot {
+    message: u64,
+    started: bool,
+    /// Its turn came and it was not run: it had finished in this process before (see
+    /// [`Finished`]).
+    skipped: bool,
+    /// When it entered the engine's queue (for the dashboard's latency).
+    pub(super) arrived: Micros,
+    /// Told when the event finished (one-at-a-time consumers wait for it).
+    pub(super) done: Option<oneshot::Sender<()>>,
+}
+
+/// The pending events by engine index. The engine numbers events in submit order and every
+/// submit happens under the book's lock, so pending events are a window of nearly consecutive
+/// indexes: a deque from `base`, `None` where an event settled. (A hash map here cost a sixth
+/// of the worker's CPU at zero processing time: every event is looked up three times.)
+#[derive(Default)]
+struct Window {
+    base: u32,
+    slots: VecDeque<Option<Slot>>,
+}
+
+impl Window {
+    fn insert(&mut self, idx: EventIdx, slot: Slot) {
+        if self.slots.is_empty() {
+            self.base = idx.0;
+        }
+        while idx.0 < self.base {
+            self.slots.push_front(None);
+            self.base -= 1;
+        }
+        let at = (idx.0 - self.base) as usize;
+        if at >= self.slots.len() {
+            self.slots.resize_with(at + 1, || None);
+        }
+        self.slots[at] = Some(slot);
+    }
+
+    fn get_mut(&mut self, idx: EventIdx) -> Option<&mut Slot> {
+        let at = usize::try_from(idx.0.checked_sub(self.base)?).ok()?;
+        self.slots.get_mut(at)?.as_mut()
+    }
+
+    fn remove(&mut self, idx: EventIdx) -> Option<Slot> {
+        let at = usize::try_from(idx.0.checked_sub(self.base)?).ok()?;
+        let taken = self.slots.get_mut(at)?.take()?;
+        while matches!(self.slots.front(), Some(None)) {
+            self.slots.pop_front();
+            self.base += 1;
+        }
+        Some(taken)
+    }
+
+    /// Empties the window; the pending events with their indexes.
+    fn drain(&mut self) -> impl Iterator<Item = (EventIdx, Slot)> + '_ {
+        let base = self.base;
+        self.slots
+            .drain(..)
+            .enumerate()
+            .filter_map(move |(i, s)| s.map(|s| (EventIdx(base + i as u32), s)))
+    }
+}
+
+/// Delivery counts beside the engine's report.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub(crate) struct BrokerStats {
+    /// Events delivered (each event of a batched message counts).
+    pub deliveries: u64,
+    /// Messages delivered (one event each, or a batch).
+    pub messages: u64,
+    /// Events of messages the broker flagged as redelivered (a consumer died or disconnected
+    /// before acknowledging them).
+    pub redelivered: u64,
+    /// Deliveries of an event id this process had already received (at-least-once duplicates):
+    /// each was either skipped (`skipped_finished`), dropped unstarted (`abandoned`), or ran
+    /// here for the first time (it had not finished here before).
+    pub repeated: u64,
+    /// Messages whose body was neither an event nor an array of events; rejected without
+    /// requeue.
+    pub malformed: u64,
+    /// Events whose message was acknowledged.
+    pub acked: u64,
+    /// Messages acknowledged.
+    pub acked_messages: u64,
+    /// Connections re-established after a loss.
+    pub reconnects: u64,
+    /// Deliveries dropped before they started, after a lost connection or given back with a
+    /// queue handed over (the broker redelivers them); not in the report's events.
+    pub abandoned: u64,
+    /// Redelivered events not run again because they had finished in this process and the
+    /// broker had not taken their message's ack (it was lost with the connection); acked now,
+    /// not in the report's events.
+    pub skipped_finished: u64,
+}
+
+/// Pending messages and their events, and the counts.
+#[derive(Default)]
+pub(super) struct Book {
+    messages: HashMap<u64, Pending>,
+    events: Window,
+    next_message: u64,
+    pub(super) abandoned: HashSet<EventIdx>,
+    /// Events whose turn came after they had finished here before (not run).
+    pub(super) skipped: HashSet<EventIdx>,
+    pub(super) seen: HashSet<u64>,
+    pub(super) stats: BrokerStats,
+}
+
+impl Book {
+    /// The connection is gone: no pending message can be acked any more. Unstarted events are
+    /// skipped when their turn comes; started ones finish.
+    pub(super) fn abandon(&mut self) {
+        for (idx, slot) in self.events.drain() {
+            if !slot.started {
+                self.abandoned.insert(idx);
+            }
+        }
+        self.messages.clear();
+        self.stats.abandoned = self.abandoned.len() as u64;
+    }
+
+    /// Handing queue `q` over: its messages none of whose events started are taken out of the
+    /// book (their events are skipped at their turn, like a lost connection's) and returned,
+    /// in delivery order, for the broker to requeue. Messages with a started event stay: they
+    /// finish and are acked before the queue is let go.
+    pub(super) fn give_back(&mut self, session: Session, q: u32) -> Vec<(u64, Acker)> {
+        let of_queue: HashSet<u64> = self
+            .messages
+            .iter()
+            .filter(|(_, p)| p.session == session && p.queue == q)
+            .map(|(k, _)| *k)
+            .collect();
+        let mut touched: HashSet<u64> = HashSet::new();
+        for slot in self.events.slots.iter().flatten() {
+            if of_queue.contains(&slot.message) && (slot.started || slot.skipped) {
+                touched.insert(slot.message);
+            }
+        }
+        let unstarted: HashSet<u64> = of_queue.difference(&touched).copied().collect();
+        let base = self.events.base;
+        let gone: Vec<EventIdx> = (self.events.slots.iter().enumerate())
+            .filter(|(_, s)| s.as_ref().is_some_and(|s| unstarted.contains(&s.message)))
+            .map(|(i, _)| EventIdx(base + i as u32))
+            .collect();
+        for idx in gone {
+            if let Some(mut slot) = self.events.remove(idx) {
+                if let Some(done) = slot.done.take() {
+                    let _ = done.send(());
+                }
+                self.abandoned.insert(idx);
+            }
+        }
+        self.stats.abandoned = self.abandoned.len() as u64;
+        let mut back: Vec<(u64, Acker)> = unstarted
+            .iter()
+            .filter_map(|k| self.messages.remove(k))
+            .map(|p| (p.tag, p.acker))
+            .collect();
+        back.sort_by_key(|(tag, _)| *tag);
+        back
+    }
+
+    /// Starts tracking a delivered message with the events `ids`; returns its key.
+    pub(super) fn open(
+        &mut self,
+        session: Session,
+        queue: u32,
+        tag: u64,
+        acker: Acker,
+        ids: Vec<u64>,
+    ) -> u64 {
+        let key = self.next_message;
+        self.next_message += 1;
+        let pending = Pending {
+            session,
+            queue,
+            tag,
+            acker,
+            left: ids.len() as u32,
+            ids,
+        };
+        self.messages.insert(key, pending);
+        self.stats.messages += 1;
+        key
+    }
+
+    /// Messages of `queue` in `session` not settled yet.
+    pub(super) fn pending_in(&self, session: Session, queue: u32) -> usize {
+        self.messages
+            .values()
+            .filter(|p| p.session == session && p.queue == queue)
+            .count()
+    }
+
+    /// Books a submitted event of message `key`.
+    pub(super) fn book(
+        &mut self,
+        idx: EventIdx,
+        key: u64,
+        arrived: Micros,
+        done: Option<oneshot::Sender<()>>,
+    ) {
+        let slot = Slot {
+            message: key,
+            started: false,
+            skipped: false,
+            arrived,
+            done,
+        };
+        self.events.insert(idx, slot);
+    }
+
+    /// An event's turn came: true to pass it over, because its delivery was given up after a
+    /// lost connection, or because event `id` already finished here (a redelivery). Otherwise
+    /// it is marked started, so a later loss lets it finish.
+    pub(super) fn start(&mut self, idx: EventIdx, id: u64, finished: &Finished) -> bool {
+        let Some(slot) = self.events.get_mut(idx) else {
+            return self.abandoned.contains(&idx);
+        };
+        if finished.contains(id) {
+            slot.skipped = true;
+            self.skipped.insert(idx);
+            self.stats.skipped_finished += 1;
+            return true;
+        }
+        slot.started = true;
+        false
+    }
+
+    /// An event finished (or was passed over); returns what became of it and its message once
+    /// that was the message's last event.
+    pub(super) fn settle(&mut self, idx: EventIdx) -> (Settled, Option<Pending>) {
+        let Some(mut slot) = self.events.remove(idx) else {
+            // No longer booked: its connection was lost. Passed over if it had not started.
+            let settled = if self.abandoned.contains(&idx) {
+                Settled::PassedOver(None)
+            } else {
+                Settled::RanUnbooked
+            };
+            return (settled, None);
+        };
+        if let Some(done) = slot.done.take() {
+            let _ = done.send(());
+        }
+        let settled = if slot.skipped {
+            Settled::PassedOver(Some(slot.arrived))
+        } else {
+            Settled::Ran(slot.arrived)
+        };
+        let Some(p) = self.messages.get_mut(&slot.message) else {
+            return (settled, None);
+        };
+        p.left -= 1;
+        if p.left > 0 {
+            return (settled, None);
+        }
+        (settled, self.messages.remove(&slot.message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(message: u32) -> Slot {
+        Slot {
+            message: u64::from(message),
+            started: false,
+            skipped: false,
+            arrived: Micros::ZERO,
+            done: None,
+        }
+    }
+
+    #[test]
+    fn the_window_finds_settles_and_drains_events_in_any_order() {
+        let mut w = Window::default();
+        for i in [10, 11, 12, 14] {
+            w.insert(EventIdx(i), slot(i));
+        }
+        assert!(w.get_mut(EventIdx(13)).is_none(), "a gap is not an event");
+        assert!(w.get_mut(EventIdx(9)).is_none() && w.get_mut(EventIdx(15)).is_none());
+        assert_eq!(w.remove(EventIdx(11)).map(|s| s.message), Some(11));
+        assert!(w.remove(EventIdx(11)).is_none(), "settled once");
+        assert_eq!(w.remove(EventIdx(10)).map(|s| s.message), Some(10));
+        assert_eq!(w.base, 12, "the settled front is dropped");
+        w.get_mut(EventIdx(12)).unwrap().started = true;
+        w.insert(EventIdx(8), slot(8));
+        let left: Vec<(u32, bool)> = w.drain().map(|(i, s)| (i.0, s.started)).collect();
+        assert_eq!(left, [(8, false), (12, true), (14, false)]);
+        assert!(w.remove(EventIdx(12)).is_none());
+        w.insert(EventIdx(100), slot(100));
+        assert_eq!(w.remove(EventIdx(100)).map(|s| s.message), Some(100));
+    }
+
+    proptest::proptest! {
+        /// Against a map: events booked in rising index order (with gaps, as when another
+        /// submitter took indexes) and settled in any order are found exactly while pending.
+        #[test]
+        fn the_window_behaves_like_a_map(
+            steps in proptest::collection::vec((0u32..3, proptest::bool::ANY, 0usize..64), 1..200),
+        ) {
+            let mut w = Window::default();
+            let mut model: HashMap<u32, u64> = HashMap::new();
+            let mut next = 0u32;
+            for (gap, settle, pick) in steps {
+                if settle && !model.is_empty() {
+                    let mut keys: Vec<u32> = model.keys().copied().collect();
+                    keys.sort_unstable();
+                    let k = keys[pick % keys.len()];
+                    let got = w.remove(EventIdx(k)).map(|s| s.message);
+                    proptest::prop_assert_eq!(got, model.remove(&k));
+                } else {
+                    next += gap;
+                    w.insert(EventIdx(next), slot(next));
+                    model.insert(next, u64::from(next));
+                    next += 1;
+                }
+                for k in 0..next + 2 {
+                    let found = w.get_mut(EventIdx(k)).map(|s| s.message);
+                    proptest::prop_assert_eq!(found, model.get(&k).copied());
+                }
+            }
+            let mut left: Vec<u32> = w.drain().map(|(i, _)| i.0).collect();
+            let mut expected: Vec<u32> = model.into_keys().collect();
+            expected.sort_unstable();
+            left.sort_unstable();
+            proptest::prop_assert_eq!(left, expected);
+        }
+    }
+
+    #[test]
+    fn an_event_that_finished_here_is_passed_over_when_it_comes_again() {
+        let finished = Finished::default();
+        let mut book = Book::default();
+        let key = book.open(0, 0, 1, Acker::default(), vec![7, 8]);
+        book.book(EventIdx(0), key, Micros(1), None);
+        book.book(EventIdx(1), key, Micros(1), None);
+        assert!(
+            !book.start(EventIdx(0), 7, &finished),
+            "first delivery runs"
+        );
+        assert_eq!(book.settle(EventIdx(0)).0, Settled::Ran(Micros(1)));
+        finished.insert(7);
+        // The connection drops: 8 had not started, so it is given up.
+        book.abandon();
+        assert!(book.start(EventIdx(1), 8, &finished));
+        assert_eq!(book.settle(EventIdx(1)).0, Settled::PassedOver(None));
+        // The redelivered message: 7 already ran here, 8 runs now; then it is acked whole.
+        let again = book.open(1, 0, 1, Acker::default(), vec![7, 8]);
+        book.book(EventIdx(2), again, Micros(9), None);
+        book.book(EventIdx(3), again, Micros(9), None);
+        assert!(book.start(EventIdx(2), 7, &finished));
+        assert!(!book.start(EventIdx(3), 8, &finished));
+        assert_eq!(
+            book.settle(EventIdx(2)).0,
+            Settled::PassedOver(Some(Micros(9)))
+        );
+        let (ran, message) = book.settle(EventIdx(3));
+        assert_eq!(ran, Settled::Ran(Micros(9)));
+        assert_eq!(message.map(|m| m.ids), Some(vec![7, 8]));
+        assert_eq!(book.stats.skipped_finished, 1);
+        assert_eq!(book.skipped.len(), 1);
+    }
+
+    #[test]
+    fn a_handover_gives_back_the_messages_nothing_of_which_started() {
+        let finished = Finished::default();
+        let mut book = Book::default();
+        // Queue 3: message 1 (events 0, 1) has a started event, message 2 (event 2) not;
+        // queue 4's message 3 (event 3) is not handed over.
+        let m1 = book.open(0, 3, 1, Acker::default(), vec![10, 11]);
+        let m2 = book.open(0, 3, 2, Acker::default(), vec![12]);
+        let m3 = book.open(0, 4, 1, Acker::default(), vec![13]);
+        for (i, m) in [m1, m1, m2, m3].into_iter().enumerate() {
+            book.book(EventIdx(i as u32), m, Micros(0), None);
+        }
+        assert!(!book.start(EventIdx(0), 10, &finished));
+        let back: Vec<u64> = book.give_back(0, 3).into_iter().map(|(t, _)| t).collect();
+        assert_eq!(back, [2], "only the message nothing of which started");
+        assert!(
+            book.start(EventIdx(2), 12, &finished),
+            "its event is skipped"
+        );
+        assert!(
+            !book.start(EventIdx(1), 11, &finished),
+            "the started message finishes"
+        );
+        assert_eq!((book.pending_in(0, 3), book.pending_in(0, 4)), (1, 1));
+        assert_eq!(book.stats.abandoned, 1);
+    }
+}
