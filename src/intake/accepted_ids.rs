@@ -25,7 +25,17 @@ impl AcceptedIds {
     /// Opens (or creates) the store in `dir`; warns when it holds unfinished events of a
     /// `serve` without `--broker`, which only such a `serve` processes.
     pub(crate) fn open(dir: &Path) -> Result<AcceptedIds, StoreError> {
-        let (store, recovered) = Store::open(dir)?;
+        // The same checks as `serve`'s own open (quick_check, lost tables, the high-water mark
+        // an earlier `serve` left): a damaged store is refused, not taken as "nothing accepted".
+        // The mark itself is kept by `serve` only: an id lost here costs a duplicate publish,
+        // which the workers count, never a lost event.
+        let (mut store, mut recovered) = Store::open_checked(dir, false)?;
+        super::durable::check_mark(
+            dir,
+            &mut store,
+            std::mem::take(&mut recovered.damage),
+            false,
+        )?;
         if !recovered.pending.is_empty() {
             eprintln!(
                 "warning: data dir {} holds {} unfinished events of `serve` without --broker; \

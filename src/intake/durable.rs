@@ -269,7 +269,7 @@ fn feed_and_mark(feed: Arc<Feed>, marks: MarkFeed) -> OnDurable {
 /// Compares the database with its high-water mark. A database that holds less (or was
 /// damaged, `damage`) is refused unless `accept_loss`; then the mark's ids are adopted (they
 /// stay refused with 409) and the gap is handed back for the report.
-fn check_mark(
+pub(super) fn check_mark(
     dir: &Path,
     store: &mut Store,
     mut damage: Vec<String>,
