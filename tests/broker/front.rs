@@ -16,6 +16,8 @@ fn serve(q: &Queues, url: &str, extra: &[&std::ffi::OsStr], marker: &str) -> Spa
         command()
             .args(["serve", "--listen", "127.0.0.1:0", "--broker", url])
             .args(["--queues", "1", "--queue-prefix", &q.topo.prefix])
+            // The accepted ids are not what these tests are about: no data dir to share.
+            .arg("--in-memory")
             .args(extra),
         marker,
     )
