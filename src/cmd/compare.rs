@@ -4,7 +4,8 @@
 
 mod broker;
 
-use crate::broker::amqp;
+use crate::broker::amqp::{self, QueueType};
+use crate::broker::design::Target;
 use crate::cli::{GlobalArgs, RepeatArgs, TimingArgs};
 use crate::engine::bound::lower_bound;
 use crate::engine::timer::TimerMode;
@@ -108,9 +109,13 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Also run through this RabbitMQ (amqp://…): the original design and ours, per numeric
-    /// worker count, on the real clock
-    #[arg(long, value_parser = crate::cli::BrokerUrl)]
-    pub broker: Option<String>,
+    /// worker count, on the real clock. Repeat it for the nodes of a cluster: the first that
+    /// answers is used, a lost connection is re-opened to the next
+    #[arg(long, value_name = "URL", value_parser = crate::cli::BrokerUrl)]
+    pub broker: Vec<String>,
+    #[arg(long, value_enum, default_value_t = QueueType::Classic, requires = "broker",
+          help = crate::cli::QUEUE_TYPE_HELP)]
+    pub queue_type: QueueType,
     /// Queue name prefix of the --broker runs (each uses fresh PREFIX.compare-… queues)
     #[arg(long, default_value = amqp::DEFAULT_PREFIX, requires = "broker")]
     pub queue_prefix: String,
@@ -201,11 +206,12 @@ pub(crate) fn sweep_plans(strategies: &StrategyList, workers: &WorkerList) -> Ve
 
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     args.handlers.validate(args.clock)?;
-    args.handlers.check_sweep(args.broker.is_some())?;
+    args.handlers.check_sweep(!args.broker.is_empty())?;
     let repeat = args.repeat.repeat(args.clock)?;
     let (runs, notes) = all_runs(&args);
-    let target = args.broker.as_ref().map(|url| broker::Target {
-        url: url.clone(),
+    let target = (!args.broker.is_empty()).then(|| Target {
+        brokers: amqp::Brokers::new(args.broker.clone()),
+        queue_type: args.queue_type,
         prefix: args.queue_prefix.clone(),
     });
     let baseline = args
@@ -227,7 +233,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         args.reading,
     )?;
     if let Some(t) = &target {
-        crate::broker::design::preflight(&t.url)?;
+        crate::broker::design::preflight(&t.brokers)?;
     }
     let dir = prepare_output_dir(args.output_dir.as_deref())?;
     if !global.quiet {
@@ -286,7 +292,7 @@ fn all_runs(args: &Args) -> (Vec<SweepRun>, Vec<String>) {
             backend: Backend::Memory,
         })
         .collect();
-    if args.broker.is_none() {
+    if args.broker.is_empty() {
         return (runs, Vec::new());
     }
     let (more, notes) = broker::runs(&args.strategies, &args.workers, args.timing.timer);
@@ -296,7 +302,7 @@ fn all_runs(args: &Args) -> (Vec<SweepRun>, Vec<String>) {
 
 /// What every run of the sweep shares: the broker, the handler, the repetition, the noise.
 struct How<'a> {
-    target: Option<&'a broker::Target>,
+    target: Option<&'a Target>,
     handlers: &'a HandlerArgs,
     repeat: Repeat,
     quiet: bool,
@@ -346,8 +352,7 @@ fn run_one(workload: Workload, run: SweepRun, how: &How<'_>) -> Result<(Workload
     }
     let intake = || match (run.backend, how.target) {
         (Backend::Broker(design), Some(t)) => Intake::Design {
-            url: t.url.clone(),
-            prefix: t.prefix.clone(),
+            target: t.clone(),
             design,
         },
         _ => Intake::Memory {

@@ -1,0 +1,266 @@
+//! Past one broker node (issue 25, item 4): `--queue-type quorum` and repeatable `--broker`.
+//! The cluster test runs three nodes of its own through `.ci/rabbitmq-cluster.sh` (ports
+//! 5681-5683, beside the node on 5672); the others need only the usual single broker.
+
+use crate::common::broker::*;
+use crate::common::{self, command, eventbench, read_log};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+/// The three nodes' URLs from `.ci/rabbitmq-cluster.sh start` (which starts what is not
+/// running); `None`, with a note, when RabbitMQ is not installed here to run them. Under CI a
+/// missing cluster is a failure.
+fn cluster() -> Option<Vec<String>> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    if !Path::new("/usr/lib/rabbitmq/bin/rabbitmq-server").exists() && !ci {
+        println!("skipped: RabbitMQ is not installed, so .ci/rabbitmq-cluster.sh cannot run");
+        return None;
+    }
+    Some(start_cluster())
+}
+
+/// Starts the nodes that are not running; their URLs.
+fn start_cluster() -> Vec<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/rabbitmq-cluster.sh");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .arg("start")
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the cluster did not start");
+    let urls: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(urls.len(), 3, "{urls:?}");
+    urls
+}
+
+/// Brings killed nodes back when dropped (before the test's queues, so that their deletion
+/// does not wait seconds per quorum queue for a member that is down).
+struct Revive;
+
+impl Drop for Revive {
+    fn drop(&mut self) {
+        start_cluster();
+    }
+}
+
+fn kill_node(n: u32) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/rabbitmq-cluster.sh");
+    let status = std::process::Command::new("bash")
+        .arg(script)
+        .args(["kill", &n.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A quorum-queue worker on `q`'s queues at `brokers` (tried in order).
+fn worker_at(brokers: &[&str], q: &Queues, log: &Path, report: &Path) -> std::process::Command {
+    let mut c = command();
+    c.arg("worker");
+    for b in brokers {
+        c.args(["--broker", b]);
+    }
+    c.args(["--queues", &q.topo.queues.to_string()])
+        .args(["--queue-prefix", &q.topo.prefix, "--queue-type", "quorum"])
+        .args(["-q", "--workers", "4", "--exit-when-idle", "2s", "--log"])
+        .arg(log)
+        .arg("--json")
+        .arg(report)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
+}
+
+#[test]
+fn quorum_queues_lose_nothing_and_keep_order_when_a_node_dies_mid_run() {
+    let Some(urls) = cluster() else {
+        return;
+    };
+    let (u1, u2, u3) = (&urls[0], &urls[1], &urls[2]);
+    // Deleted through node 2, which outlives the test.
+    let q = Queues::new(u2, 20, "cluster");
+    let _revive = Revive;
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_events(dir.path(), 2000, 40);
+    // Declared and published through node 1, so the queues' leaders are the node killed.
+    eventbench()
+        .args(["publish", "--broker", u1, "--queue-type", "quorum", "-q"])
+        .args(["--queues", "20", "--queue-prefix", &q.topo.prefix])
+        .args(["--process-time", "5ms", "--input"])
+        .arg(&input)
+        .assert()
+        .success();
+    let file = |n: &str| -> PathBuf { dir.path().join(n) };
+    let mut a = worker_at(&[u2, u1], &q, &file("a.csv"), &file("a.json"))
+        .spawn()
+        .unwrap();
+    let mut b = worker_at(&[u3, u1], &q, &file("b.csv"), &file("b.json"))
+        .spawn()
+        .unwrap();
+    // About 1.3 s of work for the 8 lanes: kill node 1 a quarter of the way in.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while log_rows(&file("a.csv")).len() + log_rows(&file("b.csv")).len() < 500 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the workers are stuck"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    kill_node(1);
+    for (name, w) in [("a", &mut a), ("b", &mut b)] {
+        let status = w.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(w.stderr.as_mut().unwrap(), &mut err).unwrap();
+        assert!(status.success(), "worker {name} failed: {err}");
+    }
+    let reports = [json(&file("a.json")), json(&file("b.json"))];
+    let redelivered: u64 = reports
+        .iter()
+        .map(|r| r["broker"]["redelivered"].as_u64().unwrap())
+        .sum();
+    let events: Vec<(u64, u64)> = arrivals(&input).iter().map(|&(a, e)| (e, a)).collect();
+    let runs = [read_log(&file("a.csv")), read_log(&file("b.csv"))];
+    assert!(
+        runs.iter().all(|r| !r.is_empty()),
+        "one worker ran everything"
+    );
+    // Every event ran; per account in arrival order; a second run only of a redelivered one.
+    let twice = common::check_runs(&events, &runs, redelivered);
+    let ran: u64 = reports.iter().map(|r| r["events"].as_u64().unwrap()).sum();
+    assert_eq!(ran, 2000 + twice, "the reports count every run");
+    for r in &reports {
+        assert_eq!(r["ordering_violations"], 0, "{r}");
+    }
+}
+
+#[test]
+fn a_worker_fails_over_to_the_next_broker_url_when_its_node_is_gone() {
+    let Some(url) = common::broker_url() else {
+        return;
+    };
+    let q = Queues::new(&url, 4, "failover");
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_events(dir.path(), 1000, 12);
+    publish(&q, &input, "5ms");
+    // Two ways to the same broker; the first is cut and stays down, like a dead node.
+    let (first, second) = (Proxy::start(&url), Proxy::start(&url));
+    let (log, report) = (dir.path().join("w.csv"), dir.path().join("w.json"));
+    let mut w = command()
+        .args([
+            "worker",
+            "--broker",
+            &first.url(),
+            "--broker",
+            &second.url(),
+        ])
+        .args(["--queues", "4", "--queue-prefix", &q.topo.prefix, "-q"])
+        .args(["--workers", "4", "--exit-when-idle", "2s", "--log"])
+        .arg(&log)
+        .arg("--json")
+        .arg(&report)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Cut once the worker consumes every queue: a broker lost while starting is an error.
+    wait_for_consumers(&url, &q);
+    wait_for_rows(&log, 100, &mut w);
+    first.cut(true);
+    let out = w.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "worker failed: {stderr}");
+    assert_complete_and_in_order(&arrivals(&input), &log_rows(&log));
+    let r = json(&report);
+    // Only the second way was open after the cut: without failover the worker would have
+    // retried the first until --reconnect-timeout and failed.
+    assert_eq!(r["broker"]["reconnects"], 1, "{r}");
+}
+
+/// Waits until every queue of `q` has a consumer.
+fn wait_for_consumers(url: &str, q: &Queues) {
+    use eventbench::internals::amqp;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let conn = amqp::connect(url).await.unwrap();
+        let ch = conn.create_channel().await.unwrap();
+        for _ in 0..1000 {
+            let mut all = true;
+            for name in q.topo.queue_names() {
+                all &= amqp::consumer_count(&ch, &name).await.unwrap() > 0;
+            }
+            if all {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the worker never consumed every queue");
+    });
+}
+
+#[test]
+fn publish_takes_the_first_broker_that_answers() {
+    let Some(url) = common::broker_url() else {
+        return;
+    };
+    let q = Queues::new(&url, 2, "firstanswer");
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_events(dir.path(), 50, 5);
+    // Port 9 (discard) is closed here: refused at once, so the second URL is used.
+    eventbench()
+        .args([
+            "publish",
+            "--broker",
+            "amqp://127.0.0.1:9/%2f",
+            "--broker",
+            &url,
+        ])
+        .args([
+            "--queues",
+            "2",
+            "--queue-prefix",
+            &q.topo.prefix,
+            "-q",
+            "--input",
+        ])
+        .arg(&input)
+        .assert()
+        .success();
+    assert_eq!(ready_messages(&url, &q.topo), 50);
+}
+
+#[test]
+fn a_queue_of_the_other_type_is_bad_usage_not_a_channel_crash() {
+    let Some(url) = common::broker_url() else {
+        return;
+    };
+    let q = Queues::new(&url, 2, "qtype");
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_events(dir.path(), 20, 4);
+    let publish_as = |kind: &str| {
+        eventbench()
+            .args(["publish", "--queue-type", kind, "-q", "--input"])
+            .arg(&input)
+            .args(q.args())
+            .assert()
+    };
+    publish_as("quorum").success();
+    let refused = publish_as("classic").code(2);
+    let err = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
+    assert!(
+        err.contains("exists as a quorum queue") && err.contains("--queue-type quorum"),
+        "{err}"
+    );
+    // A worker asking for classic is refused the same way, before it consumes anything.
+    command()
+        .arg("worker")
+        .args(q.args())
+        .args(["--queue-type", "classic", "-q", "--exit-when-idle", "1s"])
+        .output()
+        .map(|o| assert_eq!(o.status.code(), Some(2), "{o:?}"))
+        .unwrap();
+}
