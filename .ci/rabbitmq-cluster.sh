@@ -4,8 +4,8 @@
 # distribution on 25681-25683, no plugins (so no management port to collide), data and logs
 # under $EVENTBENCH_CLUSTER_DIR (default /tmp/eventbench-cluster), one Erlang cookie of its own.
 #
-#   start      start the nodes that are not running (the first start clusters 2 and 3 with 1);
-#              prints the three amqp:// URLs, one per line, on stdout
+#   start [N]  start the nodes 1..N (default 3) that are not running (each node's first start
+#              joins it to node 1); prints their amqp:// URLs, one per line, on stdout
 #   kill N     kill -9 the Erlang VM of node N (1-3): a node lost without warning
 #   stop       stop all three nodes and remove their data
 #
@@ -98,10 +98,12 @@ await_node() {
 }
 
 start() {
+    local count="${1:-3}"
+    case "$count" in 1 | 2 | 3) ;; *) say "start takes a node count 1-3"; exit 2 ;; esac
     install
     prepare
     local started=()
-    for i in 1 2 3; do
+    for i in $(seq 1 "$count"); do
         if running "$i"; then continue; fi
         if port_open "$(amqp_port "$i")"; then
             say "port $(amqp_port "$i") is taken by something else"
@@ -111,7 +113,7 @@ start() {
         started+=("$i")
     done
     for i in "${started[@]}"; do await_node "$i"; done
-    for i in 2 3; do
+    for i in $(seq 2 "$count"); do
         if [ -f "$ROOT/n$i/joined" ]; then continue; fi
         {
             ctl "$i" stop_app && ctl "$i" join_cluster "$(node 1)" && ctl "$i" start_app
@@ -121,9 +123,9 @@ start() {
         }
         touch "$ROOT/n$i/joined"
     done
-    for i in 1 2 3; do await_node "$i"; done
-    say "3 nodes running (data in $ROOT)"
-    for i in 1 2 3; do url "$i"; done
+    for i in $(seq 1 "$count"); do await_node "$i"; done
+    say "$count node(s) running (data in $ROOT)"
+    for i in $(seq 1 "$count"); do url "$i"; done
 }
 
 kill_node() {
@@ -152,11 +154,11 @@ stop() {
 }
 
 case "${1:-}" in
-    start) start ;;
+    start) start "${2:-3}" ;;
     kill) kill_node "${2:-}" ;;
     stop) stop ;;
     *)
-        echo "usage: $0 start | kill N | stop" >&2
+        echo "usage: $0 start [N] | kill N | stop" >&2
         exit 2
         ;;
 esac
