@@ -264,3 +264,33 @@ fn a_queue_of_the_other_type_is_bad_usage_not_a_channel_crash() {
         .map(|o| assert_eq!(o.status.code(), Some(2), "{o:?}"))
         .unwrap();
 }
+
+#[test]
+fn serve_broker_fails_over_to_the_next_broker_url_and_accepts_again() {
+    let Some(url) = common::broker_url() else {
+        return;
+    };
+    let q = Queues::new(&url, 2, "relayfailover");
+    let (first, second) = (Proxy::start(&url), Proxy::start(&url));
+    let serve = serve_broker_with(
+        &first.url(),
+        &q,
+        &["--in-memory", "--broker", &second.url()],
+    );
+    let addr = serve.addr.clone();
+    assert_eq!(post_event(&addr, 1, 1), Some(202));
+    // The first way is gone for good: without failover serve would answer 503 from now on.
+    first.cut(true);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut event = 2;
+    while post_event(&addr, 1, event) != Some(202) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve never reached the second broker URL"
+        );
+        event += 1;
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    serve.kill();
+    assert!(ready_messages(&url, &q.topo) >= 2);
+}
