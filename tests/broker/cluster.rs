@@ -116,25 +116,103 @@ fn quorum_queues_lose_nothing_and_keep_order_when_a_node_dies_mid_run() {
         let status = w.wait().unwrap();
         let mut err = String::new();
         std::io::Read::read_to_string(w.stderr.as_mut().unwrap(), &mut err).unwrap();
-        assert!(status.success(), "worker {name} failed: {err}");
+        // A leader that dies may not have replicated acks it had taken: the new leader
+        // delivers those messages again, and a worker that ran them again fails its verdict
+        // on the duplicates it counted. Allowed, as long as that is all (checked below).
+        let only_duplicates = status.code() == Some(1)
+            && err.contains("ordering check failed: 0 violations,")
+            && err.contains(" 0 unprocessed");
+        assert!(
+            status.success() || only_duplicates,
+            "worker {name} failed: {err}"
+        );
     }
     let reports = [json(&file("a.json")), json(&file("b.json"))];
-    let redelivered: u64 = reports
-        .iter()
-        .map(|r| r["broker"]["redelivered"].as_u64().unwrap())
-        .sum();
-    let events: Vec<(u64, u64)> = arrivals(&input).iter().map(|&(a, e)| (e, a)).collect();
+    let events = arrivals(&input);
     let runs = [read_log(&file("a.csv")), read_log(&file("b.csv"))];
     assert!(
         runs.iter().all(|r| !r.is_empty()),
         "one worker ran everything"
     );
-    // Every event ran; per account in arrival order; a second run only of a redelivered one.
-    let twice = common::check_runs(&events, &runs, redelivered);
-    let ran: u64 = reports.iter().map(|r| r["events"].as_u64().unwrap()).sum();
-    assert_eq!(ran, 2000 + twice, "the reports count every run");
-    for r in &reports {
+    let t = tally(&events, &runs);
+    assert_eq!(t.never, 0, "events lost");
+    assert_eq!(t.more_than_twice, 0, "events ran three times or more");
+    let count = |r: &serde_json::Value, k: &str| r[k].as_u64().unwrap();
+    for (w, r) in reports.iter().enumerate() {
         assert_eq!(r["ordering_violations"], 0, "{r}");
+        assert_eq!(
+            t.again_here[w],
+            count(r, "duplicates"),
+            "uncounted re-runs: {r}"
+        );
+    }
+    let redelivered: u64 = reports
+        .iter()
+        .map(|r| count(&r["broker"], "redelivered"))
+        .sum();
+    assert!(
+        t.across <= redelivered,
+        "{} re-runs across workers",
+        t.across
+    );
+    let ran: u64 = reports.iter().map(|r| count(r, "events")).sum();
+    assert_eq!(ran, 2000 + t.across, "the reports count every event");
+    println!(
+        "node 1 killed: {} re-runs across workers, {:?} within them",
+        t.across, t.again_here
+    );
+}
+
+/// What two workers' processed logs show against the events published.
+struct Tally {
+    /// Events in neither log.
+    never: usize,
+    /// Events run in both workers.
+    across: u64,
+    /// Per worker: rows of an event that had already run in that worker.
+    again_here: [u64; 2],
+    more_than_twice: usize,
+}
+
+/// Tallies `runs` (one log per worker) against `events` `(account, event)` in arrival order,
+/// and checks that within each worker every account's events first ran in arrival order.
+fn tally(events: &[(u64, u64)], runs: &[Vec<common::Row>; 2]) -> Tally {
+    use std::collections::{HashMap, HashSet};
+    let mut position = HashMap::new();
+    let mut next: HashMap<u64, usize> = HashMap::new();
+    for &(account, event) in events {
+        let n = next.entry(account).or_insert(0);
+        position.insert(event, *n);
+        *n += 1;
+    }
+    let mut times: HashMap<u64, usize> = HashMap::new();
+    let mut again_here = [0; 2];
+    let mut seen_by: [HashSet<u64>; 2] = Default::default();
+    for (w, rows) in runs.iter().enumerate() {
+        let mut rows = rows.clone();
+        rows.sort_by_key(|r| (r.start, r.end));
+        let mut last_first: HashMap<u64, usize> = HashMap::new();
+        for r in &rows {
+            *times.entry(r.event).or_insert(0) += 1;
+            if !seen_by[w].insert(r.event) {
+                again_here[w] += 1;
+                continue;
+            }
+            let pos = position[&r.event];
+            if let Some(&last) = last_first.get(&r.account) {
+                assert!(pos > last, "worker {w}: account {} out of order", r.account);
+            }
+            last_first.insert(r.account, pos);
+        }
+    }
+    Tally {
+        never: events
+            .iter()
+            .filter(|(_, e)| !times.contains_key(e))
+            .count(),
+        across: seen_by[0].intersection(&seen_by[1]).count() as u64,
+        again_here,
+        more_than_twice: times.values().filter(|&&n| n > 2).count(),
     }
 }
 
