@@ -2,6 +2,7 @@
 //! help text). Each subcommand's own flags live beside its `run` in `cmd/<name>.rs`, which
 //! flattens the groups it needs; this module names no subcommand.
 
+use crate::broker::amqp::{Brokers, QueueType};
 use crate::color::ColorWhen;
 use crate::engine::timer::TimerMode;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
@@ -100,12 +101,24 @@ impl RepeatArgs {
     }
 }
 
+/// Help of `--broker`, the same on every command that has it.
+pub(crate) const BROKER_HELP: &str = "RabbitMQ URL, e.g. amqp://guest:guest@127.0.0.1:5672/%2f. \
+Repeat it for the nodes of a cluster: the first that answers is used, and a lost connection \
+is re-opened to the next";
+
+/// Help of `--queue-type`.
+pub(crate) const QUEUE_TYPE_HELP: &str =
+    "Type of the queues declared: classic (one node holds each \
+queue) or quorum (replicated on the cluster's nodes: survives losing a minority of them; \
+slower to publish). A queue that exists with the other type is an error";
+
 /// The RabbitMQ queues a command works on (`publish`, `worker`).
 #[derive(Debug, Clone, Args)]
 pub struct QueueArgs {
-    /// RabbitMQ URL, e.g. amqp://guest:guest@127.0.0.1:5672/%2f
-    #[arg(long, value_parser = BrokerUrl)]
-    pub broker: String,
+    #[arg(long, required = true, value_name = "URL", value_parser = BrokerUrl, help = BROKER_HELP)]
+    pub broker: Vec<String>,
+    #[arg(long, value_enum, default_value_t = QueueType::Classic, help = QUEUE_TYPE_HELP)]
+    pub queue_type: QueueType,
     /// Number of queues PREFIX.0 .. PREFIX.N-1; an account's events all go to queue
     /// account_id % N
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -117,7 +130,9 @@ pub struct QueueArgs {
 
 impl QueueArgs {
     pub fn topology(&self) -> crate::broker::amqp::Topology {
-        crate::broker::amqp::Topology::new(&self.broker, self.queues, &self.queue_prefix)
+        let brokers = Brokers::new(self.broker.clone());
+        crate::broker::amqp::Topology::new(brokers, self.queues, &self.queue_prefix)
+            .with_queue_type(self.queue_type)
     }
 }
 

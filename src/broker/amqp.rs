@@ -1,6 +1,10 @@
-//! AMQP plumbing shared by the publisher and the consumer: connecting, queue names and
-//! declarations, and the message body.
+//! AMQP plumbing shared by the publisher and the consumer: connecting (to one node of a
+//! cluster, [`Brokers`]), queue names and declarations, and the message body.
 
+mod brokers;
+pub use brokers::{Brokers, QueueType};
+
+use crate::error::UsageError;
 use crate::types::AccountId;
 use crate::url_authority::{self, redact};
 use anyhow::{Context, Result};
@@ -8,31 +12,38 @@ use lapin::options::{
     ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions, QueuePurgeOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Channel, Connection, ConnectionProperties};
+use lapin::{Channel, Connection};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// The queue prefix used when none is given.
 pub const DEFAULT_PREFIX: &str = "eventbench";
 
-/// A blackholed address would otherwise make `connect` hang for minutes.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Where the events go: a broker and N queues `<prefix>.0 … <prefix>.N-1`.
+/// Where the events go: a broker (or the nodes of a cluster) and N queues
+/// `<prefix>.0 … <prefix>.N-1` of one type.
 #[derive(Clone, Debug)]
 pub struct Topology {
-    pub url: String,
+    /// The broker URLs, tried in order ([`Brokers::connect`]).
+    pub url: Brokers,
     pub queues: u32,
     pub prefix: String,
+    pub queue_type: QueueType,
 }
 
 impl Topology {
-    pub fn new(url: &str, queues: u32, prefix: &str) -> Self {
+    /// Classic queues; see [`Topology::with_queue_type`].
+    pub fn new(url: impl Into<Brokers>, queues: u32, prefix: &str) -> Self {
         Topology {
-            url: url.to_string(),
+            url: url.into(),
             queues: queues.max(1),
             prefix: prefix.to_string(),
+            queue_type: QueueType::Classic,
         }
+    }
+
+    pub fn with_queue_type(mut self, queue_type: QueueType) -> Self {
+        self.queue_type = queue_type;
+        self
     }
 
     pub fn queue_name(&self, i: u32) -> String {
@@ -53,9 +64,9 @@ impl Topology {
         format!("{}.members", self.prefix)
     }
 
-    /// The URL without its password, for messages.
+    /// The URLs without their passwords, for messages.
     pub fn display_url(&self) -> String {
-        redact(&self.url)
+        self.url.display()
     }
 }
 
@@ -197,36 +208,43 @@ pub fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Opens a connection, with a bounded wait and an error that names the broker.
-pub async fn connect(url: &str) -> Result<Connection> {
-    let what = || format!("cannot connect to RabbitMQ at {}", redact(url));
-    let conn = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        Connection::connect(url, ConnectionProperties::default()),
-    )
-    .await
-    .map_err(|_| anyhow::anyhow!("no answer within {}s", CONNECT_TIMEOUT.as_secs()))
-    .with_context(what)?
-    .with_context(what)?;
-    Ok(conn)
+/// Opens a connection to the first node that answers, with a bounded wait per node and an
+/// error that names them.
+pub async fn connect(to: impl Into<Brokers>) -> Result<Connection> {
+    to.into().connect().await
 }
 
-/// Declares the durable single-active-consumer queues (idempotent: same arguments every time).
+/// Declares the durable single-active-consumer queues of `topo`'s type (idempotent: same
+/// arguments every time). A queue that exists with another type is bad usage (exit 2).
 pub async fn declare(ch: &Channel, topo: &Topology) -> Result<()> {
     let mut args = FieldTable::default();
     args.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
+    // Classic stays without the argument, so queues declared before --queue-type still match.
+    if topo.queue_type == QueueType::Quorum {
+        args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+    }
     let opts = QueueDeclareOptions {
         durable: true,
         ..QueueDeclareOptions::default()
     };
     for name in topo.queue_names() {
-        ch.queue_declare(&name, opts, args.clone())
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot declare queue {name} (if it exists with other arguments, delete it)"
-                )
-            })?;
+        let declared = ch.queue_declare(&name, opts, args.clone()).await;
+        let Err(e) = declared else { continue };
+        if let Some(current) = brokers::existing_type(&e.to_string()) {
+            return Err(UsageError(format!(
+                "queue {name} exists as a {current} queue, but --queue-type is {}: give \
+                 --queue-type {current}, or delete the queues {}.* to change their type",
+                topo.queue_type.name(),
+                topo.prefix
+            ))
+            .into());
+        }
+        return Err(e).with_context(|| {
+            format!("cannot declare queue {name} (if it exists with other arguments, delete it)")
+        });
     }
     Ok(())
 }
@@ -276,7 +294,7 @@ pub async fn consumer_count(ch: &Channel, name: &str) -> Result<u32> {
 
 /// Deletes the queues and the workers' exchange (tests and one-off benchmarks clean up after
 /// themselves).
-pub async fn delete(url: &str, topo: &Topology) -> Result<()> {
+pub async fn delete(url: impl Into<Brokers>, topo: &Topology) -> Result<()> {
     let conn = connect(url).await?;
     let ch = conn.create_channel().await?;
     for name in topo.queue_names() {

@@ -2,7 +2,7 @@
 //! (see [`Design`] for what each is), each run on its own throwaway queues (a unique prefix,
 //! deleted afterwards).
 
-use super::amqp::{self, Topology};
+use super::amqp::{self, Brokers, QueueType, Topology};
 use super::Options;
 use crate::engine::record::Execution;
 use crate::engine::timer::TimerMode;
@@ -33,6 +33,15 @@ pub(crate) fn options(design: Design, timer: TimerMode) -> Options {
     }
 }
 
+/// Where a sweep's broker runs go: the broker (or cluster), the queue type, the prefix under
+/// which each run makes its own queues.
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    pub brokers: Brokers,
+    pub queue_type: QueueType,
+    pub prefix: String,
+}
+
 /// A queue prefix no other run uses: `<prefix>.compare-<pid>-<nanos>-<design>-w<queues>`.
 pub(crate) fn unique_prefix(prefix: &str, design: Design, queues: u32) -> String {
     let nanos = std::time::SystemTime::now()
@@ -47,10 +56,10 @@ pub(crate) fn unique_prefix(prefix: &str, design: Design, queues: u32) -> String
 
 /// Connects once and hangs up, so an unreachable broker or a refused login fails a sweep
 /// before its first run rather than after the in-memory runs.
-pub(crate) fn preflight(url: &str) -> Result<()> {
+pub(crate) fn preflight(brokers: &Brokers) -> Result<()> {
     let rt = crate::engine::runtime()?;
     rt.block_on(async {
-        let conn = amqp::connect(url).await?;
+        let conn = amqp::connect(brokers).await?;
         let _ = conn.close(200, "preflight").await;
         Ok(())
     })
@@ -59,8 +68,7 @@ pub(crate) fn preflight(url: &str) -> Result<()> {
 /// Publishes `workload` to `queues` fresh queues, consumes it with `design` in this process,
 /// then deletes the queues (also after a failed run); returns what ran, as `run_through` does.
 pub(crate) fn run_design(
-    url: &str,
-    prefix: &str,
+    target: &Target,
     queues: u32,
     (design, timer): (Design, TimerMode),
     workload: Workload,
@@ -68,7 +76,8 @@ pub(crate) fn run_design(
     quiet: bool,
 ) -> Result<(Workload, Execution)> {
     let rt = crate::engine::runtime()?;
-    let topo = Topology::new(url, queues, &unique_prefix(prefix, design, queues));
+    let prefix = unique_prefix(&target.prefix, design, queues);
+    let topo = Topology::new(&target.brokers, queues, &prefix).with_queue_type(target.queue_type);
     let outcome = rt.block_on(super::run_async(
         topo.clone(),
         workload,
@@ -76,7 +85,7 @@ pub(crate) fn run_design(
         options(design, timer),
         quiet,
     ));
-    if let Err(e) = rt.block_on(amqp::delete(url, &topo)) {
+    if let Err(e) = rt.block_on(amqp::delete(&target.brokers, &topo)) {
         eprintln!(
             "warning: could not delete queues {}.*: {}",
             topo.prefix,

@@ -5,7 +5,8 @@
 mod announce;
 mod broker;
 
-use crate::broker::amqp;
+use crate::broker::amqp::{self, QueueType};
+use crate::broker::design::Target;
 use crate::cli::{FaultArgs, GlobalArgs, RepeatArgs, TimingArgs};
 use crate::engine::timer::TimerMode;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
@@ -110,9 +111,13 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Also run through this RabbitMQ (amqp://…): the original design and ours, per numeric
-    /// worker count, on the real clock
-    #[arg(long, value_parser = crate::cli::BrokerUrl)]
-    pub broker: Option<String>,
+    /// worker count, on the real clock. Repeat it for the nodes of a cluster: the first that
+    /// answers is used, a lost connection is re-opened to the next
+    #[arg(long, value_name = "URL", value_parser = crate::cli::BrokerUrl)]
+    pub broker: Vec<String>,
+    #[arg(long, value_enum, default_value_t = QueueType::Classic, requires = "broker",
+          help = crate::cli::QUEUE_TYPE_HELP)]
+    pub queue_type: QueueType,
     /// Queue name prefix of the --broker runs (each uses fresh PREFIX.compare-… queues)
     #[arg(long, default_value = amqp::DEFAULT_PREFIX, requires = "broker")]
     pub queue_prefix: String,
@@ -206,19 +211,20 @@ pub(crate) fn sweep_plans(strategies: &StrategyList, workers: &WorkerList) -> Ve
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     args.handlers
         .validate_with(args.clock, args.fault.has_fail())?;
-    args.handlers.check_sweep(args.broker.is_some())?;
+    args.handlers.check_sweep(!args.broker.is_empty())?;
     super::check_fault_flags(
         &args.fault,
         &[
             ("--handler exec:/http:", !args.handlers.handler.is_sleep()),
-            ("--broker", args.broker.is_some()),
+            ("--broker", !args.broker.is_empty()),
         ],
     )?;
     let faults = args.fault.faults()?;
     let repeat = args.repeat.repeat(args.clock)?;
     let (runs, notes) = all_runs(&args);
-    let target = args.broker.as_ref().map(|url| broker::Target {
-        url: url.clone(),
+    let target = (!args.broker.is_empty()).then(|| Target {
+        brokers: amqp::Brokers::new(args.broker.clone()),
+        queue_type: args.queue_type,
         prefix: args.queue_prefix.clone(),
     });
     let baseline = args
@@ -240,7 +246,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         args.reading,
     )?;
     if let Some(t) = &target {
-        crate::broker::design::preflight(&t.url)?;
+        crate::broker::design::preflight(&t.brokers)?;
     }
     let dir = prepare_output_dir(args.output_dir.as_deref())?;
     let expected = announce::expected(&workload, &runs, &args.handlers, repeat);
@@ -306,7 +312,7 @@ fn all_runs(args: &Args) -> (Vec<SweepRun>, Vec<String>) {
             backend: Backend::Memory,
         })
         .collect();
-    if args.broker.is_none() {
+    if args.broker.is_empty() {
         return (runs, Vec::new());
     }
     let (more, notes) = broker::runs(&args.strategies, &args.workers, args.timing.timer);
@@ -316,7 +322,7 @@ fn all_runs(args: &Args) -> (Vec<SweepRun>, Vec<String>) {
 
 /// What every run of the sweep shares: the broker, the handler, the repetition, the noise.
 struct How<'a> {
-    target: Option<&'a broker::Target>,
+    target: Option<&'a Target>,
     handlers: &'a HandlerArgs,
     faults: Option<FaultSpec<'a>>,
     repeat: Repeat,
@@ -374,8 +380,7 @@ fn run_one(workload: Workload, run: SweepRun, how: &How<'_>) -> Result<(Workload
     }
     let intake = || match (run.backend, how.target) {
         (Backend::Broker(design), Some(t)) => Intake::Design {
-            url: t.url.clone(),
-            prefix: t.prefix.clone(),
+            target: t.clone(),
             design,
         },
         _ => Intake::Memory {

@@ -1,6 +1,6 @@
 //! `eventbench run`: process a workload through per-account queues, verify, report.
 
-use crate::broker::amqp::{Topology, DEFAULT_PREFIX};
+use crate::broker::amqp::{Brokers, QueueType, Topology, DEFAULT_PREFIX};
 use crate::cli::{EngineArgs, FaultArgs, GlobalArgs, RepeatArgs};
 use crate::engine::fault::Faults;
 use crate::engine::ClockKind;
@@ -65,9 +65,15 @@ pub struct Args {
     /// send the workload over real HTTP (the whole original pipeline in one command)
     #[arg(long, value_enum, conflicts_with_all = ["broker", "clock"])]
     pub ingest: Option<Ingest>,
-    /// Queue the events in RabbitMQ (amqp://...) instead of in memory
-    #[arg(long, requires = "queues", conflicts_with = "clock", value_parser = crate::cli::BrokerUrl)]
-    pub broker: Option<String>,
+    /// Queue the events in RabbitMQ (amqp://...) instead of in memory. Repeat it for the
+    /// nodes of a cluster: the first that answers is used, a lost connection is re-opened to
+    /// the next
+    #[arg(long, value_name = "URL", requires = "queues", conflicts_with = "clock",
+          value_parser = crate::cli::BrokerUrl)]
+    pub broker: Vec<String>,
+    #[arg(long, value_enum, default_value_t = QueueType::Classic, requires = "broker",
+          help = crate::cli::QUEUE_TYPE_HELP)]
+    pub queue_type: QueueType,
     /// Number of RabbitMQ queues (eventbench.0 .. eventbench.N-1) with --broker
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..), requires = "broker")]
     pub queues: Option<u32>,
@@ -111,10 +117,10 @@ fn check_flags(args: &Args) -> Result<()> {
         &[
             ("--handler exec:/http:", real_handler),
             ("--ingest", args.ingest.is_some()),
-            ("--broker", args.broker.is_some()),
+            ("--broker", !args.broker.is_empty()),
         ],
     )?;
-    if real_handler && (args.ingest.is_some() || args.broker.is_some()) {
+    if real_handler && (args.ingest.is_some() || !args.broker.is_empty()) {
         return Err(crate::error::UsageError(
             "--handler exec:/http: runs in memory here; with --ingest or --broker use `serve \
              --handler` or `worker --handler`"
@@ -123,10 +129,11 @@ fn check_flags(args: &Args) -> Result<()> {
         .into());
     }
     super::check_broker_only(
-        args.broker.as_deref(),
+        args.broker.first().map(String::as_str),
         &[
             ("--queues", args.queues.is_some()),
             ("--queue-prefix", args.queue_prefix != DEFAULT_PREFIX),
+            ("--queue-type", args.queue_type != QueueType::Classic),
             (
                 "--batch",
                 args.batch != crate::broker::publish::IN_PROCESS_BATCH,
@@ -212,9 +219,12 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
 
 /// The RabbitMQ queues of `--broker`, if given.
 fn topology(args: &Args) -> Option<Topology> {
-    let url = args.broker.as_deref()?;
+    if args.broker.is_empty() {
+        return None;
+    }
     let queues = args.queues.expect("clap requires --queues with --broker");
-    Some(Topology::new(url, queues, &args.queue_prefix))
+    let brokers = Brokers::new(args.broker.clone());
+    Some(Topology::new(brokers, queues, &args.queue_prefix).with_queue_type(args.queue_type))
 }
 
 /// Where the flags queue the events: the web API, RabbitMQ, or memory (with a real handler or

@@ -1,6 +1,6 @@
 //! `eventbench serve`: flags, runtime, listener and signals around [`crate::intake::run`].
 
-use crate::broker::amqp::{Topology, DEFAULT_PREFIX};
+use crate::broker::amqp::{Brokers, QueueType, Topology, DEFAULT_PREFIX};
 use crate::broker::confirm::ConfirmedPublisher;
 use crate::cli::{EngineArgs, GlobalArgs};
 use crate::engine::{ClockKind, Strategy};
@@ -140,12 +140,18 @@ pub struct Args {
     pub max_connections: Option<u64>,
     /// RabbitMQ in front of the workers: publish every accepted event (persistent) to its
     /// account's queue and answer 202 only after the broker confirmed it; process nothing
-    /// here (`eventbench worker` does). Broker unreachable: 503 with Retry-After
+    /// here (`eventbench worker` does). Broker unreachable: 503 with Retry-After. Repeat it
+    /// for the nodes of a cluster: the first that answers is used, a lost connection is
+    /// re-opened to the next
     #[arg(long, requires = "queues", conflicts_with_all = [
         "workers", "strategy", "process_time", "max_queued", "log", "drain_timeout", "leftover",
         "accept_data_loss",
-    ], value_parser = crate::cli::BrokerUrl)]
-    pub broker: Option<String>,
+    ], value_name = "URL", value_parser = crate::cli::BrokerUrl)]
+    pub broker: Vec<String>,
+    /// With --broker: type of the queues declared, classic or quorum (replicated on the
+    /// cluster's nodes). A queue that exists with the other type is an error
+    #[arg(long, value_enum, default_value_t = QueueType::Classic, requires = "broker")]
+    pub queue_type: QueueType,
     /// With --broker: queues PREFIX.0 .. PREFIX.N-1, account_id % N (the same as `publish`)
     #[arg(long, requires = "broker", value_parser = clap::value_parser!(u32).range(1..))]
     pub queues: Option<u32>,
@@ -179,14 +185,15 @@ pub struct Args {
 }
 
 pub(crate) fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
-    if args.broker.is_some() && !args.handlers.handler.is_sleep() {
+    if !args.broker.is_empty() && !args.handlers.handler.is_sleep() {
         return Err(UsageError(
             "serve --broker processes nothing itself; give --handler to `eventbench worker`".into(),
         )
         .into());
     }
-    if let Some(url) = &args.broker {
-        return relay(&args, url);
+    if !args.broker.is_empty() {
+        let brokers = Brokers::new(args.broker.clone());
+        return relay(&args, brokers);
     }
     check_flags(&args)?;
     let plan = args.engine.plan()?;
@@ -320,6 +327,7 @@ fn check_flags(args: &Args) -> Result<()> {
         &[
             ("--queues", args.queues.is_some()),
             ("--queue-prefix", args.queue_prefix != DEFAULT_PREFIX),
+            ("--queue-type", args.queue_type != QueueType::Classic),
             ("--channels", args.channels != DEFAULT_CHANNELS),
         ],
     )?;
@@ -359,7 +367,7 @@ fn token(args: &Args) -> Result<Option<crate::token::Token>> {
 }
 
 /// `serve --broker`: the web API in front of RabbitMQ.
-fn relay(args: &Args, url: &str) -> Result<()> {
+fn relay(args: &Args, brokers: Brokers) -> Result<()> {
     super::check_output_paths([args.json.as_deref()])?;
     check_timeouts(args)?;
     let front = intake::Front {
@@ -369,7 +377,8 @@ fn relay(args: &Args, url: &str) -> Result<()> {
         connections: limits(args),
         announce: true,
     };
-    let topo = Topology::new(url, args.queues.unwrap_or(1), &args.queue_prefix);
+    let topo = Topology::new(brokers, args.queues.unwrap_or(1), &args.queue_prefix)
+        .with_queue_type(args.queue_type);
     let rt = crate::engine::runtime()?;
     let outcome = rt.block_on(async {
         let sink = ConfirmedPublisher::connect(topo, usize::from(args.channels)).await?;

@@ -62,11 +62,10 @@ pub(crate) enum Intake<'a> {
         batch: u32,
         board: Option<Arc<Board>>,
     },
-    /// One consumer design on throwaway queues under `prefix`, deleted afterwards
+    /// One consumer design on throwaway queues under the target's prefix, deleted afterwards
     /// (`compare --broker`): W workers are W queues.
     Design {
-        url: String,
-        prefix: String,
+        target: crate::broker::design::Target,
         design: Design,
     },
 }
@@ -134,18 +133,13 @@ pub(crate) fn run(spec: Spec<'_>, mut workload: Workload) -> Result<Finished> {
             };
             crate::broker::run_through(topology, workload, plan, opts, quiet)?
         }
-        Intake::Design {
-            url,
-            prefix,
-            design,
-        } => {
+        Intake::Design { target, design } => {
             let queues = match plan.workers() {
                 Workers::Fixed(n) => n.get(),
                 Workers::Auto => workload.account_count().max(1) as u32,
             };
             crate::broker::design::run_design(
-                &url,
-                &prefix,
+                &target,
                 queues,
                 (design, timer),
                 workload,

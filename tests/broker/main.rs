@@ -11,6 +11,7 @@ mod common;
 
 mod basics;
 mod batch;
+mod cluster;
 mod compare;
 mod cross_site;
 mod fault;

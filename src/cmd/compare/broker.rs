@@ -7,13 +7,6 @@ use crate::engine::timer::TimerMode;
 use crate::engine::{ClockKind, Plan, Strategy, Workers};
 use crate::report::{Backend, Design, Report};
 
-/// Where the broker runs go.
-#[derive(Clone, Debug)]
-pub(super) struct Target {
-    pub url: String,
-    pub prefix: String,
-}
-
 /// The broker runs of a sweep (their consumers' sleeps end as `timer` says), and notes on what
 /// was left out (`auto`, `per-account`).
 pub(super) fn runs(
