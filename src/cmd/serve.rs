@@ -27,6 +27,7 @@ const DEFAULT_CHANNELS: u16 = 8;
   eventbench serve --in-memory --listen 127.0.0.1:0 --process-time 10ms --max-queued 100000
   eventbench serve --workers 500 --strategy sharded --drain-timeout 30s
   eventbench serve --process-time 100us --timer sleep   # no spinning: less CPU, ends ~70 us late
+  eventbench serve -s sharded -w 2 --process-time 100ms --fault slow:1:8   # whom account 1 delays
   eventbench serve --max-connections 2000 --header-timeout 5s --body-timeout 5s   # slow clients
   eventbench serve --handler http:http://127.0.0.1:8080/event --retries 3 --dead-letter dead.csv
   eventbench serve --listen 0.0.0.0:3910 --token-file token --tls-cert server.pem \\
