@@ -219,3 +219,33 @@ fn ready_times(w: &Workload, exec: &Execution, when: LiveReference) -> Vec<Micro
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::record::Records;
+    use crate::types::{AccountId, EventId};
+    use crate::workload::Source;
+
+    #[test]
+    fn a_live_reference_starts_events_at_their_arrival_or_their_queue_s_first() {
+        // Accounts 1, 2, 3 over 2 queues (1 and 3 share queue 1), arriving at 10, 20, 40, 50.
+        let mut w = Workload::new(Source::Live("t".into()), Micros(5));
+        let mut records = Records::live();
+        for (i, (a, at)) in [(1, 10), (2, 20), (3, 40), (1, 50)].into_iter().enumerate() {
+            w.push(EventId(i as u64 + 1), AccountId(a), None);
+            records.push_arrival(Micros(at));
+        }
+        let exec = Execution {
+            records,
+            wall: Micros(0),
+            clock: ClockKind::Real,
+            interrupted: false,
+            timer: None,
+        };
+        let at = |when| ready_times(&w, &exec, when);
+        assert_eq!(at(LiveReference::AsArrived), [10, 20, 40, 50].map(Micros));
+        let backlog = LiveReference::QueueBacklog { queues: 2 };
+        assert_eq!(at(backlog), [10, 20, 10, 10].map(Micros));
+    }
+}
