@@ -3,6 +3,7 @@
 use crate::broker::amqp::{Brokers, QueueType, Topology, DEFAULT_PREFIX};
 use crate::broker::confirm::ConfirmedPublisher;
 use crate::cli::{EngineArgs, GlobalArgs};
+use crate::engine::fault::FaultedSleep;
 use crate::engine::{ClockKind, Strategy};
 use crate::error::UsageError;
 use crate::handler::{AnyHandler, HandlerArgs};
@@ -26,6 +27,7 @@ const DEFAULT_CHANNELS: u16 = 8;
   eventbench serve --in-memory --listen 127.0.0.1:0 --process-time 10ms --max-queued 100000
   eventbench serve --workers 500 --strategy sharded --drain-timeout 30s
   eventbench serve --process-time 100us --timer sleep   # no spinning: less CPU, ends ~70 us late
+  eventbench serve -s sharded -w 2 --process-time 100ms --fault slow:1:8   # whom account 1 delays
   eventbench serve --max-connections 2000 --header-timeout 5s --body-timeout 5s   # slow clients
   eventbench serve --handler http:http://127.0.0.1:8080/event --retries 3 --dead-letter dead.csv
   eventbench serve --listen 0.0.0.0:3910 --token-file token --tls-cert server.pem \\
@@ -182,12 +184,23 @@ pub struct Args {
     pub tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub handlers: HandlerArgs,
+    /// `slow:` and `stall:` faults (see `run --help`); the report measures the other
+    /// accounts against what arrived, run without them on the virtual clock from their
+    /// arrivals
+    #[command(flatten)]
+    pub fault: crate::cli::FaultArgs,
 }
 
 pub(crate) fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
     if !args.broker.is_empty() && !args.handlers.handler.is_sleep() {
         return Err(UsageError(
             "serve --broker processes nothing itself; give --handler to `eventbench worker`".into(),
+        )
+        .into());
+    }
+    if !args.broker.is_empty() && !args.fault.faults.is_empty() {
+        return Err(UsageError(
+            "serve --broker processes nothing itself; give --fault to `eventbench worker`".into(),
         )
         .into());
     }
@@ -199,14 +212,27 @@ pub(crate) fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
     let plan = args.engine.plan()?;
     let lanes = plan.live_lanes()?;
     args.handlers.validate(ClockKind::Real)?;
-    let config = server_config(&args, plan.strategy(), lanes)?;
-    let served = crate::pipeline::live::serve(
+    let faults = args.fault.faults()?;
+    super::check_fault_flags(
+        &args.fault,
+        &[("--handler exec:/http:", !args.handlers.handler.is_sleep())],
+    )?;
+    let handler = match faults.is_empty() {
+        true => AnyHandler::live(&args.handlers)?,
+        false => AnyHandler::Faulted(std::sync::Arc::new(FaultedSleep::new(&faults)?)),
+    };
+    let config = server_config(&args, plan.strategy(), lanes, handler)?;
+    let mut served = crate::pipeline::live::serve(
         args.listen,
         config,
         plan,
         &args.handlers.handler,
         shutdown_signal,
     )?;
+    if !faults.is_empty() {
+        let when = crate::pipeline::fault::LiveReference::AsArrived;
+        crate::pipeline::fault::fold_live(&faults, &mut served.outcome, plan, when);
+    }
     // The log was written as events finished; the JSON waits for the queue fields.
     let (report, _) = Report::from_outcome(served.outcome, None)?;
     write_report(
@@ -243,7 +269,12 @@ fn lost_events(report: &Report) -> Result<()> {
 
 /// The server's configuration from the flags; without `--leftover`, events handed back at a
 /// drain timeout go to `unprocessed-<unix seconds>.csv`.
-fn server_config(args: &Args, strategy: Strategy, lanes: Option<u64>) -> Result<Config> {
+fn server_config(
+    args: &Args,
+    strategy: Strategy,
+    lanes: Option<u64>,
+    handler: AnyHandler,
+) -> Result<Config> {
     let leftover = args.leftover.clone().unwrap_or_else(|| {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -261,7 +292,7 @@ fn server_config(args: &Args, strategy: Strategy, lanes: Option<u64>) -> Result<
         data_dir: (!args.in_memory).then(|| args.data_dir.clone()),
         log: args.log.clone(),
         announce: true,
-        handler: AnyHandler::live(&args.handlers)?,
+        handler,
         timer: args.engine.timing.timer,
         origins: intake::origin::Origins::new(args.allow_origin.iter().cloned()),
         token: token(args)?,

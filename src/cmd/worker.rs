@@ -10,6 +10,7 @@ use crate::handler::{AnyHandler, HandlerArgs};
 use crate::live::{Board, Info};
 use crate::live_log::LiveLog;
 use crate::output::Format;
+use crate::pipeline::fault::LiveReference;
 use crate::report::print_report;
 use crate::report::Report;
 use crate::types::Micros;
@@ -153,7 +154,8 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     }
     let mut outcome = consumed.outcome;
     if !faults.is_empty() {
-        crate::pipeline::fault::fold_live(&faults, &mut outcome, design(&args, plan)?);
+        let (design, when) = reference(&args, plan)?;
+        crate::pipeline::fault::fold_live(&faults, &mut outcome, design, when);
     }
     let (report, _) = Report::from_outcome(outcome, None)?;
     write_report(&args, &report, consumed.stats, &consumed.owned)?;
@@ -164,17 +166,25 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     crate::handler::check_failures(&report, &args.handlers)
 }
 
-/// The schedule this worker's design runs, for the fault-free reference: the original design
-/// is one FIFO per queue (`sharded` over the queues); ours is its strategy and workers.
-fn design(args: &Args, plan: Plan) -> Result<Plan> {
+/// The schedule this worker's design runs, for the fault-free reference, and when its events
+/// could first start: the original design is one FIFO per queue (`sharded` over the queues),
+/// each queue's backlog waiting from its first delivery (a later delivery waited for the
+/// previous ack); ours is its strategy and workers, each event from its delivery.
+fn reference(args: &Args, plan: Plan) -> Result<(Plan, LiveReference)> {
     if !args.one_at_a_time {
-        return Ok(plan);
+        return Ok((plan, LiveReference::AsArrived));
     }
     let queues = std::num::NonZeroU32::new(args.queue.queues).expect("clap: --queues >= 1");
-    Ok(Plan::new(
+    let design = Plan::new(
         crate::engine::Strategy::Sharded,
         crate::engine::Workers::Fixed(queues),
-    )?)
+    )?;
+    Ok((
+        design,
+        LiveReference::QueueBacklog {
+            queues: queues.get(),
+        },
+    ))
 }
 
 impl Args {

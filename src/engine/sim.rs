@@ -14,6 +14,10 @@ use crate::workload::Workload;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
+#[path = "sim/arrivals.rs"]
+mod arrivals;
+pub use arrivals::{run_over_arrivals, simulate_over_arrivals};
+
 /// Events in flight, ordered by end time.
 enum InFlight {
     /// Equal durations: events end in the order they started, so a FIFO is already sorted.

@@ -157,10 +157,29 @@ pub(crate) fn settle(
     (run, rows, p.declared)
 }
 
-/// `worker --fault`: folds the faults into a live run's outcome (the faulted durations, and
-/// the reference: what arrived, run without the faults as `design` on the virtual clock). A
-/// faulted account that never arrived leaves the report without a blast radius, and says so.
-pub(crate) fn fold_live(faults: &Faults, outcome: &mut crate::report::Outcome, design: Plan) {
+/// When a live run's events could first have started, for its fault-free reference.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum LiveReference {
+    /// When each event arrived (`serve`; `worker` with the engine, whose prefetch lets the
+    /// broker deliver as fast as it can): the arrivals do not depend on the fault.
+    AsArrived,
+    /// When the first event of its queue (`account % queues`) arrived: the original design
+    /// (`worker --one-at-a-time`) is delivered a message only after the previous one of its
+    /// queue was acknowledged, so a delivery already waited behind the fault; its queue's
+    /// backlog is taken as waiting from the queue's first delivery.
+    QueueBacklog { queues: u32 },
+}
+
+/// `worker --fault`, `serve --fault`: folds the faults into a live run's outcome (the
+/// faulted durations, and the reference: what arrived, run without the faults as `design` on
+/// the virtual clock, each event starting no earlier than `when` says it could). A faulted
+/// account that never arrived leaves the report without a blast radius, and says so.
+pub(crate) fn fold_live(
+    faults: &Faults,
+    outcome: &mut crate::report::Outcome,
+    design: Plan,
+    when: LiveReference,
+) {
     let w = &mut outcome.workload;
     let injected = match faults.inject(w, FailModel::default()) {
         Ok(i) => i,
@@ -169,7 +188,9 @@ pub(crate) fn fold_live(faults: &Faults, outcome: &mut crate::report::Outcome, d
             return;
         }
     };
-    let reference = sim::run(w, design.strategy(), design.lanes(w.account_count() as u64));
+    let ready = ready_times(w, &outcome.execution, when);
+    let lanes = design.lanes(w.account_count() as u64);
+    let reference = sim::run_over_arrivals(w, design.strategy(), lanes, |e| ready[e.0 as usize]);
     let shape = w.shape();
     let unit = Micros(shape.total_work.0 / shape.events.max(1));
     w.replace_durations(injected.durations.clone());
@@ -180,4 +201,51 @@ pub(crate) fn fold_live(faults: &Faults, outcome: &mut crate::report::Outcome, d
         unit,
         failures: None,
     });
+}
+
+/// Each event's earliest start in the reference, on the live run's clock.
+fn ready_times(w: &Workload, exec: &Execution, when: LiveReference) -> Vec<Micros> {
+    let arrived = |e: EventIdx| exec.records.arrival_of(e);
+    match when {
+        LiveReference::AsArrived => w.indexes().map(arrived).collect(),
+        LiveReference::QueueBacklog { queues } => {
+            let queue = |e: EventIdx| w.account_id(w.account_of(e)).0 % u64::from(queues.max(1));
+            let mut first = std::collections::HashMap::new();
+            for e in w.indexes() {
+                let at = first.entry(queue(e)).or_insert(arrived(e));
+                *at = (*at).min(arrived(e));
+            }
+            w.indexes().map(|e| first[&queue(e)]).collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::record::Records;
+    use crate::types::{AccountId, EventId};
+    use crate::workload::Source;
+
+    #[test]
+    fn a_live_reference_starts_events_at_their_arrival_or_their_queue_s_first() {
+        // Accounts 1, 2, 3 over 2 queues (1 and 3 share queue 1), arriving at 10, 20, 40, 50.
+        let mut w = Workload::new(Source::Live("t".into()), Micros(5));
+        let mut records = Records::live();
+        for (i, (a, at)) in [(1, 10), (2, 20), (3, 40), (1, 50)].into_iter().enumerate() {
+            w.push(EventId(i as u64 + 1), AccountId(a), None);
+            records.push_arrival(Micros(at));
+        }
+        let exec = Execution {
+            records,
+            wall: Micros(0),
+            clock: ClockKind::Real,
+            interrupted: false,
+            timer: None,
+        };
+        let at = |when| ready_times(&w, &exec, when);
+        assert_eq!(at(LiveReference::AsArrived), [10, 20, 40, 50].map(Micros));
+        let backlog = LiveReference::QueueBacklog { queues: 2 };
+        assert_eq!(at(backlog), [10, 20, 10, 10].map(Micros));
+    }
 }

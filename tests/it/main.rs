@@ -35,6 +35,7 @@ mod secrets;
 mod send;
 mod send_limits;
 mod serve;
+mod serve_fault;
 mod serve_slow_clients;
 mod shell;
 mod slow_bodies;

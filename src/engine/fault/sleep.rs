@@ -71,7 +71,7 @@ impl Handler for AbortingSleep {
     }
 }
 
-/// The sleep handler of a live run (`worker --fault`): a slow account's events sleep FACTOR×
+/// The sleep handler of a live run (`worker`, `serve --fault`): a slow account's events sleep FACTOR×
 /// their time, a stalled account's first event (the first one handed over) its stall longer.
 pub struct FaultedSleep {
     slow: HashMap<AccountId, f64>,
@@ -94,9 +94,9 @@ impl FaultedSleep {
                 }
                 super::FaultKind::Fail => {
                     return Err(crate::error::UsageError(format!(
-                        "--fault {f}: a live run (worker) takes slow: and stall: faults; for a \
-                         failing account use `run --fault fail:…`, or a --handler that fails"
-                    )))
+                    "--fault {f}: a live run (worker, serve) takes slow: and stall: faults; for \
+                         a failing account use `run --fault fail:…`, or a --handler that fails"
+                )))
                 }
             }
         }
