@@ -185,12 +185,7 @@ pub(crate) fn forget(
         return (w, exec);
     }
     let per_event = w.has_per_event_durations();
-    let durations = if per_event {
-        Durations::PerEvent(Vec::new())
-    } else {
-        Durations::Fixed(w.uniform_duration().unwrap_or(Micros::ZERO))
-    };
-    let mut kept = Workload::with_durations(w.source().clone(), durations);
+    let mut kept = empty_like(&w);
     let mut records = Records::live();
     for e in w.indexes().filter(|e| !gone.contains(e)) {
         let duration = per_event.then(|| w.duration(e));
@@ -203,6 +198,16 @@ pub(crate) fn forget(
     (kept, exec.with_records(records))
 }
 
+/// An empty workload from the same source whose events will take their durations as `w`'s do.
+fn empty_like(w: &Workload) -> Workload {
+    let durations = if w.has_per_event_durations() {
+        Durations::PerEvent(Vec::new())
+    } else {
+        Durations::Fixed(w.uniform_duration().unwrap_or(Micros::ZERO))
+    };
+    Workload::with_durations(w.source().clone(), durations)
+}
+
 /// One event per event id, in first-delivery order: a second run of an id in this process is
 /// recorded as a duplicate of its first run (which the report counts and fails on), not as a
 /// new event the order check would take for a later arrival.
@@ -212,12 +217,7 @@ pub(crate) fn fold_reruns(w: Workload, exec: Execution) -> (Workload, Execution)
         return (w, exec);
     }
     let per_event = w.has_per_event_durations();
-    let durations = if per_event {
-        Durations::PerEvent(Vec::new())
-    } else {
-        Durations::Fixed(w.uniform_duration().unwrap_or(Micros::ZERO))
-    };
-    let mut first = Workload::with_durations(w.source().clone(), durations);
+    let mut first = empty_like(&w);
     seen.clear();
     for e in w.indexes().filter(|&e| seen.insert(w.event_id(e).0)) {
         let duration = per_event.then(|| w.duration(e));

@@ -201,6 +201,26 @@ pub(crate) fn check_broker_only(
     }
 }
 
+/// The handler of a live command (`serve`, `worker`) and its faults: `--fault` turns the sleep
+/// handler into one that slows or stalls the faulted accounts, and cannot reach a real one.
+pub(crate) fn live_handler(
+    handlers: &crate::handler::HandlerArgs,
+    fault: &crate::cli::FaultArgs,
+) -> anyhow::Result<(crate::handler::AnyHandler, crate::engine::fault::Faults)> {
+    let faults = fault.faults()?;
+    check_fault_flags(
+        fault,
+        &[("--handler exec:/http:", !handlers.handler.is_sleep())],
+    )?;
+    let handler = match faults.is_empty() {
+        true => crate::handler::AnyHandler::live(handlers)?,
+        false => crate::handler::AnyHandler::Faulted(std::sync::Arc::new(
+            crate::engine::fault::FaultedSleep::new(&faults)?,
+        )),
+    };
+    Ok((handler, faults))
+}
+
 /// Refuses `--fault` with what it cannot reach: a fault changes the sleep handler's work in
 /// memory, not a command's, a service's or one queued elsewhere.
 pub(crate) fn check_fault_flags(

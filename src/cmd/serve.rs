@@ -3,7 +3,6 @@
 use crate::broker::amqp::{Brokers, QueueType, Topology, DEFAULT_PREFIX};
 use crate::broker::confirm::ConfirmedPublisher;
 use crate::cli::{EngineArgs, GlobalArgs};
-use crate::engine::fault::FaultedSleep;
 use crate::engine::{ClockKind, Strategy};
 use crate::error::UsageError;
 use crate::handler::{AnyHandler, HandlerArgs};
@@ -212,15 +211,7 @@ pub(crate) fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
     let plan = args.engine.plan()?;
     let lanes = plan.live_lanes()?;
     args.handlers.validate(ClockKind::Real)?;
-    let faults = args.fault.faults()?;
-    super::check_fault_flags(
-        &args.fault,
-        &[("--handler exec:/http:", !args.handlers.handler.is_sleep())],
-    )?;
-    let handler = match faults.is_empty() {
-        true => AnyHandler::live(&args.handlers)?,
-        false => AnyHandler::Faulted(std::sync::Arc::new(FaultedSleep::new(&faults)?)),
-    };
+    let (handler, faults) = super::live_handler(&args.handlers, &args.fault)?;
     let config = server_config(&args, plan.strategy(), lanes, handler)?;
     let mut served = crate::pipeline::live::serve(
         args.listen,

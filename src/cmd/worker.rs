@@ -4,7 +4,6 @@ use crate::broker::consume::{BrokerStats, Config, Live, Ownership, StopWhen};
 use crate::broker::logged::Logged;
 use crate::cli::{EngineArgs, GlobalArgs};
 use crate::engine::exec::Abort;
-use crate::engine::fault::FaultedSleep;
 use crate::engine::{ClockKind, Plan};
 use crate::handler::{AnyHandler, HandlerArgs};
 use crate::live::{Board, Info};
@@ -112,15 +111,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         Some(p) => Some(Arc::new(LiveLog::open(p)?)),
         None => None,
     };
-    let faults = args.fault.faults()?;
-    super::check_fault_flags(
-        &args.fault,
-        &[("--handler exec:/http:", !args.handlers.handler.is_sleep())],
-    )?;
-    let handler = match faults.is_empty() {
-        true => AnyHandler::live(&args.handlers)?,
-        false => AnyHandler::Faulted(Arc::new(FaultedSleep::new(&faults)?)),
-    };
+    let (handler, faults) = super::live_handler(&args.handlers, &args.fault)?;
     // Bound before connecting, so a taken port fails before anything is consumed.
     let dashboard = match args.dashboard {
         Some(addr) => Some(Standalone::start(addr, board(&args, plan, lanes))?),
