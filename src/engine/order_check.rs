@@ -182,8 +182,22 @@ pub fn check_order(w: &Workload, records: &Records) -> OrderCheck {
 pub fn max_in_flight(records: Records) -> u64 {
     match records.into_sorted_spans() {
         SortedSpans::Narrow(starts, ends) => max_overlap(&starts, &ends),
+        SortedSpans::Shifted(starts, took) => max_overlap_shifted(&starts, took),
         SortedSpans::Wide(starts, ends) => max_overlap(&starts, &ends),
     }
+}
+
+/// [`max_overlap`] of intervals that all last `took`: the ends are the sorted starts shifted.
+fn max_overlap_shifted(starts: &[u32], took: u32) -> u64 {
+    let mut ended = 0usize;
+    let mut best = 0u64;
+    for (k, &s) in starts.iter().enumerate() {
+        while ended < starts.len() && starts[ended] + took <= s {
+            ended += 1;
+        }
+        best = best.max((k + 1).saturating_sub(ended) as u64);
+    }
+    best
 }
 
 /// The most intervals open at one instant, from their sorted starts and sorted ends (one
@@ -216,6 +230,16 @@ mod tests {
 
     fn set(r: &mut Records, e: u32, start: u64, end: u64) {
         r.set(EventIdx(e), Micros(start), Micros(end), LaneId(0));
+    }
+
+    #[test]
+    fn equal_handler_times_count_what_is_in_flight() {
+        // Three events of 5 µs: [0,5), [3,8), [5,10): two at once at most (5 ends as 5 starts).
+        let mut r = Records::batch(3);
+        for (e, start) in [(0, 0), (1, 3), (2, 5)] {
+            r.set(EventIdx(e), Micros(start), Micros(start + 5), LaneId(0));
+        }
+        assert_eq!(max_in_flight(r), 2);
     }
 
     #[test]
