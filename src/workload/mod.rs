@@ -153,6 +153,10 @@ pub struct Workload {
     durations: Durations,
     account_ids: Vec<AccountId>,
     lookup: AccountLookup,
+    /// [`Workload::shape`] once asked for: the announcement, the report and its bound each
+    /// want it, and every pass costs a cache miss per event (a second at 100 million events).
+    /// Pushing an event or replacing the durations forgets it.
+    shape: std::sync::OnceLock<Shape>,
 }
 
 impl Workload {
@@ -172,6 +176,7 @@ impl Workload {
             durations,
             account_ids: Vec::new(),
             lookup: AccountLookup::default(),
+            shape: std::sync::OnceLock::new(),
         }
     }
 
@@ -189,6 +194,7 @@ impl Workload {
     /// fixed ones. Uniqueness of event ids is the loader's job; this does not check it.
     pub fn push(&mut self, id: EventId, account: AccountId, duration: Option<Micros>) -> EventIdx {
         let idx = EventIdx(u32::try_from(self.len).expect("more than 2^32 events"));
+        self.shape.take();
         if self.lookup.is_empty() && !self.account_ids.is_empty() {
             self.rebuild_lookup();
         }
@@ -325,6 +331,7 @@ impl Workload {
         if let Durations::PerEvent(d) = &durations {
             assert_eq!(d.len(), self.len, "one duration per event");
         }
+        self.shape.take();
         std::mem::replace(&mut self.durations, durations)
     }
 
@@ -356,7 +363,7 @@ impl Workload {
 
     /// Computes the counts and sums behind the lower bound in one pass.
     pub fn shape(&self) -> Shape {
-        self.shape_of(|_| true)
+        *self.shape.get_or_init(|| self.shape_of(|_| true))
     }
 
     /// The shape of the events `keep` selects (e.g. those that ran before an interruption);
@@ -420,6 +427,20 @@ mod tests {
         assert_eq!(s.total_work, Micros(3_000));
         assert_eq!(s.heaviest_account, Micros(2_000));
         assert_eq!(s.uniform, Some(Micros(1_000)));
+    }
+
+    #[test]
+    fn the_kept_shape_is_forgotten_by_a_push_or_new_durations() {
+        let mut w = Workload::new(Source::Live("t".into()), Micros(2));
+        w.push(EventId(1), AccountId(1), None);
+        assert_eq!(w.shape().longest_chain, 1);
+        w.push(EventId(2), AccountId(1), None);
+        assert_eq!(w.shape().longest_chain, 2);
+        assert_eq!(w.shape().total_work, Micros(4));
+        w.replace_durations(Durations::PerEvent(vec![Micros(1), Micros(5)]));
+        let s = w.shape();
+        assert_eq!((s.total_work, s.uniform), (Micros(6), None));
+        assert_eq!(w.clone().shape(), s);
     }
 
     #[test]
