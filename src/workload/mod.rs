@@ -363,7 +363,31 @@ impl Workload {
 
     /// Computes the counts and sums behind the lower bound in one pass.
     pub fn shape(&self) -> Shape {
-        *self.shape.get_or_init(|| self.shape_of(|_| true))
+        *self.shape.get_or_init(|| match self.durations {
+            Durations::Fixed(d) => self.fixed_shape(d),
+            Durations::PerEvent(_) => self.shape_of(|_| true),
+        })
+    }
+
+    /// [`Workload::shape`] when every event takes `d`: an account's work is its chain times
+    /// `d`, so only the chains are counted, in 4 bytes an account instead of 16 (a table a
+    /// quarter the size, which stays in cache far longer at ten million accounts).
+    fn fixed_shape(&self, d: Micros) -> Shape {
+        let mut chains = vec![0u32; self.account_ids.len()];
+        for e in self.indexes() {
+            self.prefetch_ahead(&chains, e);
+            chains[self.account_of(e).0 as usize] += 1;
+        }
+        let longest = u64::from(chains.iter().copied().max().unwrap_or(0));
+        let events = self.len as u64;
+        Shape {
+            events,
+            accounts: self.account_ids.len() as u64,
+            longest_chain: longest,
+            heaviest_account: Micros(longest.saturating_mul(d.0)),
+            total_work: Micros(events.saturating_mul(d.0)),
+            uniform: Some(d),
+        }
     }
 
     /// The shape of the events `keep` selects (e.g. those that ran before an interruption);
@@ -435,9 +459,12 @@ mod tests {
         w.push(EventId(1), AccountId(1), None);
         assert_eq!(w.shape().longest_chain, 1);
         w.push(EventId(2), AccountId(1), None);
+        w.push(EventId(3), AccountId(9), None);
+        assert_eq!(w.shape(), w.shape_of(|_| true));
         assert_eq!(w.shape().longest_chain, 2);
-        assert_eq!(w.shape().total_work, Micros(4));
-        w.replace_durations(Durations::PerEvent(vec![Micros(1), Micros(5)]));
+        assert_eq!(w.shape().total_work, Micros(6));
+        w.replace_durations(Durations::PerEvent(vec![Micros(1), Micros(5), Micros(0)]));
+        assert_eq!(w.shape(), w.shape_of(|_| true));
         let s = w.shape();
         assert_eq!((s.total_work, s.uniform), (Micros(6), None));
         assert_eq!(w.clone().shape(), s);
