@@ -147,6 +147,15 @@ impl Records {
         )
     }
 
+    /// True when every event that ran ended before `u32::MAX` µs (71 minutes) and started in
+    /// the narrow column: then its times fit in 4 bytes each.
+    pub fn ends_are_narrow(&self) -> bool {
+        matches!(self.start, Starts::Narrow(_))
+            && self.long.is_empty()
+            && (0..self.start.len())
+                .all(|i| self.start.get(i) == NOT_RUN || self.end_of(i) < u64::from(u32::MAX))
+    }
+
     /// Start and end times of the events that ran, for sweeps over the timeline.
     pub fn spans(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         (0..self.start.len())
@@ -173,9 +182,7 @@ impl Records {
     /// the run's peak).
     pub fn into_sorted_spans(mut self) -> SortedSpans {
         self.lane = Vec::new();
-        let narrow = self.long.is_empty()
-            && (0..self.start.len())
-                .all(|i| self.start.get(i) == NOT_RUN || self.end_of(i) < u64::from(u32::MAX));
+        let narrow = self.ends_are_narrow();
         match self {
             Records {
                 start: Starts::Narrow(mut start),
