@@ -1,10 +1,13 @@
 //! What happened in a run: when each event entered the queue, started and ended, and on which
 //! lane. Executors fill it; the verifier and the reports read it.
 
+mod columns;
+
 use super::timer::TimerMode;
 use super::ClockKind;
 use crate::types::{EventIdx, LaneId, Micros};
 use crate::workload::IdMap;
+use columns::{Starts, Took};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
@@ -15,9 +18,9 @@ pub const NOT_RUN: u64 = u64::MAX;
 #[derive(Clone, Debug, Default)]
 pub struct Records {
     start: Starts,
-    /// `end - start` in µs: 4 bytes instead of 8, 40 MB less at ten million events. A handler
-    /// that ran 71 minutes or more stores `u32::MAX` here and its exact time in `long`.
-    took: Vec<u32>,
+    /// `end - start` in µs (see [`Took`]); a handler that ran 71 minutes or more stores
+    /// `u32::MAX` there and its exact time in `long`.
+    took: Took,
     long: IdMap<u32, u64>,
     lane: Vec<u32>,
     /// `None` when every event entered the queue at time 0 (a batch run).
@@ -40,7 +43,7 @@ impl Records {
     pub fn batch(events: usize) -> Self {
         Records {
             start: Starts::not_run(events),
-            took: vec![0; events],
+            took: Took::default(),
             long: IdMap::default(),
             lane: vec![0; events],
             arrival: None,
@@ -59,7 +62,7 @@ impl Records {
     /// Adds a slot for an event that arrived at `at` (live runs).
     pub fn push_arrival(&mut self, at: Micros) {
         self.start.push_not_run();
-        self.took.push(0);
+        self.took.push_not_run();
         self.lane.push(0);
         self.arrival
             .get_or_insert_with(|| vec![0; self.start.len() - 1])
@@ -75,8 +78,9 @@ impl Records {
         }
         self.start.set(i, start.0);
         let took = end.0.saturating_sub(start.0);
-        self.took[i] = u32::try_from(took).unwrap_or(u32::MAX);
-        if self.took[i] == u32::MAX {
+        let short = u32::try_from(took).unwrap_or(u32::MAX);
+        self.took.set(i, short, &self.start);
+        if short == u32::MAX {
             self.long.insert(e.0, took);
         }
         self.lane[i] = lane.0;
@@ -87,12 +91,12 @@ impl Records {
     pub fn clear(&mut self, e: EventIdx) {
         let i = e.0 as usize;
         self.start.set(i, NOT_RUN);
-        self.took[i] = 0;
+        self.took.clear(i);
         self.long.remove(&e.0);
     }
 
     fn end_of(&self, i: usize) -> u64 {
-        let took = match self.took[i] {
+        let took = match self.took.get(i) {
             u32::MAX => self.long[&(i as u32)],
             t => u64::from(t),
         };
@@ -143,6 +147,15 @@ impl Records {
         )
     }
 
+    /// True when every event that ran ended before `u32::MAX` µs (71 minutes) and started in
+    /// the narrow column: then its times fit in 4 bytes each.
+    pub fn ends_are_narrow(&self) -> bool {
+        matches!(self.start, Starts::Narrow(_))
+            && self.long.is_empty()
+            && (0..self.start.len())
+                .all(|i| self.start.get(i) == NOT_RUN || self.end_of(i) < u64::from(u32::MAX))
+    }
+
     /// Start and end times of the events that ran, for sweeps over the timeline.
     pub fn spans(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         (0..self.start.len())
@@ -157,6 +170,9 @@ pub enum SortedSpans {
     /// Every end fits in 32 bits (runs shorter than 71 minutes): sorted in the memory of the
     /// start and `took` columns, with none of their own.
     Narrow(Vec<u32>, Vec<u32>),
+    /// As `Narrow`, when every event that ran took the same time: the sorted starts, and that
+    /// time (each end is a start plus it, so the ends are sorted too, with no list of their own).
+    Shifted(Vec<u32>, u32),
     Wide(Vec<u64>, Vec<u64>),
 }
 
@@ -166,13 +182,20 @@ impl Records {
     /// the run's peak).
     pub fn into_sorted_spans(mut self) -> SortedSpans {
         self.lane = Vec::new();
-        let narrow = self.long.is_empty()
-            && (0..self.start.len())
-                .all(|i| self.start.get(i) == NOT_RUN || self.end_of(i) < u64::from(u32::MAX));
+        let narrow = self.ends_are_narrow();
         match self {
             Records {
                 start: Starts::Narrow(mut start),
-                took: mut end,
+                took: Took::Same(took),
+                ..
+            } if narrow => {
+                start.retain(|&s| s != u32::MAX);
+                start.sort_unstable();
+                SortedSpans::Shifted(start, took.unwrap_or(0))
+            }
+            Records {
+                start: Starts::Narrow(mut start),
+                took: Took::Each(mut end),
                 ..
             } if narrow => {
                 // In place: slot `ran` is written only after slot `i >= ran` was read.
@@ -198,91 +221,6 @@ impl Records {
                 SortedSpans::Wide(start, end)
             }
         }
-    }
-}
-
-/// Start times, 4 bytes each while every start fits in 32 bits (runs shorter than 71
-/// minutes: 400 MB less at 100 million events), widened to 8 bytes by the first start that
-/// does not.
-#[derive(Clone, Debug)]
-enum Starts {
-    /// `u32::MAX`: not run.
-    Narrow(Vec<u32>),
-    /// [`NOT_RUN`]: not run.
-    Wide(Vec<u64>),
-}
-
-impl Default for Starts {
-    fn default() -> Self {
-        Starts::Narrow(Vec::new())
-    }
-}
-
-impl Starts {
-    fn not_run(events: usize) -> Self {
-        Starts::Narrow(vec![u32::MAX; events])
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Starts::Narrow(v) => v.len(),
-            Starts::Wide(v) => v.len(),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The start of event `i`, or [`NOT_RUN`].
-    fn get(&self, i: usize) -> u64 {
-        match self {
-            Starts::Narrow(v) if v[i] == u32::MAX => NOT_RUN,
-            Starts::Narrow(v) => u64::from(v[i]),
-            Starts::Wide(v) => v[i],
-        }
-    }
-
-    fn set(&mut self, i: usize, start: u64) {
-        if let Starts::Narrow(v) = self {
-            match u32::try_from(start) {
-                Ok(s) if s != u32::MAX => return v[i] = s,
-                _ if start == NOT_RUN => return v[i] = u32::MAX,
-                _ => self.widen(),
-            }
-        }
-        if let Starts::Wide(v) = self {
-            v[i] = start;
-        }
-    }
-
-    fn push_not_run(&mut self) {
-        match self {
-            Starts::Narrow(v) => v.push(u32::MAX),
-            Starts::Wide(v) => v.push(NOT_RUN),
-        }
-    }
-
-    fn widen(&mut self) {
-        if let Starts::Narrow(v) = self {
-            *self = Starts::Wide(std::mem::take(v).into_iter().map(wide).collect());
-        }
-    }
-
-    fn into_wide(self) -> Vec<u64> {
-        match self {
-            Starts::Narrow(v) => v.into_iter().map(wide).collect(),
-            Starts::Wide(v) => v,
-        }
-    }
-}
-
-/// A narrow start as a wide one (`u32::MAX`, not run, becomes [`NOT_RUN`]).
-fn wide(s: u32) -> u64 {
-    if s == u32::MAX {
-        NOT_RUN
-    } else {
-        u64::from(s)
     }
 }
 
@@ -344,7 +282,7 @@ impl SharedRecords {
         let ran = start.iter().filter(|&&s| s != NOT_RUN).count() as u64;
         Records {
             start: Starts::Wide(start),
-            took: self.took.into_iter().map(AtomicU32::into_inner).collect(),
+            took: Took::Each(self.took.into_iter().map(AtomicU32::into_inner).collect()),
             long: crate::sync::into_inner(self.long),
             lane: self.lane.into_iter().map(AtomicU32::into_inner).collect(),
             arrival: None,
@@ -396,6 +334,28 @@ mod tests {
         assert_eq!(
             r.into_sorted_spans(),
             SortedSpans::Narrow(vec![1, 7], vec![9, 20])
+        );
+    }
+
+    #[test]
+    fn equal_handler_times_keep_no_column_until_one_differs() {
+        let mut r = Records::batch(4);
+        r.set(EventIdx(3), Micros(10), Micros(15), LaneId(0));
+        r.set(EventIdx(0), Micros(0), Micros(5), LaneId(0));
+        assert!(matches!(r.took, Took::Same(Some(5))));
+        assert_eq!(
+            r.clone().into_sorted_spans(),
+            SortedSpans::Shifted(vec![0, 10], 5)
+        );
+        r.set(EventIdx(1), Micros(5), Micros(12), LaneId(1));
+        assert!(matches!(r.took, Took::Each(_)));
+        let ends: Vec<u64> = (0..4)
+            .map(|e| r.get(EventIdx(e)).map_or(0, |x| x.end.0))
+            .collect();
+        assert_eq!(ends, [5, 12, 0, 15]);
+        assert_eq!(
+            r.into_sorted_spans(),
+            SortedSpans::Narrow(vec![0, 5, 10], vec![5, 12, 15])
         );
     }
 

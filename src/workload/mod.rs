@@ -7,11 +7,13 @@ pub mod csv;
 pub mod generate;
 pub mod line_limit;
 mod lookup;
+mod shape;
 
 use crate::error::InputError;
 use crate::types::{AccountId, AccountIdx, EventId, EventIdx, Micros};
 use lookup::AccountLookup;
 pub use lookup::{IdHasher, IdMap};
+pub use shape::Shape;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -114,32 +116,6 @@ pub enum Durations {
     PerEvent(Vec<Micros>),
 }
 
-/// Summary numbers of a workload that the lower bound and the reports need.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shape {
-    pub events: u64,
-    pub accounts: u64,
-    /// Most events of one account.
-    pub longest_chain: u64,
-    /// Most total processing time of one account.
-    pub heaviest_account: Micros,
-    /// Sum of all processing times.
-    pub total_work: Micros,
-    /// `Some(d)` when every event takes exactly `d`.
-    pub uniform: Option<Micros>,
-}
-
-impl Shape {
-    /// The report's `process_time_s`: the one duration, or the mean of per-event ones.
-    pub fn process_time_s(&self) -> f64 {
-        match self.uniform {
-            Some(d) => d.as_secs_f64(),
-            None if self.events > 0 => self.total_work.as_secs_f64() / self.events as f64,
-            None => 0.0,
-        }
-    }
-}
-
 /// The events of one run, in arrival order.
 #[derive(Clone, Debug)]
 pub struct Workload {
@@ -153,6 +129,10 @@ pub struct Workload {
     durations: Durations,
     account_ids: Vec<AccountId>,
     lookup: AccountLookup,
+    /// [`Workload::shape`] once asked for: the announcement, the report and its bound each
+    /// want it, and every pass costs a cache miss per event (a second at 100 million events).
+    /// Pushing an event or replacing the durations forgets it.
+    shape: std::sync::OnceLock<Shape>,
 }
 
 impl Workload {
@@ -172,6 +152,7 @@ impl Workload {
             durations,
             account_ids: Vec::new(),
             lookup: AccountLookup::default(),
+            shape: std::sync::OnceLock::new(),
         }
     }
 
@@ -189,6 +170,7 @@ impl Workload {
     /// fixed ones. Uniqueness of event ids is the loader's job; this does not check it.
     pub fn push(&mut self, id: EventId, account: AccountId, duration: Option<Micros>) -> EventIdx {
         let idx = EventIdx(u32::try_from(self.len).expect("more than 2^32 events"));
+        self.shape.take();
         if self.lookup.is_empty() && !self.account_ids.is_empty() {
             self.rebuild_lookup();
         }
@@ -325,6 +307,7 @@ impl Workload {
         if let Durations::PerEvent(d) = &durations {
             assert_eq!(d.len(), self.len, "one duration per event");
         }
+        self.shape.take();
         std::mem::replace(&mut self.durations, durations)
     }
 
@@ -353,52 +336,6 @@ impl Workload {
     pub fn indexes(&self) -> impl Iterator<Item = EventIdx> + '_ {
         (0..self.len as u32).map(EventIdx)
     }
-
-    /// Computes the counts and sums behind the lower bound in one pass.
-    pub fn shape(&self) -> Shape {
-        self.shape_of(|_| true)
-    }
-
-    /// The shape of the events `keep` selects (e.g. those that ran before an interruption);
-    /// `accounts` still counts every account of the workload.
-    pub fn shape_of(&self, keep: impl Fn(EventIdx) -> bool) -> Shape {
-        /// One account's chain length and work, side by side: one cache miss per event.
-        #[derive(Clone, Copy, Default)]
-        struct Sum {
-            chain: u64,
-            work: u64,
-        }
-        let mut sums = vec![Sum::default(); self.account_ids.len()];
-        let mut total = 0u64;
-        let mut events = 0u64;
-        let mut uniform = (self.len > 0).then(|| self.duration(EventIdx(0)));
-        for e in self.indexes() {
-            self.prefetch_ahead(&sums, e);
-            if !keep(e) {
-                continue;
-            }
-            events += 1;
-            let sum = &mut sums[self.account_of(e).0 as usize];
-            let d = self.duration(e);
-            sum.chain += 1;
-            sum.work = sum.work.saturating_add(d.0);
-            total = total.saturating_add(d.0);
-            if uniform.is_some_and(|u| u != d) {
-                uniform = None;
-            }
-        }
-        if let Durations::Fixed(d) = self.durations {
-            uniform = Some(d);
-        }
-        Shape {
-            events,
-            accounts: self.account_ids.len() as u64,
-            longest_chain: sums.iter().map(|s| s.chain).max().unwrap_or(0),
-            heaviest_account: Micros(sums.iter().map(|s| s.work).max().unwrap_or(0)),
-            total_work: Micros(total),
-            uniform,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -420,6 +357,23 @@ mod tests {
         assert_eq!(s.total_work, Micros(3_000));
         assert_eq!(s.heaviest_account, Micros(2_000));
         assert_eq!(s.uniform, Some(Micros(1_000)));
+    }
+
+    #[test]
+    fn the_kept_shape_is_forgotten_by_a_push_or_new_durations() {
+        let mut w = Workload::new(Source::Live("t".into()), Micros(2));
+        w.push(EventId(1), AccountId(1), None);
+        assert_eq!(w.shape().longest_chain, 1);
+        w.push(EventId(2), AccountId(1), None);
+        w.push(EventId(3), AccountId(9), None);
+        assert_eq!(w.shape(), w.shape_of(|_| true));
+        assert_eq!(w.shape().longest_chain, 2);
+        assert_eq!(w.shape().total_work, Micros(6));
+        w.replace_durations(Durations::PerEvent(vec![Micros(1), Micros(5), Micros(0)]));
+        assert_eq!(w.shape(), w.shape_of(|_| true));
+        let s = w.shape();
+        assert_eq!((s.total_work, s.uniform), (Micros(6), None));
+        assert_eq!(w.clone().shape(), s);
     }
 
     #[test]
