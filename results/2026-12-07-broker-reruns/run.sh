@@ -14,23 +14,11 @@ set -euo pipefail
 B=$1 TAG=$2 MODE=$3; shift 3
 PUB=(); WRK=()
 while [ $# -gt 0 ]; do [ "$1" = -- ] && { shift; WRK=("$@"); break; }; PUB+=("$1"); shift; done
-SBIN=${RABBITMQ_SBIN:-/usr/sbin}
 eb_scratch D
-export RABBITMQ_NODENAME="ebrerun$$@localhost" RABBITMQ_NODE_PORT=$((20000 + $$ % 10000))
-export RABBITMQ_DIST_PORT=$((RABBITMQ_NODE_PORT + 20000)) RABBITMQ_MNESIA_BASE="$D/mnesia"
-export RABBITMQ_LOG_BASE="$D/log" RABBITMQ_ENABLED_PLUGINS_FILE="$D/plugins"
-export ERL_CRASH_DUMP="$D/erl_crash.dump"
-mkdir -p "$D/mnesia" "$D/log"
-echo "[]." > "$D/plugins"
-if id rabbitmq > /dev/null 2>&1; then chown -R rabbitmq:rabbitmq "$D"; chmod 755 "$D"; fi
-URL="amqp://127.0.0.1:$RABBITMQ_NODE_PORT/%2f"
-ctl() { "$SBIN/rabbitmqctl" -n "$RABBITMQ_NODENAME" "$@" > /dev/null 2>&1; }
-port_up() { for _ in $(seq 1 240); do
-  (exec 3<>/dev/tcp/127.0.0.1/$RABBITMQ_NODE_PORT) 2>/dev/null && return 0; sleep 0.25; done; return 1; }
+eb_rabbit_node ebrerun "$D"
+URL=$EB_RABBIT_URL
 WA="" WB=""
-eb_at_exit 'ctl stop || true; kill $WA $WB 2>/dev/null || true'
-"$SBIN/rabbitmq-server" > "$D/server.log" 2>&1 &
-port_up
+eb_at_exit 'kill $WA $WB 2>/dev/null || true'
 Q=(--broker "$URL" --queues 20 --queue-prefix rerun)
 "$B" generate --events 20000 --max-account-id 1000 --seed 25 --output "$D/events.csv" -q
 "$B" publish "${Q[@]}" --input "$D/events.csv" --process-time 5ms -q "${PUB[@]}" > /dev/null
@@ -41,7 +29,7 @@ date +%s%6N > "$D/b.t0"; worker b; WB=$!
 rows() { cat "$D"/a.csv "$D"/b.csv 2> /dev/null | grep -vc account_id || true; }
 until [ "$(rows)" -ge 5000 ]; do sleep 0.05; done
 case $MODE in
-  restart) ctl stop_app; sleep 5; ctl start_app ;;
+  restart) eb_rabbit_ctl stop_app; sleep 5; eb_rabbit_ctl start_app ;;
   kill) if [ "$(grep -vc account_id "$D/a.csv")" -ge "$(grep -vc account_id "$D/b.csv")" ]
         then kill -9 "$WA"; WA=""; else kill -9 "$WB"; WB=""; fi ;;
 esac

@@ -8,19 +8,9 @@ set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 B=$1; shift
 BATCHES=("${@:-1 100}"); [ $# -eq 0 ] && BATCHES=(1 100)
-SBIN=${RABBITMQ_SBIN:-/usr/sbin}
 eb_scratch D
-export RABBITMQ_NODENAME="ebtput$$@localhost" RABBITMQ_NODE_PORT=$((20000 + $$ % 10000))
-export RABBITMQ_DIST_PORT=$((RABBITMQ_NODE_PORT + 20000)) RABBITMQ_MNESIA_BASE="$D/mnesia"
-export RABBITMQ_LOG_BASE="$D/log" RABBITMQ_ENABLED_PLUGINS_FILE="$D/plugins"
-export ERL_CRASH_DUMP="$D/erl_crash.dump"
-mkdir -p "$D/mnesia" "$D/log"
-echo "[]." > "$D/plugins"
-if id rabbitmq > /dev/null 2>&1; then chown -R rabbitmq:rabbitmq "$D"; chmod 755 "$D"; fi
-URL="amqp://127.0.0.1:$RABBITMQ_NODE_PORT/%2f"
-eb_at_exit '"$SBIN/rabbitmqctl" -n "$RABBITMQ_NODENAME" stop > /dev/null 2>&1 || true'
-"$SBIN/rabbitmq-server" > "$D/server.log" 2>&1 &
-for _ in $(seq 1 240); do (exec 3<>/dev/tcp/127.0.0.1/$RABBITMQ_NODE_PORT) 2>/dev/null && break; sleep 0.25; done
+eb_rabbit_node ebtput "$D"
+URL=$EB_RABBIT_URL
 "$B" generate --events 200000 --max-account-id 10000 --seed 25 --output "$D/events.csv" -q
 echo "load $(eb_load3)"
 for batch in "${BATCHES[@]}"; do

@@ -50,3 +50,31 @@ eb_locked() {
 # The 1-minute load average, and all three.
 eb_load1() { cut -d' ' -f1 /proc/loadavg; }
 eb_load3() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# eb_rabbit_node TAG DIR: starts a private RabbitMQ node (its own name, port and data under DIR;
+# the shared server on 5672 is never touched) and waits for its port; it is stopped at exit.
+# Sets EB_RABBIT_URL. RABBITMQ_SBIN: where the server's programs are (default /usr/sbin).
+eb_rabbit_node() {
+  local tag=$1 dir=$2
+  EB_SBIN=${RABBITMQ_SBIN:-/usr/sbin}
+  export RABBITMQ_NODENAME="$tag$$@localhost" RABBITMQ_NODE_PORT=$((20000 + $$ % 10000))
+  export RABBITMQ_DIST_PORT=$((RABBITMQ_NODE_PORT + 20000)) RABBITMQ_MNESIA_BASE="$dir/mnesia"
+  export RABBITMQ_LOG_BASE="$dir/log" RABBITMQ_ENABLED_PLUGINS_FILE="$dir/plugins"
+  export ERL_CRASH_DUMP="$dir/erl_crash.dump"
+  mkdir -p "$dir/mnesia" "$dir/log"
+  echo "[]." > "$dir/plugins"
+  # The Debian package runs the server as its own user when started as root.
+  if id rabbitmq > /dev/null 2>&1; then chown -R rabbitmq:rabbitmq "$dir"; chmod 755 "$dir"; fi
+  EB_RABBIT_URL="amqp://127.0.0.1:$RABBITMQ_NODE_PORT/%2f"
+  eb_at_exit 'eb_rabbit_ctl stop || true'
+  "$EB_SBIN/rabbitmq-server" > "$dir/server.log" 2>&1 &
+  for _ in $(seq 1 240); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$RABBITMQ_NODE_PORT") 2>/dev/null && return 0
+    sleep 0.25
+  done
+  echo "RabbitMQ node $RABBITMQ_NODENAME did not open port $RABBITMQ_NODE_PORT: $dir/server.log" >&2
+  return 1
+}
+
+# eb_rabbit_ctl ARGS...: rabbitmqctl against the node of eb_rabbit_node, quietly.
+eb_rabbit_ctl() { "$EB_SBIN/rabbitmqctl" -n "$RABBITMQ_NODENAME" "$@" > /dev/null 2>&1; }
