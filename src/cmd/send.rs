@@ -28,7 +28,9 @@ use std::sync::Arc;
 
 An account's next event is posted only after the previous one was accepted (any 2xx), so the
 server sees every account's events in file order. 503 and 429 answers are retried after
-Retry-After; any other refusal stops the run with an error. {account_id}, {event_id} and
+Retry-After; 409 (the server accepted that event before: a send resumed after a crash, or run
+twice) is counted as already accepted and the account goes on; any other refusal stops the
+run with an error. {account_id}, {event_id} and
 {duration_us} are replaced in --url and in a --body template.")]
 pub struct Args {
     /// The server's POST endpoint
@@ -160,6 +162,13 @@ fn print(r: &SendReport, format: Format) -> Result<()> {
                 "events       {} accepted of {} ({} retries after 503 or 429)",
                 r.accepted, r.events, r.retries
             )?;
+            if r.already_accepted > 0 {
+                writeln!(
+                    out,
+                    "already      {} accepted before (409): the server had them already",
+                    r.already_accepted
+                )?;
+            }
             if let Some(limit) = r.duration_s {
                 let limit = Micros((limit * 1e6).round() as u64);
                 let line = if r.stopped_early {
