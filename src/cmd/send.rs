@@ -73,6 +73,9 @@ pub struct Args {
     /// the answers in flight are awaited and the report says how many events were sent
     #[arg(long, value_name = "TIME")]
     pub duration: Option<Micros>,
+    /// Write the send report as JSON to this file too
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
     /// Report format on stdout
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -89,7 +92,7 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let request = RequestSpec::new(&args.method, &args.url, args.body, args.headers)?;
-    super::check_output_paths([args.sent.as_deref()])?;
+    super::check_output_paths([args.sent.as_deref(), args.json.as_deref()])?;
     if args.duration.is_some_and(|d| d.0 == 0) {
         return Err(UsageError("--duration must be more than 0 (e.g. 30s)".into()).into());
     }
@@ -144,6 +147,9 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         progress.finish();
         report
     })?;
+    if let Some(path) = &args.json {
+        crate::output::write_json_atomic(path, &report)?;
+    }
     print(&report, args.format)
 }
 

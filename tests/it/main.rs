@@ -11,6 +11,7 @@ mod common;
 
 mod color;
 mod compare;
+mod consistent_flags;
 mod crash_workflow;
 mod durable;
 mod durations;
