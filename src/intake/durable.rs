@@ -23,6 +23,9 @@ pub struct DurableInfo {
     pub resumed: u64,
     /// Of those, the ones whose handler had started before: they run a second time.
     pub redelivered: u64,
+    /// Event ids accepted by earlier processes on this data dir, finished or not: a send of
+    /// them is answered 409.
+    pub accepted_before: u64,
 }
 
 /// Queues one committed event in the engine; false if the engine refused it.
@@ -103,6 +106,11 @@ impl Durable {
             data_dir: dir.to_path_buf(),
             resumed: recovered.pending.len() as u64,
             redelivered: recovered.pending.iter().filter(|p| p.started).count() as u64,
+            accepted_before: store
+                .accepted()
+                .iter()
+                .map(|r| (r.end() - r.start()).saturating_add(1))
+                .fold(0u64, u64::saturating_add),
         };
         let feed = Arc::new(Feed {
             seqs: Mutex::new(seqs),

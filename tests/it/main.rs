@@ -15,6 +15,7 @@ mod consistent_flags;
 mod crash_workflow;
 mod durable;
 mod durations;
+mod fresh_state;
 mod generate;
 mod handlers;
 mod intake_strict;
