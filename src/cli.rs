@@ -187,3 +187,49 @@ impl FaultArgs {
             .any(|f| f.kind == crate::engine::fault::FaultKind::Fail)
     }
 }
+
+/// A listening address: `IP:PORT` (`[::1]:PORT`), or `HOST:PORT` with the host resolved as
+/// `send --url` resolves it (`localhost`: the loopback address, IPv4 first).
+pub(crate) fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return Err(format!(
+            "'{s}' is not an address: expected IP:PORT or HOST:PORT, e.g. 127.0.0.1:3910 or \
+             localhost:3910"
+        ));
+    };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("'{s}': port '{port}' is not a number from 0 to 65535"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let found: Vec<std::net::SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("'{s}': cannot resolve host '{host}': {e}"))?
+        .collect();
+    found
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(found.first())
+        .copied()
+        .ok_or_else(|| format!("'{s}': host '{host}' has no address"))
+}
+
+#[cfg(test)]
+mod listen_tests {
+    use super::parse_listen;
+
+    #[test]
+    fn addresses_and_host_names() {
+        assert_eq!(
+            parse_listen("127.0.0.1:0").unwrap().to_string(),
+            "127.0.0.1:0"
+        );
+        assert_eq!(parse_listen("[::1]:80").unwrap().to_string(), "[::1]:80");
+        assert!(parse_listen("localhost:3940").unwrap().ip().is_loopback());
+        assert!(parse_listen("localhost").unwrap_err().contains("HOST:PORT"));
+        assert!(parse_listen("localhost:http").unwrap_err().contains("port"));
+    }
+}

@@ -36,6 +36,24 @@ pub enum InputError {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// Why a server could not listen on `addr` (given with `flag`): a port in use is bad usage
+/// (exit 2) with the way out spelled; anything else stays an I/O error.
+pub(crate) fn cannot_listen(
+    addr: std::net::SocketAddr,
+    flag: &str,
+    e: std::io::Error,
+) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::AddrInUse {
+        return UsageError(format!(
+            "cannot listen on {addr}: the port is in use (another eventbench, or another \
+             program, listens there); choose another with {flag}, e.g. {flag} 127.0.0.1:0 for \
+             any free port (the address is printed)"
+        ))
+        .into();
+    }
+    anyhow::Error::new(e).context(format!("cannot listen on {addr}"))
+}
+
 /// The run completed, but a check failed: ordering violated, or a regression beyond tolerance.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -7,7 +7,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// Fails early (before any work) when an output file's folder does not exist.
+/// Fails early (before any work) when an output file cannot be written: its folder does not
+/// exist or refuses new files, or the path is a folder.
 pub(crate) fn check_output_paths<'a>(
     paths: impl IntoIterator<Item = Option<&'a Path>>,
 ) -> anyhow::Result<()> {
@@ -28,8 +29,64 @@ pub(crate) fn check_output_paths<'a>(
             ))
             .into());
         }
+        if p.is_file() {
+            // An existing file (a log appended to, or replaced): it must open for writing.
+            // Opened without truncating, so nothing is changed.
+            if let Err(e) = std::fs::OpenOptions::new().append(true).open(p) {
+                return Err(crate::error::UsageError(format!(
+                    "{}: cannot write: {e}",
+                    p.display()
+                ))
+                .into());
+            }
+        } else {
+            writable(dir.unwrap_or(Path::new(".")), p)?;
+        }
     }
     Ok(())
+}
+
+/// Fails early when an output folder (created later if missing) cannot be: the nearest
+/// folder that exists must take new entries, and nothing on the way may be a file.
+pub(crate) fn check_output_dir(dir: &Path) -> anyhow::Result<()> {
+    let usage = |why: String| crate::error::UsageError(format!("{}: {why}", dir.display()));
+    let mut at = dir;
+    loop {
+        if at.exists() {
+            if !at.is_dir() {
+                return Err(usage(format!("{} is not a folder", at.display())).into());
+            }
+            return writable(at, dir);
+        }
+        match at.parent() {
+            Some(up) if !up.as_os_str().is_empty() => at = up,
+            _ => return writable(Path::new("."), dir),
+        }
+    }
+}
+
+/// Whether `dir` takes a new file, by creating and removing one (permissions alone do not
+/// say: a read-only mount, an ACL or root's override); `what` names the output in the error.
+fn writable(dir: &Path, what: &Path) -> anyhow::Result<()> {
+    let probe = dir.join(format!(".eventbench-write-check-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        // A stale probe of an earlier process with our id: the folder takes files.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(crate::error::UsageError(format!(
+            "{}: cannot write in folder {}: {e}",
+            what.display(),
+            dir.display()
+        ))
+        .into()),
+    }
 }
 
 /// A file being written; it appears under its final name only on [`AtomicFile::commit`].

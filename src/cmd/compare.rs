@@ -107,6 +107,9 @@ pub struct Args {
     /// Print the latency histogram of every run, not only the best and the worst
     #[arg(long)]
     pub histograms: bool,
+    /// Write the compare.json document to this file too (besides the output folder)
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
     /// Summary format on stdout (json prints the compare.json document)
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -239,16 +242,31 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     {
         return Err(UsageError(format!("--output-dir {}: is not a folder", dir.display())).into());
     }
-    let workload = super::load_workload(
+    // Every output is checked before any work: a folder that cannot be made or written is
+    // bad usage (exit 2), not a failure after the sweep.
+    let dir = args.output_dir.clone().unwrap_or_else(dated_dir);
+    crate::output::check_output_dir(&dir)?;
+    crate::output::check_output_paths([args.json.as_deref()])?;
+    let lead = format!(
+        "output folder: {}/{}",
+        dir.display(),
+        if args.output_dir.is_some() {
+            ""
+        } else {
+            " (--output-dir to choose another)"
+        }
+    );
+    let workload = super::load_workload_led(
         args.input.as_deref(),
         args.timing.process_time,
         global.quiet,
         args.reading,
+        &lead,
     )?;
     if let Some(t) = &target {
         crate::broker::design::preflight(&t.brokers)?;
     }
-    let dir = prepare_output_dir(args.output_dir.as_deref())?;
+    let dir = prepare_output_dir(&dir)?;
     let expected = announce::expected(&workload, &runs, &args.handlers, repeat);
     if !global.quiet {
         announce::announce(&workload, &runs, &notes, expected);
@@ -271,6 +289,9 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         .as_ref()
         .map(|b| Comparison::of(b, &doc.runs, args.max_regression));
     print_summary(&doc, &args, comparison.as_ref())?;
+    if let Some(path) = &args.json {
+        crate::output::write_json_atomic(path, &doc)?;
+    }
     if let Some(c) = &comparison {
         // The page written during the sweep had no verdict yet.
         let page = export::html::compare_page(&doc, Some(c))?;
@@ -414,10 +435,9 @@ fn dated_dir() -> PathBuf {
     dir
 }
 
-fn prepare_output_dir(dir: Option<&Path>) -> Result<PathBuf> {
-    let dir = dir.map_or_else(dated_dir, Path::to_path_buf);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(dir)
+fn prepare_output_dir(dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir.to_path_buf())
 }
 
 fn print_summary(doc: &CompareDoc, args: &Args, cmp: Option<&Comparison>) -> Result<()> {

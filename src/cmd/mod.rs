@@ -121,7 +121,30 @@ pub(crate) fn load_workload_with(
     stdin_free: bool,
     reading: crate::cli::InputArgs,
 ) -> anyhow::Result<Workload> {
-    let path = choose_input(input, stdin_free, quiet)?;
+    load_led(input, process_time, quiet, stdin_free, reading, None)
+}
+
+/// [`load_workload`] whose first stderr line starts with `lead` (compare's output folder), so
+/// the first line names both what is read and where the results go.
+pub(crate) fn load_workload_led(
+    input: Option<&Path>,
+    process_time: Micros,
+    quiet: bool,
+    reading: crate::cli::InputArgs,
+    lead: &str,
+) -> anyhow::Result<Workload> {
+    load_led(input, process_time, quiet, true, reading, Some(lead))
+}
+
+fn load_led(
+    input: Option<&Path>,
+    process_time: Micros,
+    quiet: bool,
+    stdin_free: bool,
+    reading: crate::cli::InputArgs,
+    lead: Option<&str>,
+) -> anyhow::Result<Workload> {
+    let path = choose_input(input, stdin_free, quiet, lead)?;
     let mut w = match path.as_deref() {
         Some(p) => crate::workload::csv::load_limited(p, process_time, reading.max_line_length)?,
         None => workload::generate::build(&workload::generate::builtin_spec(), process_time),
@@ -143,8 +166,12 @@ fn choose_input(
     input: Option<&Path>,
     stdin_free: bool,
     quiet: bool,
+    lead: Option<&str>,
 ) -> anyhow::Result<Option<std::path::PathBuf>> {
     if let Some(p) = input {
+        if let (Some(lead), false) = (lead, quiet) {
+            eprintln!("{lead}");
+        }
         return Ok(Some(p.to_path_buf()));
     }
     let default = Path::new("events.csv");
@@ -170,7 +197,10 @@ fn choose_input(
     // Said before waiting for the pipe's first byte, so a pipe that stays open and silent is
     // no mystery.
     if !quiet {
-        eprintln!("{note}");
+        match lead {
+            Some(lead) => eprintln!("{lead}; {note}"),
+            None => eprintln!("{note}"),
+        }
     }
     // A pipe whose writer failed must not turn into another workload without a word.
     if piped && workload::stdin_is_empty().unwrap_or(false) {

@@ -46,9 +46,31 @@ pub struct Args {
     #[arg(long, default_value_t = publish::DEFAULT_BATCH,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub batch: u32,
+    /// Write what was published as JSON to this file (docs/REPORT.md, publish report)
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+/// What `publish --json` writes.
+#[derive(serde::Serialize)]
+struct PublishReport {
+    build: crate::build_info::Build,
+    /// The broker URL, its password masked.
+    broker: String,
+    input: String,
+    events: u64,
+    accounts: u64,
+    queues: u32,
+    queue_prefix: String,
+    batch: u32,
+    messages: u64,
+    confirmed: u64,
+    elapsed_s: f64,
+    events_per_s: f64,
 }
 
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
+    super::check_output_paths([args.json.as_deref()])?;
     let fallback = args.process_time.unwrap_or(Micros(1_000_000));
     let workload =
         super::load_workload(args.input.as_deref(), fallback, global.quiet, args.reading)?;
@@ -89,5 +111,22 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         args.batch,
         published.confirmed
     );
+    if let Some(path) = &args.json {
+        let report = PublishReport {
+            build: crate::build_info::Build::current(),
+            broker: crate::url_authority::redact(&topo.url),
+            input: workload.source().to_string(),
+            events: published.events,
+            accounts: workload.account_count() as u64,
+            queues: topo.queues,
+            queue_prefix: topo.prefix.clone(),
+            batch: args.batch,
+            messages: published.messages,
+            confirmed: published.confirmed,
+            elapsed_s: published.elapsed.as_secs_f64(),
+            events_per_s: published.rate(),
+        };
+        crate::output::write_json_atomic(path, &report)?;
+    }
     Ok(())
 }

@@ -29,7 +29,9 @@ use std::sync::Arc;
 
 An account's next event is posted only after the previous one was accepted (any 2xx), so the
 server sees every account's events in file order. 503 and 429 answers are retried after
-Retry-After; any other refusal stops the run with an error. {account_id}, {event_id} and
+Retry-After; 409 (the server accepted that event before: a send resumed after a crash, or run
+twice) is counted as already accepted and the account goes on; any other refusal stops the
+run with an error. {account_id}, {event_id} and
 {duration_us} are replaced in --url and in a --body template.")]
 pub struct Args {
     /// The server's POST endpoint
@@ -81,6 +83,9 @@ pub struct Args {
     /// the answers in flight are awaited and the report says how many events were sent
     #[arg(long, value_name = "TIME")]
     pub duration: Option<Micros>,
+    /// Write the send report as JSON to this file too
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
     /// Report format on stdout
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -103,7 +108,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     }
     let request = RequestSpec::new(&args.method, &args.url, args.body, headers)?;
     let trust = args.cacert.as_deref().map(Trust::load).transpose()?;
-    super::check_output_paths([args.sent.as_deref()])?;
+    super::check_output_paths([args.sent.as_deref(), args.json.as_deref()])?;
     if args.duration.is_some_and(|d| d.0 == 0) {
         return Err(UsageError("--duration must be more than 0 (e.g. 30s)".into()).into());
     }
@@ -159,6 +164,9 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         progress.finish();
         report
     })?;
+    if let Some(path) = &args.json {
+        crate::output::write_json_atomic(path, &report)?;
+    }
     print(&report, args.format)
 }
 
@@ -177,6 +185,13 @@ fn print(r: &SendReport, format: Format) -> Result<()> {
                 "events       {} accepted of {} ({} retries after 503 or 429)",
                 r.accepted, r.events, r.retries
             )?;
+            if r.already_accepted > 0 {
+                writeln!(
+                    out,
+                    "already      {} accepted before (409): the server had them already",
+                    r.already_accepted
+                )?;
+            }
             if let Some(limit) = r.duration_s {
                 let limit = Micros((limit * 1e6).round() as u64);
                 let line = if r.stopped_early {

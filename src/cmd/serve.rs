@@ -11,7 +11,7 @@ use crate::intake::{self, Config};
 use crate::output::Format;
 use crate::report::{print_report, Report};
 use crate::types::Micros;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -86,8 +86,9 @@ Exit codes: 0 ok, 1 ordering violated or events given up (unless --allow-failure
 events lost (--accept-data-loss), 2 bad usage or unusable or damaged data dir, 3 broker
 unreachable at start (--broker).")]
 pub struct Args {
-    /// Address to listen on (port 0: any free port; the real one is printed)
-    #[arg(long, default_value = "127.0.0.1:3910")]
+    /// Address to listen on, IP:PORT or HOST:PORT (localhost: the loopback address; port 0:
+    /// any free port; the real one is printed)
+    #[arg(long, default_value = "127.0.0.1:3910", value_parser = crate::cli::parse_listen)]
     pub listen: SocketAddr,
     #[command(flatten)]
     pub engine: EngineArgs,
@@ -413,7 +414,7 @@ fn relay(args: &Args, brokers: Brokers) -> Result<()> {
             ),
         };
         let listener = intake::listen::bind(args.listen)
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
+            .map_err(|e| crate::error::cannot_listen(args.listen, "--listen", e))?;
         intake::run_broker(listener, sink, ids, front, shutdown_signal()).await
     })?;
     if let Some(path) = &args.json {

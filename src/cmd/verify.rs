@@ -18,12 +18,18 @@ use std::path::PathBuf;
     --log-pattern '\[(?P<time>.+?)\] event (?P<event_id>\d+) account (?P<account_id>\d+)' \
     --time-format '%d.%m.%Y %H:%M:%S'
   eventbench verify --events events.csv --log out.csv --sent sent.csv --workers 8 --json v.json
+  eventbench verify --events events.csv --log before-crash.csv --log after-restart.csv
 
 Logs: our processed-log CSV; any CSV whose header names account_id and event_id, optionally
 with start/end (times) or start_us/end_us (microseconds); or text lines read with --log-pattern
 (named groups account_id, event_id, optional start, end; `time` is the same as end). A single
 time per line is taken as the moment the event was done. Without times, line order is taken as
 completion order. Times equal at the log's resolution are ordered by line.
+
+Several --log files are the processes of one system that restarted, in the order they ran:
+each has its own time base (unless its times are unix times, it is placed right after the
+previous log's last time). An event the later process ran again counts as redelivered, not as
+a duplicate, when it is the one its account was at when the earlier log ends.
 
 Exit codes: 0 every event processed once, in per-account order; 1 anything lost, duplicated,
 out of order or shorter than its processing time; 2 bad usage or input."#)]
@@ -35,9 +41,10 @@ pub struct Args {
     pub events: Option<PathBuf>,
     #[command(flatten)]
     pub reading: crate::cli::InputArgs,
-    /// The system's processed log: one line per processed event (`-`: standard input)
-    #[arg(long, short)]
-    pub log: PathBuf,
+    /// The system's processed log: one line per processed event (`-`: standard input).
+    /// Repeat it for a system that restarted: one file per process, in the order they ran
+    #[arg(long, short, required = true)]
+    pub log: Vec<PathBuf>,
     /// Regular expression for text logs, with named groups account_id, event_id and optionally
     /// start, end (or time)
     #[arg(long, value_parser = parse_pattern)]
@@ -70,7 +77,18 @@ fn parse_pattern(s: &str) -> Result<Pattern, String> {
 
 pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     super::check_output_paths([args.json.as_deref()])?;
-    let log_stdin = crate::workload::is_stdin(&args.log);
+    let stdin_logs = args
+        .log
+        .iter()
+        .filter(|p| crate::workload::is_stdin(p))
+        .count();
+    if stdin_logs > 1 {
+        return Err(crate::error::UsageError(
+            "--log - can be given once: standard input is read only once".into(),
+        )
+        .into());
+    }
+    let log_stdin = stdin_logs == 1;
     if args
         .events
         .as_deref()
@@ -118,6 +136,13 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         Workers::Auto => None,
         fixed => Some(fixed.resolve(0)),
     };
+    if !global.quiet && findings.redelivered > 0 {
+        eprintln!(
+            "{} event(s) run again after a restart, where the previous process had stopped: \
+             counted as redelivered, not as duplicates",
+            findings.redelivered
+        );
+    }
     let report = crate::judge::report(&workload, findings, &summary, lanes);
     if let Some(path) = &args.json {
         crate::output::write_json_atomic(path, &report)?;
@@ -128,11 +153,16 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     }
     Err(CheckFailed(format!(
         "{}: {} lost, {} duplicated, {} out of order, {} short handlers",
-        args.log.display(),
+        summary_name(&args.log),
         report.unprocessed,
         report.duplicates,
         report.ordering_violations,
         report.short_handlers
     ))
     .into())
+}
+
+fn summary_name(logs: &[PathBuf]) -> String {
+    let names: Vec<String> = logs.iter().map(|p| p.display().to_string()).collect();
+    names.join(", ")
 }

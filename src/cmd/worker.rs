@@ -80,6 +80,7 @@ pub struct Args {
     /// scripts: GET /api/stats
     #[arg(long, value_name = "ADDR", num_args = 0..=1,
           default_missing_value = crate::web::dashboard::DEFAULT_ADDR)]
+    #[arg(value_parser = crate::cli::parse_listen)]
     pub dashboard: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub handlers: HandlerArgs,

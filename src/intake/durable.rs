@@ -24,6 +24,9 @@ pub struct DurableInfo {
     pub resumed: u64,
     /// Of those, the ones whose handler had started before: they run a second time.
     pub redelivered: u64,
+    /// Event ids accepted by earlier processes on this data dir, finished or not: a send of
+    /// them is answered 409.
+    pub accepted_before: u64,
     /// What a start with `--accept-data-loss` found missing; `None` when nothing was.
     pub data_loss: Option<DataLoss>,
 }
@@ -142,6 +145,11 @@ impl Durable {
             resumed: recovered.pending.len() as u64,
             redelivered: recovered.pending.iter().filter(|p| p.started).count() as u64,
             data_loss,
+            accepted_before: store
+                .accepted()
+                .iter()
+                .map(|r| (r.end() - r.start()).saturating_add(1))
+                .fold(0u64, u64::saturating_add),
         };
         let feed = Arc::new(Feed {
             seqs: Mutex::new(seqs),

@@ -391,6 +391,29 @@ fn close_durable(durable: Option<&Durable>, committer: Option<durable::Threads>)
 }
 
 fn announce(addr: SocketAddr, c: &Config, durable: Option<&DurableInfo>) {
+    if let Some(d) = durable {
+        // First, so a fresh run that meets an old data dir's state (409s for a repeated
+        // workload, events resumed) is told so before anything else.
+        let dir = d.data_dir.display().to_string();
+        let dir = if d.data_dir.is_relative() && !dir.starts_with('.') {
+            format!("./{dir}")
+        } else {
+            dir
+        };
+        eprintln!(
+            "data dir {dir}: {} events already accepted, {} unfinished{}",
+            d.accepted_before,
+            d.resumed,
+            if d.accepted_before > 0 {
+                format!(
+                    " (a send of those ids is answered 409; to start clean, stop and rm -rf \
+                     {dir}, or use --data-dir $(mktemp -d))"
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
     let lanes = c
         .lanes
         .map_or("auto (one per account)".to_string(), |n| n.to_string());

@@ -63,6 +63,20 @@ pub struct Judge<'w> {
     pub duplicate_examples: Vec<String>,
     pub unknown: u64,
     pub unknown_examples: Vec<String>,
+    /// Events a later process ran again where an earlier one stopped.
+    pub redelivered: u64,
+    /// The log files read so far: (first ordinal of the file, its name). A line's ordinal is
+    /// its line number plus its file's base, so lines of later files sort after earlier ones.
+    files: Vec<(u64, String)>,
+    /// Per account, the furthest event (workload index) seen so far, and as the previous
+    /// file ended: the event a restarted process may run again.
+    furthest: Vec<u32>,
+    at_restart: Vec<u32>,
+    /// Redelivered events and the file that ran them again (a second repeat in the same file
+    /// is a duplicate).
+    rerun_in: std::collections::HashMap<u32, usize>,
+    /// The latest time of any entry so far, where the next process's times are placed after.
+    latest: i64,
 }
 
 /// Everything `verify` found.
@@ -75,6 +89,8 @@ pub struct Findings {
     pub duplicate_examples: Vec<String>,
     pub unknown: u64,
     pub unknown_examples: Vec<String>,
+    /// Events a restarted process ran again (see [`Judge::next_process`]); not violations.
+    pub redelivered: u64,
     /// Events processed before an event of the same account that arrived earlier.
     pub reordered: u64,
     /// Events started (in arrival order) before their account's previous event ended.
@@ -114,11 +130,55 @@ impl<'w> Judge<'w> {
             duplicate_examples: Vec::new(),
             unknown: 0,
             unknown_examples: Vec::new(),
+            redelivered: 0,
+            files: vec![(0, String::new())],
+            furthest: vec![u32::MAX; w.account_count()],
+            at_restart: Vec::new(),
+            rerun_in: Default::default(),
+            latest: NONE,
+        }
+    }
+
+    /// The entries that follow are the log of the next process of the same system (it was
+    /// restarted), named `name`, whose lines are numbered from 1 again; `prev_lines` is how
+    /// many lines the previous file had.
+    pub fn next_process(&mut self, prev_lines: u64, name: String) {
+        let base = self.files.last().map_or(0, |f| f.0) + prev_lines + 1;
+        self.files.push((base, name));
+        self.at_restart.clone_from(&self.furthest);
+    }
+
+    /// Names the first file when there are several (its name is known only to the caller).
+    pub fn name_first(&mut self, name: String) {
+        self.files[0].1 = name;
+    }
+
+    /// The latest time any entry so far has (None before any time).
+    pub fn latest_time(&self) -> Option<i64> {
+        (self.latest != NONE).then_some(self.latest)
+    }
+
+    /// Where a line ordinal is: `line N`, or `FILE line N` when several logs are judged.
+    fn at(&self, ordinal: u64) -> String {
+        let i = self
+            .files
+            .partition_point(|f| f.0 <= ordinal)
+            .saturating_sub(1);
+        let (base, name) = &self.files[i];
+        if self.files.len() == 1 {
+            format!("line {}", ordinal - base)
+        } else {
+            format!("{name} line {}", ordinal - base)
         }
     }
 
     /// Takes one log entry.
-    pub fn add(&mut self, e: Entry) {
+    pub fn add(&mut self, mut e: Entry) {
+        let base = self.files.last().map_or(0, |f| f.0);
+        e.line += base;
+        for t in [e.start, e.end].into_iter().flatten() {
+            self.latest = self.latest.max(t);
+        }
         let idx = self.lookup.get(e.event);
         let Some(i) = idx.filter(|&i| self.w.account_id(self.w.account_of(i)) == e.account) else {
             self.unknown += 1;
@@ -130,27 +190,56 @@ impl<'w> Judge<'w> {
                     ),
                     None => "is not in the workload".into(),
                 };
+                let at = self.at(e.line);
                 self.unknown_examples.push(format!(
-                    "line {}: event {} of account {} {why}",
-                    e.line, e.event.0, e.account.0
+                    "{at}: event {} of account {} {why}",
+                    e.event.0, e.account.0
                 ));
             }
             return;
         };
         let k = i.0 as usize;
+        let a = self.w.account_of(i).0 as usize;
         if self.line[k] != 0 {
+            if self.is_redelivery(i, a, base) {
+                self.redelivered += 1;
+                return;
+            }
             self.duplicates += 1;
             if self.duplicate_examples.len() < EXAMPLES {
+                let lines = if self.files.len() == 1 {
+                    format!("lines {} and {}", self.line[k], e.line)
+                } else {
+                    format!("{} and {}", self.at(self.line[k]), self.at(e.line))
+                };
                 self.duplicate_examples.push(format!(
-                    "event {} of account {}: lines {} and {}",
-                    e.event.0, e.account.0, self.line[k], e.line
+                    "event {} of account {}: {lines}",
+                    e.event.0, e.account.0
                 ));
             }
             return;
         }
+        if self.furthest[a] == u32::MAX || self.furthest[a] < i.0 {
+            self.furthest[a] = i.0;
+        }
         self.line[k] = e.line;
         self.start[k] = e.start.unwrap_or(NONE);
         self.end[k] = e.end.unwrap_or(NONE);
+    }
+
+    /// A repeat is a redelivery when an earlier process logged it, it was the furthest
+    /// event of its account when that process's log ended (the one the account was at),
+    /// and this process has not run it again already.
+    fn is_redelivery(&mut self, i: EventIdx, a: usize, base: u64) -> bool {
+        let file = self.files.len() - 1;
+        let ok = file > 0
+            && self.line[i.0 as usize] < base
+            && self.at_restart.get(a) == Some(&i.0)
+            && self.rerun_in.get(&i.0) != Some(&file);
+        if ok {
+            self.rerun_in.insert(i.0, file);
+        }
+        ok
     }
 
     /// Acceptance times from `--sent` (unix µs); ids not in the workload are ignored.
@@ -172,6 +261,7 @@ impl<'w> Judge<'w> {
         let mut f = Findings {
             duplicates: self.duplicates,
             duplicate_examples: self.duplicate_examples.clone(),
+            redelivered: self.redelivered,
             unknown: self.unknown,
             unknown_examples: self.unknown_examples.clone(),
             ..Findings::default()
@@ -219,22 +309,26 @@ impl<'w> Judge<'w> {
                     note(
                         f,
                         format!(
-                        "account {account}: event {} (line {line}) was processed before event {} \
-                         (line {pline}), which arrived earlier",
-                        w.event_id(e).0,
-                        w.event_id(pe).0
-                    ),
+                            "account {account}: event {} ({}) was processed before event {} ({}), \
+                         which arrived earlier",
+                            w.event_id(e).0,
+                            self.at(line),
+                            w.event_id(pe).0,
+                            self.at(pline)
+                        ),
                     );
                 } else if start != NONE && max_end[a] != NONE && max_end[a] - start >= step {
                     f.overlaps += 1;
                     note(
                         f,
                         format!(
-                            "account {account}: event {} (line {line}) started {} before event {} \
-                         (line {pline}, earlier in the queue) ended",
+                            "account {account}: event {} ({}) started {} before event {} \
+                         ({}, earlier in the queue) ended",
                             w.event_id(e).0,
+                            self.at(line),
                             crate::types::Micros((max_end[a] - start) as u64),
-                            w.event_id(pe).0
+                            w.event_id(pe).0,
+                            self.at(pline)
                         ),
                     );
                 }
@@ -248,8 +342,9 @@ impl<'w> Judge<'w> {
                     note(
                         f,
                         format!(
-                            "event {} (line {line}): handler took {}, less than its {}",
+                            "event {} ({}): handler took {}, less than its {}",
                             w.event_id(e).0,
+                            self.at(line),
                             crate::types::Micros(took),
                             crate::types::Micros(due)
                         ),

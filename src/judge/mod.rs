@@ -22,22 +22,80 @@ use check::{Findings, Judge};
 use foreign_log::{LogSpec, LogSummary};
 use std::path::Path;
 
-/// Reads the log (and the `--sent` file), no line longer than `max_line`, and judges it
-/// against `w`.
+/// Reads the logs (and the `--sent` file), no line longer than `max_line`, and judges them
+/// against `w`. Several logs are the processes of one system that restarted, in order: each
+/// has its own time base, so unless its times are unix times it is placed right after the
+/// previous one's last time (the time the system was down is not counted).
 pub(crate) fn judge(
     w: &Workload,
-    log_path: &Path,
+    logs: &[std::path::PathBuf],
     spec: &LogSpec,
     sent: Option<&Path>,
     max_line: MaxLineLength,
 ) -> Result<(Findings, LogSummary)> {
     let sent_rows = sent.map(|p| sent::read(p, max_line)).transpose()?;
     let mut judge = Judge::new(w);
-    let summary = foreign_log::read(log_path, spec, max_line, |e| judge.add(e))?;
+    let (first, later) = logs.split_first().expect("clap requires one --log");
+    let mut summary = foreign_log::read(first, spec, max_line, |e| judge.add(e))?;
+    judge.name_first(first.display().to_string());
+    let mut prev_lines = summary.lines;
+    for path in later {
+        judge.next_process(prev_lines, path.display().to_string());
+        let mut entries = Vec::new();
+        let next = foreign_log::read(path, spec, max_line, |e| entries.push(e))?;
+        let earliest = entries
+            .iter()
+            .flat_map(|e| [e.start, e.end])
+            .flatten()
+            .min();
+        let shift = match (next.absolute, judge.latest_time(), earliest) {
+            (false, Some(latest), Some(earliest)) => latest + 1 - earliest,
+            _ => 0,
+        };
+        for mut e in entries {
+            e.start = e.start.map(|t| t + shift);
+            e.end = e.end.map(|t| t + shift);
+            judge.add(e);
+        }
+        prev_lines = next.lines;
+        summary = merged(summary, next);
+    }
     if let Some(rows) = &sent_rows {
         judge.accepted(rows);
     }
-    Ok((judge.finish(&summary), summary))
+    let mut findings = judge.finish(&summary);
+    if let Some(n) = logs.len().checked_sub(1).filter(|&n| n > 0) {
+        findings.notes.push(format!(
+            "{} logs of one system that restarted {n} time(s): each later log's times are \
+             placed right after the previous log's last time (time spent down is not counted); \
+             {} event(s) run again where a process had stopped count as redelivered",
+            logs.len(),
+            findings.redelivered
+        ));
+    }
+    Ok((findings, summary))
+}
+
+/// One summary of several logs: lines add up, times are what every log has.
+fn merged(a: LogSummary, b: LogSummary) -> LogSummary {
+    let mut examples = a.unmatched_examples;
+    examples.extend(b.unmatched_examples);
+    examples.truncate(5);
+    LogSummary {
+        path: format!("{}, {}", a.path.display(), b.path.display()).into(),
+        format: if a.format == b.format {
+            a.format
+        } else {
+            foreign_log::LogFormat::Csv
+        },
+        lines: a.lines + b.lines,
+        unmatched: a.unmatched + b.unmatched,
+        unmatched_examples: examples,
+        has_start: a.has_start && b.has_start,
+        has_end: a.has_end && b.has_end,
+        absolute: a.absolute && b.absolute,
+        resolution: a.resolution.coarser(b.resolution),
+    }
 }
 
 /// The report of a judged log: `run`'s report with the strategy `external`; `lanes` is
@@ -156,6 +214,7 @@ fn external(f: &mut Findings, log: &LogSummary) -> External {
         log_lines: log.lines,
         lost: f.lost,
         unknown: f.unknown,
+        redelivered: f.redelivered,
         unmatched_lines: log.unmatched,
         reordered: f.reordered,
         overlaps: f.overlaps,

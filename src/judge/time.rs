@@ -190,6 +190,13 @@ impl Resolution {
         }
     }
 
+    /// The coarser of two resolutions (of two logs judged together).
+    pub fn coarser(self, other: Resolution) -> Resolution {
+        Resolution {
+            step: self.step.min(other.step),
+        }
+    }
+
     pub fn micros(self) -> u64 {
         Self::LADDER[self.step]
     }

@@ -53,8 +53,8 @@ pub(super) fn run_http(
     let rt = crate::engine::runtime()?;
     rt.block_on(async move {
         let at = dashboard.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
-        let listener =
-            crate::intake::listen::bind(at).with_context(|| format!("cannot listen on {at}"))?;
+        let listener = crate::intake::listen::bind(at)
+            .map_err(|e| crate::error::cannot_listen(at, "--dashboard", e))?;
         let addr = listener.local_addr()?;
         if dashboard.is_some() {
             eprintln!("live dashboard: http://{addr}/ (the in-process serve's)");

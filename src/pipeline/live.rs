@@ -10,7 +10,7 @@ use crate::intake::{self, Config, Leftover};
 use crate::report::usage::CpuTime;
 use crate::report::{Backend, Outcome, QueueInfo, RunInfo};
 use crate::workload::Workload;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::future::Future;
 use std::net::SocketAddr;
 
@@ -38,7 +38,7 @@ pub(crate) fn serve<F: Future<Output = ()> + Send + 'static>(
     let rt = crate::engine::runtime()?;
     let served = rt.block_on(async {
         let listener = crate::intake::listen::bind(listen)
-            .with_context(|| format!("cannot listen on {listen}"))?;
+            .map_err(|e| crate::error::cannot_listen(listen, "--listen", e))?;
         // An abort stops accepting as a signal does; the accepted events then go to the dead
         // letters.
         let abort = handler.guarded().map(|g| g.aborted());

@@ -7,13 +7,17 @@ use std::fmt::Write;
 /// Fields `verify` adds to the report (flattened into the JSON object).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct External {
-    /// The log file judged.
+    /// The log file judged (several: comma-separated, in process order).
     pub log: String,
     /// `eventbench CSV`, `CSV` or `text, --log-pattern`.
     pub log_format: String,
     pub log_lines: u64,
     /// Workload events the log never shows (also in `unprocessed`).
     pub lost: u64,
+    /// Events a restarted process ran again where the previous one stopped (with several
+    /// `--log` files); not violations, not in `duplicates`.
+    #[serde(default)]
+    pub redelivered: u64,
     /// Log entries whose event is not in the workload, or is logged for another account.
     pub unknown: u64,
     /// Non-empty lines the pattern did not match.
@@ -57,6 +61,14 @@ impl External {
             "checked      {} lost, {} unknown, {} reordered, {} overlapping",
             self.lost, self.unknown, self.reordered, self.overlaps
         );
+        if self.redelivered > 0 {
+            let _ = writeln!(
+                o,
+                "redelivered  {} event(s) run again by the restarted process where the previous \
+                 one stopped",
+                self.redelivered
+            );
+        }
         // Lost and duplicated events lead the report (see `table::alarms`).
         let groups = [
             ("unknown", &self.unknown_examples),

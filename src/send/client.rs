@@ -79,6 +79,9 @@ pub struct SendReport {
     pub url: String,
     pub events: u64,
     pub accepted: u64,
+    /// Events the server answered 409: it had accepted them before (a resumed or repeated
+    /// send against a durable server). Not failures; not in `accepted`.
+    pub already_accepted: u64,
     /// 503 and 429 answers that were retried.
     pub retries: u64,
     pub concurrency: usize,
@@ -112,6 +115,7 @@ struct Shared {
     sent: Option<Arc<SentLog>>,
     failed: AtomicBool,
     accepted: Arc<AtomicU64>,
+    already: AtomicU64,
     retries: AtomicU64,
     /// Events posted at least once.
     posted: AtomicU64,
@@ -158,6 +162,7 @@ pub async fn send_all(
         sent,
         failed: AtomicBool::new(false),
         accepted,
+        already: AtomicU64::new(0),
         retries: AtomicU64::new(0),
         posted: AtomicU64::new(0),
         stop_at: config.duration.map(|d| Instant::now() + d),
@@ -187,6 +192,7 @@ pub async fn send_all(
         url: crate::url_authority::redact(&config.request.url),
         events: workload.len() as u64,
         accepted,
+        already_accepted: shared.already.load(Relaxed),
         retries,
         concurrency: tasks,
         model: if config.rate.is_some() {
@@ -196,7 +202,7 @@ pub async fn send_all(
         },
         rate: config.rate,
         elapsed_s: elapsed,
-        requests_per_s: per_s(accepted + retries),
+        requests_per_s: per_s(accepted + shared.already.load(Relaxed) + retries),
         accepted_per_s: per_s(accepted),
         sent: shared.posted.load(Relaxed),
         duration_s: config.duration.map(|d| d.as_secs_f64()),
@@ -369,8 +375,9 @@ fn untrusted_hint(e: &reqwest::Error) -> &'static str {
     ""
 }
 
-/// Posts one event until it is accepted (any 2xx); returns when the accepted attempt was sent,
-/// or None when `--duration` ran out before a retry.
+/// Posts one event until it is accepted (any 2xx) or found already accepted (409); returns
+/// when the accepted attempt was sent, or None when it was already accepted or `--duration`
+/// ran out before a retry.
 async fn post_one(shared: &Shared, (event, account, duration): Job) -> Result<Option<Instant>> {
     let (url, body) = shared.request.render(event, account, duration);
     for attempt in 0..=MAX_RETRIES {
@@ -413,6 +420,13 @@ async fn post_one(shared: &Shared, (event, account, duration): Job) -> Result<Op
             // Drain the body so the connection goes back to the pool.
             let _ = resp.bytes().await;
             return Ok(Some(sent));
+        }
+        if status == StatusCode::CONFLICT {
+            // The server has this event already (a send resumed after a crash, or run twice):
+            // its order is kept by the server, and the account's next event may follow.
+            shared.already.fetch_add(1, Relaxed);
+            let _ = resp.bytes().await;
+            return Ok(None);
         }
         if !retry {
             let text = resp.text().await.unwrap_or_default();

@@ -96,7 +96,7 @@ impl Standalone {
     /// it every [`live::SAMPLE_EVERY`].
     pub(crate) fn start(addr: SocketAddr, board: Arc<Board>) -> Result<Self> {
         let std_listener = std::net::TcpListener::bind(addr)
-            .with_context(|| format!("cannot listen on {addr} for the dashboard"))?;
+            .map_err(|e| crate::error::cannot_listen(addr, "--dashboard", e))?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
         eprintln!("live dashboard: http://{addr}/");

@@ -268,8 +268,39 @@ fn a_workers_taken_dashboard_port_fails_before_it_connects() {
         ])
         .args(["-q", "--dashboard", &addr])
         .assert()
-        .code(3)
+        .code(2)
         .stdout("")
         .stderr(predicates::str::contains("cannot listen on"))
         .stderr(predicates::str::contains("RabbitMQ").count(0));
+}
+
+#[test]
+fn publish_writes_what_it_published_to_json() {
+    let Some(url) = common::broker_url() else {
+        return;
+    };
+    let q = Queues::new(&url, 3, "publish-json");
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_events(dir.path(), 200, 20);
+    let report = dir.path().join("p.json");
+    eventbench()
+        .arg("publish")
+        .args(q.args())
+        .args(["--batch", "10", "--input"])
+        .arg(&input)
+        .arg("--json")
+        .arg(&report)
+        .assert()
+        .success();
+    let r = json(&report);
+    assert_eq!(
+        (r["events"].as_u64(), r["accounts"].as_u64()),
+        (Some(200), Some(20))
+    );
+    assert_eq!(r["messages"], r["confirmed"], "{r}");
+    assert_eq!(r["queues"], 3);
+    assert_eq!(
+        ready_messages(&url, &q.topo),
+        r["messages"].as_u64().unwrap()
+    );
 }

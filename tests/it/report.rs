@@ -139,9 +139,10 @@ fn a_taken_dashboard_port_fails_before_the_run() {
         .args(["--input", "events.csv"])
         .timeout(std::time::Duration::from_secs(60))
         .assert()
-        .code(3)
+        .code(2)
         .stdout("")
-        .stderr(predicate::str::contains("cannot listen on"));
+        .stderr(predicate::str::contains("cannot listen on"))
+        .stderr(predicate::str::contains("--dashboard 127.0.0.1:0"));
 }
 
 #[test]

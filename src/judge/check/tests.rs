@@ -216,3 +216,37 @@ mod agreement {
         }
     }
 }
+
+#[test]
+fn a_restarted_process_may_run_again_only_the_event_its_account_was_at() {
+    let w = workload();
+    let mut j = Judge::new(&w);
+    let entry = |line, event, account, start: i64| Entry {
+        line,
+        event: EventId(event),
+        account: AccountId(account),
+        start: Some(start),
+        end: Some(start + 10),
+    };
+    // The first process ran events 1, 2 and 3 (account 1 was at 3) from its time 0.
+    for (n, (e, a)) in [(1, 1), (2, 2), (3, 1)].into_iter().enumerate() {
+        j.add(entry(n as u64 + 2, e, a, 10 * n as i64));
+    }
+    j.name_first("a".into());
+    j.next_process(4, "b".into());
+    // The second runs 3 again, then 4, then 1 and 3 once more, also from its time 0.
+    let shift = j.latest_time().unwrap() + 1;
+    for (n, (e, a)) in [(3, 1), (4, 1), (1, 1), (3, 1)].into_iter().enumerate() {
+        j.add(entry(n as u64 + 2, e, a, shift + 10 * n as i64));
+    }
+    let f = j.finish(&summary(true, true, 1));
+    assert_eq!(f.redelivered, 1);
+    assert_eq!(verdict(&f), (0, 2, 0, 0, 0, 0));
+    assert_eq!(
+        f.duplicate_examples,
+        vec![
+            "event 1 of account 1: a line 2 and b line 4",
+            "event 3 of account 1: a line 4 and b line 5"
+        ]
+    );
+}
