@@ -114,7 +114,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     if let Some(path) = &args.json {
         let report = PublishReport {
             build: crate::build_info::Build::current(),
-            broker: crate::url_authority::redact(&topo.url),
+            broker: topo.display_url(),
             input: workload.source().to_string(),
             events: published.events,
             accounts: workload.account_count() as u64,
