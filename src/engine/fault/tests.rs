@@ -19,6 +19,23 @@ fn durations(i: &Injected) -> Vec<u64> {
     }
 }
 
+/// `fail:1` under `after`, run on `lanes` pool lanes of the virtual clock and settled.
+fn settle_fail_of_account_1(w: &Workload, after: AfterFail, lanes: u64) -> (Execution, FailTally) {
+    let model = FailModel {
+        after,
+        ..FailModel::default()
+    };
+    let i = Faults::new(vec!["fail:1".parse().unwrap()])
+        .unwrap()
+        .inject(w, model)
+        .unwrap();
+    let mut faulted = w.clone();
+    faulted.replace_durations(i.durations.clone());
+    let mut exec = sim::run(&faulted, Strategy::Pool, Some(lanes));
+    let t = i.settle(&faulted, &mut exec);
+    (exec, t)
+}
+
 #[test]
 fn faults_parse_and_bad_ones_say_what_is_wrong() {
     let f: Fault = "slow:42:20".parse().unwrap();
@@ -75,18 +92,7 @@ fn slow_stall_and_fail_change_only_their_accounts_events() {
 #[test]
 fn stop_account_passes_the_accounts_later_events_over() {
     let w = workload(&[1, 2, 1, 2, 1], 10);
-    let model = FailModel {
-        after: AfterFail::StopAccount,
-        ..FailModel::default()
-    };
-    let i = Faults::new(vec!["fail:1".parse().unwrap()])
-        .unwrap()
-        .inject(&w, model)
-        .unwrap();
-    let mut faulted = w.clone();
-    faulted.replace_durations(i.durations.clone());
-    let mut exec = sim::run(&faulted, Strategy::Pool, Some(2));
-    let t = i.settle(&faulted, &mut exec);
+    let (exec, t) = settle_fail_of_account_1(&w, AfterFail::StopAccount, 2);
     assert_eq!(t.given_up, [EventIdx(0)]);
     assert_eq!(t.passed_over, [EventIdx(2), EventIdx(4)]);
     assert!(t.not_started.is_empty() && t.aborted_by.is_none());
@@ -98,18 +104,7 @@ fn stop_account_passes_the_accounts_later_events_over() {
 fn abort_on_the_virtual_clock_starts_nothing_after_the_first_give_up() {
     // One lane: event 0 (account 1) fails at 10; nothing after it starts.
     let w = workload(&[2, 1, 2, 3], 10);
-    let model = FailModel {
-        after: AfterFail::Abort,
-        ..FailModel::default()
-    };
-    let i = Faults::new(vec!["fail:1".parse().unwrap()])
-        .unwrap()
-        .inject(&w, model)
-        .unwrap();
-    let mut faulted = w.clone();
-    faulted.replace_durations(i.durations.clone());
-    let mut exec = sim::run(&faulted, Strategy::Pool, Some(1));
-    let t = i.settle(&faulted, &mut exec);
+    let (exec, t) = settle_fail_of_account_1(&w, AfterFail::Abort, 1);
     assert_eq!(t.aborted_by, Some(EventId(2)));
     assert_eq!(t.given_up, [EventIdx(1)]);
     assert_eq!(t.not_started, [EventIdx(2), EventIdx(3)]);
