@@ -143,13 +143,7 @@ pub fn unbounded(w: &Workload) -> Execution {
         records.set(e, Micros(start), Micros(end), crate::types::LaneId(a.0));
         wall = wall.max(end);
     }
-    Execution {
-        records,
-        wall: Micros(wall),
-        clock: ClockKind::Virtual,
-        interrupted: false,
-        timer: None,
-    }
+    finished(records, wall)
 }
 
 /// Runs the whole workload through `sched` on the virtual clock.
@@ -178,9 +172,14 @@ pub fn simulate(w: &Workload, sched: &mut dyn Scheduler) -> Execution {
             sched.finish(w, slot);
         }
     }
+    finished(records, now)
+}
+
+/// A virtual-clock run that ended at `wall` (it is never interrupted and has no timer).
+fn finished(records: Records, wall: u64) -> Execution {
     Execution {
         records,
-        wall: Micros(now),
+        wall: Micros(wall),
         clock: ClockKind::Virtual,
         interrupted: false,
         timer: None,

@@ -2,7 +2,7 @@
 //! run (`worker --fault`, `serve --fault`), which must not count an event's own arrival as a
 //! delay.
 
-use super::{scheduler_for, InFlight};
+use super::{finished, scheduler_for, InFlight};
 use crate::engine::record::{Execution, Records};
 use crate::engine::scheduler::Scheduler;
 use crate::engine::{lanes_are_per_account, ClockKind, Strategy};
@@ -107,16 +107,6 @@ pub fn simulate_over_arrivals(w: &Workload, sched: &mut dyn Scheduler, ready: &[
         }
     }
     finished(records, wall)
-}
-
-fn finished(records: Records, wall: u64) -> Execution {
-    Execution {
-        records,
-        wall: Micros(wall),
-        clock: ClockKind::Virtual,
-        interrupted: false,
-        timer: None,
-    }
 }
 
 #[cfg(test)]
