@@ -46,6 +46,8 @@ pub(super) struct Slot {
     /// Its turn came and it was not run: it had finished in this process before (see
     /// [`Finished`]).
     skipped: bool,
+    /// The broker flagged its message as delivered before (to this process or another).
+    redelivered: bool,
     /// When it entered the engine's queue (for the dashboard's latency).
     pub(super) arrived: Micros,
     /// Told when the event finished (one-at-a-time consumers wait for it).
@@ -129,9 +131,9 @@ pub(crate) struct BrokerStats {
     /// Deliveries dropped before they started, after a lost connection or given back with a
     /// queue handed over (the broker redelivers them); not in the report's events.
     pub abandoned: u64,
-    /// Redelivered events not run again because they had finished in this process and the
-    /// broker had not taken their message's ack (it was lost with the connection); acked now,
-    /// not in the report's events.
+    /// Redelivered events not run again because they had finished in this process: the broker
+    /// had not taken their message's ack (it was lost with the connection), or lost it after
+    /// taking it (a quorum queue's leader that died); acked now, not in the report's events.
     pub skipped_finished: u64,
 }
 
@@ -144,14 +146,21 @@ pub(super) struct Book {
     pub(super) abandoned: HashSet<EventIdx>,
     /// Events whose turn came after they had finished here before (not run).
     pub(super) skipped: HashSet<EventIdx>,
-    pub(super) seen: HashSet<u64>,
+    /// Every event id delivered here, and whether it ran here.
+    seen: HashMap<u64, bool>,
     pub(super) stats: BrokerStats,
+    /// The connection deliveries are taken from; those of an earlier one are refused.
+    live: Session,
 }
 
 impl Book {
     /// The connection is gone: no pending message can be acked any more. Unstarted events are
-    /// skipped when their turn comes; started ones finish.
-    pub(super) fn abandon(&mut self) {
+    /// skipped when their turn comes; started ones finish. From now on only deliveries of
+    /// session `next` are taken: a lost connection's consumer may still hold deliveries the
+    /// client library had buffered, and those must not run, for the broker hands them back
+    /// behind the earlier ones given up here (an account would run its later events first).
+    pub(super) fn abandon(&mut self, next: Session) {
+        self.live = next;
         for (idx, slot) in self.events.drain() {
             if !slot.started {
                 self.abandoned.insert(idx);
@@ -202,7 +211,25 @@ impl Book {
         back
     }
 
-    /// Starts tracking a delivered message with the events `ids`; returns its key.
+    /// True while deliveries of `session` may still be taken (its connection was not lost).
+    pub(super) fn is_live(&self, session: Session) -> bool {
+        session == self.live
+    }
+
+    /// Notes a delivery of event `id`; true when it was delivered here before (a repeat).
+    pub(super) fn note_delivery(&mut self, id: u64) -> bool {
+        let repeated = self.seen.contains_key(&id);
+        self.seen.entry(id).or_insert(false);
+        repeated
+    }
+
+    /// Event `id` ran here (it finished, or was running when its connection was lost).
+    pub(super) fn ran(&mut self, id: u64) {
+        self.seen.insert(id, true);
+    }
+
+    /// Starts tracking a delivered message with the events `ids`; returns its key, or `None`
+    /// when its connection was lost (see [`Book::abandon`]).
     pub(super) fn open(
         &mut self,
         session: Session,
@@ -210,7 +237,10 @@ impl Book {
         tag: u64,
         acker: Acker,
         ids: Vec<u64>,
-    ) -> u64 {
+    ) -> Option<u64> {
+        if !self.is_live(session) {
+            return None;
+        }
         let key = self.next_message;
         self.next_message += 1;
         let pending = Pending {
@@ -223,7 +253,7 @@ impl Book {
         };
         self.messages.insert(key, pending);
         self.stats.messages += 1;
-        key
+        Some(key)
     }
 
     /// Messages of `queue` in `session` not settled yet.
@@ -234,11 +264,11 @@ impl Book {
             .count()
     }
 
-    /// Books a submitted event of message `key`.
+    /// Books a submitted event of message `key`; `redelivered` as the broker flagged it.
     pub(super) fn book(
         &mut self,
         idx: EventIdx,
-        key: u64,
+        (key, redelivered): (u64, bool),
         arrived: Micros,
         done: Option<oneshot::Sender<()>>,
     ) {
@@ -246,6 +276,7 @@ impl Book {
             message: key,
             started: false,
             skipped: false,
+            redelivered,
             arrived,
             done,
         };
@@ -253,13 +284,16 @@ impl Book {
     }
 
     /// An event's turn came: true to pass it over, because its delivery was given up after a
-    /// lost connection, or because event `id` already finished here (a redelivery). Otherwise
-    /// it is marked started, so a later loss lets it finish.
+    /// lost connection, or because event `id` already ran here: its message not acked yet
+    /// ([`Finished`]), or a redelivery of it (a quorum queue's leader that dies may lose acks it
+    /// had confirmed, and its successor delivers those messages again). Otherwise it is
+    /// marked started, so a later loss lets it finish.
     pub(super) fn start(&mut self, idx: EventIdx, id: u64, finished: &Finished) -> bool {
         let Some(slot) = self.events.get_mut(idx) else {
             return self.abandoned.contains(&idx);
         };
-        if finished.contains(id) {
+        let ran_before = slot.redelivered && self.seen.get(&id) == Some(&true);
+        if ran_before || finished.contains(id) {
             slot.skipped = true;
             self.skipped.insert(idx);
             self.stats.skipped_finished += 1;
@@ -309,6 +343,7 @@ mod tests {
             message: u64::from(message),
             started: false,
             skipped: false,
+            redelivered: false,
             arrived: Micros::ZERO,
             done: None,
         }
@@ -375,9 +410,9 @@ mod tests {
     fn an_event_that_finished_here_is_passed_over_when_it_comes_again() {
         let finished = Finished::default();
         let mut book = Book::default();
-        let key = book.open(0, 0, 1, Acker::default(), vec![7, 8]);
-        book.book(EventIdx(0), key, Micros(1), None);
-        book.book(EventIdx(1), key, Micros(1), None);
+        let key = book.open(0, 0, 1, Acker::default(), vec![7, 8]).unwrap();
+        book.book(EventIdx(0), (key, false), Micros(1), None);
+        book.book(EventIdx(1), (key, false), Micros(1), None);
         assert!(
             !book.start(EventIdx(0), 7, &finished),
             "first delivery runs"
@@ -385,13 +420,13 @@ mod tests {
         assert_eq!(book.settle(EventIdx(0)).0, Settled::Ran(Micros(1)));
         finished.insert(7);
         // The connection drops: 8 had not started, so it is given up.
-        book.abandon();
+        book.abandon(1);
         assert!(book.start(EventIdx(1), 8, &finished));
         assert_eq!(book.settle(EventIdx(1)).0, Settled::PassedOver(None));
         // The redelivered message: 7 already ran here, 8 runs now; then it is acked whole.
-        let again = book.open(1, 0, 1, Acker::default(), vec![7, 8]);
-        book.book(EventIdx(2), again, Micros(9), None);
-        book.book(EventIdx(3), again, Micros(9), None);
+        let again = book.open(1, 0, 1, Acker::default(), vec![7, 8]).unwrap();
+        book.book(EventIdx(2), (again, true), Micros(9), None);
+        book.book(EventIdx(3), (again, true), Micros(9), None);
         assert!(book.start(EventIdx(2), 7, &finished));
         assert!(!book.start(EventIdx(3), 8, &finished));
         assert_eq!(
@@ -405,17 +440,66 @@ mod tests {
         assert_eq!(book.skipped.len(), 1);
     }
 
+    /// The failover bug of issue 25: a consumer of the lost connection still held buffered
+    /// deliveries and booked them after the loss, so they ran while the earlier events of
+    /// their accounts, given up unstarted, came back from the broker only later.
+    #[test]
+    fn deliveries_of_a_lost_connection_are_refused() {
+        let finished = Finished::default();
+        let mut book = Book::default();
+        let first = book.open(0, 0, 1, Acker::default(), vec![1]).unwrap();
+        book.book(EventIdx(0), (first, false), Micros(0), None);
+        book.abandon(1);
+        assert!(book.start(EventIdx(0), 1, &finished), "given up unstarted");
+        assert!(!book.is_live(0));
+        assert!(
+            book.open(0, 0, 2, Acker::default(), vec![2]).is_none(),
+            "a later delivery of the lost connection does not run"
+        );
+        assert!(book.is_live(1));
+        assert!(book.open(1, 0, 1, Acker::default(), vec![1]).is_some());
+        assert_eq!(book.stats.messages, 2);
+    }
+
+    /// A quorum queue's leader that dies may lose acks it had confirmed: the new leader
+    /// delivers those messages again, flagged redelivered, after [`Finished`] forgot them.
+    #[test]
+    fn a_redelivered_event_that_ran_here_is_passed_over_after_its_ack() {
+        let finished = Finished::default();
+        let mut book = Book::default();
+        let key = book.open(0, 0, 1, Acker::default(), vec![5]).unwrap();
+        book.book(EventIdx(0), (key, false), Micros(0), None);
+        assert!(!book.note_delivery(5));
+        assert!(!book.start(EventIdx(0), 5, &finished));
+        book.ran(5);
+        assert!(
+            book.settle(EventIdx(0)).1.is_some(),
+            "acked; Finished forgot it"
+        );
+        let again = book.open(0, 0, 2, Acker::default(), vec![5]).unwrap();
+        book.book(EventIdx(1), (again, true), Micros(0), None);
+        assert!(book.note_delivery(5), "a repeat");
+        assert!(
+            book.start(EventIdx(1), 5, &finished),
+            "redelivered: passed over"
+        );
+        // Published again (not a redelivery): it runs, and the engine counts a duplicate.
+        let published = book.open(0, 0, 3, Acker::default(), vec![5]).unwrap();
+        book.book(EventIdx(2), (published, false), Micros(0), None);
+        assert!(!book.start(EventIdx(2), 5, &finished));
+    }
+
     #[test]
     fn a_handover_gives_back_the_messages_nothing_of_which_started() {
         let finished = Finished::default();
         let mut book = Book::default();
         // Queue 3: message 1 (events 0, 1) has a started event, message 2 (event 2) not;
         // queue 4's message 3 (event 3) is not handed over.
-        let m1 = book.open(0, 3, 1, Acker::default(), vec![10, 11]);
-        let m2 = book.open(0, 3, 2, Acker::default(), vec![12]);
-        let m3 = book.open(0, 4, 1, Acker::default(), vec![13]);
+        let m1 = book.open(0, 3, 1, Acker::default(), vec![10, 11]).unwrap();
+        let m2 = book.open(0, 3, 2, Acker::default(), vec![12]).unwrap();
+        let m3 = book.open(0, 4, 1, Acker::default(), vec![13]).unwrap();
         for (i, m) in [m1, m1, m2, m3].into_iter().enumerate() {
-            book.book(EventIdx(i as u32), m, Micros(0), None);
+            book.book(EventIdx(i as u32), (m, false), Micros(0), None);
         }
         assert!(!book.start(EventIdx(0), 10, &finished));
         let back: Vec<u64> = book.give_back(0, 3).into_iter().map(|(t, _)| t).collect();

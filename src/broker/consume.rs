@@ -337,8 +337,8 @@ impl Running {
         self.close_records();
         let r = self.reconnect.as_mut().expect("checked above");
         // From here on, acks and errors of the old session are ignored.
-        self.session.fetch_add(1, Relaxed);
-        lock(&self.shared.book).abandon();
+        let next = self.session.fetch_add(1, Relaxed) + 1;
+        lock(&self.shared.book).abandon(next);
         let now = Instant::now();
         r.lost_since.get_or_insert(now);
         r.next_attempt = now;

@@ -64,6 +64,7 @@ pub(super) fn ack_observer(
             // Before its message can be acked: a redelivery racing the ack is passed over.
             if let Settled::Ran(_) | Settled::RanUnbooked = settled {
                 finished.insert(job.event.0);
+                b.ran(job.event.0);
             }
             // Sent under the lock: once the book holds nothing of a queue, every ack of it is
             // on its way to the ack loop (a handover flushes them next).
@@ -135,15 +136,19 @@ impl Pump {
             };
             let (tag, redelivered) = (delivery.delivery_tag, delivery.redelivered);
             let ids = batch.iter().map(|m| m.event_id).collect();
-            let key = lock(&s.book).open(self.session, self.queue, tag, delivery.acker, ids);
+            let opened = lock(&s.book).open(self.session, self.queue, tag, delivery.acker, ids);
+            let Some(key) = opened else {
+                // The connection is lost: the broker hands this message back on the next one.
+                return;
+            };
             let submitted = if self.one_at_a_time {
                 self.submit_one_by_one(key, &batch, redelivered).await
             } else {
                 self.submit(key, &batch, redelivered, None)
             };
             if !submitted {
-                // Closed: the message stays unacknowledged and returns to the queue when
-                // this process disconnects.
+                // Closed, or the connection lost: the message stays unacknowledged and
+                // returns to the queue when this process disconnects.
                 return;
             }
         }
@@ -194,7 +199,7 @@ impl Pump {
 
     /// Submits under the book's lock so the observer cannot settle an event before it is
     /// booked (the event may finish before `submit` returns). `done` is told when the last
-    /// event of `batch` finished. False when the engine is closed.
+    /// event of `batch` finished. False when the engine is closed or the connection lost.
     fn submit(
         &self,
         key: u64,
@@ -204,6 +209,10 @@ impl Pump {
     ) -> bool {
         let s = &self.shared;
         let mut book = lock(&s.book);
+        // Checked under the lock that `abandon` takes: nothing of a lost connection starts.
+        if !book.is_live(self.session) {
+            return false;
+        }
         for (i, msg) in batch.iter().enumerate() {
             let duration = (!s.fixed).then(|| msg.duration_us.map_or(s.process_time, Micros));
             let id = EventId(msg.event_id);
@@ -221,10 +230,11 @@ impl Pump {
                 return false;
             };
             let last = i + 1 == batch.len();
-            book.book(idx, key, arrived, if last { done.take() } else { None });
+            let done = if last { done.take() } else { None };
+            book.book(idx, (key, redelivered), arrived, done);
             book.stats.deliveries += 1;
             book.stats.redelivered += u64::from(redelivered);
-            if !book.seen.insert(msg.event_id) {
+            if book.note_delivery(msg.event_id) {
                 book.stats.repeated += 1;
             }
         }
