@@ -376,7 +376,7 @@ impl Running {
                 r.lost_since = None;
                 r.backoff = FIRST_BACKOFF;
                 lock(&self.shared.book).stats.reconnects += 1;
-                eprintln!("reconnected to RabbitMQ at {}", self.topology.display_url());
+                eprintln!("reconnected to RabbitMQ at {}", self.topology.url.current());
             }
             _ => {
                 r.next_attempt = Instant::now() + r.backoff;

@@ -277,6 +277,8 @@ fn a_worker_fails_over_to_the_next_broker_url_when_its_node_is_gone() {
     // Only the second way was open after the cut: without failover the worker would have
     // retried the first until --reconnect-timeout and failed.
     assert_eq!(r["broker"]["reconnects"], 1, "{r}");
+    let named = format!("reconnected to RabbitMQ at {}", second.url());
+    assert!(stderr.contains(&named), "{stderr}");
 }
 
 /// Waits until every queue of `q` has a consumer.

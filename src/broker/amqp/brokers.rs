@@ -67,6 +67,14 @@ impl Brokers {
         shown.join(", ")
     }
 
+    /// The URL of the last connection made (redacted), or all of them before the first.
+    pub fn current(&self) -> String {
+        match &*lock(&self.last) {
+            Some((i, _)) => redact(&self.urls[*i]),
+            None => self.display(),
+        }
+    }
+
     /// The order of the next attempt: the preferred URL first, then the ones after it.
     fn order(&self) -> impl Iterator<Item = usize> {
         let n = self.urls.len();
