@@ -213,8 +213,20 @@ pub(crate) async fn start(cfg: Config) -> Result<Running> {
             .then(|| Arc::new(Mutex::new(View::new(assign::member_id())))),
         owned: Vec::new(),
     };
-    running.link = Some(running.open_link().await?);
+    // No node answering at all is an error at once (exit 3); a node lost while the worker
+    // sets up its connection is a loss like any later one, and the next URL is tried.
+    let conn = amqp::connect(&running.topology.url).await?;
+    match running.set_up_link(conn).await {
+        Ok(link) => running.link = Some(link),
+        Err(e) if running.reconnect.is_none() || is_usage(&e) => return Err(e),
+        Err(e) => running.lost(e.context("lost RabbitMQ while starting"))?,
+    }
     Ok(running)
+}
+
+/// A refusal that reconnecting cannot mend (a queue of another type).
+fn is_usage(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<crate::error::UsageError>())
 }
 
 impl Running {

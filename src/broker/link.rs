@@ -57,6 +57,12 @@ impl Running {
     /// ([`Running::rebalance`]).
     pub(super) async fn open_link(&self) -> Result<Link> {
         let conn = amqp::connect(&self.topology.url).await?;
+        self.set_up_link(conn).await
+    }
+
+    /// [`Running::open_link`] once connected: declares the queues, then joins the membership
+    /// or registers the consumers.
+    pub(super) async fn set_up_link(&self, conn: Connection) -> Result<Link> {
         let probe = conn.create_channel().await?;
         amqp::declare(&probe, &self.topology).await?;
         let mut link = Link {

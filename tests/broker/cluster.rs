@@ -281,6 +281,38 @@ fn a_worker_fails_over_to_the_next_broker_url_when_its_node_is_gone() {
     assert!(stderr.contains(&named), "{stderr}");
 }
 
+/// A node lost while the worker sets up its connection (after the handshake, the probe
+/// channel and one queue's declaration) is a loss like any later one: the worker goes on with
+/// the next URL. Before, the worker exited 3.
+#[test]
+fn a_node_lost_while_the_worker_starts_is_failed_over() {
+    let Some(url) = common::broker_url() else {
+        return;
+    };
+    let q = Queues::new(&url, 4, "startloss");
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_events(dir.path(), 200, 12);
+    publish(&q, &input, "1ms");
+    let dying = Proxy::cutting_after(&url, 5);
+    let (log, report) = (dir.path().join("w.csv"), dir.path().join("w.json"));
+    let out = command()
+        .args(["worker", "--broker", &dying.url(), "--broker", &url])
+        .args(["--queues", "4", "--queue-prefix", &q.topo.prefix, "-q"])
+        .args(["--exit-when-idle", "1s", "--log"])
+        .arg(&log)
+        .arg("--json")
+        .arg(&report)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "worker failed: {stderr}");
+    assert!(stderr.contains("lost RabbitMQ while starting"), "{stderr}");
+    assert_complete_and_in_order(&arrivals(&input), &log_rows(&log));
+    assert_eq!(json(&report)["broker"]["reconnects"], 1);
+}
+
 /// Waits until every queue of `q` has a consumer.
 fn wait_for_consumers(url: &str, q: &Queues) {
     use eventbench::internals::amqp;

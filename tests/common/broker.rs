@@ -162,6 +162,17 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn start(url: &str) -> Self {
+        Self::with_cut(url, None)
+    }
+
+    /// A proxy whose first connection is cut after the broker sent `frames` AMQP frames (the
+    /// connection's handshake is three: start, tune, open-ok), and that refuses every later
+    /// one: a node lost at a chosen step of a client's setup.
+    pub fn cutting_after(url: &str, frames: usize) -> Self {
+        Self::with_cut(url, Some(frames))
+    }
+
+    fn with_cut(url: &str, mut cut_after: Option<usize>) -> Self {
         let uri: lapin::uri::AMQPUri = url.parse().unwrap();
         let target = format!("{}:{}", uri.authority.host, uri.authority.port);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -179,6 +190,11 @@ impl Proxy {
                 let Ok(server) = std::net::TcpStream::connect(&target) else {
                     return;
                 };
+                if let Some(frames) = cut_after.take() {
+                    refusing.store(true, SeqCst);
+                    std::thread::spawn(move || relay_frames(server, client, frames));
+                    continue;
+                }
                 let mut k = kept.lock().unwrap();
                 k.push(client.try_clone().unwrap());
                 k.push(server.try_clone().unwrap());
@@ -211,6 +227,34 @@ impl Proxy {
     pub fn up(&self) {
         self.down.store(false, SeqCst);
     }
+}
+
+/// Relays the client's bytes as they come and the broker's `frames` first frames, then cuts
+/// both ways.
+fn relay_frames(server: std::net::TcpStream, client: std::net::TcpStream, frames: usize) {
+    use std::io::{Read, Write};
+    let (mut up_from, mut up_to) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut up_from, &mut up_to);
+    });
+    let (mut from, mut to) = (server, client);
+    for _ in 0..frames {
+        // A frame: type (1), channel (2), payload size (4, big-endian), payload, end (0xCE).
+        let mut header = [0u8; 7];
+        if from.read_exact(&mut header).is_err() {
+            break;
+        }
+        let size = u32::from_be_bytes(header[3..7].try_into().unwrap()) as usize;
+        let mut rest = vec![0u8; size + 1];
+        if from.read_exact(&mut rest).is_err() || to.write_all(&header).is_err() {
+            break;
+        }
+        if to.write_all(&rest).is_err() {
+            break;
+        }
+    }
+    let _ = from.shutdown(std::net::Shutdown::Both);
+    let _ = to.shutdown(std::net::Shutdown::Both);
 }
 
 /// A worker on the proxy's address (the test's queues), logging to `log`.
