@@ -13,13 +13,14 @@
 //! ahead of its earlier one, so a connection lost between the two frames cannot hand back an
 //! older event of an account whose newer one is gone.
 //!
-//! Each round ends with a synchronous call on the channel (a `basic.qos` that changes nothing):
-//! its answer means the broker has processed the acks before it, and only then are the acked
-//! messages' events forgotten by [`Finished`], the memory that keeps a redelivered event from
-//! running twice in this process.
+//! Each round ends with a synchronous call on every channel it acked on (a `basic.qos` that
+//! changes nothing), all awaited together: its answer means the broker has processed the acks
+//! before it, and only then are the acked messages' events forgotten by [`Finished`], the
+//! memory that keeps a redelivered event from running twice in this process.
 
 use crate::sync::lock;
 use anyhow::anyhow;
+use futures_util::future::join_all;
 use lapin::acker::Acker;
 use lapin::options::{BasicAckOptions, BasicQosOptions};
 use lapin::Channel;
@@ -231,22 +232,30 @@ pub(crate) async fn ack_loop(
         }
         touched.sort_unstable();
         touched.dedup();
-        for key in touched {
-            let Some(line) = lines.get_mut(&key) else {
-                continue;
-            };
+        // Every queue's acks go out at once and their confirmations are awaited together: a
+        // round costs one round trip to the broker, not one per queue (with one message at a
+        // time per queue, each queue's next delivery waits for its ack).
+        let rounds = touched.into_iter().filter_map(|key| {
+            let line = lines.get_mut(&key)?;
             let mut plan = line.plan();
             let (messages, events) = (plan.count, plan.events);
             let ids = std::mem::take(&mut plan.ids);
-            let sent = send(plan, line.channel.as_ref());
-            match while_current(sent, key.0, &current).await {
+            let sent = send(plan, line.channel.clone());
+            let current = &current;
+            Some(async move {
+                let outcome = while_current(sent, key.0, current).await;
+                (key.0, messages, events, ids, outcome)
+            })
+        });
+        for (session, messages, events, ids, outcome) in join_all(rounds).await {
+            match outcome {
                 Ok(()) => {
                     acked.messages.fetch_add(messages, Relaxed);
                     acked.events.fetch_add(events, Relaxed);
                     finished.forget(&ids);
                 }
                 Err(e) => {
-                    let _ = errors.send((key.0, e));
+                    let _ = errors.send((session, e));
                 }
             }
         }
@@ -289,7 +298,7 @@ async fn while_current(
 
 /// Sends a plan's acks, the frontier's `multiple` first, then waits for the broker to answer
 /// a no-op call on the channel (frames of a channel are processed in order).
-async fn send(plan: Plan, channel: Option<&(Channel, u16)>) -> anyhow::Result<()> {
+async fn send(plan: Plan, channel: Option<(Channel, u16)>) -> anyhow::Result<()> {
     let lost = |e: lapin::Error| anyhow!(e).context("lost RabbitMQ while acknowledging");
     let any = plan.count > 0;
     if let Some(a) = plan.multiple {
@@ -301,7 +310,7 @@ async fn send(plan: Plan, channel: Option<&(Channel, u16)>) -> anyhow::Result<()
         a.ack(BasicAckOptions::default()).await.map_err(lost)?;
     }
     if let (true, Some((ch, prefetch))) = (any, channel) {
-        ch.basic_qos(*prefetch, BasicQosOptions::default())
+        ch.basic_qos(prefetch, BasicQosOptions::default())
             .await
             .map_err(lost)?;
     }
