@@ -18,6 +18,7 @@ use super::assign::{self, View};
 use super::book::Book;
 use super::link::Link;
 use super::logged::Logged;
+pub(crate) use super::ownership::Ownership;
 use super::pump::{ack_observer, skip_check, Eng, Shared};
 pub(crate) use super::pump::{BrokerStats, Live};
 use crate::engine::clock::PreciseClock;
@@ -88,26 +89,6 @@ pub(crate) struct Consumed {
     pub stats: BrokerStats,
     /// The queues this worker owned, and when (cooperative workers only).
     pub owned: Vec<Ownership>,
-}
-
-/// A queue this worker owned for a while; seconds on the run's clock.
-#[derive(Clone, Debug, serde::Serialize)]
-pub(crate) struct Ownership {
-    pub queue: u32,
-    pub from_s: f64,
-    /// When it was handed over, lost with the connection, or the run ended.
-    pub to_s: Option<f64>,
-    /// The same two moments on the machine's clock (ms since the Unix epoch), to line up the
-    /// reports of several workers.
-    pub from_unix_ms: u64,
-    pub to_unix_ms: Option<u64>,
-}
-
-/// Now on the machine's clock, in ms since the Unix epoch.
-pub(super) fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A consumer run in progress: the engine, the connection with its consumers, the acker.

@@ -125,7 +125,7 @@ impl Running {
             queue: q,
             from_s: self.seconds(),
             to_s: None,
-            from_unix_ms: super::consume::unix_ms(),
+            from_unix_ms: super::ownership::unix_ms(),
             to_unix_ms: None,
         });
         if let Some(link) = self.link.as_mut() {
@@ -199,7 +199,7 @@ impl Running {
                 let _ = h.channel.close(200, "handed over").await;
                 if let Some(r) = h.record {
                     self.owned[r].to_s = Some(self.shared.engine.now().as_secs_f64());
-                    self.owned[r].to_unix_ms = Some(super::consume::unix_ms());
+                    self.owned[r].to_unix_ms = Some(super::ownership::unix_ms());
                 }
             }
         }
@@ -215,7 +215,7 @@ impl Running {
 
     /// Ends the open ownership records (the connection is gone, or the run ended).
     pub(super) fn close_records(&mut self) {
-        let (at, unix) = (self.seconds(), super::consume::unix_ms());
+        let (at, unix) = (self.seconds(), super::ownership::unix_ms());
         for o in self.owned.iter_mut().filter(|o| o.to_s.is_none()) {
             o.to_s = Some(at);
             o.to_unix_ms = Some(unix);

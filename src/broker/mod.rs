@@ -19,6 +19,7 @@ pub(crate) mod design;
 mod handover;
 mod link;
 pub(crate) mod logged;
+mod ownership;
 pub(crate) mod publish;
 mod pump;
 

@@ -292,13 +292,8 @@ fn write_report(args: &Args, report: &Report, s: BrokerStats, owned: &[Ownership
         s.skipped_finished,
         report.duplicates
     );
-    let spans: Vec<String> = owned
-        .iter()
-        .map(|o| match o.to_s {
-            Some(to) => format!("{} {:.1}-{:.1}s", o.queue, o.from_s, to),
-            None => format!("{} from {:.1}s", o.queue, o.from_s),
-        })
-        .collect();
-    eprintln!("queues owned: {}", spans.join(", "));
+    if !owned.is_empty() {
+        eprintln!("queues owned: {}", Ownership::summary(owned));
+    }
     Ok(())
 }
