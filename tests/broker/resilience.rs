@@ -53,6 +53,53 @@ fn a_worker_reconnects_after_a_cut_and_loses_nothing() {
     assert_eq!(count("deliveries"), 200 + count("repeated"));
 }
 
+/// A partition (the connection stays open and nothing gets through) is noticed by the AMQP
+/// heartbeat, 10 s unless the URL names one: the worker fails over to its second URL, and the
+/// broker drops the silent connection's consumers, so the worker can take its queues again.
+/// With RabbitMQ's default 60 s this took one to two minutes; the 50 s below is a hang guard
+/// that tells the two apart, not a measurement.
+#[test]
+fn a_partition_is_noticed_by_the_heartbeat_and_failed_over() {
+    let Some(url) = common::broker_url() else {
+        return;
+    };
+    let q = Queues::new(&url, 2, "partition");
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_events(dir.path(), 200, 4);
+    publish(&q, &input, "20ms");
+    let proxy = Proxy::start(&url);
+    let (log, report) = (dir.path().join("a.csv"), dir.path().join("a.json"));
+    let mut a = crate::common::command()
+        .args(["worker", "--broker", &proxy.url(), "--broker", &url, "-q"])
+        .args(["--queues", "2", "--queue-prefix", &q.topo.prefix])
+        .args(["--exit-when-idle", "2s", "--log"])
+        .arg(&log)
+        .arg("--json")
+        .arg(&report)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_rows(&log, 30, &mut a);
+    proxy.freeze();
+    let guard = Instant::now() + Duration::from_secs(50);
+    while a.try_wait().unwrap().is_none() {
+        if Instant::now() > guard {
+            let _ = a.kill();
+            panic!("the worker did not get past the partition within 50 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = a.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "worker failed: {stderr}");
+    assert!(stderr.contains("heartbeat"), "{stderr}");
+    assert_complete_and_in_order(&arrivals(&input), &log_rows(&log));
+    let r = json(&report);
+    assert_eq!(r["broker"]["reconnects"], 1, "{r}");
+    assert_eq!(r["duplicates"], 0);
+}
+
 #[test]
 fn a_broker_gone_past_the_reconnect_timeout_exits_3_and_acks_nothing_unprocessed() {
     let Some(url) = common::broker_url() else {

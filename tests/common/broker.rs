@@ -158,6 +158,7 @@ pub struct Proxy {
     port: u16,
     conns: Arc<Mutex<Vec<std::net::TcpStream>>>,
     down: Arc<AtomicBool>,
+    frozen: Arc<AtomicBool>,
 }
 
 impl Proxy {
@@ -179,7 +180,9 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let conns = Arc::new(Mutex::new(Vec::new()));
         let down = Arc::new(AtomicBool::new(false));
+        let frozen = Arc::new(AtomicBool::new(false));
         let (kept, refusing) = (Arc::clone(&conns), Arc::clone(&down));
+        let silent = Arc::clone(&frozen);
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
@@ -198,18 +201,21 @@ impl Proxy {
                 let mut k = kept.lock().unwrap();
                 k.push(client.try_clone().unwrap());
                 k.push(server.try_clone().unwrap());
-                for (mut from, mut to) in [
+                for (from, to) in [
                     (client.try_clone().unwrap(), server.try_clone().unwrap()),
                     (server, client),
                 ] {
-                    std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from, &mut to);
-                        let _ = to.shutdown(std::net::Shutdown::Both);
-                    });
+                    let silent = Arc::clone(&silent);
+                    std::thread::spawn(move || relay(from, to, &silent));
                 }
             }
         });
-        Proxy { port, conns, down }
+        Proxy {
+            port,
+            conns,
+            down,
+            frozen,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -227,6 +233,28 @@ impl Proxy {
     pub fn up(&self) {
         self.down.store(false, SeqCst);
     }
+
+    /// From now on every byte either way is dropped while the connections stay open: a network
+    /// partition, which neither side hears about until its heartbeats go unanswered.
+    pub fn freeze(&self) {
+        self.frozen.store(true, SeqCst);
+    }
+}
+
+/// Copies `from` to `to` until either closes; drops what it reads once `frozen`.
+fn relay(mut from: std::net::TcpStream, mut to: std::net::TcpStream, frozen: &AtomicBool) {
+    use std::io::{Read, Write};
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if !frozen.load(SeqCst) && to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Both);
 }
 
 /// Relays the client's bytes as they come and the broker's `frames` first frames, then cuts

@@ -13,6 +13,23 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// With other nodes to try, a silent one is given up sooner.
 const FAILOVER_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The AMQP heartbeat asked for unless the URL names one (`?heartbeat=N`), in seconds. With
+/// RabbitMQ's 60 s, a connection cut without a word (a network partition) went unnoticed for a
+/// minute or two on both sides: the worker kept waiting instead of failing over, and the broker
+/// kept its consumers, so nobody else could take its queues. Each side now gives up on the
+/// other after about twice this.
+const HEARTBEAT_S: u16 = 10;
+
+/// `url` as connected to: with the default heartbeat when it names none.
+fn with_heartbeat(url: &str) -> Result<lapin::uri::AMQPUri> {
+    let mut uri: lapin::uri::AMQPUri = url
+        .parse()
+        .map_err(|e: String| anyhow!("{e}"))
+        .with_context(|| format!("bad RabbitMQ URL {}", redact(url)))?;
+    uri.query.heartbeat.get_or_insert(HEARTBEAT_S);
+    Ok(uri)
+}
+
 /// The queue kind: RabbitMQ's classic queue (one node holds it) or its quorum queue (Raft,
 /// replicated on every node of the cluster; survives the loss of a minority of them).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -98,9 +115,10 @@ impl Brokers {
         let mut failures = Vec::new();
         for i in self.order() {
             let url = &self.urls[i];
+            let uri = with_heartbeat(url)?;
             let attempt = tokio::time::timeout(
                 wait,
-                Connection::connect(url, ConnectionProperties::default()),
+                Connection::connect_uri(uri, ConnectionProperties::default()),
             )
             .await;
             let err = match attempt {
@@ -179,6 +197,20 @@ mod tests {
         assert_eq!(
             existing_type("inequivalent arg 'x-single-active-consumer'"),
             None
+        );
+    }
+
+    #[test]
+    fn a_ten_second_heartbeat_is_asked_for_unless_the_url_names_one() {
+        let default = with_heartbeat("amqp://127.0.0.1:5672/%2f").unwrap();
+        assert_eq!(default.query.heartbeat, Some(10));
+        let named = with_heartbeat("amqp://127.0.0.1:5672/%2f?heartbeat=30").unwrap();
+        assert_eq!(named.query.heartbeat, Some(30));
+        let off = with_heartbeat("amqp://127.0.0.1:5672/%2f?heartbeat=0").unwrap();
+        assert_eq!(
+            off.query.heartbeat,
+            Some(0),
+            "0: the server's value, as lapin reads it"
         );
     }
 
