@@ -267,7 +267,11 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
         crate::broker::design::preflight(&t.brokers)?;
     }
     let dir = prepare_output_dir(&dir)?;
-    let expected = announce::expected(&workload, &runs, &args.handlers, repeat);
+    let fault_spec = (!faults.is_empty()).then_some(FaultSpec {
+        faults: &faults,
+        model: args.handlers.fail_model(),
+    });
+    let expected = announce::expected(&workload, &runs, &args.handlers, repeat, fault_spec)?;
     if !global.quiet {
         announce::announce(&workload, &runs, &notes, expected);
     }
@@ -275,10 +279,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     let how = How {
         target: target.as_ref(),
         handlers: &args.handlers,
-        faults: (!faults.is_empty()).then_some(FaultSpec {
-            faults: &faults,
-            model: args.handlers.fail_model(),
-        }),
+        faults: fault_spec,
         repeat,
         quiet: global.quiet,
         expected,
