@@ -174,11 +174,20 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
     if !global.quiet {
         announce(&workload, info, &args.handlers, &faults);
     }
+    let fault_spec = (!faults.is_empty()).then_some(FaultSpec {
+        faults: &faults,
+        model: args.handlers.fail_model(),
+    });
     let dashboard = match (args.dashboard, args.ingest) {
         (Some(addr), None) => {
             let real =
                 (!args.handlers.handler.is_sleep()).then(|| args.handlers.handler.to_string());
-            let board = live::run_board(&workload, plan, real);
+            // The board's bound and expected time are those of the workload the run will
+            // process: with the faults laid on.
+            let faulted = fault_spec
+                .map(|f| crate::pipeline::fault::faulted(f, &workload))
+                .transpose()?;
+            let board = live::run_board(faulted.as_ref().unwrap_or(&workload), plan, real);
             if let Some(topo) = topology(&args) {
                 board.amend(|i| i.broker = Some(topo.display_url()));
             }
@@ -195,10 +204,7 @@ pub(crate) fn run(args: Args, global: &GlobalArgs) -> Result<()> {
             timer: args.engine.timing.timer,
             intake: intake(&args, board.clone()),
             quiet: global.quiet,
-            faults: (!faults.is_empty()).then_some(FaultSpec {
-                faults: &faults,
-                model: args.handlers.fail_model(),
-            }),
+            faults: fault_spec,
         }
     })?;
     let report = finished.report;

@@ -156,7 +156,7 @@ Workload `events, small.csv` (fingerprint `00c0ffee00c0ffee`): 20 events, 4 acco
 
 **Summary**
 
-- fastest: optimal (auto, 4 workers), 8.000 s
+- fastest: optimal (auto, 4 workers) and per-account (auto, 4 workers), tied at 8.000 s
 - pool (2 workers) ran 1.60 times faster than sharded (2 workers)
 - optimal (auto, 4 workers) ran as fast as per-account (auto, 4 workers)
 ";

@@ -32,31 +32,95 @@ fn series(runs: &[&Report], y: impl Fn(&Report) -> f64) -> Vec<(f64, f64)> {
     pts
 }
 
+/// The range of an axis over some values, and how it is scaled.
+#[derive(Clone, Debug, PartialEq)]
+enum Axis {
+    Linear(f64, f64),
+    /// From, to, and the values that get a labelled tick.
+    Log(f64, f64, Vec<f64>),
+}
+
+impl Axis {
+    fn range(&self) -> (f64, f64) {
+        match *self {
+            Axis::Linear(lo, hi) | Axis::Log(lo, hi, _) => (lo, hi),
+        }
+    }
+}
+
 /// A log axis needs positive values and pays off only across an order of magnitude.
-fn span(values: impl Iterator<Item = f64> + Clone) -> (f64, f64, bool) {
+fn span(values: impl Iterator<Item = f64> + Clone) -> Axis {
     let lo = values.clone().fold(f64::INFINITY, f64::min);
     let hi = values.fold(f64::NEG_INFINITY, f64::max);
     if !lo.is_finite() || !hi.is_finite() {
-        return (0.0, 1.0, false);
+        return Axis::Linear(0.0, 1.0);
     }
     if lo > 0.0 && hi / lo >= 10.0 {
-        return (log_start(lo), hi * 1.5, true);
+        return log_axis(lo, hi);
     }
     let pad = ((hi - lo) * 0.1).max(hi.abs() * 0.1).max(1e-3);
-    ((lo - pad).max(0.0), hi + pad, false)
+    Axis::Linear((lo - pad).max(0.0), hi + pad)
 }
 
-/// Where a log axis starts below `lo`. plotters labels a log axis only from its first power
-/// of ten on, so when that would leave the smallest value unlabelled, start at the power of
-/// ten below it instead.
-fn log_start(lo: f64) -> f64 {
-    let start = lo / 1.5;
-    let first_power = 10f64.powf(start.log10().ceil());
-    if first_power > lo {
-        10f64.powf(start.log10().floor())
+/// Up to this ratio between the largest and the smallest value a log axis is labelled at 1,
+/// 2 and 5 of every decade; past it, at the decades alone (the labels would crowd).
+const FINE_TICKS_UP_TO: f64 = 1e4;
+
+/// A log axis over `lo..=hi`. It starts a margin below `lo`, or lower, at the largest tick
+/// not above `lo`: the smallest value always has a labelled tick at or below it (plotters'
+/// own log ticks are the powers of ten, and miss the first one to rounding: 0.3..40 s read
+/// only `1` and `10`).
+fn log_axis(lo: f64, hi: f64) -> Axis {
+    let steps: &[f64] = if hi / lo <= FINE_TICKS_UP_TO {
+        &[1.0, 2.0, 5.0]
     } else {
-        start
+        &[1.0]
+    };
+    let first = lo.log10().floor() as i32 - 1;
+    let last = hi.log10().ceil() as i32 + 1;
+    let all: Vec<f64> = (first..=last)
+        .flat_map(|p| steps.iter().map(move |&m| decade(m, p)))
+        .collect();
+    let floor = all.iter().rev().copied().find(|&t| t <= lo).unwrap_or(lo);
+    let (start, end) = ((lo / 1.5).min(floor), hi * 1.5);
+    let ticks = all
+        .into_iter()
+        .filter(|&t| t >= start && t <= end)
+        .collect();
+    Axis::Log(start, end, ticks)
+}
+
+/// `m · 10^p`, exact where it can be: `2 / 1000` is 0.002, `2 · 10⁻³` is not quite.
+fn decade(m: f64, p: i32) -> f64 {
+    if p < 0 {
+        m / 10f64.powi(-p)
+    } else {
+        m * 10f64.powi(p)
     }
+}
+
+/// A tick of a log time axis, in the unit that keeps it short: `2 s`, `500 ms`, `20 µs`.
+fn time_tick(seconds: f64) -> String {
+    if seconds >= 1.0 {
+        format!("{} s", short(seconds))
+    } else if seconds >= 1e-3 {
+        format!("{} ms", short(seconds * 1e3))
+    } else {
+        format!("{} µs", short(seconds * 1e6))
+    }
+}
+
+/// The worker counts that get a labelled tick: each one drawn, less any that would sit on
+/// the previous label (closer than 1/30 of the axis).
+fn worker_ticks(counts: &[f64], (x0, x1): (f64, f64)) -> Vec<f64> {
+    let width = (x1 / x0).ln();
+    let mut ticks: Vec<f64> = Vec::new();
+    for &c in counts {
+        if ticks.last().is_none_or(|&t| (c / t).ln() >= width / 30.0) {
+            ticks.push(c);
+        }
+    }
+    ticks
 }
 
 /// A tick label with four significant digits and no trailing zeros (`0.41`, not
@@ -105,21 +169,27 @@ impl Exporter for Svg {
             let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
             root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
             let runs: Vec<&Report> = doc.runs.iter().filter(|r| !r.interrupted).collect();
-            let (x0, x1, _) = span(runs.iter().map(|r| r.workers.max(1) as f64));
+            let counts = series(&runs, |_| 0.0).into_iter().map(|p| p.0.max(1.0));
+            let counts: Vec<f64> = counts.collect();
+            let (x0, x1) = span(counts.iter().copied()).range();
             let (x0, x1) = (x0.max(0.5), x1.max(2.0));
+            let x = (x0..x1)
+                .log_scale()
+                .with_key_points(worker_ticks(&counts, (x0, x1)));
             let ys = runs.iter().flat_map(|r| [r.wall_time_s, r.lower_bound_s]);
-            let (y0, y1, ylog) = span(ys);
-            let x = (x0..x1).log_scale();
-            let drawn = if ylog {
-                draw(
+            let drawn = match span(ys) {
+                Axis::Log(y0, y1, ticks) => draw(
                     &root,
                     doc,
-                    x,
-                    (y0..y1).log_scale(),
-                    "wall time, s (log scale)",
-                )
-            } else {
-                draw(&root, doc, x, y0..y1, "wall time, s")
+                    (x, (y0..y1).log_scale().with_key_points(ticks)),
+                    ("wall time (log scale)", &|v: &f64| time_tick(*v)),
+                ),
+                Axis::Linear(y0, y1) => draw(
+                    &root,
+                    doc,
+                    (x, y0..y1),
+                    ("wall time, s", &|v: &f64| short(*v)),
+                ),
             };
             drawn.map_err(|e| anyhow!("plot: {e}"))?;
             root.present().map_err(|e| anyhow!("plot: {e}"))?;
@@ -131,12 +201,13 @@ impl Exporter for Svg {
 
 type PlotResult = Result<(), Box<dyn std::error::Error>>;
 
+/// The chart on `root`: axes `x` and `y`, the y axis described and its ticks written by
+/// `y_axis`.
 fn draw<X, Y>(
     root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
     doc: &CompareDoc,
-    x: X,
-    y: Y,
-    y_desc: &str,
+    (x, y): (X, Y),
+    (y_desc, y_tick): (&str, &dyn Fn(&f64) -> String),
 ) -> PlotResult
 where
     X: AsRangedCoord<Value = f64>,
@@ -158,7 +229,7 @@ where
         ))
         .y_desc(y_desc)
         .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&|v| short(*v))
+        .y_label_formatter(y_tick)
         .light_line_style(TRANSPARENT)
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
@@ -280,6 +351,103 @@ mod tests {
         assert_eq!(short(0.0), "0");
         assert_eq!(short(1234.5678), "1235");
         assert_eq!(short(0.012345), "0.01235");
+    }
+
+    /// The tick labels of one axis, low to high: the y axis's are anchored at their end (and
+    /// go up the picture), the x axis's in their middle below the plot (and go right).
+    fn ticks(svg: &str, anchor: &str) -> Vec<String> {
+        let attr = |t: &str, name: &str| -> i64 {
+            let at = t.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            t[at..].split('"').next().unwrap().parse().unwrap()
+        };
+        let mut found: Vec<(i64, String)> = svg
+            .split("<text")
+            .skip(1)
+            .filter(|t| t.contains(&format!("text-anchor=\"{anchor}\"")) && !t.contains("rotate"))
+            .filter(|t| anchor == "end" || t.contains("dy=\"0.76em\"") && attr(t, "y") > 25)
+            .map(|t| {
+                let label = t
+                    .split_once('>')
+                    .unwrap()
+                    .1
+                    .split("</text>")
+                    .next()
+                    .unwrap();
+                let at = if anchor == "end" {
+                    -attr(t, "y")
+                } else {
+                    attr(t, "x")
+                };
+                (at, label.trim().to_string())
+            })
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, l)| l).collect()
+    }
+
+    fn sweep(bound: f64, walls: &[(Strategy, &str, f64)]) -> CompareDoc {
+        CompareDoc::new(
+            walls
+                .iter()
+                .map(|&(s, w, wall)| fixture::report(s, w, bound, wall))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_log_time_axis_is_labelled_at_1_2_5_down_to_its_smallest_value() {
+        // 4 ms to 300 ms: plotters alone labelled 0.01 and 0.1 only.
+        let doc = sweep(
+            0.004,
+            &[(Strategy::Sharded, "2", 0.3), (Strategy::Pool, "8", 0.004)],
+        );
+        let text = render(&Svg, &doc).unwrap();
+        assert_eq!(
+            ticks(&text, "end"),
+            ["2 ms", "5 ms", "10 ms", "20 ms", "50 ms", "100 ms", "200 ms"],
+            "{text}"
+        );
+        assert!(text.contains("wall time (log scale)"));
+        // From 0.3 s to 40 s: the ticks below 1 s are there too.
+        let doc = sweep(
+            0.3,
+            &[
+                (Strategy::Sharded, "10", 40.0),
+                (Strategy::Pool, "100", 0.3),
+            ],
+        );
+        assert_eq!(
+            ticks(&render(&Svg, &doc).unwrap(), "end"),
+            ["200 ms", "500 ms", "1 s", "2 s", "5 s", "10 s", "20 s", "50 s"]
+        );
+    }
+
+    #[test]
+    fn a_wide_log_axis_is_labelled_at_its_decades_in_micro_and_milliseconds() {
+        let Axis::Log(start, end, ticks) = log_axis(20e-6, 3.0) else {
+            panic!("a log axis");
+        };
+        assert!(start <= 10e-6 && end >= 3.0, "{start} {end}");
+        let labels: Vec<String> = ticks.into_iter().map(time_tick).collect();
+        assert_eq!(
+            labels,
+            ["10 µs", "100 µs", "1 ms", "10 ms", "100 ms", "1 s"]
+        );
+        assert_eq!(time_tick(0.002), "2 ms");
+        assert_eq!(time_tick(5e-6), "5 µs");
+        assert_eq!(time_tick(200.0), "200 s");
+    }
+
+    #[test]
+    fn the_workers_axis_is_labelled_at_the_counts_that_ran() {
+        // Plotters' own ticks are the powers of ten: 2 and 4 workers got none.
+        let text = render(&Svg, &fixture::doc()).unwrap();
+        assert_eq!(ticks(&text, "middle"), ["2", "4"], "{text}");
+        // Counts that would print on each other keep the first.
+        assert_eq!(
+            worker_ticks(&[10.0, 100.0, 500.0, 1000.0, 1024.0], (5.0, 1500.0)),
+            [10.0, 100.0, 500.0, 1000.0]
+        );
     }
 
     #[test]

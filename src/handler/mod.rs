@@ -229,7 +229,7 @@ impl HandlerArgs {
     }
 
     /// The flags as clap fills them when none is given.
-    fn default_for_sleep() -> Self {
+    pub(crate) fn default_for_sleep() -> Self {
         Self::from_flags(&[])
     }
 

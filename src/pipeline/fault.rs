@@ -48,6 +48,16 @@ pub(crate) fn prepare(spec: FaultSpec<'_>, w: &mut Workload, plan: Plan) -> Resu
     })
 }
 
+/// A copy of `w` with `spec`'s faults laid on, as a run will process it: what an estimate of
+/// the run's time must simulate (a slowed account's chain can outlast every other). A faulted
+/// account without events is bad usage, as in the run itself.
+pub(crate) fn faulted(spec: FaultSpec<'_>, w: &Workload) -> Result<Workload> {
+    let injected = spec.faults.inject(w, spec.model)?;
+    let mut w = w.clone();
+    w.replace_durations(injected.durations);
+    Ok(w)
+}
+
 /// Runs the faulted workload with the sleep handler on `clock`; a failing account that
 /// aborts the run stops new starts on the real clock when its event gives up.
 pub(crate) fn run_sleep(

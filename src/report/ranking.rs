@@ -28,14 +28,17 @@ pub(crate) fn ratio(slow: (f64, Option<f64>), fast: (f64, Option<f64>)) -> Optio
     Some(Ratio { ratio: r, stddev })
 }
 
-/// The fastest run of one clock.
+/// The fastest run of one clock, with every run tied with it.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Fastest {
-    pub label: String,
+    /// The runs whose wall time reads the same as the best one's at the precision shown,
+    /// in sweep order; one label when there is no tie.
+    pub labels: Vec<String>,
     /// Named only when the sweep ran on more than one clock.
     pub clock: Option<ClockKind>,
     pub wall_s: f64,
-    pub stddev_s: Option<f64>,
+    /// The σ of each tied run (with `--runs`), in the order of `labels`.
+    pub stddevs_s: Vec<Option<f64>>,
 }
 
 /// One "X ran r ± σ times faster than Y" line.
@@ -50,6 +53,8 @@ pub(crate) struct Faster {
     pub workers: String,
     pub efficiency: f64,
     pub slow_strategy: String,
+    /// The two wall times read the same at the precision shown.
+    pub tied: bool,
 }
 
 /// The verdict lines of a sweep.
@@ -94,7 +99,18 @@ fn wall(r: &Report) -> (f64, Option<f64>) {
     (r.wall_time_s, sd)
 }
 
-/// The first of the fastest (sweep order breaks ties).
+/// A wall time as the verdict lines show it: to the millisecond.
+fn shown(wall_s: f64) -> String {
+    format!("{wall_s:.3}")
+}
+
+/// Two wall times that read the same in the lines: no run of them is the faster one.
+fn tied(a: f64, b: f64) -> bool {
+    shown(a) == shown(b)
+}
+
+/// The first of the fastest (sweep order names the first of tied runs; the lines say who
+/// tied with it).
 fn fastest<'a>(runs: impl Iterator<Item = &'a Report>) -> Option<&'a Report> {
     runs.fold(None, |best: Option<&Report>, r| match best {
         Some(b) if b.wall_time_s <= r.wall_time_s => Some(b),
@@ -116,12 +132,16 @@ impl Ranking {
         clocks.dedup();
         let mut out = Ranking::default();
         for &c in &clocks {
-            if let Some(f) = fastest(valid.iter().copied().filter(|r| r.clock == c)) {
+            let on_clock = || valid.iter().copied().filter(move |r| r.clock == c);
+            if let Some(f) = fastest(on_clock()) {
+                let ties: Vec<&Report> = on_clock()
+                    .filter(|r| tied(r.wall_time_s, f.wall_time_s))
+                    .collect();
                 out.fastest.push(Fastest {
-                    label: config_label(f),
+                    labels: ties.iter().map(|r| config_label(r)).collect(),
                     clock: (clocks.len() > 1).then_some(c),
                     wall_s: f.wall_time_s,
-                    stddev_s: wall(f).1,
+                    stddevs_s: ties.iter().map(|r| wall(r).1).collect(),
                 });
             }
         }
@@ -153,6 +173,7 @@ impl Ranking {
                         workers: workers_label(best),
                         efficiency: best.efficiency,
                         slow_strategy: strategy_label(other),
+                        tied: tied(other.wall_time_s, best.wall_time_s),
                     });
                 }
             }
@@ -164,6 +185,7 @@ impl Ranking {
     /// `optimal at 100 workers: 1.61× faster than sharded, 100% of the bound`. None when no
     /// two strategies ran at the same worker count.
     pub(crate) fn conclusion(&self) -> Option<String> {
+        let all_tied = self.faster.iter().all(Faster::as_fast);
         let x = self
             .faster
             .iter()
@@ -174,7 +196,7 @@ impl Ranking {
         // Rounded down to 0.1% (99.97% is not 100%), past float noise in bound / wall.
         let tenths = (x.efficiency * 1000.0 + 1e-6).floor() / 10.0;
         let pct = format!("{tenths}% of the bound");
-        if x.by.ratio == 1.0 && x.by.stddev.is_none() {
+        if all_tied {
             return Some(format!(
                 "every strategy ran as fast as the others at each worker count; {} at {}: {pct}",
                 x.fast_strategy, x.workers
@@ -195,11 +217,7 @@ impl Ranking {
     pub(crate) fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();
         for f in &self.fastest {
-            let on = f
-                .clock
-                .map_or(String::new(), |c| format!(" on the {c} clock"));
-            let sd = f.stddev_s.map_or(String::new(), |s| format!(" ± {s:.3} s"));
-            out.push(format!("fastest{on}: {}, {:.3} s{sd}", f.label, f.wall_s));
+            out.push(f.line());
         }
         for x in &self.faster {
             out.push(x.line());
@@ -221,12 +239,54 @@ impl Ranking {
     }
 }
 
+/// How many tied runs the `fastest` line names before it counts the rest.
+const NAMED_TIES: usize = 3;
+
+impl Fastest {
+    /// `fastest: optimal (100 workers), 1.000 s ± 0.100 s`; tied runs are all named (past
+    /// three, counted): `fastest: A and B, tied at 8.000 s`, with `(σ 0.1–0.2 s)` when they
+    /// were repeated.
+    fn line(&self) -> String {
+        let on = self
+            .clock
+            .map_or(String::new(), |c| format!(" on the {c} clock"));
+        let wall = shown(self.wall_s);
+        if let [label] = self.labels.as_slice() {
+            let sd = self.stddevs_s[0].map_or(String::new(), |s| format!(" ± {s:.3} s"));
+            return format!("fastest{on}: {label}, {wall} s{sd}");
+        }
+        let n = self.labels.len();
+        let who = if n > NAMED_TIES {
+            let named = self.labels[..NAMED_TIES - 1].join(", ");
+            format!("{named} and {} others", n - (NAMED_TIES - 1))
+        } else {
+            let (last, rest) = self.labels.split_last().expect("two or more labels");
+            format!("{} and {last}", rest.join(", "))
+        };
+        let sds: Vec<f64> = self.stddevs_s.iter().flatten().copied().collect();
+        let lo = sds.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = sds.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let sd = match sds.len() {
+            0 => String::new(),
+            _ if format!("{lo:.3}") == format!("{hi:.3}") => format!(" (σ {lo:.3} s)"),
+            _ => format!(" (σ {lo:.3}–{hi:.3} s)"),
+        };
+        format!("fastest{on}: {who}, tied at {wall} s{sd}")
+    }
+}
+
 impl Faster {
+    /// Neither run was the faster: their times read the same, with no spread to weigh.
+    fn as_fast(&self) -> bool {
+        self.tied && self.by.stddev.is_none()
+    }
+
     /// `optimal (100 workers) ran 1.61 ± 0.01 times faster than sharded (100 workers)`; two
-    /// runs of exactly the same time (the virtual clock) ran `as fast as` each other.
+    /// runs whose times read the same (the virtual clock often gives them) ran `as fast as`
+    /// each other.
     pub(crate) fn line(&self) -> String {
         let by = &self.by;
-        if by.ratio == 1.0 && by.stddev.is_none() {
+        if self.as_fast() {
             return format!("{} ran as fast as {}", self.faster, self.slower);
         }
         let sd = by.stddev.map_or(String::new(), |s| format!(" ± {s:.2}"));
@@ -264,6 +324,7 @@ mod tests {
             workers: "100 workers".into(),
             efficiency: 1.0,
             slow_strategy: "sharded".into(),
+            tied: false,
         };
         assert_eq!(
             x.line(),
@@ -277,7 +338,8 @@ mod tests {
         assert_eq!(
             r.lines(),
             vec![
-                "fastest: optimal (auto, 4 workers), 8.000 s",
+                "fastest: optimal (auto, 4 workers) and per-account (auto, 4 workers), \
+                 tied at 8.000 s",
                 "pool (2 workers) ran 1.60 times faster than sharded (2 workers)",
                 "optimal (auto, 4 workers) ran as fast as per-account (auto, 4 workers)",
             ]
@@ -305,6 +367,52 @@ mod tests {
             vec!["fastest: per-account (auto, 4 workers), 8.000 s"]
         );
         assert!(Ranking::of(&[]).render().is_empty());
+    }
+
+    #[test]
+    fn runs_that_read_the_same_time_are_all_named_and_none_ran_faster() {
+        // 8.0001 s reads 8.000 s: no faster than 8.000 s at the precision shown.
+        let runs = vec![
+            report(Strategy::Sharded, "4", 8.0, 8.0001),
+            report(Strategy::Pool, "4", 8.0, 8.0),
+            report(Strategy::Optimal, "auto", 8.0, 9.0),
+        ];
+        let r = Ranking::of(&runs);
+        assert_eq!(
+            r.lines(),
+            vec![
+                "fastest: sharded (4 workers) and pool (4 workers), tied at 8.000 s",
+                "pool (4 workers) ran as fast as sharded (4 workers)",
+            ]
+        );
+        assert!(r
+            .conclusion()
+            .unwrap()
+            .starts_with("every strategy ran as fast"));
+        // Past three, the rest are counted.
+        let five: Vec<Report> = ["1", "2", "3", "4", "5"]
+            .iter()
+            .map(|w| report(Strategy::Pool, w, 8.0, 8.0))
+            .collect();
+        assert_eq!(
+            Ranking::of(&five).lines()[0],
+            "fastest: pool (1 workers), pool (2 workers) and 3 others, tied at 8.000 s"
+        );
+    }
+
+    #[test]
+    fn tied_repeated_runs_give_the_range_of_their_sigmas() {
+        let runs = |s, walls: &[f64]| {
+            let reports = walls.iter().map(|&w| report(s, "100", 1.0, w)).collect();
+            combine(reports, 1)
+        };
+        let a = runs(Strategy::Optimal, &[1.0, 1.1, 0.9]);
+        let b = runs(Strategy::Pool, &[1.0, 1.2, 0.8]);
+        assert_eq!(
+            Ranking::of(&[a, b]).lines()[0],
+            "fastest: optimal (100 workers) and pool (100 workers), tied at 1.000 s \
+             (σ 0.100–0.200 s)"
+        );
     }
 
     #[test]

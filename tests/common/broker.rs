@@ -86,10 +86,13 @@ pub fn arrivals(path: &Path) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// Log rows `(account, event, worker, start, end)`, in file order.
+/// Log rows `(account, event, worker, start, end)`, in file order. The log may be one a
+/// running process is writing: a last line without its newline yet is a row being written,
+/// not a row, and is left out (read it again later).
 pub fn log_rows(path: &Path) -> Vec<[u64; 5]> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut lines = text.lines();
+    let complete = text.rfind('\n').map_or(0, |at| at + 1);
+    let mut lines = text[..complete].lines();
     if let Some(h) = lines.next() {
         assert_eq!(h, "account_id,event_id,worker,start_us,end_us");
     }
@@ -429,4 +432,25 @@ pub fn with_dashboard(command_name: &str, q: &Queues, extra: &[&std::ffi::OsStr]
             .args(extra),
         DASHBOARD,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_rows;
+
+    #[test]
+    fn a_half_written_last_row_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log.csv");
+        let header = "account_id,event_id,worker,start_us,end_us\n";
+        std::fs::write(&log, format!("{header}3,7,1,10,20\n4,8,2,1")).unwrap();
+        assert_eq!(log_rows(&log), [[3, 7, 1, 10, 20]]);
+        // Once its newline is there, it counts.
+        std::fs::write(&log, format!("{header}3,7,1,10,20\n4,8,2,15,25\n")).unwrap();
+        assert_eq!(log_rows(&log), [[3, 7, 1, 10, 20], [4, 8, 2, 15, 25]]);
+        // A header still being written: no rows yet.
+        std::fs::write(&log, "account_id,ev").unwrap();
+        assert!(log_rows(&log).is_empty());
+        assert!(log_rows(&dir.path().join("none.csv")).is_empty());
+    }
 }

@@ -21,6 +21,7 @@ mod durable;
 mod durations;
 mod fresh_state;
 mod generate;
+mod handler_io;
 mod handlers;
 mod honest_pages;
 mod intake_strict;

@@ -54,24 +54,24 @@ fn each_real_clock_row_is_printed_as_it_finishes() {
     assert!(!stdout.contains("done:"), "{stdout}");
 }
 
-#[test]
-fn a_sweep_longer_than_ten_minutes_is_warned_about_before_it_starts() {
-    let dir = tempfile::tempdir().unwrap();
-    let events = dir.path().join("events.csv");
-    // 7 events of one account at 100 s: 700 s on any number of workers.
-    common::write_events(&events, &[1; 7], None);
+/// The stderr lines of `compare` (on `events`, with `flags`) up to the first that starts with
+/// `until`; the process is killed then, before its long sleeps. Should that line never come,
+/// a watchdog ends it after a minute.
+fn stderr_until(events: &std::path::Path, flags: &[&str], until: &str) -> Vec<String> {
+    let out = events.with_file_name("out");
     let mut child = command()
-        .args(["compare", "-q", "--clock", "real", "--process-time", "100s"])
-        .args(["-s", "optimal", "-w", "1", "--output-dir"])
-        .arg(dir.path().join("out"))
+        .arg("compare")
+        .args(flags)
+        .arg("--output-dir")
+        .arg(&out)
         .arg("--input")
-        .arg(&events)
+        .arg(events)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Should the warning never come, the run would sleep 700 s: a watchdog ends it. The lock
-    // keeps it from signalling a pid that was already reaped (and maybe reused).
+    // The lock keeps the watchdog from signalling a pid that was already reaped (and maybe
+    // reused).
     let reaped = Arc::new(Mutex::new(false));
     let pid = child.id() as libc::pid_t;
     let watch = Arc::clone(&reaped);
@@ -86,9 +86,9 @@ fn a_sweep_longer_than_ten_minutes_is_warned_about_before_it_starts() {
     let mut seen = Vec::new();
     for line in stderr.lines() {
         let line = line.unwrap();
-        let warned = line.starts_with("warning: ");
+        let done = line.starts_with(until);
         seen.push(line);
-        if warned {
+        if done {
             break;
         }
     }
@@ -96,10 +96,52 @@ fn a_sweep_longer_than_ten_minutes_is_warned_about_before_it_starts() {
     let _ = child.kill();
     child.wait().unwrap();
     *gate = true;
-    drop(gate);
+    seen
+}
+
+#[test]
+fn a_sweep_longer_than_ten_minutes_is_warned_about_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.csv");
+    // 7 events of one account at 100 s: 700 s on any number of workers.
+    common::write_events(&events, &[1; 7], None);
+    let flags = ["-q", "--clock", "real", "--process-time", "100s"];
+    let seen = stderr_until(
+        &events,
+        &[&flags[..], &["-s", "optimal", "-w", "1"]].concat(),
+        "warning: ",
+    );
     let last = seen.last().cloned().unwrap_or_default();
     assert!(
         last.starts_with("warning: this real-clock sweep will take about 12 min;"),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn the_expected_duration_counts_the_faults() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.csv");
+    // 7 events of one account at 10 s: 70 s, and ten times that with the account slowed.
+    common::write_events(&events, &[1; 7], None);
+    let flags = [
+        "--clock",
+        "real",
+        "--process-time",
+        "10s",
+        "-s",
+        "optimal",
+        "-w",
+        "1",
+    ];
+    let slowed = [&flags[..], &["--fault", "slow:1:10"]].concat();
+    // Killed as its only run starts.
+    let seen = stderr_until(&events, &slowed, "run 1/1: ");
+    let starts = |p: &str| seen.iter().any(|l| l.starts_with(p));
+    assert!(starts("expected duration: about 12 min ("), "{seen:?}");
+    // Past ten minutes only with the fault: warned about.
+    assert!(
+        starts("warning: this real-clock sweep will take about 12 min;"),
         "{seen:?}"
     );
 }

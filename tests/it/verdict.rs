@@ -86,8 +86,12 @@ fn repeated_real_runs_give_a_ratio_with_sigma() {
     let stdout = String::from_utf8_lossy(&done.get_output().stdout).to_string();
     let lines = summary(&stdout);
     assert_eq!(lines.len(), 2, "{stdout}");
-    // `fastest: <strategy> (2 workers), 0.123 s ± 0.004 s`
+    // `fastest: <strategy> (2 workers), 0.123 s ± 0.004 s`; two means that read the same to
+    // the millisecond are named together (`…, tied at 0.123 s (σ …)`): no faster one to check.
     let fastest = lines[0].strip_prefix("fastest: ").expect("fastest line");
+    if fastest.contains(", tied at ") {
+        return;
+    }
     let (who, time) = fastest.split_once(" (2 workers), ").expect(&stdout);
     assert!(who == "sharded" || who == "optimal", "{stdout}");
     assert!(time.ends_with(" s") && time.contains(" s ± "), "{stdout}");

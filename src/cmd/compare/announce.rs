@@ -6,11 +6,13 @@ use super::SweepRun;
 use crate::engine::exec::expected_total;
 use crate::engine::ClockKind;
 use crate::handler::HandlerArgs;
+use crate::pipeline::fault::{faulted, FaultSpec};
 use crate::report::repeat::Repeat;
 use crate::report::summary::{efficiency_cell, ordering_cell, workers_cell};
 use crate::report::{Backend, Design, Report};
 use crate::types::{seconds, Micros};
 use crate::workload::Workload;
+use anyhow::Result;
 use std::time::Duration;
 
 /// A real-clock sweep longer than this gets a warning before it starts.
@@ -28,17 +30,21 @@ pub(crate) struct Expected {
     pub exact: bool,
 }
 
-/// The real-clock runs' expected duration; `None` when there are none, or when a real handler
-/// runs (its times are only known by running it).
+/// The real-clock runs' expected duration, with `faults` laid on the workload as each run
+/// will (a `slow` account's longer chain, a stall); `None` when there are no real-clock runs,
+/// or when a real handler runs (its times are only known by running it).
 pub(crate) fn expected(
     w: &Workload,
     runs: &[SweepRun],
     handlers: &HandlerArgs,
     repeat: Repeat,
-) -> Option<Expected> {
+    faults: Option<FaultSpec<'_>>,
+) -> Result<Option<Expected>> {
     if !handlers.handler.is_sleep() || runs.iter().all(|r| r.clock != ClockKind::Real) {
-        return None;
+        return Ok(None);
     }
+    let faulted = faults.map(|f| faulted(f, w)).transpose()?;
+    let w = faulted.as_ref().unwrap_or(w);
     let times = u64::from(repeat.warmup + repeat.runs);
     let mut e = Expected {
         total: Micros::ZERO,
@@ -55,7 +61,7 @@ pub(crate) fn expected(
             .saturating_add(Micros(bound.0.saturating_mul(times)));
         e.exact &= exact;
     }
-    Some(e)
+    Ok(Some(e))
 }
 
 /// Stderr lines before the work: the input, the sweep (which runs on which clock and queue),
@@ -167,6 +173,56 @@ mod tests {
             bound: Micros(bound_s * 1_000_000),
             exact,
         }
+    }
+
+    #[test]
+    fn a_slow_fault_lengthens_the_expected_duration() {
+        use crate::engine::fault::{FailModel, Faults};
+        use crate::engine::{timer::TimerMode, Plan, Workers};
+        use crate::types::{AccountId, EventId};
+        use crate::workload::Source;
+        // 4 accounts of 5 events at 10 ms on 2 workers: 100 ms on the virtual clock; account
+        // 1 twenty times slower makes its chain alone 1 s.
+        let mut w = Workload::new(Source::Live("t".into()), Micros(10_000));
+        for i in 0..20u64 {
+            w.push(EventId(i + 1), AccountId(i % 4 + 1), None);
+        }
+        let run = |clock| SweepRun {
+            plan: Plan::new(Strategy::Pool, Workers::Fixed(2.try_into().unwrap())).unwrap(),
+            clock,
+            timer: TimerMode::Precise,
+            backend: Backend::Memory,
+        };
+        let sleep = HandlerArgs::default_for_sleep();
+        let faults = Faults::new(vec!["slow:1:20".parse().unwrap()]).unwrap();
+        let spec = FaultSpec {
+            faults: &faults,
+            model: FailModel::default(),
+        };
+        let runs = [run(ClockKind::Real)];
+        let plain = expected(&w, &runs, &sleep, Repeat::ONCE, None)
+            .unwrap()
+            .unwrap();
+        let slow = expected(&w, &runs, &sleep, Repeat::ONCE, Some(spec))
+            .unwrap()
+            .unwrap();
+        assert_eq!(plain.total, Micros(100_000));
+        assert!(slow.total >= Micros(1_000_000), "{slow:?}");
+        assert!(slow.bound >= Micros(1_000_000), "{slow:?}");
+        assert!(slow.exact);
+        // A virtual-clock sweep has nothing to wait for; a fault on an absent account is bad
+        // usage before any work.
+        let virt = [run(ClockKind::Virtual)];
+        assert_eq!(
+            expected(&w, &virt, &sleep, Repeat::ONCE, Some(spec)).unwrap(),
+            None
+        );
+        let absent = Faults::new(vec!["slow:9:2".parse().unwrap()]).unwrap();
+        let bad = FaultSpec {
+            faults: &absent,
+            ..spec
+        };
+        assert!(expected(&w, &runs, &sleep, Repeat::ONCE, Some(bad)).is_err());
     }
 
     #[test]
