@@ -5,7 +5,7 @@
 use crate::common::broker::*;
 use crate::common::{self, command, eventbench, read_log};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 /// The three nodes' URLs from `.ci/rabbitmq-cluster.sh start` (which starts what is not
 /// running); `None`, with a note, when RabbitMQ is not installed here to run them. Under CI a
@@ -58,21 +58,10 @@ fn kill_node(n: u32) {
     assert!(status.success());
 }
 
-/// A quorum-queue worker on `q`'s queues at `brokers` (tried in order).
-fn worker_at(brokers: &[&str], q: &Queues, log: &Path, report: &Path) -> std::process::Command {
-    let mut c = command();
-    c.arg("worker");
-    for b in brokers {
-        c.args(["--broker", b]);
-    }
-    c.args(["--queues", &q.topo.queues.to_string()])
-        .args(["--queue-prefix", &q.topo.prefix, "--queue-type", "quorum"])
-        .args(["-q", "--workers", "4", "--exit-when-idle", "2s", "--log"])
-        .arg(log)
-        .arg("--json")
-        .arg(report)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+/// A quorum-queue worker of 4 lanes on `q`'s queues at `brokers` (tried in order).
+fn quorum_worker(brokers: &[&str], q: &Queues, log: &Path, report: &Path) -> Command {
+    let mut c = worker_at(brokers, q, log, report);
+    c.args(["--queue-type", "quorum", "--workers", "4"]);
     c
 }
 
@@ -97,8 +86,8 @@ fn quorum_queues_lose_nothing_and_keep_order_when_a_node_dies_mid_run() {
         .success();
     let file = |n: &str| -> PathBuf { dir.path().join(n) };
     let mut workers = [
-        worker_at(&[u2, u1], &q, &file("a.csv"), &file("a.json")),
-        worker_at(&[u3, u1], &q, &file("b.csv"), &file("b.json")),
+        quorum_worker(&[u2, u1], &q, &file("a.csv"), &file("a.json")),
+        quorum_worker(&[u3, u1], &q, &file("b.csv"), &file("b.json")),
     ]
     .map(|mut c| c.spawn().unwrap());
     // Not while a worker registers its consumers: RabbitMQ 3.10 answers a basic.consume on a
@@ -238,21 +227,8 @@ fn a_worker_fails_over_to_the_next_broker_url_when_its_node_is_gone() {
     // Two ways to the same broker; the first is cut and stays down, like a dead node.
     let (first, second) = (Proxy::start(&url), Proxy::start(&url));
     let (log, report) = (dir.path().join("w.csv"), dir.path().join("w.json"));
-    let mut w = command()
-        .args([
-            "worker",
-            "--broker",
-            &first.url(),
-            "--broker",
-            &second.url(),
-        ])
-        .args(["--queues", "4", "--queue-prefix", &q.topo.prefix, "-q"])
-        .args(["--workers", "4", "--exit-when-idle", "2s", "--log"])
-        .arg(&log)
-        .arg("--json")
-        .arg(&report)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+    let mut w = worker_at(&[&first.url(), &second.url()], &q, &log, &report)
+        .args(["--workers", "4"])
         .spawn()
         .unwrap();
     // Cut once the worker consumes every queue: a broker lost while starting is an error.
@@ -288,15 +264,7 @@ fn a_node_lost_while_the_worker_starts_is_failed_over() {
     publish(&q, &input, "1ms");
     let dying = Proxy::cutting_after(&url, 5);
     let (log, report) = (dir.path().join("w.csv"), dir.path().join("w.json"));
-    let out = command()
-        .args(["worker", "--broker", &dying.url(), "--broker", &url])
-        .args(["--queues", "4", "--queue-prefix", &q.topo.prefix, "-q"])
-        .args(["--exit-when-idle", "1s", "--log"])
-        .arg(&log)
-        .arg("--json")
-        .arg(&report)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+    let out = worker_at(&[&dying.url(), &url], &q, &log, &report)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

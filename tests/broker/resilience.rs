@@ -69,15 +69,7 @@ fn a_partition_is_noticed_by_the_heartbeat_and_failed_over() {
     publish(&q, &input, "20ms");
     let proxy = Proxy::start(&url);
     let (log, report) = (dir.path().join("a.csv"), dir.path().join("a.json"));
-    let mut a = crate::common::command()
-        .args(["worker", "--broker", &proxy.url(), "--broker", &url, "-q"])
-        .args(["--queues", "2", "--queue-prefix", &q.topo.prefix])
-        .args(["--exit-when-idle", "2s", "--log"])
-        .arg(&log)
-        .arg("--json")
-        .arg(&report)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+    let mut a = worker_at(&[&proxy.url(), &url], &q, &log, &report)
         .spawn()
         .unwrap();
     wait_for_rows(&log, 30, &mut a);

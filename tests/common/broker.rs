@@ -6,7 +6,7 @@ use super::{command, eventbench, Spawned, DASHBOARD, LISTENING};
 use eventbench::internals::amqp::{self, Topology};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -286,6 +286,25 @@ fn relay_frames(server: std::net::TcpStream, client: std::net::TcpStream, frames
     }
     let _ = from.shutdown(std::net::Shutdown::Both);
     let _ = to.shutdown(std::net::Shutdown::Both);
+}
+
+/// A worker on `q`'s queues at `brokers` (tried in order) that stops when idle for 2 s,
+/// logging to `log` and reporting to `report`; its standard error is piped.
+pub fn worker_at(brokers: &[&str], q: &Queues, log: &Path, report: &Path) -> Command {
+    let mut c = command();
+    c.arg("worker");
+    for b in brokers {
+        c.args(["--broker", b]);
+    }
+    c.args(["--queues", &q.topo.queues.to_string()])
+        .args(["--queue-prefix", &q.topo.prefix])
+        .args(["-q", "--exit-when-idle", "2s", "--log"])
+        .arg(log)
+        .arg("--json")
+        .arg(report)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
 }
 
 /// A worker on the proxy's address (the test's queues), logging to `log`.
