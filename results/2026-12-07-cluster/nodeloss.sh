@@ -6,12 +6,12 @@
 # again after DOWN seconds. Prints per worker its report's counts, and over both processed logs:
 # events never run, events run twice, and events that ran after a newer one of their account.
 # It STOPS the cluster (and removes its data) before and after: nothing else may be using it.
-# Usage: nodeloss.sh quorum|classic [DOWN]   (default DOWN 10)
+# Usage: nodeloss.sh quorum|classic [DOWN]   (default DOWN 10; RAW: the folder for the raw files, default raw)
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 TYPE=$1
 DOWN=${2:-10}
-OUT=$(cd "$(dirname "$0")" && pwd)/raw
+OUT=$(cd "$(dirname "$0")" && pwd)/${RAW:-raw}
 CLUSTER=$EB_ROOT/.ci/rabbitmq-cluster.sh
 B=$EVENTBENCH
 eb_build
