@@ -129,9 +129,9 @@ const TAIL_LANES: u64 = 4;
 pub const REAL_CLOCK_TIE: f64 = 0.015;
 
 /// The schedule when every account has its own lane: event k of an account starts when its
-/// event k-1 ends; lane = the account's dense index.
+/// event k-1 ends; lane = the account's dense index (so the records keep no lane column).
 pub fn unbounded(w: &Workload) -> Execution {
-    let mut records = Records::batch(w.len());
+    let mut records = Records::own_lanes(w.len());
     let mut busy_until = vec![0u64; w.account_count()];
     let mut wall = 0u64;
     for e in w.indexes() {
@@ -140,7 +140,7 @@ pub fn unbounded(w: &Workload) -> Execution {
         let start = busy_until[a.0 as usize];
         let end = start.saturating_add(w.duration(e).0);
         busy_until[a.0 as usize] = end;
-        records.set(e, Micros(start), Micros(end), crate::types::LaneId(a.0));
+        records.set_own_lane(e, Micros(start), Micros(end));
         wall = wall.max(end);
     }
     finished(records, wall)
