@@ -166,7 +166,7 @@ fn check_order_with<T: End>(w: &Workload, records: &Records) -> OrderCheck {
     // Per account: end of the last event seen, or GAP once an event was missing; and that
     // event. Side by side, so an event costs one cache miss, asked for ahead.
     let gap = T::GAP;
-    let mut prev = vec![(T::of(0), EventIdx(0)); w.account_count()];
+    let mut prev = crate::prefetch::table(w.account_count(), (T::of(0), EventIdx(0)));
     for e in w.indexes() {
         w.prefetch_ahead(&prev, e);
         let a = w.account_of(e).0 as usize;

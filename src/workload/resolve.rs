@@ -81,13 +81,13 @@ impl Workload {
     }
 
     fn resolve_dense(&mut self, slots: usize) -> Fingerprint {
-        let mut table = vec![
+        let mut table = crate::prefetch::table(
+            slots,
             Slot {
                 index: u32::MAX,
-                chain: 0
-            };
-            slots
-        ];
+                chain: 0,
+            },
+        );
         let mut print = Fingerprint::new(self.len);
         for i in 0..self.len {
             if let Some(ahead) = self.accounts.get(i + crate::prefetch::AHEAD) {
