@@ -162,3 +162,22 @@ fn virtual_run(b: Bencher, events: u64) {
         Report::verified(w, info, exec, None).unwrap()
     });
 }
+
+/// What `run --clock virtual` does by default (one lane per account: the one-pass schedule),
+/// then verify and report, at 10M events over 1M accounts (issue 28's 10M run, loading apart:
+/// see the loader bench). Left out of `cargo test`'s unoptimised pass over the benches:
+/// `cargo bench --bench engine -- --include-ignored own_lanes_run_10m`.
+#[divan::bench(ignore, sample_count = 3, sample_size = 1)]
+fn own_lanes_run_10m(b: Bencher) {
+    let events = 10_000_000;
+    let w = workload(events);
+    let plan = Plan::new(Strategy::Optimal, Workers::Auto).unwrap();
+    let info = RunInfo {
+        plan,
+        clock: ClockKind::Virtual,
+    };
+    b.counter(ItemsCount::new(events)).bench_local(|| {
+        let exec = sim::run(w, plan.strategy(), plan.lanes(w.account_count() as u64));
+        Report::verified(w, info, exec, None).unwrap()
+    });
+}

@@ -26,7 +26,7 @@ mod pump;
 use crate::engine::record::{Execution, Records};
 use crate::engine::timer::TimerMode;
 use crate::engine::Plan;
-use crate::types::{EventIdx, Micros};
+use crate::types::{EventIdx, LaneId, Micros};
 use crate::workload::{Durations, Source, Workload};
 use amqp::Topology;
 use anyhow::Result;
@@ -193,7 +193,7 @@ pub(crate) fn forget(
         let k = kept.push(w.event_id(e), w.account_id(w.account_of(e)), duration);
         records.push_arrival(exec.records.arrival_of(e));
         if let Some(r) = exec.records.get(e) {
-            records.set(k, r.start, r.end, r.lane);
+            records.set(k, r.start, r.end, exec.records.lane(e, &w));
         }
     }
     (kept, exec.with_records(records))
@@ -241,7 +241,7 @@ pub(crate) fn remap(
         .indexes()
         .map(|e| (original.event_id(e).0, e))
         .collect();
-    let mut runs: Vec<(EventIdx, crate::engine::record::Record)> = Vec::new();
+    let mut runs: Vec<(EventIdx, crate::engine::record::Record, LaneId)> = Vec::new();
     let mut arrival = vec![Micros::ZERO; original.len()];
     let mut seen = vec![false; original.len()];
     for c in consumed.indexes() {
@@ -255,7 +255,7 @@ pub(crate) fn remap(
             seen[e.0 as usize] = true;
             arrival[e.0 as usize] = r.arrival;
         }
-        runs.push((e, r));
+        runs.push((e, r, exec.records.lane(c, consumed)));
     }
     if let Some(p) = published.filter(|p| p.len() == arrival.len()) {
         arrival.copy_from_slice(p);
@@ -264,8 +264,8 @@ pub(crate) fn remap(
     for at in arrival {
         records.push_arrival(at);
     }
-    for (e, r) in runs {
-        records.set(e, r.start, r.end, r.lane);
+    for (e, r, lane) in runs {
+        records.set(e, r.start, r.end, lane);
     }
     (original, exec.with_records(records))
 }

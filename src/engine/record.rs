@@ -6,7 +6,7 @@ mod columns;
 use super::timer::TimerMode;
 use super::ClockKind;
 use crate::types::{EventIdx, LaneId, Micros};
-use crate::workload::IdMap;
+use crate::workload::{IdMap, Workload};
 use columns::{Starts, Took};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -22,20 +22,36 @@ pub struct Records {
     /// `u32::MAX` there and its exact time in `long`.
     took: Took,
     long: IdMap<u32, u64>,
-    lane: Vec<u32>,
+    lane: Lanes,
     /// `None` when every event entered the queue at time 0 (a batch run).
     arrival: Option<Vec<u64>>,
     /// Times an event was recorded again after it had already run (must stay 0).
     duplicates: u64,
 }
 
-/// One event's timings.
+/// Which lane ran each event.
+#[derive(Clone, Debug)]
+enum Lanes {
+    /// One lane id per event.
+    Each(Vec<u32>),
+    /// Every account had a lane of its own, numbered by account index ([`Records::own_lanes`]):
+    /// the workload knows each event's lane, so no column (4 bytes an event: 400 MB at 100
+    /// million events).
+    OfAccount,
+}
+
+impl Default for Lanes {
+    fn default() -> Self {
+        Lanes::Each(Vec::new())
+    }
+}
+
+/// One event's timings (its lane: [`Records::lane`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Record {
     pub arrival: Micros,
     pub start: Micros,
     pub end: Micros,
-    pub lane: LaneId,
 }
 
 impl Records {
@@ -45,10 +61,24 @@ impl Records {
             start: Starts::not_run(events),
             took: Took::default(),
             long: IdMap::default(),
-            lane: vec![0; events],
+            lane: Lanes::Each(vec![0; events]),
             arrival: None,
             duplicates: 0,
         }
+    }
+
+    /// As [`Records::batch`], for a run where each account has a lane of its own numbered by
+    /// its index: fill with [`Records::set_own_lane`].
+    pub fn own_lanes(events: usize) -> Self {
+        Records {
+            lane: Lanes::OfAccount,
+            ..Records::batch(0)
+        }
+        .with_start(Starts::not_run(events))
+    }
+
+    fn with_start(self, start: Starts) -> Self {
+        Records { start, ..self }
     }
 
     /// Empty records for events that will arrive over time.
@@ -63,7 +93,7 @@ impl Records {
     pub fn push_arrival(&mut self, at: Micros) {
         self.start.push_not_run();
         self.took.push_not_run();
-        self.lane.push(0);
+        self.lanes_mut().push(0);
         self.arrival
             .get_or_insert_with(|| vec![0; self.start.len() - 1])
             .push(at.0);
@@ -71,10 +101,25 @@ impl Records {
 
     /// Records a finished event; a second record for the same event is counted, not kept.
     pub fn set(&mut self, e: EventIdx, start: Micros, end: Micros, lane: LaneId) {
+        if self.set_times(e, start, end) {
+            self.lanes_mut()[e.0 as usize] = lane.0;
+        }
+    }
+
+    /// [`Records::set`] for records of [`Records::own_lanes`]: the lane is the account's.
+    #[inline]
+    pub fn set_own_lane(&mut self, e: EventIdx, start: Micros, end: Micros) {
+        debug_assert!(matches!(self.lane, Lanes::OfAccount));
+        self.set_times(e, start, end);
+    }
+
+    /// The times of [`Records::set`]; false for a duplicate.
+    #[inline]
+    fn set_times(&mut self, e: EventIdx, start: Micros, end: Micros) -> bool {
         let i = e.0 as usize;
         if self.start.get(i) != NOT_RUN {
             self.duplicates += 1;
-            return;
+            return false;
         }
         self.start.set(i, start.0);
         let took = end.0.saturating_sub(start.0);
@@ -83,7 +128,23 @@ impl Records {
         if short == u32::MAX {
             self.long.insert(e.0, took);
         }
-        self.lane[i] = lane.0;
+        true
+    }
+
+    /// The lane column; records of [`Records::own_lanes`] have none (a caller's bug).
+    fn lanes_mut(&mut self) -> &mut Vec<u32> {
+        match &mut self.lane {
+            Lanes::Each(lanes) => lanes,
+            Lanes::OfAccount => panic!("records of own lanes are set with set_own_lane"),
+        }
+    }
+
+    /// The lane that ran event `e` of `w` (whether it ran or not: see [`Records::get`]).
+    pub fn lane(&self, e: EventIdx, w: &Workload) -> LaneId {
+        match &self.lane {
+            Lanes::Each(lanes) => LaneId(lanes[e.0 as usize]),
+            Lanes::OfAccount => LaneId(w.account_of(e).0),
+        }
     }
 
     /// Forgets that an event ran: for events the executor handed to a handler that passed
@@ -123,7 +184,6 @@ impl Records {
             arrival: Micros(self.arrival.as_ref().map_or(0, |a| a[i])),
             start: Micros(start),
             end: Micros(self.end_of(i)),
-            lane: LaneId(self.lane[i]),
         })
     }
 
@@ -181,7 +241,7 @@ impl Records {
     /// the sort reuses their memory (at 100 million events separate lists would add 1.6 GB to
     /// the run's peak).
     pub fn into_sorted_spans(mut self) -> SortedSpans {
-        self.lane = Vec::new();
+        self.lane = Lanes::default();
         let narrow = self.ends_are_narrow();
         match self {
             Records {
@@ -269,7 +329,11 @@ impl SharedRecords {
         records.duplicates = by_position.duplicates;
         for (p, &e) in order.iter().enumerate() {
             if let Some(r) = by_position.get(EventIdx(p as u32)) {
-                records.set(EventIdx(e), r.start, r.end, r.lane);
+                let lane = match &by_position.lane {
+                    Lanes::Each(lanes) => LaneId(lanes[p]),
+                    Lanes::OfAccount => unreachable!("shared records have a lane column"),
+                };
+                records.set(EventIdx(e), r.start, r.end, lane);
             }
         }
         records
@@ -284,7 +348,7 @@ impl SharedRecords {
             start: Starts::Wide(start),
             took: Took::Each(self.took.into_iter().map(AtomicU32::into_inner).collect()),
             long: crate::sync::into_inner(self.long),
-            lane: self.lane.into_iter().map(AtomicU32::into_inner).collect(),
+            lane: Lanes::Each(self.lane.into_iter().map(AtomicU32::into_inner).collect()),
             arrival: None,
             duplicates: set_calls.saturating_sub(ran),
         }
@@ -372,6 +436,26 @@ mod tests {
     }
 
     #[test]
+    fn own_lanes_are_the_accounts_without_a_column() {
+        use crate::types::{AccountId, EventId};
+        let mut w =
+            crate::workload::Workload::new(crate::workload::Source::Live("t".into()), Micros(2));
+        for (id, account) in [(1, 70), (2, 80), (3, 70)] {
+            w.push(EventId(id), AccountId(account), None);
+        }
+        let mut r = Records::own_lanes(3);
+        r.set_own_lane(EventIdx(0), Micros(0), Micros(2));
+        r.set_own_lane(EventIdx(2), Micros(2), Micros(4));
+        r.set_own_lane(EventIdx(2), Micros(2), Micros(4));
+        assert!(matches!(r.lane, Lanes::OfAccount));
+        assert_eq!(r.duplicates(), 1);
+        assert_eq!(r.get(EventIdx(1)), None);
+        assert_eq!(r.get(EventIdx(2)).map(|r| r.end), Some(Micros(4)));
+        let lanes: Vec<LaneId> = w.indexes().map(|e| r.lane(e, &w)).collect();
+        assert_eq!(lanes, [LaneId(0), LaneId(1), LaneId(0)]);
+    }
+
+    #[test]
     fn shared_records_become_the_same_records() {
         let shared = SharedRecords::new(3);
         shared.set(EventIdx(2), Micros(4), Micros(9), LaneId(7));
@@ -380,8 +464,11 @@ mod tests {
         assert_eq!(r.duplicates(), 1);
         assert_eq!(r.get(EventIdx(0)), None);
         let rec = r.get(EventIdx(2)).unwrap();
+        // A lane column: the workload is not asked.
+        let w =
+            crate::workload::Workload::new(crate::workload::Source::Live("t".into()), Micros(1));
         assert_eq!(
-            (rec.start, rec.end, rec.lane),
+            (rec.start, rec.end, r.lane(EventIdx(2), &w)),
             (Micros(4), Micros(9), LaneId(7))
         );
     }

@@ -30,7 +30,7 @@ pub(crate) fn settle(
     w: &mut Workload,
     exec: &mut Execution,
 ) -> Settled {
-    let fingerprint = crate::report::fingerprint(w);
+    let fingerprint = w.fingerprint();
     let passed_over = g.passed_over();
     for &i in &passed_over {
         exec.records.clear(EventIdx(i));

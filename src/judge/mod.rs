@@ -126,7 +126,7 @@ pub(crate) fn report(
         eventbench_version: env!("CARGO_PKG_VERSION").to_string(),
         build: Some(crate::build_info::Build::current()),
         input: w.source().to_string(),
-        workload_fingerprint: crate::report::fingerprint(w),
+        workload_fingerprint: w.fingerprint(),
         events: shape.events,
         accounts: shape.accounts,
         strategy: Strategy::External,

@@ -132,7 +132,7 @@ fn blocked(w: &Workload, exec: &Execution, is_faulted: &[bool]) -> u64 {
             continue;
         }
         if let Some(r) = exec.records.get(e) {
-            let l = r.lane.0 as usize;
+            let l = exec.records.lane(e, w).0 as usize;
             if lanes.len() <= l {
                 lanes.resize_with(l + 1, Vec::new);
             }
@@ -154,7 +154,7 @@ fn blocked(w: &Workload, exec: &Execution, is_faulted: &[bool]) -> u64 {
         if is_faulted[a] || ready >= r.start.0 {
             continue;
         }
-        let Some(spans) = lanes.get(r.lane.0 as usize) else {
+        let Some(spans) = lanes.get(exec.records.lane(e, w).0 as usize) else {
             continue;
         };
         // One lane runs one event at a time: its spans are disjoint, sorted by start and end.

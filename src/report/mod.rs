@@ -174,7 +174,7 @@ impl Report {
             eventbench_version: env!("CARGO_PKG_VERSION").to_string(),
             build: Some(Build::current()),
             input: w.source().to_string(),
-            workload_fingerprint: fingerprint(w),
+            workload_fingerprint: w.fingerprint(),
             events: shape.events,
             accounts: shape.accounts,
             strategy: info.plan.strategy(),
@@ -372,21 +372,4 @@ fn distributions(w: &Workload, exec: &Execution) -> (Distribution, Distribution,
         }
     }
     (latency, overshoot, handler)
-}
-
-/// A hash of (event id, account id, duration) in arrival order: equal workloads, equal hash.
-/// One multiply-rotate per word, so ten million events hash in milliseconds.
-pub(crate) fn fingerprint(w: &Workload) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ w.len() as u64;
-    let mut mix = |v: u64| {
-        h = (h ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
-    };
-    let ids = w.account_ids();
-    for e in w.indexes() {
-        w.prefetch_ahead(ids, e);
-        mix(w.event_id(e).0);
-        mix(w.account_id(w.account_of(e)).0);
-        mix(w.duration(e).0);
-    }
-    format!("{h:016x}")
 }

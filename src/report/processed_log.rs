@@ -29,7 +29,7 @@ pub(crate) fn write_rows(
         let fields = [
             w.account_id(w.account_of(e)).0,
             w.event_id(e).0,
-            u64::from(r.lane.0),
+            u64::from(records.lane(e, w).0),
             r.start.0,
             r.end.0,
         ];

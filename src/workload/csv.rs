@@ -11,7 +11,7 @@ use super::{Durations, Source, Workload};
 use crate::error::InputError;
 use crate::types::{AccountId, EventId, EventIdx, Micros};
 use csv::{ByteRecord, ReaderBuilder};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -147,7 +147,7 @@ fn read<R: Read>(
         lines: LineMap::default(),
         order: IdOrder::default(),
         total_work: 0,
-        ahead: VecDeque::with_capacity(crate::prefetch::AHEAD),
+        raw: true,
     };
     let data_start = rdr.position().byte();
     while let Some(line) = next_record(&mut rdr, &mut record, &loader.errors)? {
@@ -247,9 +247,10 @@ struct Loader<'a> {
     /// Sum of `duration_us` so far: kept below 2^64 µs, so that no schedule's clock (never
     /// later than the total work) and no per-account sum can overflow.
     total_work: u64,
-    /// Rows read but not yet pushed: each asked for its account's lookup slot when read, so
-    /// by its push the slot is in cache (at 10 million accounts the lookup table is 40 MB).
-    ahead: VecDeque<(EventId, AccountId, Option<Micros>)>,
+    /// Account ids are kept raw while every one so far fits in 32 bits, and mapped to
+    /// indexes at the end in one pass (see `workload::resolve`): a lookup per row here would
+    /// cost a cache miss per event that the parsing makes worse.
+    raw: bool,
 }
 
 impl Loader<'_> {
@@ -273,7 +274,7 @@ impl Loader<'_> {
                 _ => self.order.last = Some((event, line)),
             }
         }
-        let index = self.workload.len() + self.ahead.len();
+        let index = self.workload.len();
         if index >= MAX_EVENTS {
             return Err(self.errors.line(
                 line,
@@ -281,19 +282,16 @@ impl Loader<'_> {
             ));
         }
         self.lines.record(index as u32, line);
-        self.workload.prefetch_account(AccountId(account));
-        if self.ahead.len() == crate::prefetch::AHEAD {
-            self.push_oldest();
+        let id = EventId(event);
+        match u32::try_from(account) {
+            Ok(raw) if self.raw => self.workload.push_raw(id, raw, duration),
+            _ => {
+                // An id past 32 bits: the ids so far are resolved, the rest looked up as read.
+                self.raw = false;
+                self.workload.push(id, AccountId(account), duration);
+            }
         }
-        self.ahead
-            .push_back((EventId(event), AccountId(account), duration));
         Ok(())
-    }
-
-    fn push_oldest(&mut self) {
-        if let Some((event, account, duration)) = self.ahead.pop_front() {
-            self.workload.push(event, account, duration);
-        }
     }
 
     #[inline]
@@ -351,7 +349,7 @@ impl Loader<'_> {
     /// a generous margin, since an underestimate costs a doubling copy and an overestimate
     /// only untouched (never resident) address space.
     fn reserve(&mut self, file_size: u64, bytes_read: u64) {
-        let rows = (self.workload.len() + self.ahead.len()) as u64;
+        let rows = self.workload.len() as u64;
         let per_row = (bytes_read / rows.max(1)).max(1);
         let left = file_size.saturating_sub(bytes_read) / per_row;
         let estimate = left.saturating_add(left / 8).saturating_add(16);
@@ -360,9 +358,7 @@ impl Loader<'_> {
     }
 
     fn finish(mut self) -> Result<Workload, InputError> {
-        while !self.ahead.is_empty() {
-            self.push_oldest();
-        }
+        self.workload.resolve_accounts();
         if self.order.unordered {
             if let Some((first, dup)) = first_duplicate(&self.workload) {
                 let id = self.workload.event_id(EventIdx(dup)).0;

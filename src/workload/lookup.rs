@@ -60,13 +60,6 @@ impl AccountLookup {
         self.table.is_empty() && self.overflow.is_empty()
     }
 
-    /// Asks for the table slot of `id` ahead of its [`AccountLookup::get_or_insert`].
-    pub(super) fn prefetch(&self, id: AccountId) {
-        if let Ok(slot) = usize::try_from(id.0) {
-            crate::prefetch::prefetch(&self.table, slot);
-        }
-    }
-
     /// The index of `id`, inserting `next` when the id is new; `known` accounts are known so
     /// far.
     pub(super) fn get_or_insert(

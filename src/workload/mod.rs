@@ -7,6 +7,7 @@ pub mod csv;
 pub mod generate;
 pub mod line_limit;
 mod lookup;
+mod resolve;
 mod shape;
 
 use crate::error::InputError;
@@ -133,6 +134,12 @@ pub struct Workload {
     /// want it, and every pass costs a cache miss per event (a second at 100 million events).
     /// Pushing an event or replacing the durations forgets it.
     shape: std::sync::OnceLock<Shape>,
+    /// [`Workload::fingerprint`] once known (the loader's resolving pass hashes on its way);
+    /// forgotten as `shape` is.
+    fingerprint: std::sync::OnceLock<u64>,
+    /// While the loader's first pass runs: `accounts` holds raw account ids (each below
+    /// 2^32), the largest of them this. See [`resolve`].
+    raw: Option<u32>,
 }
 
 impl Workload {
@@ -153,6 +160,8 @@ impl Workload {
             account_ids: Vec::new(),
             lookup: AccountLookup::default(),
             shape: std::sync::OnceLock::new(),
+            fingerprint: std::sync::OnceLock::new(),
+            raw: None,
         }
     }
 
@@ -170,7 +179,8 @@ impl Workload {
     /// fixed ones. Uniqueness of event ids is the loader's job; this does not check it.
     pub fn push(&mut self, id: EventId, account: AccountId, duration: Option<Micros>) -> EventIdx {
         let idx = EventIdx(u32::try_from(self.len).expect("more than 2^32 events"));
-        self.shape.take();
+        self.resolve_accounts();
+        self.forget_summaries();
         if self.lookup.is_empty() && !self.account_ids.is_empty() {
             self.rebuild_lookup();
         }
@@ -190,10 +200,10 @@ impl Workload {
         idx
     }
 
-    /// A loader about to [`Workload::push`] an event of `account` a few events from now:
-    /// its lookup's cache miss then overlaps the ones before it.
-    pub fn prefetch_account(&self, account: AccountId) {
-        self.lookup.prefetch(account);
+    /// Forgets what was computed from the events: they changed.
+    fn forget_summaries(&mut self) {
+        self.shape.take();
+        self.fingerprint.take();
     }
 
     fn push_id(&mut self, id: EventId) {
@@ -307,7 +317,7 @@ impl Workload {
         if let Durations::PerEvent(d) = &durations {
             assert_eq!(d.len(), self.len, "one duration per event");
         }
-        self.shape.take();
+        self.forget_summaries();
         std::mem::replace(&mut self.durations, durations)
     }
 

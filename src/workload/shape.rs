@@ -49,15 +49,7 @@ impl Workload {
             chains[self.account_of(e).0 as usize] += 1;
         }
         let longest = u64::from(chains.iter().copied().max().unwrap_or(0));
-        let events = self.len as u64;
-        Shape {
-            events,
-            accounts: self.account_ids.len() as u64,
-            longest_chain: longest,
-            heaviest_account: Micros(longest.saturating_mul(d.0)),
-            total_work: Micros(events.saturating_mul(d.0)),
-            uniform: Some(d),
-        }
+        self.fixed_shape_of(d, longest)
     }
 
     /// The shape of the events `keep` selects (e.g. those that ran before an interruption);
