@@ -153,14 +153,7 @@ fn virtual_run(b: Bencher, events: u64) {
     let w = workload(events);
     let workers = Workers::Fixed(NonZeroU32::new(LANES as u32).unwrap());
     let plan = Plan::new(Strategy::Optimal, workers).unwrap();
-    let info = RunInfo {
-        plan,
-        clock: ClockKind::Virtual,
-    };
-    b.counter(ItemsCount::new(events)).bench_local(|| {
-        let exec = sim::run(w, plan.strategy(), plan.lanes(w.account_count() as u64));
-        Report::verified(w, info, exec, None).unwrap()
-    });
+    simulate_and_report(b, w, plan, events);
 }
 
 /// What `run --clock virtual` does by default (one lane per account: the one-pass schedule),
@@ -172,6 +165,11 @@ fn own_lanes_run_10m(b: Bencher) {
     let events = 10_000_000;
     let w = workload(events);
     let plan = Plan::new(Strategy::Optimal, Workers::Auto).unwrap();
+    simulate_and_report(b, w, plan, events);
+}
+
+/// Benches simulating `w` under `plan` on the virtual clock, verifying and reporting.
+fn simulate_and_report(b: Bencher, w: &'static Workload, plan: Plan, events: u64) {
     let info = RunInfo {
         plan,
         clock: ClockKind::Virtual,

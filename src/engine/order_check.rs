@@ -6,7 +6,7 @@
 //! ended; every handler ran at least its own duration; and the largest number of events in
 //! flight at once.
 
-use super::record::{Records, SortedSpans, NOT_RUN};
+use super::record::{Record, Records, SortedSpans, NOT_RUN};
 use crate::types::{AccountId, EventId, EventIdx};
 use crate::workload::Workload;
 use serde::Serialize;
@@ -109,6 +109,19 @@ impl OrderCheck {
         self.examples.len() < EXAMPLES
     }
 
+    /// Counts (and notes) event `e` if its handler returned before its duration was over.
+    fn check_took(&mut self, w: &Workload, e: EventIdx, r: &Record) {
+        let took = r.end.saturating_sub(r.start);
+        if took < w.duration(e) {
+            self.short_handlers += 1;
+            self.note(Violation::Short {
+                event: w.event_id(e),
+                took_us: took.0,
+                duration_us: w.duration(e).0,
+            });
+        }
+    }
+
     fn note(&mut self, v: Violation) {
         if self.examples.len() < EXAMPLES {
             self.examples.push(v);
@@ -205,15 +218,7 @@ fn check_order_with<T: End>(w: &Workload, records: &Records) -> OrderCheck {
                 });
             }
         }
-        let took = r.end.saturating_sub(r.start);
-        if took < w.duration(e) {
-            out.short_handlers += 1;
-            out.note(Violation::Short {
-                event: w.event_id(e),
-                took_us: took.0,
-                duration_us: w.duration(e).0,
-            });
-        }
+        out.check_took(w, e, &r);
         *prev_end = (*prev_end).max(T::of(r.end.0));
     }
     out

@@ -45,15 +45,7 @@ fn reference(w: &Workload, records: &Records) -> OrderCheck {
                 later_start_us: r.start.0,
             });
         }
-        let took = r.end.saturating_sub(r.start);
-        if took < w.duration(e) {
-            out.short_handlers += 1;
-            out.note(Violation::Short {
-                event: w.event_id(e),
-                took_us: took.0,
-                duration_us: w.duration(e).0,
-            });
-        }
+        out.check_took(w, e, &r);
         *prev_end = (*prev_end).max(r.end.0);
         *prev_event = e;
     }
