@@ -101,8 +101,8 @@ pub struct Args {
     #[arg(long)]
     pub log: Option<PathBuf>,
     /// Where the durable queue lives (created if missing; locked while in use, so a second
-    /// server on the same directory is refused). With --broker it keeps the accepted ids only,
-    /// so a 409 holds across restarts
+    /// server on the same directory is refused). With --broker it keeps the accepted ids only
+    /// (and their high-water mark), so a 409 holds across restarts
     #[arg(long, default_value = "eventbench-data", conflicts_with = "in_memory")]
     pub data_dir: PathBuf,
     /// Keep accepted events in memory only: faster, but a crash loses them (engine benchmarks)
@@ -147,7 +147,6 @@ pub struct Args {
     /// re-opened to the next
     #[arg(long, requires = "queues", conflicts_with_all = [
         "workers", "strategy", "process_time", "max_queued", "log", "drain_timeout", "leftover",
-        "accept_data_loss",
     ], value_name = "URL", value_parser = crate::cli::BrokerUrl)]
     pub broker: Vec<String>,
     /// With --broker: type of the queues declared, classic or quorum (replicated on the
@@ -234,14 +233,14 @@ pub(crate) fn run(args: Args, _global: &GlobalArgs) -> Result<()> {
         served.leftover.as_ref(),
     )?;
     report.check()?;
-    lost_events(&report)?;
+    lost_events(report.queue.as_ref().and_then(|q| q.data_loss.as_ref()))?;
     crate::handler::check_failures(&report, &args.handlers)
 }
 
 /// A run that started with `--accept-data-loss` on a data dir that had lost accepted events
 /// ran as asked, but it is not a success: exit 1, so no script mistakes it for one.
-fn lost_events(report: &Report) -> Result<()> {
-    match report.queue.as_ref().and_then(|q| q.data_loss.as_ref()) {
+fn lost_events(loss: Option<&crate::report::DataLoss>) -> Result<()> {
+    match loss {
         Some(l) => Err(crate::error::CheckFailed(format!(
             "this run started on a data dir that had lost accepted events (--accept-data-loss): \
              {} of {} accepted ids of {} missing{}",
@@ -409,10 +408,17 @@ fn relay(args: &Args, brokers: Brokers) -> Result<()> {
         let ids = match args.in_memory {
             true => None,
             false => Some(
-                intake::accepted_ids::AcceptedIds::open(&args.data_dir)
+                intake::accepted_ids::AcceptedIds::open(&args.data_dir, args.accept_data_loss)
                     .map_err(|e| UsageError(format!("cannot use the data dir: {e}")))?,
             ),
         };
+        if let Some(loss) = ids.as_ref().and_then(|i| i.data_loss()) {
+            eprintln!(
+                "eventbench: WARNING: --accept-data-loss: starting on a data dir that lost \
+                 accepted ids: {}",
+                intake::durable::describe_loss(loss)
+            );
+        }
         let listener = intake::listen::bind(args.listen)
             .map_err(|e| crate::error::cannot_listen(args.listen, "--listen", e))?;
         intake::run_broker(listener, sink, ids, front, shutdown_signal()).await
@@ -442,7 +448,7 @@ fn relay(args: &Args, brokers: Brokers) -> Result<()> {
             outcome.duplicates
         ),
     }
-    Ok(())
+    lost_events(outcome.data_loss.as_ref())
 }
 
 /// Completes on the first SIGINT or SIGTERM; the handlers are installed by this call (see

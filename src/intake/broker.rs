@@ -63,6 +63,10 @@ pub(crate) struct RelayOutcome {
     /// Where the accepted ids are kept (absent with `--in-memory`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<String>,
+    /// What a start with `--accept-data-loss` found missing from the data dir (as in a
+    /// `serve` report); absent when nothing was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_loss: Option<crate::report::DataLoss>,
 }
 
 impl Relay {
@@ -252,6 +256,11 @@ impl Relay {
                 .ids
                 .as_ref()
                 .map(|d| d.data_dir().display().to_string()),
+            data_loss: self
+                .ids
+                .as_ref()
+                .and_then(|d| d.data_loss())
+                .map(|l| l.to_report()),
         }
     }
 

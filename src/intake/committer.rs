@@ -28,8 +28,9 @@ pub(crate) struct CommitFailed(pub String);
 /// Answers a request with the sequence number of its event once it is on disk.
 type Reply = oneshot::Sender<Result<u64, CommitFailed>>;
 
-/// Called on the committer thread with each committed batch's new events, in store order.
-pub(crate) type OnDurable = Box<dyn FnMut(&[Pending]) + Send>;
+/// Called on the committer thread with each committed batch's new events, in store order,
+/// and the ids it recorded as accepted without a queue row (`serve --broker`).
+pub(crate) type OnDurable = Box<dyn FnMut(&[Pending], &[EventId]) + Send>;
 
 enum Request {
     Insert {
@@ -175,6 +176,8 @@ struct Batch {
     ops: Vec<Op>,
     waiting: Vec<(u64, Reply)>,
     inserted: Vec<Pending>,
+    /// Ids recorded as accepted without a queue row.
+    accepted: Vec<EventId>,
 }
 
 impl Batch {
@@ -183,6 +186,7 @@ impl Batch {
             ops: Vec::new(),
             waiting: Vec::new(),
             inserted: Vec::new(),
+            accepted: Vec::new(),
         }
     }
 
@@ -212,6 +216,7 @@ impl Batch {
             Request::Finish(seq) => self.ops.push(Op::Finish(seq)),
             Request::Accept { event, done } => {
                 self.ops.push(Op::Accept(event));
+                self.accepted.push(event);
                 self.waiting.push((0, done));
             }
         }
@@ -253,8 +258,8 @@ fn commit_loop(
             Ok(()) => {
                 stats.commits.fetch_add(1, Relaxed);
                 stats.events.fetch_add(batch.inserted.len() as u64, Relaxed);
-                if !batch.inserted.is_empty() {
-                    on_durable(&batch.inserted);
+                if !batch.inserted.is_empty() || !batch.accepted.is_empty() {
+                    on_durable(&batch.inserted, &batch.accepted);
                 }
                 for (seq, w) in batch.waiting {
                     let _ = w.send(Ok(seq));
@@ -285,7 +290,7 @@ mod tests {
         let (store, _) = Store::open(dir).unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&seen);
-        let on_durable: OnDurable = Box::new(move |b| sink.lock().unwrap().extend_from_slice(b));
+        let on_durable: OnDurable = Box::new(move |b, _| sink.lock().unwrap().extend_from_slice(b));
         let (c, t) = Committer::start(store, on_durable).unwrap();
         (c, t, seen)
     }
@@ -329,7 +334,7 @@ mod tests {
         let (mut store, _) = Store::open(dir.path()).unwrap();
         // No page more than the empty schema: the first batch that needs one fails.
         store.limit_pages(1);
-        let (c, thread) = Committer::start(store, Box::new(|_| {})).unwrap();
+        let (c, thread) = Committer::start(store, Box::new(|_, _| {})).unwrap();
         let tasks: Vec<_> = (0..2000u64)
             .map(|i| {
                 let c = c.clone();

@@ -267,10 +267,15 @@ impl Durable {
 
 /// Each committed batch goes to the engine, and its ids to the high-water mark.
 fn feed_and_mark(feed: Arc<Feed>, marks: MarkFeed) -> OnDurable {
-    Box::new(move |batch| {
-        feed.submit(batch);
-        let last = batch.iter().map(|p| p.seq).max().unwrap_or(0);
-        marks.committed(batch.iter().map(|p| p.event.0).collect(), last);
+    Box::new(move |batch, accepted| {
+        if !batch.is_empty() {
+            feed.submit(batch);
+            let last = batch.iter().map(|p| p.seq).max().unwrap_or(0);
+            marks.committed(batch.iter().map(|p| p.event.0).collect(), last);
+        }
+        if !accepted.is_empty() {
+            marks.accepted(accepted.iter().map(|e| e.0).collect());
+        }
     })
 }
 
@@ -342,6 +347,21 @@ pub(super) fn check_mark(
     }
     loss.damage = damage;
     Ok((short || !loss.damage.is_empty()).then_some(loss))
+}
+
+impl DataLoss {
+    /// The report's form of it (`data_loss`).
+    pub(crate) fn to_report(&self) -> crate::report::DataLoss {
+        crate::report::DataLoss {
+            mark_file: self.mark_file.display().to_string(),
+            mark_accepted: self.mark_accepted,
+            found_accepted: self.found_accepted,
+            missing_accepted: self.missing_accepted,
+            mark_last_seq: self.mark_last_seq,
+            found_last_seq: self.found_last_seq,
+            damage: self.damage.clone(),
+        }
+    }
 }
 
 /// A sequence number as the messages show it.

@@ -182,7 +182,9 @@ pub(crate) fn count(ids: &RangeInclusiveSet<u64>) -> u64 {
 }
 
 /// The ids and the last sequence number of one committed batch.
-type Committed = (Vec<u64>, u64);
+/// Committed ids, and the last sequence number given (`None`: ids accepted without a queue
+/// row, which take none).
+type Committed = (Vec<u64>, Option<u64>);
 
 /// Feeds the mark thread; dropping every handle makes it write a last time and stop.
 #[derive(Clone)]
@@ -191,7 +193,13 @@ pub(crate) struct MarkFeed(mpsc::Sender<Committed>);
 impl MarkFeed {
     /// Records a committed batch: call only after its transaction is on disk.
     pub(crate) fn committed(&self, ids: Vec<u64>, last_seq: u64) {
-        let _ = self.0.send((ids, last_seq));
+        let _ = self.0.send((ids, Some(last_seq)));
+    }
+
+    /// Records ids committed as accepted without a queue row (`serve --broker`): call only
+    /// after their transaction is on disk.
+    pub(crate) fn accepted(&self, ids: Vec<u64>) {
+        let _ = self.0.send((ids, None));
     }
 }
 
@@ -252,7 +260,9 @@ fn keep(dir: &Path, mut mark: Mark, mut sizes: Sizes, rx: &mpsc::Receiver<Commit
                     mark.accepted.insert(id..=id);
                 }
                 fresh.extend(ids);
-                mark.last_seq = Some(mark.last_seq.map_or(last, |q| q.max(last)));
+                if let Some(last) = last {
+                    mark.last_seq = Some(mark.last_seq.map_or(last, |q| q.max(last)));
+                }
                 dirty = true;
                 true
             }
@@ -359,6 +369,20 @@ mod tests {
         thread.join();
         let m = Mark::read(dir.path()).unwrap().unwrap();
         assert_eq!((m.count(), m.last_seq), (4, Some(3)));
+    }
+
+    /// `serve --broker` records ids without a queue row: they take no sequence number, so a
+    /// data dir that never had one must not be marked as having given sequence 0 (its next
+    /// open would find the database short of the mark).
+    #[test]
+    fn ids_accepted_without_a_queue_row_leave_the_last_sequence_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (feed, thread) = MarkThread::start(dir.path(), Mark::default()).unwrap();
+        feed.accepted(vec![5, 6]);
+        drop(feed);
+        thread.join();
+        let m = Mark::read(dir.path()).unwrap().unwrap();
+        assert_eq!((m.count(), m.last_seq), (2, None));
     }
 
     #[test]

@@ -140,15 +140,7 @@ fn queue_info(durable: Option<&intake::durable::DurableInfo>) -> QueueInfo {
             data_dir: Some(d.data_dir.display().to_string()),
             resumed: d.resumed,
             redelivered: d.redelivered,
-            data_loss: d.data_loss.as_ref().map(|l| crate::report::DataLoss {
-                mark_file: l.mark_file.display().to_string(),
-                mark_accepted: l.mark_accepted,
-                found_accepted: l.found_accepted,
-                missing_accepted: l.missing_accepted,
-                mark_last_seq: l.mark_last_seq,
-                found_last_seq: l.found_last_seq,
-                damage: l.damage.clone(),
-            }),
+            data_loss: d.data_loss.as_ref().map(|l| l.to_report()),
         },
         None => QueueInfo {
             queue: "in-memory".into(),
