@@ -34,17 +34,6 @@ fn serve_broker_refuses_an_id_it_accepted_before_it_was_killed() {
     assert_eq!(ready_messages(&url, &q.topo), 3, "each id published once");
 }
 
-/// The accepted count of the mark file's last checkpoint line (`= COUNT LAST_SEQ`), 0 while
-/// there is none.
-fn marked(data: &std::path::Path) -> u64 {
-    let text = std::fs::read_to_string(data.join("queue.mark")).unwrap_or_default();
-    text.lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("= "))
-        .and_then(|rest| rest.split(' ').next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// `serve --broker` keeps the high-water mark of its accepted ids, as `serve` does: a
 /// database that lost them is refused (exit 2), not taken for one that never had them (which
 /// would publish those ids again). With `--accept-data-loss` the mark's ids stay a 409, the
@@ -64,7 +53,7 @@ fn serve_broker_keeps_a_high_water_mark_and_refuses_a_database_that_lost_ids() {
         assert_eq!(post_event(&serve.addr, id, id), Some(202));
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while marked(&data) < 3 {
+    while common::marked(&data) < 3 {
         assert!(
             std::time::Instant::now() < deadline,
             "the mark never covered 3 ids"

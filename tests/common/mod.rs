@@ -248,3 +248,14 @@ pub fn check_runs(events: &[(u64, u64)], runs: &[Vec<Row>], redelivered: u64) ->
     );
     twice
 }
+
+/// The accepted count of the mark file's last checkpoint line (`= COUNT LAST_SEQ`), 0 while
+/// there is none.
+pub fn marked(data: &Path) -> u64 {
+    let text = std::fs::read_to_string(data.join("queue.mark")).unwrap_or_default();
+    text.lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("= "))
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}

@@ -5,7 +5,7 @@
 //! server starts, every id the high-water mark holds stays refused (409, never 202), the
 //! report records the gap in the terminal and in JSON, and the run exits 1.
 
-use crate::common::{self, Spawned, LISTENING};
+use crate::common::{self, marked, Spawned, LISTENING};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -47,17 +47,6 @@ fn serve(data: &Path, extra: &[&str]) -> Spawned {
             .args(extra),
         LISTENING,
     )
-}
-
-/// The accepted count of the mark file's last checkpoint line (`= COUNT LAST_SEQ`), 0 while
-/// there is none.
-fn marked(data: &Path) -> u64 {
-    let text = std::fs::read_to_string(data.join("queue.mark")).unwrap_or_default();
-    text.lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("= "))
-        .and_then(|rest| rest.split(' ').next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 /// A data dir whose server was killed (-9) holding `EVENTS` accepted, unfinished events (an
