@@ -256,11 +256,7 @@ impl Relay {
                 .ids
                 .as_ref()
                 .map(|d| d.data_dir().display().to_string()),
-            data_loss: self
-                .ids
-                .as_ref()
-                .and_then(|d| d.data_loss())
-                .map(|l| l.to_report()),
+            data_loss: self.ids.as_ref().and_then(|d| d.data_loss()).cloned(),
         }
     }
 

@@ -32,21 +32,8 @@ pub struct DurableInfo {
 }
 
 /// How far the database fell short of its high-water mark, or how it was damaged, at a start
-/// that was told to go on anyway (`--accept-data-loss`).
-#[derive(Clone, Debug, Default)]
-pub struct DataLoss {
-    pub mark_file: PathBuf,
-    /// Event ids the mark says were accepted, and how many of them the database still had.
-    pub mark_accepted: u64,
-    pub found_accepted: u64,
-    /// Ids of the mark the database did not have (they stay refused with 409).
-    pub missing_accepted: u64,
-    /// The last sequence number the mark saw given, and the database's.
-    pub mark_last_seq: Option<u64>,
-    pub found_last_seq: Option<u64>,
-    /// `PRAGMA quick_check` findings, missing tables, an unreadable mark.
-    pub damage: Vec<String>,
-}
+/// that was told to go on anyway (`--accept-data-loss`): the report's `data_loss`.
+pub(crate) use crate::report::DataLoss;
 
 /// The threads of an open data dir, stopped by [`Durable::close`] and joined here.
 pub(crate) struct Threads {
@@ -311,7 +298,7 @@ pub(super) fn check_mark(
     let found_accepted = mark::count(store.accepted());
     let found_last_seq = store.last_seq();
     let mut loss = DataLoss {
-        mark_file,
+        mark_file: mark_file.display().to_string(),
         found_accepted,
         found_last_seq,
         ..DataLoss::default()
@@ -334,7 +321,7 @@ pub(super) fn check_mark(
              202 would be lost without a word. Restore the data dir, or start with \
              --accept-data-loss to run with what is left (the missing ids stay refused with \
              409, and the report records the gap)",
-            loss.mark_file.display(),
+            loss.mark_file,
             loss.found_accepted,
             loss.mark_accepted,
             loss.missing_accepted,
@@ -349,21 +336,6 @@ pub(super) fn check_mark(
     Ok((short || !loss.damage.is_empty()).then_some(loss))
 }
 
-impl DataLoss {
-    /// The report's form of it (`data_loss`).
-    pub(crate) fn to_report(&self) -> crate::report::DataLoss {
-        crate::report::DataLoss {
-            mark_file: self.mark_file.display().to_string(),
-            mark_accepted: self.mark_accepted,
-            found_accepted: self.found_accepted,
-            missing_accepted: self.missing_accepted,
-            mark_last_seq: self.mark_last_seq,
-            found_last_seq: self.found_last_seq,
-            damage: self.damage.clone(),
-        }
-    }
-}
-
 /// A sequence number as the messages show it.
 pub(crate) fn seq_text(seq: Option<u64>) -> String {
     seq.map_or_else(|| "none".into(), |q| q.to_string())
@@ -376,7 +348,7 @@ pub(crate) fn describe_loss(loss: &DataLoss) -> String {
          last sequence {} of {}",
         loss.found_accepted,
         loss.mark_accepted,
-        loss.mark_file.display(),
+        loss.mark_file,
         loss.missing_accepted,
         seq_text(loss.found_last_seq),
         seq_text(loss.mark_last_seq)

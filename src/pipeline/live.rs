@@ -140,7 +140,7 @@ fn queue_info(durable: Option<&intake::durable::DurableInfo>) -> QueueInfo {
             data_dir: Some(d.data_dir.display().to_string()),
             resumed: d.resumed,
             redelivered: d.redelivered,
-            data_loss: d.data_loss.as_ref().map(|l| l.to_report()),
+            data_loss: d.data_loss.clone(),
         },
         None => QueueInfo {
             queue: "in-memory".into(),
