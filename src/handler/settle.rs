@@ -89,31 +89,14 @@ pub(crate) fn run_batch(
     board: Option<std::sync::Arc<crate::live::Board>>,
 ) -> anyhow::Result<(Workload, Execution, Settled)> {
     use super::guarded::Shared;
-    use crate::engine::exec::run_real_with;
+    use crate::live::observed::run_real_watched;
     use std::sync::Arc;
     let g = Arc::new(Guarded::new(args, false)?);
     let abort = Box::pin(g.aborted());
     let handler = Shared(Arc::clone(&g));
-    let (mut w, mut exec) = match board {
-        // A live dashboard watches the run through the same handler.
-        Some(board) => {
-            let begin = Arc::clone(&board);
-            let observed = crate::live::observed::Observed {
-                inner: handler,
-                board,
-            };
-            run_real_with(
-                workload,
-                plan,
-                timer,
-                quiet,
-                observed,
-                move || begin.begin(),
-                abort,
-            )?
-        }
-        None => run_real_with(workload, plan, timer, quiet, handler, || {}, abort)?,
-    };
+    // A live dashboard watches the run through the same handler.
+    let (mut w, mut exec) =
+        run_real_watched(workload, (plan, timer, quiet), handler, board, abort)?;
     let settled = settle(&g, &args.handler.to_string(), false, &mut w, &mut exec);
     Ok((w, exec, settled))
 }

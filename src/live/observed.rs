@@ -3,9 +3,35 @@
 
 use super::Board;
 use crate::engine::clock::Clock;
+use crate::engine::exec::{self, Abort};
+use crate::engine::record::Execution;
+use crate::engine::timer::TimerMode;
 use crate::engine::work::{Ctx, Handler, Job};
+use crate::engine::Plan;
+use crate::workload::Workload;
 use std::future::Future;
 use std::sync::Arc;
+
+/// Runs `handler` on the real clock ([`exec::run_real_with`]), watched by `board` if given:
+/// the board's clock starts with the engine's.
+pub(crate) fn run_real_watched<H: Handler>(
+    workload: Workload,
+    (plan, timer, quiet): (Plan, TimerMode, bool),
+    handler: H,
+    board: Option<Arc<Board>>,
+    abort: Abort,
+) -> anyhow::Result<(Workload, Execution)> {
+    let Some(board) = board else {
+        return exec::run_real_with(workload, plan, timer, quiet, handler, || {}, abort);
+    };
+    let begin = Arc::clone(&board);
+    let observed = Observed {
+        inner: handler,
+        board,
+    };
+    let started = move || begin.begin();
+    exec::run_real_with(workload, plan, timer, quiet, observed, started, abort)
+}
 
 /// Runs `inner` and reports to the board. For a preloaded run every event entered the queue
 /// at time 0, so an event's latency is its end time on the run's clock.

@@ -8,7 +8,7 @@ use crate::engine::record::Execution;
 use crate::engine::timer::TimerMode;
 use crate::engine::{sim, ClockKind, Plan};
 use crate::handler::dead_letter::Row;
-use crate::live::{observed::Observed, Board};
+use crate::live::{observed::run_real_watched, Board};
 use crate::report::blast::{FailCounts, FaultRun};
 use crate::types::{EventIdx, Micros};
 use crate::workload::{Durations, Workload};
@@ -75,22 +75,7 @@ pub(crate) fn run_sleep(
     let handler = AbortingSleep::new(if aborts { failing } else { Vec::new() });
     let abort = handler.aborted();
     let inner = handler.clone();
-    let (w, mut exec) = match board {
-        Some(board) => {
-            let begin = Arc::clone(&board);
-            let observed = Observed { inner, board };
-            exec::run_real_with(
-                workload,
-                plan,
-                timer,
-                quiet,
-                observed,
-                move || begin.begin(),
-                abort,
-            )
-        }
-        None => exec::run_real_with(workload, plan, timer, quiet, inner, || {}, abort),
-    }?;
+    let (w, mut exec) = run_real_watched(workload, (plan, timer, quiet), inner, board, abort)?;
     for e in handler.refused() {
         exec.records.clear(e);
     }

@@ -20,7 +20,7 @@ use crate::engine::{ClockKind, Plan, Workers};
 use crate::handler::dead_letter::Row;
 use crate::handler::settle::{self, Settled};
 use crate::handler::HandlerArgs;
-use crate::live::{observed::Observed, Board};
+use crate::live::{observed::run_real_watched, Board};
 use crate::report::usage::CpuTime;
 use crate::report::{Backend, Design, Outcome, RunInfo};
 use crate::workload::{Durations, Workload};
@@ -188,19 +188,12 @@ fn run_sleep(
     let Some(board) = board else {
         return exec::execute(workload, plan, clock, timer, quiet);
     };
-    let begin = Arc::clone(&board);
-    let handler = Observed {
-        inner: SleepHandler,
-        board,
-    };
     let never = Box::pin(std::future::pending());
-    exec::run_real_with(
+    run_real_watched(
         workload,
-        plan,
-        timer,
-        quiet,
-        handler,
-        move || begin.begin(),
+        (plan, timer, quiet),
+        SleepHandler,
+        Some(board),
         never,
     )
 }
