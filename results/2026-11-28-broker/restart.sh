@@ -9,32 +9,22 @@ set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 eb_build --bin eventbench
 B=$EVENTBENCH
-SBIN=${RABBITMQ_SBIN:-/usr/sbin}
 eb_scratch D
-export RABBITMQ_NODENAME="ebrestart$$@localhost" RABBITMQ_NODE_PORT=$((20000 + $$ % 10000))
-export RABBITMQ_DIST_PORT=$((RABBITMQ_NODE_PORT + 20000)) RABBITMQ_MNESIA_BASE="$D/mnesia"
-export RABBITMQ_LOG_BASE="$D/log" RABBITMQ_ENABLED_PLUGINS_FILE="$D/plugins"
-export ERL_CRASH_DUMP="$D/erl_crash.dump"
-mkdir -p "$D/mnesia" "$D/log"
-echo "[]." > "$D/plugins"
-# rabbitmq-server started as root drops to the rabbitmq user, which must own its directories.
-if id rabbitmq > /dev/null 2>&1; then chown -R rabbitmq:rabbitmq "$D"; chmod 755 "$D"; fi
-URL="amqp://127.0.0.1:$RABBITMQ_NODE_PORT/%2f"
-node_up() { "$SBIN/rabbitmq-server" > "$D/server.log" 2>&1 & for _ in $(seq 1 120); do
-  (exec 3<>/dev/tcp/127.0.0.1/$RABBITMQ_NODE_PORT) 2>/dev/null && return 0; sleep 0.5; done; return 1; }
-node_down() { "$SBIN/rabbitmqctl" -n "$RABBITMQ_NODENAME" stop > /dev/null 2>&1 || true; }
-eb_at_exit 'node_down; kill ${W:-} 2>/dev/null || true'
-W=""; node_up
+W=""
+eb_at_exit 'kill ${W:-} 2>/dev/null || true'
+eb_rabbit_node ebrestart "$D"
+URL=$EB_RABBIT_URL
 "$B" generate --events 3000 --max-account-id 10 --seed 3 --output "$D/events.csv" 2>/dev/null
 "$B" publish --broker "$URL" --queues 10 --input "$D/events.csv" --process-time 10ms --batch 1 -q
 "$B" worker --broker "$URL" --queues 10 --log "$D/log.csv" --exit-when-idle 3s --json "$D/w.json" \
   -q > /dev/null 2> "$D/worker.err" & W=$!
-sleep 1.5
+# Mid-run: a worker first listens for the others (about 1.5 s) before it takes its queues.
+until [ "$(wc -l < "$D/log.csv" 2> /dev/null || echo 0)" -gt 300 ]; do sleep 0.05; done
 echo "stopping the broker at $(wc -l < "$D/log.csv") log rows"
-node_down
+eb_rabbit_ctl stop || true
 sleep 3
 echo "starting it again"
-node_up
+eb_rabbit_start "$D"
 wait $W && rc=0 || rc=$?
 echo "worker exit code $rc"; grep -E "warning|reconnected" "$D/worker.err" || true
 python3 - "$D/events.csv" "$D/log.csv" "$D/w.json" <<'PY'

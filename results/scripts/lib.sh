@@ -67,7 +67,14 @@ eb_rabbit_node() {
   if id rabbitmq > /dev/null 2>&1; then chown -R rabbitmq:rabbitmq "$dir"; chmod 755 "$dir"; fi
   EB_RABBIT_URL="amqp://127.0.0.1:$RABBITMQ_NODE_PORT/%2f"
   eb_at_exit 'eb_rabbit_ctl stop || true'
-  "$EB_SBIN/rabbitmq-server" > "$dir/server.log" 2>&1 &
+  eb_rabbit_start "$dir"
+}
+
+# eb_rabbit_start DIR: (re)starts the node of eb_rabbit_node (after `eb_rabbit_ctl stop`, say)
+# and waits for its port.
+eb_rabbit_start() {
+  local dir=$1
+  "$EB_SBIN/rabbitmq-server" >> "$dir/server.log" 2>&1 &
   for _ in $(seq 1 240); do
     (exec 3<>"/dev/tcp/127.0.0.1/$RABBITMQ_NODE_PORT") 2>/dev/null && return 0
     sleep 0.25
