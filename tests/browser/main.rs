@@ -362,14 +362,7 @@ async fn compare_and_report_pages_render_from_disk() {
         .status()
         .unwrap();
     assert!(ok.success());
-    let ok = command()
-        .args(["report", "-q"])
-        .arg(&json)
-        .arg("--html")
-        .arg(&html)
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    render_html(&json, &html);
     browser.open_report(&html).await;
     let shape = browser
         .js("return [document.querySelectorAll('.uplot').length, \
@@ -408,14 +401,7 @@ async fn compare_and_report_pages_render_from_disk() {
         .status()
         .unwrap();
     assert_eq!(judged.code(), Some(1));
-    let ok = command()
-        .args(["report", "-q"])
-        .arg(&json)
-        .arg("--html")
-        .arg(&html)
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    render_html(&json, &html);
     browser.open_report(&html).await;
     let order = browser
         .js("return [...document.getElementById('report').children].map((e) => e.id || e.tagName)")
@@ -443,4 +429,16 @@ async fn compare_and_report_pages_render_from_disk() {
     browser.screenshot("verify-report.png", 1280, 1400).await;
     browser.assert_no_console_errors().await;
     browser.close().await;
+}
+
+/// `report JSON --html HTML`, which must succeed.
+fn render_html(json: &std::path::Path, html: &std::path::Path) {
+    let ok = command()
+        .args(["report", "-q"])
+        .arg(json)
+        .arg("--html")
+        .arg(html)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "report --html {} failed", json.display());
 }
