@@ -1,8 +1,8 @@
 //! `serve --broker` refuses posts from other sites' web pages and requests without its token as
 //! the engine's server does (one router serves both): 403 or 401, nothing published.
 
+use crate::common;
 use crate::common::broker::*;
-use crate::common::{self, command, Spawned, LISTENING};
 use std::io::{Read, Write};
 use std::time::Duration;
 
@@ -30,19 +30,10 @@ fn serve_broker_refuses_other_sites_and_publishes_nothing_for_them() {
         return;
     };
     let q = Queues::new(&url, 1, "cross-site");
-    let serve = Spawned::start(
-        command()
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--in-memory",
-                "--broker",
-                &url,
-            ])
-            .args(["--queues", "1", "--queue-prefix", &q.topo.prefix])
-            .args(["--allow-origin", "http://friend.example"]),
-        LISTENING,
+    let serve = serve_broker_with(
+        &url,
+        &q,
+        &["--in-memory", "--allow-origin", "http://friend.example"],
     );
     let addr = serve.addr.clone();
     assert_eq!(post_from(&addr, 1, "http://evil.example"), 403);
@@ -73,26 +64,8 @@ fn serve_broker_needs_the_token_of_its_token_file() {
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("token");
     std::fs::write(&token, "T0k\n").unwrap();
-    let serve = Spawned::start(
-        command()
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--in-memory",
-                "--broker",
-                &url,
-            ])
-            .args([
-                "--queues",
-                "1",
-                "--queue-prefix",
-                &q.topo.prefix,
-                "--token-file",
-            ])
-            .arg(&token),
-        LISTENING,
-    );
+    let token_file = token.to_str().unwrap();
+    let serve = serve_broker_with(&url, &q, &["--in-memory", "--token-file", token_file]);
     let addr = serve.addr.clone();
     assert_eq!(post_event(&addr, 1, 1), Some(401));
     assert_eq!(http_get(&addr, "/healthz").0, 200);
