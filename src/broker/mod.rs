@@ -276,16 +276,12 @@ mod tests {
     use crate::engine::ClockKind;
     use crate::types::{AccountId, EventId, LaneId};
 
-    #[test]
-    fn remap_follows_event_ids_and_counts_second_runs() {
-        let mut original = Workload::new(Source::Live("o".into()), Micros(5));
-        for (e, a) in [(1, 7), (2, 8), (3, 7)] {
-            original.push(EventId(e), AccountId(a), None);
-        }
-        // Delivered as 2, 1, 1 (again), 3; the repeat of 1 is a duplicate.
+    /// A worker's run of `(event, account)` deliveries, in order: the i-th arrived at i µs and
+    /// ran 5 µs from 10·i µs, on one lane.
+    fn consumed_run(deliveries: &[(u64, u64)]) -> (Workload, Execution) {
         let mut consumed = Workload::new(Source::Live("c".into()), Micros(5));
         let mut records = Records::live();
-        for (i, (e, a)) in [(2, 8), (1, 7), (1, 7), (3, 7)].into_iter().enumerate() {
+        for (i, &(e, a)) in deliveries.iter().enumerate() {
             let idx = consumed.push(EventId(e), AccountId(a), None);
             records.push_arrival(Micros(i as u64));
             let start = Micros(10 * i as u64);
@@ -293,11 +289,22 @@ mod tests {
         }
         let exec = Execution {
             records,
-            wall: Micros(35),
+            wall: Micros(10 * deliveries.len() as u64 - 5),
             clock: ClockKind::Real,
             interrupted: false,
             timer: None,
         };
+        (consumed, exec)
+    }
+
+    #[test]
+    fn remap_follows_event_ids_and_counts_second_runs() {
+        let mut original = Workload::new(Source::Live("o".into()), Micros(5));
+        for (e, a) in [(1, 7), (2, 8), (3, 7)] {
+            original.push(EventId(e), AccountId(a), None);
+        }
+        // Delivered as 2, 1, 1 (again), 3; the repeat of 1 is a duplicate.
+        let (consumed, exec) = consumed_run(&[(2, 8), (1, 7), (1, 7), (3, 7)]);
         let (w, exec) = remap(original, &consumed, exec, None);
         assert_eq!(w.event_id(EventIdx(0)), EventId(1));
         let first = exec.records.get(EventIdx(0)).unwrap();
@@ -310,21 +317,7 @@ mod tests {
     fn a_second_run_of_an_id_in_one_worker_is_a_duplicate_not_a_new_event() {
         // Delivered and run as A:5, A:6, A:5 (a redelivery that ran again): two events, one
         // duplicate, so the report cannot say every event ran once.
-        let mut consumed = Workload::new(Source::Live("c".into()), Micros(5));
-        let mut records = Records::live();
-        for (i, e) in [5, 6, 5].into_iter().enumerate() {
-            let idx = consumed.push(EventId(e), AccountId(1), None);
-            records.push_arrival(Micros(i as u64));
-            let start = Micros(10 * i as u64);
-            records.set(idx, start, start.saturating_add(Micros(5)), LaneId(0));
-        }
-        let exec = Execution {
-            records,
-            wall: Micros(25),
-            clock: ClockKind::Real,
-            interrupted: false,
-            timer: None,
-        };
+        let (consumed, exec) = consumed_run(&[(5, 1), (6, 1), (5, 1)]);
         let (w, exec) = fold_reruns(consumed, exec);
         assert_eq!(w.len(), 2);
         assert_eq!(exec.records.duplicates(), 1);
