@@ -4,14 +4,14 @@
 # 64 connections, 8 s per run. Prints one line per run: round, binary, requests/s, the mark's
 # size at shutdown, the load average.
 #
-# Usage: run.sh OLD_BINARY NEW_BINARY [ROUNDS] [LUA]
+# Usage: run.sh OLD_BINARY NEW_BINARY [ROUNDS] [STEP]
 #   DATA_ROOT  where the data dirs go (default: a scratch folder; /dev/shm takes the disk out)
-#   LUA        wrk script: results/scripts/wrk-post.lua (ids in sequence, the default) or
-#              wrk-post-spaced.lua beside this file (ids two apart: one mark line per event)
+#   STEP       the event ids' step (results/scripts/wrk-post.lua): 1, ids in sequence (the
+#              default), or 2, ids two apart (one mark line per event)
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 old=${1:?old binary}; new=${2:?new binary}; rounds=${3:-6}
-lua=${4:-$EB_SCRIPTS/wrk-post.lua}
+step=${4:-1}
 root=${DATA_ROOT:-$(mktemp -d)}
 port=${PORT:-39378}
 for r in $(seq 1 "$rounds"); do
@@ -22,7 +22,7 @@ for r in $(seq 1 "$rounds"); do
       > /dev/null 2>&1 &
     pid=$!
     sleep 1
-    rps=$(wrk -t1 -c64 -d8s -s "$lua" "http://127.0.0.1:$port/api" -- 1 0 1 \
+    rps=$(wrk -t1 -c64 -d8s -s "$EB_SCRIPTS/wrk-post.lua" "http://127.0.0.1:$port/api" -- 1 0 "$step" \
       | awk '/Requests\/sec/ {print $2}')
     kill -INT $pid; wait $pid || true
     mark=$(stat -c %s "$data/queue.mark" 2>/dev/null || echo -)
