@@ -259,3 +259,16 @@ pub fn marked(data: &Path) -> u64 {
         .and_then(|rest| rest.split(' ').next()?.parse().ok())
         .unwrap_or(0)
 }
+
+/// `send -q --rate RATE` of `events` to the server at `addr` (run in `dir`), which must succeed.
+pub fn send_at_rate(dir: &Path, addr: &str, events: &Path, rate: u32) {
+    eventbench()
+        .current_dir(dir)
+        .args(["send", "-q", "--rate", &rate.to_string(), "--url"])
+        .arg(format!("http://{addr}/api"))
+        .arg("--input")
+        .arg(events)
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .success();
+}

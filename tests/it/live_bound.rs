@@ -2,7 +2,7 @@
 //! events arrived: a server that kept up with its traffic reads near 100%, however long it
 //! waited before the first event.
 
-use crate::common::{self, eventbench, Spawned, LISTENING};
+use crate::common::{self, Spawned, LISTENING};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -28,15 +28,7 @@ fn an_idle_server_that_keeps_up_reads_near_full_efficiency_from_its_first_arriva
         LISTENING,
     );
     std::thread::sleep(IDLE);
-    eventbench()
-        .current_dir(dir.path())
-        .args(["send", "-q", "--rate", "200", "--url"])
-        .arg(format!("http://{}/api", server.addr))
-        .arg("--input")
-        .arg(&events)
-        .timeout(Duration::from_secs(60))
-        .assert()
-        .success();
+    common::send_at_rate(dir.path(), &server.addr, &events, 200);
     // Every event was accepted; the drain runs what is still queued before the report.
     let finished = server.stop(libc::SIGINT);
     let uptime = started.elapsed().as_secs_f64();

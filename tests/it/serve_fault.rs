@@ -5,7 +5,6 @@
 use crate::common::{self, eventbench, Spawned, LISTENING};
 use serde_json::Value;
 use std::path::Path;
-use std::time::Duration;
 
 /// 6 accounts × 3 events, round robin, at 10 events/s: each account gets an event every
 /// 600 ms and takes 100 ms for it, so without the fault every lane keeps up (2 lanes of 3
@@ -38,15 +37,7 @@ fn serve_with_fault(dir: &Path, name: &str, engine: &[&str]) -> Value {
             .arg(&json),
         LISTENING,
     );
-    eventbench()
-        .current_dir(dir)
-        .args(["send", "-q", "--rate", "10", "--url"])
-        .arg(format!("http://{}/api", server.addr))
-        .arg("--input")
-        .arg(&events)
-        .timeout(Duration::from_secs(60))
-        .assert()
-        .success();
+    common::send_at_rate(dir, &server.addr, &events, 10);
     let finished = server.stop(libc::SIGINT);
     assert_eq!(finished.status.code(), Some(0), "{}", finished.stderr);
     assert!(
