@@ -5,10 +5,9 @@
 //! server starts, every id the high-water mark holds stays refused (409, never 202), the
 //! report records the gap in the terminal and in JSON, and the run exits 1.
 
+use crate::common::broker::post_event;
 use crate::common::{self, marked, Spawned, LISTENING};
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -17,25 +16,10 @@ use std::time::Duration;
 const EVENTS: u64 = 150;
 const ACCOUNTS: u64 = 10;
 
-/// One POST /api on a fresh connection; its status code.
+/// One POST /api on a fresh connection (account `event % ACCOUNTS`); its status code, 0 when
+/// the connection failed.
 fn post(addr: &str, event: u64) -> u16 {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let body = format!(
-        r#"{{"event_id":{event},"account_id":{}}}"#,
-        event % ACCOUNTS
-    );
-    let req = format!(
-        "POST /api HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut resp = String::new();
-    let _ = s.read_to_string(&mut resp);
-    resp.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
+    post_event(addr, event % ACCOUNTS, event).unwrap_or(0)
 }
 
 fn serve(data: &Path, extra: &[&str]) -> Spawned {

@@ -3,6 +3,7 @@
 //! accepted event ran (at least once, in per-account order); a full disk answers 503, never a
 //! 202 for an event that is not on disk.
 
+use crate::common::broker::post_event;
 use crate::common::{self, check_runs, read_log, Finished, Row, Spawned, LISTENING};
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -25,24 +26,7 @@ fn serve(cwd: &Path, args: &[&str], extra: &[&Path]) -> Spawned {
 
 /// One POST /api on a fresh connection; the status code, or 0 when the connection failed.
 fn post(addr: &str, event: u64, account: u64) -> u16 {
-    let Ok(mut s) = TcpStream::connect(addr) else {
-        return 0;
-    };
-    let body = format!(r#"{{"event_id":{event},"account_id":{account}}}"#);
-    let req = format!(
-        "POST /api HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    if s.write_all(req.as_bytes()).is_err() {
-        return 0;
-    }
-    let mut resp = String::new();
-    let _ = s.read_to_string(&mut resp);
-    resp.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
+    post_event(addr, account, event).unwrap_or(0)
 }
 
 /// Posts every event, each account's events one after another on its own thread (as `send`
