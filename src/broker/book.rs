@@ -12,6 +12,7 @@ use super::acks::{Finished, Session};
 use crate::types::{EventIdx, Micros};
 use lapin::acker::Acker;
 use serde::Serialize;
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
 use tokio::sync::oneshot;
 
@@ -218,9 +219,13 @@ impl Book {
 
     /// Notes a delivery of event `id`; true when it was delivered here before (a repeat).
     pub(super) fn note_delivery(&mut self, id: u64) -> bool {
-        let repeated = self.seen.contains_key(&id);
-        self.seen.entry(id).or_insert(false);
-        repeated
+        match self.seen.entry(id) {
+            Entry::Occupied(_) => true,
+            Entry::Vacant(v) => {
+                v.insert(false);
+                false
+            }
+        }
     }
 
     /// Event `id` ran here (it finished, or was running when its connection was lost).
