@@ -101,6 +101,9 @@ start() {
     local count="${1:-3}"
     case "$count" in 1 | 2 | 3) ;; *) say "start takes a node count 1-3"; exit 2 ;; esac
     install
+    # Data left by nodes that died with an earlier session would make them wait for each other's
+    # tables; with none of them running there is nothing worth keeping.
+    if ! running 1 && ! running 2 && ! running 3; then rm -rf "$ROOT"; fi
     prepare
     local started=()
     for i in $(seq 1 "$count"); do
