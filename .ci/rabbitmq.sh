@@ -33,7 +33,7 @@ install() {
 node_env() {
     export HOME="$ROOT/home"
     export RABBITMQ_NODENAME="$NODE" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=5672
-    export RABBITMQ_DIST_PORT=25672
+    export RABBITMQ_DIST_PORT=25670
     export RABBITMQ_CONF_ENV_FILE="$ROOT/rabbitmq-env.conf"
     export RABBITMQ_CONFIG_FILE="$ROOT/rabbitmq.conf"
     export RABBITMQ_ENABLED_PLUGINS_FILE="$ROOT/enabled_plugins"
@@ -68,6 +68,12 @@ start() {
         return 0
     fi
     install
+    # The package's own node, still starting on its old data, would take 5672 from ours later.
+    if pgrep -u rabbitmq -f beam.smp > /dev/null 2>&1; then
+        say "stopping the package's node (running, but not listening on 5672)"
+        timeout 15 /usr/sbin/rabbitmqctl stop > /dev/null 2>&1 ||
+            pkill -9 -u rabbitmq -f beam.smp || true
+    fi
     prepare
     (
         node_env
