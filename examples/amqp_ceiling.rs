@@ -7,12 +7,12 @@
 //! in events/s, so the broker's per-message cost is spread the same way.
 //!
 //! cargo run --release --example amqp_ceiling -- [URL] [EVENTS] [QUEUES] [BATCH]
-//! cargo run --release --example amqp_ceiling -- --delete URL PREFIX QUEUES   # clean up
+//! cargo run --release --example amqp_ceiling -- --delete URL PREFIX QUEUES   # delete the queues and exchange
 
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+    ConfirmSelectOptions, ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
@@ -36,6 +36,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ch.queue_delete(&format!("{prefix}.{i}"), QueueDeleteOptions::default())
                 .await?;
         }
+        // The exchange eventbench's workers announce themselves on.
+        ch.exchange_delete(
+            &format!("{prefix}.members"),
+            ExchangeDeleteOptions::default(),
+        )
+        .await?;
         let _ = conn.close(200, "done").await;
         return Ok(());
     }

@@ -12,6 +12,8 @@ if [ -z "$EB" ]; then eb_build --bin eventbench; EB=$EVENTBENCH; fi
 PT="${2:-1s}"
 U="${EVENTBENCH_AMQP_URL:-amqp://127.0.0.1:5672/%2f}"
 [ -f events.csv ] || python3 make_events.py
+eb_delete_queues_at_exit "$U" bench 500
+eb_delete_queues_at_exit "$U" bench50 50
 
 # Our design: one worker, 500 queues, the engine inside the consumer.
 "$EB" publish --broker "$U" --queues 500 --queue-prefix bench --input events.csv --process-time "$PT" --purge --batch 1

@@ -10,6 +10,7 @@ set -euo pipefail
 OLD=$1 NEW=$2 RUNS=${3:-2} U=${4:-amqp://127.0.0.1:5672/%2f}
 here=$(cd "$(dirname "$0")" && pwd)
 eb_scratch work
+eb_delete_queues_at_exit "$U" eb-acks 500
 mkdir -p "$here/raw/acks"
 "$NEW" generate -q --seed 7 --output "$work/events.csv"
 for run in $(seq 1 "$RUNS"); do

@@ -7,13 +7,14 @@
 # usage: broker.sh [AMQP_URL]      (default amqp://127.0.0.1:5672/%2f; about 2 minutes)
 #   EVENTBENCH, NO_BUILD, MEASURE_LOCK, TMPDIR: see ../scripts/lib.sh
 # Writes raw/broker/<design>-<Q>.json (the worker reports) and prints a summary table; the
-# queues eb-blast.* are purged before each run and left empty.
+# queues eb-blast.* are purged before each run and deleted at the end.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 U=${1:-amqp://127.0.0.1:5672/%2f}
 here=$(cd "$(dirname "$0")" && pwd)
 eb_build
 eb_scratch work
+eb_delete_queues_at_exit "$U" eb-blast 500
 mkdir -p "$here/raw/broker"
 "$EVENTBENCH" generate -q --seed 7 --output "$work/events.csv"
 for q in 100 500; do

@@ -26,6 +26,14 @@ eb_build() {
   (cd "$EB_ROOT" && cargo build --release --quiet "$@")
 }
 
+# eb_delete_queues_at_exit URL PREFIX QUEUES: deletes the queues PREFIX.0 .. PREFIX.(QUEUES-1)
+# and the workers' exchange when the script ends. Left behind, a shared broker gathers durable
+# queues run after run, and restarting it then means recovering every one of them.
+eb_delete_queues_at_exit() {
+  [ -n "${NO_BUILD:-}" ] || (cd "$EB_ROOT" && cargo build --release --quiet --example amqp_ceiling)
+  eb_at_exit "\"\$EB_EXAMPLES/amqp_ceiling\" --delete '$1' '$2' '$3' > /dev/null"
+}
+
 # Commands run at exit, last registered first (a server is stopped before its folder goes).
 EB_AT_EXIT=()
 eb_at_exit() {
