@@ -9,10 +9,11 @@
 //! cargo run --release --example amqp_ceiling -- [URL] [EVENTS] [QUEUES] [BATCH]
 //! cargo run --release --example amqp_ceiling -- --delete URL PREFIX QUEUES   # delete the queues and exchange
 
+use eventbench::internals::amqp;
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions,
+    ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
@@ -30,19 +31,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let [url, prefix, queues] = rest.as_slice() else {
             return Err("usage: --delete URL PREFIX QUEUES".into());
         };
-        let conn = Connection::connect(url, ConnectionProperties::default()).await?;
-        let ch = conn.create_channel().await?;
-        for i in 0..queues.parse::<u32>()? {
-            ch.queue_delete(&format!("{prefix}.{i}"), QueueDeleteOptions::default())
-                .await?;
-        }
-        // The exchange eventbench's workers announce themselves on.
-        ch.exchange_delete(
-            &format!("{prefix}.members"),
-            ExchangeDeleteOptions::default(),
-        )
-        .await?;
-        let _ = conn.close(200, "done").await;
+        // The queues and the workers' exchange, as eventbench's own tests clean up.
+        let topo = amqp::Topology::new(url, queues.parse()?, prefix);
+        amqp::delete(url, &topo).await?;
         return Ok(());
     }
     let url = args

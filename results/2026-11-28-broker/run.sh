@@ -23,6 +23,7 @@ BATCH=(--batch "${PUBLISH_BATCH-1}")
 [ -n "${PUBLISH_BATCH-1}" ] || BATCH=()
 eb_scratch TMP
 P="bench-$$"
+eb_delete_queues_at_exit "$URL" "$P" 50
 . "$EB_SCRIPTS/broker-measure.sh"
 if [ "${STEPS:-reps,serve,1m}" = "reps,serve,1m" ]; then "$EB_SCRIPTS/machine.sh" > "$MACHINE"
 else { echo "# partial run, steps ${STEPS}"; "$EB_SCRIPTS/machine.sh"; } >> "$MACHINE"; fi
@@ -96,6 +97,5 @@ cp "$TMP/out" "${WORKER_1M_JSON:-$OUT/worker-1M.json}"
 r=$(python3 -c "import json;r=json.load(open('$TMP/out'));print(r['events'],r['wall_time_s'],round(r['throughput_eps']),r['ordering_violations'])")
 read -r n w t v <<< "$r"; row 1 "worker-1M(violations=$v)" "$n" "$w" "$t" "$c" "$bc"
 fi
-"$C" --delete "$URL" "$P" 50
 echo "# load at end: $(uptime)" >> "$MACHINE"
 column -s, -t < "$RAW"
